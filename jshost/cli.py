@@ -1,0 +1,291 @@
+"""The ``jshost`` command line: parse arguments, call one function, map errors to exit codes.
+
+Exit codes of ``run``: 0 completed, 1 the script failed, 2 usage or validation error (nothing
+ran), 130 stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+from .errors import JshostError, ScriptError, ScriptLoadError, UsageError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STOPPED = 130
+
+_BUDGET = re.compile(r"^\+?(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kKmM]?)$")
+
+
+def parse_budget(text: str) -> int:
+    """``230k`` → 230000, ``1.5m`` → 1500000, ``5000`` → 5000."""
+    m = _BUDGET.match(text.strip().replace("_", "").replace(",", ""))
+    if not m:
+        raise UsageError(f"--budget must be a token count such as 230k or 1.5m, not {text!r}")
+    value = float(m.group("n")) * {"": 1, "k": 1_000, "m": 1_000_000}[m.group("unit").lower()]
+    if value < 1:
+        raise UsageError("--budget must be at least 1 token")
+    return int(value)
+
+
+def _load_args(args_json: str | None, args_file: str | None) -> Any:
+    if args_json is not None and args_file is not None:
+        raise UsageError("--args and --args-file are mutually exclusive")
+    if args_file is not None:
+        try:
+            text = Path(args_file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(f"--args-file: no such file: {args_file!r}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--args-file: cannot read {args_file!r}: {exc}") from None
+        source = args_file
+    elif args_json is not None:
+        text, source = args_json, "--args"
+    else:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(
+            f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    except RecursionError:
+        raise UsageError(f"{source}: JSON is nested too deeply") from None
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"jshost: {message}", err=True)
+    sys.exit(code)
+
+
+def _print_script_error(exc: ScriptError, source: str | None) -> None:
+    click.echo(f"jshost: {exc}", err=True)
+    if exc.detail:
+        click.echo(exc.detail, err=True)
+    elif source is not None and exc.line is not None:
+        from .script import _excerpt
+
+        excerpt = _excerpt(source, exc.line, exc.column or 1)
+        if excerpt:
+            click.echo(excerpt, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="jshost")
+def cli() -> None:
+    """Run Claude Code workflow scripts in a sandbox, with model workers under caps.
+
+    \b
+    Example usage:
+      jshost run samples/hello.js --yes
+      jshost run samples/nginx-502-debug.js --args-file samples/nginx-502-debug.args.json --yes
+    """
+
+
+@cli.command(name="run")
+@click.argument("script", metavar="SCRIPT")
+@click.option("--args", "args_json", metavar="JSON", help="JSON value the script sees as `args`.")
+@click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file.")
+@click.option(
+    "--worker",
+    type=click.Choice(["sim"]),
+    default="sim",
+    show_default=True,
+    help="Model worker: sim answers offline and deterministically.",
+)
+@click.option("--model", metavar="M", help="Model for agents that ask for none (or 'inherit').")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    envvar="JSHOST_MAX_CONCURRENT_AGENTS",
+    help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS).",
+)
+@click.option(
+    "--max-agents",
+    type=click.IntRange(1, 1_000_000),
+    default=1000,
+    show_default=True,
+    help="agent() calls allowed in the run.",
+)
+@click.option("--budget", metavar="TOKENS", help="Output-token budget, e.g. 230k.")
+@click.option(
+    "--timeout", type=click.FloatRange(0, min_open=True), help="Wall-clock limit in seconds."
+)
+@click.option(
+    "--cpu-limit",
+    type=click.FloatRange(0.05, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds one synchronous slice of the script may run.",
+)
+@click.option(
+    "--memory-limit",
+    type=click.IntRange(8, 8192),
+    default=256,
+    show_default=True,
+    help="JS heap limit in MiB.",
+)
+@click.option(
+    "--sim-latency",
+    type=click.FloatRange(0, 3600),
+    default=0.05,
+    show_default=True,
+    help="Seconds each sim agent takes.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Run without asking for confirmation.")
+@click.option("--json", "json_", is_flag=True, help="Print the final outcome as JSON on stdout.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the result and the summary.")
+def run_cmd(
+    script: str,
+    args_json: str | None,
+    args_file: str | None,
+    worker: str,
+    model: str | None,
+    concurrency: int,
+    max_agents: int,
+    budget: str | None,
+    timeout: float | None,
+    cpu_limit: float,
+    memory_limit: int,
+    sim_latency: float,
+    yes: bool,
+    json_: bool,
+    quiet: bool,
+) -> None:
+    """Run a workflow SCRIPT.
+
+    \b
+    Example usage:
+      jshost run samples/hello.js --yes
+      jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
+    """
+    from .engine import Limits
+    from .sandbox import SandboxLimits
+    from .script import load_script
+
+    try:
+        tokens = parse_budget(budget) if budget is not None else None
+        args = _load_args(args_json, args_file)
+        limits = Limits(
+            concurrency=concurrency,
+            max_agents=max_agents,
+            budget=tokens,
+            timeout=timeout,
+            sandbox=SandboxLimits(memory=memory_limit << 20, cpu_slice=cpu_limit),
+        )
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    try:
+        loaded = load_script(script)
+    except ScriptLoadError as exc:
+        _print_script_error(exc, None)
+        sys.exit(EXIT_USAGE)
+
+    if not yes:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            _fail(
+                "not running without confirmation: stdin is not a terminal. "
+                "Review the script, then pass --yes to run it.",
+                EXIT_USAGE,
+            )
+        _confirm(loaded, limits)
+
+    from .workers.sim import SimWorker
+
+    if not json_ and not quiet:
+        key = "ANTHROPIC_API_KEY" in os.environ
+        note = "the anthropic worker is not in this version" if key else "no API key configured"
+        click.echo(f"jshost: using the offline sim worker ({note})", err=True)
+    worker_obj = SimWorker(latency=sim_latency)
+    outcome = _run(loaded, worker_obj, limits, args, progress=not (json_ or quiet), model=model)
+
+    from .ui.plain import format_result, format_summary, outcome_json
+
+    if json_:
+        click.echo(json.dumps(outcome_json(outcome, loaded.meta.name), ensure_ascii=True))
+    else:
+        if outcome.status == "completed":
+            click.echo(format_result(outcome.result))
+        for line in format_summary(outcome):
+            click.echo(line, err=True)
+    if outcome.error is not None and not json_:
+        _print_script_error(outcome.error, loaded.source if outcome.error.path == script else None)
+    if outcome.status == "stopped":
+        sys.exit(EXIT_STOPPED)
+    if outcome.status == "failed":
+        sys.exit(EXIT_FAILED)
+
+
+def _confirm(loaded: Any, limits: Any) -> None:
+    meta = loaded.meta
+    click.echo(f"Workflow: {meta.name}", err=True)
+    click.echo(f"  {meta.description}", err=True)
+    for i, phase in enumerate(meta.phases, 1):
+        click.echo(f"  {i}. {phase.title}", err=True)
+    caps = f"concurrency {limits.concurrency}, max {limits.max_agents} agents"
+    if limits.budget:
+        caps += f", budget {limits.budget:,} output tokens"
+    click.echo(f"  {caps}", err=True)
+    if not click.confirm("Run it?", default=False, err=True):
+        _fail("not run", EXIT_USAGE)
+
+
+def _run(loaded: Any, worker: Any, limits: Any, args: Any, *, progress: bool, model: Any) -> Any:
+    import trio
+
+    from .engine import Engine
+    from .ui.plain import PlainProgress
+
+    sink = PlainProgress(sys.stderr) if progress else None
+    engine = Engine(loaded, worker=worker, limits=limits, args=args, sink=sink)
+
+    async def main() -> Any:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signal, engine)
+            try:
+                return await engine.run()
+            finally:
+                nursery.cancel_scope.cancel()
+
+    return trio.run(main)
+
+
+async def _stop_on_signal(engine: Any) -> None:
+    import trio
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        count = 0
+        async for _ in signals:
+            count += 1
+            if count == 1:
+                click.echo("\njshost: stopping… (press Ctrl-C again to exit at once)", err=True)
+                engine.stop()
+            else:
+                os._exit(EXIT_STOPPED)
+
+
+def main() -> None:
+    """Console entry point: no Python traceback reaches the user unless asked for."""
+    try:
+        cli.main(standalone_mode=True)
+    except JshostError as exc:  # pragma: no cover - commands map their own errors
+        _fail(str(exc), EXIT_FAILED)
+    except Exception as exc:
+        if os.environ.get("JSHOST_RAISE_ERRORS"):
+            raise
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} "
+            "(set JSHOST_RAISE_ERRORS=1 to see the traceback)",
+            EXIT_FAILED,
+        )

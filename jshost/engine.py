@@ -1,0 +1,632 @@
+"""The trio run loop: caps, FIFO scheduling, budget, timers, child workflows, cancellation.
+
+One run = one sandbox on its own JS thread. The loop starts the script, then alternates:
+handle the events the script emitted (agent calls, logs, timers, …), wait for something to
+finish (an agent, a timer), and settle it in the sandbox in one batch. Python is the authority
+for every cap: the prelude checks them too, but only so that it can throw synchronously.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import trio
+
+from . import events as ev
+from .errors import JshostError, ScriptLoadError, WorkerError, WorkflowError
+from .sandbox import (
+    CHILD_LINE_BASE,
+    RUNTIME_LINE_BASE,
+    JsThread,
+    Sandbox,
+    SandboxLimitError,
+    SandboxLimits,
+    parse_frames,
+)
+from .schemas import schema_problem
+from .script import CHILD_PREFIX, PREFIX, Script, load_script
+from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker
+
+__all__ = ["AgentRecord", "Engine", "Limits", "RunOutcome", "default_label"]
+
+MAX_CONCURRENCY = 256
+_KEEP_LOGS = 1000
+
+AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled"]
+RunStatus = Literal["completed", "failed", "stopped"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps of one run.
+
+    Args:
+        concurrency (int): agents running at once, 1–256.
+        max_agents (int): ``agent()`` calls per run, child workflows included.
+        budget (int | None): output tokens; no new agent starts once they are spent.
+        timeout (float | None): wall-clock seconds for the whole run.
+        sandbox (SandboxLimits): memory, stack and CPU-slice limits of the JS context.
+    """
+
+    concurrency: int = 16
+    max_agents: int = 1000
+    budget: int | None = None
+    timeout: float | None = None
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
+        if self.max_agents < 1:
+            raise ValueError("max_agents must be at least 1")
+        if self.budget is not None and self.budget < 1:
+            raise ValueError("budget must be a positive number of tokens")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError("timeout must be positive")
+
+
+@dataclass
+class AgentRecord:
+    """One ``agent()`` call, as the engine tracks it. Owned by the engine; UIs only read it."""
+
+    index: int
+    label: str
+    prompt: str
+    phase: str | None
+    model: str | None
+    schema: Any = None
+    status: AgentStatus = "queued"
+    result: Any = None
+    error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    attempts: int = 0
+    queued_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def elapsed(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        return end - self.started_at
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended, with everything a summary needs."""
+
+    status: RunStatus
+    result: Any
+    error: WorkflowError | None
+    agents: list[AgentRecord]
+    failures: list[str]
+    logs: list[str]
+    phases: list[str]
+    elapsed: float
+    peak_concurrency: int
+    dropped_logs: int = 0
+
+    @property
+    def tokens_in(self) -> int:
+        return sum(a.usage.input_tokens for a in self.agents)
+
+    @property
+    def tokens_out(self) -> int:
+        return sum(a.usage.output_tokens for a in self.agents)
+
+    def count(self, status: AgentStatus) -> int:
+        return sum(1 for a in self.agents if a.status == status)
+
+
+def default_label(prompt: str) -> str:
+    """The reference's default label: the prompt's first 60 characters, whitespace collapsed."""
+    return " ".join(prompt.split())[:60].strip() or "agent"
+
+
+def _payload_error(name: str, message: str) -> dict[str, str]:
+    return {"name": name, "message": message}
+
+
+class _BridgeError(Exception):
+    """An event from the sandbox that the prelude never emits: the script forged it."""
+
+
+def _need(cond: bool, what: str) -> None:
+    if not cond:
+        raise _BridgeError(what)
+
+
+@dataclass
+class _Child:
+    path: str
+    name: str
+
+
+class Engine:
+    """Runs one workflow script to its end.
+
+    Args:
+        script (Script): a loaded, checked script.
+        worker (Worker): the model worker every agent goes to.
+        limits (Limits): the run's caps.
+        args (Any): the JSON value the script sees as ``args`` (``None`` → ``undefined``).
+        sink (events.Sink | None): receives every event, synchronously.
+        resolve_workflow (Callable[[str], Path | None] | None): maps a saved workflow name to
+            its file, for ``workflow('name')``; ``names()`` lists what it knows.
+        workflow_names (Callable[[], list[str]] | None): the names for the "Available:" list.
+    """
+
+    def __init__(
+        self,
+        script: Script,
+        *,
+        worker: Worker,
+        limits: Limits | None = None,
+        args: Any = None,
+        sink: ev.Sink | None = None,
+        resolve_workflow: Callable[[str], Path | None] | None = None,
+        workflow_names: Callable[[], list[str]] | None = None,
+    ) -> None:
+        self.script = script
+        self.worker = worker
+        self.limits = limits or Limits()
+        self.args_json = None if args is None else json.dumps(args, ensure_ascii=True)
+        self._sink = sink or (lambda e: None)
+        self._resolve_workflow = resolve_workflow or (lambda name: None)
+        self._workflow_names = workflow_names or list
+        self.agents: list[AgentRecord] = []
+        self._by_request: dict[int, AgentRecord] = {}
+        self._replies: deque[tuple[int, bool, Any]] = deque()
+        self._wakeup: trio.Event | None = None
+        self._outstanding = 0  # agent and workflow requests whose promise is not settled yet
+        self._spent = 0
+        self._running = 0
+        self._peak = 0
+        self._timers: dict[int, float] = {}
+        self._timer_heap: list[tuple[float, int]] = []
+        self._failures: list[str] = []
+        self._logs: deque[str] = deque(maxlen=_KEEP_LOGS)
+        self._dropped_logs = 0
+        self._phases: list[str] = [p.title for p in script.meta.phases]
+        self._children: list[_Child] = []
+        self._child_groups: dict[str, int] = {}
+        self._rejected: list[AgentRecord] = []
+        self._scope: trio.CancelScope | None = None
+        self._stop_requested = False
+        self._limiter = trio.CapacityLimiter(self.limits.concurrency)
+
+    # ---- public --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the run: in-flight agents are cancelled, finished ones are kept."""
+        self._stop_requested = True
+        if self._scope is not None:
+            self._scope.cancel()
+
+    @property
+    def spent(self) -> int:
+        """Output tokens spent so far."""
+        return self._spent
+
+    async def run(self) -> RunOutcome:
+        """Run the script; never raises for anything the script or a worker does."""
+        started = time.monotonic()
+        self._emit(ev.RunStarted(self.script.meta, self.worker.describe(), self.limits))
+        js = JsThread()
+        holder: dict[str, Sandbox] = {}
+        result: Any = None
+        error: WorkflowError | None = None
+        finished = False
+        try:
+            async with trio.open_nursery() as nursery:
+                with trio.CancelScope() as scope:
+                    self._scope = scope
+                    if self._stop_requested:
+                        scope.cancel()
+                    deadline = (
+                        trio.current_time() + self.limits.timeout
+                        if self.limits.timeout
+                        else math.inf
+                    )
+                    with trio.move_on_at(deadline) as timeout_scope:
+                        try:
+                            finished, result = await self._loop(js, holder, nursery)
+                        except WorkflowError as exc:
+                            error = exc
+                    if timeout_scope.cancelled_caught and error is None and not finished:
+                        error = WorkflowError(
+                            f"the run exceeded its wall-clock timeout of {self.limits.timeout:g} s"
+                            " (--timeout)",
+                            name="TimeoutError",
+                        )
+                # Agents the script never awaited (or that were running when it failed).
+                nursery.cancel_scope.cancel()
+        finally:
+            if holder:
+                await js.run(self._close_sandbox, holder)
+            js.close()
+        for rec in self.agents:
+            if rec.status in ("queued", "running"):
+                rec.status = "cancelled"
+                rec.finished_at = rec.finished_at or time.monotonic()
+        if self._stop_requested and error is None and not finished:
+            status: RunStatus = "stopped"
+        elif error is not None:
+            status = "failed"
+        else:
+            status = "completed"
+        self._report_unhandled(error)
+        outcome = RunOutcome(
+            status=status,
+            result=result if status == "completed" else None,
+            error=error,
+            agents=self.agents,
+            failures=self._failures,
+            logs=list(self._logs),
+            phases=self._phases,
+            elapsed=time.monotonic() - started,
+            peak_concurrency=self._peak,
+            dropped_logs=self._dropped_logs,
+        )
+        self._emit(ev.RunFinished(outcome))
+        return outcome
+
+    # ---- the loop ------------------------------------------------------------------------
+
+    @staticmethod
+    def _close_sandbox(holder: dict[str, Sandbox]) -> None:
+        sandbox = holder.pop("sandbox", None)
+        if sandbox is not None:
+            sandbox.stop()
+            del sandbox  # freed here, on the JS thread that owns it
+
+    async def _js(self, js: JsThread, fn: Callable[..., list[dict[str, Any]]], *a: Any) -> list:
+        try:
+            return await js.run(fn, *a)
+        except SandboxLimitError as exc:
+            raise WorkflowError(exc.message, name=exc.name, path=self.script.path) from None
+
+    async def _loop(
+        self, js: JsThread, holder: dict[str, Sandbox], nursery: trio.Nursery
+    ) -> tuple[bool, Any]:
+        config = {
+            "maxAgents": self.limits.max_agents,
+            "budget": self.limits.budget,
+            "args": self.args_json,
+        }
+        try:
+            sandbox = await js.run(Sandbox, self.limits.sandbox, config)
+        except SandboxLimitError as exc:
+            raise WorkflowError(exc.message, name=exc.name) from None
+        holder["sandbox"] = sandbox
+        pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
+        while True:
+            while pending:
+                event = pending.popleft()
+                try:
+                    outcome = await self._handle(event, js, sandbox, nursery, pending)
+                except _BridgeError as exc:
+                    raise WorkflowError(
+                        f"the sandbox sent a malformed bridge event ({exc})", name="InternalError"
+                    ) from None
+                if outcome is not None:
+                    return True, outcome[0]
+            if self._outstanding == 0 and not self._timers:
+                raise WorkflowError(
+                    "the script is waiting for a promise that can never settle: no agents are "
+                    "running and no timers are pending",
+                    name="DeadlockError",
+                    path=self.script.path,
+                )
+            await self._wait()
+            batch = self._take_batch()
+            pending.extend(await self._js(js, sandbox.settle, batch))
+
+    async def _wait(self) -> None:
+        if self._replies:
+            return
+        self._wakeup = trio.Event()
+        next_timer = self._next_timer()
+        with trio.move_on_at(next_timer):
+            await self._wakeup.wait()
+        self._wakeup = None
+
+    def _next_timer(self) -> float:
+        heap = self._timer_heap
+        while heap and (heap[0][1] not in self._timers or self._timers[heap[0][1]] != heap[0][0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else math.inf
+
+    def _take_batch(self) -> str:
+        replies = []
+        while self._replies:
+            replies.append(list(self._replies.popleft()))
+        self._outstanding -= len(replies)
+        fired = []
+        now = trio.current_time()
+        while self._next_timer() <= now:
+            _, timer_id = heapq.heappop(self._timer_heap)
+            del self._timers[timer_id]
+            fired.append(timer_id)
+        batch = {"spent": self._spent, "count": len(self.agents), "r": replies, "f": fired}
+        return json.dumps(batch, ensure_ascii=True, allow_nan=False, default=str)
+
+    def _reply(self, request_id: int, ok: bool, payload: Any) -> None:
+        self._replies.append((request_id, ok, payload))
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    # ---- events from the sandbox ---------------------------------------------------------
+
+    async def _handle(
+        self,
+        event: Any,
+        js: JsThread,
+        sandbox: Sandbox,
+        nursery: trio.Nursery,
+        pending: deque,
+    ) -> tuple[Any] | None:
+        _need(isinstance(event, dict), "not an object")
+        kind = event.get("t")
+        if kind == "agent":
+            self._on_agent(event, nursery)
+        elif kind == "log":
+            msg = event.get("msg")
+            _need(isinstance(msg, str), "log without text")
+            self._log(msg)
+        elif kind == "phase":
+            title = event.get("title")
+            _need(isinstance(title, str), "phase without title")
+            if title not in self._phases:
+                self._phases.append(title)
+            self._emit(ev.PhaseStarted(title))
+        elif kind == "failure":
+            line = event.get("line")
+            _need(isinstance(line, str), "failure without text")
+            self._failures.append(line)
+            self._emit(ev.FailureLine(line))
+            self._log(line)
+        elif kind == "timer":
+            timer_id, ms = event.get("id"), event.get("ms")
+            _need(isinstance(timer_id, int) and isinstance(ms, int | float), "bad timer")
+            at = trio.current_time() + max(0.0, float(ms)) / 1000
+            self._timers[timer_id] = at
+            heapq.heappush(self._timer_heap, (at, timer_id))
+        elif kind == "clear":
+            self._timers.pop(event.get("id"), None)
+        elif kind == "workflow":
+            pending.extend(await self._on_workflow(event, js, sandbox))
+        elif kind == "done":
+            if event.get("ok") is True:
+                return (event.get("value"),)
+            raise self._script_error(event)
+        else:
+            raise _BridgeError(f"unknown kind {kind!r}")
+        return None
+
+    def _on_agent(self, event: dict[str, Any], nursery: trio.Nursery) -> None:
+        request_id, prompt, opts = event.get("id"), event.get("prompt"), event.get("opts")
+        _need(isinstance(request_id, int) and isinstance(prompt, str), "bad agent call")
+        _need(isinstance(opts, dict), "bad agent options")
+        schema_text = event.get("schema")
+        _need(schema_text is None or isinstance(schema_text, str), "bad schema")
+        self._outstanding += 1
+        if len(self.agents) >= self.limits.max_agents:
+            self._reply(request_id, False, self._cap_error())
+            return
+        if self._budget_exceeded():
+            self._reply(request_id, False, self._budget_error())
+            return
+        schema = None
+        if schema_text is not None:
+            schema = json.loads(schema_text)
+            problem = schema_problem(schema)
+            if problem:
+                self._reply(request_id, False, _payload_error("TypeError", problem))
+                return
+
+        def text(key: str) -> str | None:
+            v = opts.get(key)
+            return v if isinstance(v, str) else None
+
+        label = text("label") or default_label(prompt)
+        effort = opts.get("effort")
+        stall = opts.get("stallMs")
+        rec = AgentRecord(
+            index=len(self.agents) + 1,
+            label=label,
+            prompt=prompt,
+            phase=text("phase"),
+            model=text("model"),
+            schema=schema,
+            queued_at=time.monotonic(),
+        )
+        if rec.phase is not None and rec.phase not in self._phases:
+            self._phases.append(rec.phase)
+        request = AgentRequest(
+            index=rec.index,
+            prompt=prompt,
+            label=label,
+            schema=schema,
+            model=rec.model,
+            effort=effort if isinstance(effort, str | int | float) else None,
+            phase=rec.phase,
+            agent_type=text("agentType"),
+            isolation=text("isolation"),
+            stall_ms=int(stall) if isinstance(stall, int | float) and stall > 0 else None,
+        )
+        self.agents.append(rec)
+        self._by_request[request_id] = rec
+        self._emit(ev.AgentQueued(rec))
+        nursery.start_soon(self._run_agent, request_id, rec, request)
+
+    async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
+        async with self._limiter:
+            if self._budget_exceeded():
+                rec.status = "skipped"
+                rec.error = "token budget exceeded"
+                rec.finished_at = time.monotonic()
+                self._reply(request_id, False, self._budget_error())
+                self._emit(ev.AgentFinished(rec))
+                return
+            rec.status = "running"
+            rec.started_at = time.monotonic()
+            rec.attempts = 1
+            self._running += 1
+            self._peak = max(self._peak, self._running)
+            self._emit(ev.AgentStarted(rec))
+            try:
+                result = await self.worker.run(request)
+            except AgentRejectedError as exc:
+                self._finish_failed(rec, str(exc))
+                self._rejected.append(rec)
+                self._reply(request_id, False, _payload_error(exc.name, str(exc)))
+                return
+            except WorkerError as exc:
+                self._finish_failed(rec, str(exc))
+                self._add_failure(f"[{rec.label}] failed: {exc}")
+                self._reply(request_id, True, None)
+                return
+            except Exception as exc:  # a worker bug must not take the run down
+                self._finish_failed(rec, f"{type(exc).__name__}: {exc}")
+                self._add_failure(f"[{rec.label}] failed: {type(exc).__name__}: {exc}")
+                self._reply(request_id, True, None)
+                return
+            finally:
+                self._running -= 1
+            rec.status = "done"
+            rec.result = result.value
+            rec.usage = result.usage
+            rec.attempts = max(1, result.attempts)
+            rec.finished_at = time.monotonic()
+            self._spent += result.usage.output_tokens
+            self._reply(request_id, True, result.value)
+            self._emit(ev.AgentFinished(rec))
+
+    def _finish_failed(self, rec: AgentRecord, message: str) -> None:
+        rec.status = "failed"
+        rec.error = message
+        rec.finished_at = time.monotonic()
+        self._emit(ev.AgentFinished(rec))
+
+    async def _on_workflow(
+        self, event: dict[str, Any], js: JsThread, sandbox: Sandbox
+    ) -> list[dict[str, Any]]:
+        request_id, ref, args_json = event.get("id"), event.get("ref"), event.get("args")
+        _need(isinstance(request_id, int) and isinstance(ref, dict), "bad workflow call")
+        _need(args_json is None or isinstance(args_json, str), "bad workflow args")
+        self._outstanding += 1
+        name_ref = ref.get("name")
+        try:
+            if isinstance(name_ref, str):
+                path = self._resolve_workflow(name_ref)
+                if path is None:
+                    names = ", ".join(sorted(self._workflow_names())) or "(none)"
+                    raise JshostError(
+                        f"workflow('{name_ref}'): no workflow with that name. Available: {names}"
+                    )
+                label = f"workflow('{name_ref}')"
+            else:
+                raw = ref.get("scriptPath")
+                _need(isinstance(raw, str), "bad scriptPath")
+                path = self._child_path(raw)
+                label = f"workflow({{scriptPath: '{raw}'}})"
+            try:
+                child = await trio.to_thread.run_sync(load_script, path)
+            except ScriptLoadError as exc:
+                raise JshostError(f"{label}: {exc}") from None
+        except JshostError as exc:
+            self._reply(request_id, False, _payload_error("Error", str(exc)))
+            return []
+        name = child.meta.name
+        n = self._child_groups[name] = self._child_groups.get(name, 0) + 1
+        group = f"▸ {name}" if n == 1 else f"▸ {name} #{n}"
+        self._phases.append(group)
+        self._children.append(_Child(path=child.display_path, name=name))
+        self._outstanding -= 1  # the child's own promise settles inside the sandbox
+        return await self._js(
+            js, sandbox.start_child, request_id, child.child_wrapped, name, group, args_json
+        )
+
+    def _child_path(self, raw: str) -> Path:
+        path = Path(raw).expanduser()
+        if path.is_absolute() or path.exists() or self.script.path is None:
+            return path
+        beside = Path(self.script.path).parent / path
+        return beside if beside.exists() else path
+
+    # ---- helpers -------------------------------------------------------------------------
+
+    def _budget_exceeded(self) -> bool:
+        total = self.limits.budget
+        return total is not None and total > 0 and self._spent >= total
+
+    def _budget_error(self) -> dict[str, str]:
+        return _payload_error(
+            "WorkflowBudgetExceededError",
+            f"Workflow token budget exceeded ({self._spent} / {self.limits.budget} output "
+            "tokens). Stopping further agent() calls. In-flight agents will complete; their "
+            "results are preserved.",
+        )
+
+    def _cap_error(self) -> dict[str, str]:
+        return _payload_error(
+            "WorkflowAgentCapError",
+            f"Workflow agent() call cap reached ({self.limits.max_agents}). This usually means "
+            "a loop using budget.remaining() never terminates because no token budget was set "
+            "— remaining() returns Infinity when budget.total is null. Add a hard iteration cap "
+            "to the loop, or pass a token budget.",
+        )
+
+    def _emit(self, event: ev.Event) -> None:
+        self._sink(event)
+
+    def _log(self, message: str) -> None:
+        if len(self._logs) == self._logs.maxlen:
+            self._dropped_logs += 1
+        self._logs.append(message)
+        self._emit(ev.LogLine(message))
+
+    def _add_failure(self, line: str) -> None:
+        self._failures.append(line)
+        self._emit(ev.FailureLine(line))
+
+    def _script_error(self, event: dict[str, Any]) -> WorkflowError:
+        name = event.get("name") if isinstance(event.get("name"), str) else "Error"
+        message = event.get("message") if isinstance(event.get("message"), str) else ""
+        stack = event.get("stack") if isinstance(event.get("stack"), str) else ""
+        path, line, col = self.script.path, None, None
+        for _, frame_line, frame_col in parse_frames(stack):
+            if frame_line >= CHILD_LINE_BASE and self._children:
+                path = self._children[-1].path
+                line, col = frame_line - CHILD_LINE_BASE, frame_col
+                if line == 1:
+                    col = max(1, col - len(CHILD_PREFIX))
+                break
+            if frame_line < RUNTIME_LINE_BASE:
+                line, col = frame_line, frame_col
+                if line == 1:
+                    col = max(1, col - len(PREFIX))
+                break
+        return WorkflowError(message, name=name, path=path, line=line, column=col)
+
+    def _report_unhandled(self, error: WorkflowError | None) -> None:
+        # A rejected agent() that no parallel/pipeline recorded and that did not fail the run
+        # was never awaited (or was caught): say so rather than drop it silently.
+        if not self._rejected:
+            return
+        seen = "\n".join(self._failures)
+        for rec in self._rejected:
+            msg = rec.error or ""
+            if msg and (msg in seen or (error is not None and msg in error.message)):
+                continue
+            self._add_failure(f"[{rec.label}] failed: {msg}")

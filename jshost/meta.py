@@ -1,0 +1,462 @@
+"""Read the ``export const meta = { ... }`` header of a workflow script without running it.
+
+The reference runtime parses scripts with acorn and walks the ESTree of the first statement;
+we parse with tree-sitter instead, so this module translates tree-sitter's node kinds into
+the ESTree names and checks acorn would make, keeping every error message word for word.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import tree_sitter_javascript
+from tree_sitter import Language, Node, Parser
+
+from jshost.errors import ScriptLoadError
+
+__all__ = ["Meta", "MetaSpan", "Phase", "parse_meta"]
+
+FIRST_STATEMENT = (
+    "`export const meta = { name, description, phases }` must be the FIRST statement in the script"
+)
+_PURE = "meta must be a pure literal: "
+_RESERVED_KEYS = frozenset({"__proto__", "constructor", "prototype"})
+# Python recursion, not JS, sets this bound; real metas are a few levels deep.
+_MAX_DEPTH = 200
+
+# tree-sitter kinds -> the ESTree type acorn reports for the same construct.
+_ESTREE_TYPES = {
+    "identifier": "Identifier",
+    "undefined": "Identifier",
+    "shorthand_property_identifier": "Identifier",
+    "call_expression": "CallExpression",
+    "member_expression": "MemberExpression",
+    "subscript_expression": "MemberExpression",
+    "binary_expression": "BinaryExpression",
+    "ternary_expression": "ConditionalExpression",
+    "arrow_function": "ArrowFunctionExpression",
+    "function_expression": "FunctionExpression",
+    "function": "FunctionExpression",
+    "generator_function": "FunctionExpression",
+    "new_expression": "NewExpression",
+    "assignment_expression": "AssignmentExpression",
+    "augmented_assignment_expression": "AssignmentExpression",
+    "class": "ClassExpression",
+    "sequence_expression": "SequenceExpression",
+    "await_expression": "AwaitExpression",
+    "yield_expression": "YieldExpression",
+    "this": "ThisExpression",
+    "super": "Super",
+    "update_expression": "UpdateExpression",
+    "meta_property": "MetaProperty",
+    "private_property_identifier": "PrivateIdentifier",
+    "jsx_element": "JSXElement",
+    "jsx_self_closing_element": "JSXElement",
+    "string": "Literal",
+    "number": "Literal",
+}
+_LOGICAL_OPERATORS = frozenset({"&&", "||", "??"})
+
+_ESCAPE_RE = re.compile(
+    r"\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[0-3][0-7]{0,2}|[4-7][0-7]?|\r\n|[\s\S])"
+)
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
+_LINE_CONTINUATIONS = frozenset({"\n", "\r", "\r\n", "\u2028", "\u2029"})
+# ECMAScript LineTerminatorSequence, which is how acorn counts lines.
+_LINE_BREAK_RE = re.compile(r"\r\n?|[\n\u2028\u2029]")
+_ARRAY_INDEX_RE = re.compile(r"0|[1-9][0-9]*")
+_LEGACY_OCTAL_RE = re.compile(r"0[0-7]+")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One entry of ``meta.phases`` that survived normalisation."""
+
+    title: str
+    detail: str | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Meta:
+    """The validated meta header; ``raw`` is the whole literal as plain Python values."""
+
+    name: str
+    description: str
+    title: str | None = None
+    when_to_use: str | None = None
+    phases: tuple[Phase, ...] = ()
+    # Excluded from the hash only, so a Meta with a dict in it stays hashable.
+    raw: Any = field(default=None, hash=False)
+
+
+@dataclass(frozen=True)
+class MetaSpan:
+    """Character offsets of the meta statement and of its ``export`` keyword."""
+
+    start: int
+    end: int
+    export_start: int
+    export_end: int
+
+
+@functools.cache
+def _parser() -> Parser:
+    return Parser(Language(tree_sitter_javascript.language()))
+
+
+class _Reader:
+    """Turns tree-sitter nodes of one source into Python values and positioned errors."""
+
+    def __init__(self, source: str, path: str | None) -> None:
+        self.source = source
+        self.path = path
+        self.data = source.encode("utf-8", "surrogatepass")
+        self.ascii = source.isascii()
+
+    def offset(self, byte: int) -> int:
+        if self.ascii:
+            return byte
+        return len(self.data[:byte].decode("utf-8", "surrogatepass"))
+
+    def text(self, node: Node) -> str:
+        return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogatepass")
+
+    def error(self, message: str, node: Node | None) -> ScriptLoadError:
+        if node is None:
+            return ScriptLoadError(message, path=self.path)
+        offset = self.offset(node.start_byte)
+        line, line_start = 1, 0
+        for match in _LINE_BREAK_RE.finditer(self.source, 0, offset):
+            line, line_start = line + 1, match.end()
+        return ScriptLoadError(message, path=self.path, line=line, column=offset - line_start + 1)
+
+    def value(self, node: Node, depth: int = 0) -> Any:
+        node = _unparen(node)
+        if depth > _MAX_DEPTH:
+            raise self.error(_PURE + "meta is nested too deeply", node)
+        kind = node.type
+        if kind == "object":
+            return self.object(node, depth)
+        if kind == "array":
+            return self.array(node, depth)
+        if kind == "string":
+            return _decode(self.text(node)[1:-1])
+        if kind == "number":
+            return _number(self.text(node))[0]
+        if kind in ("true", "false"):
+            return kind == "true"
+        if kind == "null":
+            return None
+        if kind == "regex":
+            return self.text(node)
+        if kind == "template_string":
+            for child in node.named_children:
+                if child.type == "template_substitution":
+                    raise self.error(_PURE + "template interpolation not allowed in meta", child)
+            return _decode(self.text(node)[1:-1], template=True)
+        if kind == "unary_expression":
+            operator = node.child_by_field_name("operator")
+            argument = node.child_by_field_name("argument")
+            if operator is not None and operator.type == "-" and argument is not None:
+                argument = _unparen(argument)
+                if argument.type == "number":
+                    number, bigint = _number(self.text(argument))
+                    if not bigint:
+                        return _integral(-number)
+            raise self.error(_PURE + "only negative-number unary allowed in meta", node)
+        raise self.error(_PURE + f"non-literal node type in meta: {self.estree_type(node)}", node)
+
+    def array(self, node: Node, depth: int) -> list[Any]:
+        out: list[Any] = []
+        # A comma with no element since the previous comma (or `[`) is a hole; a single
+        # trailing comma is not.
+        expect_element = True
+        for child in node.children:
+            if child.type in ("[", "]", "comment"):
+                continue
+            if child.type == ",":
+                if expect_element:
+                    raise self.error(_PURE + "sparse arrays not allowed", child)
+                expect_element = True
+                continue
+            expect_element = False
+            if child.is_error or child.is_missing:
+                continue  # the caller's syntax check reports these
+            if child.type == "spread_element":
+                raise self.error(_PURE + "spread not allowed in meta", child)
+            out.append(self.value(child, depth + 1))
+        return out
+
+    def object(self, node: Node, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for child in node.named_children:
+            if child.type == "comment" or child.is_error or child.is_missing:
+                continue
+            if child.type == "pair":
+                key_node = child.child_by_field_name("key")
+                value_node = child.child_by_field_name("value")
+                if key_node is None or value_node is None or value_node.is_missing:
+                    continue
+                key = self.key(key_node)
+                out[key] = self.value(value_node, depth + 1)
+            elif child.type == "method_definition":
+                name = child.child_by_field_name("name")
+                if name is not None and name.type == "computed_property_name":
+                    raise self.error(_PURE + "computed keys not allowed in meta", name)
+                raise self.error(_PURE + "methods/accessors not allowed in meta", child)
+            elif child.type == "shorthand_property_identifier":
+                # acorn sees a Property whose key and value are the same Identifier: the
+                # key is checked first.
+                self.key(child)
+                raise self.error(_PURE + "non-literal node type in meta: Identifier", child)
+            else:
+                raise self.error(_PURE + "only plain properties allowed in meta", child)
+        return _js_key_order(out)
+
+    def key(self, node: Node) -> str:
+        kind = node.type
+        if kind == "computed_property_name":
+            raise self.error(_PURE + "computed keys not allowed in meta", node)
+        if kind in ("property_identifier", "shorthand_property_identifier"):
+            key = _decode(self.text(node))  # identifiers may spell letters as \uXXXX
+        elif kind == "string":
+            key = _decode(self.text(node)[1:-1])
+        elif kind == "number":
+            number, bigint = _number(self.text(node))
+            if bigint:
+                raise self.error(_PURE + "unsupported key type in meta: Literal", node)
+            key = _js_number_str(float(number))
+        else:
+            raise self.error(
+                _PURE + f"unsupported key type in meta: {self.estree_type(node)}", node
+            )
+        if key in _RESERVED_KEYS:
+            raise self.error(_PURE + f"reserved key name not allowed in meta: {key}", node)
+        return key
+
+    def estree_type(self, node: Node) -> str:
+        kind = node.type
+        if kind == "binary_expression":
+            operator = node.child_by_field_name("operator")
+            if operator is not None and operator.type in _LOGICAL_OPERATORS:
+                return "LogicalExpression"
+        if kind in ("call_expression", "member_expression", "subscript_expression"):
+            if _is_optional_chain(node):
+                return "ChainExpression"
+            if kind == "call_expression":
+                args = node.child_by_field_name("arguments")
+                if args is not None and args.type == "template_string":
+                    return "TaggedTemplateExpression"
+                function = node.child_by_field_name("function")
+                if function is not None and function.type == "import":
+                    return "ImportExpression"
+        if kind in _ESTREE_TYPES:
+            return _ESTREE_TYPES[kind]
+        return "".join(part.capitalize() for part in kind.split("_")) or kind
+
+
+def _unparen(node: Node) -> Node:
+    # acorn drops parentheses from the tree, so `(1)` is just the Literal 1.
+    while node.type == "parenthesized_expression":
+        inner = [c for c in node.named_children if c.type != "comment"]
+        if len(inner) != 1:
+            break
+        node = inner[0]
+    return node
+
+
+def _is_optional_chain(node: Node) -> bool:
+    # `a?.b.c()` is one ChainExpression in ESTree; tree-sitter marks the `?.` deep inside.
+    while node.type in ("call_expression", "member_expression", "subscript_expression"):
+        if any(child.type == "optional_chain" for child in node.children):
+            return True
+        inner = node.child_by_field_name("function" if node.type == "call_expression" else "object")
+        if inner is None:
+            return False
+        node = inner
+    return False
+
+
+def _decode_escape(match: re.Match[str]) -> str:
+    body = match.group(1)
+    if body in _LINE_CONTINUATIONS:
+        return ""
+    if body[0] == "u":
+        code = int(body[2:-1] if body[1] == "{" else body[1:], 16)
+        return chr(code) if code <= 0x10FFFF else match.group(0)
+    if body[0] == "x":
+        return chr(int(body[1:], 16))
+    if body[0] in "01234567":
+        return chr(int(body, 8))  # legacy octal; strict code rejects it in the syntax check
+    return _SIMPLE_ESCAPES.get(body, body)
+
+
+def _decode(raw: str, *, template: bool = False) -> str:
+    """Cook a JS string or template body: decode escapes and pair up UTF-16 surrogates."""
+    if template:
+        raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    if "\\" not in raw:
+        return raw
+    cooked = _ESCAPE_RE.sub(_decode_escape, raw)
+    # `\uD83D\uDE00` must become one code point; lone surrogates are kept as JS keeps them.
+    return cooked.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def _integral(value: int | float) -> int | float:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _number(text: str) -> tuple[int | float, bool]:
+    """Value of a JS numeric literal and whether it was a BigInt (``1n``)."""
+    digits = text.replace("_", "")
+    if digits.endswith("n"):
+        return int(digits[:-1], 0), True
+    if digits[:2].lower() in ("0x", "0o", "0b"):
+        exact = int(digits, 0)
+    elif _LEGACY_OCTAL_RE.fullmatch(digits):
+        exact = int(digits, 8)  # sloppy-mode `017`; module code rejects it in the syntax check
+    else:
+        return _integral(float(digits)), False  # float() also takes `.5`, `5.`, `089`
+    try:
+        return _integral(float(exact)), False  # JS rounds to a double
+    except OverflowError:
+        return float("inf"), False
+
+
+def _js_number_str(value: float) -> str:
+    """ECMAScript Number::toString, which is how a numeric key becomes a property name."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"
+    if value < 0:
+        return "-" + _js_number_str(-value)
+    # repr is the shortest round-tripping form, the same digits JS picks.
+    _, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0")
+    exponent = int(exponent) + len(digit_tuple) - len(digits)
+    k = len(digits)
+    n = exponent + k
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * -n + digits
+    sign = "+" if n - 1 >= 0 else "-"
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{mantissa}e{sign}{abs(n - 1)}"
+
+
+def _js_key_order(obj: dict[str, Any]) -> dict[str, Any]:
+    # JS enumerates array-index keys first, ascending, then the rest in insertion order.
+    indices = [k for k in obj if _ARRAY_INDEX_RE.fullmatch(k) and int(k) < 2**32 - 1]
+    if not indices:
+        return obj
+    ordered = {k: obj[k] for k in sorted(indices, key=int)}
+    ordered.update((k, v) for k, v in obj.items() if k not in ordered)
+    return ordered
+
+
+def _first_statement(program: Node) -> Node | None:
+    for child in program.named_children:
+        if child.type not in ("comment", "hash_bang_line"):
+            return child
+    return None
+
+
+def _meta_parts(statement: Node) -> tuple[Node, Node, Node] | None:
+    """The ``export`` keyword, the declaration and the object literal of a meta statement."""
+    if statement.type != "export_statement" or statement.children[0].type != "export":
+        return None
+    declaration = statement.child_by_field_name("declaration")
+    if declaration is None or declaration.type != "lexical_declaration":
+        return None
+    kind = declaration.child_by_field_name("kind")
+    declarators = [c for c in declaration.named_children if c.type == "variable_declarator"]
+    if kind is None or kind.type != "const" or len(declarators) != 1:
+        return None
+    name = declarators[0].child_by_field_name("name")
+    value = declarators[0].child_by_field_name("value")
+    if name is None or name.type != "identifier" or name.text != b"meta" or value is None:
+        return None
+    value = _unparen(value)
+    return (statement.children[0], declaration, value) if value.type == "object" else None
+
+
+def parse_meta(source: str, *, path: str | None = None) -> tuple[Meta, MetaSpan]:
+    """Parse and validate the meta header that must open a workflow script.
+
+    Args:
+        source: the whole script text.
+        path: the script's path, only used in errors.
+
+    Returns:
+        The normalised ``Meta`` and the character span of the ``export const meta`` statement.
+
+    Raises:
+        ScriptLoadError: with the reference runtime's exact message, positioned (1-based
+            line and column, in characters) at the offending node.
+    """
+    reader = _Reader(source, path)
+    tree = _parser().parse(reader.data)
+    statement = _first_statement(tree.root_node)
+    parts = _meta_parts(statement) if statement is not None else None
+    if statement is None or parts is None:
+        raise reader.error(FIRST_STATEMENT, statement)
+    export, declaration, obj = parts
+
+    raw = reader.object(obj, 0)
+    name_node = description_node = obj
+    for pair in obj.named_children:
+        key_node = pair.child_by_field_name("key") if pair.type == "pair" else None
+        key = reader.key(key_node) if key_node is not None else None
+        if key == "name":
+            name_node = pair  # later duplicates win, as in JS
+        elif key == "description":
+            description_node = pair
+    name, description = raw.get("name"), raw.get("description")
+    if not isinstance(name, str) or not name:
+        raise reader.error("meta.name must be a non-empty string", name_node)
+    if not isinstance(description, str) or not description:
+        raise reader.error("meta.description must be a non-empty string", description_node)
+    title, when_to_use = raw.get("title"), raw.get("whenToUse")
+    phases: list[Phase] = []
+    if isinstance(raw.get("phases"), list):
+        for entry in raw["phases"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("title"), str):
+                continue
+            detail, model = entry.get("detail"), entry.get("model")
+            phases.append(
+                Phase(
+                    title=entry["title"],
+                    detail=detail if isinstance(detail, str) else None,
+                    model=model if isinstance(model, str) else None,
+                )
+            )
+    meta = Meta(
+        name=name,
+        description=description,
+        title=title if isinstance(title, str) and title else None,
+        when_to_use=when_to_use if isinstance(when_to_use, str) else None,
+        phases=tuple(phases),
+        raw=raw,
+    )
+
+    # tree-sitter folds a trailing comment into the declaration; the span stops at the
+    # declarator or its `;`.
+    tail = [c for c in declaration.children if c.type != "comment" and not c.is_missing]
+    span = MetaSpan(
+        start=reader.offset(statement.start_byte),
+        end=reader.offset(tail[-1].end_byte),
+        export_start=reader.offset(export.start_byte),
+        export_end=reader.offset(export.end_byte),
+    )
+    return meta, span

@@ -1,0 +1,563 @@
+// jshost sandbox prelude: the globals a workflow script sees (DESIGN §2), over an outbox bridge.
+//
+// Evaluated once per run, before the script, as a script whose lines are offset far past any user
+// line so that stack frames of this file can be told apart from the user's (sandbox.py).
+// The host reads the bridge functions once, then deletes them from globalThis: nothing here is
+// reachable from a script except the public globals. Everything the bridge relies on is captured
+// now, so a script that overrides JSON, Array.prototype or Promise cannot change what crosses the
+// boundary. The host never trusts what crosses: it re-checks caps, budget and every field.
+(function (configJson) {
+  'use strict';
+  const config = JSON.parse(configJson);
+  const G = globalThis;
+  const O = Object;
+  const defineProperty = O.defineProperty;
+  const setPrototypeOf = O.setPrototypeOf;
+  const freeze = O.freeze;
+  const stringify = JSON.stringify;
+  const parseJSON = JSON.parse;
+  const Arr = Array;
+  const isArray = Arr.isArray;
+  const join = Function.prototype.call.bind(Arr.prototype.join);
+  const P = Promise;
+  const then = Function.prototype.call.bind(P.prototype.then);
+  const resolved = P.resolve.bind(P);
+  const rejected = P.reject.bind(P);
+  const allSettled = P.allSettled.bind(P);
+  const all = P.all.bind(P);
+  const apply = Reflect.apply;
+  const construct = Reflect.construct;
+  const MapC = Map;
+  const mapGet = Function.prototype.call.bind(Map.prototype.get);
+  const mapSet = Function.prototype.call.bind(Map.prototype.set);
+  const mapHas = Function.prototype.call.bind(Map.prototype.has);
+  const mapDelete = Function.prototype.call.bind(Map.prototype.delete);
+  const mapClear = Function.prototype.call.bind(Map.prototype.clear);
+  const Str = String;
+  const Num = Number;
+  const isFinite_ = Number.isFinite;
+  const mathMax = Math.max;
+  const ErrorC = Error;
+  const TypeErrorC = TypeError;
+  const RangeErrorC = RangeError;
+  const EvalErrorC = EvalError;
+  const MAX_ITEMS = 4096;
+
+  // Own data properties only: a setter planted on Array.prototype or Object.prototype never sees
+  // what the bridge stores.
+  const push = (arr, value) =>
+    defineProperty(arr, arr.length, { value, writable: true, enumerable: true, configurable: true });
+  const copy = (arr) => {
+    const c = [];
+    for (let i = 0; i < arr.length; i++) push(c, arr[i]);
+    return c;
+  };
+  const hidden = (obj, key, value) =>
+    defineProperty(obj, key, { value, writable: false, enumerable: false, configurable: false });
+  const makeError = (Ctor, name, message) => {
+    const e = new Ctor(message);
+    if (name !== e.name) defineProperty(e, 'name', { value: name, writable: true, configurable: true });
+    return e;
+  };
+
+  // ---- lockdown: no code generation from strings, through any constructor path -------------
+  const codegenMessage = 'Code generation from strings disallowed for this context';
+  const OrigFunction = Function;
+  const blocked = function Function() {
+    throw new EvalErrorC(codegenMessage);
+  };
+  hidden(blocked, 'prototype', OrigFunction.prototype);
+  const protos = [
+    OrigFunction.prototype,
+    O.getPrototypeOf(async function () {}),
+    O.getPrototypeOf(function* () {}),
+    O.getPrototypeOf(async function* () {}),
+  ];
+  for (const proto of protos) hidden(proto, 'constructor', blocked);
+  hidden(G, 'Function', blocked);
+  const blockedEval = function () {
+    throw new EvalErrorC(codegenMessage);
+  };
+  defineProperty(blockedEval, 'name', { value: 'eval' });
+  hidden(G, 'eval', blockedEval);
+  // V8-style call sites expose getFunction(): a custom prepareStackTrace could pull the bridge's
+  // own functions out of a stack trace, so nobody may install one.
+  hidden(ErrorC, 'prepareStackTrace', undefined);
+
+  // ---- determinism: resume replays the script, so it must not read clocks or randomness ------
+  const randomMessage =
+    'Math.random() is unavailable in workflow scripts (breaks resume). For N independent samples, include the index in the agent label or prompt.';
+  const dateMessage =
+    'Date.now() / new Date() are unavailable in workflow scripts (breaks resume). Stamp results after the workflow returns, or pass timestamps via args.';
+  defineProperty(Math, 'random', {
+    value: function random() {
+      throw new ErrorC(randomMessage);
+    },
+    writable: true,
+    configurable: true,
+  });
+  const RealDate = Date;
+  const SafeDate = function Date(...a) {
+    if (new.target === undefined || a.length === 0) throw new ErrorC(dateMessage);
+    return construct(RealDate, a, new.target);
+  };
+  hidden(SafeDate, 'prototype', RealDate.prototype);
+  hidden(SafeDate, 'parse', RealDate.parse);
+  hidden(SafeDate, 'UTC', RealDate.UTC);
+  hidden(SafeDate, 'now', function now() {
+    throw new ErrorC(dateMessage);
+  });
+  hidden(RealDate.prototype, 'constructor', SafeDate);
+  defineProperty(G, 'Date', { value: SafeDate, writable: true, configurable: true });
+  // Not in the original runtime's sandbox, and each is a clock, a scheduler or a GC observer.
+  for (const name of [
+    'performance',
+    'queueMicrotask',
+    'WeakRef',
+    'FinalizationRegistry',
+    'SharedArrayBuffer',
+    'Atomics',
+    'atob',
+    'btoa',
+    'DOMException',
+  ]) {
+    delete G[name];
+  }
+
+  // ---- the outbox -----------------------------------------------------------------------------
+  const out = [];
+  // Events are built as object literals (own properties) with a null prototype, so an inherited
+  // toJSON or setter planted by the script is never consulted.
+  const emit = (ev) => {
+    setPrototypeOf(ev, null);
+    push(out, stringify(ev));
+  };
+  const pending = new MapC(); // request id -> {resolve, reject, site}
+  let nextId = 0;
+  let agentCount = 0;
+  let spent = 0;
+  let stopped = false;
+  const maxAgents = config.maxAgents;
+  const budgetTotal = config.budget;
+  let currentPhase = null;
+
+  const toText = (v) => {
+    if (typeof v === 'string') return v;
+    if (v === undefined) return 'undefined';
+    if (typeof v === 'function') return '[Function ' + (v.name || 'anonymous') + ']';
+    if (typeof v === 'bigint' || typeof v === 'symbol') return Str(v);
+    try {
+      const s = stringify(v);
+      return s === undefined ? Str(v) : s;
+    } catch (e) {
+      return Str(v);
+    }
+  };
+  const describe = (e) => {
+    if (e !== null && typeof e === 'object') {
+      const msg = e.message;
+      if (msg !== undefined) return Str(msg);
+    }
+    return toText(e);
+  };
+  const errorName = (e) => {
+    if (e !== null && typeof e === 'object' && typeof e.name === 'string') return e.name;
+    return 'Error';
+  };
+
+  const capError = () =>
+    makeError(
+      ErrorC,
+      'WorkflowAgentCapError',
+      'Workflow agent() call cap reached (' +
+        maxAgents +
+        '). This usually means a loop using budget.remaining() never terminates because no token budget was set — remaining() returns Infinity when budget.total is null. Add a hard iteration cap to the loop, or pass a token budget.'
+    );
+  const budgetExceeded = () => budgetTotal !== null && budgetTotal > 0 && spent >= budgetTotal;
+  const budgetError = () =>
+    makeError(
+      ErrorC,
+      'WorkflowBudgetExceededError',
+      'Workflow token budget exceeded (' +
+        spent +
+        ' / ' +
+        budgetTotal +
+        ' output tokens). Stopping further agent() calls. In-flight agents will complete; their results are preserved.'
+    );
+  const never = () => new P(() => {});
+
+  const request = (build) => {
+    const id = ++nextId;
+    return new P((resolve, reject) => {
+      mapSet(pending, id, { resolve, reject, site: new ErrorC('') });
+      emit(build(id));
+    });
+  };
+
+  // ---- agent() -------------------------------------------------------------------------------
+  const OPTION_KEYS = ['label', 'phase', 'model', 'effort', 'isolation', 'agentType', 'stallMs'];
+  const makeAgent = (scope) =>
+    function agent(prompt, opts) {
+      if (stopped) return never();
+      try {
+        if (agentCount >= maxAgents) throw capError();
+        if (budgetExceeded()) throw budgetError();
+        if (typeof prompt !== 'string') {
+          throw new TypeErrorC('agent() expects a prompt string as its first argument, got ' + (prompt === null ? 'null' : typeof prompt));
+        }
+        if (opts !== undefined && opts !== null && typeof opts !== 'object') {
+          throw new TypeErrorC('agent() options must be an object, got ' + typeof opts);
+        }
+        const o = opts || {};
+        const picked = { __proto__: null };
+        for (const key of OPTION_KEYS) {
+          const v = o[key];
+          if (v !== undefined && v !== null && typeof v !== 'function') {
+            picked[key] = typeof v === 'number' || typeof v === 'boolean' ? v : Str(v);
+          }
+        }
+        if (picked.isolation === 'remote') {
+          throw new ErrorC("agent({isolation:'remote'}) is not available in this build");
+        }
+        let schema;
+        if (o.schema !== undefined && o.schema !== null) {
+          try {
+            schema = stringify(o.schema);
+          } catch (e) {
+            throw new TypeErrorC('agent({schema}) received an invalid JSON Schema: ' + describe(e));
+          }
+          if (schema === undefined) {
+            throw new TypeErrorC('agent({schema}) received an invalid JSON Schema: schema must be an object');
+          }
+        }
+        if (scope.group !== null) picked.phase = scope.group;
+        else if (picked.phase === undefined && currentPhase !== null) picked.phase = currentPhase;
+        agentCount++;
+        const schemaJson = schema === undefined ? null : schema;
+        return request((id) => ({ __proto__: null, t: 'agent', id, prompt, opts: picked, schema: schemaJson }));
+      } catch (e) {
+        return rejected(e);
+      }
+    };
+
+  // ---- parallel() / pipeline() ---------------------------------------------------------------
+  const entryChecks = (items, what) => {
+    if (items.length > MAX_ITEMS) {
+      throw new RangeErrorC('array length ' + items.length + ' exceeds the maximum of 4096 supported across the workflow VM boundary');
+    }
+    if (items.length > 0) {
+      if (agentCount >= maxAgents) throw capError();
+      if (budgetExceeded()) throw budgetError();
+    }
+  };
+  const isBudgetError = (e) => e !== null && typeof e === 'object' && e.name === 'WorkflowBudgetExceededError';
+
+  const makeParallel = () =>
+    async function parallel(thunks) {
+      if (stopped) return never();
+      if (!isArray(thunks)) throw new TypeErrorC('parallel() expects an array of functions');
+      for (let i = 0; i < thunks.length; i++) {
+        if (typeof thunks[i] !== 'function') {
+          throw new TypeErrorC('parallel() expects an array of functions, not promises. Wrap each call: () => agent(...)');
+        }
+      }
+      entryChecks(thunks, 'parallel');
+      const list = copy(thunks);
+      const promises = [];
+      for (let i = 0; i < list.length; i++) {
+        let p;
+        try {
+          p = resolved(list[i]());
+        } catch (e) {
+          p = rejected(e);
+        }
+        push(promises, p);
+      }
+      const settled = await allSettled(promises);
+      const results = [];
+      let dropped = 0;
+      for (let i = 0; i < settled.length; i++) {
+        const s = settled[i];
+        if (s.status === 'fulfilled') {
+          push(results, s.value);
+        } else {
+          push(results, null);
+          if (isBudgetError(s.reason)) dropped++;
+          else emit({ t: 'failure', line: 'parallel[' + i + '] failed: ' + describe(s.reason) });
+        }
+      }
+      if (dropped) emit({ t: 'failure', line: 'parallel: ' + dropped + ' slot(s) dropped — token budget exceeded', budget: true });
+      return results;
+    };
+
+  const makePipeline = () =>
+    async function pipeline(items, ...stages) {
+      if (stopped) return never();
+      if (!isArray(items)) throw new TypeErrorC('pipeline() expects an array as the first argument');
+      for (let s = 0; s < stages.length; s++) {
+        if (typeof stages[s] !== 'function') {
+          throw new TypeErrorC('pipeline() stages must be functions: pipeline(items, item => ..., result => ...)');
+        }
+      }
+      entryChecks(items, 'pipeline');
+      const list = copy(items);
+      let dropped = 0;
+      const run = async (item, index) => {
+        try {
+          let carry = await item;
+          for (let s = 0; s < stages.length; s++) {
+            if (carry === null) break;
+            carry = await stages[s](carry, item, index);
+          }
+          return carry;
+        } catch (e) {
+          if (isBudgetError(e)) dropped++;
+          else emit({ t: 'failure', line: 'pipeline[' + index + '] failed: ' + describe(e) });
+          return null;
+        }
+      };
+      const chains = [];
+      for (let i = 0; i < list.length; i++) push(chains, run(list[i], i));
+      const results = await all(chains);
+      if (dropped) emit({ t: 'failure', line: 'pipeline: ' + dropped + ' item(s) dropped — token budget exceeded', budget: true });
+      return results;
+    };
+
+  // ---- phase(), log(), console ---------------------------------------------------------------
+  const joinArgs = (a) => {
+    const parts = [];
+    for (let i = 0; i < a.length; i++) push(parts, toText(a[i]));
+    return join(parts, ' ');
+  };
+  const makeLog = (prefix) => {
+    const log = function log(...a) {
+      emit({ t: 'log', msg: prefix + joinArgs(a) });
+    };
+    const level = (tag) =>
+      function (...a) {
+        emit({ t: 'log', msg: prefix + tag + joinArgs(a) });
+      };
+    const console = {
+      log: level(''),
+      info: level(''),
+      debug: level(''),
+      warn: level('[warn] '),
+      error: level('[error] '),
+    };
+    return { log, console };
+  };
+  const phase = function phase(title) {
+    currentPhase = Str(title);
+    emit({ t: 'phase', title: currentPhase });
+  };
+
+  // ---- timers --------------------------------------------------------------------------------
+  const timers = new MapC(); // id -> [fn, args]
+  let nextTimer = 0;
+  const setTimeout = function setTimeout(fn, ms, ...a) {
+    if (typeof fn !== 'function') {
+      throw new TypeErrorC('setTimeout() expects a function (code strings are not supported in workflow scripts)');
+    }
+    if (stopped) return 0;
+    let delay = Num(ms);
+    if (!isFinite_(delay) || delay < 0) delay = 0;
+    const id = ++nextTimer;
+    mapSet(timers, id, [fn, a]);
+    emit({ t: 'timer', id, ms: delay });
+    return id;
+  };
+  const clearTimeout = function clearTimeout(id) {
+    if (mapHas(timers, id)) {
+      mapDelete(timers, id);
+      emit({ t: 'clear', id });
+    }
+  };
+  const fire = (id) => {
+    const entry = mapGet(timers, id);
+    if (entry === undefined) return;
+    mapDelete(timers, id);
+    try {
+      apply(entry[0], undefined, entry[1]);
+    } catch (e) {
+      emit({ t: 'log', msg: '[error] setTimeout callback threw: ' + errorName(e) + ': ' + describe(e) });
+    }
+  };
+
+  // ---- budget --------------------------------------------------------------------------------
+  const budget = freeze({
+    total: budgetTotal,
+    spent: function spent_() {
+      return spent;
+    },
+    remaining: function remaining() {
+      return budgetTotal === null ? Infinity : mathMax(0, budgetTotal - spent);
+    },
+  });
+
+  // ---- workflow() (one level of nesting) -----------------------------------------------------
+  const cloneJSON = (v) => (v === undefined ? undefined : parseJSON(stringify(v)));
+  const children = new MapC(); // request id -> {name}
+  const makeWorkflow = () =>
+    function workflow(ref, childArgs) {
+      if (stopped) return never();
+      try {
+        let spec;
+        if (typeof ref === 'string') spec = { __proto__: null, name: ref };
+        else if (ref !== null && typeof ref === 'object' && typeof ref.scriptPath === 'string') spec = { __proto__: null, scriptPath: ref.scriptPath };
+        else throw new TypeErrorC('workflow() expects a workflow name (string) or {scriptPath: string}');
+        const argsJson = childArgs === undefined ? null : stringify(childArgs);
+        const a = argsJson === undefined ? null : argsJson;
+        return request((id) => ({ __proto__: null, t: 'workflow', id, ref: spec, args: a }));
+      } catch (e) {
+        return rejected(e);
+      }
+    };
+  const nestedWorkflow = function workflow() {
+    return rejected(
+      new ErrorC(
+        'workflow() cannot be called from within a child workflow — nesting is limited to one level. Inline the inner script or call its agents directly.'
+      )
+    );
+  };
+
+  const rootScope = { group: null };
+  const root = makeLog('');
+  const api = {
+    agent: makeAgent(rootScope),
+    parallel: makeParallel(),
+    pipeline: makePipeline(),
+    phase,
+    log: root.log,
+    console: root.console,
+    workflow: makeWorkflow(),
+    budget,
+    setTimeout,
+    clearTimeout,
+  };
+  for (const key of O.keys(api)) {
+    defineProperty(G, key, { value: api[key], writable: false, enumerable: false, configurable: false });
+  }
+  defineProperty(G, 'args', {
+    value: config.args === null ? undefined : parseJSON(config.args),
+    writable: true,
+    enumerable: false,
+    configurable: false,
+  });
+
+  // ---- the host's side of the bridge ---------------------------------------------------------
+  const settleOne = (id, ok, payload) => {
+    const p = mapGet(pending, id);
+    if (p === undefined) return;
+    mapDelete(pending, id);
+    if (ok) {
+      p.resolve(payload);
+      return;
+    }
+    const e = makeError(ErrorC, Str(payload.name), Str(payload.message));
+    const site = p.site.stack;
+    if (typeof site === 'string') defineProperty(e, 'stack', { value: site, writable: true, configurable: true });
+    p.reject(e);
+  };
+  const startChild = (id, fn, name, group, argsJson) => {
+    const p = mapGet(pending, id);
+    if (p === undefined) return;
+    mapDelete(pending, id);
+    const childLog = makeLog('[' + name + '] ');
+    const childApi = {
+      agent: makeAgent({ group }),
+      parallel: api.parallel,
+      pipeline: api.pipeline,
+      phase: function phase() {},
+      log: childLog.log,
+      console: childLog.console,
+      workflow: nestedWorkflow,
+      args: argsJson === null ? undefined : parseJSON(argsJson),
+      budget,
+      setTimeout,
+      clearTimeout,
+    };
+    emit({ t: 'log', msg: '▸ running dynamic workflow ' + name });
+    let result;
+    try {
+      result = fn(childApi);
+    } catch (e) {
+      result = rejected(e);
+    }
+    then(
+      resolved(result),
+      (v) => {
+        emit({ t: 'log', msg: '▸ ' + name + ' done' });
+        let cloned;
+        try {
+          cloned = cloneJSON(v);
+        } catch (e) {
+          p.reject(new TypeErrorC('workflow result is not JSON-serializable: ' + describe(e)));
+          return;
+        }
+        p.resolve(cloned);
+      },
+      (e) => {
+        emit({ t: 'log', msg: '▸ ' + name + ' failed: ' + describe(e) });
+        emit({ t: 'failure', line: group + ': ' + errorName(e) + ': ' + describe(e) });
+        p.reject(e);
+      }
+    );
+  };
+
+  const host = {__proto__: null,
+    take() {
+      if (out.length === 0) return '';
+      const s = join(['[', join(out, ','), ']'], '');
+      out.length = 0;
+      return s;
+    },
+    // batch: {"spent": n, "count": n, "r": [[id, ok, payload], ...], "f": [timer ids]}
+    settle(json) {
+      const b = parseJSON(json);
+      spent = b.spent;
+      if (b.count > agentCount) agentCount = b.count;
+      const r = b.r;
+      for (let i = 0; i < r.length; i++) settleOne(r[i][0], r[i][1], r[i][2]);
+      const f = b.f;
+      for (let i = 0; i < f.length; i++) fire(f[i]);
+    },
+    child(id, fn, name, group, argsJson) {
+      startChild(id, fn, name, group, argsJson);
+    },
+    watch(p) {
+      then(
+        resolved(p),
+        (v) => {
+          if (typeof v === 'function') {
+            emit({ t: 'done', ok: false, name: 'TypeError', message: 'workflow result cannot be a function', stack: '' });
+            return;
+          }
+          let s;
+          try {
+            s = stringify(v === undefined ? null : v);
+          } catch (e) {
+            emit({ t: 'done', ok: false, name: 'TypeError', message: 'workflow result is not JSON-serializable: ' + describe(e), stack: '' });
+            return;
+          }
+          push(out, join(['{"t":"done","ok":true,"value":', s === undefined ? 'null' : s, '}'], ''));
+        },
+        (e) => {
+          let stack = '';
+          try {
+            if (e !== null && typeof e === 'object' && typeof e.stack === 'string') stack = e.stack;
+          } catch (ignored) {}
+          emit({ t: 'done', ok: false, name: Str(errorName(e)), message: Str(describe(e)), stack: Str(stack) });
+        }
+      );
+    },
+    stop() {
+      stopped = true;
+      mapClear(timers);
+    },
+  };
+  G.__jshost_take = host.take;
+  G.__jshost_settle = host.settle;
+  G.__jshost_child = host.child;
+  G.__jshost_watch = host.watch;
+  G.__jshost_stop = host.stop;
+})

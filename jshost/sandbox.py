@@ -1,0 +1,262 @@
+"""One QuickJS context per run: limits, the runtime.js prelude, and the outbox bridge.
+
+Everything that crosses the boundary is a JSON string (quickjs-ng mangles rope strings, small
+BigInts and integral floats). A context is only ever touched by one thread: every call into it
+runs on the run's own ``JsThread``, whose stack is large enough that QuickJS's own stack guard
+always fires before the C stack runs out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, TypeVar
+
+import quickjs
+import trio
+
+__all__ = [
+    "CHILD_LINE_BASE",
+    "RUNTIME_LINE_BASE",
+    "JsThread",
+    "Sandbox",
+    "SandboxLimitError",
+    "SandboxLimits",
+    "check_function_source",
+]
+
+T = TypeVar("T")
+
+# The prelude is evaluated after this many blank lines, and child workflows after CHILD_LINE_BASE,
+# so a stack frame's line number says whose code it is (the binding names every file <input>).
+# User scripts are at most 524,288 characters, so they never reach these lines.
+RUNTIME_LINE_BASE = 600_000
+CHILD_LINE_BASE = 700_000
+
+_THREAD_STACK = 64 << 20  # the JS thread's C stack; QuickJS's guard is set far below it
+_MAX_JS_STACK = 8 << 20
+
+_FRAME = re.compile(r"^\s*at (?:(?P<fn>.*?) \()?<input>:(?P<line>\d+):(?P<col>\d+)\)?\s*$")
+
+
+class SandboxLimitError(Exception):
+    """Raised when the script hits a sandbox limit (CPU slice, memory) or breaks the sandbox.
+
+    ``name`` is the error name shown to the user (``TimeoutError``, ``InternalError``).
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits of one context.
+
+    Args:
+        memory (int): bytes of JS heap.
+        stack (int): bytes of JS stack (never 0: 0 means unlimited, and a segfault).
+        cpu_slice (float): seconds one synchronous slice may run before it is interrupted.
+    """
+
+    memory: int = 256 << 20
+    stack: int = 4 << 20
+    cpu_slice: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.memory < (8 << 20):
+            raise ValueError("memory limit must be at least 8 MiB")
+        if not (64 << 10) <= self.stack <= _MAX_JS_STACK:
+            raise ValueError("stack limit must be between 64 KiB and 8 MiB")
+        if self.cpu_slice <= 0:
+            raise ValueError("cpu_slice must be positive")
+
+
+class JsThread:
+    """A dedicated thread that runs every call into one QuickJS context, one at a time.
+
+    Calls are serialised by the single worker; a trio caller that is cancelled still waits for
+    its step to end (a step cannot be interrupted from outside, and is bounded by the CPU limit),
+    so the context is never touched by two threads and never freed mid-step.
+    """
+
+    def __init__(self) -> None:
+        old = threading.stack_size()
+        try:
+            threading.stack_size(_THREAD_STACK)
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jshost-js")
+            self._pool.submit(lambda: None).result()  # spawn now, with the large stack
+        finally:
+            threading.stack_size(old)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the JS thread and return its result."""
+        token = trio.lowlevel.current_trio_token()
+        done = trio.Event()
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(lambda _: token.run_sync_soon(done.set))
+        with trio.CancelScope(shield=True):
+            await done.wait()
+        return future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+def _runtime_source() -> str:
+    return resources.files("jshost").joinpath("runtime.js").read_text(encoding="utf-8")
+
+
+_RUNTIME: str | None = None
+
+
+def _translate(exc: quickjs.JSException, limits: SandboxLimits) -> SandboxLimitError:
+    text = str(exc.args[0]) if exc.args else ""
+    first = text.split("\n", 1)[0]
+    if "interrupted" in first:
+        ms = round(limits.cpu_slice * 1000)
+        return SandboxLimitError("TimeoutError", f"Script execution timed out after {ms}ms")
+    if "out of memory" in first or first.strip() in {"null", ""}:
+        mib = limits.memory >> 20
+        return SandboxLimitError(
+            "RangeError", f"the script ran out of memory (sandbox limit {mib} MiB)"
+        )
+    if isinstance(exc, quickjs.StackOverflow) or "stack" in first.lower():
+        return SandboxLimitError("RangeError", "Maximum call stack size exceeded")
+    return SandboxLimitError("InternalError", first or "the sandbox failed")
+
+
+class Sandbox:
+    """The run's QuickJS context with the prelude installed. Use only from its ``JsThread``.
+
+    Args:
+        limits (SandboxLimits): memory, stack and CPU-slice limits.
+        config (dict): ``maxAgents``, ``budget`` (int or None) and ``args`` (JSON text or None).
+    """
+
+    def __init__(self, limits: SandboxLimits, config: dict[str, Any]) -> None:
+        global _RUNTIME
+        if _RUNTIME is None:
+            _RUNTIME = _runtime_source()
+        self.limits = limits
+        ctx = self._ctx = quickjs.Context()
+        ctx.set_memory_limit(limits.memory)
+        ctx.set_max_stack_size(limits.stack)
+        code = "\n" * RUNTIME_LINE_BASE + _RUNTIME + "(" + json.dumps(json.dumps(config)) + ")"
+        ctx.eval(code + "; undefined")
+        self._take = ctx.get("__jshost_take")
+        self._settle = ctx.get("__jshost_settle")
+        self._child = ctx.get("__jshost_child")
+        self._watch = ctx.get("__jshost_watch")
+        self._stop = ctx.get("__jshost_stop")
+        ctx.eval(
+            "delete globalThis.__jshost_take; delete globalThis.__jshost_settle;"
+            "delete globalThis.__jshost_child; delete globalThis.__jshost_watch;"
+            "delete globalThis.__jshost_stop; undefined"
+        )
+        ctx.set_time_limit(limits.cpu_slice)
+
+    # Every public method returns the events the step produced, in order.
+
+    def start(self, wrapped: str) -> list[dict[str, Any]]:
+        """Call the script's wrapper function and watch the promise it returns."""
+        try:
+            promise = self._ctx.eval(wrapped + "()")
+            self._watch(promise)
+        except quickjs.JSException as exc:
+            raise _translate(exc, self.limits) from None
+        return self._drain()
+
+    def settle(self, batch: str) -> list[dict[str, Any]]:
+        """Settle promises and fire timers; ``batch`` is the JSON the prelude reads."""
+        try:
+            self._settle(batch)
+        except quickjs.JSException as exc:
+            raise _translate(exc, self.limits) from None
+        return self._drain()
+
+    def start_child(
+        self, request_id: int, wrapped: str, name: str, group: str, args_json: str | None
+    ) -> list[dict[str, Any]]:
+        """Compile a child workflow's wrapper (already checked) and run it for ``request_id``."""
+        try:
+            fn = self._ctx.eval("\n" * CHILD_LINE_BASE + wrapped)
+            self._child(request_id, fn, name, group, args_json)
+        except quickjs.JSException as exc:
+            raise _translate(exc, self.limits) from None
+        return self._drain()
+
+    def stop(self) -> None:
+        """Make every later agent()/parallel()/workflow() call never settle; drop timers."""
+        with contextlib.suppress(quickjs.JSException):  # the run is ending either way
+            self._stop()
+
+    def memory_used(self) -> int:
+        return int(self._ctx.memory().get("memory_used_size", 0))
+
+    def _drain(self) -> list[dict[str, Any]]:
+        # Each job has its own CPU limit inside QuickJS; an endless chain of short microtasks
+        # would still never yield, so the whole drain is bounded by the same slice.
+        ctx = self._ctx
+        deadline = time.thread_time() + self.limits.cpu_slice
+        try:
+            n = 0
+            while ctx.execute_pending_job():
+                n += 1
+                if n & 0x3FF == 0 and time.thread_time() > deadline:
+                    raise SandboxLimitError(
+                        "TimeoutError",
+                        f"Script execution timed out after {round(self.limits.cpu_slice * 1000)}ms",
+                    )
+            raw = self._take()
+        except quickjs.JSException as exc:
+            raise _translate(exc, self.limits) from None
+        if not raw:
+            return []
+        return json.loads(raw)
+
+
+def check_function_source(wrapped: str, limits: SandboxLimits | None = None) -> str | None:
+    """Compile ``wrapped`` (one parenthesised function expression) in a scratch context.
+
+    Returns None when it is exactly one function expression, else the error text: QuickJS's
+    ``SyntaxError: … at <input>:L:C``, or a note that the body closed the wrapper early (a body
+    such as ``}); evil(); (function(){`` would otherwise run code outside the function).
+    """
+    limits = limits or SandboxLimits(memory=64 << 20, stack=1 << 20, cpu_slice=2.0)
+    ctx = quickjs.Context()
+    ctx.set_memory_limit(limits.memory)
+    ctx.set_max_stack_size(limits.stack)
+    to_source = ctx.eval("Function.prototype.call.bind(Function.prototype.toString)")
+    ctx.set_time_limit(limits.cpu_slice)
+    try:
+        value = ctx.eval(wrapped)
+    except quickjs.JSException as exc:
+        text = str(exc.args[0]) if exc.args else "SyntaxError"
+        if text.startswith("SyntaxError"):
+            return text
+        return "EscapeError: the script body closes the workflow function early"
+    try:
+        ok = isinstance(value, quickjs.Object) and to_source(value) == wrapped[1:-1]
+    except (quickjs.JSException, TypeError):
+        ok = False
+    return None if ok else "EscapeError: the script body closes the workflow function early"
+
+
+def parse_frames(stack: str) -> list[tuple[str | None, int, int]]:
+    """``(function name, line, column)`` of each ``at … (<input>:L:C)`` frame of a JS stack."""
+    frames = []
+    for line in stack.splitlines():
+        m = _FRAME.match(line)
+        if m:
+            frames.append((m.group("fn"), int(m.group("line")), int(m.group("col"))))
+    return frames

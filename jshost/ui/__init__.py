@@ -1,0 +1,1 @@
+"""Terminal output: plain progress lines, the final summary, and script excerpts."""

@@ -1,0 +1,96 @@
+"""The worker protocol: what the engine asks of a model worker, and what it gets back.
+
+Workers know nothing about JavaScript. The engine hands a worker one frozen ``AgentRequest``
+per ``agent()`` call and awaits ``run()``; cancellation arrives as trio cancellation.
+
+A worker signals failure by raising:
+
+- ``WorkerError`` — the agent failed terminally (after its own retries): ``agent()`` resolves
+  to ``null`` and a failure line ``[label] failed: <message>`` is recorded;
+- ``AgentRejectedError`` — ``agent()`` must reject (the reference's throw cases, such as the
+  StructuredOutput retry cap); inside ``parallel``/``pipeline`` the slot becomes ``null``.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, final
+
+from ..errors import WorkerError
+
+__all__ = ["AgentRejectedError", "AgentRequest", "AgentResult", "Usage", "Worker"]
+
+
+class AgentRejectedError(WorkerError):
+    """Raised by a worker when the script's ``agent()`` call must reject, not resolve to null."""
+
+    def __init__(self, message: str, *, name: str = "Error") -> None:
+        super().__init__(message)
+        self.name = name
+
+
+@final
+@dataclass(frozen=True)
+class AgentRequest:
+    """One ``agent()`` call as a worker sees it.
+
+    ``schema`` is a checked JSON Schema (or None for a text answer); ``model`` is what the
+    script asked for (an alias, a full id, ``inherit``) or None.
+    """
+
+    index: int
+    prompt: str
+    label: str
+    schema: dict[str, Any] | bool | None = None
+    model: str | None = None
+    effort: str | int | float | None = None
+    phase: str | None = None
+    agent_type: str | None = None
+    isolation: str | None = None
+    stall_ms: int | None = None
+
+
+@final
+@dataclass(frozen=True)
+class Usage:
+    """Tokens an agent used, summed over its attempts."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@final
+@dataclass(frozen=True)
+class AgentResult:
+    """What ``agent()`` resolves to: text, or a JSON value that validates against the schema."""
+
+    value: Any
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""
+    attempts: int = 1
+
+
+class Worker(abc.ABC):
+    """A model worker. Subclasses set ``name`` and implement :meth:`run`."""
+
+    name: ClassVar[str] = "worker"
+    #: whether this worker can return schema-validated objects
+    supports_schema: ClassVar[bool] = True
+
+    @abc.abstractmethod
+    async def run(self, request: AgentRequest) -> AgentResult:
+        """Run one agent; raise ``WorkerError`` or ``AgentRejectedError`` on failure."""
+
+    def describe(self) -> str:
+        """One line for the run header, e.g. ``sim worker (offline, 0.1 s latency)``."""
+        return f"{self.name} worker"
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connections and other resources."""
+
+    async def __aenter__(self) -> Worker:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

@@ -1,0 +1,124 @@
+"""The ``sim`` worker: offline, deterministic answers for tests, samples and benchmarks.
+
+Text answers are derived from the prompt; schema answers are generated to validate against
+the schema. Latency and token usage are simulated. Failures can be injected from a script by
+markers in the prompt, so the same knobs work from tests, samples and the command line:
+
+- ``[[sim:fail]]`` / ``[[sim:fail=reason]]`` — terminal failure: ``agent()`` resolves to null
+- ``[[sim:throw]]`` / ``[[sim:throw=reason]]`` — ``agent()`` rejects
+- ``[[sim:latency=2.5]]`` — this agent takes 2.5 s
+- ``[[sim:tokens=1200]]`` — this agent reports 1200 output tokens
+- ``[[sim:hang]]`` — this agent never finishes (until cancelled)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import re
+from collections.abc import Callable
+from typing import Any, final
+
+import trio
+
+from ..errors import WorkerError
+from .base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker
+
+__all__ = ["SimWorker"]
+
+_MARKER = re.compile(r"\[\[sim:(?P<key>[a-z]+)(?:=(?P<value>[^\]]*))?\]\]")
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _tokens(text: str) -> int:
+    # Roughly four characters a token, as for English text.
+    return max(1, math.ceil(len(text) / 4))
+
+
+@final
+class SimWorker(Worker):
+    """Deterministic offline worker.
+
+    Args:
+        latency (float): seconds each agent takes (before jitter).
+        jitter (float): 0..1, spread latency by up to ±jitter×latency, fixed per prompt.
+        fail (Callable[[AgentRequest], str | None] | None): test hook; return a reason to make
+            that agent fail terminally.
+    """
+
+    name = "sim"
+    supports_schema = True
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.05,
+        jitter: float = 0.0,
+        fail: Callable[[AgentRequest], str | None] | None = None,
+    ) -> None:
+        if latency < 0:
+            raise ValueError("latency must be non-negative")
+        if not 0 <= jitter <= 1:
+            raise ValueError("jitter must be between 0 and 1")
+        self.latency = latency
+        self.jitter = jitter
+        self._fail = fail
+        self.calls = 0
+
+    def describe(self) -> str:
+        return f"sim worker (offline, {self.latency:g} s simulated latency)"
+
+    async def run(self, request: AgentRequest) -> AgentResult:
+        self.calls += 1
+        markers = {m.group("key"): m.group("value") for m in _MARKER.finditer(request.prompt)}
+        digest = _digest(f"{request.model}\0{request.prompt}")
+        delay = self.latency
+        if "latency" in markers:
+            try:
+                delay = max(0.0, float(markers["latency"] or 0))
+            except ValueError:
+                delay = self.latency
+        elif self.jitter and delay:
+            spread = int(digest[:8], 16) / 0xFFFFFFFF * 2 - 1
+            delay = max(0.0, delay * (1 + self.jitter * spread))
+        if "hang" in markers:
+            await trio.sleep_forever()
+        if delay:
+            await trio.sleep(delay)
+        else:
+            await trio.lowlevel.checkpoint()
+        if "throw" in markers:
+            raise AgentRejectedError(markers["throw"] or "sim: injected rejection")
+        if "fail" in markers:
+            raise WorkerError(markers["fail"] or "sim: injected failure")
+        if self._fail is not None and (reason := self._fail(request)):
+            raise WorkerError(reason)
+
+        model = request.model or "sim"
+        if request.schema is not None:
+            from .schema_instance import SchemaUnsatisfiable, generate_instance
+
+            try:
+                value: Any = generate_instance(request.schema, request.prompt)
+            except SchemaUnsatisfiable as exc:
+                raise AgentRejectedError(
+                    f"agent({{schema}}): StructuredOutput retry cap (5) exceeded — 5 failed calls "
+                    f"with no valid output — last StructuredOutput error: {exc}"
+                ) from None
+            out_text = repr(value)
+        else:
+            first = " ".join(request.prompt.split())
+            if len(first) > 120:
+                first = first[:119] + "…"
+            value = f"[sim {model}] {first} (#{digest[:8]})"
+            out_text = value
+        output = _tokens(out_text)
+        if "tokens" in markers:
+            with contextlib.suppress(ValueError):
+                output = max(0, int(markers["tokens"] or 0))
+        usage = Usage(input_tokens=_tokens(request.prompt) + 12, output_tokens=output)
+        return AgentResult(value=value, usage=usage, model=model, attempts=1)
