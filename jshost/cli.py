@@ -248,7 +248,7 @@ def _run(loaded: Any, worker: Any, limits: Any, args: Any, *, progress: bool, mo
     from .ui.plain import PlainProgress
 
     sink = PlainProgress(sys.stderr) if progress else None
-    engine = Engine(loaded, worker=worker, limits=limits, args=args, sink=sink)
+    engine = Engine(loaded, worker=worker, limits=limits, args=args, sink=sink, model=model)
 
     async def main() -> Any:
         async with trio.open_nursery() as nursery:
@@ -278,8 +278,20 @@ async def _stop_on_signal(engine: Any) -> None:
 def main() -> None:
     """Console entry point: no Python traceback reaches the user unless asked for."""
     try:
-        cli.main(standalone_mode=True)
-    except JshostError as exc:  # pragma: no cover - commands map their own errors
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("\njshost: stopped", err=True)
+        sys.exit(EXIT_STOPPED)
+    except BrokenPipeError:
+        # The reader went away (`jshost run … | head`): nothing left to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_FAILED)
+    except JshostError as exc:
         _fail(str(exc), EXIT_FAILED)
     except Exception as exc:
         if os.environ.get("JSHOST_RAISE_ERRORS"):

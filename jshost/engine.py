@@ -163,6 +163,7 @@ class Engine:
         resolve_workflow (Callable[[str], Path | None] | None): maps a saved workflow name to
             its file, for ``workflow('name')``; ``names()`` lists what it knows.
         workflow_names (Callable[[], list[str]] | None): the names for the "Available:" list.
+        model (str | None): the run's model, for agents that name none or say ``inherit``.
     """
 
     def __init__(
@@ -175,9 +176,11 @@ class Engine:
         sink: ev.Sink | None = None,
         resolve_workflow: Callable[[str], Path | None] | None = None,
         workflow_names: Callable[[], list[str]] | None = None,
+        model: str | None = None,
     ) -> None:
         self.script = script
         self.worker = worker
+        self.model = model
         self.limits = limits or Limits()
         self.args_json = None if args is None else json.dumps(args, ensure_ascii=True)
         self._sink = sink or (lambda e: None)
@@ -457,7 +460,7 @@ class Engine:
             prompt=prompt,
             label=label,
             schema=schema,
-            model=rec.model,
+            model=self.model if rec.model in (None, "inherit") else rec.model,
             effort=effort if isinstance(effort, str | int | float) else None,
             phase=rec.phase,
             agent_type=text("agentType"),
@@ -617,6 +620,9 @@ class Engine:
                 if line == 1:
                     col = max(1, col - len(PREFIX))
                 break
+        if name == "InternalError" and message == "out of memory":
+            mib = self.limits.sandbox.memory >> 20
+            message = f"out of memory (the sandbox's limit is {mib} MiB; see --memory-limit)"
         return WorkflowError(message, name=name, path=path, line=line, column=col)
 
     def _report_unhandled(self, error: WorkflowError | None) -> None:

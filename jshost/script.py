@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ScriptLoadError
-from .meta import Meta, parse_meta
+from .meta import FIRST_STATEMENT, Meta, parse_meta
 from .sandbox import check_function_source, parse_frames
 
 __all__ = [
@@ -165,26 +165,14 @@ def parse_script(source: str, *, path: str | None = None) -> Script:
     if head is None:
         # parse_meta gives the reference's message at the first statement's position.
         parse_meta(source, path=path)
-        raise ScriptLoadError(  # pragma: no cover - parse_meta raises first
-            "`export const meta = { name, description, phases }` must be the FIRST statement "
-            "in the script",
-            path=path,
-            line=1,
-            column=1,
-        )
+        raise ScriptLoadError(FIRST_STATEMENT, path=path, line=1, column=1)
     start, end = head.span("export")
     body = source[:start] + " " * (end - start) + source[end:]
     wrapped = PREFIX + body + SUFFIX
     _syntax_check(source, wrapped, len(PREFIX), path)
     meta, span = parse_meta(source, path=path)
     if span.export_start != start:
-        raise ScriptLoadError(
-            "`export const meta = { name, description, phases }` must be the FIRST statement "
-            "in the script",
-            path=path,
-            line=1,
-            column=1,
-        )
+        raise ScriptLoadError(FIRST_STATEMENT, path=path, line=1, column=1)
     child_wrapped = CHILD_PREFIX + body + CHILD_SUFFIX
     return Script(
         path=path,
