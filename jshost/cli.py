@@ -38,6 +38,8 @@ def parse_budget(text: str) -> int:
 
 
 def _load_args(args_json: str | None, args_file: str | None) -> Any:
+    from .engine import NO_ARGS
+
     if args_json is not None and args_file is not None:
         raise UsageError("--args and --args-file are mutually exclusive")
     if args_file is not None:
@@ -51,10 +53,14 @@ def _load_args(args_json: str | None, args_file: str | None) -> Any:
     elif args_json is not None:
         text, source = args_json, "--args"
     else:
-        return None
+        return NO_ARGS
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        value = json.loads(text)
+        json.dumps(value, allow_nan=False)  # JSON has no NaN or Infinity (Python accepts them)
+        return value
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise UsageError(f"{source}: not valid JSON: NaN and Infinity are not JSON") from None
         raise UsageError(
             f"{source}: not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None

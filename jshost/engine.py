@@ -35,7 +35,10 @@ from .schemas import schema_problem
 from .script import CHILD_PREFIX, PREFIX, Script, load_script
 from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker
 
-__all__ = ["AgentRecord", "Engine", "Limits", "RunOutcome", "default_label"]
+__all__ = ["NO_ARGS", "AgentRecord", "Engine", "Limits", "RunOutcome", "default_label"]
+
+#: ``args`` when the user gave none: the script sees ``undefined`` (JSON null stays ``null``).
+NO_ARGS: Any = object()
 
 MAX_CONCURRENCY = 256
 _KEEP_LOGS = 1000
@@ -158,7 +161,7 @@ class Engine:
         script (Script): a loaded, checked script.
         worker (Worker): the model worker every agent goes to.
         limits (Limits): the run's caps.
-        args (Any): the JSON value the script sees as ``args`` (``None`` → ``undefined``).
+        args (Any): the JSON value the script sees as ``args``; ``NO_ARGS`` → ``undefined``.
         sink (events.Sink | None): receives every event, synchronously.
         resolve_workflow (Callable[[str], Path | None] | None): maps a saved workflow name to
             its file, for ``workflow('name')``; ``names()`` lists what it knows.
@@ -172,7 +175,7 @@ class Engine:
         *,
         worker: Worker,
         limits: Limits | None = None,
-        args: Any = None,
+        args: Any = NO_ARGS,
         sink: ev.Sink | None = None,
         resolve_workflow: Callable[[str], Path | None] | None = None,
         workflow_names: Callable[[], list[str]] | None = None,
@@ -182,7 +185,9 @@ class Engine:
         self.worker = worker
         self.model = model
         self.limits = limits or Limits()
-        self.args_json = None if args is None else json.dumps(args, ensure_ascii=True)
+        self.args_json = (
+            None if args is NO_ARGS else json.dumps(args, ensure_ascii=True, allow_nan=False)
+        )
         self._sink = sink or (lambda e: None)
         self._resolve_workflow = resolve_workflow or (lambda name: None)
         self._workflow_names = workflow_names or list
@@ -205,7 +210,9 @@ class Engine:
         self._rejected: list[AgentRecord] = []
         self._scope: trio.CancelScope | None = None
         self._stop_requested = False
-        self._limiter = trio.CapacityLimiter(self.limits.concurrency)
+        self._queue: deque[tuple[int, AgentRecord, AgentRequest]] = deque()
+        self._nursery: trio.Nursery | None = None
+        self._script_finished = False
 
     # ---- public --------------------------------------------------------------------------
 
@@ -245,6 +252,7 @@ class Engine:
                             finished, result = await self._loop(js, holder, nursery)
                         except WorkflowError as exc:
                             error = exc
+                    self._script_finished = True
                     if timeout_scope.cancelled_caught and error is None and not finished:
                         error = WorkflowError(
                             f"the run exceeded its wall-clock timeout of {self.limits.timeout:g} s"
@@ -257,10 +265,15 @@ class Engine:
             if holder:
                 await js.run(self._close_sandbox, holder)
             js.close()
+        abandoned = finished or error is not None
         for rec in self.agents:
             if rec.status in ("queued", "running"):
                 rec.status = "cancelled"
                 rec.finished_at = rec.finished_at or time.monotonic()
+                if abandoned:
+                    self._add_failure(
+                        f"[{rec.label}] cancelled: the script ended before this agent finished"
+                    )
         if self._stop_requested and error is None and not finished:
             status: RunStatus = "stopped"
         elif error is not None:
@@ -311,6 +324,7 @@ class Engine:
         except SandboxLimitError as exc:
             raise WorkflowError(exc.message, name=exc.name) from None
         holder["sandbox"] = sandbox
+        self._nursery = nursery
         pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
         while True:
             while pending:
@@ -395,9 +409,7 @@ class Engine:
         elif kind == "failure":
             line = event.get("line")
             _need(isinstance(line, str), "failure without text")
-            self._failures.append(line)
-            self._emit(ev.FailureLine(line))
-            self._log(line)
+            self._add_failure(line)
         elif kind == "timer":
             timer_id, ms = event.get("id"), event.get("ms")
             _need(isinstance(timer_id, int) and isinstance(ms, int | float), "bad timer")
@@ -470,42 +482,46 @@ class Engine:
         self.agents.append(rec)
         self._by_request[request_id] = rec
         self._emit(ev.AgentQueued(rec))
-        nursery.start_soon(self._run_agent, request_id, rec, request)
+        self._queue.append((request_id, rec, request))
+        self._pump()
 
-    async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
-        async with self._limiter:
+    def _pump(self) -> None:
+        """Start queued agents, in call order, while slots are free (the FIFO queue)."""
+        while self._queue and self._running < self.limits.concurrency:
+            if self._nursery is None or self._script_finished:
+                return
+            request_id, rec, request = self._queue.popleft()
             if self._budget_exceeded():
                 rec.status = "skipped"
                 rec.error = "token budget exceeded"
                 rec.finished_at = time.monotonic()
                 self._reply(request_id, False, self._budget_error())
                 self._emit(ev.AgentFinished(rec))
-                return
+                continue
             rec.status = "running"
             rec.started_at = time.monotonic()
             rec.attempts = 1
             self._running += 1
             self._peak = max(self._peak, self._running)
             self._emit(ev.AgentStarted(rec))
-            try:
-                result = await self.worker.run(request)
-            except AgentRejectedError as exc:
-                self._finish_failed(rec, str(exc))
-                self._rejected.append(rec)
-                self._reply(request_id, False, _payload_error(exc.name, str(exc)))
-                return
-            except WorkerError as exc:
-                self._finish_failed(rec, str(exc))
-                self._add_failure(f"[{rec.label}] failed: {exc}")
-                self._reply(request_id, True, None)
-                return
-            except Exception as exc:  # a worker bug must not take the run down
-                self._finish_failed(rec, f"{type(exc).__name__}: {exc}")
-                self._add_failure(f"[{rec.label}] failed: {type(exc).__name__}: {exc}")
-                self._reply(request_id, True, None)
-                return
-            finally:
-                self._running -= 1
+            self._nursery.start_soon(self._run_agent, request_id, rec, request)
+
+    async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
+        try:
+            result = await self.worker.run(request)
+        except AgentRejectedError as exc:
+            self._finish_failed(rec, str(exc))
+            self._rejected.append(rec)
+            self._reply(request_id, False, _payload_error(exc.name, str(exc)))
+        except WorkerError as exc:
+            self._finish_failed(rec, str(exc))
+            self._add_failure(f"[{rec.label}] failed: {exc}")
+            self._reply(request_id, True, None)
+        except Exception as exc:  # a worker bug must not take the run down
+            self._finish_failed(rec, f"{type(exc).__name__}: {exc}")
+            self._add_failure(f"[{rec.label}] failed: {type(exc).__name__}: {exc}")
+            self._reply(request_id, True, None)
+        else:
             rec.status = "done"
             rec.result = result.value
             rec.usage = result.usage
@@ -514,6 +530,11 @@ class Engine:
             self._spent += result.usage.output_tokens
             self._reply(request_id, True, result.value)
             self._emit(ev.AgentFinished(rec))
+        finally:
+            # Bookkeeping (tokens spent, finish time) is done before the slot goes to the next
+            # agent in the queue, so the budget check at slot time sees it.
+            self._running -= 1
+            self._pump()
 
     def _finish_failed(self, rec: AgentRecord, message: str) -> None:
         rec.status = "failed"
@@ -601,6 +622,7 @@ class Engine:
 
     def _add_failure(self, line: str) -> None:
         self._failures.append(line)
+        self._logs.append(line)
         self._emit(ev.FailureLine(line))
 
     def _script_error(self, event: dict[str, Any]) -> WorkflowError:

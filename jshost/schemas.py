@@ -25,7 +25,7 @@ def _contradiction(schema: Any, path: str) -> str | None:
                 )
     for key in required:
         if isinstance(key, str) and props.get(key) is False:
-            return f"a required key's schema is false: {path}.properties.{key}"
+            return f"a required key's schema is false: {path}.properties.{key} is false"
     for name, sub in props.items():
         found = _contradiction(sub, f"{path}.properties.{name}")
         if found:
@@ -57,7 +57,7 @@ def _contradiction(schema: Any, path: str) -> str | None:
             and not isinstance(hi, bool)
             and lo > hi
         ):
-            return f"{key} {lo} is greater than {upper} {hi} at {path}"
+            return f"contradictory bounds: {path}: {key} {lo} is greater than {upper} {hi}"
     return None
 
 
@@ -77,12 +77,12 @@ def schema_problem(schema: Any) -> str | None:
         )
     found = _contradiction(schema, "$")
     if schema is False:
-        found = "the schema is false, which no value satisfies"
+        found = "the schema is false: no value satisfies it"
     if found:
         explanation, _, message = found.partition(": ")
         return (
             f"agent({{schema}}) received an unusable JSON Schema — {explanation}: "
-            f"{message or explanation}. The subagent was not started — fix the schema and call "
+            f"{message}. The subagent was not started — fix the schema and call "
             "agent() again."
         )
     return None

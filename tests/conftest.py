@@ -11,7 +11,7 @@ import pytest
 import quickjs
 import trio
 
-from jshost.engine import Engine, Limits, RunOutcome
+from jshost.engine import NO_ARGS, Engine, Limits, RunOutcome
 from jshost.script import parse_script
 from jshost.workers.sim import SimWorker
 
@@ -49,7 +49,7 @@ async def arun(
     meta: str = META,
     worker: Any = None,
     limits: Limits | None = None,
-    args: Any = None,
+    args: Any = NO_ARGS,
     sink: Any = None,
     path: str | None = "test.js",
     **limit_kw: Any,
