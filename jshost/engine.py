@@ -42,6 +42,9 @@ NO_ARGS: Any = object()
 
 MAX_CONCURRENCY = 256
 _KEEP_LOGS = 1000
+# What the host keeps of one log or failure line: a script may log strings as large as its
+# heap, and the host must not hold a thousand of them.
+MAX_LINE_CHARS = 64 * 1024
 
 AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled"]
 RunStatus = Literal["completed", "failed", "stopped"]
@@ -133,6 +136,12 @@ class RunOutcome:
 def default_label(prompt: str) -> str:
     """The reference's default label: the prompt's first 60 characters, whitespace collapsed."""
     return " ".join(prompt.split())[:60].strip() or "agent"
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_LINE_CHARS:
+        return text
+    return f"{text[:MAX_LINE_CHARS]}… ({len(text) - MAX_LINE_CHARS:,} more characters)"
 
 
 def _payload_error(name: str, message: str) -> dict[str, str]:
@@ -615,12 +624,14 @@ class Engine:
         self._sink(event)
 
     def _log(self, message: str) -> None:
+        message = _clip(message)
         if len(self._logs) == self._logs.maxlen:
             self._dropped_logs += 1
         self._logs.append(message)
         self._emit(ev.LogLine(message))
 
     def _add_failure(self, line: str) -> None:
+        line = _clip(line)
         self._failures.append(line)
         self._logs.append(line)
         self._emit(ev.FailureLine(line))
@@ -642,9 +653,16 @@ class Engine:
                 if line == 1:
                     col = max(1, col - len(PREFIX))
                 break
+        mib = self.limits.sandbox.memory >> 20
         if name == "InternalError" and message == "out of memory":
-            mib = self.limits.sandbox.memory >> 20
             message = f"out of memory (the sandbox's limit is {mib} MiB; see --memory-limit)"
+        elif event.get("null") is True:
+            # QuickJS throws a bare null when it cannot even allocate the error object.
+            name = "InternalError"
+            message = (
+                f"out of memory, or the script threw null (the sandbox's limit is {mib} MiB; "
+                "see --memory-limit)"
+            )
         return WorkflowError(message, name=name, path=path, line=line, column=col)
 
     def _report_unhandled(self, error: WorkflowError | None) -> None:

@@ -105,8 +105,12 @@ class MetaSpan:
 
 
 @functools.cache
-def _parser() -> Parser:
+def js_parser() -> Parser:
+    """The process's tree-sitter JavaScript parser (built once)."""
     return Parser(Language(tree_sitter_javascript.language()))
+
+
+_parser = js_parser
 
 
 class _Reader:

@@ -546,7 +546,7 @@
           try {
             if (e !== null && typeof e === 'object' && typeof e.stack === 'string') stack = e.stack;
           } catch (ignored) {}
-          emit({ t: 'done', ok: false, name: Str(errorName(e)), message: Str(describe(e)), stack: Str(stack) });
+          emit({ t: 'done', ok: false, name: Str(errorName(e)), message: Str(describe(e)), stack: Str(stack), null: e === null });
         }
       );
     },

@@ -232,7 +232,8 @@ def check_function_source(wrapped: str, limits: SandboxLimits | None = None) -> 
     ``SyntaxError: … at <input>:L:C``, or a note that the body closed the wrapper early (a body
     such as ``}); evil(); (function(){`` would otherwise run code outside the function).
     """
-    limits = limits or SandboxLimits(memory=64 << 20, stack=1 << 20, cpu_slice=2.0)
+    # Compiling never takes long; only a body that escaped the wrapper could run here at all.
+    limits = limits or SandboxLimits(memory=64 << 20, stack=1 << 20, cpu_slice=0.5)
     ctx = quickjs.Context()
     ctx.set_memory_limit(limits.memory)
     ctx.set_max_stack_size(limits.stack)
@@ -240,6 +241,11 @@ def check_function_source(wrapped: str, limits: SandboxLimits | None = None) -> 
     ctx.set_time_limit(limits.cpu_slice)
     try:
         value = ctx.eval(wrapped)
+    except quickjs.StackOverflow:
+        return (
+            "SyntaxError: the script is nested too deeply to compile "
+            "(Maximum call stack size exceeded)"
+        )
     except quickjs.JSException as exc:
         text = str(exc.args[0]) if exc.args else "SyntaxError"
         if text.startswith("SyntaxError"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ScriptLoadError
-from .meta import FIRST_STATEMENT, Meta, parse_meta
+from .meta import FIRST_STATEMENT, Meta, js_parser, parse_meta
 from .sandbox import check_function_source, parse_frames
 
 __all__ = [
@@ -185,8 +185,31 @@ def parse_script(source: str, *, path: str | None = None) -> Script:
     )
 
 
+def _clearly_escapes(wrapped: str) -> bool:
+    """Whether tree-sitter parses ``wrapped`` cleanly as more than the one function expression.
+
+    A body such as ``}); evil(); (async function(){`` closes the wrapper early; refusing it here
+    means its code is never evaluated, not even in the scratch context. Only a clean parse is
+    trusted: where tree-sitter sees errors (a real syntax error, or syntax it lacks), QuickJS
+    decides, and its own check still refuses an escape.
+    """
+    tree = js_parser().parse(wrapped.encode("utf-8", "surrogatepass"))
+    root = tree.root_node
+    if root.has_error:
+        return False
+    statements = [c for c in root.named_children if c.type not in ("comment", "hash_bang_line")]
+    if len(statements) != 1 or statements[0].type != "expression_statement":
+        return True
+    expr = statements[0].named_children[0] if statements[0].named_children else None
+    return expr is None or expr.type != "parenthesized_expression"
+
+
 def _syntax_check(source: str, wrapped: str, prefix_len: int, path: str | None) -> None:
-    error = check_function_source(wrapped)
+    error = (
+        "EscapeError: the script body closes the workflow function early"
+        if _clearly_escapes(wrapped)
+        else check_function_source(wrapped)
+    )
     if error is None:
         return
     first, _, rest = error.partition("\n")
