@@ -49,7 +49,8 @@ _TS_HINT = (
 
 # Comments and white space, then `export const meta =` (the reference runtime's fast path).
 _META_HEAD = re.compile(
-    r"\A(?:#![^\n]*\n)?(?:\s|//[^\n]*(?:\n|\Z)|/\*.*?\*/)*(?P<export>export)\s+const\s+meta\s*=",
+    r"\A(?:#![^\n]*\n)?(?:\s|//[^\n]*(?:\n|\Z)|/\*.*?\*/)*"
+    r"(?P<head>export\s+const\s+meta\s*=)",
     re.S,
 )
 
@@ -61,7 +62,7 @@ _ALLOWED_CONTROLS = {"\t", "\n", "\r"}
 class Script:
     """A workflow script that passed every load check.
 
-    ``body`` is the source with the leading ``export`` keyword blanked (columns unchanged);
+    ``body`` is the source with ``export const meta =`` turned into ``void`` and blanks;
     ``wrapped`` is the checked wrapper the sandbox runs (``wrapped + "()"``).
     """
 
@@ -166,8 +167,12 @@ def parse_script(source: str, *, path: str | None = None) -> Script:
         # parse_meta gives the reference's message at the first statement's position.
         parse_meta(source, path=path)
         raise ScriptLoadError(FIRST_STATEMENT, path=path, line=1, column=1)
-    start, end = head.span("export")
-    body = source[:start] + " " * (end - start) + source[end:]
+    start, end = head.span("head")
+    # `export const meta =` becomes `void` and blanks: the literal stays an expression at its
+    # place (columns and lines unchanged), and, as in the reference runtime, `meta` is not a
+    # name the body can see (nor one it is barred from declaring).
+    blank = re.sub(r"[^\n]", " ", source[start + 4 : end])
+    body = source[:start] + "void" + blank + source[end:]
     wrapped = PREFIX + body + SUFFIX
     _syntax_check(source, wrapped, len(PREFIX), path)
     meta, span = parse_meta(source, path=path)

@@ -1451,3 +1451,17 @@ def test_pipeline_shapes_property(items, stages, concurrency):
     assert len(outcome.agents) == stages * len(items)
     for i, text in enumerate(result):
         assert text.startswith(f"[sim sim] s{stages - 1} #{i} ")
+
+
+def test_meta_is_not_a_name_the_body_sees():
+    """As in the reference runtime, the body runs without `meta`, and may declare its own."""
+    assert ok(run("return typeof meta")) == "undefined"
+    assert ok(run("const meta = { mine: true }; return meta")) == {"mine": True}
+
+
+def test_meta_spanning_lines_keeps_line_numbers():
+    outcome = run(
+        "null.x",
+        meta="export const meta = {\n  name: 'a',\n  description: 'b',\n}\n",
+    )
+    assert outcome.error is not None and outcome.error.line == 5
