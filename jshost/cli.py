@@ -97,108 +97,180 @@ def cli() -> None:
     """
 
 
+def _run_options(fn: Any) -> Any:
+    """The options ``run`` and ``resume`` share: caps, worker and output."""
+    options = [
+        click.option(
+            "--args", "args_json", metavar="JSON", help="JSON value the script sees as `args`."
+        ),
+        click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file."),
+        click.option(
+            "--worker",
+            type=click.Choice(["sim"]),
+            default="sim",
+            show_default=True,
+            help="Model worker: sim answers offline and deterministically.",
+        ),
+        click.option(
+            "--model", metavar="M", help="Model for agents that ask for none (or 'inherit')."
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 256),
+            default=16,
+            show_default=True,
+            envvar="JSHOST_MAX_CONCURRENT_AGENTS",
+            help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS).",
+        ),
+        click.option(
+            "--max-agents",
+            type=click.IntRange(1, 1_000_000),
+            default=1000,
+            show_default=True,
+            help="agent() calls allowed in the run.",
+        ),
+        click.option("--budget", metavar="TOKENS", help="Output-token budget, e.g. 230k."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0, min_open=True),
+            help="Wall-clock limit in seconds.",
+        ),
+        click.option(
+            "--cpu-limit",
+            type=click.FloatRange(0.05, 3600),
+            default=30.0,
+            show_default=True,
+            help="Seconds one synchronous slice of the script may run.",
+        ),
+        click.option(
+            "--memory-limit",
+            type=click.IntRange(8, 8192),
+            default=256,
+            show_default=True,
+            help="JS heap limit in MiB.",
+        ),
+        click.option(
+            "--sim-latency",
+            type=click.FloatRange(0, 3600),
+            default=0.05,
+            show_default=True,
+            help="Seconds each sim agent takes.",
+        ),
+        click.option("--yes", "-y", is_flag=True, help="Run without asking for confirmation."),
+        click.option(
+            "--json", "json_", is_flag=True, help="Print the final outcome as JSON on stdout."
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="Print only the result and the summary."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command(name="run")
 @click.argument("script", metavar="SCRIPT")
-@click.option("--args", "args_json", metavar="JSON", help="JSON value the script sees as `args`.")
-@click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file.")
+@_run_options
 @click.option(
-    "--worker",
-    type=click.Choice(["sim"]),
-    default="sim",
-    show_default=True,
-    help="Model worker: sim answers offline and deterministically.",
+    "--resume",
+    "resume_id",
+    metavar="RUN_ID",
+    help="Replay a stopped or failed run with this (edited) script: finished agents "
+    "return their stored results.",
 )
-@click.option("--model", metavar="M", help="Model for agents that ask for none (or 'inherit').")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 256),
-    default=16,
-    show_default=True,
-    envvar="JSHOST_MAX_CONCURRENT_AGENTS",
-    help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS).",
-)
-@click.option(
-    "--max-agents",
-    type=click.IntRange(1, 1_000_000),
-    default=1000,
-    show_default=True,
-    help="agent() calls allowed in the run.",
-)
-@click.option("--budget", metavar="TOKENS", help="Output-token budget, e.g. 230k.")
-@click.option(
-    "--timeout", type=click.FloatRange(0, min_open=True), help="Wall-clock limit in seconds."
-)
-@click.option(
-    "--cpu-limit",
-    type=click.FloatRange(0.05, 3600),
-    default=30.0,
-    show_default=True,
-    help="Seconds one synchronous slice of the script may run.",
-)
-@click.option(
-    "--memory-limit",
-    type=click.IntRange(8, 8192),
-    default=256,
-    show_default=True,
-    help="JS heap limit in MiB.",
-)
-@click.option(
-    "--sim-latency",
-    type=click.FloatRange(0, 3600),
-    default=0.05,
-    show_default=True,
-    help="Seconds each sim agent takes.",
-)
-@click.option("--yes", "-y", is_flag=True, help="Run without asking for confirmation.")
-@click.option("--json", "json_", is_flag=True, help="Print the final outcome as JSON on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="Print only the result and the summary.")
-def run_cmd(
-    script: str,
-    args_json: str | None,
-    args_file: str | None,
-    worker: str,
-    model: str | None,
-    concurrency: int,
-    max_agents: int,
-    budget: str | None,
-    timeout: float | None,
-    cpu_limit: float,
-    memory_limit: int,
-    sim_latency: float,
-    yes: bool,
-    json_: bool,
-    quiet: bool,
-) -> None:
+@click.pass_context
+def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any) -> None:
     """Run a workflow SCRIPT.
 
     \b
     Example usage:
       jshost run samples/hello.js --yes
       jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
+      jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
     """
-    from .engine import Limits
-    from .sandbox import SandboxLimits
     from .script import load_script
 
-    try:
-        tokens = parse_budget(budget) if budget is not None else None
-        args = _load_args(args_json, args_file)
-        limits = Limits(
-            concurrency=concurrency,
-            max_agents=max_agents,
-            budget=tokens,
-            timeout=timeout,
-            sandbox=SandboxLimits(memory=memory_limit << 20, cpu_slice=cpu_limit),
-        )
-    except UsageError as exc:
-        _fail(str(exc), EXIT_USAGE)
     try:
         loaded = load_script(script)
     except ScriptLoadError as exc:
         _print_script_error(exc, None)
         sys.exit(EXIT_USAGE)
+    _execute(ctx, loaded, opts, resume_id=resume_id)
 
-    if not yes:
+
+@cli.command(name="resume")
+@click.argument("run_id", metavar="RUN_ID")
+@_run_options
+@click.pass_context
+def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
+    """Resume a stopped, failed or interrupted run: replay its script, reusing every result.
+
+    The stored script and args run again; each agent() call whose result is stored returns
+    it at once, so only what did not finish is paid for. Caps are the stored ones unless
+    given again here.
+
+    \b
+    Example usage:
+      jshost resume wf_3f2a9c01b7de --yes
+    """
+    from .script import parse_script
+    from .store import Store
+
+    try:
+        with Store() as store:
+            row = store.get_run(run_id)
+    except JshostError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    try:
+        loaded = parse_script(row.script, path=row.path)
+    except ScriptLoadError as exc:
+        _print_script_error(exc, row.script)
+        sys.exit(EXIT_USAGE)
+    given = {
+        name
+        for name in opts
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    caps_option = {
+        "concurrency": "concurrency",
+        "max_agents": "max_agents",
+        "timeout": "timeout",
+        "cpu_limit": "cpu_limit",
+        "memory_limit": "memory_limit",
+    }
+    for option, cap in caps_option.items():
+        if option not in given and row.caps.get(cap) is not None:
+            opts[option] = row.caps[cap]
+    if "budget" not in given and row.caps.get("budget") is not None:
+        opts["budget"] = str(row.caps["budget"])
+    if "model" not in given:
+        opts["model"] = row.model
+    stored_args = row.args if row.has_args else None
+    if "args_json" not in given and "args_file" not in given and row.has_args:
+        opts["args_json"] = json.dumps(stored_args)
+    _execute(ctx, loaded, opts, resume_id=row.id)
+
+
+def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id: str | None):
+    from .engine import Limits
+    from .sandbox import SandboxLimits
+
+    json_, quiet = opts["json_"], opts["quiet"]
+    try:
+        tokens = parse_budget(opts["budget"]) if opts["budget"] is not None else None
+        args = _load_args(opts["args_json"], opts["args_file"])
+        limits = Limits(
+            concurrency=opts["concurrency"],
+            max_agents=opts["max_agents"],
+            budget=tokens,
+            timeout=opts["timeout"],
+            sandbox=SandboxLimits(
+                memory=int(opts["memory_limit"]) << 20, cpu_slice=opts["cpu_limit"]
+            ),
+        )
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+    if not opts["yes"]:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             _fail(
                 "not running without confirmation: stdin is not a terminal. "
@@ -213,24 +285,92 @@ def run_cmd(
         key = "ANTHROPIC_API_KEY" in os.environ
         note = "the anthropic worker is not in this version" if key else "no API key configured"
         click.echo(f"jshost: using the offline sim worker ({note})", err=True)
-    worker_obj = SimWorker(latency=sim_latency)
-    outcome = _run(loaded, worker_obj, limits, args, progress=not (json_ or quiet), model=model)
+    worker_obj = SimWorker(
+        latency=opts["sim_latency"], exec_log=os.environ.get("JSHOST_SIM_EXEC_LOG") or None
+    )
+
+    from .store import Store
+
+    try:
+        store = Store()
+        recorder, replay = _open_run(store, loaded, args, limits, worker_obj, opts, resume_id)
+    except JshostError as exc:
+        _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
+    with store:
+        outcome = _run(
+            loaded,
+            worker_obj,
+            limits,
+            args,
+            progress=not (json_ or quiet),
+            model=opts["model"],
+            recorder=recorder,
+            replay=replay,
+        )
+        save_error = None
+        try:
+            recorder.finish(outcome)
+        except JshostError as exc:
+            save_error = str(exc)
 
     from .ui.plain import format_result, format_summary, outcome_json
 
+    run_id = recorder.run_id
     if json_:
-        click.echo(json.dumps(outcome_json(outcome, loaded.meta.name), ensure_ascii=True))
+        out = outcome_json(outcome, loaded.meta.name)
+        out["run_id"] = run_id
+        click.echo(json.dumps(out, ensure_ascii=True))
     else:
         if outcome.status == "completed":
             click.echo(format_result(outcome.result))
         for line in format_summary(outcome):
             click.echo(line, err=True)
     if outcome.error is not None and not json_:
-        _print_script_error(outcome.error, loaded.source if outcome.error.path == script else None)
+        script_path = loaded.path
+        _print_script_error(
+            outcome.error, loaded.source if outcome.error.path == script_path else None
+        )
+    if save_error is not None:
+        click.echo(f"jshost: warning: the run's end was not saved: {save_error}", err=True)
+    if not json_:
+        click.echo(f"run {run_id} · jshost inspect {run_id} · jshost resume {run_id}", err=True)
     if outcome.status == "stopped":
         sys.exit(EXIT_STOPPED)
     if outcome.status == "failed":
         sys.exit(EXIT_FAILED)
+
+
+def _open_run(
+    store: Any,
+    loaded: Any,
+    args: Any,
+    limits: Any,
+    worker: Any,
+    opts: dict[str, Any],
+    resume_id: str | None,
+) -> tuple[Any, Any]:
+    from .engine import NO_ARGS
+
+    args_json = None if args is NO_ARGS else json.dumps(args, ensure_ascii=True)
+    caps = {
+        "concurrency": limits.concurrency,
+        "max_agents": limits.max_agents,
+        "budget": limits.budget,
+        "timeout": limits.timeout,
+        "cpu_limit": limits.sandbox.cpu_slice,
+        "memory_limit": limits.sandbox.memory >> 20,
+    }
+    script = {
+        "script": loaded.source,
+        "sha256": loaded.sha256,
+        "path": None if loaded.path is None else str(Path(loaded.path).resolve()),
+        "name": loaded.meta.name,
+        "meta": loaded.meta.raw,
+        "args_json": args_json,
+    }
+    if resume_id is None:
+        return store.begin_run(caps=caps, worker=worker.name, model=opts["model"], **script), None
+    return store.resume_run(resume_id, caps=caps, worker=worker.name, model=opts["model"], **script)
 
 
 def _confirm(loaded: Any, limits: Any) -> None:
@@ -247,14 +387,33 @@ def _confirm(loaded: Any, limits: Any) -> None:
         _fail("not run", EXIT_USAGE)
 
 
-def _run(loaded: Any, worker: Any, limits: Any, args: Any, *, progress: bool, model: Any) -> Any:
+def _run(
+    loaded: Any,
+    worker: Any,
+    limits: Any,
+    args: Any,
+    *,
+    progress: bool,
+    model: Any,
+    recorder: Any = None,
+    replay: Any = None,
+) -> Any:
     import trio
 
     from .engine import Engine
     from .ui.plain import PlainProgress
 
     sink = PlainProgress(sys.stderr) if progress else None
-    engine = Engine(loaded, worker=worker, limits=limits, args=args, sink=sink, model=model)
+    engine = Engine(
+        loaded,
+        worker=worker,
+        limits=limits,
+        args=args,
+        sink=sink,
+        model=model,
+        recorder=recorder,
+        replay=replay,
+    )
 
     async def main() -> Any:
         async with trio.open_nursery() as nursery:
@@ -307,3 +466,13 @@ def main() -> None:
             "(set JSHOST_RAISE_ERRORS=1 to see the traceback)",
             EXIT_FAILED,
         )
+
+
+def _register() -> None:
+    from .cli_runs import inspect_cmd, runs_cmd
+
+    cli.add_command(runs_cmd)
+    cli.add_command(inspect_cmd)
+
+
+_register()

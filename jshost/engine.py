@@ -21,7 +21,8 @@ from typing import Any, Literal
 import trio
 
 from . import events as ev
-from .errors import JshostError, ScriptLoadError, WorkerError, WorkflowError
+from .errors import JshostError, ScriptLoadError, StoreError, WorkerError, WorkflowError
+from .journal import JournalEntry, Recorder, Replay, cache_key
 from .sandbox import (
     CHILD_LINE_BASE,
     RUNTIME_LINE_BASE,
@@ -46,7 +47,7 @@ _KEEP_LOGS = 1000
 # heap, and the host must not hold a thousand of them.
 MAX_LINE_CHARS = 64 * 1024
 
-AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled"]
+AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled", "cached"]
 RunStatus = Literal["completed", "failed", "stopped"]
 
 
@@ -89,6 +90,9 @@ class AgentRecord:
     phase: str | None
     model: str | None
     schema: Any = None
+    #: the call's cache key (reference §5.2) and the options the script passed
+    key: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
     status: AgentStatus = "queued"
     result: Any = None
     error: str | None = None
@@ -176,6 +180,9 @@ class Engine:
             its file, for ``workflow('name')``; ``names()`` lists what it knows.
         workflow_names (Callable[[], list[str]] | None): the names for the "Available:" list.
         model (str | None): the run's model, for agents that name none or say ``inherit``.
+        recorder (Recorder | None): where agents, journal entries and log lines are saved;
+            flushed before each batch of results reaches the script.
+        replay (Replay | None): stored results of earlier sessions, when resuming.
     """
 
     def __init__(
@@ -189,8 +196,13 @@ class Engine:
         resolve_workflow: Callable[[str], Path | None] | None = None,
         workflow_names: Callable[[], list[str]] | None = None,
         model: str | None = None,
+        recorder: Recorder | None = None,
+        replay: Replay | None = None,
     ) -> None:
         self.script = script
+        self.recorder = recorder or Recorder()
+        self._replay = replay
+        self._key = ""  # the cache-key chain: the key of the latest agent() call
         self.worker = worker
         self.model = model
         self.limits = limits or Limits()
@@ -279,6 +291,7 @@ class Engine:
             if rec.status in ("queued", "running"):
                 rec.status = "cancelled"
                 rec.finished_at = rec.finished_at or time.monotonic()
+                self.recorder.agent(rec)
                 if abandoned:
                     self._add_failure(
                         f"[{rec.label}] cancelled: the script ended before this agent finished"
@@ -319,6 +332,16 @@ class Engine:
             return await js.run(fn, *a)
         except SandboxLimitError as exc:
             raise WorkflowError(exc.message, name=exc.name, path=self.script.path) from None
+        except StoreError as exc:
+            raise WorkflowError(
+                f"cannot save agent results, so the run stops: {exc}", name="StoreError"
+            ) from None
+
+    def _save_and_settle(self, sandbox: Sandbox, batch: str) -> list[dict[str, Any]]:
+        # On the sandbox's thread: the results in this batch are durable before the script
+        # sees them, and saving costs no thread hop of its own.
+        self.recorder.flush()
+        return sandbox.settle(batch)
 
     async def _loop(
         self, js: JsThread, holder: dict[str, Sandbox], nursery: trio.Nursery
@@ -355,7 +378,7 @@ class Engine:
                 )
             await self._wait()
             batch = self._take_batch()
-            pending.extend(await self._js(js, sandbox.settle, batch))
+            pending.extend(await self._js(js, self._save_and_settle, sandbox, batch))
 
     async def _wait(self) -> None:
         if self._replies:
@@ -463,6 +486,7 @@ class Engine:
             return v if isinstance(v, str) else None
 
         label = text("label") or default_label(prompt)
+        self._key = key = cache_key(self._key, prompt, opts, schema)
         effort = opts.get("effort")
         stall = opts.get("stallMs")
         rec = AgentRecord(
@@ -472,6 +496,8 @@ class Engine:
             phase=text("phase"),
             model=text("model"),
             schema=schema,
+            key=key,
+            options=opts,
             queued_at=time.monotonic(),
         )
         if rec.phase is not None and rec.phase not in self._phases:
@@ -490,6 +516,16 @@ class Engine:
         )
         self.agents.append(rec)
         self._by_request[request_id] = rec
+        decision = self._replay.decide(key) if self._replay is not None else None
+        if decision is not None and decision.hit:
+            rec.status = "cached"
+            rec.result = decision.value
+            rec.started_at = rec.finished_at = rec.queued_at
+            self.recorder.agent(rec)
+            self._reply(request_id, True, decision.value)
+            self._emit(ev.AgentFinished(rec))
+            return
+        self.recorder.agent(rec)
         self._emit(ev.AgentQueued(rec))
         self._queue.append((request_id, rec, request))
         self._pump()
@@ -504,6 +540,7 @@ class Engine:
                 rec.status = "skipped"
                 rec.error = "token budget exceeded"
                 rec.finished_at = time.monotonic()
+                self.recorder.agent(rec)
                 self._reply(request_id, False, self._budget_error())
                 self._emit(ev.AgentFinished(rec))
                 continue
@@ -512,6 +549,8 @@ class Engine:
             rec.attempts = 1
             self._running += 1
             self._peak = max(self._peak, self._running)
+            self.recorder.agent(rec)
+            self.recorder.entry(JournalEntry("started", rec.key, rec.index))
             self._emit(ev.AgentStarted(rec))
             self._nursery.start_soon(self._run_agent, request_id, rec, request)
 
@@ -537,6 +576,9 @@ class Engine:
             rec.attempts = max(1, result.attempts)
             rec.finished_at = time.monotonic()
             self._spent += result.usage.output_tokens
+            self.recorder.agent(rec)
+            if result.value is not None:  # null results are never journalled (reference §5.1)
+                self.recorder.entry(JournalEntry("result", rec.key, rec.index, result.value))
             self._reply(request_id, True, result.value)
             self._emit(ev.AgentFinished(rec))
         finally:
@@ -549,6 +591,8 @@ class Engine:
         rec.status = "failed"
         rec.error = message
         rec.finished_at = time.monotonic()
+        self.recorder.agent(rec)
+        self.recorder.entry(JournalEntry("failed", rec.key, rec.index))
         self._emit(ev.AgentFinished(rec))
 
     async def _on_workflow(
@@ -628,12 +672,14 @@ class Engine:
         if len(self._logs) == self._logs.maxlen:
             self._dropped_logs += 1
         self._logs.append(message)
+        self.recorder.log("log", message)
         self._emit(ev.LogLine(message))
 
     def _add_failure(self, line: str) -> None:
         line = _clip(line)
         self._failures.append(line)
         self._logs.append(line)
+        self.recorder.log("failure", line)
         self._emit(ev.FailureLine(line))
 
     def _script_error(self, event: dict[str, Any]) -> WorkflowError:

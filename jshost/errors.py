@@ -7,6 +7,8 @@
     │   └── WorkflowError        the script failed while running (an uncaught JS error,
     │                            a sandbox limit, a deadlock, the wall-clock timeout)
     ├── UsageError               bad command-line input: --args, caps, missing file
+    ├── StoreError               the run store cannot be read or written (locked, read-only,
+    │                            full disk, not a jshost database)
     └── WorkerError              a model worker could not produce a result
         └── RetryableWorkerError the same request may succeed if tried again
 
@@ -21,6 +23,7 @@ __all__ = [
     "RetryableWorkerError",
     "ScriptError",
     "ScriptLoadError",
+    "StoreError",
     "UsageError",
     "WorkerError",
     "WorkflowError",
@@ -97,6 +100,10 @@ class WorkflowError(ScriptError):
 
 class UsageError(JshostError):
     """Raised when command-line input is wrong: a bad --args value, a cap out of range."""
+
+
+class StoreError(JshostError):
+    """Raised when the run store cannot be opened, read or written."""
 
 
 class WorkerError(JshostError):

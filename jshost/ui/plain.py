@@ -56,6 +56,9 @@ class PlainProgress:
             self._line(f"failure {event.line}")
         elif isinstance(event, ev.AgentFinished) and self.agents:
             a = event.agent
+            if a.status == "cached":
+                self._line(f"agent #{a.index} cached [{a.label}] (stored result replayed)")
+                return
             took = f"{a.elapsed:.2f} s" if a.elapsed is not None else "-"
             tokens = f"{a.usage.input_tokens}→{a.usage.output_tokens} tokens"
             detail = f": {a.error}" if a.error and a.status != "done" else ""
@@ -73,9 +76,9 @@ def format_summary(outcome: RunOutcome) -> list[str]:
     """The closing lines: status, agent counts, elapsed, tokens, failures."""
     o = outcome
     counts = f"{o.count('done')} done, {o.count('failed')} failed, {o.count('skipped')} skipped"
-    cancelled = o.count("cancelled")
-    if cancelled:
-        counts += f", {cancelled} cancelled"
+    for extra in ("cached", "cancelled"):
+        if n := o.count(extra):
+            counts += f", {n} {extra}"
     lines = [
         f"{o.status} · agents {counts} · {_fmt_seconds(o.elapsed)} · "
         f"tokens {o.tokens_in:,} in / {o.tokens_out:,} out"
@@ -103,6 +106,7 @@ def outcome_json(outcome: RunOutcome, meta_name: str) -> dict[str, Any]:
             "failed": o.count("failed"),
             "skipped": o.count("skipped"),
             "cancelled": o.count("cancelled"),
+            "cached": o.count("cached"),
         },
         "tokens": {"input": o.tokens_in, "output": o.tokens_out},
         "elapsed_s": round(o.elapsed, 3),

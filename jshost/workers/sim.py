@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import re
 from collections.abc import Callable
 from typing import Any, final
@@ -34,6 +35,15 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _append_line(path: str, line: str) -> None:
+    # One write(2) with O_APPEND: whole lines, even from processes killed mid-run.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, (line.replace("\n", " ") + "\n").encode("utf-8", "backslashreplace"))
+    finally:
+        os.close(fd)
+
+
 def _tokens(text: str) -> int:
     # Roughly four characters a token, as for English text.
     return max(1, math.ceil(len(text) / 4))
@@ -48,6 +58,9 @@ class SimWorker(Worker):
         jitter (float): 0..1, spread latency by up to ±jitter×latency, fixed per prompt.
         fail (Callable[[AgentRequest], str | None] | None): test hook; return a reason to make
             that agent fail terminally.
+        exec_log (str | None): append one line per execution (``index<TAB>label``) to this
+            file, so tests in other processes can count what really ran (env
+            ``JSHOST_SIM_EXEC_LOG`` on the command line).
     """
 
     name = "sim"
@@ -59,6 +72,7 @@ class SimWorker(Worker):
         latency: float = 0.05,
         jitter: float = 0.0,
         fail: Callable[[AgentRequest], str | None] | None = None,
+        exec_log: str | None = None,
     ) -> None:
         if latency < 0:
             raise ValueError("latency must be non-negative")
@@ -67,6 +81,7 @@ class SimWorker(Worker):
         self.latency = latency
         self.jitter = jitter
         self._fail = fail
+        self._exec_log = exec_log
         self.calls = 0
 
     def describe(self) -> str:
@@ -74,6 +89,8 @@ class SimWorker(Worker):
 
     async def run(self, request: AgentRequest) -> AgentResult:
         self.calls += 1
+        if self._exec_log:
+            _append_line(self._exec_log, f"{request.index}\t{request.label}")
         markers = {m.group("key"): m.group("value") for m in _MARKER.finditer(request.prompt)}
         digest = _digest(f"{request.model}\0{request.prompt}")
         delay = self.latency

@@ -1,0 +1,271 @@
+"""``jshost runs`` and ``jshost inspect``: read the run store, never write it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from .errors import JshostError
+
+__all__ = ["inspect_cmd", "runs_cmd"]
+
+_PREVIEW = 80
+
+
+def _open_store() -> Any:
+    from .store import Store
+
+    try:
+        return Store()
+    except JshostError as exc:
+        click.echo(f"jshost: {exc}", err=True)
+        sys.exit(2)
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    if s < 60:
+        return f"{s:.1f} s"
+    m, sec = divmod(int(s + 0.5), 60)
+    return f"{m} min {sec:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+
+
+def _preview(value: Any, limit: int = _PREVIEW) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=True, indent=2))
+
+
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console.width = 10_000  # piped: whole lines, for grep
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for name in header:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # cells are data, never markup
+    console.print(table)
+
+
+@click.command(name="runs")
+@click.option("--json", "json_", is_flag=True, help="Print the runs as a JSON array.")
+@click.option(
+    "--limit", "-n", type=click.IntRange(1), default=50, show_default=True, help="Runs shown."
+)
+def runs_cmd(json_: bool, limit: int) -> None:
+    """List stored runs, newest first.
+
+    \b
+    Example usage:
+      jshost runs
+      jshost runs --json -n 5
+    """
+    with _open_store() as store:
+        try:
+            runs = store.list_runs(limit=limit)
+        except JshostError as exc:
+            click.echo(f"jshost: {exc}", err=True)
+            sys.exit(2)
+        location = store.path
+    if json_:
+        _echo_json([r.to_json() for r in runs])
+        return
+    if not runs:
+        click.echo(f"no runs yet (store: {location}); start one with `jshost run SCRIPT`")
+        return
+    rows = [
+        [
+            r.id,
+            r.name,
+            r.shown_status,
+            str(r.agents_total),
+            f"{r.tokens_in:,}/{r.tokens_out:,}",
+            _seconds(r.elapsed) if r.finished_at else "-",
+            _when(r.created_at),
+        ]
+        for r in runs
+    ]
+    _table(rows, ["ID", "NAME", "STATUS", "AGENTS", "TOKENS IN/OUT", "ELAPSED", "STARTED"])
+
+
+@click.command(name="inspect")
+@click.argument("run_id", metavar="RUN_ID")
+@click.option("--json", "json_", is_flag=True, help="Print everything stored as JSON.")
+@click.option("--agent", "agent_index", type=int, metavar="N", help="Show agent #N in full.")
+@click.option(
+    "--journal",
+    is_flag=True,
+    help="Print the run's journal as JSON lines, like Claude Code's journal.jsonl.",
+)
+def inspect_cmd(run_id: str, json_: bool, agent_index: int | None, journal: bool) -> None:
+    """Show one stored run: meta, phases, agents, failures, logs and result.
+
+    RUN_ID may be a unique prefix of the id.
+
+    \b
+    Example usage:
+      jshost inspect wf_3f2a9c01b7de
+      jshost inspect wf_3f2a --agent 4
+      jshost inspect wf_3f2a --journal > journal.jsonl
+    """
+    with _open_store() as store:
+        try:
+            run = store.get_run(run_id)
+            if journal:
+                for e in store.journal(run.id):
+                    line: dict[str, Any] = {
+                        "type": e.type,
+                        "key": e.key,
+                        "agentId": f"{run.id}-{e.agent}",
+                    }
+                    if e.type == "result":
+                        line["result"] = e.result
+                    click.echo(json.dumps(line, ensure_ascii=False))
+                return
+            agents = store.agents(run.id)
+            logs = store.logs(run.id)
+        except JshostError as exc:
+            click.echo(f"jshost: {exc}", err=True)
+            sys.exit(2)
+    if agent_index is not None:
+        match = [a for a in agents if a.index == agent_index]
+        if not match:
+            click.echo(
+                f"jshost: run {run.id} has no agent #{agent_index} "
+                f"(it has {len(agents)} in its latest session)",
+                err=True,
+            )
+            sys.exit(2)
+        _show_agent(match[0], json_)
+        return
+    if json_:
+        out = run.to_json(full=True)
+        out["agents"] = [a.to_json() for a in agents]
+        out["failures"] = [text for kind, text in logs if kind == "failure"]
+        out["logs"] = [text for kind, text in logs if kind == "log"]
+        _echo_json(out)
+        return
+    _show_run(run, agents, logs)
+
+
+def _show_agent(agent: Any, json_: bool) -> None:
+    if json_:
+        _echo_json(agent.to_json())
+        return
+    click.echo(f"agent #{agent.index} [{agent.label}] {agent.status}")
+    click.echo(f"  phase {agent.phase or '-'} · model {agent.model or '-'}")
+    click.echo(
+        f"  tokens {agent.tokens_in:,} in / {agent.tokens_out:,} out · "
+        f"attempts {agent.attempts} · elapsed {_seconds(agent.elapsed)}"
+    )
+    click.echo(f"  key {agent.key}")
+    if agent.options:
+        click.echo(f"  options {json.dumps(agent.options, ensure_ascii=False)}")
+    click.echo("prompt:")
+    click.echo(agent.prompt)
+    if agent.error:
+        click.echo("error:")
+        click.echo(agent.error)
+    click.echo("result:")
+    if isinstance(agent.result, str):
+        click.echo(agent.result)
+    else:
+        click.echo(json.dumps(agent.result, ensure_ascii=False, indent=2))
+
+
+def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]]) -> None:
+    click.echo(f"{run.id}  {run.name} — {run.meta.get('description', '')}")
+    click.echo(
+        f"status {run.shown_status} · sessions {run.sessions} · started {_when(run.created_at)}"
+        f" · elapsed {_seconds(run.elapsed) if run.finished_at else '-'}"
+    )
+    click.echo(f"script {run.path or '(no file)'} · sha256 {run.sha256[:16]}…")
+    caps = run.caps
+    budget = f"{caps['budget']:,} output tokens" if caps.get("budget") else "none"
+    click.echo(
+        f"worker {run.worker} · model {run.model or '-'} · concurrency {caps.get('concurrency')}"
+        f" · max agents {caps.get('max_agents')} · budget {budget}"
+    )
+    if run.has_args:
+        click.echo(f"args {_preview(run.args, 200)}")
+    counts: dict[str, int] = {}
+    for a in agents:
+        counts[a.status] = counts.get(a.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+    click.echo(
+        f"agents {len(agents)}: {summary} · tokens "
+        f"{sum(a.tokens_in for a in agents):,} in / {sum(a.tokens_out for a in agents):,} out"
+    )
+
+    declared = [p.get("title") for p in run.meta.get("phases", []) if isinstance(p, dict)]
+    phases: dict[str, list[Any]] = {title: [] for title in declared if isinstance(title, str)}
+    for a in agents:
+        phases.setdefault(a.phase or "(no phase)", []).append(a)
+    if phases:
+        click.echo("\nphases")
+        rows = []
+        for title, members in phases.items():
+            by: dict[str, int] = {}
+            for a in members:
+                by[a.status] = by.get(a.status, 0) + 1
+            states = ", ".join(f"{n} {s}" for s, n in sorted(by.items())) or "-"
+            tokens = f"{sum(a.tokens_in for a in members):,}/{sum(a.tokens_out for a in members):,}"
+            rows.append(["  " + title, str(len(members)), states, tokens])
+        _table(rows, ["  PHASE", "AGENTS", "STATES", "TOKENS IN/OUT"])
+    if agents:
+        click.echo("\nagents")
+        rows = [
+            [
+                f"  #{a.index}",
+                a.status,
+                a.label,
+                f"{a.tokens_in:,}/{a.tokens_out:,}",
+                _preview(a.error) if a.error else ("" if a.result is None else _preview(a.result)),
+            ]
+            for a in agents
+        ]
+        _table(rows, ["  #", "STATUS", "LABEL", "TOKENS", "RESULT / ERROR"])
+    failures = [text for kind, text in logs if kind == "failure"]
+    if failures:
+        click.echo("\nfailures")
+        for text in failures:
+            click.echo(f"  {text}")
+    lines = [text for kind, text in logs if kind == "log"]
+    if lines:
+        click.echo("\nlogs")
+        for text in lines:
+            click.echo(f"  {text}")
+    if run.dropped_logs:
+        click.echo(f"  … {run.dropped_logs:,} more log lines were not stored")
+    if run.error:
+        e = run.error
+        where = ":".join(str(x) for x in (e.get("path"), e.get("line"), e.get("column")) if x)
+        click.echo(f"\nerror {where + ': ' if where else ''}{e.get('name')}: {e.get('message')}")
+    if run.status == "completed":
+        click.echo("\nresult")
+        if isinstance(run.result, str):
+            click.echo(run.result)
+        else:
+            click.echo(json.dumps(run.result, ensure_ascii=False, indent=2))
+    elif run.shown_status != "running":
+        click.echo(f"\nresume with: jshost resume {run.id}")

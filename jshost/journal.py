@@ -1,0 +1,135 @@
+"""Cache keys and replay decisions for resuming a run (reference §5.2–5.3).
+
+Every ``agent()`` call gets a key chained from the previous call's key, its prompt and the
+options that shape its result. On resume the script runs again from the top; a call whose key
+has a stored result gets that result at once, without a worker. The first call that failed
+(or never started) runs live and turns the cache off for everything after it, because its
+new result may change what later calls would have been given. A call that was still running
+when the run stopped runs live without turning the cache off: stopping is not failing.
+
+Pure code: the store supplies what it knows, the engine asks :meth:`Replay.decide`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "KEY_OPTIONS",
+    "Decision",
+    "JournalEntry",
+    "Recorder",
+    "Replay",
+    "cache_key",
+    "canonical_options",
+]
+
+#: the ``agent()`` options that shape a result, and so belong in its key (not label, phase,
+#: stallMs: renaming a label must not cost a rerun)
+KEY_OPTIONS = ("schema", "model", "effort", "isolation", "agentType")
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value) if k != "__proto__"}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def canonical_options(opts: dict[str, Any], schema: Any = None) -> str:
+    """``JSON.stringify`` of the key options with object keys sorted at every level."""
+    picked = {k: opts[k] for k in KEY_OPTIONS if k != "schema" and opts.get(k) is not None}
+    if schema is not None:
+        picked["schema"] = schema
+    return json.dumps(_sorted(picked), separators=(",", ":"), ensure_ascii=False)
+
+
+def cache_key(previous: str, prompt: str, opts: dict[str, Any], schema: Any = None) -> str:
+    """``"v2:" + sha256(previous + "\\0" + prompt + "\\0" + canonicalOpts)``.
+
+    The chain starts at ``""`` and advances in ``agent()`` call order.
+    """
+    text = f"{previous}\0{prompt}\0{canonical_options(opts, schema)}"
+    return "v2:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+EntryType = Literal["started", "result", "failed"]
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One line of a run's journal, as in Claude Code's ``journal.jsonl``."""
+
+    type: EntryType
+    key: str
+    agent: int
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with one call: ``hit`` → return ``value``; otherwise run the agent live."""
+
+    hit: bool
+    value: Any = None
+    #: the call was running when the run stopped (it reruns, the cache stays on)
+    interrupted: bool = False
+
+
+@dataclass
+class Replay:
+    """The stored results of earlier sessions of a run, consulted in call order."""
+
+    results: dict[str, Any] = field(default_factory=dict)
+    started: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    disabled: bool = False
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[JournalEntry]) -> Replay:
+        replay = cls()
+        for e in entries:
+            if e.type == "result":
+                replay.results[e.key] = e.result
+            elif e.type == "started":
+                replay.started.add(e.key)
+            else:
+                replay.failed.add(e.key)
+        return replay
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def decide(self, key: str) -> Decision:
+        if not self.disabled and key in self.results:
+            return Decision(hit=True, value=self.results[key])
+        if key in self.started and key not in self.failed:
+            return Decision(hit=False, interrupted=True)
+        self.disabled = True
+        return Decision(hit=False)
+
+
+class Recorder:
+    """Where the engine writes what happens during a run; this default keeps nothing.
+
+    The engine calls :meth:`agent`, :meth:`entry` and :meth:`log` as things happen (they must
+    be cheap), and :meth:`flush` before each batch of results reaches the script: when flush
+    returns, everything recorded so far must be durable.
+    """
+
+    def agent(self, rec: Any) -> None:
+        """The agent record changed (queued, started, finished, cached, cancelled)."""
+
+    def entry(self, entry: JournalEntry) -> None:
+        """A journal entry: an agent started, produced a result, or failed."""
+
+    def log(self, kind: str, text: str) -> None:
+        """A ``log()`` line or a failure line (``kind`` is ``log`` or ``failure``)."""
+
+    def flush(self) -> None:
+        """Make everything recorded so far durable."""
