@@ -161,6 +161,11 @@ def _run_options(fn: Any) -> Any:
             "--json", "json_", is_flag=True, help="Print the final outcome as JSON on stdout."
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only the result and the summary."),
+        click.option(
+            "--live/--no-live",
+            default=None,
+            help="Live progress view (default: on when stderr is a terminal).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -296,13 +301,15 @@ def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id
         recorder, replay = _open_run(store, loaded, args, limits, worker_obj, opts, resume_id)
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
+    run_id = recorder.run_id
+    ui = _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
         outcome = _run(
             loaded,
             worker_obj,
             limits,
             args,
-            progress=not (json_ or quiet),
+            ui=ui,
             model=opts["model"],
             recorder=recorder,
             replay=replay,
@@ -313,27 +320,28 @@ def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id
         except JshostError as exc:
             save_error = str(exc)
 
-    from .ui.plain import format_result, format_summary, outcome_json
+    from .ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
 
-    run_id = recorder.run_id
     if json_:
-        out = outcome_json(outcome, loaded.meta.name)
-        out["run_id"] = run_id
-        click.echo(json.dumps(out, ensure_ascii=True))
+        click.echo(json.dumps(outcome_json(outcome, loaded.meta.name, run_id), ensure_ascii=True))
     else:
         if outcome.status == "completed":
-            click.echo(format_result(outcome.result))
-        for line in format_summary(outcome):
+            on_terminal = sys.stdout.isatty()
+            text = format_result(
+                outcome.result, limit=RESULT_PREVIEW_CHARS if on_terminal else None
+            )
+            click.echo(text)
+            if on_terminal and len(text) < len(format_result(outcome.result)):
+                click.echo(f"(the whole result: jshost inspect {run_id} --result)", err=True)
+        if outcome.error is not None:
+            script_path = loaded.path
+            _print_script_error(
+                outcome.error, loaded.source if outcome.error.path == script_path else None
+            )
+        for line in format_summary(outcome, run_id):
             click.echo(line, err=True)
-    if outcome.error is not None and not json_:
-        script_path = loaded.path
-        _print_script_error(
-            outcome.error, loaded.source if outcome.error.path == script_path else None
-        )
     if save_error is not None:
         click.echo(f"jshost: warning: the run's end was not saved: {save_error}", err=True)
-    if not json_:
-        click.echo(f"run {run_id} · jshost inspect {run_id} · jshost resume {run_id}", err=True)
     if outcome.status == "stopped":
         sys.exit(EXIT_STOPPED)
     if outcome.status == "failed":
@@ -393,7 +401,7 @@ def _run(
     limits: Any,
     args: Any,
     *,
-    progress: bool,
+    ui: Any,
     model: Any,
     recorder: Any = None,
     replay: Any = None,
@@ -401,15 +409,15 @@ def _run(
     import trio
 
     from .engine import Engine
-    from .ui.plain import PlainProgress
+    from .ui.dispatch import UiThread
 
-    sink = PlainProgress(sys.stderr) if progress else None
+    thread = UiThread(ui).start() if ui is not None else None
     engine = Engine(
         loaded,
         worker=worker,
         limits=limits,
         args=args,
-        sink=sink,
+        sink=thread.sink if thread is not None else None,
         model=model,
         recorder=recorder,
         replay=replay,
@@ -417,16 +425,41 @@ def _run(
 
     async def main() -> Any:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_stop_on_signal, engine)
+            nursery.start_soon(_stop_on_signal, engine, thread is None)
             try:
                 return await engine.run()
             finally:
                 nursery.cancel_scope.cancel()
 
-    return trio.run(main)
+    try:
+        return trio.run(main)
+    finally:
+        if thread is not None:
+            thread.finish()
 
 
-async def _stop_on_signal(engine: Any) -> None:
+def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any:
+    """The progress UI for this run: JSON events, a live view, plain lines, or none."""
+    if json_:
+        from .ui.jsonl import JsonEvents
+
+        return JsonEvents(sys.stdout, run_id)
+    if quiet:
+        return None
+    if live is None:
+        live = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    if live:
+        from rich.console import Console
+
+        from .ui.live import LiveView
+
+        return LiveView(Console(stderr=True), run_id=run_id)
+    from .ui.plain import PlainProgress
+
+    return PlainProgress(sys.stderr)
+
+
+async def _stop_on_signal(engine: Any, say_stopping: bool) -> None:
     import trio
 
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -434,7 +467,8 @@ async def _stop_on_signal(engine: Any) -> None:
         async for _ in signals:
             count += 1
             if count == 1:
-                click.echo("\njshost: stopping… (press Ctrl-C again to exit at once)", err=True)
+                if say_stopping:  # otherwise the progress UI says it
+                    click.echo("\njshost: stopping… (press Ctrl-C again to exit at once)", err=True)
                 engine.stop()
             else:
                 os._exit(EXIT_STOPPED)

@@ -34,7 +34,7 @@ from .sandbox import (
 )
 from .schemas import schema_problem
 from .script import CHILD_PREFIX, PREFIX, Script, load_script
-from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker
+from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
 __all__ = ["NO_ARGS", "AgentRecord", "Engine", "Limits", "RunOutcome", "default_label"]
 
@@ -97,6 +97,8 @@ class AgentRecord:
     result: Any = None
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
+    #: the model the worker reports it used (an id), once the agent is done
+    model_used: str | None = None
     attempts: int = 0
     queued_at: float = 0.0
     started_at: float | None = None
@@ -239,6 +241,8 @@ class Engine:
 
     def stop(self) -> None:
         """Stop the run: in-flight agents are cancelled, finished ones are kept."""
+        if not self._stop_requested:
+            self._emit(ev.RunStopping())
         self._stop_requested = True
         if self._scope is not None:
             self._scope.cancel()
@@ -554,7 +558,13 @@ class Engine:
             self._emit(ev.AgentStarted(rec))
             self._nursery.start_soon(self._run_agent, request_id, rec, request)
 
+    def _progress(self, rec: AgentRecord, usage: Usage) -> None:
+        if rec.status == "running":
+            rec.usage = usage
+            self._emit(ev.AgentProgress(rec))
+
     async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
+        progress_callback.set(lambda usage: self._progress(rec, usage))
         try:
             result = await self.worker.run(request)
         except AgentRejectedError as exc:
@@ -573,6 +583,7 @@ class Engine:
             rec.status = "done"
             rec.result = result.value
             rec.usage = result.usage
+            rec.model_used = result.model or None
             rec.attempts = max(1, result.attempts)
             rec.finished_at = time.monotonic()
             self._spent += result.usage.output_tokens
@@ -581,6 +592,8 @@ class Engine:
                 self.recorder.entry(JournalEntry("result", rec.key, rec.index, result.value))
             self._reply(request_id, True, result.value)
             self._emit(ev.AgentFinished(rec))
+            if self.limits.budget is not None:
+                self._emit(ev.BudgetChanged(self._spent, self.limits.budget))
         finally:
             # Bookkeeping (tokens spent, finish time) is done before the slot goes to the next
             # agent in the queue, so the budget check at slot time sees it.

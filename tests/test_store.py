@@ -492,7 +492,7 @@ def test_inspect_shows_phases_agents_failures_logs_and_result(tmp_path):
     assert "Scan" in out and "1 done, 1 failed" in out
     rows = [line.split(None, 3) for line in out.splitlines() if line.startswith("  #")]
     assert [r[:3] for r in rows[1:]] == [["#1", "failed", "alpha"], ["#2", "done", "beta"]]
-    assert rows[1][3].split() == ["0/0", "down"]
+    assert rows[1][3].split() == ["18/0", "down"]  # input was reported before it failed
     assert "failures\n  [alpha] failed: down" in out
     assert "logs\n  two done" in out
     assert '"b": "[sim sim] beta' in out
@@ -548,7 +548,7 @@ def test_cli_resume_uses_stored_script_args_and_caps(tmp_path):
     (tmp_path / "flow.js").unlink()  # resume needs only the store
     result = invoke("resume", run.id, "--yes", "--json")
     assert result.exit_code == 0
-    out = json.loads(result.output)
+    out = json.loads(result.stdout.splitlines()[-1])
     assert out["agents"]["cached"] == 2 and out["run_id"] == run.id
     with Store() as store:
         again = store.get_run(run.id)
