@@ -1,7 +1,8 @@
 """The live progress view on a terminal (rich): where a run stands, what it costs, what failed.
 
 Fed by :class:`jshost.ui.dispatch.UiThread`; redraws at most ``fps`` times a second whatever
-the event rate, so 1000 agents cost no more to draw than 10. Everything is sized to stay
+the event rate, and less often when a frame is expensive (drawing runs on the interpreter the
+run needs too, so it is held to about 2 % of the time). Everything is sized to stay
 readable in an 80-column terminal: long labels are cut, the running list and the log are
 bounded.
 """
@@ -32,6 +33,10 @@ _STYLE = {
     "cancelled": "yellow",
     "cached": "blue",
 }
+
+
+#: frames are spaced at least this many times their own cost apart (50 → about 2 %)
+_DRAW_SHARE = 50
 
 
 def _clock(seconds: float) -> str:
@@ -88,6 +93,7 @@ class LiveView:
         self.dropped = 0
         self._live: Live | None = None
         self._last_draw = 0.0
+        self._draw_cost = 0.0  # seconds the last frame took
         self._dirty = True
 
     # ---- events ------------------------------------------------------------------------
@@ -136,7 +142,8 @@ class LiveView:
     def tick(self, now: float) -> None:
         since = now - self._last_draw
         # Redraw on news, and once a second anyway because the clocks move.
-        if (self._dirty and since >= self.interval) or since >= 1.0:
+        gap = max(self.interval, _DRAW_SHARE * self._draw_cost)
+        if (self._dirty and since >= gap) or since >= max(1.0, gap):
             self._draw(now)
 
     def _draw(self, now: float) -> None:
@@ -149,7 +156,9 @@ class LiveView:
                 transient=False,
             )
             self._live.start()
+        started = time.perf_counter()
         self._live.update(self.render(now), refresh=True)
+        self._draw_cost = time.perf_counter() - started
         self._last_draw = now
         self._dirty = False
 
