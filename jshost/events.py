@@ -27,6 +27,7 @@ __all__ = [
     "LogLine",
     "PhaseStarted",
     "RunFinished",
+    "RunPaused",
     "RunStarted",
     "RunStopping",
     "Sink",
@@ -78,6 +79,13 @@ class BudgetChanged:
 
 
 @dataclass(frozen=True)
+class RunPaused:
+    """The run was paused (no queued agent starts; running ones finish) or carries on."""
+
+    paused: bool
+
+
+@dataclass(frozen=True)
 class RunStopping:
     """A stop was asked for (Ctrl-C, SIGTERM): in-flight agents are being cancelled."""
 
@@ -105,6 +113,7 @@ Event = (
     | AgentProgress
     | AgentFinished
     | BudgetChanged
+    | RunPaused
     | RunStopping
     | LogLine
     | FailureLine

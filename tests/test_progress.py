@@ -433,3 +433,103 @@ def test_inspect_result_prints_the_whole_result(tmp_path):
     run_id = json.loads(result.stdout.splitlines()[-1])["run_id"]
     out = CliRunner().invoke(cli, ["inspect", run_id, "--result"])
     assert (out.exit_code, out.stdout) == (0, "true\n")
+
+
+# -- steering a running engine (the interactive view's keys) ------------------------------------
+
+
+def _steered(body: str, steer, **limits):
+    """Run ``body`` on a gated worker; ``steer(engine, worker)`` runs alongside it."""
+    worker = GatedWorker()
+    script = parse_script(script_source(body), path="t.js")
+    engine = Engine(script, worker=worker, limits=Limits(**limits))
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(steer, engine, worker)
+            return await engine.run()
+
+    return trio.run(main), engine
+
+
+async def _until(cond):
+    with trio.fail_after(5):
+        while not cond():
+            await trio.sleep(0.001)
+
+
+def _statuses(engine):
+    return [a.status for a in engine.agents]
+
+
+THREE = "return await parallel(['a', 'b', 'c'].map(x => () => agent(x, {label: x})))"
+
+
+def test_paused_run_starts_no_agent_until_it_carries_on():
+    seen = {}
+
+    async def steer(engine, worker):
+        await _until(lambda: _statuses(engine) == ["running", "queued", "queued"])
+        engine.set_paused(True)
+        worker.gate("a").set()
+        await _until(lambda: engine.agents[0].status == "done")
+        await trio.sleep(0.05)
+        seen["while paused"] = _statuses(engine)
+        engine.set_paused(False)
+        for x in "bc":
+            worker.gate(x).set()
+
+    outcome, _ = _steered(THREE, steer, concurrency=1)
+    assert seen["while paused"] == ["done", "queued", "queued"]
+    assert outcome.status == "completed" and all(outcome.result)
+
+
+def test_skipped_agents_resolve_to_null_and_are_recorded_as_skipped():
+    async def steer(engine, worker):
+        await _until(lambda: _statuses(engine) == ["running", "queued", "queued"])
+        assert engine.skip_agent(1)  # running
+        assert engine.skip_agent(3)  # queued
+        assert not engine.skip_agent(42)
+        worker.gate("b").set()
+
+    outcome, engine = _steered(THREE, steer, concurrency=1)
+    assert outcome.result[0] is None and outcome.result[2] is None
+    assert outcome.result[1].startswith("[sim sim] b")
+    assert _statuses(engine) == ["skipped", "done", "skipped"]
+    assert engine.agents[0].error == "skipped by the user"
+
+
+def test_restarted_agent_runs_again_with_two_attempts():
+    async def steer(engine, worker):
+        await _until(lambda: _statuses(engine) == ["running"])
+        assert engine.restart_agent(1)
+        await _until(lambda: engine.agents[0].attempts == 2)
+        worker.gate("a").set()
+
+    outcome, engine = _steered("return await agent('a', {label: 'a'})", steer)
+    assert outcome.status == "completed"
+    assert engine.agents[0].status == "done" and engine.agents[0].attempts == 2
+
+
+def test_engine_control_steers_from_another_thread():
+    from jshost.engine import EngineControl
+
+    results = {}
+
+    async def steer(engine, worker):
+        control = EngineControl(engine, trio.lowlevel.current_trio_token())
+        await _until(lambda: _statuses(engine) == ["running", "queued", "queued"])
+
+        def from_ui_thread():
+            results["pause"] = control.set_paused(True)
+            results["skip"] = control.skip_agent(2)
+            results["unpause"] = control.set_paused(False)
+
+        await trio.to_thread.run_sync(from_ui_thread)
+        for x in "ac":
+            worker.gate(x).set()
+
+    outcome, engine = _steered(THREE, steer, concurrency=1)
+    assert results == {"pause": True, "skip": True, "unpause": True}
+    assert _statuses(engine) == ["done", "skipped", "done"]
+    assert outcome.result[1] is None

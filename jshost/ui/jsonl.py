@@ -75,6 +75,8 @@ def event_json(item: Stamped, t0: float, run_id: str | None = None) -> dict[str,
         out = {"event": "failure", "line": e.line}
     elif isinstance(e, ev.BudgetChanged):
         out = {"event": "budget", "spent": e.spent, "total": e.total}
+    elif isinstance(e, ev.RunPaused):
+        out = {"event": "paused" if e.paused else "unpaused"}
     elif isinstance(e, ev.RunStopping):
         out = {"event": "stopping"}
     elif isinstance(e, EventsDropped):

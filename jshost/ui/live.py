@@ -129,6 +129,8 @@ class LiveView:
         elif isinstance(e, ev.FailureLine):
             self.failures += 1
             self.logs.append(("failure", e.line))
+        elif isinstance(e, ev.RunPaused):
+            self.status = "PAUSED" if e.paused else "running"
         elif isinstance(e, ev.RunStopping):
             self.status = "stopping… (Ctrl-C again to exit at once)"
         elif isinstance(e, EventsDropped):

@@ -67,6 +67,11 @@ class PlainProgress:
             self._line(f"log {event.message}")
         elif isinstance(event, ev.FailureLine):
             self._line(f"failure {event.line}")
+        elif isinstance(event, ev.RunPaused):
+            if event.paused:
+                self._line("paused: no new agent starts until the run carries on")
+            else:
+                self._line("carrying on")
         elif isinstance(event, ev.RunStopping):
             self._line("stopping… cancelling in-flight agents (press Ctrl-C again to exit at once)")
         elif isinstance(event, EventsDropped):
