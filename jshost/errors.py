@@ -18,6 +18,8 @@ Messages are lowercase where they are ours; the texts the reference runtime give
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "JshostError",
     "RetryableWorkerError",
@@ -107,7 +109,14 @@ class StoreError(JshostError):
 
 
 class WorkerError(JshostError):
-    """Raised when a model worker fails to produce a result for an agent."""
+    """Raised when a model worker fails to produce a result for an agent.
+
+    A worker sets ``usage`` (a :class:`jshost.workers.Usage`) and ``model`` on the exception
+    when requests were made before the failure, so that the tokens they cost are counted.
+    """
+
+    usage: Any = None
+    model: str = ""
 
 
 class RetryableWorkerError(WorkerError):
