@@ -45,6 +45,7 @@ class Reply:
         headers: extra response headers (``retry-after``, …).
         raw: send these bytes as the whole body (with ``raw_type`` as its content type).
         delay: seconds to wait before answering.
+        gather: before answering, wait (up to 5 s) until this many requests are in flight.
         hang: never answer; wait until the client hangs up.
         hang_after: in a stream, send this many events, then hang.
         gap: seconds between stream events.
@@ -66,6 +67,7 @@ class Reply:
     raw: bytes | None = None
     raw_type: str = "application/json"
     delay: float = 0.0
+    gather: int | None = None
     hang: bool = False
     hang_after: int | None = None
     gap: float = 0.0
@@ -199,6 +201,8 @@ class _Handler(BaseHTTPRequestHandler):
                 owner.leave()
 
         try:
+            if reply.gather:
+                owner.wait_in_flight(reply.gather, timeout=5)
             if reply.delay:
                 time.sleep(reply.delay)
             if reply.hang:
@@ -347,7 +351,7 @@ class MessagesServer:
 
     Args:
         responder: answers requests when no scripted reply is queued (default: echo text, or
-            for a request with tools, a tool call with input ``{}``).
+            for a request with tools, a tool call with input ``{}``); called one at a time.
     """
 
     def __init__(self, responder: Callable[[dict[str, Any]], Reply] | None = None) -> None:
@@ -391,10 +395,11 @@ class MessagesServer:
             self._replies.extend(replies)
 
     def next_reply(self, body: Any) -> Reply:
+        # The responder runs under the lock: one call at a time, so it may keep counters.
         with self._lock:
             if self._replies:
                 return self._replies.popleft()
-        return self.responder(body)
+            return self.responder(body)
 
     # -- bookkeeping -------------------------------------------------------------------------
 

@@ -494,19 +494,19 @@ async def test_unreachable_api_is_a_terminal_failure():
 async def test_hung_response_is_abandoned_and_retried(server):
     server.enqueue(Reply(hang=True), Reply(text="second time lucky"))
     logs: list[str] = []
-    result = await ask(server, req(label="slow", stall_ms=200, log=logs.append))
+    result = await ask(server, req(label="slow", stall_ms=300, log=logs.append))
     assert result.value == "second time lucky"
     assert result.attempts == 2
     assert server.wait_idle(2)
     assert server.hangups == 1  # the hung request's connection was closed, not left open
-    assert logs == ['[stall] agent "slow" stalled (no progress) after 0.2s — retrying (1/5)']
+    assert logs == ['[stall] agent "slow" stalled (no progress) after 0.3s — retrying (1/5)']
 
 
 async def test_stream_that_stops_midway_is_a_stall(server):
     server.enqueue(
         Reply(hang_after=3, usage=(20, 4, 0, 0)), Reply(text="done", usage=(20, 6, 0, 0))
     )
-    result = await ask(server, req(stall_ms=200))
+    result = await ask(server, req(stall_ms=300))
     assert result.value == "done"
     assert result.attempts == 2
     # The abandoned stream's input tokens (from message_start) count too.
@@ -648,7 +648,16 @@ async def test_failed_agents_tokens_count_against_the_budget(server):
 
 
 async def test_64_agents_at_concurrency_16_never_exceed_16_requests(server):
-    server.responder = lambda body: Reply(delay=0.05)
+    seen = 0
+
+    def responder(body: dict[str, Any]) -> Reply:
+        nonlocal seen
+        seen += 1
+        # The first wave is held until all of it has arrived, so that the peak of 16 is
+        # reached on any machine; the rest keep a request busy for a moment each.
+        return Reply(gather=16) if seen <= 16 else Reply(delay=0.02)
+
+    server.responder = responder
     body = "return await parallel(Array.from({ length: 64 }, (_, i) => () => agent('task ' + i)))"
     async with make_worker(server) as worker:
         outcome = await run_script(body, worker, concurrency=16)
@@ -874,7 +883,7 @@ async def test_script_sees_schema_errors_and_stall_lines_in_the_run_log(server):
     body = """
     let message
     try { await agent('x', { schema: { type: 'nope' } }) } catch (e) { message = e.message }
-    const text = await agent('y', { label: 'slow', stallMs: 150 })
+    const text = await agent('y', { label: 'slow', stallMs: 300 })
     return { message, text }
     """
     async with make_worker(server) as worker:
@@ -883,7 +892,7 @@ async def test_script_sees_schema_errors_and_stall_lines_in_the_run_log(server):
     assert outcome.result["message"].startswith("agent({schema}) received an invalid JSON Schema")
     assert len(server.posts) == 2  # the bad schema cost no request
     assert outcome.logs == [
-        '[stall] agent "slow" stalled (no progress) after 0.15s — retrying (1/5)'
+        '[stall] agent "slow" stalled (no progress) after 0.3s — retrying (1/5)'
     ]
     assert outcome.agents[0].attempts == 2
 
