@@ -666,12 +666,12 @@ class Engine:
                 self._finish_skipped(request_id, rec)
                 return
         except AgentRejectedError as exc:
-            self._charge(rec, exc.usage, exc.model)
+            self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._rejected.append(rec)
             self._reply(request_id, False, _payload_error(exc.name, str(exc)))
         except WorkerError as exc:
-            self._charge(rec, exc.usage, exc.model)
+            self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._add_failure(f"[{rec.label}] failed: {exc}")
             self._reply(request_id, True, None)
@@ -682,8 +682,7 @@ class Engine:
         else:
             rec.status = "done"
             rec.result = result.value
-            self._charge(rec, result.usage, result.model)
-            rec.attempts = self._restarts.get(rec.index, 0) + max(1, result.attempts)
+            self._charge(rec, result.usage, result.model, result.attempts)
             rec.finished_at = time.monotonic()
             self.recorder.agent(rec)
             if result.value is not None:  # null results are never journalled (reference §5.1)
@@ -698,7 +697,7 @@ class Engine:
             self._running -= 1
             self._pump()
 
-    def _charge(self, rec: AgentRecord, usage: Usage | None, model: str) -> None:
+    def _charge(self, rec: AgentRecord, usage: Usage | None, model: str, attempts: int) -> None:
         # Failed agents are charged too: their requests cost tokens all the same.
         if usage is not None:
             rec.usage = usage
@@ -706,6 +705,8 @@ class Engine:
             if usage.output_tokens and self.limits.budget is not None:
                 self._emit(ev.BudgetChanged(self._spent, self.limits.budget))
         rec.model_used = model or rec.model_used
+        # Restarts asked for by the user are attempts too.
+        rec.attempts = self._restarts.get(rec.index, 0) + max(1, attempts)
 
     def _finish_failed(self, rec: AgentRecord, message: str) -> None:
         rec.status = "failed"

@@ -111,12 +111,14 @@ class StoreError(JshostError):
 class WorkerError(JshostError):
     """Raised when a model worker fails to produce a result for an agent.
 
-    A worker sets ``usage`` (a :class:`jshost.workers.Usage`) and ``model`` on the exception
-    when requests were made before the failure, so that the tokens they cost are counted.
+    A worker sets ``usage`` (a :class:`jshost.workers.Usage`), ``model`` and ``attempts`` on
+    the exception when requests were made before the failure, so that the tokens they cost
+    are counted and the record says what was tried.
     """
 
     usage: Any = None
     model: str = ""
+    attempts: int = 0
 
 
 class RetryableWorkerError(WorkerError):

@@ -536,6 +536,7 @@ async def test_stalling_on_every_attempt_rejects(server):
     with pytest.raises(AgentRejectedError) as info:
         await ask(server, req(stall_ms=50))
     assert str(info.value) == "agent stalled on all 6 attempts (no progress for 50ms each)"
+    assert info.value.attempts == 6
     assert len(server.posts) == 6
     assert server.wait_idle(2)
     assert server.hangups == 6
@@ -578,6 +579,7 @@ async def test_malformed_every_time_resolves_null(server):
         "[gw] failed: the API sent no message (content type text/html, expected a stream) "
         "(gave up after 6 attempts)"
     )
+    assert outcome.agents[0].attempts == 6
     assert len(server.posts) == 6
 
 

@@ -293,6 +293,7 @@ class _Tally:
     def __init__(self, model: str) -> None:
         self.usage = Usage()
         self.model = model
+        self.attempts = 0
 
     def add(self, meter: _Meter) -> None:
         self.usage = self.usage + meter.usage
@@ -439,7 +440,7 @@ class AnthropicWorker(Worker):
             plan = await self._plan(request, model)
             value, attempts = await self._attempts(request, plan, tally)
         except WorkerError as exc:
-            exc.usage, exc.model = tally.usage, tally.model
+            exc.usage, exc.model, exc.attempts = tally.usage, tally.model, tally.attempts
             raise
         return AgentResult(value=value, usage=tally.usage, model=tally.model, attempts=attempts)
 
@@ -449,6 +450,7 @@ class AnthropicWorker(Worker):
         n = self.policy.attempts
         reasons: list[str] = []
         for attempt in range(1, n + 1):
+            tally.attempts = attempt
             watchdog = _Watchdog(stall_ms / 1000)
             token = _WATCHDOG.set(watchdog)
             reason = "stalled"
@@ -582,9 +584,12 @@ class AnthropicWorker(Worker):
             params["thinking"] = {"type": "adaptive"}
         watchdog = _WATCHDOG.get()
         meter = _Meter()
+        # Made outside _translate: a parameter this SDK version does not know is our bug to
+        # report, not a broken response to retry.
+        manager = self._client.messages.stream(**params)
         try:
             with _translate(str(self._client.base_url)):
-                async with self._client.messages.stream(**params) as stream:
+                async with manager as stream:
                     async for event in stream:
                         if watchdog is not None:
                             watchdog.progress()
