@@ -811,7 +811,13 @@ def test_importing_the_sdk_is_left_to_the_anthropic_worker(tmp_path):
     code = f"""
 import sys
 from jshost.cli import main
-for argv in (["--help"], ["run", "--help"], ["run", {path!r}, "--yes", "--sim-latency", "0"]):
+for argv in (
+    ["--help"],
+    ["run", "--help"],
+    ["run", {path!r}, "--yes", "--sim-latency", "0"],
+    ["runs"],
+    ["list"],
+):
     sys.argv = ["jshost", *argv]
     try:
         main()
