@@ -423,8 +423,11 @@ class Engine:
         self._nursery = nursery
         pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
         while True:
+            handled = 0
             while pending:
                 event = pending.popleft()
+                handled += 1
+                running = self._running
                 try:
                     outcome = await self._handle(event, js, sandbox, nursery, pending)
                 except _BridgeError as exc:
@@ -433,6 +436,11 @@ class Engine:
                     ) from None
                 if outcome is not None:
                     return True, outcome[0]
+                if pending and (self._running > running or handled % 64 == 0):
+                    # A step may emit a thousand agent() calls: let a worker start as soon as
+                    # its agent gets a slot, and let finished agents and timers be seen,
+                    # rather than only after every event of the step is handled.
+                    await trio.lowlevel.checkpoint()
             if self._outstanding == 0 and not self._timers:
                 raise WorkflowError(
                     "the script is waiting for a promise that can never settle: no agents are "

@@ -423,6 +423,57 @@ def test_fifo_first_wave_is_the_first_calls():
     assert first_wave == [1, 2, 3]
 
 
+class _OrderWorker(Worker):
+    """Finishes at once; notes how many agents the engine had queued when each one started."""
+
+    name = "order"
+
+    def __init__(self, events: list[Any]) -> None:
+        self.events = events
+        self.queued_at_start: dict[int, int] = {}
+
+    async def run(self, request: AgentRequest) -> AgentResult:
+        queued = sum(isinstance(e, ev.AgentQueued) for e in self.events)
+        self.queued_at_start[request.index] = queued
+        await trio.lowlevel.checkpoint()
+        return AgentResult(value="ok", usage=Usage(1, 1))
+
+
+FAN_OUT_300 = """
+const calls = []
+for (let i = 0; i < 300; i++) calls.push(agent('p' + i))
+return (await Promise.all(calls)).length
+"""
+
+
+def test_worker_starts_when_its_agent_gets_a_slot_not_after_the_whole_step():
+    """One step emits 300 agent() calls: the first agents' workers start while the engine is
+    still taking in the rest of them, not once all 300 are queued."""
+    events: list[Any] = []
+    worker = _OrderWorker(events)
+    outcome = run(FAN_OUT_300, worker=worker, sink=events.append, concurrency=4)
+    assert ok(outcome) == 300
+    assert worker.queued_at_start[1] < 300
+    assert all(worker.queued_at_start[i] < 300 for i in (1, 2, 3, 4))
+
+
+def test_agents_finish_while_a_long_step_is_still_being_taken_in():
+    """Finished agents are seen (and their slots reused, in call order) during a long step."""
+    events: list[Any] = []
+    outcome = run(FAN_OUT_300, worker=_OrderWorker(events), sink=events.append, concurrency=1)
+    assert ok(outcome) == 300
+    last_queued = next(
+        i for i, e in enumerate(events) if isinstance(e, ev.AgentQueued) and e.agent.index == 300
+    )
+    finished_before = [
+        e.agent.index for e in events[:last_queued] if isinstance(e, ev.AgentFinished)
+    ]
+    assert finished_before, "no agent finished before the step's last call was queued"
+    assert finished_before == list(range(1, len(finished_before) + 1))
+    starts = sorted(outcome.agents, key=lambda a: a.started_at)
+    assert [a.index for a in starts] == list(range(1, 301))
+
+
 # -- parallel() ------------------------------------------------------------------------------
 
 
