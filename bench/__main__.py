@@ -1,0 +1,340 @@
+"""Run every jshost benchmark and print the figures as a table.
+
+    python -m bench                # everything, a few minutes on 2 cores
+    python -m bench --quick        # a smoke run: fewer agents, one repeat
+    python -m bench --json         # the figures as one JSON object on stdout
+    python -m bench --only makespan,startup
+
+Sections: makespan (figures 1 and 2: makespan efficiency and shapes), overhead (3: host CPU
+per agent), startup (4), validate (5: validation speed), memory (6), live (7: live view
+cost). Each figure is a ratio or a count measured side by side in one run. Benchmarks are
+not tests: they never fail on a timing, and they are not part of the pytest suite. Progress
+goes to stderr, the table (or the JSON) to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import common
+
+SECTIONS = ("makespan", "overhead", "startup", "validate", "memory", "live")
+
+MAKESPAN_TARGET = 1.03
+OVERHEAD_TARGET_US = 100.0
+LIVE_TARGET = 1.05
+
+
+def _makespan(quick: bool, repeat: int | None) -> Any:
+    from . import makespan
+
+    return makespan.run(quick, repeat)
+
+
+def _overhead(quick: bool, repeat: int | None) -> Any:
+    from . import overhead
+
+    return overhead.run(quick, repeat)
+
+
+def _startup(quick: bool, repeat: int | None) -> Any:
+    from . import startup
+
+    return startup.run(quick, repeat)
+
+
+def _validate(quick: bool, repeat: int | None) -> Any:
+    try:
+        from . import validate_speed
+    except ImportError:  # lands with `jshost validate`
+        return None
+    return validate_speed.measure(repeat or (1 if quick else 5))
+
+
+def _memory(quick: bool, repeat: int | None) -> Any:
+    from . import memory
+
+    return memory.run(quick, repeat)
+
+
+def _live(quick: bool, repeat: int | None) -> Any:
+    from . import live_view
+
+    if quick:
+        return live_view.measure(agents=200, latency=0.01, repeat=repeat or 1)
+    return live_view.measure(agents=1000, latency=0.01, repeat=repeat or 3)
+
+
+RUNNERS: dict[str, Callable[[bool, int | None], Any]] = {
+    "makespan": _makespan,
+    "overhead": _overhead,
+    "startup": _startup,
+    "validate": _validate,
+    "memory": _memory,
+    "live": _live,
+}
+
+
+# ---- the table ---------------------------------------------------------------------------
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "MISS"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, row in enumerate(rows):
+        cells = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        out.append(indent + "  ".join(cells).rstrip())
+        if n == 0:
+            out.append(indent + "  ".join("-" * w for w in widths))
+    return out
+
+
+def _makespan_rows(cases: dict[str, Any]) -> list[str]:
+    rows = [
+        ["case", "ideal", "wall", "wall/ideal", "", "floor/ideal", "wall/floor", "peak/cap",
+         "mean wait (ideal)"],
+    ]  # fmt: skip
+    for name, f in cases.items():
+        cap = 1 if name == "chain" else min(f["concurrency"], f["agents"])
+        ideal_wait = f["ideal_mean_queue_wait_s"]
+        wait = _ms(f["mean_queue_wait_s"])
+        if ideal_wait is not None:
+            wait += f" ({_ms(ideal_wait)})"
+        rows.append(
+            [
+                name,
+                _ms(f["ideal_s"]),
+                _ms(f["wall_s"]),
+                f"{f['wall_over_ideal']:.3f}",
+                _verdict(f["wall_over_ideal"] <= MAKESPAN_TARGET),
+                f"{f['floor_over_ideal']:.3f}",
+                f"{f['wall_over_floor']:.3f}",
+                f"{f['peak_concurrency']}/{cap} " + _verdict(f["peak_is_cap"]),
+                wait,
+            ]
+        )
+    return _table(rows)
+
+
+def format_report(figures: dict[str, Any]) -> list[str]:
+    m = figures["machine"]
+    lines = [
+        f"jshost benchmarks ({'quick' if figures['quick'] else 'full'} run, "
+        f"{figures['seconds']:.0f} s)",
+        f"machine: {m['cores']} cores ({m['usable_cores']} usable), {m['cpu'] or '?'}, "
+        f"Python {m['python']}, quickjs-ng {m['quickjs_ng']}, trio {m['trio']}, "
+        f"SQLite {m['sqlite']}",
+        f"load average (1/5/15 min): {'/'.join(map(str, m['loadavg']))} at start, "
+        f"{'/'.join(map(str, figures['loadavg_end']))} at the end",
+        "",
+    ]
+    res = figures["results"]
+
+    if "makespan" in res:
+        ms = res["makespan"]
+        first = next(iter(ms["makespan"].values()))
+        lines += [
+            f"1. Makespan efficiency: {first['agents']} sim agents started at once, in-process "
+            f"(real engine, sandbox thread, SQLite store), median of {first['repeats']}; "
+            f"target wall/ideal <= {MAKESPAN_TARGET}",
+            "   ideal = ceil(N/c) x latency; floor = the same schedule in bare trio "
+            "(sleeps under a CapacityLimiter)",
+            *_makespan_rows(ms["makespan"]),
+            "",
+            "2. Shapes at concurrency 16, latency 50 ms (chain: ideal = N x latency; the other "
+            "shapes' floor is the flat one of case c16_50ms)",
+            *_makespan_rows(ms["shapes"]),
+            "",
+        ]
+
+    if "overhead" in res:
+        ov = res["overhead"]
+        lines.append(
+            "3. Host overhead: CPU per agent round trip (all threads), zero-latency sim agents, "
+            f"marginal over a 1-agent run, median of {next(iter(ov.values()))['repeats']}; "
+            f"target <= {OVERHEAD_TARGET_US:.0f} us"
+        )
+        rows = [["shape", "agents", "CPU/agent", "", "fixed", "sandbox", "engine", "store",
+                 "worker", "hand-off"]]  # fmt: skip
+        for shape, f in ov.items():
+            g = f["split_groups_us"]
+            rows.append(
+                [
+                    shape,
+                    str(f["agents"]),
+                    f"{f['cpu_per_agent_us']:.0f} us",
+                    _verdict(f["cpu_per_agent_us"] <= OVERHEAD_TARGET_US),
+                    f"{f['fixed_cpu_ms']:.1f} ms",
+                    *(f"{g[k]:.0f} us" for k in ("sandbox", "engine", "store", "worker")),
+                    f"{g['thread_hand_off']:.0f} us",
+                ]
+            )
+        lines += _table(rows)
+        lines.append(
+            "   split (instrumented run, us per agent): sandbox = QuickJS steps; engine = "
+            "agent() calls in, slots, results, loop + trio; store = row buffering + commits; "
+            "hand-off = the JS thread's executor"
+        )
+        for shape, f in ov.items():
+            s = f["split_us"]
+            parts = ", ".join(f"{k} {v:g}" for k, v in s.items() if k != "total_instrumented")
+            lines.append(f"   {shape}: {parts} (instrumented total {s['total_instrumented']:g})")
+        lines.append("")
+
+    if "startup" in res:
+        st = res["startup"]
+        lines.append(
+            f"4. Start-up: whole processes, cold imports, median of {st['repeats']} "
+            "(CPU = user + system of the child)"
+        )
+        rows = [["command", "wall", "CPU", "wall/floor", "CPU/floor", "modules", "anthropic"]]
+        for name, f in st.items():
+            if name == "repeats":
+                continue
+            if f is None:
+                rows.append([name, "n/a", "", "", "", "", "(no validate command yet)"])
+                continue
+            anthropic = f.get("anthropic_imported")
+            rows.append(
+                [
+                    name,
+                    f"{f['wall_ms']:.0f} ms",
+                    f"{f['cpu_ms']:.0f} ms",
+                    f"{f['wall_over_floor']:.2f}",
+                    f"{f['cpu_over_floor']:.2f}",
+                    str(f.get("modules_imported", "")),
+                    "" if anthropic is None else ("IMPORTED" if anthropic else "not imported"),
+                ]
+            )
+        lines += [*_table(rows), ""]
+
+    if "validate" in res:
+        va = res["validate"]
+        if va is None:
+            lines += ["5. Validation speed: n/a (bench/validate_speed.py lands with validate)", ""]
+        else:
+            lines.append(
+                f"5. Validation speed: validate_source in-process, median; target "
+                f"<= {va['target_s']:g} s per script"
+            )
+            rows = [["size", "chars", "lines", "wall", "CPU", "wall/target", "", "diagnostics"]]
+            for f in va["sizes"]:
+                rows.append(
+                    [
+                        f["size"],
+                        f"{f['chars']:,}",
+                        f"{f['lines']:,}",
+                        f"{f['seconds'] * 1e3:.0f} ms",
+                        f"{f['cpu_seconds'] * 1e3:.0f} ms",
+                        f"{f['ratio']:.3f}",
+                        _verdict(f["ratio"] <= 1),
+                        str(f["diagnostics"]),
+                    ]
+                )
+            lines += _table(rows)
+            lines += [
+                f"   jshost validate on the 512 KiB script as a process: "
+                f"{va['command_512k_s'] * 1e3:.0f} ms",
+                "",
+            ]
+
+    if "memory" in res:
+        me = res["memory"]
+        lines.append(
+            f"6. Memory: peak RSS (VmHWM) of a child process per variant, median of "
+            f"{me['repeats']}; JS heap = QuickJS memory_used_size after each step"
+        )
+        rows = [["variant", "peak RSS", "over bare", "RSS/bare", "JS heap peak", "limit", ""]]
+        names = {
+            "bare": "bare interpreter",
+            "imported": "run modules imported",
+            "agents_1000": f"{me['agents']}-agent run",
+            "results_50mb": f"{me['held_mib']} MiB of results held in JS",
+        }
+        for variant, label in names.items():
+            f = me[variant]
+            heap = "js_heap_peak_mib" in f
+            rows.append(
+                [
+                    label,
+                    f"{f['peak_rss_mib']:.1f} MiB",
+                    f"{f['over_bare_mib']:.1f} MiB",
+                    f"{f['rss_over_bare']:.2f}",
+                    f"{f['js_heap_peak_mib']:.1f} MiB" if heap else "",
+                    f"{f['js_heap_limit_mib']:.0f} MiB" if heap else "",
+                    _verdict(f["js_heap_under_limit"]) if heap else "",
+                ]
+            )
+        lines += [*_table(rows), ""]
+
+    if "live" in res:
+        lv = res["live"]
+        lines += [
+            f"7. Live view cost: {lv['agents']} sim agents at {lv['latency_s'] * 1e3:.0f} ms as "
+            "whole `jshost run` processes, live view on a pty vs --quiet (run's own elapsed)",
+            *_table(
+                [
+                    ["quiet", "live", "live/quiet", ""],
+                    [
+                        f"{lv['quiet_s']:.3f} s",
+                        f"{lv['live_s']:.3f} s",
+                        f"{lv['ratio']:.3f}",
+                        _verdict(lv["ratio"] <= LIVE_TARGET) + f" (target <= {LIVE_TARGET})",
+                    ],
+                ]
+            ),
+            "",
+        ]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: small and fast")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--repeat", type=int, help="repeats of every measurement")
+    parser.add_argument(
+        "--only", metavar="SECTIONS", help=f"comma-separated subset of: {', '.join(SECTIONS)}"
+    )
+    args = parser.parse_args(argv)
+    chosen = SECTIONS
+    if args.only:
+        chosen = tuple(s.strip() for s in args.only.split(",") if s.strip())
+        unknown = [s for s in chosen if s not in SECTIONS]
+        if unknown:
+            parser.error(f"unknown section(s): {', '.join(unknown)}")
+
+    started = time.perf_counter()
+    figures: dict[str, Any] = {"quick": args.quick, "machine": common.machine(), "results": {}}
+    for name in chosen:
+        t0 = time.perf_counter()
+        print(f"bench: {name}…", file=sys.stderr, flush=True)
+        figures["results"][name] = RUNNERS[name](args.quick, args.repeat)
+        print(f"bench: {name} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    figures["seconds"] = time.perf_counter() - started
+    figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return
+    print("\n".join(format_report(figures)))
+
+
+if __name__ == "__main__":
+    main()
