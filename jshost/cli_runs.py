@@ -33,12 +33,9 @@ def _when(epoch: float | None) -> str:
 
 
 def _seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s < 60:
-        return f"{s:.1f} s"
-    m, sec = divmod(int(s + 0.5), 60)
-    return f"{m} min {sec:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+    from .ui.plain import format_seconds
+
+    return "-" if s is None else format_seconds(s)
 
 
 def _preview(value: Any, limit: int = _PREVIEW) -> str:

@@ -296,19 +296,17 @@ class Engine:
                 del self._queue[i]
                 self._finish_skipped(request_id, rec)
                 return True
-        scope = self._scopes.get(index)
-        if scope is None:
-            return False
-        self._actions[index] = "skip"
-        scope.cancel()
-        return True
+        return self._cancel_attempt(index, "skip")
 
     def restart_agent(self, index: int) -> bool:
         """Cancel running agent #index's attempt and run it again (one more attempt)."""
+        return self._cancel_attempt(index, "restart")
+
+    def _cancel_attempt(self, index: int, action: Literal["skip", "restart"]) -> bool:
         scope = self._scopes.get(index)
         if scope is None:
             return False
-        self._actions[index] = "restart"
+        self._actions[index] = action
         scope.cancel()
         return True
 

@@ -10,10 +10,18 @@ from ..engine import RunOutcome
 from ..workers.base import Usage
 from .dispatch import EventsDropped, Stamped
 
-__all__ = ["PlainProgress", "format_result", "format_summary", "format_tokens", "outcome_json"]
+__all__ = [
+    "PlainProgress",
+    "format_result",
+    "format_seconds",
+    "format_summary",
+    "format_tokens",
+    "outcome_json",
+]
 
 
-def _fmt_seconds(s: float) -> str:
+def format_seconds(s: float) -> str:
+    """``4.2 s``, ``3 min 05 s``, ``2 h 07 min``."""
     if s < 60:
         return f"{s:.1f} s"
     m, sec = divmod(int(s + 0.5), 60)
@@ -143,7 +151,7 @@ def format_summary(outcome: RunOutcome, run_id: str | None = None) -> list[str]:
         if n := o.count(extra):
             counts += f", {n} {extra}"
     lines = [
-        f"{o.status} · agents {counts} · {_fmt_seconds(o.elapsed)} · "
+        f"{o.status} · agents {counts} · {format_seconds(o.elapsed)} · "
         f"tokens {format_tokens(o.usage)}"
     ]
     per_model = tokens_by_model(o)
