@@ -192,10 +192,11 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
       jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
       jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
     """
+    from .cli_saved import resolve_script_arg
     from .script import load_script
 
     try:
-        loaded = load_script(script)
+        loaded = load_script(resolve_script_arg(script))
     except ScriptLoadError as exc:
         _print_script_error(exc, None)
         sys.exit(EXIT_USAGE)
@@ -409,7 +410,12 @@ def _run(
     import trio
 
     from .engine import Engine
+    from .saved import discover, find_workflow
     from .ui.dispatch import UiThread
+
+    def resolve_workflow(name: str) -> Path | None:
+        found = find_workflow(name)
+        return None if found is None else found.path
 
     thread = UiThread(ui).start() if ui is not None else None
     engine = Engine(
@@ -421,6 +427,8 @@ def _run(
         model=model,
         recorder=recorder,
         replay=replay,
+        resolve_workflow=resolve_workflow,
+        workflow_names=lambda: [wf.name for wf in discover()[0]],
     )
 
     async def main() -> Any:
@@ -504,9 +512,12 @@ def main() -> None:
 
 def _register() -> None:
     from .cli_runs import inspect_cmd, runs_cmd
+    from .cli_saved import list_cmd, save_cmd
 
     cli.add_command(runs_cmd)
     cli.add_command(inspect_cmd)
+    cli.add_command(save_cmd)
+    cli.add_command(list_cmd)
 
 
 _register()
