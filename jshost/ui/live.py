@@ -30,7 +30,14 @@ from .model import (
     tokens_k,
 )
 
-__all__ = ["LiveView", "agents_line", "phase_cells", "state_counts", "tokens_line"]
+__all__ = [
+    "LiveView",
+    "agents_line",
+    "log_lines",
+    "phase_cells",
+    "state_counts",
+    "tokens_line",
+]
 
 #: frames are spaced at least this many times their own cost apart (50 → about 2 %)
 _DRAW_SHARE = 50
@@ -111,7 +118,7 @@ class LiveView(RunState):
         if running is not None:
             parts.append(running)
         if self.logs:
-            parts.append(self._log_lines())
+            parts.append(log_lines(self.logs))
         return Group(*parts)
 
     def _header(self, now: float) -> Text:
@@ -172,20 +179,6 @@ class LiveView(RunState):
         if len(running) > self.running_rows:
             table.add_row("", Text(f"… and {len(running) - self.running_rows} more", "dim"))
         return table
-
-    def _log_lines(self) -> Text:
-        text = Text()
-        for i, (kind, line) in enumerate(self.logs):
-            if i:
-                text.append("\n")
-            first = line.splitlines()[0] if line else ""
-            text.append(
-                "✗ " if kind == "failure" else "· ", style="red" if kind == "failure" else "dim"
-            )
-            text.append(first, style="red" if kind == "failure" else "")
-        text.no_wrap = True
-        text.overflow = "ellipsis"
-        return text
 
 
 # ---- pieces the interactive view draws the same way ------------------------------------------
@@ -250,4 +243,20 @@ def tokens_line(agents: Iterable[Any], budget: int | None, spent: int) -> Text:
         style = "red" if pct >= 90 else ("yellow" if pct >= 70 else "")
         text.append(" · budget ")
         text.append(f"{tokens_k(spent)}/{tokens_k(budget)} ({pct:.0f}%)", style=style)
+    return text
+
+
+def log_lines(logs: Iterable[tuple[str, str]]) -> Text:
+    """Log (``·``) and failure (``✗``, red) lines, the first line of each, cut to the width."""
+    text = Text()
+    for i, (kind, line) in enumerate(logs):
+        if i:
+            text.append("\n")
+        first = line.splitlines()[0] if line else ""
+        text.append(
+            "✗ " if kind == "failure" else "· ", style="red" if kind == "failure" else "dim"
+        )
+        text.append(first, style="red" if kind == "failure" else "")
+    text.no_wrap = True
+    text.overflow = "ellipsis"
     return text
