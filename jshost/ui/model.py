@@ -298,9 +298,17 @@ def _agent_from_record(rec: Any) -> AgentView:
 
 
 def view_from_state(
-    state: RunState, *, run_id: str, script: str = "", path: str | None = None
+    state: RunState,
+    *,
+    run_id: str,
+    script: str = "",
+    path: str | None = None,
+    meta: Any = None,
 ) -> RunView:
-    """A snapshot of a run an engine in this process is running (monotonic clock)."""
+    """A snapshot of a run an engine in this process is running (monotonic clock).
+
+    ``meta`` names the run before the engine's first event says it.
+    """
     now = time.monotonic()
     if state.outcome is not None:
         status = state.outcome.status
@@ -315,7 +323,7 @@ def view_from_state(
     error = None
     if state.outcome is not None and state.outcome.error is not None:
         error = str(state.outcome.error)
-    meta = state.meta
+    meta = state.meta if state.meta is not None else meta
     return RunView(
         run_id=run_id,
         name=meta.name if meta is not None else "workflow",

@@ -178,8 +178,7 @@ class LiveSource:
         self.queue = queue
         self.run_id = run_id
         self.state = RunState(log_rows=LOG_ROWS)
-        self._script = engine.script.source
-        self._path = engine.script.path
+        self._script = engine.script
 
     def start(self) -> None:
         self.runner.start()
@@ -188,7 +187,10 @@ class LiveSource:
         batch = self.queue.take(0)
         if batch:
             self.state.handle(batch)
-        return view_from_state(self.state, run_id=self.run_id, script=self._script, path=self._path)
+        script = self._script
+        return view_from_state(
+            self.state, run_id=self.run_id, script=script.source, path=script.path, meta=script.meta
+        )
 
     def steer(self, action: str, *args: Any) -> bool:
         """``set_paused``, ``skip_agent``, ``restart_agent`` or ``stop``; blocks briefly."""
@@ -577,10 +579,10 @@ class RunApp(App[int]):
     #keys { height: 1; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "move(-1)", "up", show=False, priority=True),
-        Binding("down", "move(1)", "down", show=False, priority=True),
-        Binding("enter,right", "enter", "open", show=False, priority=True),
-        Binding("escape,left", "back", "back", show=False, priority=True),
+        Binding("up", "move(-1)", "up", show=False),
+        Binding("down", "move(1)", "down", show=False),
+        Binding("enter,right", "enter", "open", show=False),
+        Binding("escape,left", "back", "back", show=False),
         Binding("j", "scroll(1)", "scroll down", show=False),
         Binding("k", "scroll(-1)", "scroll up", show=False),
         Binding("pagedown", "scroll(20)", "page down", show=False),
@@ -591,7 +593,9 @@ class RunApp(App[int]):
         Binding("r", "restart", "restart", show=False),
         Binding("s", "save", "save", show=False),
         Binding("question_mark", "help", "help", show=False),
-        Binding("q,ctrl+q", "leave", "leave", show=False, priority=True),
+        Binding("q", "leave", "leave", show=False),
+        # Priority: over textual's own quit key, and over anything a dialog binds.
+        Binding("ctrl+q", "leave", "leave", show=False, priority=True),
         Binding("ctrl+c", "interrupt", "stop", show=False, priority=True),
     ]
 
@@ -620,6 +624,12 @@ class RunApp(App[int]):
         self._section_lines: list[int] = []
         self._detail_key: Any = None
         self._next_poll = 0.0
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While a dialog (help, save) is up, its keys are its own: only Ctrl-C still acts.
+        if isinstance(self.screen, ModalScreen) and action not in ("interrupt", "leave"):
+            return False
+        return True
 
     # ---- layout and refresh ------------------------------------------------------------------
 
@@ -678,7 +688,7 @@ class RunApp(App[int]):
         self.view = view
         self.draw()
         if view.finished and self._leave_when_finished:
-            self.exit(EXIT_STOPPED if view.status == "stopped" else 0)
+            self.exit(return_code=EXIT_STOPPED if view.status == "stopped" else 0)
 
     def say(self, message: str) -> None:
         """Show a message in the message line (for a few seconds)."""
@@ -993,18 +1003,18 @@ class RunApp(App[int]):
 
     def action_leave(self) -> None:
         if self.source.read_only or (self.view is not None and self.view.finished):
-            self.exit(0)
+            self.exit(return_code=0)
             return
         self.say("the run is still going: q leaves once it has finished (x on the run stops it)")
 
     async def action_interrupt(self) -> None:
         if self.source.read_only or (self.view is not None and self.view.finished):
-            self.exit(0)
+            self.exit(return_code=0)
             return
         self._interrupts += 1
         if self._interrupts > 1:
             self.abandoned = True
-            self.exit(EXIT_STOPPED)
+            self.exit(return_code=EXIT_STOPPED)
             return
         self._leave_when_finished = True
         await self._steer("stop")
