@@ -106,6 +106,10 @@ class EngineThread:
         self._thread.start()
         return self
 
+    @property
+    def started(self) -> bool:
+        return self._thread.ident is not None
+
     def _main(self) -> None:
         async def main() -> RunOutcome:
             self._control = EngineControl(self.engine, trio.lowlevel.current_trio_token())
@@ -627,9 +631,7 @@ class RunApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # While a dialog (help, save) is up, its keys are its own: only Ctrl-C still acts.
-        if isinstance(self.screen, ModalScreen) and action not in ("interrupt", "leave"):
-            return False
-        return True
+        return action == "interrupt" or not isinstance(self.screen, ModalScreen)
 
     # ---- layout and refresh ------------------------------------------------------------------
 
@@ -1034,13 +1036,16 @@ def run_interactive(engine_factory: Callable[[Any], Engine], *, run_id: str) -> 
     app = RunApp(source, handle_signals=True)
     app.run()
     runner = source.runner
-    if not runner.done.is_set():
+    # The view may close on the run's last event, a moment before its thread has returned.
+    if not runner.done.is_set() and source.state.outcome is None:
         if app.abandoned:
             sys.stderr.write(f"jshost: left at once; resume the run with: jshost resume {run_id}\n")
             sys.stderr.flush()
             os._exit(EXIT_STOPPED)
         # The view failed or was closed some other way: the run goes on without it.
         sys.stderr.write("jshost: the view closed before the run ended; Ctrl-C stops the run\n")
+        if not runner.started:  # it failed before it started the run
+            runner.start()
     return runner.wait()
 
 
