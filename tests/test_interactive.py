@@ -636,7 +636,7 @@ def test_watch_follows_a_run_started_by_another_process_live(tmp_path):
         asyncio.run(scenario())
         store.close()
     finally:
-        out, err = proc.communicate(timeout=DEADLINE)
+        _, err = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 0, err
     assert seen[-1] == ("completed", 0, 10)
     during = [(running, done) for status, running, done in seen if status == "running"]
