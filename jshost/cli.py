@@ -106,10 +106,14 @@ def _run_options(fn: Any) -> Any:
         click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file."),
         click.option(
             "--worker",
-            type=click.Choice(["sim"]),
-            default="sim",
-            show_default=True,
-            help="Model worker: sim answers offline and deterministically.",
+            type=click.Choice(["sim", "anthropic"]),
+            help="Model worker: anthropic (the Messages API; the default when "
+            "ANTHROPIC_API_KEY is set) or sim (offline and deterministic).",
+        ),
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="Messages API base URL, for gateways and proxies (env ANTHROPIC_BASE_URL).",
         ),
         click.option(
             "--model", metavar="M", help="Model for agents that ask for none (or 'inherit')."
@@ -283,6 +287,17 @@ def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
+    from .workers.registry import WorkerSettings, choose_worker, make_worker
+
+    worker_name, note = choose_worker(opts["worker"])
+    settings = WorkerSettings(
+        model=opts["model"], base_url=opts["base_url"], sim_latency=opts["sim_latency"]
+    )
+    try:
+        worker_obj = make_worker(worker_name, settings)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
     if not opts["yes"]:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             _fail(
@@ -292,15 +307,8 @@ def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id
             )
         _confirm(loaded, limits)
 
-    from .workers.sim import SimWorker
-
-    if not json_ and not quiet:
-        key = "ANTHROPIC_API_KEY" in os.environ
-        note = "the anthropic worker is not in this version" if key else "no API key configured"
-        click.echo(f"jshost: using the offline sim worker ({note})", err=True)
-    worker_obj = SimWorker(
-        latency=opts["sim_latency"], exec_log=os.environ.get("JSHOST_SIM_EXEC_LOG") or None
-    )
+    if note and not json_ and not quiet:
+        click.echo(f"jshost: {note}", err=True)
 
     from .store import Store
 
@@ -449,7 +457,7 @@ def _run(
     engine = make_engine(thread.sink if thread is not None else None)
 
     async def main() -> Any:
-        async with trio.open_nursery() as nursery:
+        async with worker, trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signal, engine, thread is None)
             try:
                 return await engine.run()
