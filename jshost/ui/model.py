@@ -368,7 +368,12 @@ def view_from_store(run: Any, agents: list[Any], logs: list[tuple[str, str]]) ->
             phase=a.phase,
             model=a.model,
             status=a.status,
-            usage=Usage(input_tokens=a.tokens_in, output_tokens=a.tokens_out),
+            usage=Usage(
+                input_tokens=a.tokens_in,
+                output_tokens=a.tokens_out,
+                cache_creation_input_tokens=a.cache_write,
+                cache_read_input_tokens=a.cache_read,
+            ),
             attempts=a.attempts,
             started_at=a.started_at,
             finished_at=a.finished_at,

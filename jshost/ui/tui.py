@@ -114,7 +114,8 @@ class EngineThread:
         async def main() -> RunOutcome:
             self._control = EngineControl(self.engine, trio.lowlevel.current_trio_token())
             self._ready.set()
-            return await self.engine.run()
+            async with self.engine.worker:  # its connections close with the run
+                return await self.engine.run()
 
         try:
             self.outcome = trio.run(main)
@@ -393,10 +394,14 @@ def agent_detail(
     if a.phase:
         text.append(f" · phase {a.phase}")
     took = a.elapsed(now)
-    text.append(
-        f"\ntokens {a.usage.input_tokens:,} in / {a.usage.output_tokens:,} out"
-        f" · elapsed {clock(took) if took is not None else '–'}"
-    )
+    u = a.usage
+    text.append(f"\ntokens {u.input_tokens:,} in / {u.output_tokens:,} out")
+    if u.cache_creation_input_tokens or u.cache_read_input_tokens:
+        text.append(
+            f" · cache {u.cache_creation_input_tokens:,} written / "
+            f"{u.cache_read_input_tokens:,} read"
+        )
+    text.append(f" · elapsed {clock(took) if took is not None else '–'}")
     starts = []
     line = 3
     for i, (name, body) in enumerate(agent_sections(a)):
