@@ -482,15 +482,14 @@ def _want_interactive(opts: dict[str, Any]) -> bool:
         ):
             if given:
                 raise UsageError(f"--interactive and {option} are mutually exclusive")
-    on_terminals = (
-        sys.stdin.isatty()
-        and sys.stdout.isatty()
-        # the view draws on stderr, as every progress view does
-        and sys.stderr.isatty()
-        and os.environ.get("TERM") != "dumb"
-    )
-    if wanted and not on_terminals:
+    # The view draws on stderr, as every progress view does.
+    ttys = sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()
+    dumb = os.environ.get("TERM") == "dumb"
+    if wanted and not ttys:
         raise UsageError("--interactive needs a terminal: stdin, stdout and stderr must be one")
+    if wanted and dumb:
+        raise UsageError("--interactive needs a terminal that can draw (TERM is 'dumb')")
+    on_terminals = ttys and not dumb
     if wanted is None:
         return on_terminals and not (opts["json_"] or opts["quiet"] or opts["live"] is not None)
     return wanted

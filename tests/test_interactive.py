@@ -260,7 +260,7 @@ def test_f_filters_agents_by_status_in_turn():
         await pilot.press("enter")
 
         def labels():
-            return [str(r.cells[2]) for r in app.query_one("#rows").rows]
+            return [str(r.render()[2]) for r in app.query_one("#rows").rows]
 
         assert labels() == ["fine-1", "broken", "fine-2"]
         await pilot.press("f")

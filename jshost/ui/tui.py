@@ -237,10 +237,16 @@ class StoreSource:
 
 @dataclass(frozen=True)
 class Row:
-    """One selectable row: a key that stays the same while the row's cells change."""
+    """One selectable row: a key that stays the same while the row's cells change.
+
+    ``cells`` may be a function making them: only the rows on screen are drawn.
+    """
 
     key: tuple[Any, ...]
-    cells: tuple[RenderableType, ...]
+    cells: tuple[RenderableType, ...] | Callable[[], tuple[RenderableType, ...]]
+
+    def render(self) -> tuple[RenderableType, ...]:
+        return self.cells() if callable(self.cells) else self.cells
 
 
 class Rows(Widget):
@@ -291,7 +297,7 @@ class Rows(Widget):
         for spec in self.columns:
             table.add_column(**spec)
         for i in range(self._top, min(len(self.rows), self._top + height)):
-            table.add_row(*self.rows[i].cells, style="reverse" if i == self.cursor else None)
+            table.add_row(*self.rows[i].render(), style="reverse" if i == self.cursor else None)
         return table
 
 
@@ -331,20 +337,21 @@ def _status_text(view: RunView) -> Text:
     return Text(view.status, style=style.get(view.status, "yellow"))
 
 
-def _agent_row(a: AgentView, now: float) -> Row:
+def _agent_cells(a: AgentView, now: float) -> tuple[RenderableType, ...]:
     took = a.elapsed(now)
     tries = f" ×{a.attempts}" if a.attempts > 1 else ""
-    return Row(
-        key=("agent", a.index),
-        cells=(
-            f"#{a.index}",
-            Text(a.status, style=STATE_STYLE.get(a.status, "")),
-            Text(a.label + tries),
-            Text(a.model_used or a.model or "default"),
-            f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
-            clock(took) if took is not None else "",
-        ),
+    return (
+        f"#{a.index}",
+        Text(a.status, style=STATE_STYLE.get(a.status, "")),
+        Text(a.label + tries),
+        Text(a.model_used or a.model or "default"),
+        f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
+        clock(took) if took is not None else "",
     )
+
+
+def _agent_row(a: AgentView, now: float) -> Row:
+    return Row(key=("agent", a.index), cells=lambda: _agent_cells(a, now))
 
 
 def _clip_lines(text: str, expanded: bool) -> tuple[str, str]:
