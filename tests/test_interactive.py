@@ -16,6 +16,7 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -754,6 +755,16 @@ def test_second_ctrl_c_on_a_terminal_exits_at_once(tmp_path):
     assert term.finish() == 130
     assert time.monotonic() - started < 10  # not the 60 s the script's slice may take
     assert "left at once; resume the run with: jshost resume wf_" in term.text
+
+
+def test_sigterm_stops_an_interactive_run_like_ctrl_c(tmp_path):
+    script = tmp_path / "flow.js"
+    script.write_text(script_source(SLOW_THREE, META))
+    term = Terminal("run", str(script), "--yes", "--concurrency", "1")
+    term.expect("1 running")
+    term.proc.send_signal(signal.SIGTERM)
+    assert term.finish() == 130
+    assert "stopped · agents" in term.text and "jshost resume wf_" in term.text
 
 
 def test_jshost_watch_in_a_second_terminal_follows_the_run_live(tmp_path):

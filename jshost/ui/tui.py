@@ -610,7 +610,7 @@ class RunApp(App[int]):
         Binding("s", "save", "save", show=False),
         Binding("question_mark", "help", "help", show=False),
         Binding("q", "leave", "leave", show=False),
-        # Priority: over textual's own quit key, and over anything a dialog binds.
+        # Priority: over textual's own quit key (ctrl+q) and over what a dialog binds (ctrl+c).
         Binding("ctrl+q", "leave", "leave", show=False, priority=True),
         Binding("ctrl+c", "interrupt", "stop", show=False, priority=True),
     ]
