@@ -78,11 +78,11 @@ def _print_script_error(exc: ScriptError, source: str | None) -> None:
     if exc.detail:
         click.echo(exc.detail, err=True)
     elif source is not None and exc.line is not None:
-        from .script import _excerpt
+        from .diagnostics import excerpt
 
-        excerpt = _excerpt(source, exc.line, exc.column or 1)
-        if excerpt:
-            click.echo(excerpt, err=True)
+        shown = excerpt(source, exc.line, exc.column or 1)
+        if shown:
+            click.echo(shown, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
