@@ -20,7 +20,7 @@ def _open_store() -> Any:
     from .store import Store
 
     try:
-        return Store()
+        return Store(reading=True)
     except JshostError as exc:
         click.echo(f"jshost: {exc}", err=True)
         sys.exit(2)

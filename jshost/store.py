@@ -167,13 +167,14 @@ def _load(text: str | None) -> Any:
 def _explain(exc: sqlite3.Error, where: Path) -> str:
     text = str(exc)
     low = text.lower()
+    read_only = where.parent.is_dir() and not os.access(where.parent, os.W_OK)
+    if read_only or "readonly" in low or "read-only" in low:
+        return f"the run store {where} is read-only; check its permissions or set JSHOST_HOME"
     if "locked" in low or "busy" in low:
         return (
             f"the run store {where} is locked by another process "
             f"(waited {_BUSY_TIMEOUT_MS // 1000} s); try again when it finishes"
         )
-    if "readonly" in low or "read-only" in low:
-        return f"the run store {where} is read-only; check its permissions or set JSHOST_HOME"
     if "disk is full" in low or "disk i/o" in low:
         return f"cannot write the run store {where}: {text} (is the disk full?)"
     if "unable to open" in low:
@@ -319,12 +320,27 @@ class Store:
 
     Args:
         path (Path | str | None): the database file; default ``data_dir() / "jshost.db"``.
+        reading (bool): the caller only reads; a store on read-only media is then opened
+            as it is rather than refused.
     """
 
-    def __init__(self, path: Path | str | None = None) -> None:
+    def __init__(self, path: Path | str | None = None, *, reading: bool = False) -> None:
         self.path = Path(path) if path is not None else data_dir() / "jshost.db"
         self._lock = threading.RLock()
         self._locks: dict[str, int] = {}
+        if reading and self.path.is_file() and not os.access(self.path.parent, os.W_OK):
+            # Nobody can write here, so nothing changes under us: read the file as it is.
+            with self._errors():
+                uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+                self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                self._db.close()
+                raise StoreError(
+                    f"the run store {self.path} is read-only and has schema {version}; "
+                    f"this jshost reads schema {SCHEMA_VERSION}"
+                )
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
