@@ -198,6 +198,12 @@ class SourceMap:
         line = bisect.bisect_right(starts, index)
         return line, index - starts[line - 1] + 1
 
+    def index_of(self, line: int, col: int) -> int:
+        """The character offset of ``line``:``col`` (clamped to the text)."""
+        starts = self._line_starts()
+        line = min(max(line, 1), len(starts))
+        return min(starts[line - 1] + max(col, 1) - 1, len(self.source))
+
     def byte_pos(self, byte: int) -> tuple[int, int]:
         """``(line, col)`` of the character that starts at UTF-8 offset ``byte``."""
         if self.ascii:

@@ -9,6 +9,7 @@ always fires before the C stack runs out.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import threading
@@ -30,6 +31,7 @@ __all__ = [
     "SandboxLimitError",
     "SandboxLimits",
     "check_function_source",
+    "global_names",
 ]
 
 T = TypeVar("T")
@@ -223,6 +225,16 @@ class Sandbox:
         if not raw:
             return []
         return json.loads(raw)
+
+
+@functools.cache
+def global_names() -> frozenset[str]:
+    """The names a script sees as globals: the standard built-ins left after the prelude's
+    lockdown, and the workflow globals. Read from a real context, so ``validate`` and the
+    sandbox cannot disagree."""
+    sandbox = Sandbox(SandboxLimits(), {"maxAgents": 1, "budget": None, "args": None})
+    names = sandbox._ctx.eval("JSON.stringify(Object.getOwnPropertyNames(globalThis))")
+    return frozenset(json.loads(names))
 
 
 def check_function_source(wrapped: str, limits: SandboxLimits | None = None) -> str | None:

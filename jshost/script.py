@@ -29,10 +29,10 @@ __all__ = [
     "PREFIX",
     "Inspection",
     "Script",
+    "inspect_file",
     "inspect_source",
     "load_script",
     "parse_script",
-    "read_script_bytes",
 ]
 
 MAX_SCRIPT_CHARS = 524_288
@@ -141,6 +141,10 @@ def _control_problems(source: str, positions: SourceMap, path: str | None) -> It
         )
 
 
+def _too_large(path: str | None) -> Diagnostic:
+    return Diagnostic.make("E101", f"Script exceeds {MAX_SCRIPT_CHARS} bytes", path=path)
+
+
 def _utf8_problem(data: bytes, path: str | None) -> tuple[str, Diagnostic | None]:
     """The decoded text, and the problem if ``data`` is not UTF-8 (then decoded leniently)."""
     if data.startswith(b"\xef\xbb\xbf"):
@@ -158,12 +162,12 @@ def _utf8_problem(data: bytes, path: str | None) -> tuple[str, Diagnostic | None
         return data.decode("utf-8", errors="replace"), problem
 
 
-def read_script_bytes(path: str | Path) -> bytes:
-    """The bytes of the script file at ``path``.
+def inspect_file(path: str | Path, *, collect: bool = True) -> Inspection:
+    """Read the script file at ``path`` and run every load check on it (see
+    :func:`inspect_source`); a file that is not UTF-8 is checked as decoded leniently.
 
     Raises:
-        ScriptLoadError: the file is missing, a directory, unreadable, or so large that it
-            cannot hold a script of at most :data:`MAX_SCRIPT_CHARS` characters.
+        ScriptLoadError: the file is missing, a directory, or unreadable.
     """
     shown = str(path)
     p = Path(path)
@@ -173,14 +177,26 @@ def read_script_bytes(path: str | Path) -> bytes:
         size = p.stat().st_size
         # Characters are at most 4 bytes: refuse giant files before reading them whole.
         if size > 4 * MAX_SCRIPT_CHARS:
-            raise ScriptLoadError(f"Script exceeds {MAX_SCRIPT_CHARS} bytes", path=shown)
-        return p.read_bytes()
+            found = Inspection(shown, "", "", SourceMap(""))
+            found.diagnostics.append(_too_large(shown))
+            return found
+        data = p.read_bytes()
     except FileNotFoundError:
         raise ScriptLoadError(f"no such file: {shown!r}") from None
     except PermissionError:
         raise ScriptLoadError(f"cannot read {shown!r}: permission denied") from None
     except OSError as exc:
         raise ScriptLoadError(f"cannot read {shown!r}: {exc.strerror or exc}") from None
+    source, problem = _utf8_problem(data, shown)
+    if problem is not None and not collect:
+        found = Inspection(shown, source, _sha256(source), SourceMap(source))
+        found.diagnostics.append(problem)
+        return found
+    found = inspect_source(source, path=shown, collect=collect)
+    if problem is not None:
+        found.diagnostics.insert(0, problem)
+        found.script = None
+    return found
 
 
 def load_script(path: str | Path) -> Script:
@@ -190,11 +206,10 @@ def load_script(path: str | Path) -> Script:
         ScriptLoadError: the file is missing, unreadable, too large, not UTF-8, or the script
             is refused (control characters, syntax, meta).
     """
-    shown = str(path)
-    source, problem = _utf8_problem(read_script_bytes(path), shown)
-    if problem is not None:
-        raise problem.to_error()
-    return parse_script(source, path=shown)
+    found = inspect_file(path, collect=False)
+    if found.script is None:
+        raise found.diagnostics[0].to_error(found.source or None)
+    return found.script
 
 
 def parse_script(source: str, *, path: str | None = None) -> Script:
@@ -236,7 +251,7 @@ def inspect_source(source: str, *, path: str | None = None, collect: bool = True
 def _inspect(found: Inspection, report: Callable[[Diagnostic | None], None]) -> None:
     source, path, positions = found.source, found.path, found.positions
     if len(source) > MAX_SCRIPT_CHARS:
-        report(Diagnostic.make("E101", f"Script exceeds {MAX_SCRIPT_CHARS} bytes", path=path))
+        report(_too_large(path))
     for problem in _control_problems(source, positions, path):
         report(problem)
     tree = found.tree = js_parser().parse(positions.data)
@@ -244,6 +259,7 @@ def _inspect(found: Inspection, report: Callable[[Diagnostic | None], None]) -> 
     if head is None:
         # read_meta gives the reference's message at the first statement's position.
         meta = read_meta(source, path=path, tree=tree, positions=positions)
+        found.span = meta.span
         for problem in meta.problems:
             report(problem)
         if not meta.problems:
@@ -265,9 +281,9 @@ def _inspect(found: Inspection, report: Callable[[Diagnostic | None], None]) -> 
         report(problem)
     if meta.span is not None and meta.span.export_start != start:
         report(Diagnostic.make("E106", FIRST_STATEMENT, path=path, pos=(1, 1)))
+    found.meta = meta.meta
     if found.diagnostics or meta.meta is None:
         return
-    found.meta = meta.meta
     found.script = Script(
         path=path,
         source=source,
