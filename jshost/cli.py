@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__
-from .errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from .errors import JshostError, ScriptError, UsageError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -187,14 +187,10 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
       jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
       jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
     """
-    from .script import load_script
+    from .cli_validate import checked_script
 
-    try:
-        loaded = load_script(script)
-    except ScriptLoadError as exc:
-        _print_script_error(exc, None)
-        sys.exit(EXIT_USAGE)
-    _execute(ctx, loaded, opts, resume_id=resume_id)
+    loaded, report = checked_script(script)  # every diagnostic, exit 2 on errors
+    _execute(ctx, loaded, opts, resume_id=resume_id, report=report)
 
 
 @cli.command(name="resume")
@@ -212,7 +208,7 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     Example usage:
       jshost resume wf_3f2a9c01b7de --yes
     """
-    from .script import parse_script
+    from .cli_validate import checked_source
     from .store import Store
 
     try:
@@ -220,11 +216,7 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
             row = store.get_run(run_id)
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE)
-    try:
-        loaded = parse_script(row.script, path=row.path)
-    except ScriptLoadError as exc:
-        _print_script_error(exc, row.script)
-        sys.exit(EXIT_USAGE)
+    loaded, report = checked_source(row.script, row.path)
     given = {
         name
         for name in opts
@@ -247,10 +239,17 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     stored_args = row.args if row.has_args else None
     if "args_json" not in given and "args_file" not in given and row.has_args:
         opts["args_json"] = json.dumps(stored_args)
-    _execute(ctx, loaded, opts, resume_id=row.id)
+    _execute(ctx, loaded, opts, resume_id=row.id, report=report)
 
 
-def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id: str | None):
+def _execute(
+    ctx: click.Context,
+    loaded: Any,
+    opts: dict[str, Any],
+    *,
+    resume_id: str | None,
+    report: Any,
+):
     from .engine import Limits
     from .sandbox import SandboxLimits
 
@@ -271,13 +270,9 @@ def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id
         _fail(str(exc), EXIT_USAGE)
 
     if not opts["yes"]:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
-            _fail(
-                "not running without confirmation: stdin is not a terminal. "
-                "Review the script, then pass --yes to run it.",
-                EXIT_USAGE,
-            )
-        _confirm(loaded, limits)
+        from .cli_validate import confirm_run
+
+        confirm_run(report, limits, worker=opts["worker"], model=opts["model"])
 
     from .workers.sim import SimWorker
 
@@ -373,20 +368,6 @@ def _open_run(
     return store.resume_run(resume_id, caps=caps, worker=worker.name, model=opts["model"], **script)
 
 
-def _confirm(loaded: Any, limits: Any) -> None:
-    meta = loaded.meta
-    click.echo(f"Workflow: {meta.name}", err=True)
-    click.echo(f"  {meta.description}", err=True)
-    for i, phase in enumerate(meta.phases, 1):
-        click.echo(f"  {i}. {phase.title}", err=True)
-    caps = f"concurrency {limits.concurrency}, max {limits.max_agents} agents"
-    if limits.budget:
-        caps += f", budget {limits.budget:,} output tokens"
-    click.echo(f"  {caps}", err=True)
-    if not click.confirm("Run it?", default=False, err=True):
-        _fail("not run", EXIT_USAGE)
-
-
 def _run(
     loaded: Any,
     worker: Any,
@@ -470,9 +451,12 @@ def main() -> None:
 
 def _register() -> None:
     from .cli_runs import inspect_cmd, runs_cmd
+    from .cli_validate import show_cmd, validate_cmd
 
     cli.add_command(runs_cmd)
     cli.add_command(inspect_cmd)
+    cli.add_command(validate_cmd)
+    cli.add_command(show_cmd)
 
 
 _register()

@@ -21,7 +21,6 @@ from importlib import resources
 from typing import Any, TypeVar
 
 import quickjs
-import trio
 
 __all__ = [
     "CHILD_LINE_BASE",
@@ -102,6 +101,8 @@ class JsThread:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the JS thread and return its result."""
+        import trio  # here, not at the top: `jshost validate` compiles scripts without trio
+
         token = trio.lowlevel.current_trio_token()
         done = trio.Event()
         future = self._pool.submit(fn, *args)
