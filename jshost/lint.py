@@ -405,11 +405,7 @@ class _Linter:
                 for declarator in node.named_children:
                     if declarator.type == "variable_declarator":
                         name = declarator.child_by_field_name("name")
-                        value = declarator.child_by_field_name("value")
-                        if name is not None and self.is_meta_name(node, name):
-                            self.declared.add(name.start_byte)  # the body cannot see `meta`
-                        else:
-                            self.bind(name, target, value)
+                        self.bind(name, target, declarator.child_by_field_name("value"))
             elif kind == "catch_clause":
                 self.bind(node.child_by_field_name("parameter"), inner)
             elif kind == "for_in_statement":
@@ -429,6 +425,7 @@ class _Linter:
                 if self.export_statement(node):
                     continue
             elif kind == "with_statement":
+                self.complete = False  # inside `with`, any name may be a property
                 self.explains_syntax_error(node)
                 self.report(
                     "E202", "'with' statements are not supported in workflow scripts.", node
@@ -441,15 +438,6 @@ class _Linter:
                 self.loops.append((node, inner))
             for child in reversed(node.named_children):
                 stack.append((child, inner, False))
-
-    def is_meta_name(self, declaration: Node, name: Node) -> bool:
-        parent = declaration.parent
-        return (
-            parent is not None
-            and parent == self.meta_statement
-            and name.type == "identifier"
-            and self.text(name) == "meta"
-        )
 
     def explains_syntax_error(self, node: Node) -> None:
         self.syntax_spans.append(
@@ -477,8 +465,9 @@ class _Linter:
     def export_statement(self, node: Node) -> bool:
         """Report an export other than meta's; True when its children need no walk."""
         if self.span is not None and self.positions.offset(node.start_byte) == self.span.start:
+            # The meta literal has its own checks (E107 for anything not literal).
             self.meta_statement = node
-            return False
+            return True
         self.explains_syntax_error(node)
         self.report(
             "E201",
@@ -561,7 +550,13 @@ class _Linter:
     def undefined_name(self, name: str, reads: list[Node]) -> None:
         more = len(reads) - 1
         also = f" (used {len(reads)} times)" if more else ""
-        if name == "meta":
+        hint = None
+        if all(_is_assigned(n) for n in reads):
+            message = (
+                f"{name!r} is assigned but never declared{also}: strict mode throws a "
+                f"ReferenceError; declare it with let"
+            )
+        elif name == "meta":
             message = f"'meta' is not defined{also}: the script body cannot see its meta header"
             hint = "copy the values you need into the body, or pass them in args"
         elif name in _HOST_APIS:
@@ -569,13 +564,8 @@ class _Linter:
                 f"{name!r} is not defined{also}: it is a Node.js or browser API, and workflow "
                 "scripts run in a sandbox without them"
             )
-            hint = None
         else:
-            message = (
-                f"{name!r} is not defined{also}: pass it in args and read it as args.{name}"
-                if name.isidentifier()
-                else f"{name!r} is not defined{also}: pass it in args"
-            )
+            message = f"{name!r} is not defined{also}: pass it in args and read it as args.{name}"
             hint = (
                 f"for example: jshost run SCRIPT --args '{{\"{name}\": …}}' and "
                 f"`const {{ {name} }} = args`"
@@ -745,11 +735,15 @@ class _Linter:
                     self.report("E602", _NOT_THUNKS, element)
             return
         callback = self.per_element_callback(first)
-        if callback is not None:
-            for result in self.results_of(callback):
-                if self.evidently_not_function(result):
-                    self.report("E602", _NOT_THUNKS, result)
-                    break
+        if callback is None:
+            return
+        if any(c.type == "async" for c in callback.children):
+            # An async callback returns a promise, whatever it returns.
+            self.report("E602", _NOT_THUNKS, callback)
+            return
+        results = self.results_of(callback)
+        if results:
+            self.report("E602", _NOT_THUNKS, min(results, key=lambda n: n.start_byte))
 
     def per_element_callback(self, node: Node) -> Node | None:
         """``F`` of ``xs.map(F)`` or ``Array.from(xs, F)`` when ``F`` is written there."""
@@ -778,17 +772,14 @@ class _Linter:
         return candidate if candidate.type in _FUNCTIONS else None
 
     def results_of(self, function: Node) -> list[Node]:
-        """What ``function`` evidently returns: its expression body, or its returned values.
-
-        An async function returns a promise whatever it says, so it is its own result.
-        """
-        if any(c.type == "async" for c in function.children):
-            return [function]
+        """What ``function`` returns when every value it returns is evidently no function:
+        its expression body, or each returned value. Otherwise nothing."""
         body = function.child_by_field_name("body")
         if body is None:
             return []
         if body.type != "statement_block":
-            return [_unparen(body)]
+            result = _unparen(body)
+            return [result] if self.evidently_not_function(result) else []
         results: list[Node] = []
         stack = list(body.named_children)
         while stack:
@@ -1400,6 +1391,16 @@ def _is_typeof_operand(node: Node) -> bool:
         return False
     operator = parent.child_by_field_name("operator")
     return operator is not None and operator.type == "typeof"
+
+
+def _is_assigned(node: Node) -> bool:
+    """Whether identifier ``node`` is the target of an assignment (``x = …``, ``x += …``)."""
+    parent = node.parent
+    return (
+        parent is not None
+        and parent.type in ("assignment_expression", "augmented_assignment_expression")
+        and parent.child_by_field_name("left") == node
+    )
 
 
 def _conjuncts(node: Node) -> list[Node]:

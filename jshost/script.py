@@ -118,12 +118,15 @@ def _sha256(source: str) -> str:
 
 def _control_problems(source: str, positions: SourceMap, path: str | None) -> Iterator[Diagnostic]:
     found = 0
+    first_unlisted = None
     for match in _SUSPECT.finditer(source):
         ch = match.group()
         if unicodedata.category(ch) not in ("Cc", "Cf") and ch not in "\u2028\u2029":
             continue
         found += 1
         if found > _MAX_CONTROL_REPORTS:
+            if first_unlisted is None:
+                first_unlisted = positions.pos(match.start())
             continue
         name = unicodedata.name(ch, "control character")
         yield Diagnostic.make(
@@ -138,6 +141,7 @@ def _control_problems(source: str, positions: SourceMap, path: str | None) -> It
             "E102",
             f"script contains {found - _MAX_CONTROL_REPORTS} more control characters (not listed)",
             path=path,
+            pos=first_unlisted,
         )
 
 
