@@ -14,6 +14,8 @@ stays quiet.
 from __future__ import annotations
 
 import difflib
+import functools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -711,9 +713,11 @@ class _Linter:
         ok, schema = literal_value(value, self.positions)
         if not ok:
             return  # built from variables: the runtime checks it
-        from .schemas import schema_problem  # jsonschema is slow to import; only when needed
-
-        problem = schema_problem(schema)
+        try:
+            text = json.dumps(schema)
+        except (ValueError, RecursionError):
+            return  # not JSON: the runtime's own check reports it
+        problem = _schema_problem(text)
         if problem is not None:
             code = "E506" if "invalid JSON Schema" in problem else "E507"
             self.report(code, problem, value)
@@ -1361,6 +1365,15 @@ class _Linter:
         return text if len(text) <= 40 else text[:37] + "…"
 
 
+@functools.lru_cache(maxsize=512)
+def _schema_problem(text: str) -> str | None:
+    """``schema_problem`` of a schema given as JSON text, remembered: checking against the
+    meta-schema is slow, and a script often repeats one schema in many calls."""
+    from .schemas import schema_problem  # jsonschema is slow to import; only when needed
+
+    return schema_problem(json.loads(text))
+
+
 # ---- small tree helpers ----------------------------------------------------------------------
 
 
@@ -1404,14 +1417,19 @@ def _is_assigned(node: Node) -> bool:
 
 
 def _conjuncts(node: Node) -> list[Node]:
-    node = _unparen(node)
-    if node.type == "binary_expression":
-        operator = node.child_by_field_name("operator")
-        if operator is not None and operator.type == "&&":
-            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-            if left is not None and right is not None:
-                return _conjuncts(left) + _conjuncts(right)
-    return [node]
+    """The operands of a chain of ``&&`` (iteratively: chains may be very long)."""
+    out: list[Node] = []
+    stack = [node]
+    while stack:
+        n = _unparen(stack.pop())
+        if n.type == "binary_expression":
+            operator = n.child_by_field_name("operator")
+            left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+            if operator is not None and operator.type == "&&" and None not in (left, right):
+                stack.extend((right, left))
+                continue
+        out.append(n)
+    return out
 
 
 def _enclosing_function(node: Node) -> Node | None:

@@ -65,6 +65,8 @@ _META_HEAD = re.compile(
 # Control characters other than tab, line feed and carriage return, and every character
 # outside ASCII (whose category is then looked up one by one: there are few of them).
 _SUSPECT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[^\x00-\x7f]")
+# Text the QuickJS binding cannot take (both are reported: E102, E103).
+_UNCOMPILABLE = re.compile(r"[\x00\ud800-\udfff]")
 # validate lists this many control characters, then says how many more there are.
 _MAX_CONTROL_REPORTS = 20
 
@@ -121,7 +123,17 @@ def _control_problems(source: str, positions: SourceMap, path: str | None) -> It
     first_unlisted = None
     for match in _SUSPECT.finditer(source):
         ch = match.group()
-        if unicodedata.category(ch) not in ("Cc", "Cf") and ch not in "\u2028\u2029":
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            # Only an in-memory string can hold one: no UTF-8 file decodes to it.
+            yield Diagnostic.make(
+                "E103",
+                f"script is not valid UTF-8: it holds a lone surrogate U+{ord(ch):04X}",
+                path=path,
+                pos=positions.pos(match.start()),
+            )
+            continue
+        if category not in ("Cc", "Cf") and ch not in "\u2028\u2029":
             continue
         found += 1
         if found > _MAX_CONTROL_REPORTS:
@@ -259,6 +271,7 @@ def _inspect(found: Inspection, report: Callable[[Diagnostic | None], None]) -> 
     for problem in _control_problems(source, positions, path):
         report(problem)
     tree = found.tree = js_parser().parse(positions.data)
+    compilable = _UNCOMPILABLE.search(source) is None
     head = _META_HEAD.match(source)
     if head is None:
         # read_meta gives the reference's message at the first statement's position.
@@ -269,7 +282,8 @@ def _inspect(found: Inspection, report: Callable[[Diagnostic | None], None]) -> 
         if not meta.problems:
             report(Diagnostic.make("E106", FIRST_STATEMENT, path=path, pos=(1, 1)))
         # validate goes on: the syntax of the whole text, as a body, is still worth checking.
-        report(_syntax_problem(source, PREFIX + source + SUFFIX, positions, path))
+        if compilable:
+            report(_syntax_problem(source, PREFIX + source + SUFFIX, positions, path))
         return
     start, end = head.span("head")
     # `export const meta =` becomes `void` and blanks: the literal stays an expression at its
@@ -278,7 +292,8 @@ def _inspect(found: Inspection, report: Callable[[Diagnostic | None], None]) -> 
     blank = re.sub(r"[^\n]", " ", source[start + 4 : end])
     body = source[:start] + "void" + blank + source[end:]
     wrapped = PREFIX + body + SUFFIX
-    report(_syntax_problem(source, wrapped, positions, path))
+    if compilable:
+        report(_syntax_problem(source, wrapped, positions, path))
     meta = read_meta(source, path=path, tree=tree, positions=positions, collect=True)
     found.span = meta.span
     for problem in meta.problems:

@@ -665,6 +665,26 @@ def test_fanout_of_the_samples():
     }
 
 
+# -- inputs that could exhaust a recursion ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "const x = " + "(" * 3000 + "1" + ")" * 3000,
+        "const x = " + "[" * 3000 + "]" * 3000,
+        "while (budget.remaining() > 0" + " && a" * 3000 + ") await agent('x')",
+        "const f = " + "() => " * 600 + "agent('x')\nawait f()",
+        "await agent('x', { schema: " + "{ a: " * 400 + "{}" + " }" * 400 + " })",
+        "log(" + "x + " * 3000 + "1)",
+    ],
+)
+def test_deep_nesting_never_crashes(body):
+    report = validate_source(META + body + "\n", path="t.js")
+    assert all(d.code in CODES for d in report.diagnostics)
+    assert report.fanout is not None and report.fanout.text()
+
+
 # -- the report and its formats ----------------------------------------------------------------
 
 
