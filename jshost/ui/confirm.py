@@ -74,7 +74,8 @@ def ask(
     if warnings:
         console.print(Text(f"{len(warnings)} validation warning(s):", style="yellow bold"))
         for d in warnings:
-            console.print(Text("  " + visible(str(d)), style="yellow"))
+            # One line each, as `validate` prints them: the terminal wraps, rich does not.
+            console.print(Text("  " + visible(str(d)), style="yellow"), soft_wrap=True)
     labels = choices(visible(name), visible(where))
     while True:
         console.print()

@@ -128,8 +128,9 @@ def header_panel(report: Report, title: str = "workflow script") -> Panel:
 def _syntax(report: Report) -> RenderableType:
     from rich.syntax import Syntax  # pygments is only needed to draw the script
 
+    source = visible(report.source)
     return Syntax(
-        visible(report.source),
+        source[:-1] if source.endswith("\n") else source,  # no empty line after the last
         "javascript",
         line_numbers=True,
         word_wrap=True,  # a long line must wrap: cutting it could hide code
