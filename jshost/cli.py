@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from . import __version__
-from .errors import JshostError, ScriptError, UsageError
+from .errors import JshostError, ScriptError, ScriptLoadError, UsageError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -161,6 +161,11 @@ def _run_options(fn: Any) -> Any:
             "--json", "json_", is_flag=True, help="Print the final outcome as JSON on stdout."
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only the result and the summary."),
+        click.option(
+            "--live/--no-live",
+            default=None,
+            help="Live progress view (default: on when stderr is a terminal).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -187,9 +192,15 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
       jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
       jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
     """
+    from .cli_saved import resolve_script_arg
     from .cli_validate import checked_script
 
-    loaded, report = checked_script(script)  # every diagnostic, exit 2 on errors
+    try:
+        path = resolve_script_arg(script)
+    except ScriptLoadError as exc:
+        _print_script_error(exc, None)
+        sys.exit(EXIT_USAGE)
+    loaded, report = checked_script(path)  # every diagnostic, exit 2 on errors
     _execute(ctx, loaded, opts, resume_id=resume_id, report=report)
 
 
@@ -291,13 +302,15 @@ def _execute(
         recorder, replay = _open_run(store, loaded, args, limits, worker_obj, opts, resume_id)
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
+    run_id = recorder.run_id
+    ui = _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
         outcome = _run(
             loaded,
             worker_obj,
             limits,
             args,
-            progress=not (json_ or quiet),
+            ui=ui,
             model=opts["model"],
             recorder=recorder,
             replay=replay,
@@ -308,27 +321,28 @@ def _execute(
         except JshostError as exc:
             save_error = str(exc)
 
-    from .ui.plain import format_result, format_summary, outcome_json
+    from .ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
 
-    run_id = recorder.run_id
     if json_:
-        out = outcome_json(outcome, loaded.meta.name)
-        out["run_id"] = run_id
-        click.echo(json.dumps(out, ensure_ascii=True))
+        click.echo(json.dumps(outcome_json(outcome, loaded.meta.name, run_id), ensure_ascii=True))
     else:
         if outcome.status == "completed":
-            click.echo(format_result(outcome.result))
-        for line in format_summary(outcome):
+            on_terminal = sys.stdout.isatty()
+            text = format_result(
+                outcome.result, limit=RESULT_PREVIEW_CHARS if on_terminal else None
+            )
+            click.echo(text)
+            if on_terminal and len(text) < len(format_result(outcome.result)):
+                click.echo(f"(the whole result: jshost inspect {run_id} --result)", err=True)
+        if outcome.error is not None:
+            script_path = loaded.path
+            _print_script_error(
+                outcome.error, loaded.source if outcome.error.path == script_path else None
+            )
+        for line in format_summary(outcome, run_id):
             click.echo(line, err=True)
-    if outcome.error is not None and not json_:
-        script_path = loaded.path
-        _print_script_error(
-            outcome.error, loaded.source if outcome.error.path == script_path else None
-        )
     if save_error is not None:
         click.echo(f"jshost: warning: the run's end was not saved: {save_error}", err=True)
-    if not json_:
-        click.echo(f"run {run_id} · jshost inspect {run_id} · jshost resume {run_id}", err=True)
     if outcome.status == "stopped":
         sys.exit(EXIT_STOPPED)
     if outcome.status == "failed":
@@ -374,7 +388,7 @@ def _run(
     limits: Any,
     args: Any,
     *,
-    progress: bool,
+    ui: Any,
     model: Any,
     recorder: Any = None,
     replay: Any = None,
@@ -382,32 +396,64 @@ def _run(
     import trio
 
     from .engine import Engine
-    from .ui.plain import PlainProgress
+    from .saved import discover, find_workflow
+    from .ui.dispatch import UiThread
 
-    sink = PlainProgress(sys.stderr) if progress else None
+    def resolve_workflow(name: str) -> Path | None:
+        found = find_workflow(name)
+        return None if found is None else found.path
+
+    thread = UiThread(ui).start() if ui is not None else None
     engine = Engine(
         loaded,
         worker=worker,
         limits=limits,
         args=args,
-        sink=sink,
+        sink=thread.sink if thread is not None else None,
         model=model,
         recorder=recorder,
         replay=replay,
+        resolve_workflow=resolve_workflow,
+        workflow_names=lambda: [wf.name for wf in discover()[0]],
     )
 
     async def main() -> Any:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_stop_on_signal, engine)
+            nursery.start_soon(_stop_on_signal, engine, thread is None)
             try:
                 return await engine.run()
             finally:
                 nursery.cancel_scope.cancel()
 
-    return trio.run(main)
+    try:
+        return trio.run(main)
+    finally:
+        if thread is not None:
+            thread.finish()
 
 
-async def _stop_on_signal(engine: Any) -> None:
+def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any:
+    """The progress UI for this run: JSON events, a live view, plain lines, or none."""
+    if json_:
+        from .ui.jsonl import JsonEvents
+
+        return JsonEvents(sys.stdout, run_id)
+    if quiet:
+        return None
+    if live is None:
+        live = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    if live:
+        from rich.console import Console
+
+        from .ui.live import LiveView
+
+        return LiveView(Console(stderr=True), run_id=run_id)
+    from .ui.plain import PlainProgress
+
+    return PlainProgress(sys.stderr)
+
+
+async def _stop_on_signal(engine: Any, say_stopping: bool) -> None:
     import trio
 
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -415,7 +461,8 @@ async def _stop_on_signal(engine: Any) -> None:
         async for _ in signals:
             count += 1
             if count == 1:
-                click.echo("\njshost: stopping… (press Ctrl-C again to exit at once)", err=True)
+                if say_stopping:  # otherwise the progress UI says it
+                    click.echo("\njshost: stopping… (press Ctrl-C again to exit at once)", err=True)
                 engine.stop()
             else:
                 os._exit(EXIT_STOPPED)
@@ -451,10 +498,13 @@ def main() -> None:
 
 def _register() -> None:
     from .cli_runs import inspect_cmd, runs_cmd
+    from .cli_saved import list_cmd, save_cmd
     from .cli_validate import show_cmd, validate_cmd
 
     cli.add_command(runs_cmd)
     cli.add_command(inspect_cmd)
+    cli.add_command(save_cmd)
+    cli.add_command(list_cmd)
     cli.add_command(validate_cmd)
     cli.add_command(show_cmd)
 

@@ -117,7 +117,10 @@ def runs_cmd(json_: bool, limit: int) -> None:
     is_flag=True,
     help="Print the run's journal as JSON lines, like Claude Code's journal.jsonl.",
 )
-def inspect_cmd(run_id: str, json_: bool, agent_index: int | None, journal: bool) -> None:
+@click.option("--result", "result_only", is_flag=True, help="Print only the run's whole result.")
+def inspect_cmd(
+    run_id: str, json_: bool, agent_index: int | None, journal: bool, result_only: bool
+) -> None:
     """Show one stored run: meta, phases, agents, failures, logs and result.
 
     RUN_ID may be a unique prefix of the id.
@@ -127,6 +130,7 @@ def inspect_cmd(run_id: str, json_: bool, agent_index: int | None, journal: bool
       jshost inspect wf_3f2a9c01b7de
       jshost inspect wf_3f2a --agent 4
       jshost inspect wf_3f2a --journal > journal.jsonl
+      jshost inspect wf_3f2a --result > result.json
     """
     with _open_store() as store:
         try:
@@ -147,6 +151,15 @@ def inspect_cmd(run_id: str, json_: bool, agent_index: int | None, journal: bool
         except JshostError as exc:
             click.echo(f"jshost: {exc}", err=True)
             sys.exit(2)
+    if result_only:
+        if run.status != "completed":
+            click.echo(f"jshost: run {run.id} has no result: it is {run.shown_status}", err=True)
+            sys.exit(1)
+        if isinstance(run.result, str) and not json_:
+            click.echo(run.result)
+        else:
+            click.echo(json.dumps(run.result, ensure_ascii=False, indent=2))
+        return
     if agent_index is not None:
         match = [a for a in agents if a.index == agent_index]
         if not match:
@@ -160,6 +173,7 @@ def inspect_cmd(run_id: str, json_: bool, agent_index: int | None, journal: bool
         return
     if json_:
         out = run.to_json(full=True)
+        out["counts"] = out.pop("agents")
         out["agents"] = [a.to_json() for a in agents]
         out["failures"] = [text for kind, text in logs if kind == "failure"]
         out["logs"] = [text for kind, text in logs if kind == "log"]

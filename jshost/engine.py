@@ -34,14 +34,24 @@ from .sandbox import (
 )
 from .schemas import schema_problem
 from .script import CHILD_PREFIX, PREFIX, Script, load_script
-from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker
+from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
-__all__ = ["NO_ARGS", "AgentRecord", "Engine", "Limits", "RunOutcome", "default_label"]
+__all__ = [
+    "NO_ARGS",
+    "AgentRecord",
+    "Engine",
+    "EngineControl",
+    "Limits",
+    "RunOutcome",
+    "default_label",
+]
 
 #: ``args`` when the user gave none: the script sees ``undefined`` (JSON null stays ``null``).
 NO_ARGS: Any = object()
 
 MAX_CONCURRENCY = 256
+#: longest a change waits in the recorder's buffer while nothing else happens (for watchers)
+FLUSH_INTERVAL = 0.5
 _KEEP_LOGS = 1000
 # What the host keeps of one log or failure line: a script may log strings as large as its
 # heap, and the host must not hold a thousand of them.
@@ -97,6 +107,8 @@ class AgentRecord:
     result: Any = None
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
+    #: the model the worker reports it used (an id), once the agent is done
+    model_used: str | None = None
     attempts: int = 0
     queued_at: float = 0.0
     started_at: float | None = None
@@ -234,11 +246,18 @@ class Engine:
         self._queue: deque[tuple[int, AgentRecord, AgentRequest]] = deque()
         self._nursery: trio.Nursery | None = None
         self._script_finished = False
+        self._paused = False
+        # Steering running agents: their cancel scopes, what a cancel means, restarts so far.
+        self._scopes: dict[int, trio.CancelScope] = {}
+        self._actions: dict[int, Literal["skip", "restart"]] = {}
+        self._restarts: dict[int, int] = {}
 
     # ---- public --------------------------------------------------------------------------
 
     def stop(self) -> None:
         """Stop the run: in-flight agents are cancelled, finished ones are kept."""
+        if not self._stop_requested:
+            self._emit(ev.RunStopping())
         self._stop_requested = True
         if self._scope is not None:
             self._scope.cancel()
@@ -247,6 +266,46 @@ class Engine:
     def spent(self) -> int:
         """Output tokens spent so far."""
         return self._spent
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (no queued agent starts; running ones finish) or carry on."""
+        if paused == self._paused:
+            return
+        self._paused = paused
+        self.recorder.paused(paused)
+        self._emit(ev.RunPaused(paused))
+        if not paused:
+            self._pump()
+
+    def skip_agent(self, index: int) -> bool:
+        """Skip agent #index if it is queued or running: its ``agent()`` resolves to null.
+
+        Returns whether there was such an agent to skip.
+        """
+        for i, (request_id, rec, _) in enumerate(self._queue):
+            if rec.index == index:
+                del self._queue[i]
+                self._finish_skipped(request_id, rec)
+                return True
+        scope = self._scopes.get(index)
+        if scope is None:
+            return False
+        self._actions[index] = "skip"
+        scope.cancel()
+        return True
+
+    def restart_agent(self, index: int) -> bool:
+        """Cancel running agent #index's attempt and run it again (one more attempt)."""
+        scope = self._scopes.get(index)
+        if scope is None:
+            return False
+        self._actions[index] = "restart"
+        scope.cancel()
+        return True
 
     async def run(self) -> RunOutcome:
         """Run the script; never raises for anything the script or a worker does."""
@@ -384,8 +443,10 @@ class Engine:
         if self._replies:
             return
         self._wakeup = trio.Event()
-        next_timer = self._next_timer()
-        with trio.move_on_at(next_timer):
+        deadline = self._next_timer()
+        if self.recorder.dirty:  # someone may be watching the store: save within a moment
+            deadline = min(deadline, trio.current_time() + FLUSH_INTERVAL)
+        with trio.move_on_at(deadline):
             await self._wakeup.wait()
         self._wakeup = None
 
@@ -532,7 +593,7 @@ class Engine:
 
     def _pump(self) -> None:
         """Start queued agents, in call order, while slots are free (the FIFO queue)."""
-        while self._queue and self._running < self.limits.concurrency:
+        while self._queue and self._running < self.limits.concurrency and not self._paused:
             if self._nursery is None or self._script_finished:
                 return
             request_id, rec, request = self._queue.popleft()
@@ -551,12 +612,53 @@ class Engine:
             self._peak = max(self._peak, self._running)
             self.recorder.agent(rec)
             self.recorder.entry(JournalEntry("started", rec.key, rec.index))
+            self._scopes[rec.index] = trio.CancelScope()
             self._emit(ev.AgentStarted(rec))
             self._nursery.start_soon(self._run_agent, request_id, rec, request)
 
+    def _progress(self, rec: AgentRecord, usage: Usage) -> None:
+        if rec.status == "running":
+            rec.usage = usage
+            self._emit(ev.AgentProgress(rec))
+
+    async def _attempts(self, rec: AgentRecord, request: AgentRequest) -> Any:
+        """The worker's result, running it again each time the user restarts the agent.
+
+        None when the user skipped the agent.
+        """
+        while True:
+            # The first scope was made when the slot was given, so a skip or a restart asked
+            # for before this task got going is not lost.
+            scope = self._scopes.setdefault(rec.index, trio.CancelScope())
+            with scope:
+                return await self.worker.run(request)
+            del self._scopes[rec.index]
+            # Only our own scope's cancel gets here: the user skipped or restarted the agent.
+            if self._actions.pop(rec.index, None) != "restart":
+                return None
+            self._restarts[rec.index] = self._restarts.get(rec.index, 0) + 1
+            rec.attempts += 1
+            rec.started_at = time.monotonic()
+            self.recorder.agent(rec)
+            self._emit(ev.AgentStarted(rec))
+
+    def _finish_skipped(self, request_id: int, rec: AgentRecord) -> None:
+        rec.status = "skipped"
+        rec.error = "skipped by the user"
+        rec.finished_at = time.monotonic()
+        self.recorder.agent(rec)
+        # A skipped agent counts as failed for resume (reference §7.4).
+        self.recorder.entry(JournalEntry("failed", rec.key, rec.index))
+        self._reply(request_id, True, None)
+        self._emit(ev.AgentFinished(rec))
+
     async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
+        progress_callback.set(lambda usage: self._progress(rec, usage))
         try:
-            result = await self.worker.run(request)
+            result = await self._attempts(rec, request)
+            if result is None:
+                self._finish_skipped(request_id, rec)
+                return
         except AgentRejectedError as exc:
             self._finish_failed(rec, str(exc))
             self._rejected.append(rec)
@@ -573,7 +675,8 @@ class Engine:
             rec.status = "done"
             rec.result = result.value
             rec.usage = result.usage
-            rec.attempts = max(1, result.attempts)
+            rec.model_used = result.model or None
+            rec.attempts = self._restarts.get(rec.index, 0) + max(1, result.attempts)
             rec.finished_at = time.monotonic()
             self._spent += result.usage.output_tokens
             self.recorder.agent(rec)
@@ -581,9 +684,13 @@ class Engine:
                 self.recorder.entry(JournalEntry("result", rec.key, rec.index, result.value))
             self._reply(request_id, True, result.value)
             self._emit(ev.AgentFinished(rec))
+            if self.limits.budget is not None:
+                self._emit(ev.BudgetChanged(self._spent, self.limits.budget))
         finally:
             # Bookkeeping (tokens spent, finish time) is done before the slot goes to the next
             # agent in the queue, so the budget check at slot time sees it.
+            self._scopes.pop(rec.index, None)
+            self._actions.pop(rec.index, None)
             self._running -= 1
             self._pump()
 
@@ -722,3 +829,37 @@ class Engine:
             if msg and (msg in seen or (error is not None and msg in error.message)):
                 continue
             self._add_failure(f"[{rec.label}] failed: {msg}")
+
+
+class EngineControl:
+    """Steer a running engine from another thread (an interactive view).
+
+    Every method hands the action to the engine's trio thread and waits for it; once the run
+    has ended they do nothing and return False.
+
+    Args:
+        engine (Engine): the engine to steer.
+        token (trio.lowlevel.TrioToken): the token of the trio run the engine runs in.
+    """
+
+    def __init__(self, engine: Engine, token: trio.lowlevel.TrioToken) -> None:
+        self.engine = engine
+        self._token = token
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return trio.from_thread.run_sync(fn, *args, trio_token=self._token)
+        except trio.RunFinishedError:
+            return False
+
+    def set_paused(self, paused: bool) -> bool:
+        return self._call(self.engine.set_paused, paused) is None
+
+    def skip_agent(self, index: int) -> bool:
+        return bool(self._call(self.engine.skip_agent, index))
+
+    def restart_agent(self, index: int) -> bool:
+        return bool(self._call(self.engine.restart_agent, index))
+
+    def stop(self) -> bool:
+        return self._call(self.engine.stop) is None

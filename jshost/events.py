@@ -1,7 +1,9 @@
 """The engine's event stream: what happened during a run, for UIs to render.
 
-The engine calls one ``sink(event)`` synchronously; a sink must be quick and must not raise.
-Agent events carry the engine's live ``AgentRecord``: read it, never change it.
+The engine calls one ``sink(event)`` synchronously; a sink must be quick and must not raise
+(``jshost.ui.dispatch.EventQueue.put`` is the sink the command line uses: it hands events to a
+UI thread, so a slow terminal never slows the run). Agent events carry the engine's live
+``AgentRecord``: read it, never change it. ``docs/events.md`` documents the JSON form.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentFinished",
+    "AgentProgress",
     "AgentQueued",
     "AgentStarted",
+    "BudgetChanged",
     "Event",
     "FailureLine",
     "LogLine",
     "PhaseStarted",
     "RunFinished",
+    "RunPaused",
     "RunStarted",
+    "RunStopping",
     "Sink",
 ]
 
@@ -51,10 +57,37 @@ class AgentStarted:
 
 
 @dataclass(frozen=True)
-class AgentFinished:
-    """An agent ended: ``agent.status`` is done, failed, skipped or cancelled."""
+class AgentProgress:
+    """A running agent reported tokens so far (``agent.usage``)."""
 
     agent: AgentRecord
+
+
+@dataclass(frozen=True)
+class AgentFinished:
+    """An agent ended: ``agent.status`` is done, failed, skipped, cancelled or cached."""
+
+    agent: AgentRecord
+
+
+@dataclass(frozen=True)
+class BudgetChanged:
+    """Output tokens spent changed, in a run with a token budget."""
+
+    spent: int
+    total: int
+
+
+@dataclass(frozen=True)
+class RunPaused:
+    """The run was paused (no queued agent starts; running ones finish) or carries on."""
+
+    paused: bool
+
+
+@dataclass(frozen=True)
+class RunStopping:
+    """A stop was asked for (Ctrl-C, SIGTERM): in-flight agents are being cancelled."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +110,11 @@ Event = (
     | PhaseStarted
     | AgentQueued
     | AgentStarted
+    | AgentProgress
     | AgentFinished
+    | BudgetChanged
+    | RunPaused
+    | RunStopping
     | LogLine
     | FailureLine
     | RunFinished

@@ -131,5 +131,13 @@ class Recorder:
     def log(self, kind: str, text: str) -> None:
         """A ``log()`` line or a failure line (``kind`` is ``log`` or ``failure``)."""
 
+    def paused(self, paused: bool) -> None:
+        """The run was paused (no new agents start) or carries on."""
+
+    @property
+    def dirty(self) -> bool:
+        """Whether anything is recorded that :meth:`flush` has not saved yet."""
+        return False
+
     def flush(self) -> None:
         """Make everything recorded so far durable."""

@@ -47,7 +47,7 @@ __all__ = [
     "data_dir",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
 _BUSY_TIMEOUT_MS = 5_000
@@ -134,6 +134,10 @@ _MIGRATIONS: dict[int, str] = {
         PRIMARY KEY (path, sha256)
     ) WITHOUT ROWID;
     """,
+    # 2: a running run can be paused from its interactive view; watchers show it.
+    2: """
+    ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+    """,
 }
 
 
@@ -215,6 +219,7 @@ class RunRow:
     tokens_in: int
     tokens_out: int
     dropped_logs: int
+    paused: bool = False
     #: True when the process that owns a ``running`` run is alive
     live: bool = False
 
@@ -223,6 +228,8 @@ class RunRow:
         """``interrupted`` for a run whose process died without saying how it ended."""
         if self.status == "running" and not self.live:
             return "interrupted"
+        if self.status == "running" and self.paused:
+            return "paused"
         return self.status
 
     def to_json(self, *, full: bool = False) -> dict[str, Any]:
@@ -307,7 +314,7 @@ class AgentRow:
 _RUN_COLUMNS = (
     "id, name, path, script, sha256, args, meta, status, created_at, started_at, finished_at, "
     "elapsed, sessions, result, error, caps, worker, model, agents_total, agents_done, "
-    "agents_failed, agents_skipped, agents_cached, tokens_in, tokens_out, dropped_logs"
+    "agents_failed, agents_skipped, agents_cached, tokens_in, tokens_out, dropped_logs, paused"
 )
 _AGENT_COLUMNS = (
     "idx, session, key, label, phase, model, prompt, options, status, result, error, "
@@ -520,6 +527,7 @@ class Store:
             tokens_in=values[23],
             tokens_out=values[24],
             dropped_logs=values[25],
+            paused=bool(values[26]),
             live=values[7] == "running" and self.is_live(values[0]),
         )
 
@@ -724,6 +732,7 @@ class RunRecorder(Recorder):
         self._agents: dict[int, tuple[Any, ...]] = {}
         self._journal: list[tuple[Any, ...]] = []
         self._logs: list[tuple[Any, ...]] = []
+        self._paused: bool | None = None  # a pause state not saved yet
         self._log_count = 0
         self.dropped_logs = 0
         self._mono0 = time.monotonic()
@@ -778,9 +787,13 @@ class RunRecorder(Recorder):
         with self._mutex:
             self._logs.append(row)
 
+    def paused(self, paused: bool) -> None:
+        with self._mutex:
+            self._paused = paused
+
     @property
     def dirty(self) -> bool:
-        return bool(self._agents or self._journal or self._logs)
+        return bool(self._agents or self._journal or self._logs or self._paused is not None)
 
     # ---- committing (any thread, one at a time) ----------------------------------------
 
@@ -791,6 +804,7 @@ class RunRecorder(Recorder):
                 return
             agents, journal, logs = self._agents, self._journal, self._logs
             self._agents, self._journal, self._logs = {}, [], []
+            paused, self._paused = self._paused, None
         try:
             with self.store.transaction() as db:
                 if agents:
@@ -810,6 +824,10 @@ class RunRecorder(Recorder):
                         "INSERT INTO logs (run_id, session, kind, text, at) VALUES (?, ?, ?, ?, ?)",
                         logs,
                     )
+                if paused is not None:
+                    db.execute(
+                        "UPDATE runs SET paused = ? WHERE id = ?", (int(paused), self.run_id)
+                    )
         except BaseException:
             # Put it back (ahead of anything buffered meanwhile) so a later flush may save it.
             with self._mutex:
@@ -817,6 +835,8 @@ class RunRecorder(Recorder):
                 self._agents = agents
                 self._journal = journal + self._journal
                 self._logs = logs + self._logs
+                if self._paused is None:
+                    self._paused = paused
             raise
 
     def finish(self, outcome: Any) -> None:
@@ -841,7 +861,7 @@ class RunRecorder(Recorder):
                     "UPDATE runs SET status = ?, finished_at = ?, elapsed = ?, result = ?, "
                     "error = ?, agents_total = ?, agents_done = ?, agents_failed = ?, "
                     "agents_skipped = ?, agents_cached = ?, tokens_in = ?, tokens_out = ?, "
-                    "dropped_logs = ?, pid = NULL WHERE id = ?",
+                    "dropped_logs = ?, paused = 0, pid = NULL WHERE id = ?",
                     (
                         outcome.status,
                         time.time(),

@@ -46,6 +46,14 @@ def run_script(tmp_path: Path, body: str, *extra: str, env: dict[str, str] | Non
     return invoke("run", write_script(tmp_path, body), "--yes", *FAST, *extra, env=env)
 
 
+def summary_of(stdout: str) -> dict:
+    """The summary object that ends ``run --json`` output (every line is a JSON object)."""
+    objects = [json.loads(line) for line in stdout.strip().splitlines()]
+    assert objects[-1]["event"] == "summary"
+    assert [o["event"] for o in objects].count("summary") == 1
+    return objects[-1]
+
+
 def one_line(text: str) -> str:
     lines = text.strip().splitlines()
     assert len(lines) == 1, lines
@@ -123,7 +131,7 @@ def test_run_progress_lines_and_quiet(tmp_path):
     assert "completed" in quiet.stderr
 
 
-def test_run_json_outputs_one_object(tmp_path):
+def test_run_json_ends_with_the_summary_object(tmp_path):
     result = run_script(
         tmp_path,
         "const a = await agent('x')\nawait agent('[[sim:fail]] y', { label: 'Y' })\n"
@@ -131,7 +139,7 @@ def test_run_json_outputs_one_object(tmp_path):
         "--json",
     )
     assert result.exit_code == 0, result.output
-    data = json.loads(one_line(result.stdout))
+    data = summary_of(result.stdout)
     assert data["status"] == "completed"
     assert data["result"] == {"a": True}
     assert data["agents"]["total"] == 2
@@ -144,7 +152,7 @@ def test_run_json_outputs_one_object(tmp_path):
 def test_run_json_for_a_failed_run(tmp_path):
     result = run_script(tmp_path, "throw new RangeError('nope')", "--json")
     assert result.exit_code == 1
-    data = json.loads(one_line(result.stdout))
+    data = summary_of(result.stdout)
     assert data["status"] == "failed"
     assert data["result"] is None
     assert "RangeError" in data["error"] and "nope" in data["error"]
@@ -313,9 +321,9 @@ def test_concurrency_env_is_honoured(tmp_path):
     body = "return await parallel([1, 2, 3, 4].map(i => () => agent('p' + i)))"
     result = run_script(tmp_path, body, "--json", env={"JSHOST_MAX_CONCURRENT_AGENTS": "1"})
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["peak_concurrency"] == 1
+    assert summary_of(result.stdout)["peak_concurrency"] == 1
     default = run_script(tmp_path, body, "--json")
-    assert json.loads(default.stdout)["peak_concurrency"] == 4
+    assert summary_of(default.stdout)["peak_concurrency"] == 4
 
 
 def test_concurrency_option_beats_env(tmp_path):
@@ -323,7 +331,7 @@ def test_concurrency_option_beats_env(tmp_path):
     result = run_script(
         tmp_path, body, "--json", "--concurrency", "2", env={"JSHOST_MAX_CONCURRENT_AGENTS": "1"}
     )
-    assert json.loads(result.stdout)["peak_concurrency"] == 2
+    assert summary_of(result.stdout)["peak_concurrency"] == 2
 
 
 def test_concurrency_env_out_of_range(tmp_path):

@@ -111,7 +111,7 @@ def test_sigkill_at_several_points_then_resume_replays_every_finished_agent(tmp_
     # The uninterrupted run, in a store of its own.
     code, out, _ = finish(jshost(tmp_path / "ref", "run", str(script), *common))
     assert code == 0
-    expected = json.loads(out)["result"]
+    expected = json.loads(out.splitlines()[-1])["result"]
 
     home = tmp_path / "home"
     db = home / "jshost.db"
@@ -131,7 +131,7 @@ def test_sigkill_at_several_points_then_resume_replays_every_finished_agent(tmp_
     log = tmp_path / "exec-final.log"
     code, out, err = finish(jshost(home, "resume", run_id_of(db), *common, exec_log=log))
     assert code == 0, err
-    final = json.loads(out)
+    final = json.loads(out.splitlines()[-1])
     assert final["result"] == expected
     assert not set(executed(log)) & before
     assert final["agents"]["cached"] == len(before)
@@ -153,7 +153,7 @@ def test_two_processes_running_at_once_share_the_store_without_corrupting_it(tmp
     ]
     outs = [finish(p) for p in procs]
     assert [code for code, _, _ in outs] == [0, 0]
-    ids = {json.loads(out)["run_id"] for _, out, _ in outs}
+    ids = {json.loads(out.splitlines()[-1])["run_id"] for _, out, _ in outs}
     con = sqlite3.connect(home / "jshost.db")
     assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     for run_id in ids:
@@ -198,7 +198,7 @@ def test_full_disk_stops_the_run_with_a_clear_error_and_keeps_what_was_saved(tmp
     # With room again, the run resumes from what was saved.
     code, out, err = finish(jshost(home, "resume", big_id, "--yes", "--json", "--sim-latency", "0"))
     assert code == 0, err
-    assert json.loads(out)["agents"]["cached"] == len(saved)
+    assert json.loads(out.splitlines()[-1])["agents"]["cached"] == len(saved)
 
 
 def _read_only(home: Path, *args: str) -> subprocess.Popen:

@@ -492,7 +492,7 @@ def test_inspect_shows_phases_agents_failures_logs_and_result(tmp_path):
     assert "Scan" in out and "1 done, 1 failed" in out
     rows = [line.split(None, 3) for line in out.splitlines() if line.startswith("  #")]
     assert [r[:3] for r in rows[1:]] == [["#1", "failed", "alpha"], ["#2", "done", "beta"]]
-    assert rows[1][3].split() == ["0/0", "down"]
+    assert rows[1][3].split() == ["18/0", "down"]  # input was reported before it failed
     assert "failures\n  [alpha] failed: down" in out
     assert "logs\n  two done" in out
     assert '"b": "[sim sim] beta' in out
@@ -548,7 +548,7 @@ def test_cli_resume_uses_stored_script_args_and_caps(tmp_path):
     (tmp_path / "flow.js").unlink()  # resume needs only the store
     result = invoke("resume", run.id, "--yes", "--json")
     assert result.exit_code == 0
-    out = json.loads(result.output)
+    out = json.loads(result.stdout.splitlines()[-1])
     assert out["agents"]["cached"] == 2 and out["run_id"] == run.id
     with Store() as store:
         again = store.get_run(run.id)
@@ -566,3 +566,36 @@ def test_cli_resume_errors_are_clear(tmp_path):
     result = invoke("resume", run.id, "--yes")
     assert result.exit_code == 2
     assert "nothing to resume" in result.output
+
+
+def test_a_version_1_store_is_migrated_in_place_keeping_its_runs(tmp_path):
+    path = tmp_path / "s.db"
+    db = sqlite3.connect(path)
+    db.executescript(store_mod._MIGRATIONS[1])
+    db.execute(
+        "INSERT INTO runs (id, name, script, sha256, meta, status, created_at, started_at, caps,"
+        " worker) VALUES ('wf_old', 'old', 'x', 'h', '{}', 'completed', 1, 1, '{}', 'sim')"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        run = store.get_run("wf_old")
+        assert (run.name, run.status, run.paused) == ("old", "completed", False)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_pause_state_is_saved_for_watchers(tmp_path):
+    path = tmp_path / "s.db"
+    script = parse_script(script_source("return 1"), path="flow.js")
+    with Store(path) as store:
+        recorder = begin(store, script)
+        recorder.paused(True)
+        assert recorder.dirty
+        recorder.flush()
+        with Store(path) as other:
+            assert other.get_run(recorder.run_id).shown_status == "paused"
+        recorder.paused(False)
+        recorder.flush()
+        with Store(path) as other:
+            assert other.get_run(recorder.run_id).shown_status == "running"

@@ -7,6 +7,7 @@ from typing import IO, Any
 
 from .. import events as ev
 from ..engine import RunOutcome
+from .dispatch import EventsDropped, Stamped
 
 __all__ = ["PlainProgress", "format_result", "format_summary", "outcome_json"]
 
@@ -24,7 +25,9 @@ def _safe(text: str) -> str:
 
 
 class PlainProgress:
-    """An event sink that writes one line per meaningful event to ``out``.
+    """Writes one plain, greppable line per meaningful event to ``out`` (no control codes).
+
+    Usable as a synchronous sink (``progress(event)``) or as a UI thread's handler.
 
     Args:
         out (IO[str]): where lines go (stderr, so stdout keeps only the result).
@@ -39,7 +42,17 @@ class PlainProgress:
         self.out.write(_safe(text) + "\n")
         self.out.flush()
 
-    def __call__(self, event: ev.Event) -> None:
+    def handle(self, batch: list[Stamped]) -> None:
+        for item in batch:
+            self(item.event)
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __call__(self, event: ev.Event | EventsDropped) -> None:
         if isinstance(event, ev.RunStarted):
             meta = event.meta
             limits = event.limits
@@ -54,6 +67,16 @@ class PlainProgress:
             self._line(f"log {event.message}")
         elif isinstance(event, ev.FailureLine):
             self._line(f"failure {event.line}")
+        elif isinstance(event, ev.RunPaused):
+            if event.paused:
+                self._line("paused: no new agent starts until the run carries on")
+            else:
+                self._line("carrying on")
+        elif isinstance(event, ev.RunStopping):
+            self._line("stopping… cancelling in-flight agents (press Ctrl-C again to exit at once)")
+        elif isinstance(event, EventsDropped):
+            what = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in event.counts.items())
+            self._line(f"dropped {what} event(s): the output could not keep up (all are stored)")
         elif isinstance(event, ev.AgentFinished) and self.agents:
             a = event.agent
             if a.status == "cached":
@@ -65,15 +88,43 @@ class PlainProgress:
             self._line(f"agent #{a.index} {a.status} [{a.label}] {took}, {tokens}{detail}")
 
 
-def format_result(value: Any) -> str:
-    """The result as the user reads it: strings raw, anything else as indented JSON."""
-    if isinstance(value, str):
-        return _safe(value)
-    return _safe(json.dumps(value, indent=2, ensure_ascii=False))
+#: past this many characters a result shown on a terminal is cut (the store keeps it whole)
+RESULT_PREVIEW_CHARS = 20_000
 
 
-def format_summary(outcome: RunOutcome) -> list[str]:
-    """The closing lines: status, agent counts, elapsed, tokens, failures."""
+def format_result(value: Any, *, limit: int | None = None) -> str:
+    """The result as the user reads it: strings raw, anything else as indented JSON.
+
+    With ``limit``, a longer text is cut at a line end and a note says how much was left out.
+    """
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    text = _safe(text)
+    if limit is None or len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit)
+    cut = cut if cut > limit // 2 else limit
+    rest = text[cut:]
+    more_lines = rest.count("\n")
+    return (
+        f"{text[:cut].rstrip()}\n… result truncated: {len(rest):,} more characters "
+        f"({more_lines:,} more lines)"
+    )
+
+
+def tokens_by_model(outcome: RunOutcome) -> dict[str, tuple[int, int]]:
+    """Input and output tokens per model (the model the worker reported, else the one asked)."""
+    out: dict[str, tuple[int, int]] = {}
+    for a in outcome.agents:
+        if not (a.usage.input_tokens or a.usage.output_tokens):
+            continue
+        model = a.model_used or a.model or "default"
+        i, o = out.get(model, (0, 0))
+        out[model] = (i + a.usage.input_tokens, o + a.usage.output_tokens)
+    return out
+
+
+def format_summary(outcome: RunOutcome, run_id: str | None = None) -> list[str]:
+    """The closing lines: status, agent counts, elapsed, tokens per model, failures, run id."""
     o = outcome
     counts = f"{o.count('done')} done, {o.count('failed')} failed, {o.count('skipped')} skipped"
     for extra in ("cached", "cancelled"):
@@ -83,19 +134,31 @@ def format_summary(outcome: RunOutcome) -> list[str]:
         f"{o.status} · agents {counts} · {_fmt_seconds(o.elapsed)} · "
         f"tokens {o.tokens_in:,} in / {o.tokens_out:,} out"
     ]
+    per_model = tokens_by_model(o)
+    if len(per_model) > 1:
+        lines.append(
+            "tokens by model: "
+            + ", ".join(f"{m} {i:,} in / {out:,} out" for m, (i, out) in sorted(per_model.items()))
+        )
     if o.failures:
         lines.append(f"failures ({len(o.failures)}):")
         shown = o.failures[:20]
         lines.extend(f"  {_safe(f)}" for f in shown)
         if len(o.failures) > len(shown):
-            lines.append(f"  … and {len(o.failures) - len(shown)} more")
+            lines.append(f"  … and {len(o.failures) - len(shown)} more (jshost inspect shows all)")
+    if o.dropped_logs:
+        lines.append(f"log: {o.dropped_logs:,} earlier lines not kept in memory")
+    if run_id is not None:
+        lines.append(f"run {run_id} · jshost inspect {run_id} · jshost resume {run_id}")
     return lines
 
 
-def outcome_json(outcome: RunOutcome, meta_name: str) -> dict[str, Any]:
-    """The ``run --json`` object."""
+def outcome_json(outcome: RunOutcome, meta_name: str, run_id: str | None = None) -> dict[str, Any]:
+    """The summary object that ends ``run --json`` output."""
     o = outcome
     return {
+        "event": "summary",
+        "run_id": run_id,
         "workflow": meta_name,
         "status": o.status,
         "result": o.result,
@@ -109,6 +172,9 @@ def outcome_json(outcome: RunOutcome, meta_name: str) -> dict[str, Any]:
             "cached": o.count("cached"),
         },
         "tokens": {"input": o.tokens_in, "output": o.tokens_out},
+        "tokens_by_model": {
+            m: {"input": i, "output": out} for m, (i, out) in tokens_by_model(o).items()
+        },
         "elapsed_s": round(o.elapsed, 3),
         "peak_concurrency": o.peak_concurrency,
         "failures": o.failures,

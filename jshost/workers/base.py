@@ -14,12 +14,21 @@ A worker signals failure by raising:
 from __future__ import annotations
 
 import abc
+import contextvars
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, final
 
 from ..errors import WorkerError
 
-__all__ = ["AgentRejectedError", "AgentRequest", "AgentResult", "Usage", "Worker"]
+__all__ = [
+    "AgentRejectedError",
+    "AgentRequest",
+    "AgentResult",
+    "Usage",
+    "Worker",
+    "report_usage",
+]
 
 
 class AgentRejectedError(WorkerError):
@@ -94,3 +103,20 @@ class Worker(abc.ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+#: set by the engine for each running agent's task (trio gives every task its own context)
+progress_callback: contextvars.ContextVar[Callable[[Usage], None] | None] = contextvars.ContextVar(
+    "jshost_progress_callback", default=None
+)
+
+
+def report_usage(usage: Usage) -> None:
+    """Tell the engine the tokens the current agent has used so far, for live views.
+
+    Workers call it from inside :meth:`Worker.run` (e.g. after each attempt); outside a run
+    it does nothing. The final count is the ``AgentResult``'s usage.
+    """
+    callback = progress_callback.get()
+    if callback is not None:
+        callback(usage)

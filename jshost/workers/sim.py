@@ -24,7 +24,7 @@ from typing import Any, final
 import trio
 
 from ..errors import WorkerError
-from .base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker
+from .base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
 
 __all__ = ["SimWorker"]
 
@@ -102,6 +102,7 @@ class SimWorker(Worker):
         elif self.jitter and delay:
             spread = int(digest[:8], 16) / 0xFFFFFFFF * 2 - 1
             delay = max(0.0, delay * (1 + self.jitter * spread))
+        report_usage(Usage(input_tokens=_tokens(request.prompt) + 12))
         if "hang" in markers:
             await trio.sleep_forever()
         if delay:

@@ -1,0 +1,115 @@
+"""``jshost save`` and ``jshost list``: saved workflows, in the places Claude Code uses."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import JshostError, ScriptLoadError
+
+__all__ = ["list_cmd", "resolve_script_arg", "save_cmd"]
+
+
+def resolve_script_arg(arg: str) -> str:
+    """A SCRIPT argument as a path: the file if it exists, else a saved workflow's file.
+
+    Raises ``ScriptLoadError`` naming the saved workflows when ``arg`` is neither.
+    """
+    if Path(arg).exists() or arg.endswith((".js", ".mjs", ".cjs", ".ts")) or "/" in arg:
+        return arg
+    from .saved import discover, find_workflow
+
+    found = find_workflow(arg)
+    if found is not None:
+        return str(found.path)
+    names = sorted(wf.name for wf in discover()[0])
+    known = ", ".join(names) if names else "(none saved; see `jshost save`)"
+    raise ScriptLoadError(f"no such file or saved workflow: {arg!r}. Saved workflows: {known}")
+
+
+@click.command(name="save")
+@click.argument("script", metavar="SCRIPT")
+@click.option("--user", is_flag=True, help="Save for every project: ~/.claude/workflows/.")
+@click.option("--force", "-f", is_flag=True, help="Overwrite an existing file without asking.")
+def save_cmd(script: str, user: bool, force: bool) -> None:
+    """Save SCRIPT as a workflow you can run by name.
+
+    Validates it first, then writes <slug of meta.name>.js into the project's
+    .claude/workflows/ (the closest one between here and the repository root, else the
+    root's), or with --user into ~/.claude/workflows/ ($CLAUDE_CONFIG_DIR respected).
+
+    \b
+    Example usage:
+      jshost save flow.js
+      jshost run nginx-502-debug --args-file servers.json --yes
+    """
+    from .saved import SaveError, TargetExists, save_workflow
+    from .validate import format_text, validate_file
+
+    try:
+        report = validate_file(script)
+    except ScriptLoadError as exc:
+        click.echo(f"jshost: {exc}", err=True)
+        sys.exit(2)
+    if report.errors or report.meta is None:
+        for line in format_text(report):
+            click.echo(line, err=True)
+        click.echo(f"jshost: not saved: {report.errors} error(s) in {script}", err=True)
+        sys.exit(1)
+    name = report.meta.name
+    try:
+        try:
+            path = save_workflow(report.source, name, user=user, force=force)
+        except TargetExists as exc:
+            if not sys.stdin.isatty():
+                raise
+            click.confirm(f"{exc.path} exists. Overwrite it?", default=False, abort=True, err=True)
+            path = save_workflow(report.source, name, user=user, force=True)
+    except SaveError as exc:
+        click.echo(f"jshost: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"saved {name!r} to {path}")
+    click.echo(f"run it with: jshost run {name}")
+
+
+@click.command(name="list")
+@click.option("--json", "json_", is_flag=True, help="Print the workflows as JSON.")
+def list_cmd(json_: bool) -> None:
+    """List saved workflows: the project's (closest first), then the user's.
+
+    \b
+    Example usage:
+      jshost list
+      jshost list --json
+    """
+    from .saved import discover
+
+    try:
+        workflows, skipped = discover()
+    except (OSError, JshostError) as exc:
+        click.echo(f"jshost: cannot list saved workflows: {exc}", err=True)
+        sys.exit(1)
+    if json_:
+        out = {
+            "workflows": [wf.to_json() for wf in workflows],
+            "skipped": [
+                {"path": str(s.path), "scope": s.scope, "reason": s.reason} for s in skipped
+            ],
+        }
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if not workflows:
+        click.echo("no saved workflows here; save one with `jshost save SCRIPT`")
+    for wf in workflows:
+        m = wf.meta
+        click.echo(f"{m.name}  ({wf.scope}) {wf.path}")
+        click.echo(f"  {m.description}")
+        if m.when_to_use:
+            click.echo(f"  when to use: {m.when_to_use}")
+        if m.phases:
+            click.echo("  phases: " + " → ".join(p.title for p in m.phases))
+    for s in skipped:
+        click.echo(f"skipped {s.path} ({s.scope}): {s.reason}", err=True)
