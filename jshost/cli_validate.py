@@ -92,28 +92,30 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
 
 
 @click.command(name="show")
-@click.argument("script", metavar="SCRIPT")
+@click.argument("script", metavar="SCRIPT|NAME")
 @click.option(
     "--plain",
     is_flag=True,
     help="Plain text without colours or pager (the default when stdout is not a terminal).",
 )
 def show_cmd(script: str, plain: bool) -> None:
-    """Show a workflow SCRIPT exactly as it would run: its header and numbered source.
+    """Show a workflow SCRIPT (or a saved workflow's NAME) exactly as it would run.
 
-    The header gives the meta (name, description, when to use, phases), the size, the
-    sha256 and what `validate` finds. On a terminal the source is highlighted and paged.
+    A header gives the meta (name, description, when to use, phases), the size, the
+    sha256 and what `validate` finds; then the numbered source, highlighted and paged on
+    a terminal.
 
     \b
     Example usage:
       jshost show flow.js
-      jshost show flow.js --plain | less
+      jshost show nginx-502-debug --plain | less
     """
+    from .cli_saved import resolve_script_arg
     from .errors import ScriptLoadError
     from .validate import validate_file
 
     try:
-        report = validate_file(script)
+        report = validate_file(resolve_script_arg(script))
     except ScriptLoadError as exc:
         _fail(str(exc), _EXIT_USAGE)
     from .ui import view
