@@ -51,6 +51,47 @@ _DECLARED_FUNCTIONS = frozenset({"function_declaration", "generator_function_dec
 _NAMED_FUNCTION_EXPRESSIONS = frozenset({"function_expression", "function", "generator_function"})
 _BLOCKS = frozenset({"statement_block", "for_statement", "for_in_statement", "switch_body"})
 _LOOPS = frozenset({"for_statement", "for_in_statement", "while_statement", "do_statement"})
+_REFERENCES = frozenset(
+    {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
+)
+# Nodes with nothing below that names a variable: the walk does not enter them.
+_LEAVES = frozenset(
+    {
+        "string",
+        "string_fragment",
+        "escape_sequence",
+        "number",
+        "comment",
+        "regex",
+        "property_identifier",
+        "private_property_identifier",
+        "statement_identifier",
+        "true",
+        "false",
+        "null",
+        "undefined",
+        "this",
+        "super",
+        "hash_bang_line",
+        "empty_statement",
+    }
+)
+# Nodes the walk handles itself: scopes, declarations, and statements it reports.
+_SCOPING = (
+    _FUNCTIONS
+    | _BLOCKS
+    | _LOOPS
+    | {
+        "catch_clause",
+        "class",
+        "class_declaration",
+        "variable_declaration",
+        "lexical_declaration",
+        "import_statement",
+        "export_statement",
+        "with_statement",
+    }
+)
 # Array methods that call their callback once per element.
 _PER_ELEMENT = frozenset(
     {"map", "forEach", "flatMap", "filter", "some", "every", "find", "findIndex", "reduce"}
@@ -287,7 +328,6 @@ class _Linter:
         self.declared: set[int] = set()  # start bytes of identifiers that declare a name
         self.refs: list[tuple[Node, _Scope]] = []
         self.loops: list[tuple[Node, _Scope]] = []
-        self.scope_of_function: dict[int, _Scope] = {}
         self.resolved: dict[int, _Scope | None] = {}  # identifier start byte -> its scope
         self.uses: dict[tuple[int, str], list[Node]] = {}  # (id(scope), name) -> references
         self.bound_in: dict[int, tuple[_Scope, str]] = {}  # value start byte -> its binding
@@ -365,24 +405,33 @@ class _Linter:
 
     def walk(self, root: Node, top: _Scope) -> None:
         # Iterative: scripts (and fuzzed inputs) may nest deeper than Python's recursion limit.
+        # This loop sees every node of the script: the common cases come first and cheaply.
         stack: list[tuple[Node, _Scope, bool]] = [(root, top, True)]
+        pop, push, declared, refs = stack.pop, stack.append, self.declared, self.refs
         while stack:
-            node, scope, is_body = stack.pop()
+            node, scope, is_body = pop()
             kind = node.type
-            if kind in ("identifier", "shorthand_property_identifier"):
-                if node.start_byte not in self.declared:
-                    self.refs.append((node, scope))
+            if kind in _REFERENCES:
+                # `({a} = o)` assigns to `a`: a pattern outside a declaration is a reference.
+                if node.start_byte not in declared:
+                    refs.append((node, scope))
                 continue
-            if kind == "shorthand_property_identifier_pattern":
-                if node.start_byte not in self.declared:  # `({a} = o)` assigns to `a`
-                    self.refs.append((node, scope))
+            if kind in _LEAVES:
+                continue
+            if kind not in _SCOPING:
+                if kind == "call_expression":
+                    function = node.child_by_field_name("function")
+                    if function is not None and function.type == "import":
+                        message = "import() is not available in workflow scripts."
+                        self.report("E203", message, node)
+                for child in reversed(node.named_children):
+                    push((child, scope, False))
                 continue
             inner = scope
             if kind in _FUNCTIONS:
                 if kind in _DECLARED_FUNCTIONS:
                     self.bind(node.child_by_field_name("name"), scope, node)
                 inner = _Scope(scope, function=True)
-                self.scope_of_function[node.start_byte] = inner
                 if kind in _NAMED_FUNCTION_EXPRESSIONS:
                     self.bind(node.child_by_field_name("name"), inner, node)
                 params = node.child_by_field_name("parameters")
@@ -391,7 +440,7 @@ class _Linter:
                 self.bind(params, inner)
                 body = node.child_by_field_name("body")
                 for child in reversed(node.named_children):
-                    stack.append((child, inner, body is not None and child == body))
+                    push((child, inner, body is not None and child == body))
                 continue
             if kind == "statement_block" and is_body:
                 pass  # a function's body shares the function's scope
@@ -432,14 +481,10 @@ class _Linter:
                 self.report(
                     "E202", "'with' statements are not supported in workflow scripts.", node
                 )
-            elif kind == "call_expression":
-                function = node.child_by_field_name("function")
-                if function is not None and function.type == "import":
-                    self.report("E203", "import() is not available in workflow scripts.", node)
             if kind in _LOOPS:
                 self.loops.append((node, inner))
             for child in reversed(node.named_children):
-                stack.append((child, inner, False))
+                push((child, inner, False))
 
     def explains_syntax_error(self, node: Node) -> None:
         self.syntax_spans.append(
