@@ -118,6 +118,9 @@ def show_cmd(script: str, plain: bool) -> None:
         report = validate_file(resolve_script_arg(script))
     except ScriptLoadError as exc:
         _fail(str(exc), _EXIT_USAGE)
+    if not report.source and report.diagnostics and report.diagnostics[0].code == "E101":
+        # The file was not even read: far beyond the limit.
+        _fail(f"{script}: {report.diagnostics[0].message}: too large to show", 1)
     from .ui import view
 
     if plain or not sys.stdout.isatty():

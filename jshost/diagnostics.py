@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, final
 
-from .errors import ScriptLoadError
+from .errors import ScriptLoadError, format_location
 
 __all__ = ["CODES", "Diagnostic", "Severity", "SourceMap", "excerpt"]
 
@@ -107,12 +107,7 @@ class Diagnostic:
     @property
     def location(self) -> str:
         """``path:line:col`` (as much as is known)."""
-        parts = [self.path or "<script>"]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.col is not None:
-                parts.append(str(self.col))
-        return ":".join(parts)
+        return format_location(self.path, self.line, self.col)
 
     def __str__(self) -> str:
         return f"{self.location}: {self.severity} {self.code} {self.message}"

@@ -18,7 +18,7 @@ import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, final
 
 from tree_sitter import Node, Tree
 
@@ -213,7 +213,8 @@ def _mul(a: _Count, b: _Count) -> _Count:
     return out
 
 
-@dataclass
+@final
+@dataclass(frozen=True)
 class FanOut:
     """How many agents a run starts, as far as the text shows.
 
@@ -266,7 +267,8 @@ class FanOut:
         }
 
 
-@dataclass
+@final
+@dataclass(frozen=True)
 class Lint:
     """What :func:`lint` found."""
 
@@ -284,7 +286,6 @@ def lint(
     positions: SourceMap | None = None,
     meta: Meta | None = None,
     span: MetaSpan | None = None,
-    syntax_ok: bool = True,
 ) -> Lint:
     """Run every static check on ``source`` (already parsed into ``tree``).
 
@@ -295,11 +296,11 @@ def lint(
         positions: a :class:`SourceMap` of ``source`` to share.
         meta: the script's meta when it is valid (phases are checked against it).
         span: where the ``export const meta`` statement is, if there is one.
-        syntax_ok: whether QuickJS compiled the script (kept for callers; the checks that
-            need the whole tree — undefined names, unused phases — are skipped when
-            tree-sitter itself had to recover from errors, as declarations may be lost).
+
+    The checks that need the whole tree (undefined names, unused phases) are skipped when
+    tree-sitter had to recover from syntax errors: declarations may be lost in recovery.
     """
-    return _Linter(source, tree, path, positions or SourceMap(source), meta, span, syntax_ok).run()
+    return _Linter(source, tree, path, positions or SourceMap(source), meta, span).run()
 
 
 class _Linter:
@@ -311,7 +312,6 @@ class _Linter:
         positions: SourceMap,
         meta: Meta | None,
         span: MetaSpan | None,
-        syntax_ok: bool,
     ) -> None:
         self.source = source
         self.tree = tree

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, final
 
 from .diagnostics import Diagnostic, excerpt
 from .lint import FanOut, lint
@@ -19,7 +19,8 @@ from .script import Inspection, Script, inspect_file, inspect_source
 __all__ = ["Report", "format_text", "validate_file", "validate_source"]
 
 
-@dataclass
+@final
+@dataclass(frozen=True)
 class Report:
     """What ``validate`` found in one script.
 
@@ -77,7 +78,6 @@ def _report(found: Inspection) -> Report:
     diagnostics = list(found.diagnostics)
     fanout = None
     if found.tree is not None:
-        syntax_ok = not any(d.code in ("E104", "E105") for d in diagnostics)
         result = lint(
             found.source,
             found.tree,
@@ -85,7 +85,6 @@ def _report(found: Inspection) -> Report:
             positions=found.positions,
             meta=found.meta,
             span=found.span,
-            syntax_ok=syntax_ok,
         )
         # QuickJS stops at an `import` or a `with` with a bare syntax error; the lint's own
         # diagnostic for that statement says more, so the bare one goes.

@@ -171,6 +171,14 @@ def test_show_a_script_whose_meta_is_broken(tmp_path):
     assert "1 │ export const meta = { name: x }" in result.stdout
 
 
+def test_show_refuses_a_giant_file(tmp_path):
+    path = tmp_path / "giant.js"
+    path.write_bytes(b"/" * (4 * 524_288 + 1))
+    result = invoke("show", str(path))
+    assert result.exit_code == 1
+    assert result.stderr == f"jshost: {path}: Script exceeds 524288 bytes: too large to show\n"
+
+
 def test_show_missing_file(tmp_path):
     result = invoke("show", str(tmp_path / "gone.js"))
     assert result.exit_code == 2
