@@ -14,7 +14,7 @@ from typing import Any, Literal, final
 
 from .errors import ScriptLoadError, format_location
 
-__all__ = ["CODES", "Diagnostic", "Severity", "SourceMap", "excerpt"]
+__all__ = ["CODES", "Diagnostic", "Severity", "SourceMap", "decode", "excerpt"]
 
 Severity = Literal["error", "warning"]
 
@@ -142,6 +142,15 @@ class Diagnostic:
         )
 
 
+def decode(data: bytes) -> str:
+    """UTF-8 bytes of a script back to text. Lone surrogates (only an in-memory string holds
+    them) round-trip; a slice that cuts one in half does not fail, it gets U+FFFD."""
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace")
+
+
 def excerpt(source: str, line: int, column: int) -> str:
     """The line (at most 80 characters of it, around ``column``) and a caret under the column."""
     lines = _LINE_BREAK_RE.split(source)
@@ -205,7 +214,7 @@ class SourceMap:
             return self.pos(byte)
         starts = self._byte_line_starts()
         line = bisect.bisect_right(starts, byte)
-        head = self.data[starts[line - 1] : byte].decode("utf-8", "surrogatepass")
+        head = decode(self.data[starts[line - 1] : byte])
         return line, len(head) + 1
 
     def offset(self, byte: int) -> int:

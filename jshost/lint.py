@@ -22,7 +22,7 @@ from typing import Any, final
 
 from tree_sitter import Node, Tree
 
-from .diagnostics import Diagnostic, SourceMap
+from .diagnostics import Diagnostic, SourceMap, decode
 from .meta import Meta, MetaSpan, literal_value
 from .sandbox import global_names
 
@@ -340,7 +340,7 @@ class _Linter:
     # ---- helpers -----------------------------------------------------------------------
 
     def text(self, node: Node) -> str:
-        return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogatepass")
+        return decode(self.data[node.start_byte : node.end_byte])
 
     def report(self, code: str, message: str, node: Node | None, hint: str | None = None) -> None:
         pos = None if node is None else self.positions.byte_pos(node.start_byte)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser, Tree
 
-from jshost.diagnostics import Diagnostic, SourceMap
+from jshost.diagnostics import Diagnostic, SourceMap, decode
 
 __all__ = ["Meta", "MetaRead", "MetaSpan", "Phase", "literal_value", "parse_meta", "read_meta"]
 
@@ -146,7 +146,7 @@ class _Reader:
         return self.positions.offset(byte)
 
     def text(self, node: Node) -> str:
-        return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogatepass")
+        return decode(self.data[node.start_byte : node.end_byte])
 
     def error(self, message: str, node: Node | None, code: str = "E107") -> _Problem:
         pos = None if node is None else self.positions.byte_pos(node.start_byte)

@@ -736,6 +736,19 @@ def test_positions_count_characters_not_bytes():
     assert found(body) == [(2, 32, "W401")]
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("const a = '\ud800'; Date.now(); log(zz)",
+         [(2, 12, "E103"), (2, 16, "E301"), (2, 32, "W401")]),
+        ("log(x\ud800y)", [(2, 6, "E103")]),
+    ],
+)  # fmt: skip
+def test_lone_surrogates_in_memory_are_reported_not_compiled(body, expected):
+    # No file decodes to a lone surrogate; a string passed in may hold one.
+    assert found(body) == expected
+
+
 def test_codes_are_well_formed_and_documented():
     docs = (Path(__file__).resolve().parent.parent / "docs" / "validate.md").read_text()
     for code, name in CODES.items():
