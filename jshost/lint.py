@@ -33,7 +33,6 @@ AGENT_OPTIONS = ("label", "phase", "schema", "model", "effort", "isolation", "ag
 #: effort levels (``med`` is the reference runtime's alias of ``medium``); numbers pass too.
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _EFFORT_ALIASES = ("med",)
-_STRING_OPTIONS = ("label", "phase", "model", "agentType", "isolation")
 
 _FUNCTIONS = frozenset(
     {
