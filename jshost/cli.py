@@ -106,10 +106,14 @@ def _run_options(fn: Any) -> Any:
         click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file."),
         click.option(
             "--worker",
-            type=click.Choice(["sim"]),
-            default="sim",
-            show_default=True,
-            help="Model worker: sim answers offline and deterministically.",
+            type=click.Choice(["sim", "anthropic"]),
+            help="Model worker: anthropic (the Messages API; the default when "
+            "ANTHROPIC_API_KEY is set) or sim (offline and deterministic).",
+        ),
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="Messages API base URL, for gateways and proxies (env ANTHROPIC_BASE_URL).",
         ),
         click.option(
             "--model", metavar="M", help="Model for agents that ask for none (or 'inherit')."
@@ -280,20 +284,24 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
+    from .workers.registry import WorkerSettings, choose_worker, make_worker
+
+    worker_name, note = choose_worker(opts["worker"])
+    settings = WorkerSettings(
+        model=opts["model"], base_url=opts["base_url"], sim_latency=opts["sim_latency"]
+    )
+    try:
+        worker_obj = make_worker(worker_name, settings)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
     if not opts["yes"]:
         from .cli_validate import confirm_run
 
         confirm_run(report, limits, worker=opts["worker"], model=opts["model"])
 
-    from .workers.sim import SimWorker
-
-    if not json_ and not quiet:
-        key = "ANTHROPIC_API_KEY" in os.environ
-        note = "the anthropic worker is not in this version" if key else "no API key configured"
-        click.echo(f"jshost: using the offline sim worker ({note})", err=True)
-    worker_obj = SimWorker(
-        latency=opts["sim_latency"], exec_log=os.environ.get("JSHOST_SIM_EXEC_LOG") or None
-    )
+    if note and not json_ and not quiet:
+        click.echo(f"jshost: {note}", err=True)
 
     from .store import Store
 
@@ -418,7 +426,7 @@ def _run(
     )
 
     async def main() -> Any:
-        async with trio.open_nursery() as nursery:
+        async with worker, trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signal, engine, thread is None)
             try:
                 return await engine.run()

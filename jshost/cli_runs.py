@@ -33,12 +33,9 @@ def _when(epoch: float | None) -> str:
 
 
 def _seconds(s: float | None) -> str:
-    if s is None:
-        return "-"
-    if s < 60:
-        return f"{s:.1f} s"
-    m, sec = divmod(int(s + 0.5), 60)
-    return f"{m} min {sec:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+    from .ui.plain import format_seconds
+
+    return "-" if s is None else format_seconds(s)
 
 
 def _preview(value: Any, limit: int = _PREVIEW) -> str:
@@ -187,9 +184,13 @@ def _show_agent(agent: Any, json_: bool) -> None:
         _echo_json(agent.to_json())
         return
     click.echo(f"agent #{agent.index} [{agent.label}] {agent.status}")
-    click.echo(f"  phase {agent.phase or '-'} · model {agent.model or '-'}")
+    used = f" ({agent.model_used})" if agent.model_used and agent.model_used != agent.model else ""
+    click.echo(f"  phase {agent.phase or '-'} · model {agent.model or '-'}{used}")
+    cache = ""
+    if agent.cache_read or agent.cache_write:
+        cache = f" (+ {agent.cache_read:,} cache read, {agent.cache_write:,} cache write)"
     click.echo(
-        f"  tokens {agent.tokens_in:,} in / {agent.tokens_out:,} out · "
+        f"  tokens {agent.tokens_in:,} in{cache} / {agent.tokens_out:,} out · "
         f"attempts {agent.attempts} · elapsed {_seconds(agent.elapsed)}"
     )
     click.echo(f"  key {agent.key}")

@@ -107,7 +107,7 @@ class AgentRecord:
     result: Any = None
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
-    #: the model the worker reports it used (an id), once the agent is done
+    #: the model the worker reports it used (an id; the script's ``model`` may be an alias)
     model_used: str | None = None
     attempts: int = 0
     queued_at: float = 0.0
@@ -144,6 +144,11 @@ class RunOutcome:
     @property
     def tokens_out(self) -> int:
         return sum(a.usage.output_tokens for a in self.agents)
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens of every agent, cache reads and writes included."""
+        return sum((a.usage for a in self.agents), Usage())
 
     def count(self, status: AgentStatus) -> int:
         return sum(1 for a in self.agents if a.status == status)
@@ -291,19 +296,17 @@ class Engine:
                 del self._queue[i]
                 self._finish_skipped(request_id, rec)
                 return True
-        scope = self._scopes.get(index)
-        if scope is None:
-            return False
-        self._actions[index] = "skip"
-        scope.cancel()
-        return True
+        return self._cancel_attempt(index, "skip")
 
     def restart_agent(self, index: int) -> bool:
         """Cancel running agent #index's attempt and run it again (one more attempt)."""
+        return self._cancel_attempt(index, "restart")
+
+    def _cancel_attempt(self, index: int, action: Literal["skip", "restart"]) -> bool:
         scope = self._scopes.get(index)
         if scope is None:
             return False
-        self._actions[index] = "restart"
+        self._actions[index] = action
         scope.cancel()
         return True
 
@@ -574,6 +577,7 @@ class Engine:
             agent_type=text("agentType"),
             isolation=text("isolation"),
             stall_ms=int(stall) if isinstance(stall, int | float) and stall > 0 else None,
+            log=self._log,
         )
         self.agents.append(rec)
         self._by_request[request_id] = rec
@@ -660,10 +664,12 @@ class Engine:
                 self._finish_skipped(request_id, rec)
                 return
         except AgentRejectedError as exc:
+            self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._rejected.append(rec)
             self._reply(request_id, False, _payload_error(exc.name, str(exc)))
         except WorkerError as exc:
+            self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._add_failure(f"[{rec.label}] failed: {exc}")
             self._reply(request_id, True, None)
@@ -674,18 +680,13 @@ class Engine:
         else:
             rec.status = "done"
             rec.result = result.value
-            rec.usage = result.usage
-            rec.model_used = result.model or None
-            rec.attempts = self._restarts.get(rec.index, 0) + max(1, result.attempts)
+            self._charge(rec, result.usage, result.model, result.attempts)
             rec.finished_at = time.monotonic()
-            self._spent += result.usage.output_tokens
             self.recorder.agent(rec)
             if result.value is not None:  # null results are never journalled (reference §5.1)
                 self.recorder.entry(JournalEntry("result", rec.key, rec.index, result.value))
             self._reply(request_id, True, result.value)
             self._emit(ev.AgentFinished(rec))
-            if self.limits.budget is not None:
-                self._emit(ev.BudgetChanged(self._spent, self.limits.budget))
         finally:
             # Bookkeeping (tokens spent, finish time) is done before the slot goes to the next
             # agent in the queue, so the budget check at slot time sees it.
@@ -693,6 +694,17 @@ class Engine:
             self._actions.pop(rec.index, None)
             self._running -= 1
             self._pump()
+
+    def _charge(self, rec: AgentRecord, usage: Usage | None, model: str, attempts: int) -> None:
+        # Failed agents are charged too: their requests cost tokens all the same.
+        if usage is not None:
+            rec.usage = usage
+            self._spent += usage.output_tokens
+            if usage.output_tokens and self.limits.budget is not None:
+                self._emit(ev.BudgetChanged(self._spent, self.limits.budget))
+        rec.model_used = model or rec.model_used
+        # Restarts asked for by the user are attempts too.
+        rec.attempts = self._restarts.get(rec.index, 0) + max(1, attempts)
 
     def _finish_failed(self, rec: AgentRecord, message: str) -> None:
         rec.status = "failed"

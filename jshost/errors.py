@@ -18,6 +18,8 @@ Messages are lowercase where they are ours; the texts the reference runtime give
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "JshostError",
     "RetryableWorkerError",
@@ -114,7 +116,16 @@ class StoreError(JshostError):
 
 
 class WorkerError(JshostError):
-    """Raised when a model worker fails to produce a result for an agent."""
+    """Raised when a model worker fails to produce a result for an agent.
+
+    A worker sets ``usage`` (a :class:`jshost.workers.Usage`), ``model`` and ``attempts`` on
+    the exception when requests were made before the failure, so that the tokens they cost
+    are counted and the record says what was tried.
+    """
+
+    usage: Any = None
+    model: str = ""
+    attempts: int = 0
 
 
 class RetryableWorkerError(WorkerError):

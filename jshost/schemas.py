@@ -7,7 +7,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-__all__ = ["schema_problem"]
+__all__ = ["STRUCTURED_OUTPUT_CAP", "schema_problem", "structured_output_cap_message"]
+
+#: failed StructuredOutput calls before agent() rejects (reference §4)
+STRUCTURED_OUTPUT_CAP = 5
 
 
 def _contradiction(schema: Any, path: str) -> str | None:
@@ -175,3 +178,12 @@ def schema_problem(schema: Any) -> str | None:
             "agent() again."
         )
     return None
+
+
+def structured_output_cap_message(last_error: str) -> str:
+    """The reference's rejection when no StructuredOutput call produced a valid value."""
+    n = STRUCTURED_OUTPUT_CAP
+    return (
+        f"agent({{schema}}): StructuredOutput retry cap ({n}) exceeded — {n} failed calls with "
+        f"no valid output — last StructuredOutput error: {last_error}"
+    )

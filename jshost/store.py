@@ -47,7 +47,7 @@ __all__ = [
     "data_dir",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
 _BUSY_TIMEOUT_MS = 5_000
@@ -138,6 +138,15 @@ _MIGRATIONS: dict[int, str] = {
     2: """
     ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
     """,
+    # 3: the model id an agent really used (``model`` is what the script asked for, maybe an
+    # alias), and prompt-cache tokens per agent and per run, as the Messages API reports them.
+    3: """
+    ALTER TABLE agents ADD COLUMN model_used TEXT;
+    ALTER TABLE agents ADD COLUMN cache_write INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE agents ADD COLUMN cache_read INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN cache_write INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN cache_read INTEGER NOT NULL DEFAULT 0;
+    """,
 }
 
 
@@ -220,6 +229,8 @@ class RunRow:
     tokens_out: int
     dropped_logs: int
     paused: bool = False
+    cache_write: int = 0
+    cache_read: int = 0
     #: True when the process that owns a ``running`` run is alive
     live: bool = False
 
@@ -254,7 +265,12 @@ class RunRow:
                 "skipped": self.agents_skipped,
                 "cached": self.agents_cached,
             },
-            "tokens": {"input": self.tokens_in, "output": self.tokens_out},
+            "tokens": {
+                "input": self.tokens_in,
+                "output": self.tokens_out,
+                "cache_write": self.cache_write,
+                "cache_read": self.cache_read,
+            },
         }
         if full:
             out["meta"] = self.meta
@@ -286,6 +302,9 @@ class AgentRow:
     queued_at: float | None
     started_at: float | None
     finished_at: float | None
+    model_used: str | None = None
+    cache_write: int = 0
+    cache_read: int = 0
 
     @property
     def elapsed(self) -> float | None:
@@ -300,12 +319,18 @@ class AgentRow:
             "label": self.label,
             "phase": self.phase,
             "model": self.model,
+            "model_used": self.model_used,
             "status": self.status,
             "prompt": self.prompt,
             "options": self.options,
             "result": self.result,
             "error": self.error,
-            "tokens": {"input": self.tokens_in, "output": self.tokens_out},
+            "tokens": {
+                "input": self.tokens_in,
+                "output": self.tokens_out,
+                "cache_write": self.cache_write,
+                "cache_read": self.cache_read,
+            },
             "attempts": self.attempts,
             "elapsed_s": None if self.elapsed is None else round(self.elapsed, 3),
         }
@@ -314,11 +339,13 @@ class AgentRow:
 _RUN_COLUMNS = (
     "id, name, path, script, sha256, args, meta, status, created_at, started_at, finished_at, "
     "elapsed, sessions, result, error, caps, worker, model, agents_total, agents_done, "
-    "agents_failed, agents_skipped, agents_cached, tokens_in, tokens_out, dropped_logs, paused"
+    "agents_failed, agents_skipped, agents_cached, tokens_in, tokens_out, dropped_logs, paused, "
+    "cache_write, cache_read"
 )
 _AGENT_COLUMNS = (
     "idx, session, key, label, phase, model, prompt, options, status, result, error, "
-    "tokens_in, tokens_out, attempts, queued_at, started_at, finished_at"
+    "tokens_in, tokens_out, attempts, queued_at, started_at, finished_at, "
+    "model_used, cache_write, cache_read"
 )
 
 
@@ -528,6 +555,8 @@ class Store:
             tokens_out=values[24],
             dropped_logs=values[25],
             paused=bool(values[26]),
+            cache_write=values[27],
+            cache_read=values[28],
             live=values[7] == "running" and self.is_live(values[0]),
         )
 
@@ -580,6 +609,9 @@ class Store:
                 queued_at=r[14],
                 started_at=r[15],
                 finished_at=r[16],
+                model_used=r[17],
+                cache_write=r[18],
+                cache_read=r[19],
             )
             for r in rows
         ]
@@ -768,6 +800,9 @@ class RunRecorder(Recorder):
             self._wall(rec.queued_at),
             self._wall(rec.started_at),
             self._wall(rec.finished_at),
+            rec.model_used,
+            rec.usage.cache_creation_input_tokens,
+            rec.usage.cache_read_input_tokens,
         )
         with self._mutex:
             self._agents[rec.index] = row
@@ -810,7 +845,7 @@ class RunRecorder(Recorder):
                 if agents:
                     db.executemany(
                         f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        f"VALUES ({', '.join('?' * 21)})",
                         agents.values(),
                     )
                 if journal:
@@ -861,7 +896,8 @@ class RunRecorder(Recorder):
                     "UPDATE runs SET status = ?, finished_at = ?, elapsed = ?, result = ?, "
                     "error = ?, agents_total = ?, agents_done = ?, agents_failed = ?, "
                     "agents_skipped = ?, agents_cached = ?, tokens_in = ?, tokens_out = ?, "
-                    "dropped_logs = ?, paused = 0, pid = NULL WHERE id = ?",
+                    "cache_write = ?, cache_read = ?, dropped_logs = ?, paused = 0, pid = NULL "
+                    "WHERE id = ?",
                     (
                         outcome.status,
                         time.time(),
@@ -875,6 +911,8 @@ class RunRecorder(Recorder):
                         counts["cached"],
                         outcome.tokens_in,
                         outcome.tokens_out,
+                        outcome.usage.cache_creation_input_tokens,
+                        outcome.usage.cache_read_input_tokens,
                         self.dropped_logs,
                         self.run_id,
                     ),

@@ -7,12 +7,21 @@ from typing import IO, Any
 
 from .. import events as ev
 from ..engine import RunOutcome
+from ..workers.base import Usage
 from .dispatch import EventsDropped, Stamped
 
-__all__ = ["PlainProgress", "format_result", "format_summary", "outcome_json"]
+__all__ = [
+    "PlainProgress",
+    "format_result",
+    "format_seconds",
+    "format_summary",
+    "format_tokens",
+    "outcome_json",
+]
 
 
-def _fmt_seconds(s: float) -> str:
+def format_seconds(s: float) -> str:
+    """``4.2 s``, ``3 min 05 s``, ``2 h 07 min``."""
     if s < 60:
         return f"{s:.1f} s"
     m, sec = divmod(int(s + 0.5), 60)
@@ -123,6 +132,17 @@ def tokens_by_model(outcome: RunOutcome) -> dict[str, tuple[int, int]]:
     return out
 
 
+def format_tokens(usage: Usage) -> str:
+    """``1,200 in / 300 out``, with prompt-cache reads and writes when there were any."""
+    cache = []
+    if usage.cache_read_input_tokens:
+        cache.append(f"{usage.cache_read_input_tokens:,} cache read")
+    if usage.cache_creation_input_tokens:
+        cache.append(f"{usage.cache_creation_input_tokens:,} cache write")
+    extra = f" (+ {', '.join(cache)})" if cache else ""
+    return f"{usage.input_tokens:,} in{extra} / {usage.output_tokens:,} out"
+
+
 def format_summary(outcome: RunOutcome, run_id: str | None = None) -> list[str]:
     """The closing lines: status, agent counts, elapsed, tokens per model, failures, run id."""
     o = outcome
@@ -131,8 +151,8 @@ def format_summary(outcome: RunOutcome, run_id: str | None = None) -> list[str]:
         if n := o.count(extra):
             counts += f", {n} {extra}"
     lines = [
-        f"{o.status} · agents {counts} · {_fmt_seconds(o.elapsed)} · "
-        f"tokens {o.tokens_in:,} in / {o.tokens_out:,} out"
+        f"{o.status} · agents {counts} · {format_seconds(o.elapsed)} · "
+        f"tokens {format_tokens(o.usage)}"
     ]
     per_model = tokens_by_model(o)
     if len(per_model) > 1:
@@ -171,7 +191,12 @@ def outcome_json(outcome: RunOutcome, meta_name: str, run_id: str | None = None)
             "cancelled": o.count("cancelled"),
             "cached": o.count("cached"),
         },
-        "tokens": {"input": o.tokens_in, "output": o.tokens_out},
+        "tokens": {
+            "input": o.tokens_in,
+            "output": o.tokens_out,
+            "cache_write": o.usage.cache_creation_input_tokens,
+            "cache_read": o.usage.cache_read_input_tokens,
+        },
         "tokens_by_model": {
             m: {"input": i, "output": out} for m, (i, out) in tokens_by_model(o).items()
         },

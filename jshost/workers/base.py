@@ -45,7 +45,8 @@ class AgentRequest:
     """One ``agent()`` call as a worker sees it.
 
     ``schema`` is a checked JSON Schema (or None for a text answer); ``model`` is what the
-    script asked for (an alias, a full id, ``inherit``) or None.
+    script asked for (an alias, a full id, ``inherit``) or None. ``log``, when given, takes
+    narrator lines for the run's log (a stall and its retry, say).
     """
 
     index: int
@@ -58,15 +59,32 @@ class AgentRequest:
     agent_type: str | None = None
     isolation: str | None = None
     stall_ms: int | None = None
+    log: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
 @final
 @dataclass(frozen=True)
 class Usage:
-    """Tokens an agent used, summed over its attempts."""
+    """Tokens an agent used, summed over its requests and attempts.
+
+    ``input_tokens`` is input read without the prompt cache; what was written to and read
+    from the cache is counted apart, as the Messages API reports it.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
 
 
 @final
@@ -86,6 +104,9 @@ class Worker(abc.ABC):
     name: ClassVar[str] = "worker"
     #: whether this worker can return schema-validated objects
     supports_schema: ClassVar[bool] = True
+    #: whether this worker needs an API key, and the environment variable that holds it
+    needs_key: ClassVar[bool] = False
+    key_env_var: ClassVar[str | None] = None
 
     @abc.abstractmethod
     async def run(self, request: AgentRequest) -> AgentResult:

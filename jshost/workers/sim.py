@@ -118,15 +118,13 @@ class SimWorker(Worker):
 
         model = request.model or "sim"
         if request.schema is not None:
+            from ..schemas import structured_output_cap_message
             from .schema_instance import SchemaUnsatisfiable, generate_instance
 
             try:
                 value: Any = generate_instance(request.schema, request.prompt)
             except SchemaUnsatisfiable as exc:
-                raise AgentRejectedError(
-                    f"agent({{schema}}): StructuredOutput retry cap (5) exceeded — 5 failed calls "
-                    f"with no valid output — last StructuredOutput error: {exc}"
-                ) from None
+                raise AgentRejectedError(structured_output_cap_message(str(exc))) from None
             out_text = repr(value)
         else:
             first = " ".join(request.prompt.split())
