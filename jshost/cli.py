@@ -298,7 +298,7 @@ def _execute(
     if not opts["yes"]:
         from .cli_validate import confirm_run
 
-        confirm_run(report, limits, worker=opts["worker"], model=opts["model"])
+        confirm_run(report, limits, worker=worker_obj.describe(), model=opts["model"])
 
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
