@@ -196,11 +196,10 @@ _Count = dict[tuple[str, ...], int]
 _ONE: _Count = {(): 1}
 
 
-def _add(a: _Count, b: _Count) -> _Count:
-    out = dict(a)
-    for term, k in b.items():
-        out[term] = out.get(term, 0) + k
-    return {t: k for t, k in out.items() if k}
+def _add(total: _Count, more: _Count) -> None:
+    """``total += more``, in place (a sum over many calls stays linear)."""
+    for term, k in more.items():
+        total[term] = total.get(term, 0) + k
 
 
 def _mul(a: _Count, b: _Count) -> _Count:
@@ -226,10 +225,12 @@ class FanOut:
     terms: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
     factors: dict[str, str] = field(default_factory=dict)
     sites: int = 0
+    #: terms left out of ``terms`` (and of ``text()``) to keep the estimate readable
+    more_terms: int = 0
 
     @property
     def exact(self) -> bool:
-        return not self.terms
+        return not self.terms and not self.more_terms
 
     @property
     def depends_on_args(self) -> bool:
@@ -243,6 +244,8 @@ class FanOut:
         for k, names in self.terms:
             product = " × ".join(n if self.factors.get(n) == "args" else f"[{n}]" for n in names)
             parts.append(product if k == 1 else f"{k} × {product}")
+        if self.more_terms:
+            parts.append(f"({self.more_terms} more terms)")
         total = " + ".join(parts)
         noun = "agent" if total == "1" else "agents"
         notes = []
@@ -262,6 +265,7 @@ class FanOut:
             "exact": self.exact,
             "depends_on_args": self.depends_on_args,
             "terms": [{"coefficient": k, "factors": list(n)} for k, n in self.terms],
+            "more_terms": self.more_terms,
             "factors": dict(self.factors),
         }
 
@@ -332,6 +336,7 @@ class _Linter:
         self.bound_in: dict[int, tuple[_Scope, str]] = {}  # value start byte -> its binding
         self.globals_used: dict[str, list[Node]] = {}
         self._calls_memo: dict[int, _Count] = {}
+        self._calls_of: dict[str, list[tuple[Node, list[Node]]]] = {}
         self._in_progress: set[int] = set()
         self.factors: dict[str, str] = {}
         self.meta_statement: Node | None = None
@@ -403,87 +408,109 @@ class _Linter:
                 stack.extend(node.named_children)
 
     def walk(self, root: Node, top: _Scope) -> None:
-        # Iterative: scripts (and fuzzed inputs) may nest deeper than Python's recursion limit.
-        # This loop sees every node of the script: the common cases come first and cheaply.
-        stack: list[tuple[Node, _Scope, bool]] = [(root, top, True)]
-        pop, push, declared, refs = stack.pop, stack.append, self.declared, self.refs
-        while stack:
-            node, scope, is_body = pop()
+        """Visit every node once, in source order, with the scope it is in.
+
+        A tree cursor, not recursion (scripts and fuzzed inputs may nest deeper than Python's
+        recursion limit) and not lists of children (this loop sees every node of the script,
+        and a cursor step costs a fraction of building them). ``scopes`` holds each open scope
+        with the depth of the node that opened it; the scope of a node is the innermost one
+        opened above it.
+        """
+        cursor = root.walk()
+        scopes: list[tuple[int, _Scope, bool]] = [(-1, top, True)]  # (depth, scope, function?)
+        declared, refs = self.declared, self.refs
+        depth = 0
+        while True:
+            node = cursor.node
             kind = node.type
+            while scopes[-1][0] >= depth:
+                scopes.pop()
+            scope = scopes[-1][1]
+            descend = True
             if kind in _REFERENCES:
                 # `({a} = o)` assigns to `a`: a pattern outside a declaration is a reference.
                 if node.start_byte not in declared:
                     refs.append((node, scope))
-                continue
-            if kind in _LEAVES:
-                continue
-            if kind not in _SCOPING:
-                if kind == "call_expression":
-                    function = node.child_by_field_name("function")
-                    if function is not None and function.type == "import":
-                        message = "import() is not available in workflow scripts."
-                        self.report("E203", message, node)
-                for child in reversed(node.named_children):
-                    push((child, scope, False))
-                continue
-            inner = scope
-            if kind in _FUNCTIONS:
-                if kind in _DECLARED_FUNCTIONS:
-                    self.bind(node.child_by_field_name("name"), scope, node)
-                inner = _Scope(scope, function=True)
-                if kind in _NAMED_FUNCTION_EXPRESSIONS:
-                    self.bind(node.child_by_field_name("name"), inner, node)
-                params = node.child_by_field_name("parameters")
-                if params is None:
-                    params = node.child_by_field_name("parameter")
-                self.bind(params, inner)
-                body = node.child_by_field_name("body")
-                for child in reversed(node.named_children):
-                    push((child, inner, body is not None and child == body))
-                continue
-            if kind == "statement_block" and is_body:
-                pass  # a function's body shares the function's scope
-            elif kind in _BLOCKS or kind == "catch_clause":
-                inner = _Scope(scope, function=False)
-            elif kind == "class":  # a class expression's name is visible inside it only
-                inner = _Scope(scope, function=False)
-                self.bind(node.child_by_field_name("name"), inner, node)
-            if kind == "class_declaration":
-                self.bind(node.child_by_field_name("name"), scope, node)
-            elif kind in ("variable_declaration", "lexical_declaration"):
-                target = scope.function_scope() if kind == "variable_declaration" else scope
-                for declarator in node.named_children:
-                    if declarator.type == "variable_declarator":
-                        name = declarator.child_by_field_name("name")
-                        self.bind(name, target, declarator.child_by_field_name("value"))
-            elif kind == "catch_clause":
-                self.bind(node.child_by_field_name("parameter"), inner)
-            elif kind == "for_in_statement":
-                declares = [c.type for c in node.children if c.type in ("var", "let", "const")]
-                if declares:
-                    target = inner.function_scope() if declares[0] == "var" else inner
-                    left = node.child_by_field_name("left")
-                    self.bind(left, target)
-                    right = node.child_by_field_name("right")
-                    if right is not None:  # `for (const s of args.servers)`: s comes from args
-                        for name in self.pattern_names(left) if left is not None else ():
-                            target.origins[name] = right
-            elif kind == "import_statement":
-                self.import_statement(node, scope)
-                continue
-            elif kind == "export_statement":
-                if self.export_statement(node):
-                    continue
-            elif kind == "with_statement":
-                self.complete = False  # inside `with`, any name may be a property
-                self.explains_syntax_error(node)
-                self.report(
-                    "E202", "'with' statements are not supported in workflow scripts.", node
+                descend = False
+            elif kind in _LEAVES:
+                descend = False
+            elif kind == "call_expression":
+                function = node.child_by_field_name("function")
+                if function is not None and function.type == "import":
+                    self.report("E203", "import() is not available in workflow scripts.", node)
+            elif kind in _SCOPING and node.is_named:  # `function` and `class` are tokens too
+                # A function's body block is the function's own scope, not a new one.
+                is_body = (
+                    kind == "statement_block"
+                    and scopes[-1][0] == depth - 1
+                    and scopes[-1][2]
+                    and cursor.field_name == "body"
                 )
-            if kind in _LOOPS:
-                self.loops.append((node, inner))
-            for child in reversed(node.named_children):
-                push((child, inner, False))
+                inner, descend = self.enter(node, kind, scope, is_body)
+                if inner is not scope:
+                    scopes.append((depth, inner, kind in _FUNCTIONS))
+            if descend and cursor.goto_first_child():
+                depth += 1
+                continue
+            while not cursor.goto_next_sibling():
+                if not cursor.goto_parent():
+                    return
+                depth -= 1
+
+    def enter(self, node: Node, kind: str, scope: _Scope, is_body: bool) -> tuple[_Scope, bool]:
+        """Declare what ``node`` declares; the scope of its children, and whether to visit them."""
+        inner = scope
+        if kind in _FUNCTIONS:
+            if kind in _DECLARED_FUNCTIONS:
+                self.bind(node.child_by_field_name("name"), scope, node)
+            inner = _Scope(scope, function=True)
+            if kind in _NAMED_FUNCTION_EXPRESSIONS:
+                self.bind(node.child_by_field_name("name"), inner, node)
+            params = node.child_by_field_name("parameters")
+            if params is None:
+                params = node.child_by_field_name("parameter")
+            self.bind(params, inner)
+            return inner, True
+        if kind == "statement_block" and is_body:
+            pass  # a function's body shares the function's scope
+        elif kind in _BLOCKS or kind == "catch_clause":
+            inner = _Scope(scope, function=False)
+        elif kind == "class":  # a class expression's name is visible inside it only
+            inner = _Scope(scope, function=False)
+            self.bind(node.child_by_field_name("name"), inner, node)
+        if kind == "class_declaration":
+            self.bind(node.child_by_field_name("name"), scope, node)
+        elif kind in ("variable_declaration", "lexical_declaration"):
+            target = scope.function_scope() if kind == "variable_declaration" else scope
+            for declarator in node.named_children:
+                if declarator.type == "variable_declarator":
+                    name = declarator.child_by_field_name("name")
+                    self.bind(name, target, declarator.child_by_field_name("value"))
+        elif kind == "catch_clause":
+            self.bind(node.child_by_field_name("parameter"), inner)
+        elif kind == "for_in_statement":
+            declares = [c.type for c in node.children if c.type in ("var", "let", "const")]
+            if declares:
+                target = inner.function_scope() if declares[0] == "var" else inner
+                left = node.child_by_field_name("left")
+                self.bind(left, target)
+                right = node.child_by_field_name("right")
+                if right is not None:  # `for (const s of args.servers)`: s comes from args
+                    for name in self.pattern_names(left) if left is not None else ():
+                        target.origins[name] = right
+        elif kind == "import_statement":
+            self.import_statement(node, scope)
+            return inner, False
+        elif kind == "export_statement":
+            if self.export_statement(node):
+                return inner, False
+        elif kind == "with_statement":
+            self.complete = False  # inside `with`, any name may be a property
+            self.explains_syntax_error(node)
+            self.report("E202", "'with' statements are not supported in workflow scripts.", node)
+        if kind in _LOOPS:
+            self.loops.append((node, inner))
+        return inner, True
 
     def explains_syntax_error(self, node: Node) -> None:
         self.syntax_spans.append(
@@ -620,8 +647,13 @@ class _Linter:
 
     # ---- calls of agent(), parallel(), pipeline(), phase(), budget() --------------------
 
-    def global_calls(self, name: str) -> Iterator[tuple[Node, list[Node]]]:
+    def global_calls(self, name: str) -> list[tuple[Node, list[Node]]]:
         """Each call ``name(...)`` of the global ``name``, with its argument nodes."""
+        if name not in self._calls_of:
+            self._calls_of[name] = list(self._global_calls(name))
+        return self._calls_of[name]
+
+    def _global_calls(self, name: str) -> Iterator[tuple[Node, list[Node]]]:
         for node in self.globals_used.get(name, ()):
             call = node.parent
             if call is None or call.type != "call_expression":
@@ -1098,23 +1130,24 @@ class _Linter:
         sites = 0
         for call, _ in self.global_calls("agent"):
             sites += 1
-            total = _add(total, self.runs(call, 0))
+            _add(total, self.runs(call, 0))
         for call, _ in self.global_calls("workflow"):
             name = self.factor(f"workflow() at {self.where(call)}", "unknown")
-            total = _add(total, _mul(self.runs(call, 0), {(name,): 1}))
+            _add(total, _mul(self.runs(call, 0), {(name,): 1}))
             sites += 1
         terms = sorted(
-            ((k, names) for names, k in total.items() if names),
+            ((k, names) for names, k in total.items() if names and k),
             key=lambda t: (len(t[1]), t[1]),
         )
-        if len(terms) > _MAX_TERMS:
-            terms = terms[:_MAX_TERMS]
+        more = max(0, len(terms) - _MAX_TERMS)
+        terms = terms[:_MAX_TERMS]
         used = {name for _, names in terms for name in names}
         return FanOut(
             constant=total.get((), 0),
             terms=terms,
             factors={n: k for n, k in self.factors.items() if n in used},
             sites=sites,
+            more_terms=more,
         )
 
     def factor(self, name: str, kind: str) -> str:
@@ -1177,7 +1210,7 @@ class _Linter:
         scope, text = binding
         total: _Count = {}
         for ref in self.uses.get((id(scope), text), ()):
-            total = _add(total, self.invocations(ref, depth))
+            _add(total, self.invocations(ref, depth))
         return total
 
     def invocations(self, occurrence: Node, depth: int) -> _Count:
@@ -1306,9 +1339,9 @@ class _Linter:
                 if element.type == "comment":
                     continue
                 if element.type == "spread_element" and element.named_children:
-                    total = _add(total, self.length(element.named_children[0], depth + 1))
+                    _add(total, self.length(element.named_children[0], depth + 1))
                 else:
-                    total = _add(total, _ONE)
+                    _add(total, _ONE)
             return total
         if kind == "identifier":
             bound = self.bound_value(node)

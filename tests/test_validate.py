@@ -645,6 +645,14 @@ await agent('sum')
     ]
 
 
+def test_fanout_with_many_terms_says_how_many_it_leaves_out():
+    body = "".join(f"for (const x of args.list{i}) await agent(x)\n" for i in range(14))
+    fanout = validate_source(META + body, path="t.js").fanout
+    assert fanout is not None and fanout.more_terms == 2 and len(fanout.terms) == 12
+    assert fanout.text().endswith(" + (2 more terms) agents (depends on args)")
+    assert not fanout.exact
+
+
 def test_fanout_loops_are_not_evident():
     body = "let more = true\nwhile (more) { more = !!(await agent('x')) }\nawait agent('y')\n"
     fanout = validate_source(META + body, path="t.js").fanout

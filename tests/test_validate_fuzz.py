@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from jshost.diagnostics import CODES
 from jshost.errors import ScriptLoadError
-from jshost.script import parse_script
+from jshost.meta import js_parser
+from jshost.script import _META_HEAD, PREFIX, SUFFIX, _clearly_escapes, parse_script
 from jshost.validate import format_text, validate_file, validate_source
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -78,6 +79,20 @@ def mutated_scripts(draw: st.DrawFn) -> str:
     return source
 
 
+def check_no_escape_from_a_clean_script(source: str) -> None:
+    """A script tree-sitter parses cleanly never closes the wrapper early (script.py relies
+    on it to skip the second parse)."""
+    if js_parser().parse(source.encode("utf-8", "surrogatepass")).root_node.has_error:
+        return
+    head = _META_HEAD.match(source)
+    body = (
+        source
+        if head is None
+        else source[: head.start("head")] + "void" + source[head.end("head") :]
+    )
+    assert not _clearly_escapes(PREFIX + body + SUFFIX), source
+
+
 def check_report(source: str, report) -> None:
     """Every diagnostic is well formed and every output format renders."""
     lines = len(source.splitlines()) + 2
@@ -99,6 +114,7 @@ def check_report(source: str, report) -> None:
 def test_mutated_scripts_never_crash_and_agree_with_run(source):
     report = validate_source(source, path="fuzz.js")
     check_report(source, report)
+    check_no_escape_from_a_clean_script(source)
     load_errors = [d for d in report.diagnostics if d.code[1] == "1"]
     try:
         parse_script(source, path="fuzz.js")
@@ -119,6 +135,7 @@ def test_mutated_scripts_never_crash_and_agree_with_run(source):
 def test_arbitrary_text_never_crashes(text):
     for source in (text, "export const meta = { name: 'f', description: 'd' }\n" + text):
         check_report(source, validate_source(source, path="fuzz.js"))
+        check_no_escape_from_a_clean_script(source)
 
 
 @settings(FUZZ, max_examples=150)
