@@ -217,8 +217,9 @@ class FanOut:
     """How many agents a run starts, as far as the text shows.
 
     ``constant`` agents always; each of ``terms`` adds ``coefficient`` × the product of its
-    factors; ``factors`` says what each factor is: ``"args"`` (its size depends on ``args``)
-    or ``"unknown"`` (a loop or a value the text does not fix).
+    factors; ``factors`` says what each factor is: ``"args"`` (its size depends on ``args``),
+    ``"answers"`` (on what agents answer) or ``"unknown"`` (a loop or a value the text does
+    not fix).
     """
 
     constant: int = 0
@@ -249,10 +250,12 @@ class FanOut:
         total = " + ".join(parts)
         noun = "agent" if total == "1" else "agents"
         notes = []
-        args_names = [n for n, kind in self.factors.items() if kind == "args"]
+        answers = [n for n, kind in self.factors.items() if kind == "answers"]
         unknown = [n for n, kind in self.factors.items() if kind == "unknown"]
-        if args_names:
+        if self.depends_on_args:
             notes.append("depends on args")
+        if answers:
+            notes.append("depends on agents' answers: " + ", ".join(answers))
         if unknown:
             notes.append("not evident: " + ", ".join(unknown))
         return f"{total} {noun}" + (f" ({'; '.join(notes)})" if notes else "")
@@ -1401,29 +1404,38 @@ class _Linter:
         return value
 
     def symbol(self, name: str, node: Node) -> _Count:
-        kind = "args" if self.reads_args(node) else "unknown"
+        sources = self.sources(node)
+        kind = "args" if "args" in sources else "answers" if "answers" in sources else "unknown"
         return {(self.factor(name, kind),): 1}
 
-    def reads_args(self, node: Node, depth: int = 0) -> bool:
-        """Whether ``node`` reads the global ``args``, directly or through names taken from it."""
+    def sources(self, node: Node, depth: int = 0) -> set[str]:
+        """Where the value of ``node`` comes from: ``"args"`` when it reads the global
+        ``args``, ``"answers"`` when it is built from what ``agent()`` (or ``parallel()``,
+        ``pipeline()``, ``workflow()``) returned; through the names it reads, too."""
+        found: set[str] = set()
         stack = [node]
         while stack:
             n = stack.pop()
-            if n.type == "identifier":
+            kind = n.type
+            if kind == "identifier":
                 if self.is_global(n, "args"):
-                    return True
+                    found.add("args")
+                    continue
                 scope = self.resolved.get(n.start_byte)
                 origin = scope.origins.get(self.text(n)) if scope is not None else None
-                if (
-                    origin is not None
-                    and origin.type not in _FUNCTIONS
-                    and depth < _MAX_DEPTH
-                    and self.reads_args(origin, depth + 1)
+                if origin is not None and origin.type not in _FUNCTIONS and depth < _MAX_DEPTH:
+                    found |= self.sources(origin, depth + 1)
+                continue
+            if kind == "call_expression":
+                function = n.child_by_field_name("function")
+                if function is not None and any(
+                    self.is_global(function, g) for g in _PROMISE_GLOBALS
                 ):
-                    return True
-            if n.type not in _FUNCTIONS:
+                    found.add("answers")  # a model's answer, whatever the prompt read
+                    continue
+            if kind not in _FUNCTIONS:
                 stack.extend(n.named_children)
-        return False
+        return found
 
     def pattern_names(self, pattern: Node) -> list[str]:
         names = []

@@ -645,6 +645,17 @@ await agent('sum')
     ]
 
 
+def test_fanout_that_depends_on_answers():
+    body = """\
+const plan = await agent(`angles for ${args.q}`, { schema: { type: 'array' } })
+await parallel(plan.map((a) => () => agent(a)))
+"""
+    fanout = validate_source(META + body, path="t.js").fanout
+    assert fanout is not None and not fanout.depends_on_args
+    assert fanout.factors == {"plan.length": "answers"}
+    assert fanout.text() == ("1 + [plan.length] agents (depends on agents' answers: plan.length)")
+
+
 def test_fanout_with_many_terms_says_how_many_it_leaves_out():
     body = "".join(f"for (const x of args.list{i}) await agent(x)\n" for i in range(14))
     fanout = validate_source(META + body, path="t.js").fanout
