@@ -23,7 +23,7 @@ from typing import Any, final
 from tree_sitter import Node, Tree
 
 from .diagnostics import Diagnostic, SourceMap, decode
-from .meta import Meta, MetaSpan, literal_value
+from .meta import Meta, MetaSpan, literal_value, unparen
 from .sandbox import global_names
 
 __all__ = ["AGENT_OPTIONS", "EFFORTS", "FanOut", "Lint", "lint"]
@@ -699,7 +699,7 @@ class _Linter:
             )
         if len(args) < 2:
             return
-        opts = _unparen(args[1])
+        opts = unparen(args[1])
         kind = self.kind(opts)
         if kind in ("string", "number", "boolean", "function"):
             self.report("E503", f"agent() options must be an object, got {kind}", opts)
@@ -733,7 +733,7 @@ class _Linter:
                 )
                 continue
             if value is not None:
-                self.check_option(key, _unparen(value))
+                self.check_option(key, unparen(value))
 
     def check_option(self, key: str, value: Node) -> None:
         kind = self.kind(value)
@@ -805,7 +805,7 @@ class _Linter:
         if not args:
             self.report("E601", "parallel() expects an array of functions", call)
             return
-        first = _unparen(args[0])
+        first = unparen(args[0])
         if first.type == "spread_element":
             return
         if self.evidently_not_array(first):
@@ -813,7 +813,7 @@ class _Linter:
             return
         if first.type == "array":
             for element in first.named_children:
-                element = _unparen(element)
+                element = unparen(element)
                 if self.evidently_not_function(element):
                     self.report("E602", _NOT_THUNKS, element)
             return
@@ -851,7 +851,7 @@ class _Linter:
             candidate = values[1]
         else:
             return None
-        candidate = _unparen(candidate)
+        candidate = unparen(candidate)
         return candidate if candidate.type in _FUNCTIONS else None
 
     def results_of(self, function: Node) -> list[Node]:
@@ -861,7 +861,7 @@ class _Linter:
         if body is None:
             return []
         if body.type != "statement_block":
-            result = _unparen(body)
+            result = unparen(body)
             return [result] if self.evidently_not_function(result) else []
         results: list[Node] = []
         stack = list(body.named_children)
@@ -873,7 +873,7 @@ class _Linter:
                 values = [c for c in node.named_children if c.type != "comment"]
                 if not values:
                     return []  # returns undefined somewhere: not worth a report
-                results.append(_unparen(values[0]))
+                results.append(unparen(values[0]))
                 continue
             stack.extend(node.named_children)
         # Only when every return is evidently wrong is the callback evidently wrong.
@@ -885,11 +885,11 @@ class _Linter:
         if not args:
             self.report("E603", "pipeline() expects an array as the first argument", call)
             return
-        first = _unparen(args[0])
+        first = unparen(args[0])
         if first.type != "spread_element" and self.evidently_not_array(first):
             self.report("E603", "pipeline() expects an array as the first argument", first)
         for stage in args[1:]:
-            stage = _unparen(stage)
+            stage = unparen(stage)
             if stage.type != "spread_element" and self.evidently_not_function(stage):
                 self.report(
                     "E604",
@@ -900,7 +900,7 @@ class _Linter:
 
     def kind(self, node: Node) -> str | None:
         """The evident ``typeof``-like kind of an expression, or None when not evident."""
-        node = _unparen(node)
+        node = unparen(node)
         kind = node.type
         if kind in ("string", "template_string"):
             return "string"
@@ -913,7 +913,7 @@ class _Linter:
                 operator is not None
                 and operator.type in ("-", "+")
                 and argument is not None
-                and _unparen(argument).type == "number"
+                and unparen(argument).type == "number"
             ):
                 return "number"
             return None
@@ -935,7 +935,7 @@ class _Linter:
         kind = self.kind(node)
         if kind is not None:
             return kind != "function"
-        node = _unparen(node)
+        node = unparen(node)
         if node.type == "call_expression":
             function = node.child_by_field_name("function")
             return function is not None and any(
@@ -962,7 +962,7 @@ class _Linter:
         return None  # computed or numeric keys: not option names
 
     def string_value(self, node: Node) -> str | None:
-        node = _unparen(node)
+        node = unparen(node)
         if node.type == "template_string" and any(
             c.type == "template_substitution" for c in node.named_children
         ):
@@ -1012,7 +1012,7 @@ class _Linter:
         if test is not None and test.type in ("expression_statement", "empty_statement"):
             test = test.named_children[0] if test.named_children else None
         body = loop.child_by_field_name("body")
-        test = _unparen(test) if test is not None else None
+        test = unparen(test) if test is not None else None
         exits = self.exits(body)
         guarded_by_budget = [guard for guard in exits if self.uses_remaining(guard)]
         other_exits = len(exits) - len(guarded_by_budget)
@@ -1063,9 +1063,9 @@ class _Linter:
             else:
                 titled.append((title, args[0]))
         for _, values in self.global_calls("agent"):
-            if len(values) < 2 or _unparen(values[1]).type != "object":
+            if len(values) < 2 or unparen(values[1]).type != "object":
                 continue
-            for pair in _unparen(values[1]).named_children:
+            for pair in unparen(values[1]).named_children:
                 if pair.type == "spread_element":
                     dynamic = True
                 key = pair.child_by_field_name("key") if pair.type == "pair" else None
@@ -1105,18 +1105,18 @@ class _Linter:
             return
         for declarator in declaration.named_children:
             obj = declarator.child_by_field_name("value")
-            if obj is None or _unparen(obj).type != "object":
+            if obj is None or unparen(obj).type != "object":
                 continue
-            for pair in _unparen(obj).named_children:
+            for pair in unparen(obj).named_children:
                 if pair.type != "pair" or self.key(pair.child_by_field_name("key")) != "phases":
                     continue
                 phases = pair.child_by_field_name("value")
-                if phases is None or _unparen(phases).type != "array":
+                if phases is None or unparen(phases).type != "array":
                     continue
-                for entry in _unparen(phases).named_children:
-                    if _unparen(entry).type != "object":
+                for entry in unparen(phases).named_children:
+                    if unparen(entry).type != "object":
                         continue
-                    for field_ in _unparen(entry).named_children:
+                    for field_ in unparen(entry).named_children:
                         if field_.type != "pair":
                             continue
                         if self.key(field_.child_by_field_name("key")) != "title":
@@ -1321,7 +1321,7 @@ class _Linter:
 
     def from_length(self, node: Node, depth: int) -> _Count:
         """The length of ``Array.from(node, …)``: ``{length: n}`` gives n."""
-        node = _unparen(node)
+        node = unparen(node)
         if node.type == "object":
             for pair in node.named_children:
                 key = pair.child_by_field_name("key") if pair.type == "pair" else None
@@ -1332,7 +1332,7 @@ class _Linter:
         return self.length(node, depth + 1)
 
     def evident_length(self, node: Node, depth: int) -> _Count | None:
-        node = _unparen(node)
+        node = unparen(node)
         if depth > _MAX_DEPTH:
             return None
         kind = node.type
@@ -1362,7 +1362,7 @@ class _Linter:
         if method == "map" and obj is not None:
             return self.evident_length(obj, depth + 1)
         if method == "from" and obj is not None and self.is_global(obj, "Array") and values:
-            first = _unparen(values[0])
+            first = unparen(values[0])
             if first.type == "object":
                 return self.from_length(first, depth + 1)
             return self.evident_length(first, depth + 1)
@@ -1370,14 +1370,14 @@ class _Linter:
 
     def size(self, node: Node, depth: int) -> _Count:
         """The value of a count expression (``n``, ``list.length``, a literal), or a factor."""
-        node = _unparen(node)
+        node = unparen(node)
         ok, value = literal_value(node, self.positions)
         if ok and isinstance(value, int) and not isinstance(value, bool):
             return {(): max(0, value)}
         if node.type == "identifier" and depth <= _MAX_DEPTH:
             bound = self.bound_value(node)
             if bound is not None:
-                ok, value = literal_value(_unparen(bound), self.positions)
+                ok, value = literal_value(unparen(bound), self.positions)
                 if ok and isinstance(value, int) and not isinstance(value, bool):
                     return {(): max(0, value)}
         if node.type == "member_expression":
@@ -1466,15 +1466,6 @@ def _schema_problem(text: str) -> str | None:
 # ---- small tree helpers ----------------------------------------------------------------------
 
 
-def _unparen(node: Node) -> Node:
-    while node.type == "parenthesized_expression":
-        inner = [c for c in node.named_children if c.type != "comment"]
-        if len(inner) != 1:
-            break
-        node = inner[0]
-    return node
-
-
 def _is_member(node: Node | None, obj: Node, prop: str) -> bool:
     """Whether ``node`` is the non-computed member expression ``obj.prop``."""
     if node is None or node.type != "member_expression":
@@ -1510,7 +1501,7 @@ def _conjuncts(node: Node) -> list[Node]:
     out: list[Node] = []
     stack = [node]
     while stack:
-        n = _unparen(stack.pop())
+        n = unparen(stack.pop())
         if n.type == "binary_expression":
             operator = n.child_by_field_name("operator")
             left, right = n.child_by_field_name("left"), n.child_by_field_name("right")

@@ -18,7 +18,16 @@ from tree_sitter import Language, Node, Parser, Tree
 
 from jshost.diagnostics import Diagnostic, SourceMap, decode
 
-__all__ = ["Meta", "MetaRead", "MetaSpan", "Phase", "literal_value", "parse_meta", "read_meta"]
+__all__ = [
+    "Meta",
+    "MetaRead",
+    "MetaSpan",
+    "Phase",
+    "literal_value",
+    "parse_meta",
+    "read_meta",
+    "unparen",
+]
 
 FIRST_STATEMENT = (
     "`export const meta = { name, description, phases }` must be the FIRST statement in the script"
@@ -159,7 +168,7 @@ class _Reader:
         self.problems.append(problem)
 
     def value(self, node: Node, depth: int = 0) -> Any:
-        node = _unparen(node)
+        node = unparen(node)
         if depth > _MAX_DEPTH:
             raise self.error(_PURE + "meta is nested too deeply", node)
         kind = node.type
@@ -186,7 +195,7 @@ class _Reader:
             operator = node.child_by_field_name("operator")
             argument = node.child_by_field_name("argument")
             if operator is not None and operator.type == "-" and argument is not None:
-                argument = _unparen(argument)
+                argument = unparen(argument)
                 if argument.type == "number":
                     number, bigint = _number(self.text(argument))
                     if not bigint:
@@ -292,8 +301,8 @@ class _Reader:
         return "".join(part.capitalize() for part in kind.split("_")) or kind
 
 
-def _unparen(node: Node) -> Node:
-    # acorn drops parentheses from the tree, so `(1)` is just the Literal 1.
+def unparen(node: Node) -> Node:
+    """``node`` without the parentheses around it (acorn drops them: `(1)` is the Literal 1)."""
     while node.type == "parenthesized_expression":
         inner = [c for c in node.named_children if c.type != "comment"]
         if len(inner) != 1:
@@ -419,7 +428,7 @@ def _meta_parts(statement: Node) -> tuple[Node, Node, Node] | None:
     value = declarators[0].child_by_field_name("value")
     if name is None or name.type != "identifier" or name.text != b"meta" or value is None:
         return None
-    value = _unparen(value)
+    value = unparen(value)
     return (statement.children[0], declaration, value) if value.type == "object" else None
 
 
