@@ -170,6 +170,12 @@ def _run_options(fn: Any) -> Any:
             default=None,
             help="Live progress view (default: on when stderr is a terminal).",
         ),
+        click.option(
+            "--interactive/--no-interactive",
+            default=None,
+            help="Interactive view to steer the run: pause, stop, skip, restart, save "
+            "(default: on when stdin and stdout are terminals; off: the live view).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -270,6 +276,7 @@ def _execute(
 
     json_, quiet = opts["json_"], opts["quiet"]
     try:
+        interactive = _want_interactive(opts)
         tokens = parse_budget(opts["budget"]) if opts["budget"] is not None else None
         args = _load_args(opts["args_json"], opts["args_file"])
         limits = Limits(
@@ -311,7 +318,7 @@ def _execute(
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
     run_id = recorder.run_id
-    ui = _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
+    ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
         outcome = _run(
             loaded,
@@ -322,6 +329,7 @@ def _execute(
             model=opts["model"],
             recorder=recorder,
             replay=replay,
+            interactive_id=run_id if interactive else None,
         )
         save_error = None
         try:
@@ -400,6 +408,7 @@ def _run(
     model: Any,
     recorder: Any = None,
     replay: Any = None,
+    interactive_id: str | None = None,
 ) -> Any:
     import trio
 
@@ -411,19 +420,27 @@ def _run(
         found = find_workflow(name)
         return None if found is None else found.path
 
+    def make_engine(sink: Any) -> Engine:
+        return Engine(
+            loaded,
+            worker=worker,
+            limits=limits,
+            args=args,
+            sink=sink,
+            model=model,
+            recorder=recorder,
+            replay=replay,
+            resolve_workflow=resolve_workflow,
+            workflow_names=lambda: [wf.name for wf in discover()[0]],
+        )
+
+    if interactive_id is not None:
+        from .ui.tui import run_interactive  # imports textual: only for this view
+
+        return run_interactive(make_engine, run_id=interactive_id)
+
     thread = UiThread(ui).start() if ui is not None else None
-    engine = Engine(
-        loaded,
-        worker=worker,
-        limits=limits,
-        args=args,
-        sink=thread.sink if thread is not None else None,
-        model=model,
-        recorder=recorder,
-        replay=replay,
-        resolve_workflow=resolve_workflow,
-        workflow_names=lambda: [wf.name for wf in discover()[0]],
-    )
+    engine = make_engine(thread.sink if thread is not None else None)
 
     async def main() -> Any:
         async with worker, trio.open_nursery() as nursery:
@@ -438,6 +455,30 @@ def _run(
     finally:
         if thread is not None:
             thread.finish()
+
+
+def _want_interactive(opts: dict[str, Any]) -> bool:
+    """Whether this run gets the interactive view; raises UsageError for conflicting options."""
+    wanted = opts["interactive"]
+    if wanted:
+        for option, given in (
+            ("--json", opts["json_"]),
+            ("--quiet", opts["quiet"]),
+            ("--live/--no-live", opts["live"] is not None),
+        ):
+            if given:
+                raise UsageError(f"--interactive and {option} are mutually exclusive")
+    # The view draws on stderr, as every progress view does.
+    ttys = sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()
+    dumb = os.environ.get("TERM") == "dumb"
+    if wanted and not ttys:
+        raise UsageError("--interactive needs a terminal: stdin, stdout and stderr must be one")
+    if wanted and dumb:
+        raise UsageError("--interactive needs a terminal that can draw (TERM is 'dumb')")
+    on_terminals = ttys and not dumb
+    if wanted is None:
+        return on_terminals and not (opts["json_"] or opts["quiet"] or opts["live"] is not None)
+    return wanted
 
 
 def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any:
@@ -508,6 +549,7 @@ def _register() -> None:
     from .cli_runs import inspect_cmd, runs_cmd
     from .cli_saved import list_cmd, save_cmd
     from .cli_validate import show_cmd, validate_cmd
+    from .cli_watch import watch_cmd
 
     cli.add_command(runs_cmd)
     cli.add_command(inspect_cmd)
@@ -515,6 +557,7 @@ def _register() -> None:
     cli.add_command(list_cmd)
     cli.add_command(validate_cmd)
     cli.add_command(show_cmd)
+    cli.add_command(watch_cmd)
 
 
 _register()

@@ -616,17 +616,21 @@ class Store:
             for r in rows
         ]
 
-    def logs(self, run_id: str, session: int | None = None) -> list[tuple[str, str]]:
-        """``(kind, text)`` of the run's log and failure lines (latest session by default)."""
+    def logs(
+        self, run_id: str, session: int | None = None, *, last: int | None = None
+    ) -> list[tuple[str, str]]:
+        """``(kind, text)`` of the run's log and failure lines (latest session by default).
+
+        With ``last``, only the latest ``last`` lines (a watcher polls, and needs no more).
+        """
         if session is None:
             session = self.get_run(run_id).sessions
-        return [
-            (kind, text)
-            for kind, text in self._query(
-                "SELECT kind, text FROM logs WHERE run_id = ? AND session = ? ORDER BY seq",
-                (run_id, session),
-            )
-        ]
+        sql = "SELECT seq, kind, text FROM logs WHERE run_id = ? AND session = ? ORDER BY seq"
+        params: tuple[Any, ...] = (run_id, session)
+        if last is not None:
+            sql = f"SELECT * FROM ({sql} DESC LIMIT ?) ORDER BY seq"
+            params = (*params, last)
+        return [(kind, text) for _, kind, text in self._query(sql, params)]
 
     def journal(self, run_id: str) -> list[JournalEntry]:
         """Every journal entry of the run, all sessions, in the order they were written."""
