@@ -138,10 +138,13 @@ def script(tmp_path: Path) -> Path:
     return path
 
 
-def start(script: Path, env: dict[str, str], *extra: str) -> Terminal:
-    return Terminal(
-        ["run", str(script), "--sim-latency", "0.01", *extra], cwd=script.parent, env=env
-    )
+def start(script: Path, env: dict[str, str], *extra: str, view: bool = False) -> Terminal:
+    """``jshost run`` on a terminal; the interactive view that follows the question (tested on
+    its own elsewhere) is off unless ``view``, so the run ends by itself."""
+    args = ["run", str(script), "--sim-latency", "0.01", *extra]
+    if not view:
+        args.append("--no-interactive")
+    return Terminal(args, cwd=script.parent, env=env)
 
 
 def executed(tmp_path: Path) -> int:
@@ -245,6 +248,17 @@ def test_dont_ask_again_persists_across_processes_until_the_script_changes(scrip
     )
     assert refused.returncode == 2
     assert "--yes" in refused.stderr
+
+
+def test_the_interactive_view_follows_the_question(script, env, tmp_path):
+    term = start(script, env, view=True)
+    expect_question(term, script)
+    term.send("1\r")
+    term.expect("q leaves")  # the run's view, once the run has finished
+    term.send("q")
+    term.expect("all done")
+    assert term.wait() == 0
+    assert executed(tmp_path) == 3
 
 
 def test_view_raw_script_pages_the_highlighted_script_then_asks_again(script, env, tmp_path):
