@@ -78,11 +78,11 @@ def _print_script_error(exc: ScriptError, source: str | None) -> None:
     if exc.detail:
         click.echo(exc.detail, err=True)
     elif source is not None and exc.line is not None:
-        from .script import _excerpt
+        from .diagnostics import excerpt
 
-        excerpt = _excerpt(source, exc.line, exc.column or 1)
-        if excerpt:
-            click.echo(excerpt, err=True)
+        shown = excerpt(source, exc.line, exc.column or 1)
+        if shown:
+            click.echo(shown, err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -203,14 +203,15 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
       jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
     """
     from .cli_saved import resolve_script_arg
-    from .script import load_script
+    from .cli_validate import checked_script
 
     try:
-        loaded = load_script(resolve_script_arg(script))
+        path = resolve_script_arg(script)
     except ScriptLoadError as exc:
         _print_script_error(exc, None)
         sys.exit(EXIT_USAGE)
-    _execute(ctx, loaded, opts, resume_id=resume_id)
+    loaded, report = checked_script(path)  # every diagnostic, exit 2 on errors
+    _execute(ctx, loaded, opts, resume_id=resume_id, report=report)
 
 
 @cli.command(name="resume")
@@ -228,7 +229,7 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     Example usage:
       jshost resume wf_3f2a9c01b7de --yes
     """
-    from .script import parse_script
+    from .cli_validate import checked_source
     from .store import Store
 
     try:
@@ -236,11 +237,7 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
             row = store.get_run(run_id)
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE)
-    try:
-        loaded = parse_script(row.script, path=row.path)
-    except ScriptLoadError as exc:
-        _print_script_error(exc, row.script)
-        sys.exit(EXIT_USAGE)
+    loaded, report = checked_source(row.script, row.path)
     given = {
         name
         for name in opts
@@ -263,10 +260,17 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     stored_args = row.args if row.has_args else None
     if "args_json" not in given and "args_file" not in given and row.has_args:
         opts["args_json"] = json.dumps(stored_args)
-    _execute(ctx, loaded, opts, resume_id=row.id)
+    _execute(ctx, loaded, opts, resume_id=row.id, report=report)
 
 
-def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id: str | None):
+def _execute(
+    ctx: click.Context,
+    loaded: Any,
+    opts: dict[str, Any],
+    *,
+    resume_id: str | None,
+    report: Any,
+):
     from .engine import Limits
     from .sandbox import SandboxLimits
 
@@ -299,13 +303,9 @@ def _execute(ctx: click.Context, loaded: Any, opts: dict[str, Any], *, resume_id
         _fail(str(exc), EXIT_USAGE)
 
     if not opts["yes"]:
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
-            _fail(
-                "not running without confirmation: stdin is not a terminal. "
-                "Review the script, then pass --yes to run it.",
-                EXIT_USAGE,
-            )
-        _confirm(loaded, limits)
+        from .cli_validate import confirm_run
+
+        confirm_run(report, limits, worker=worker_obj.describe(), model=opts["model"])
 
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
@@ -396,20 +396,6 @@ def _open_run(
     if resume_id is None:
         return store.begin_run(caps=caps, worker=worker.name, model=opts["model"], **script), None
     return store.resume_run(resume_id, caps=caps, worker=worker.name, model=opts["model"], **script)
-
-
-def _confirm(loaded: Any, limits: Any) -> None:
-    meta = loaded.meta
-    click.echo(f"Workflow: {meta.name}", err=True)
-    click.echo(f"  {meta.description}", err=True)
-    for i, phase in enumerate(meta.phases, 1):
-        click.echo(f"  {i}. {phase.title}", err=True)
-    caps = f"concurrency {limits.concurrency}, max {limits.max_agents} agents"
-    if limits.budget:
-        caps += f", budget {limits.budget:,} output tokens"
-    click.echo(f"  {caps}", err=True)
-    if not click.confirm("Run it?", default=False, err=True):
-        _fail("not run", EXIT_USAGE)
 
 
 def _run(
@@ -562,12 +548,15 @@ def main() -> None:
 def _register() -> None:
     from .cli_runs import inspect_cmd, runs_cmd
     from .cli_saved import list_cmd, save_cmd
+    from .cli_validate import show_cmd, validate_cmd
     from .cli_watch import watch_cmd
 
     cli.add_command(runs_cmd)
     cli.add_command(inspect_cmd)
     cli.add_command(save_cmd)
     cli.add_command(list_cmd)
+    cli.add_command(validate_cmd)
+    cli.add_command(show_cmd)
     cli.add_command(watch_cmd)
 
 

@@ -32,6 +32,16 @@ __all__ = [
 ]
 
 
+def format_location(path: str | None, line: int | None, column: int | None) -> str:
+    """``path:line:col``, as much of it as is known (``<script>`` for a missing path)."""
+    parts = [path or "<script>"]
+    if line is not None:
+        parts.append(str(line))
+        if column is not None:
+            parts.append(str(column))
+    return ":".join(parts)
+
+
 class JshostError(Exception):
     """Raised for every error jshost reports to a user; the base of all others."""
 
@@ -66,12 +76,9 @@ class ScriptError(JshostError):
     @property
     def location(self) -> str:
         """``path:line:col`` (as much of it as is known), or an empty string."""
-        parts = [self.path or "<script>"]
-        if self.line is not None:
-            parts.append(str(self.line))
-            if self.column is not None:
-                parts.append(str(self.column))
-        return ":".join(parts) if (self.path or self.line is not None) else ""
+        if not self.path and self.line is None:
+            return ""
+        return format_location(self.path, self.line, self.column)
 
     def __str__(self) -> str:
         loc = self.location

@@ -11,14 +11,23 @@ import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import tree_sitter_javascript
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node, Parser, Tree
 
-from jshost.errors import ScriptLoadError
+from jshost.diagnostics import Diagnostic, SourceMap, decode
 
-__all__ = ["Meta", "MetaSpan", "Phase", "parse_meta"]
+__all__ = [
+    "Meta",
+    "MetaRead",
+    "MetaSpan",
+    "Phase",
+    "literal_value",
+    "parse_meta",
+    "read_meta",
+    "unparen",
+]
 
 FIRST_STATEMENT = (
     "`export const meta = { name, description, phases }` must be the FIRST statement in the script"
@@ -66,8 +75,6 @@ _ESCAPE_RE = re.compile(
 )
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 _LINE_CONTINUATIONS = frozenset({"\n", "\r", "\r\n", "\u2028", "\u2029"})
-# ECMAScript LineTerminatorSequence, which is how acorn counts lines.
-_LINE_BREAK_RE = re.compile(r"\r\n?|[\n\u2028\u2029]")
 _ARRAY_INDEX_RE = re.compile(r"0|[1-9][0-9]*")
 _LEGACY_OCTAL_RE = re.compile(r"0[0-7]+")
 
@@ -113,34 +120,55 @@ def js_parser() -> Parser:
 _parser = js_parser
 
 
-class _Reader:
-    """Turns tree-sitter nodes of one source into Python values and positioned errors."""
+class _Problem(Exception):
+    """Raised inside the reader for a node that is not a pure literal (or a bad field)."""
 
-    def __init__(self, source: str, path: str | None) -> None:
+    def __init__(self, diagnostic: Diagnostic, byte: int) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+        self.byte = byte
+
+
+class _Reader:
+    """Turns tree-sitter nodes of one source into Python values and positioned problems.
+
+    With ``collect``, a bad property or element is recorded in ``problems`` and skipped, so
+    one pass finds every problem (for ``validate``); without it the first one is raised.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        path: str | None,
+        *,
+        positions: SourceMap | None = None,
+        collect: bool = False,
+    ) -> None:
         self.source = source
         self.path = path
-        self.data = source.encode("utf-8", "surrogatepass")
-        self.ascii = source.isascii()
+        self.positions = positions or SourceMap(source)
+        self.data = self.positions.data
+        self.collect = collect
+        self.problems: list[_Problem] = []
 
     def offset(self, byte: int) -> int:
-        if self.ascii:
-            return byte
-        return len(self.data[:byte].decode("utf-8", "surrogatepass"))
+        return self.positions.offset(byte)
 
     def text(self, node: Node) -> str:
-        return self.data[node.start_byte : node.end_byte].decode("utf-8", "surrogatepass")
+        return decode(self.data[node.start_byte : node.end_byte])
 
-    def error(self, message: str, node: Node | None) -> ScriptLoadError:
-        if node is None:
-            return ScriptLoadError(message, path=self.path)
-        offset = self.offset(node.start_byte)
-        line, line_start = 1, 0
-        for match in _LINE_BREAK_RE.finditer(self.source, 0, offset):
-            line, line_start = line + 1, match.end()
-        return ScriptLoadError(message, path=self.path, line=line, column=offset - line_start + 1)
+    def error(self, message: str, node: Node | None, code: str = "E107") -> _Problem:
+        pos = None if node is None else self.positions.byte_pos(node.start_byte)
+        diagnostic = Diagnostic.make(code, message, path=self.path, pos=pos)
+        return _Problem(diagnostic, -1 if node is None else node.start_byte)
+
+    def _record(self, problem: _Problem) -> None:
+        if not self.collect:
+            raise problem
+        self.problems.append(problem)
 
     def value(self, node: Node, depth: int = 0) -> Any:
-        node = _unparen(node)
+        node = unparen(node)
         if depth > _MAX_DEPTH:
             raise self.error(_PURE + "meta is nested too deeply", node)
         kind = node.type
@@ -167,7 +195,7 @@ class _Reader:
             operator = node.child_by_field_name("operator")
             argument = node.child_by_field_name("argument")
             if operator is not None and operator.type == "-" and argument is not None:
-                argument = _unparen(argument)
+                argument = unparen(argument)
                 if argument.type == "number":
                     number, bigint = _number(self.text(argument))
                     if not bigint:
@@ -185,15 +213,18 @@ class _Reader:
                 continue
             if child.type == ",":
                 if expect_element:
-                    raise self.error(_PURE + "sparse arrays not allowed", child)
+                    self._record(self.error(_PURE + "sparse arrays not allowed", child))
                 expect_element = True
                 continue
             expect_element = False
             if child.is_error or child.is_missing:
                 continue  # the caller's syntax check reports these
-            if child.type == "spread_element":
-                raise self.error(_PURE + "spread not allowed in meta", child)
-            out.append(self.value(child, depth + 1))
+            try:
+                if child.type == "spread_element":
+                    raise self.error(_PURE + "spread not allowed in meta", child)
+                out.append(self.value(child, depth + 1))
+            except _Problem as problem:
+                self._record(problem)
         return out
 
     def object(self, node: Node, depth: int) -> dict[str, Any]:
@@ -201,26 +232,32 @@ class _Reader:
         for child in node.named_children:
             if child.type == "comment" or child.is_error or child.is_missing:
                 continue
-            if child.type == "pair":
-                key_node = child.child_by_field_name("key")
-                value_node = child.child_by_field_name("value")
-                if key_node is None or value_node is None or value_node.is_missing:
-                    continue
-                key = self.key(key_node)
-                out[key] = self.value(value_node, depth + 1)
-            elif child.type == "method_definition":
-                name = child.child_by_field_name("name")
-                if name is not None and name.type == "computed_property_name":
-                    raise self.error(_PURE + "computed keys not allowed in meta", name)
-                raise self.error(_PURE + "methods/accessors not allowed in meta", child)
-            elif child.type == "shorthand_property_identifier":
-                # acorn sees a Property whose key and value are the same Identifier: the
-                # key is checked first.
-                self.key(child)
-                raise self.error(_PURE + "non-literal node type in meta: Identifier", child)
-            else:
-                raise self.error(_PURE + "only plain properties allowed in meta", child)
+            try:
+                self.property(child, out, depth)
+            except _Problem as problem:
+                self._record(problem)
         return _js_key_order(out)
+
+    def property(self, child: Node, out: dict[str, Any], depth: int) -> None:
+        if child.type == "pair":
+            key_node = child.child_by_field_name("key")
+            value_node = child.child_by_field_name("value")
+            if key_node is None or value_node is None or value_node.is_missing:
+                return
+            key = self.key(key_node)
+            out[key] = self.value(value_node, depth + 1)
+        elif child.type == "method_definition":
+            name = child.child_by_field_name("name")
+            if name is not None and name.type == "computed_property_name":
+                raise self.error(_PURE + "computed keys not allowed in meta", name)
+            raise self.error(_PURE + "methods/accessors not allowed in meta", child)
+        elif child.type == "shorthand_property_identifier":
+            # acorn sees a Property whose key and value are the same Identifier: the
+            # key is checked first.
+            self.key(child)
+            raise self.error(_PURE + "non-literal node type in meta: Identifier", child)
+        else:
+            raise self.error(_PURE + "only plain properties allowed in meta", child)
 
     def key(self, node: Node) -> str:
         kind = node.type
@@ -264,8 +301,8 @@ class _Reader:
         return "".join(part.capitalize() for part in kind.split("_")) or kind
 
 
-def _unparen(node: Node) -> Node:
-    # acorn drops parentheses from the tree, so `(1)` is just the Literal 1.
+def unparen(node: Node) -> Node:
+    """``node`` without the parentheses around it (acorn drops them: `(1)` is the Literal 1)."""
     while node.type == "parenthesized_expression":
         inner = [c for c in node.named_children if c.type != "comment"]
         if len(inner) != 1:
@@ -391,46 +428,95 @@ def _meta_parts(statement: Node) -> tuple[Node, Node, Node] | None:
     value = declarators[0].child_by_field_name("value")
     if name is None or name.type != "identifier" or name.text != b"meta" or value is None:
         return None
-    value = _unparen(value)
+    value = unparen(value)
     return (statement.children[0], declaration, value) if value.type == "object" else None
 
 
-def parse_meta(source: str, *, path: str | None = None) -> tuple[Meta, MetaSpan]:
-    """Parse and validate the meta header that must open a workflow script.
+class MetaRead(NamedTuple):
+    """What :func:`read_meta` found: the meta (if valid), its span (if the first statement
+    is a meta statement), and every problem, in source order."""
+
+    meta: Meta | None
+    span: MetaSpan | None
+    problems: list[Diagnostic]
+
+
+def read_meta(
+    source: str,
+    *,
+    path: str | None = None,
+    tree: Tree | None = None,
+    positions: SourceMap | None = None,
+    collect: bool = True,
+) -> MetaRead:
+    """Read and validate the meta header that must open a workflow script.
 
     Args:
         source: the whole script text.
-        path: the script's path, only used in errors.
+        path: the script's path, only used in diagnostics.
+        tree: the tree-sitter tree of ``source``, if the caller has parsed it already.
+        positions: the caller's :class:`SourceMap` of ``source``, to share its line table.
+        collect: find every problem (else stop at the first).
 
     Returns:
-        The normalised ``Meta`` and the character span of the ``export const meta`` statement.
-
-    Raises:
-        ScriptLoadError: with the reference runtime's exact message, positioned (1-based
-            line and column, in characters) at the offending node.
+        A :class:`MetaRead`; ``meta`` is None whenever there is a problem. Each problem carries
+        the reference runtime's exact message, positioned (1-based line and column, in
+        characters) at the offending node.
     """
-    reader = _Reader(source, path)
-    tree = _parser().parse(reader.data)
+    reader = _Reader(source, path, positions=positions, collect=collect)
+    if tree is None:
+        tree = _parser().parse(reader.data)
+    try:
+        return _read(reader, tree)
+    except _Problem as problem:
+        return MetaRead(None, None, [problem.diagnostic])
+
+
+def _read(reader: _Reader, tree: Tree) -> MetaRead:
     statement = _first_statement(tree.root_node)
     parts = _meta_parts(statement) if statement is not None else None
     if statement is None or parts is None:
-        raise reader.error(FIRST_STATEMENT, statement)
+        raise reader.error(FIRST_STATEMENT, statement, "E106")
     export, declaration, obj = parts
+    # tree-sitter folds a trailing comment into the declaration; the span stops at the
+    # declarator or its `;`.
+    tail = [c for c in declaration.children if c.type != "comment" and not c.is_missing]
+    span = MetaSpan(
+        start=reader.offset(statement.start_byte),
+        end=reader.offset(tail[-1].end_byte),
+        export_start=reader.offset(export.start_byte),
+        export_end=reader.offset(export.end_byte),
+    )
 
     raw = reader.object(obj, 0)
     name_node = description_node = obj
     for pair in obj.named_children:
         key_node = pair.child_by_field_name("key") if pair.type == "pair" else None
-        key = reader.key(key_node) if key_node is not None else None
+        try:
+            key = reader.key(key_node) if key_node is not None else None
+        except _Problem:
+            continue  # recorded by reader.object already
         if key == "name":
             name_node = pair  # later duplicates win, as in JS
         elif key == "description":
             description_node = pair
+
+    def failed(node: Node) -> bool:
+        # A field whose value was already reported as not literal is not reported again.
+        return node is not obj and any(
+            node.start_byte <= p.byte < node.end_byte for p in reader.problems
+        )
+
     name, description = raw.get("name"), raw.get("description")
-    if not isinstance(name, str) or not name:
-        raise reader.error("meta.name must be a non-empty string", name_node)
-    if not isinstance(description, str) or not description:
-        raise reader.error("meta.description must be a non-empty string", description_node)
+    if (not isinstance(name, str) or not name) and not failed(name_node):
+        reader._record(reader.error("meta.name must be a non-empty string", name_node, "E108"))
+    if (not isinstance(description, str) or not description) and not failed(description_node):
+        reader._record(
+            reader.error("meta.description must be a non-empty string", description_node, "E109")
+        )
+    problems = [p.diagnostic for p in reader.problems]
+    if problems:
+        return MetaRead(None, span, problems)
     title, when_to_use = raw.get("title"), raw.get("whenToUse")
     phases: list[Phase] = []
     if isinstance(raw.get("phases"), list):
@@ -453,14 +539,36 @@ def parse_meta(source: str, *, path: str | None = None) -> tuple[Meta, MetaSpan]
         phases=tuple(phases),
         raw=raw,
     )
+    return MetaRead(meta, span, [])
 
-    # tree-sitter folds a trailing comment into the declaration; the span stops at the
-    # declarator or its `;`.
-    tail = [c for c in declaration.children if c.type != "comment" and not c.is_missing]
-    span = MetaSpan(
-        start=reader.offset(statement.start_byte),
-        end=reader.offset(tail[-1].end_byte),
-        export_start=reader.offset(export.start_byte),
-        export_end=reader.offset(export.end_byte),
-    )
-    return meta, span
+
+def parse_meta(source: str, *, path: str | None = None) -> tuple[Meta, MetaSpan]:
+    """Parse and validate the meta header that must open a workflow script.
+
+    Args:
+        source: the whole script text.
+        path: the script's path, only used in errors.
+
+    Returns:
+        The normalised ``Meta`` and the character span of the ``export const meta`` statement.
+
+    Raises:
+        ScriptLoadError: the first problem :func:`read_meta` finds, with the reference
+            runtime's exact message, positioned at the offending node.
+    """
+    found = read_meta(source, path=path, collect=False)
+    if found.problems or found.meta is None or found.span is None:
+        raise found.problems[0].to_error()
+    return found.meta, found.span
+
+
+def literal_value(node: Node, positions: SourceMap) -> tuple[bool, Any]:
+    """``(True, value)`` if ``node`` is a pure literal (by meta's rules), else ``(False, None)``.
+
+    Used by ``validate`` to read the literal ``schema`` of an ``agent()`` call.
+    """
+    reader = _Reader(positions.source, None, positions=positions)
+    try:
+        return True, reader.value(node)
+    except (_Problem, RecursionError, ValueError, OverflowError):
+        return False, None

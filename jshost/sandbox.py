@@ -9,6 +9,7 @@ always fires before the C stack runs out.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import threading
@@ -20,7 +21,6 @@ from importlib import resources
 from typing import Any, TypeVar
 
 import quickjs
-import trio
 
 __all__ = [
     "CHILD_LINE_BASE",
@@ -30,6 +30,7 @@ __all__ = [
     "SandboxLimitError",
     "SandboxLimits",
     "check_function_source",
+    "global_names",
 ]
 
 T = TypeVar("T")
@@ -100,6 +101,8 @@ class JsThread:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the JS thread and return its result."""
+        import trio  # here, not at the top: `jshost validate` compiles scripts without trio
+
         token = trio.lowlevel.current_trio_token()
         done = trio.Event()
         future = self._pool.submit(fn, *args)
@@ -223,6 +226,16 @@ class Sandbox:
         if not raw:
             return []
         return json.loads(raw)
+
+
+@functools.cache
+def global_names() -> frozenset[str]:
+    """The names a script sees as globals: the standard built-ins left after the prelude's
+    lockdown, and the workflow globals. Read from a real context, so ``validate`` and the
+    sandbox cannot disagree."""
+    sandbox = Sandbox(SandboxLimits(), {"maxAgents": 1, "budget": None, "args": None})
+    names = sandbox._ctx.eval("JSON.stringify(Object.getOwnPropertyNames(globalThis))")
+    return frozenset(json.loads(names))
 
 
 def check_function_source(wrapped: str, limits: SandboxLimits | None = None) -> str | None:

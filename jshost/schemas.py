@@ -64,6 +64,94 @@ def _contradiction(schema: Any, path: str) -> str | None:
     return None
 
 
+# The keywords the fast path below knows, and what their values must be per the 2020-12
+# meta-schema. A schema with any other keyword goes through jsonschema's full check.
+_SIMPLE_TYPES = frozenset({"array", "boolean", "integer", "null", "number", "object", "string"})
+_NUMBER_KEYS = frozenset({"maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum"})
+_COUNT_KEYS = frozenset(
+    {"maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties"}
+)
+_TEXT_KEYS = frozenset({"title", "description", "$comment", "format"})
+_SCHEMA_KEYS = frozenset({"items", "additionalProperties", "not"})
+_SCHEMA_LIST_KEYS = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
+_ANY_KEYS = frozenset({"const", "default"})
+_MAX_FAST_DEPTH = 64
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _count(value: Any) -> bool:
+    # JSON Schema's "integer" includes 2.0; a boolean is no number.
+    if isinstance(value, float):
+        return value.is_integer() and value >= 0
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _plainly_valid(schema: Any, depth: int = 0) -> bool:
+    """True only when ``schema`` certainly passes the 2020-12 meta-schema.
+
+    Checking against the meta-schema costs about a millisecond a schema, and ``validate``
+    checks every literal schema of a script, which may have hundreds. Most use a handful of
+    keywords whose rules are simple; those are checked here. Anything else (an unknown
+    keyword, ``pattern``, ``$ref``, a bad value) returns False, and jsonschema decides and
+    words the error: this never rejects a schema on its own.
+    """
+    if isinstance(schema, bool):
+        return True
+    if not isinstance(schema, dict) or depth > _MAX_FAST_DEPTH:
+        return False
+    for key, value in schema.items():
+        if key == "type":
+            if isinstance(value, str):
+                ok = value in _SIMPLE_TYPES
+            else:
+                ok = (
+                    isinstance(value, list)
+                    and len(value) > 0
+                    and all(isinstance(t, str) and t in _SIMPLE_TYPES for t in value)
+                    and len(set(value)) == len(value)
+                )
+        elif key == "properties":
+            ok = isinstance(value, dict) and all(
+                _plainly_valid(sub, depth + 1) for sub in value.values()
+            )
+        elif key == "required":
+            ok = (
+                isinstance(value, list)
+                and all(isinstance(k, str) for k in value)
+                and len(set(value)) == len(value)
+            )
+        elif key == "enum" or key == "examples":
+            ok = isinstance(value, list)
+        elif key in _NUMBER_KEYS:
+            ok = _number(value)
+        elif key == "multipleOf":
+            ok = _number(value) and value > 0
+        elif key in _COUNT_KEYS:
+            ok = _count(value)
+        elif key == "uniqueItems":
+            ok = isinstance(value, bool)
+        elif key in _TEXT_KEYS:
+            ok = isinstance(value, str)
+        elif key in _SCHEMA_KEYS:
+            ok = _plainly_valid(value, depth + 1)
+        elif key in _SCHEMA_LIST_KEYS:
+            ok = (
+                isinstance(value, list)
+                and len(value) > 0
+                and all(_plainly_valid(sub, depth + 1) for sub in value)
+            )
+        elif key in _ANY_KEYS:
+            ok = True
+        else:
+            ok = False
+        if not ok:
+            return False
+    return True
+
+
 def schema_problem(schema: Any) -> str | None:
     """The exact ``agent()`` rejection message for a bad schema, or None when it is usable."""
     if not isinstance(schema, dict | bool):
@@ -72,7 +160,8 @@ def schema_problem(schema: Any) -> str | None:
             f"a schema must be an object or a boolean, not {type(schema).__name__}"
         )
     try:
-        Draft202012Validator.check_schema(schema)
+        if not _plainly_valid(schema):
+            Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = exc.json_path if exc.json_path != "$" else ""
         return f"agent({{schema}}) received an invalid JSON Schema: {exc.message}" + (

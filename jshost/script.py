@@ -8,21 +8,29 @@ early is refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from tree_sitter import Tree
+
+from .diagnostics import Diagnostic, SourceMap
 from .errors import ScriptLoadError
-from .meta import FIRST_STATEMENT, Meta, js_parser, parse_meta
+from .meta import FIRST_STATEMENT, Meta, MetaSpan, js_parser, read_meta
 from .sandbox import check_function_source, parse_frames
 
 __all__ = [
     "CHILD_PREFIX",
     "MAX_SCRIPT_CHARS",
     "PREFIX",
+    "Inspection",
     "Script",
+    "inspect_file",
+    "inspect_source",
     "load_script",
     "parse_script",
 ]
@@ -54,8 +62,13 @@ _META_HEAD = re.compile(
     re.S,
 )
 
-# Allowed although they are control or format characters: tab, line feed, carriage return.
-_ALLOWED_CONTROLS = {"\t", "\n", "\r"}
+# Control characters other than tab, line feed and carriage return, and every character
+# outside ASCII (whose category is then looked up one by one: there are few of them).
+_SUSPECT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|[^\x00-\x7f]")
+# Text the QuickJS binding cannot take (both are reported: E102, E103).
+_UNCOMPILABLE = re.compile(r"[\x00\ud800-\udfff]")
+# validate lists this many control characters, then says how many more there are.
+_MAX_CONTROL_REPORTS = 20
 
 
 @dataclass(frozen=True)
@@ -79,62 +92,98 @@ class Script:
         return self.path or "<script>"
 
 
-def _line_col(source: str, index: int) -> tuple[int, int]:
-    line = source.count("\n", 0, index) + 1
-    start = source.rfind("\n", 0, index) + 1
-    return line, index - start + 1
+@dataclass
+class Inspection:
+    """The load checks' findings on one source; ``script`` is set when there is no problem.
+
+    ``tree`` (tree-sitter, of ``source``) and ``positions`` are kept for further checks.
+    """
+
+    path: str | None
+    source: str
+    sha256: str
+    positions: SourceMap
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    tree: Tree | None = None
+    meta: Meta | None = None
+    span: MetaSpan | None = None
+    script: Script | None = None
 
 
-def _excerpt(source: str, line: int, column: int) -> str:
-    lines = source.split("\n")
-    if not 1 <= line <= len(lines):
-        return ""
-    text = lines[line - 1].rstrip("\r").expandtabs(1)
-    start = max(0, column - 60)
-    shown = text[start : start + 80]
-    caret = " " * max(0, column - 1 - start) + "^"
-    return f"{shown}\n{caret}"
+class _Stop(Exception):
+    """Raised to end the checks at the first problem (``parse_script``)."""
 
 
-def _check_controls(source: str, path: str | None) -> None:
-    for index, ch in enumerate(source):
-        if ch in _ALLOWED_CONTROLS:
-            continue
-        cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cf") or ch in "\u2028\u2029":
-            line, col = _line_col(source, index)
-            name = unicodedata.name(ch, "control character")
-            raise ScriptLoadError(
-                "script contains control characters that would be hidden in the approval "
-                f"dialog: U+{ord(ch):04X} ({name})",
+def _sha256(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _control_problems(source: str, positions: SourceMap, path: str | None) -> Iterator[Diagnostic]:
+    found = 0
+    first_unlisted = None
+    for match in _SUSPECT.finditer(source):
+        ch = match.group()
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            # Only an in-memory string can hold one: no UTF-8 file decodes to it.
+            yield Diagnostic.make(
+                "E103",
+                f"script is not valid UTF-8: it holds a lone surrogate U+{ord(ch):04X}",
                 path=path,
-                line=line,
-                column=col,
+                pos=positions.pos(match.start()),
             )
+            continue
+        if category not in ("Cc", "Cf") and ch not in "\u2028\u2029":
+            continue
+        found += 1
+        if found > _MAX_CONTROL_REPORTS:
+            if first_unlisted is None:
+                first_unlisted = positions.pos(match.start())
+            continue
+        name = unicodedata.name(ch, "control character")
+        yield Diagnostic.make(
+            "E102",
+            "script contains control characters that would be hidden in the approval "
+            f"dialog: U+{ord(ch):04X} ({name})",
+            path=path,
+            pos=positions.pos(match.start()),
+        )
+    if found > _MAX_CONTROL_REPORTS:
+        yield Diagnostic.make(
+            "E102",
+            f"script contains {found - _MAX_CONTROL_REPORTS} more control characters (not listed)",
+            path=path,
+            pos=first_unlisted,
+        )
 
 
-def _decode(data: bytes, path: str | None) -> str:
+def _too_large(path: str | None) -> Diagnostic:
+    return Diagnostic.make("E101", f"Script exceeds {MAX_SCRIPT_CHARS} bytes", path=path)
+
+
+def _utf8_problem(data: bytes, path: str | None) -> tuple[str, Diagnostic | None]:
+    """The decoded text, and the problem if ``data`` is not UTF-8 (then decoded leniently)."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         before = data[: exc.start].decode("utf-8", errors="replace")
-        line, col = _line_col(before + "\0", len(before))
-        raise ScriptLoadError(
+        problem = Diagnostic.make(
+            "E103",
             f"script is not valid UTF-8: byte 0x{data[exc.start]:02x} cannot be decoded",
             path=path,
-            line=line,
-            column=col,
-        ) from None
+            pos=SourceMap(before + "\0").pos(len(before)),
+        )
+        return data.decode("utf-8", errors="replace"), problem
 
 
-def load_script(path: str | Path) -> Script:
-    """Read and check the script at ``path``.
+def inspect_file(path: str | Path, *, collect: bool = True) -> Inspection:
+    """Read the script file at ``path`` and run every load check on it (see
+    :func:`inspect_source`); a file that is not UTF-8 is checked as decoded leniently.
 
     Raises:
-        ScriptLoadError: the file is missing, unreadable, too large, not UTF-8, or the script
-            is refused (control characters, syntax, meta).
+        ScriptLoadError: the file is missing, a directory, or unreadable.
     """
     shown = str(path)
     p = Path(path)
@@ -144,7 +193,9 @@ def load_script(path: str | Path) -> Script:
         size = p.stat().st_size
         # Characters are at most 4 bytes: refuse giant files before reading them whole.
         if size > 4 * MAX_SCRIPT_CHARS:
-            raise ScriptLoadError(f"Script exceeds {MAX_SCRIPT_CHARS} bytes", path=shown)
+            found = Inspection(shown, "", "", SourceMap(""))
+            found.diagnostics.append(_too_large(shown))
+            return found
         data = p.read_bytes()
     except FileNotFoundError:
         raise ScriptLoadError(f"no such file: {shown!r}") from None
@@ -152,21 +203,89 @@ def load_script(path: str | Path) -> Script:
         raise ScriptLoadError(f"cannot read {shown!r}: permission denied") from None
     except OSError as exc:
         raise ScriptLoadError(f"cannot read {shown!r}: {exc.strerror or exc}") from None
-    return parse_script(_decode(data, shown), path=shown)
+    source, problem = _utf8_problem(data, shown)
+    if problem is not None and not collect:
+        found = Inspection(shown, source, _sha256(source), SourceMap(source))
+        found.diagnostics.append(problem)
+        return found
+    found = inspect_source(source, path=shown, collect=collect)
+    if problem is not None:
+        found.diagnostics.insert(0, problem)
+        found.script = None
+    return found
+
+
+def load_script(path: str | Path) -> Script:
+    """Read and check the script at ``path``.
+
+    Raises:
+        ScriptLoadError: the file is missing, unreadable, too large, not UTF-8, or the script
+            is refused (control characters, syntax, meta).
+    """
+    found = inspect_file(path, collect=False)
+    if found.script is None:
+        raise found.diagnostics[0].to_error(found.source or None)
+    return found.script
 
 
 def parse_script(source: str, *, path: str | None = None) -> Script:
-    """Check ``source`` as a workflow script; see :func:`load_script`."""
-    if len(source) > MAX_SCRIPT_CHARS:
-        raise ScriptLoadError(f"Script exceeds {MAX_SCRIPT_CHARS} bytes", path=path)
+    """Check ``source`` as a workflow script; see :func:`load_script`.
+
+    Raises:
+        ScriptLoadError: the first problem :func:`inspect_source` finds.
+    """
+    found = inspect_source(source, path=path, collect=False)
+    if found.script is None:
+        raise found.diagnostics[0].to_error(found.source)
+    return found.script
+
+
+def inspect_source(source: str, *, path: str | None = None, collect: bool = True) -> Inspection:
+    """Run every load check on ``source``: size, control characters, syntax, meta.
+
+    These are the checks ``run`` refuses a script on; ``parse_script`` raises the first
+    problem, ``validate`` reports them all (``collect``).
+
+    Returns:
+        An :class:`Inspection`; its ``script`` is set when no check found a problem.
+    """
     if source.startswith("\ufeff"):
         source = source[1:]
-    _check_controls(source, path)
+    found = Inspection(path, source, _sha256(source), SourceMap(source))
+
+    def report(problem: Diagnostic | None) -> None:
+        if problem is not None:
+            found.diagnostics.append(problem)
+            if not collect:
+                raise _Stop
+
+    with contextlib.suppress(_Stop):
+        _inspect(found, report)
+    return found
+
+
+def _inspect(found: Inspection, report: Callable[[Diagnostic | None], None]) -> None:
+    source, path, positions = found.source, found.path, found.positions
+    if len(source) > MAX_SCRIPT_CHARS:
+        report(_too_large(path))
+    for problem in _control_problems(source, positions, path):
+        report(problem)
+    tree = found.tree = js_parser().parse(positions.data)
+    compilable = _UNCOMPILABLE.search(source) is None
+    clean = not tree.root_node.has_error
     head = _META_HEAD.match(source)
     if head is None:
-        # parse_meta gives the reference's message at the first statement's position.
-        parse_meta(source, path=path)
-        raise ScriptLoadError(FIRST_STATEMENT, path=path, line=1, column=1)
+        # read_meta gives the reference's message at the first statement's position.
+        meta = read_meta(source, path=path, tree=tree, positions=positions)
+        found.span = meta.span
+        for problem in meta.problems:
+            report(problem)
+        if not meta.problems:
+            report(Diagnostic.make("E106", FIRST_STATEMENT, path=path, pos=(1, 1)))
+        # validate goes on: the syntax of the whole text, as a body, is still worth checking.
+        if compilable:
+            report(_syntax_problem(source, PREFIX + source + SUFFIX, clean, path))
+        return
     start, end = head.span("head")
     # `export const meta =` becomes `void` and blanks: the literal stays an expression at its
     # place (columns and lines unchanged), and, as in the reference runtime, `meta` is not a
@@ -174,19 +293,25 @@ def parse_script(source: str, *, path: str | None = None) -> Script:
     blank = re.sub(r"[^\n]", " ", source[start + 4 : end])
     body = source[:start] + "void" + blank + source[end:]
     wrapped = PREFIX + body + SUFFIX
-    _syntax_check(source, wrapped, len(PREFIX), path)
-    meta, span = parse_meta(source, path=path)
-    if span.export_start != start:
-        raise ScriptLoadError(FIRST_STATEMENT, path=path, line=1, column=1)
-    child_wrapped = CHILD_PREFIX + body + CHILD_SUFFIX
-    return Script(
+    if compilable:
+        report(_syntax_problem(source, wrapped, clean, path))
+    meta = read_meta(source, path=path, tree=tree, positions=positions, collect=True)
+    found.span = meta.span
+    for problem in meta.problems:
+        report(problem)
+    if meta.span is not None and meta.span.export_start != start:
+        report(Diagnostic.make("E106", FIRST_STATEMENT, path=path, pos=(1, 1)))
+    found.meta = meta.meta
+    if found.diagnostics or meta.meta is None:
+        return
+    found.script = Script(
         path=path,
         source=source,
-        meta=meta,
+        meta=meta.meta,
         body=body,
         wrapped=wrapped,
-        child_wrapped=child_wrapped,
-        sha256=hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest(),
+        child_wrapped=CHILD_PREFIX + body + CHILD_SUFFIX,
+        sha256=found.sha256,
     )
 
 
@@ -209,28 +334,95 @@ def _clearly_escapes(wrapped: str) -> bool:
     return expr is None or expr.type != "parenthesized_expression"
 
 
-def _syntax_check(source: str, wrapped: str, prefix_len: int, path: str | None) -> None:
+# TypeScript constructs, tried on the line of a syntax error (strings and comments blanked):
+# one that covers the error's column names what QuickJS stumbled on.
+_TS_PATTERNS = [
+    (re.compile(r"\b(?:export\s+)?interface\s+[A-Za-z_$][\w$]*"), "an interface declaration"),
+    (
+        re.compile(r"\b(?:export\s+)?type\s+[A-Za-z_$][\w$]*\s*(?:<[^>]*>\s*)?="),
+        "a type alias",
+    ),
+    (re.compile(r"\b(?:export\s+)?(?:const\s+)?enum\s+[A-Za-z_$][\w$]*"), "an enum"),
+    (re.compile(r"\bimport\s+type\b"), "a type-only import"),
+    (
+        re.compile(
+            r"\b(?:declare|abstract|namespace|private|protected|public|readonly|implements)"
+            r"\s+[A-Za-z_$]"
+        ),
+        "a TypeScript-only keyword",
+    ),
+    (re.compile(r"\b(?:as|satisfies)\s+(?:const\b|[A-Za-z_$][\w$.]*)"), "a type assertion"),
+    (re.compile(r"\bfunction\s*\*?\s*[A-Za-z_$][\w$]*\s*<"), "a generic function"),
+    (
+        re.compile(
+            r"[A-Za-z_$][\w$]*\s*<\s*[A-Za-z_$][\w$]*(?:\[\])?(?:\s*,\s*[\w$\[\]]+)*\s*>\s*\("
+        ),
+        "generic type arguments",
+    ),
+    (re.compile(r"<\s*(?:any|unknown|string|number|boolean|[A-Z][\w$]*)\s*>"), "a type cast"),
+    (
+        re.compile(r"(?:[A-Za-z_$][\w$]*|\))\s*\??\s*:\s*[A-Za-z_${\[(][\w$<>\[\],.|&\s]*"),
+        "a type annotation",
+    ),
+    (re.compile(r"[\w$)\]]!(?=\s*(?:[.;,)\]]|$))"), "a non-null assertion"),
+]
+_STRINGS_AND_COMMENTS = re.compile(
+    r"'(?:[^'\\\n]|\\.)*'?|\"(?:[^\"\\\n]|\\.)*\"?|`(?:[^`\\]|\\.)*`?|//.*|/\*.*?(?:\*/|$)"
+)
+
+
+def _typescript_construct(source: str, line: int, col: int) -> str | None:
+    """What TypeScript construct, if any, sits at ``line``:``col`` (a syntax error's place)."""
+    lines = source.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    text = _STRINGS_AND_COMMENTS.sub(lambda m: " " * len(m.group()), lines[line - 1])
+    at = col - 1
+    for pattern, name in _TS_PATTERNS:
+        for match in pattern.finditer(text):
+            # QuickJS reports at the construct, or just after the token it stopped on.
+            if match.start() <= at <= match.end() + 1:
+                return name
+    return None
+
+
+def _syntax_problem(
+    source: str, wrapped: str, source_clean: bool, path: str | None
+) -> Diagnostic | None:
+    """The syntax error QuickJS finds in ``wrapped``, at the user's line and column.
+
+    ``source_clean`` says tree-sitter parsed the script itself without an error. Then the body
+    cannot close the wrapper early: that takes a ``}`` the body does not open, an error at the
+    top level of the script (tree-sitter's statement lists are the same in a program and in a
+    function body). So the second parse, of the wrapper, is only needed for a script with
+    errors; the fuzz tests check that it never finds an escape in a clean one. (QuickJS counts
+    lines by LF only; its positions are used as they are.)
+    """
     error = (
         "EscapeError: the script body closes the workflow function early"
-        if _clearly_escapes(wrapped)
+        if not source_clean and _clearly_escapes(wrapped)
         else check_function_source(wrapped)
     )
     if error is None:
-        return
+        return None
     first, _, rest = error.partition("\n")
     frames = parse_frames(rest)
     line = col = None
     if frames:
         _, line, col = frames[0]
         if line == 1:
-            col = max(1, col - prefix_len)
+            col = max(1, col - len(PREFIX))
         last = source.count("\n") + 1
         if line > last:  # an unclosed construct is reported on the wrapper's closing line
             line, col = last, len(source.rsplit("\n", 1)[-1]) + 1
+    code = "E104"
     if first.startswith("EscapeError"):
         message = "SyntaxError: unbalanced '}': the script closes its own function body early"
     else:
         message = first
-    detail = _excerpt(source, line, col) if line else ""
-    detail = f"{detail}\n\n{_TS_HINT}" if detail else _TS_HINT
-    raise ScriptLoadError(message, path=path, line=line, column=col, detail=detail)
+        construct = _typescript_construct(source, line, col) if line and col else None
+        if construct is not None:
+            code = "E105"
+            message = f"{message} (this looks like TypeScript: {construct})"
+    pos = (line, col) if line is not None and col is not None else None
+    return Diagnostic.make(code, message, path=path, pos=pos, hint=_TS_HINT)

@@ -11,6 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import click.testing
 import pytest
 from click.testing import CliRunner
 
@@ -125,12 +126,11 @@ def test_overwrite_asks_and_force_overwrites(repo, tmp_path):
 
 
 def test_overwrite_question_on_a_terminal(repo, tmp_path, monkeypatch):
-    import jshost.cli_saved as cli_saved
-
     script = write(tmp_path / "flow.js", flow("Asked"))
     assert invoke("save", str(script)).exit_code == 0
     write(script, flow("Asked", description="new"))
-    monkeypatch.setattr(cli_saved.sys.stdin, "isatty", lambda: True, raising=False)
+    # CliRunner installs its own sys.stdin during invoke(): patch the class of that stream.
+    monkeypatch.setattr(click.testing._NamedTextIOWrapper, "isatty", lambda self: True)
     no = CliRunner().invoke(cli, ["save", str(script)], input="n\n")
     assert no.exit_code == 1 and "Overwrite it?" in no.output
     target = repo / ".claude" / "workflows" / "asked.js"

@@ -1,0 +1,162 @@
+"""Validation speed: ``validate`` on generated scripts of 16 KiB, 128 KiB and 512 KiB.
+
+    python -m bench.validate_speed [--repeat 5] [--json]
+
+The scripts are dense workflow code (phases, ``parallel`` over ``map``, helpers, loops,
+template prompts and a distinct literal schema in every block, so no cache helps), cut at a
+block boundary just under each size; the 512 KiB one is just under the 524,288-character
+limit. The figure is the median of the repeats of one in-process ``validate_source`` call
+(warm: imports and the sandbox's global names are loaded first), with the CPU time it took
+(less sensitive to other load on the machine), and the wall-clock ratio to the 1 s target
+(below 1 meets it). The whole ``jshost validate`` command on the largest script,
+start-up included, is timed too, as a process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = {"16 KiB": 16 << 10, "128 KiB": 128 << 10, "512 KiB": 512 << 10}
+TARGET_S = 1.0
+
+HEAD = """\
+export const meta = {
+  name: 'bench-validate',
+  description: 'generated to measure validate',
+  phases: [{ title: 'Scan', detail: 'scan hosts' }, { title: 'Analyze' }],
+}
+const { hosts = ['a', 'b', 'c'], limit = 10 } = args ?? {}
+"""
+BLOCK = """\
+// Block {i}: scan a slice of hosts, then judge what they report.
+phase('Scan')
+const slice{i} = hosts.slice({i} % hosts.length, ({i} % hosts.length) + 4)
+const scans{i} = await parallel(slice{i}.map((host, k) => () =>
+  agent(`Scan ${{host}} logs for errors (block {i}, item ${{k}})`, {{
+    label: `scan {i}/${{k}}`,
+    model: 'haiku',
+    effort: 'low',
+    schema: {{
+      type: 'object',
+      properties: {{ errors{i}: {{ type: 'array', items: {{ type: 'string' }} }}, count: {{ type: 'integer', minimum: 0 }} }},
+      required: ['errors{i}', 'count'],
+    }},
+  }})))
+function summarise{i}(list, max = limit) {{
+  const out = []
+  for (const item of list) {{
+    if (out.length >= max) break
+    out.push(item && typeof item === 'object' ? JSON.stringify(item) : String(item))
+  }}
+  return out.join('\\n')
+}}
+phase('Analyze')
+const total{i} = scans{i}.filter(Boolean).reduce((sum, s) => sum + s.count, 0)
+const verdict{i} = await agent(`Judge:\\n${{summarise{i}(scans{i})}}\\nTotal: ${{total{i}}}`, {{ label: 'verdict {i}', model: 'opus' }})
+log('block {i}', total{i}, verdict{i})
+"""  # noqa: E501
+
+
+def generate(size: int) -> str:
+    """A clean workflow script of just under ``size`` characters."""
+    parts, length, i = [HEAD], len(HEAD), 0
+    tail = "return 'done'\n"
+    while True:
+        block = BLOCK.format(i=i)
+        if length + len(block) + len(tail) > size:
+            break
+        parts.append(block)
+        length += len(block)
+        i += 1
+    return "".join(parts) + tail
+
+
+def time_validate(source: str, repeat: int) -> tuple[float, float, int]:
+    """Median wall-clock and CPU seconds of one ``validate_source``, and its diagnostics."""
+    from jshost import lint
+    from jshost.validate import validate_source
+
+    wall, cpu, diagnostics = [], [], 0
+    for _ in range(repeat):
+        lint._schema_problem.cache_clear()  # every repeat checks every schema afresh
+        start, start_cpu = time.perf_counter(), time.process_time()
+        report = validate_source(source, path="bench.js")
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+        diagnostics = len(report.diagnostics)
+    return statistics.median(wall), statistics.median(cpu), diagnostics
+
+
+def time_command(source: str, repeat: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="jshost-bench-") as tmp:
+        path = Path(tmp) / "bench.js"
+        path.write_text(source, encoding="utf-8")
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            proc = subprocess.run(
+                [sys.executable, "-m", "jshost", "validate", str(path)], capture_output=True
+            )
+            times.append(time.perf_counter() - start)
+            if proc.returncode != 0:
+                raise SystemExit(f"validate failed ({proc.returncode}): {proc.stdout[-500:]!r}")
+    return statistics.median(times)
+
+
+def measure(repeat: int = 5) -> dict[str, object]:
+    from jshost.validate import validate_source
+
+    validate_source(generate(4 << 10), path="warm.js")  # imports, global names, jsonschema
+    sizes = []
+    for label, size in SIZES.items():
+        source = generate(size)
+        seconds, cpu, diagnostics = time_validate(source, repeat)
+        sizes.append(
+            {
+                "size": label,
+                "chars": len(source),
+                "lines": source.count("\n"),
+                "seconds": seconds,
+                "cpu_seconds": cpu,
+                "ratio": seconds / TARGET_S,
+                "diagnostics": diagnostics,
+            }
+        )
+    largest = generate(SIZES["512 KiB"])
+    return {
+        "target_s": TARGET_S,
+        "sizes": sizes,
+        "command_512k_s": time_command(largest, max(1, repeat // 2)),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    figures = measure(max(1, args.repeat))
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"validate speed (median of {args.repeat}, target {TARGET_S:g} s):")
+    for row in figures["sizes"]:  # type: ignore[union-attr]
+        print(
+            f"  {row['size']:>7}  {row['chars']:>7,} chars  {row['lines']:>6,} lines  "
+            f"{row['seconds'] * 1000:7.1f} ms (cpu {row['cpu_seconds'] * 1000:5.0f} ms)  "
+            f"ratio {row['ratio']:.3f}"
+            + ("" if row["diagnostics"] == 0 else f"  ({row['diagnostics']} diagnostics)")
+        )
+    print(f"  jshost validate on the 512 KiB script, start-up included: "
+          f"{figures['command_512k_s'] * 1000:.0f} ms")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

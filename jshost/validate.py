@@ -1,0 +1,129 @@
+"""``jshost validate``: every problem in a workflow script, found without running it.
+
+The load checks of ``script.py`` (what ``run`` refuses) and the static checks of ``lint.py``
+(tree-sitter) run on the same parse; every diagnostic is kept, sorted by position. Nothing
+here spends a token or evaluates the script: QuickJS only compiles it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, final
+
+from .diagnostics import Diagnostic, excerpt
+from .lint import FanOut, lint
+from .meta import Meta
+from .script import Inspection, Script, inspect_file, inspect_source
+
+__all__ = ["Report", "format_text", "validate_file", "validate_source"]
+
+
+@final
+@dataclass(frozen=True)
+class Report:
+    """What ``validate`` found in one script.
+
+    ``script`` is the loadable script when the load checks passed (``run`` still refuses it
+    while ``errors`` is non-zero); ``fanout`` is None when the source could not be parsed.
+    """
+
+    path: str | None
+    source: str
+    sha256: str
+    diagnostics: list[Diagnostic]
+    meta: Meta | None
+    script: Script | None
+    fanout: FanOut | None
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity == "error" for d in self.diagnostics)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity == "warning" for d in self.diagnostics)
+
+    def failed(self, *, strict: bool = False) -> bool:
+        """Whether ``validate`` fails on this script (with ``strict``, warnings count)."""
+        return bool(self.errors or (strict and self.warnings))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256 or None,
+            "name": self.meta.name if self.meta else None,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "diagnostics": [d.to_json() for d in self.diagnostics],
+            "fanout": self.fanout.to_json() if self.fanout else None,
+        }
+
+
+def validate_source(source: str, *, path: str | None = None) -> Report:
+    """Every diagnostic for ``source``; see :func:`validate_file`."""
+    return _report(inspect_source(source, path=path, collect=True))
+
+
+def validate_file(path: str | Path) -> Report:
+    """Every diagnostic for the script file at ``path``.
+
+    Raises:
+        ScriptLoadError: the file is missing, a directory, or unreadable (nothing to check).
+    """
+    return _report(inspect_file(path, collect=True))
+
+
+def _report(found: Inspection) -> Report:
+    diagnostics = list(found.diagnostics)
+    fanout = None
+    if found.tree is not None:
+        result = lint(
+            found.source,
+            found.tree,
+            path=found.path,
+            positions=found.positions,
+            meta=found.meta,
+            span=found.span,
+        )
+        # QuickJS stops at an `import` or a `with` with a bare syntax error; the lint's own
+        # diagnostic for that statement says more, so the bare one goes.
+        starts = found.positions
+        diagnostics = [
+            d
+            for d in diagnostics
+            if not (
+                d.code == "E104"
+                and d.line is not None
+                and d.col is not None
+                and any(a <= starts.index_of(d.line, d.col) < b for a, b in result.syntax_spans)
+            )
+        ]
+        diagnostics += result.diagnostics
+        fanout = result.fanout
+    diagnostics.sort(key=lambda d: (d.line or 0, d.col or 0, d.code))
+    return Report(
+        path=found.path,
+        source=found.source,
+        sha256=found.sha256,
+        diagnostics=diagnostics,
+        meta=found.meta,
+        script=found.script,
+        fanout=fanout,
+    )
+
+
+def format_text(report: Report, *, excerpts: bool = True) -> list[str]:
+    """Compiler-style lines: ``path:line:col: error|warning CODE message``.
+
+    Under an error the offending line and a caret follow (with ``excerpts``), then its hint.
+    """
+    lines: list[str] = []
+    for d in report.diagnostics:
+        lines.append(str(d))
+        if excerpts and d.severity == "error" and d.line is not None and report.source:
+            shown = excerpt(report.source, d.line, d.col or 1)
+            lines.extend("    " + line for line in shown.split("\n") if shown)
+        if d.hint:
+            lines.append(f"    hint: {d.hint}")
+    return lines

@@ -1,0 +1,147 @@
+"""Property tests: ``validate`` never fails on any input, and agrees with what ``run`` refuses.
+
+Inputs are real scripts (the samples and a script that trips every check) mutated by inserting
+JavaScript fragments, deleting, duplicating and truncating; then arbitrary text; then arbitrary
+bytes read from a file. Derandomized, so CI sees the same three thousand scripts every time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jshost.diagnostics import CODES
+from jshost.errors import ScriptLoadError
+from jshost.meta import js_parser
+from jshost.script import _META_HEAD, PREFIX, SUFFIX, _clearly_escapes, parse_script
+from jshost.validate import format_text, validate_file, validate_source
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+EVERY_CHECK = """\
+export const meta = { name: 'all', description: 'd', phases: [{ title: 'A', detail: 'x' }] }
+const { hosts = [], n = 3 } = args ?? {}
+function helper(x, { label } = {}) { return agent(`scan ${x}`, { label, model: 'haiku' }) }
+phase('A'); phase('B')
+const t = Date.now() + new Date().getTime() + Math.random()
+const r = await parallel([agent('a'), () => helper('b'), ...hosts.map((h) => () => agent(h))])
+const p = await pipeline(hosts, (h) => agent(h), 'bad', async (x, h, i) => agent(`${x}${i}`))
+await agent(42, { lable: 1, effort: 'extreme', isolation: 'remote', stallMs: 'x',
+  schema: { type: 'object', properties: { a: {} }, required: ['b'], additionalProperties: false } })
+while (budget.remaining() > 1000) { await agent('loop') }
+for (let i = 0; i < n && budget.remaining() > 0; i++) { await agent(`${i}`) }
+try { eval('1'); new Function('x') } catch (e) { log(e.message, missingName) }
+const m = await import('x'); log(require, process, fetch, typeof window)
+budget()
+return { r, p, t, m }
+"""
+SEEDS = [EVERY_CHECK] + [p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.js"))]
+FRAGMENTS = [
+    "{", "}", "(", ")", "[", "]", "'", '"', "`", "${", "/*", "*/", "//", "\n", ";", ",",
+    "=>", "async ", "await ", "function ", "class ", "return ", "yield ", "new ", "this.",
+    "agent(", "parallel(", "pipeline(", "phase(", "workflow(", "budget.remaining()", "budget(",
+    "Date.now()", "new Date()", "Math.random()", "import(", "import x from 'y'\n", "export ",
+    "with (o) ", "eval(", "require(", "process.", "fetch(", "typeof ", "meta.", "args.",
+    "...", "?.", "??", "#", "@", "\\", "\\u0061", "0x", "1e", "08", "1n", "/re/g",
+    ": string", "interface ", "<T>", " as const", "!.", "enum ",
+    "for (", "while (", "do ", "if (", "} else {", "label: ", "break ", "continue ",
+    "x = ", "const ", "let ", "var ", "{ a, b }", "[a, , b]",
+    "schema: {", "effort: 'x'", "label: 5", "type: 'nope'", "required: ['z']",
+    "\u202e", "\x00", "\ufeff", "\u200b", "é", "🎉", "\r", "\u2028", "\ud800",
+]  # fmt: skip
+
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@st.composite
+def mutated_scripts(draw: st.DrawFn) -> str:
+    source = draw(st.sampled_from(SEEDS))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["insert", "insert", "delete", "duplicate", "truncate"]))
+        at = draw(st.integers(0, len(source)))
+        if op == "insert":
+            source = source[:at] + draw(st.sampled_from(FRAGMENTS)) + source[at:]
+        elif op == "delete":
+            source = source[:at] + source[at + draw(st.integers(1, 30)) :]
+        elif op == "duplicate":
+            piece = source[at : at + draw(st.integers(1, 60))]
+            source = source[:at] + piece + source[at:]
+        else:
+            source = source[:at]
+    return source
+
+
+def check_no_escape_from_a_clean_script(source: str) -> None:
+    """A script tree-sitter parses cleanly never closes the wrapper early (script.py relies
+    on it to skip the second parse)."""
+    if js_parser().parse(source.encode("utf-8", "surrogatepass")).root_node.has_error:
+        return
+    head = _META_HEAD.match(source)
+    body = (
+        source
+        if head is None
+        else source[: head.start("head")] + "void" + source[head.end("head") :]
+    )
+    assert not _clearly_escapes(PREFIX + body + SUFFIX), source
+
+
+def check_report(source: str, report) -> None:
+    """Every diagnostic is well formed and every output format renders."""
+    lines = len(source.splitlines()) + 2
+    for d in report.diagnostics:
+        assert d.code in CODES
+        assert d.severity == ("error" if d.code[0] == "E" else "warning")
+        assert d.message
+        if d.line is not None:
+            assert 1 <= d.line <= lines, d
+            assert d.col is not None and d.col >= 1, d
+    format_text(report)
+    json.dumps(report.to_json())
+    if report.fanout is not None:
+        assert report.fanout.text()
+
+
+@settings(FUZZ, max_examples=1000)
+@given(mutated_scripts())
+def test_mutated_scripts_never_crash_and_agree_with_run(source):
+    report = validate_source(source, path="fuzz.js")
+    check_report(source, report)
+    check_no_escape_from_a_clean_script(source)
+    load_errors = [d for d in report.diagnostics if d.code[1] == "1"]
+    try:
+        parse_script(source, path="fuzz.js")
+    except ScriptLoadError as exc:
+        # run refuses it: validate says so, with the same message (a bare syntax error may
+        # have been replaced by the import/export/with error that explains it).
+        explained = any(d.code in ("E201", "E202") for d in report.diagnostics)
+        assert load_errors or explained, exc
+        assert exc.message in {d.message for d in load_errors} or explained, exc
+        assert report.script is None
+    else:
+        assert not load_errors, load_errors
+        assert report.script is not None
+
+
+@settings(FUZZ, max_examples=1000)
+@given(st.lists(st.sampled_from(list("{}()[];,.=>'\"`$ \n\tabcx0123") + FRAGMENTS)).map("".join))
+def test_arbitrary_text_never_crashes(text):
+    for source in (text, "export const meta = { name: 'f', description: 'd' }\n" + text):
+        check_report(source, validate_source(source, path="fuzz.js"))
+        check_no_escape_from_a_clean_script(source)
+
+
+@settings(FUZZ, max_examples=150)
+@given(st.binary(max_size=300), st.sampled_from(SEEDS))
+def test_arbitrary_bytes_never_crash(tmp_path_factory, data, seed):
+    path = tmp_path_factory.mktemp("fuzz") / "fuzz.js"
+    path.write_bytes(seed.encode()[: len(data)] + data)
+    report = validate_file(path)
+    check_report(report.source, report)
