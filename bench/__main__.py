@@ -220,7 +220,7 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                     f"{f['wall_over_floor']:.2f}",
                     f"{f['cpu_over_floor']:.2f}",
                     str(f.get("modules_imported", "")),
-                    "" if anthropic is None else ("IMPORTED" if anthropic else "not imported"),
+                    "" if anthropic is None else ("IMPORTED: MISS" if anthropic else "no: ok"),
                 ]
             )
         lines += [*_table(rows), ""]
