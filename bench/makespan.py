@@ -160,10 +160,12 @@ def measure_case(case: Case, repeat: int, *, with_floor: bool = True) -> dict[st
         "wall_over_ideal_all": [round(r, 4) for r in ratios],
         "cpu_s": median(cpus),
         "peak_concurrency": max(peaks),
+        "peak_concurrency_all": peaks,
         "peak_is_cap": all(p == min(case.concurrency, case.agents) for p in peaks)
         if not case.chain
         else all(p == 1 for p in peaks),
         "mean_queue_wait_s": median(waits),
+        "mean_queue_wait_s_all": [round(w, 4) for w in waits],
         "ideal_mean_queue_wait_s": case.ideal_wait,
     }
     if with_floor:
