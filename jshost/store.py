@@ -169,8 +169,11 @@ def _text(value: str) -> str:
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, default=str)
+
+
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=True, allow_nan=False, default=str)
+    return _ENCODER.encode(value)
 
 
 def _load(text: str | None) -> Any:
@@ -765,7 +768,7 @@ class RunRecorder(Recorder):
         self.run_id = run_id
         self.session = session
         self._elapsed_before = elapsed_before
-        self._agents: dict[int, tuple[Any, ...]] = {}
+        self._agents: dict[int, Any] = {}  # index → the engine's live record
         self._journal: list[tuple[Any, ...]] = []
         self._logs: list[tuple[Any, ...]] = []
         self._paused: bool | None = None  # a pause state not saved yet
@@ -783,9 +786,18 @@ class RunRecorder(Recorder):
     # ---- buffering (engine thread) -----------------------------------------------------
 
     def agent(self, rec: Any) -> None:
-        """Buffer the current state of one agent record (the latest state wins)."""
+        """Note that an agent record changed; its latest state is saved at the next flush.
+
+        The record is read when it is saved, once however often it changed in between. The
+        engine calls this after each change is complete, so a flush that reads a record in
+        the middle of a change is always followed by one that reads the finished state.
+        """
+        with self._mutex:
+            self._agents[rec.index] = rec
+
+    def _agent_row(self, rec: Any) -> tuple[Any, ...]:
         result = None if rec.status not in ("done", "cached") else _dump(rec.result)
-        row = (
+        return (
             self.run_id,
             rec.index,
             self.session,
@@ -808,8 +820,6 @@ class RunRecorder(Recorder):
             rec.usage.cache_creation_input_tokens,
             rec.usage.cache_read_input_tokens,
         )
-        with self._mutex:
-            self._agents[rec.index] = row
 
     def entry(self, entry: JournalEntry) -> None:
         result = None if entry.type != "result" else _dump(entry.result)
@@ -845,12 +855,13 @@ class RunRecorder(Recorder):
             self._agents, self._journal, self._logs = {}, [], []
             paused, self._paused = self._paused, None
         try:
+            rows = [self._agent_row(rec) for rec in agents.values()]
             with self.store.transaction() as db:
-                if agents:
+                if rows:
                     db.executemany(
                         f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) "
                         f"VALUES ({', '.join('?' * 21)})",
-                        agents.values(),
+                        rows,
                     )
                 if journal:
                     db.executemany(
