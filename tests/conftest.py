@@ -13,6 +13,7 @@ import trio
 
 from jshost.engine import NO_ARGS, Engine, Limits, RunOutcome
 from jshost.script import parse_script
+from jshost.store import RunRecorder, Store
 from jshost.workers.sim import SimWorker
 
 
@@ -65,3 +66,49 @@ async def arun(
 def run(body: str, **kw: Any) -> RunOutcome:
     """Synchronous :func:`arun`."""
     return trio.run(lambda: arun(body, **kw))
+
+
+def begin(store: Store, script: Any, args_json: str | None = None) -> RunRecorder:
+    """Record a new run of ``script`` in ``store``."""
+    return store.begin_run(
+        name=script.meta.name,
+        path=script.path,
+        script=script.source,
+        sha256=script.sha256,
+        args_json=args_json,
+        meta=script.meta.raw,
+        caps={"concurrency": 16, "max_agents": 1000, "budget": None},
+        worker="sim",
+        model=None,
+    )
+
+
+def run_once(
+    path: Any,
+    body: str,
+    *,
+    worker: Any = None,
+    replay_from: str | None = None,
+    source: str | None = None,
+    **limits: Any,
+) -> tuple[str, RunOutcome]:
+    """Run ``body`` with a store at ``path``; resume run ``replay_from`` when given."""
+    script = parse_script(source or script_source(body), path="flow.js")
+    worker = worker or SimWorker(latency=0.001)
+
+    async def main():
+        with Store(path) as store:
+            if replay_from is None:
+                recorder, replay = begin(store, script), None
+            else:
+                recorder, replay = store.resume_run(
+                    replay_from, caps={}, worker="sim", model=None, script=script.source
+                )
+            engine = Engine(
+                script, worker=worker, limits=Limits(**limits), recorder=recorder, replay=replay
+            )
+            outcome = await engine.run()
+            recorder.finish(outcome)
+            return recorder.run_id, outcome
+
+    return trio.run(main)

@@ -15,10 +15,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from procs import committed, executed, finish, jshost, kill_after, run_id_of
 
 SCRIPT = """\
 export const meta = {
@@ -41,66 +41,6 @@ const report = await agent(`item-200 report ${groups.join(' | ')}`, { label: 'it
 return { scans: scans.length, groups, report }
 """
 AGENTS = 31
-_ITEM = re.compile(r"item-(\d+)")
-
-
-def jshost(home: Path, *args: str, exec_log: Path | None = None, **kw) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
-    env["JSHOST_HOME"] = str(home)
-    if exec_log is not None:
-        env["JSHOST_SIM_EXEC_LOG"] = str(exec_log)
-    return subprocess.Popen(
-        [sys.executable, "-m", "jshost", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kw,
-    )
-
-
-def finish(proc: subprocess.Popen, timeout: float = 60) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    assert "Traceback" not in err, err
-    return proc.returncode, out, err
-
-
-def executed(log: Path) -> list[int]:
-    if not log.exists():
-        return []
-    return [int(_ITEM.search(line).group(1)) for line in log.read_text().splitlines()]
-
-
-def committed(db: Path) -> set[int]:
-    """Items whose result the store holds (results quote the prompt, which names the item)."""
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute("SELECT result FROM journal WHERE type = 'result'").fetchall()
-    finally:
-        con.close()
-    return {int(_ITEM.search(json.loads(r)).group(1)) for (r,) in rows}
-
-
-def kill_after(
-    proc: subprocess.Popen, log: Path, executions: int, db: Path, saved: set[int]
-) -> None:
-    """SIGKILL ``proc`` once it has started ``executions`` agents and saved a new result."""
-    end = time.monotonic() + 30
-    while len(executed(log)) < executions or not (db.exists() and committed(db) - saved):
-        assert proc.poll() is None, f"finished before {executions} executions: {proc.stderr.read()}"
-        assert time.monotonic() < end, "no progress"
-        time.sleep(0.002)
-    proc.kill()
-    proc.wait()
-
-
-def run_id_of(db: Path) -> str:
-    con = sqlite3.connect(db)
-    try:
-        (run_id,) = con.execute("SELECT id FROM runs").fetchone()
-    finally:
-        con.close()
-    return run_id
 
 
 def test_sigkill_at_several_points_then_resume_replays_every_finished_agent(tmp_path):

@@ -14,11 +14,11 @@ import threading
 import pytest
 import trio
 from click.testing import CliRunner
-from conftest import script_source
+from conftest import begin, run_once, script_source
 
 from jshost import store as store_mod
 from jshost.cli import cli
-from jshost.engine import Engine, Limits
+from jshost.engine import Engine
 from jshost.errors import StoreError
 from jshost.journal import JournalEntry, Replay, cache_key, canonical_options
 from jshost.script import parse_script
@@ -163,43 +163,6 @@ def test_approvals_are_per_path_and_content_hash(tmp_path):
 
 
 # -- the engine writing through the store ---------------------------------------------------------
-
-
-def begin(store: Store, script, args_json=None):
-    return store.begin_run(
-        name=script.meta.name,
-        path=script.path,
-        script=script.source,
-        sha256=script.sha256,
-        args_json=args_json,
-        meta=script.meta.raw,
-        caps={"concurrency": 16, "max_agents": 1000, "budget": None},
-        worker="sim",
-        model=None,
-    )
-
-
-def run_once(path, body, *, worker=None, replay_from=None, source=None, **limits):
-    """Run ``body`` with a store at ``path``; resume run ``replay_from`` when given."""
-    script = parse_script(source or script_source(body), path="flow.js")
-    worker = worker or SimWorker(latency=0.001)
-
-    async def main():
-        with Store(path) as store:
-            if replay_from is None:
-                recorder, replay = begin(store, script), None
-            else:
-                recorder, replay = store.resume_run(
-                    replay_from, caps={}, worker="sim", model=None, script=script.source
-                )
-            engine = Engine(
-                script, worker=worker, limits=Limits(**limits), recorder=recorder, replay=replay
-            )
-            outcome = await engine.run()
-            recorder.finish(outcome)
-            return recorder.run_id, outcome
-
-    return trio.run(main)
 
 
 def test_completed_run_is_stored_with_agents_journal_logs_and_result(tmp_path):
