@@ -33,7 +33,7 @@ from .sandbox import (
     parse_frames,
 )
 from .schemas import schema_problem
-from .script import CHILD_PREFIX, PREFIX, Script, load_script
+from .script import CHILD_PREFIX, PREFIX, Script, load_child_script
 from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
 __all__ = [
@@ -745,7 +745,7 @@ class Engine:
                 path = self._child_path(raw)
                 label = f"workflow({{scriptPath: '{raw}'}})"
             try:
-                child = await trio.to_thread.run_sync(load_script, path)
+                child = await trio.to_thread.run_sync(load_child_script, path)
             except ScriptLoadError as exc:
                 raise JshostError(f"{label}: {exc}") from None
         except JshostError as exc:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
+import stat
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ __all__ = [
     "Script",
     "inspect_file",
     "inspect_source",
+    "load_child_script",
     "load_script",
     "parse_script",
 ]
@@ -178,31 +181,47 @@ def _utf8_problem(data: bytes, path: str | None) -> tuple[str, Diagnostic | None
         return data.decode("utf-8", errors="replace"), problem
 
 
-def inspect_file(path: str | Path, *, collect: bool = True) -> Inspection:
-    """Read the script file at ``path`` and run every load check on it (see
-    :func:`inspect_source`); a file that is not UTF-8 is checked as decoded leniently.
-
-    Raises:
-        ScriptLoadError: the file is missing, a directory, or unreadable.
-    """
+def _read(path: str | Path, *, regular_only: bool) -> bytes | None:
+    """The file's bytes, or None when it holds more than any script may."""
     shown = str(path)
-    p = Path(path)
+    limit = 4 * MAX_SCRIPT_CHARS  # characters are at most 4 bytes
+    # Non-blocking, so that opening a FIFO cannot hang; it is refused right after.
+    flags = os.O_RDONLY | (getattr(os, "O_NONBLOCK", 0) if regular_only else 0)
     try:
-        if p.is_dir():
+        if Path(path).is_dir():
             raise ScriptLoadError(f"{shown!r} is a directory, not a workflow script")
-        size = p.stat().st_size
-        # Characters are at most 4 bytes: refuse giant files before reading them whole.
-        if size > 4 * MAX_SCRIPT_CHARS:
-            found = Inspection(shown, "", "", SourceMap(""))
-            found.diagnostics.append(_too_large(shown))
-            return found
-        data = p.read_bytes()
+        fd = os.open(path, flags)
+        with open(fd, "rb") as f:
+            if regular_only and not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ScriptLoadError(f"{shown!r} is not a regular file")
+            # Never more than the limit: a device or a /proc file may not know its size, or
+            # never end (/dev/zero).
+            data = f.read(limit + 1)
     except FileNotFoundError:
         raise ScriptLoadError(f"no such file: {shown!r}") from None
     except PermissionError:
         raise ScriptLoadError(f"cannot read {shown!r}: permission denied") from None
     except OSError as exc:
         raise ScriptLoadError(f"cannot read {shown!r}: {exc.strerror or exc}") from None
+    return None if len(data) > limit else data
+
+
+def inspect_file(
+    path: str | Path, *, collect: bool = True, regular_only: bool = False
+) -> Inspection:
+    """Read the script file at ``path`` and run every load check on it (see
+    :func:`inspect_source`); a file that is not UTF-8 is checked as decoded leniently.
+
+    Raises:
+        ScriptLoadError: the file is missing, a directory, or unreadable (or, with
+            ``regular_only``, not a regular file).
+    """
+    shown = str(path)
+    data = _read(path, regular_only=regular_only)
+    if data is None:
+        found = Inspection(shown, "", "", SourceMap(""))
+        found.diagnostics.append(_too_large(shown))
+        return found
     source, problem = _utf8_problem(data, shown)
     if problem is not None and not collect:
         found = Inspection(shown, source, _sha256(source), SourceMap(source))
@@ -222,7 +241,26 @@ def load_script(path: str | Path) -> Script:
         ScriptLoadError: the file is missing, unreadable, too large, not UTF-8, or the script
             is refused (control characters, syntax, meta).
     """
-    found = inspect_file(path, collect=False)
+    return _load(inspect_file(path, collect=False))
+
+
+def load_child_script(path: str | Path) -> Script:
+    """Read and check a workflow that a running script asked for by ``{scriptPath}``.
+
+    The script chose the path, so only a regular ``.js`` file is opened: not a device or a
+    pipe (``/dev/zero`` never ends, a FIFO blocks), and not a file that is no workflow at all
+    (the load error would tell the script things about its contents).
+
+    Raises:
+        ScriptLoadError: as :func:`load_script`, and for any other kind of file.
+    """
+    name = Path(path).name
+    if not name.endswith(".js"):
+        raise ScriptLoadError(f"only .js files are workflows, not {name!r}")
+    return _load(inspect_file(path, collect=False, regular_only=True))
+
+
+def _load(found: Inspection) -> Script:
     if found.script is None:
         raise found.diagnostics[0].to_error(found.source or None)
     return found.script
