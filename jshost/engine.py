@@ -314,7 +314,7 @@ class Engine:
         """Run the script; never raises for anything the script or a worker does."""
         started = time.monotonic()
         self._emit(ev.RunStarted(self.script.meta, self.worker.describe(), self.limits))
-        js = JsThread()
+        js = JsThread(self.limits.sandbox)
         holder: dict[str, Sandbox] = {}
         result: Any = None
         error: WorkflowError | None = None
@@ -345,8 +345,10 @@ class Engine:
                 # Agents the script never awaited (or that were running when it failed).
                 nursery.cancel_scope.cancel()
         finally:
-            if holder:
-                await js.run(self._close_sandbox, holder)
+            if holder and js.abandoned:
+                js.submit(self._close_sandbox, holder)  # once the abandoned step has ended
+            elif holder:
+                await js.run(self._close_sandbox, holder, watch=False)
             js.close()
         abandoned = finished or error is not None
         for rec in self.agents:
@@ -414,7 +416,7 @@ class Engine:
             "args": self.args_json,
         }
         try:
-            sandbox = await js.run(Sandbox, self.limits.sandbox, config)
+            sandbox = await js.run(Sandbox, self.limits.sandbox, config, watch=False)
         except SandboxLimitError as exc:
             raise WorkflowError(exc.message, name=exc.name) from None
         holder["sandbox"] = sandbox

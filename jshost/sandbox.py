@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import queue
 import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, TypeVar
@@ -43,6 +44,8 @@ CHILD_LINE_BASE = 700_000
 
 _THREAD_STACK = 64 << 20  # the JS thread's C stack; QuickJS's guard is set far below it
 _MAX_JS_STACK = 8 << 20
+# How often a caller waiting on a long JS step checks the step's CPU time.
+_WATCH_INTERVAL = 0.25
 
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>.*?) \()?<input>:(?P<line>\d+):(?P<col>\d+)\)?\s*$")
 
@@ -82,37 +85,110 @@ class SandboxLimits:
             raise ValueError("cpu_slice must be positive")
 
 
+def _timeout(limits: SandboxLimits) -> SandboxLimitError:
+    ms = round(limits.cpu_slice * 1000)
+    return SandboxLimitError("TimeoutError", f"Script execution timed out after {ms}ms")
+
+
 class JsThread:
     """A dedicated thread that runs every call into one QuickJS context, one at a time.
 
     Calls are serialised by the single worker; a trio caller that is cancelled still waits for
-    its step to end (a step cannot be interrupted from outside, and is bounded by the CPU limit),
-    so the context is never touched by two threads and never freed mid-step.
+    its step to end, so the context is never touched by two threads. The worker holds the
+    step's references while it runs, so the context is never freed mid-step either.
+
+    QuickJS consults its CPU limit only every few thousand operations, and a native operation
+    (a search through a 100 MB string, printing a huge BigInt) may take seconds: a script can
+    chain them into a step that runs for hours past its limit. So a caller stops waiting once a
+    step has used ``4 × cpu_slice + 1`` CPU seconds: the step is *abandoned*, ``run`` raises
+    the sandbox's timeout, and the thread, a daemon, finishes the step on its own (or dies with
+    the process) without holding up the run or the process's exit.
+
+    Args:
+        limits (SandboxLimits | None): where the CPU slice comes from; None watches nothing.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self._limits = limits
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future] | None]
+        self._jobs = queue.SimpleQueue()
+        self._step_cpu0 = 0.0
+        #: a step ran past its CPU allowance and nobody waits for it any more
+        self.abandoned = False
         old = threading.stack_size()
         try:
             threading.stack_size(_THREAD_STACK)
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jshost-js")
-            self._pool.submit(lambda: None).result()  # spawn now, with the large stack
+            self._thread = threading.Thread(target=self._work, name="jshost-js", daemon=True)
+            self._thread.start()
         finally:
             threading.stack_size(old)
+        try:
+            clock = time.pthread_getcpuclockid(self._thread.ident)  # type: ignore[arg-type]
+            self._cpu: Callable[[], float] = lambda: time.clock_gettime(clock)
+        except (AttributeError, OSError):  # no per-thread CPU clocks here: use wall time
+            self._cpu = time.monotonic
+        self._uses_wall = self._cpu is time.monotonic
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` on the JS thread and return its result."""
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, args, future = job
+            del job
+            if future.set_running_or_notify_cancel():
+                self._step_cpu0 = time.monotonic() if self._uses_wall else time.thread_time()
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # handed to the waiting caller
+                    future.set_exception(exc)
+            del fn, args, future  # the step's references go here, on this thread
+
+    async def run(self, fn: Callable[..., T], *args: Any, watch: bool = True) -> T:
+        """Run ``fn(*args)`` on the JS thread and return its result.
+
+        With ``watch`` (for steps that run script code), raises the sandbox's timeout once the
+        step has used more CPU than any step may, and abandons it.
+        """
         import trio  # here, not at the top: `jshost validate` compiles scripts without trio
 
         token = trio.lowlevel.current_trio_token()
         done = trio.Event()
-        future = self._pool.submit(fn, *args)
-        future.add_done_callback(lambda _: token.run_sync_soon(done.set))
+
+        def wake(_: Future) -> None:
+            with contextlib.suppress(trio.RunFinishedError):  # an abandoned step ended late
+                token.run_sync_soon(done.set)
+
+        future: Future = Future()
+        future.add_done_callback(wake)
+        self._jobs.put((fn, args, future))
+        limits = self._limits if watch else None
         with trio.CancelScope(shield=True):
-            await done.wait()
+            if limits is None:
+                await done.wait()
+            else:
+                allowance = 4 * limits.cpu_slice + 1
+                while not done.is_set():
+                    with trio.move_on_after(_WATCH_INTERVAL):
+                        await done.wait()
+                    if (
+                        not done.is_set()
+                        and future.running()
+                        and self._cpu() - self._step_cpu0 > allowance
+                    ):
+                        self.abandoned = True
+                        raise _timeout(limits)
         return future.result()
 
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` on the JS thread without waiting for it."""
+        self._jobs.put((fn, args, Future()))
+
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """End the thread once its queued calls are done; wait for it unless abandoned."""
+        self._jobs.put(None)
+        if not self.abandoned:
+            self._thread.join()
 
 
 def _runtime_source() -> str:
@@ -126,8 +202,7 @@ def _translate(exc: quickjs.JSException, limits: SandboxLimits) -> SandboxLimitE
     text = str(exc.args[0]) if exc.args else ""
     first = text.split("\n", 1)[0]
     if "interrupted" in first:
-        ms = round(limits.cpu_slice * 1000)
-        return SandboxLimitError("TimeoutError", f"Script execution timed out after {ms}ms")
+        return _timeout(limits)
     if "out of memory" in first or first.strip() in {"null", ""}:
         mib = limits.memory >> 20
         return SandboxLimitError(
@@ -207,19 +282,15 @@ class Sandbox:
         return int(self._ctx.memory().get("memory_used_size", 0))
 
     def _drain(self) -> list[dict[str, Any]]:
-        # Each job has its own CPU limit inside QuickJS; an endless chain of short microtasks
-        # would still never yield, so the whole drain is bounded by the same slice.
+        # Each job has its own CPU limit inside QuickJS; a chain of jobs would still never
+        # yield, so the whole drain is bounded by the same slice, checked after every job (a
+        # job may use almost a whole slice by itself).
         ctx = self._ctx
         deadline = time.thread_time() + self.limits.cpu_slice
         try:
-            n = 0
             while ctx.execute_pending_job():
-                n += 1
-                if n & 0x3FF == 0 and time.thread_time() > deadline:
-                    raise SandboxLimitError(
-                        "TimeoutError",
-                        f"Script execution timed out after {round(self.limits.cpu_slice * 1000)}ms",
-                    )
+                if time.thread_time() > deadline:
+                    raise _timeout(self.limits)
             raw = self._take()
         except quickjs.JSException as exc:
             raise _translate(exc, self.limits) from None
