@@ -424,7 +424,10 @@ class Engine:
         pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
         while True:
             handled = 0
-            while pending:
+            while pending or sandbox.more:
+                if not pending:  # the rest of a flood of events, a chunk at a time
+                    pending.extend(await self._js(js, sandbox.take))
+                    continue
                 event = pending.popleft()
                 handled += 1
                 running = self._running

@@ -19,6 +19,7 @@
   const Arr = Array;
   const isArray = Arr.isArray;
   const join = Function.prototype.call.bind(Arr.prototype.join);
+  const nativePush = Function.prototype.call.bind(Arr.prototype.push);
   const P = Promise;
   const then = Function.prototype.call.bind(P.prototype.then);
   const resolved = P.resolve.bind(P);
@@ -52,6 +53,9 @@
     for (let i = 0; i < arr.length; i++) push(c, arr[i]);
     return c;
   };
+  // An array of the bridge's own that no setter on any prototype can watch, so the native
+  // push is safe (and much faster) on it. Never handed to the script.
+  const internal = () => setPrototypeOf([], null);
   const hidden = (obj, key, value) =>
     defineProperty(obj, key, { value, writable: false, enumerable: false, configurable: false });
   const makeError = (Ctor, name, message) => {
@@ -125,12 +129,13 @@
   }
 
   // ---- the outbox -----------------------------------------------------------------------------
-  const out = [];
+  const out = internal();
+  let head = 0; // events before this index were taken already
   // Events are built as object literals (own properties) with a null prototype, so an inherited
   // toJSON or setter planted by the script is never consulted.
   const emit = (ev) => {
     setPrototypeOf(ev, null);
-    push(out, stringify(ev));
+    nativePush(out, stringify(ev));
   };
   const pending = new MapC(); // request id -> {resolve, reject, site}
   let nextId = 0;
@@ -325,8 +330,9 @@
 
   // ---- phase(), log(), console ---------------------------------------------------------------
   const joinArgs = (a) => {
-    const parts = [];
-    for (let i = 0; i < a.length; i++) push(parts, toText(a[i]));
+    if (a.length === 1 && typeof a[0] === 'string') return a[0];
+    const parts = internal();
+    for (let i = 0; i < a.length; i++) nativePush(parts, toText(a[i]));
     return join(parts, ' ');
   };
   const makeLog = (prefix) => {
@@ -505,11 +511,31 @@
   };
 
   const host = {__proto__: null,
-    take() {
-      if (out.length === 0) return '';
-      const s = join(['[', join(out, ','), ']'], '');
-      out.length = 0;
-      return s;
+    // At most `max` events at a time, oldest first, so the host never holds a whole flood of
+    // them at once (a script can emit millions in one slice).
+    take(max) {
+      const end = out.length - head > max ? head + max : out.length;
+      if (end === head) {
+        out.length = 0;
+        head = 0;
+        return '';
+      }
+      if (head === 0 && end === out.length) {
+        const s = join(['[', join(out, ','), ']'], '');
+        out.length = 0;
+        return s;
+      }
+      const parts = internal();
+      for (let i = head; i < end; i++) {
+        nativePush(parts, out[i]);
+        out[i] = undefined;
+      }
+      head = end;
+      if (head === out.length) {
+        out.length = 0;
+        head = 0;
+      }
+      return join(['[', join(parts, ','), ']'], '');
     },
     // batch: {"spent": n, "count": n, "r": [[id, ok, payload], ...], "f": [timer ids]}
     settle(json) {

@@ -44,6 +44,8 @@ CHILD_LINE_BASE = 700_000
 
 _THREAD_STACK = 64 << 20  # the JS thread's C stack; QuickJS's guard is set far below it
 _MAX_JS_STACK = 8 << 20
+# Events the host takes from the outbox at a time (a script can emit millions in one slice).
+_CHUNK = 4096
 # How often a caller waiting on a long JS step checks the step's CPU time.
 _WATCH_INTERVAL = 0.25
 
@@ -226,6 +228,8 @@ class Sandbox:
         if _RUNTIME is None:
             _RUNTIME = _runtime_source()
         self.limits = limits
+        #: whether the outbox may hold events not taken yet (see :meth:`take`)
+        self.more = False
         ctx = self._ctx = quickjs.Context()
         ctx.set_memory_limit(limits.memory)
         ctx.set_max_stack_size(limits.stack)
@@ -243,7 +247,8 @@ class Sandbox:
         )
         ctx.set_time_limit(limits.cpu_slice)
 
-    # Every public method returns the events the step produced, in order.
+    # Every public method returns the events the step produced, in order: at most a chunk of
+    # them; while ``more`` is set, :meth:`take` returns the next chunk.
 
     def start(self, wrapped: str) -> list[dict[str, Any]]:
         """Call the script's wrapper function and watch the promise it returns."""
@@ -281,6 +286,16 @@ class Sandbox:
     def memory_used(self) -> int:
         return int(self._ctx.memory().get("memory_used_size", 0))
 
+    def take(self) -> list[dict[str, Any]]:
+        """The next events in the outbox (at most a chunk of them)."""
+        try:
+            raw = self._take(_CHUNK)
+        except quickjs.JSException as exc:
+            raise _translate(exc, self.limits) from None
+        events = json.loads(raw) if raw else []
+        self.more = len(events) == _CHUNK
+        return events
+
     def _drain(self) -> list[dict[str, Any]]:
         # Each job has its own CPU limit inside QuickJS; a chain of jobs would still never
         # yield, so the whole drain is bounded by the same slice, checked after every job (a
@@ -291,12 +306,9 @@ class Sandbox:
             while ctx.execute_pending_job():
                 if time.thread_time() > deadline:
                     raise _timeout(self.limits)
-            raw = self._take()
         except quickjs.JSException as exc:
             raise _translate(exc, self.limits) from None
-        if not raw:
-            return []
-        return json.loads(raw)
+        return self.take()
 
 
 @functools.cache
