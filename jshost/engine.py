@@ -832,8 +832,8 @@ class Engine:
                     col = max(1, col - len(PREFIX))
                 break
         mib = self.limits.sandbox.memory >> 20
-        if name == "InternalError" and message == "out of memory":
-            message = f"out of memory (the sandbox's limit is {mib} MiB; see --memory-limit)"
+        if name == "InternalError" and message.startswith("out of memory"):
+            message = f"{message} (the sandbox's limit is {mib} MiB; see --memory-limit)"
         elif event.get("null") is True:
             # QuickJS throws a bare null when it cannot even allocate the error object.
             name = "InternalError"

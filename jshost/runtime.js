@@ -29,6 +29,9 @@
   const apply = Reflect.apply;
   const construct = Reflect.construct;
   const MapC = Map;
+  const WeakMapC = WeakMap;
+  const weakGet = Function.prototype.call.bind(WeakMap.prototype.get);
+  const weakSet = Function.prototype.call.bind(WeakMap.prototype.set);
   const mapGet = Function.prototype.call.bind(Map.prototype.get);
   const mapSet = Function.prototype.call.bind(Map.prototype.set);
   const mapHas = Function.prototype.call.bind(Map.prototype.has);
@@ -43,11 +46,18 @@
   const RangeErrorC = RangeError;
   const EvalErrorC = EvalError;
   const MAX_ITEMS = 4096;
+  // How deeply nested a value the host accepts: the host parses and stores it with recursive
+  // code, which must never run out of stack on a script's value. Schemas are checked against
+  // the JSON Schema meta-schema, which recurses several times per level.
+  const MAX_RESULT_DEPTH = 256;
+  const MAX_SCHEMA_DEPTH = 64;
 
   // Own data properties only: a setter planted on Array.prototype or Object.prototype never sees
-  // what the bridge stores.
+  // what the bridge stores. Every descriptor below has a null prototype: defineProperty reads
+  // inherited fields too, and an Object.prototype.get planted by a script would otherwise turn
+  // each one into an invalid accessor-and-value descriptor.
   const push = (arr, value) =>
-    defineProperty(arr, arr.length, { value, writable: true, enumerable: true, configurable: true });
+    defineProperty(arr, arr.length, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
   const copy = (arr) => {
     const c = [];
     for (let i = 0; i < arr.length; i++) push(c, arr[i]);
@@ -57,10 +67,12 @@
   // push is safe (and much faster) on it. Never handed to the script.
   const internal = () => setPrototypeOf([], null);
   const hidden = (obj, key, value) =>
-    defineProperty(obj, key, { value, writable: false, enumerable: false, configurable: false });
+    defineProperty(obj, key, { __proto__: null, value, writable: false, enumerable: false, configurable: false });
+  // The name is always an own property: reading the inherited one would run a getter the script
+  // may have planted on Error.prototype.
   const makeError = (Ctor, name, message) => {
     const e = new Ctor(message);
-    if (name !== e.name) defineProperty(e, 'name', { value: name, writable: true, configurable: true });
+    defineProperty(e, 'name', { __proto__: null, value: name, writable: true, configurable: true });
     return e;
   };
 
@@ -82,7 +94,7 @@
   const blockedEval = function () {
     throw new EvalErrorC(codegenMessage);
   };
-  defineProperty(blockedEval, 'name', { value: 'eval' });
+  defineProperty(blockedEval, 'name', { __proto__: null, value: 'eval' });
   hidden(G, 'eval', blockedEval);
   // V8-style call sites expose getFunction(): a custom prepareStackTrace could pull the bridge's
   // own functions out of a stack trace, so nobody may install one.
@@ -94,6 +106,7 @@
   const dateMessage =
     'Date.now() / new Date() are unavailable in workflow scripts (breaks resume). Stamp results after the workflow returns, or pass timestamps via args.';
   defineProperty(Math, 'random', {
+    __proto__: null,
     value: function random() {
       throw new ErrorC(randomMessage);
     },
@@ -112,7 +125,7 @@
     throw new ErrorC(dateMessage);
   });
   hidden(RealDate.prototype, 'constructor', SafeDate);
-  defineProperty(G, 'Date', { value: SafeDate, writable: true, configurable: true });
+  defineProperty(G, 'Date', { __proto__: null, value: SafeDate, writable: true, configurable: true });
   // Not in the original runtime's sandbox, and each is a clock, a scheduler or a GC observer.
   for (const name of [
     'performance',
@@ -191,6 +204,24 @@
     );
   const never = () => new P(() => {});
 
+  // JSON.stringify that refuses values nested deeper than `limit` objects/arrays. The replacer
+  // sees exactly what is serialised (after toJSON), with its holder as `this`.
+  let tooDeep = null; // the error stringifyBounded threw last, to tell it from the value's own
+  const stringifyBounded = (value, limit, what) => {
+    const depths = new WeakMapC();
+    return stringify(value, function (key, v) {
+      if (v !== null && typeof v === 'object') {
+        const d = (weakGet(depths, this) || 0) + 1;
+        if (d > limit) {
+          tooDeep = new RangeErrorC(what + ' is nested more than ' + limit + ' levels deep');
+          throw tooDeep;
+        }
+        weakSet(depths, v, d);
+      }
+      return v;
+    });
+  };
+
   const request = (build) => {
     const id = ++nextId;
     return new P((resolve, reject) => {
@@ -227,7 +258,7 @@
         let schema;
         if (o.schema !== undefined && o.schema !== null) {
           try {
-            schema = stringify(o.schema);
+            schema = stringifyBounded(o.schema, MAX_SCHEMA_DEPTH, 'the schema');
           } catch (e) {
             throw new TypeErrorC('agent({schema}) received an invalid JSON Schema: ' + describe(e));
           }
@@ -441,9 +472,10 @@
     clearTimeout,
   };
   for (const key of O.keys(api)) {
-    defineProperty(G, key, { value: api[key], writable: false, enumerable: false, configurable: false });
+    defineProperty(G, key, { __proto__: null, value: api[key], writable: false, enumerable: false, configurable: false });
   }
   defineProperty(G, 'args', {
+    __proto__: null,
     value: config.args === null ? undefined : parseJSON(config.args),
     writable: true,
     enumerable: false,
@@ -461,7 +493,7 @@
     }
     const e = makeError(ErrorC, Str(payload.name), Str(payload.message));
     const site = p.site.stack;
-    if (typeof site === 'string') defineProperty(e, 'stack', { value: site, writable: true, configurable: true });
+    if (typeof site === 'string') defineProperty(e, 'stack', { __proto__: null, value: site, writable: true, configurable: true });
     p.reject(e);
   };
   const startChild = (id, fn, name, group, argsJson) => {
@@ -551,30 +583,41 @@
       startChild(id, fn, name, group, argsJson);
     },
     watch(p) {
-      then(
-        resolved(p),
-        (v) => {
-          if (typeof v === 'function') {
-            emit({ t: 'done', ok: false, name: 'TypeError', message: 'workflow result cannot be a function', stack: '' });
-            return;
-          }
-          let s;
-          try {
-            s = stringify(v === undefined ? null : v);
-          } catch (e) {
-            emit({ t: 'done', ok: false, name: 'TypeError', message: 'workflow result is not JSON-serializable: ' + describe(e), stack: '' });
-            return;
-          }
-          push(out, join(['{"t":"done","ok":true,"value":', s === undefined ? 'null' : s, '}'], ''));
-        },
-        (e) => {
-          let stack = '';
-          try {
-            if (e !== null && typeof e === 'object' && typeof e.stack === 'string') stack = e.stack;
-          } catch (ignored) {}
-          emit({ t: 'done', ok: false, name: Str(errorName(e)), message: Str(describe(e)), stack: Str(stack), null: e === null });
+      const failed = (e) => {
+        let stack = '';
+        try {
+          if (e !== null && typeof e === 'object' && typeof e.stack === 'string') stack = e.stack;
+        } catch (ignored) {}
+        emit({ t: 'done', ok: false, name: Str(errorName(e)), message: Str(describe(e)), stack: Str(stack), null: e === null });
+      };
+      const fulfilled = (v) => {
+        if (typeof v === 'function') {
+          emit({ t: 'done', ok: false, name: 'TypeError', message: 'workflow result cannot be a function', stack: '' });
+          return;
         }
-      );
+        let s;
+        try {
+          s = stringifyBounded(v === undefined ? null : v, MAX_RESULT_DEPTH, 'the workflow result');
+        } catch (e) {
+          // Running out of memory or nesting too deeply are limits, not faults of the value.
+          if (e === tooDeep) {
+            emit({ t: 'done', ok: false, name: 'RangeError', message: describe(e), stack: '' });
+          } else if (errorName(e) === 'InternalError') {
+            emit({ t: 'done', ok: false, name: 'InternalError', message: describe(e) + ' while serializing the workflow result', stack: '' });
+          } else {
+            emit({ t: 'done', ok: false, name: 'TypeError', message: 'workflow result is not JSON-serializable: ' + describe(e), stack: '' });
+          }
+          return;
+        }
+        nativePush(out, join(['{"t":"done","ok":true,"value":', s === undefined ? 'null' : s, '}'], ''));
+      };
+      // Resolving reads the promise's constructor and species, which the script may have
+      // replaced with getters that throw: that is the script's failure, not the host's.
+      try {
+        then(resolved(p), fulfilled, failed);
+      } catch (e) {
+        failed(e);
+      }
     },
     stop() {
       stopped = true;
