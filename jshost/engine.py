@@ -53,6 +53,10 @@ MAX_CONCURRENCY = 256
 #: longest a change waits in the recorder's buffer while nothing else happens (for watchers)
 FLUSH_INTERVAL = 0.5
 _KEEP_LOGS = 1000
+# Failure lines and progress groups a run keeps: a script can make as many as it likes (a
+# parallel() of failing thunks in a loop, phase() with a counter), the host must not.
+_KEEP_FAILURES = 1000
+_MAX_PHASES = 1000
 # What the host keeps of one log or failure line: a script may log strings as large as its
 # heap, and the host must not hold a thousand of them.
 MAX_LINE_CHARS = 64 * 1024
@@ -243,6 +247,8 @@ class Engine:
         self._logs: deque[str] = deque(maxlen=_KEEP_LOGS)
         self._dropped_logs = 0
         self._phases: list[str] = [p.title for p in script.meta.phases]
+        self._phase_set = set(self._phases)
+        self._dropped_failures = 0
         self._children: list[_Child] = []
         self._child_groups: dict[str, int] = {}
         self._rejected: list[AgentRecord] = []
@@ -367,6 +373,10 @@ class Engine:
         else:
             status = "completed"
         self._report_unhandled(error)
+        if self._dropped_failures:
+            note = f"… and {self._dropped_failures:,} more failure lines (not kept)"
+            self._failures.append(note)
+            self._emit(ev.FailureLine(note))
         outcome = RunOutcome(
             status=status,
             result=result if status == "completed" else None,
@@ -512,9 +522,9 @@ class Engine:
         elif kind == "phase":
             title = event.get("title")
             _need(isinstance(title, str), "phase without title")
-            if title not in self._phases:
-                self._phases.append(title)
-            self._emit(ev.PhaseStarted(title))
+            title = _clip(title)
+            if self._add_phase(title):
+                self._emit(ev.PhaseStarted(title))
         elif kind == "failure":
             line = event.get("line")
             _need(isinstance(line, str), "failure without text")
@@ -577,8 +587,8 @@ class Engine:
             options=opts,
             queued_at=time.monotonic(),
         )
-        if rec.phase is not None and rec.phase not in self._phases:
-            self._phases.append(rec.phase)
+        if rec.phase is not None:
+            self._add_phase(rec.phase)
         request = AgentRequest(
             index=rec.index,
             prompt=prompt,
@@ -759,7 +769,7 @@ class Engine:
         name = child.meta.name
         n = self._child_groups[name] = self._child_groups.get(name, 0) + 1
         group = f"▸ {name}" if n == 1 else f"▸ {name} #{n}"
-        self._phases.append(group)
+        self._add_phase(group)
         self._children.append(_Child(path=child.display_path, name=name))
         self._outstanding -= 1  # the child's own promise settles inside the sandbox
         return await self._js(
@@ -807,11 +817,24 @@ class Engine:
         self.recorder.log("log", message)
         self._emit(ev.LogLine(message))
 
+    def _add_phase(self, title: str) -> bool:
+        """Register a progress group; False when it is new and the run has too many already."""
+        if title in self._phase_set:
+            return True
+        if len(self._phases) >= _MAX_PHASES:
+            return False
+        self._phases.append(title)
+        self._phase_set.add(title)
+        return True
+
     def _add_failure(self, line: str) -> None:
         line = _clip(line)
-        self._failures.append(line)
         self._logs.append(line)
         self.recorder.log("failure", line)
+        if len(self._failures) >= _KEEP_FAILURES:
+            self._dropped_failures += 1
+            return
+        self._failures.append(line)
         self._emit(ev.FailureLine(line))
 
     def _script_error(self, event: dict[str, Any]) -> WorkflowError:
