@@ -233,8 +233,18 @@ class Sandbox:
         ctx = self._ctx = quickjs.Context()
         ctx.set_memory_limit(limits.memory)
         ctx.set_max_stack_size(limits.stack)
-        code = "\n" * RUNTIME_LINE_BASE + _RUNTIME + "(" + json.dumps(json.dumps(config)) + ")"
-        ctx.eval(code + "; undefined")
+        try:
+            # The config (with the user's args, which may be large) is an argument, not source.
+            prelude = ctx.eval("\n" * RUNTIME_LINE_BASE + _RUNTIME)
+            prelude(json.dumps(config))
+        except quickjs.JSException as exc:
+            # Only the args can be too much for the prelude: its own code is small.
+            error = _translate(exc, limits)
+            what = "memory" if "memory" in error.message else "stack"
+            raise SandboxLimitError(
+                error.name,
+                f"the run's args do not fit in the sandbox's {what} ({error.message})",
+            ) from None
         self._take = ctx.get("__jshost_take")
         self._settle = ctx.get("__jshost_settle")
         self._child = ctx.get("__jshost_child")
