@@ -13,9 +13,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["committed", "executed", "finish", "jshost", "kill_after", "run_id_of"]
+__all__ = ["committed", "executed", "finish", "jshost", "kill_after", "kill_when", "run_id_of"]
 
 _ITEM = re.compile(r"item-(\d+)")
 
@@ -71,17 +72,26 @@ def committed(db: Path) -> set[int]:
     return {int(_ITEM.search(json.loads(r)).group(1)) for (r,) in rows}
 
 
-def kill_after(
-    proc: subprocess.Popen, log: Path, executions: int, db: Path, saved: set[int]
-) -> None:
-    """SIGKILL ``proc`` once it has started ``executions`` agents and saved a new result."""
+def kill_when(proc: subprocess.Popen, ready: Callable[[], bool], what: str) -> None:
+    """SIGKILL ``proc`` as soon as ``ready()`` (checked every 2 ms); ``what`` it waits for."""
     end = time.monotonic() + 30
-    while len(executed(log)) < executions or not (db.exists() and committed(db) - saved):
-        assert proc.poll() is None, f"finished before {executions} executions: {proc.stderr.read()}"
+    while not ready():
+        assert proc.poll() is None, f"finished before {what}: {proc.stderr.read()}"
         assert time.monotonic() < end, "no progress"
         time.sleep(0.002)
     proc.kill()
     proc.wait()
+
+
+def kill_after(
+    proc: subprocess.Popen, log: Path, executions: int, db: Path, saved: set[int]
+) -> None:
+    """SIGKILL ``proc`` once it has started ``executions`` agents and saved a new result."""
+
+    def ready() -> bool:
+        return len(executed(log)) >= executions and db.exists() and bool(committed(db) - saved)
+
+    kill_when(proc, ready, f"{executions} executions")
 
 
 def run_id_of(db: Path) -> str:

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import re
 
-import trio
-from conftest import begin, run_once, script_source
+from conftest import run_once
 
-from jshost.engine import Engine, Limits
-from jshost.script import parse_script
 from jshost.store import Store
 from jshost.workers.sim import SimWorker
 
@@ -126,30 +123,13 @@ def test_resume_after_worker_faults_replays_what_finished_and_reruns_the_rest(tm
 
 def test_a_hung_agent_ends_with_the_wall_clock_and_finished_ones_stay_stored(tmp_path):
     path = tmp_path / "s.db"
-    source = script_source(
-        """
-        const quick = await parallel([1, 2, 3].map((i) => () => agent(`item-${i} quick`)))
-        log('quick ones are in')
-        const slow = await parallel([() => agent('item-4 [[sim:hang]]'), () => agent('item-5')])
-        return [quick, slow]
-        """
-    )
-    script = parse_script(source, path="flow.js")
-
-    async def main():
-        with Store(path) as store:
-            recorder = begin(store, script)
-            engine = Engine(
-                script,
-                worker=SimWorker(latency=0.001),
-                limits=Limits(timeout=0.5),
-                recorder=recorder,
-            )
-            outcome = await engine.run()
-            recorder.finish(outcome)
-            return recorder.run_id, outcome
-
-    run_id, out = trio.run(main)
+    body = """
+    const quick = await parallel([1, 2, 3].map((i) => () => agent(`item-${i} quick`)))
+    log('quick ones are in')
+    const slow = await parallel([() => agent('item-4 [[sim:hang]]'), () => agent('item-5')])
+    return [quick, slow]
+    """
+    run_id, out = run_once(path, body, timeout=0.5)
     assert out.status == "failed"
     assert out.error.name == "TimeoutError"
     statuses = {a.prompt.split()[0]: a.status for a in out.agents}

@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
-import time
 
 import pytest
-from procs import committed, executed, finish, jshost, run_id_of
+from procs import committed, executed, finish, jshost, kill_when, run_id_of
 
 SCRIPT = """\
 export const meta = {
@@ -47,17 +46,6 @@ SEED = 20_260_611
 COMMON = ["--yes", "--json", "--concurrency", "4", "--sim-latency", "0.01"]
 
 
-def kill_when_stored(proc, db, count: int) -> None:
-    """SIGKILL ``proc`` as soon as the store holds ``count`` agent results."""
-    end = time.monotonic() + 30
-    while not (db.exists() and len(committed(db)) >= count):
-        assert proc.poll() is None, f"ended before {count} results: {proc.stderr.read()}"
-        assert time.monotonic() < end, "no progress"
-        time.sleep(0.002)
-    proc.kill()
-    proc.wait()
-
-
 @pytest.mark.slow
 def test_twenty_sigkills_then_resume_replays_every_finished_agent_and_runs_none_twice(tmp_path):
     script = tmp_path / "kill-loop.js"
@@ -74,8 +62,11 @@ def test_twenty_sigkills_then_resume_replays_every_finished_agent_and_runs_none_
     for session, moment in enumerate(moments, 1):
         log = tmp_path / f"exec-{session}.log"
         args = ["run", str(script)] if session == 1 else ["resume", run_id_of(db)]
-        kill_when_stored(
-            jshost(home, *args, *COMMON, exec_log=log), db, max(moment, len(stored) + 1)
+        count = max(moment, len(stored) + 1)
+        kill_when(
+            jshost(home, *args, *COMMON, exec_log=log),
+            lambda count=count: db.exists() and len(committed(db)) >= count,
+            f"{count} stored results",
         )
         ran = executed(log)
         ran_total += ran
