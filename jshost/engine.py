@@ -158,6 +158,18 @@ class RunOutcome:
         return sum(1 for a in self.agents if a.status == status)
 
 
+#: Node's largest timer delay; longer (or shorter than 1 ms, or not a number) means 1 ms
+MAX_TIMER_MS = 2**31 - 1
+
+
+def timer_delay(ms: float) -> float:
+    """Seconds a ``setTimeout(fn, ms)`` waits: Node's rule, as in the reference runtime."""
+    ms = float(ms)
+    if not (1 <= ms <= MAX_TIMER_MS):  # also NaN
+        ms = 1.0
+    return ms / 1000
+
+
 def default_label(prompt: str) -> str:
     """The reference's default label: the prompt's first 60 characters, whitespace collapsed."""
     return " ".join(prompt.split())[:60].strip() or "agent"
@@ -532,7 +544,7 @@ class Engine:
         elif kind == "timer":
             timer_id, ms = event.get("id"), event.get("ms")
             _need(isinstance(timer_id, int) and isinstance(ms, int | float), "bad timer")
-            at = trio.current_time() + max(0.0, float(ms)) / 1000
+            at = trio.current_time() + timer_delay(ms)
             self._timers[timer_id] = at
             heapq.heappush(self._timer_heap, (at, timer_id))
         elif kind == "clear":

@@ -1516,3 +1516,19 @@ def test_meta_spanning_lines_keeps_line_numbers():
         meta="export const meta = {\n  name: 'a',\n  description: 'b',\n}\n",
     )
     assert outcome.error is not None and outcome.error.line == 5
+
+
+@pytest.mark.parametrize(
+    ("ms", "seconds"),
+    [(50, 0.05), (0, 0.001), (-5, 0.001), (1e12, 0.001), (2**31 - 1, (2**31 - 1) / 1000),
+     (float("nan"), 0.001)],
+)  # fmt: skip
+def test_timer_delays_follow_nodes_rule(ms, seconds):
+    from jshost.engine import timer_delay
+
+    assert timer_delay(ms) == pytest.approx(seconds)
+
+
+def test_a_timer_too_long_for_node_fires_at_once_instead_of_parking_the_run():
+    outcome = run("await new Promise(r => setTimeout(r, 1e12)); return 'woke'")
+    assert outcome.status == "completed" and outcome.result == "woke"

@@ -51,16 +51,17 @@ def test_full_queue_drops_intermediate_events_and_keeps_the_essential_ones():
     q.put(ev.LogLine("dropped"))
     q.put(ev.BudgetChanged(1, 2))
     q.put(ev.FailureLine("kept"))
-    q.put(ev.PhaseStarted("kept too"))
+    q.put(ev.PhaseStarted("dropped too"))
+    q.put(ev.RunPaused(True))
     events = [item.event for item in q.take(0)]
     assert events[:5] == [
         ev.LogLine("0"),
         ev.LogLine("1"),
         ev.LogLine("2"),
         ev.FailureLine("kept"),
-        ev.PhaseStarted("kept too"),
+        ev.RunPaused(True),
     ]
-    assert events[5] == EventsDropped({"log": 1, "budget": 1})
+    assert events[5] == EventsDropped({"log": 1, "budget": 1, "phase": 1})
 
 
 def test_a_stuck_ui_neither_blocks_the_engine_nor_loses_what_the_summary_needs():

@@ -4,9 +4,10 @@ The engine calls :meth:`EventQueue.put` (the sink): an append under a lock, neve
 thread takes everything queued in one batch, hands it to the UI, and lets the UI redraw at its
 own pace. If the UI falls far behind (a terminal that stopped reading), the queue stays
 bounded by coalescing: events that only describe an intermediate state (an agent queued,
-started or progressing, a budget figure, a log line) are dropped and counted, while the events
-a summary depends on (phases, agents finishing, failure lines, the end of the run) are kept:
-there are at most a few per agent, and agents are capped.
+started or progressing, a budget figure, a log line, a phase title) are dropped and counted,
+while the events a summary depends on (agents finishing, failure lines, the end of the run)
+are kept: there are at most a few per agent, agents are capped, and the engine caps failure
+lines.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _DROPPABLE = {
     ev.AgentProgress: "agent_progress",
     ev.BudgetChanged: "budget",
     ev.LogLine: "log",
+    # phase() may be called in a loop; the phases an agent ran in arrive with the agent anyway
+    ev.PhaseStarted: "phase",
 }
 
 
