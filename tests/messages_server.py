@@ -17,6 +17,7 @@ import itertools
 import json
 import select
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -47,6 +48,7 @@ class Reply:
         delay: seconds to wait before answering.
         gather: before answering, wait (up to 5 s) until this many requests are in flight.
         hang: never answer; wait until the client hangs up.
+        reset: never answer; reset the connection (TCP RST) as soon as the request is read.
         hang_after: in a stream, send this many events, then hang.
         gap: seconds between stream events.
         stream_error: in a stream, send an ``error`` event of this type after ``message_start``.
@@ -69,6 +71,7 @@ class Reply:
     delay: float = 0.0
     gather: int | None = None
     hang: bool = False
+    reset: bool = False
     hang_after: int | None = None
     gap: float = 0.0
     stream_error: str | None = None
@@ -207,6 +210,15 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(reply.delay)
             if reply.hang:
                 self._wait_for_hangup()
+                return
+            if reply.reset:
+                leave()
+                # Linger 0: close() sends RST instead of FIN, as a crashed proxy would.
+                self.request.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.request.close()
+                self.close_connection = True
                 return
             if reply.status != 200:
                 leave()
