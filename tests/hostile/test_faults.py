@@ -4,7 +4,7 @@ failure lines, and every result that was finished is in the store.
 Knobs: prompt markers ``[[sim:fail]]`` (terminal failure, ``agent()`` resolves to null),
 ``[[sim:throw]]`` (``agent()`` rejects), ``[[sim:hang]]``, ``[[sim:latency=s]]``, and
 ``SimWorker(fail=...)`` for failures decided in Python. (Faults of the anthropic worker, from its
-loopback Messages-API server, are tested with that worker.)
+loopback Messages-API server, are in ``test_api_faults.py``.)
 """
 
 from __future__ import annotations
