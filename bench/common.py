@@ -4,6 +4,7 @@ machine facts, medians, and whole-process runs with a clean environment.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -169,3 +170,12 @@ def jshost_command() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", "jshost"]
+
+
+def bench_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every benchmark module takes: ``--quick``, ``--repeat N``, ``--json``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a fast smoke variant")
+    parser.add_argument("--repeat", type=int, help="repeats per figure")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    return parser

@@ -15,7 +15,6 @@ adds on top of trio's own timers on this machine at this moment.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -27,7 +26,7 @@ import trio
 from jshost.engine import Limits
 from jshost.workers.sim import SimWorker
 
-from .common import median, run_in_process, temp_home
+from .common import bench_parser, median, run_in_process, temp_home
 
 META = "export const meta = { name: 'bench', description: 'makespan benchmark' }\n"
 
@@ -214,10 +213,7 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--repeat", type=int)
-    parser.add_argument("--json", action="store_true")
+    parser = bench_parser(__doc__)
     args = parser.parse_args(argv)
     figures = run(args.quick, args.repeat)
     print(json.dumps(figures, indent=None if args.json else 2))

@@ -190,10 +190,9 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--repeat", type=int)
-    parser.add_argument("--json", action="store_true")
+    from .common import bench_parser  # lazily, like the rest: the child measures a bare start
+
+    parser = bench_parser(__doc__)
     parser.add_argument("--child", choices=VARIANTS[1:], help=argparse.SUPPRESS)
     parser.add_argument("--agents", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--held-mib", type=int, default=50, help=argparse.SUPPRESS)

@@ -25,7 +25,6 @@ thread hops. The wrappers cost CPU too; that is reported as ``instrumentation``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import cProfile
 import io
@@ -44,7 +43,7 @@ from jshost.engine import Limits
 from jshost.workers.base import AgentRequest, AgentResult, Worker
 from jshost.workers.sim import SimWorker
 
-from .common import median, run_in_process, temp_home
+from .common import bench_parser, median, run_in_process, temp_home
 
 META = "export const meta = { name: 'bench', description: 'host overhead benchmark' }\n"
 PARALLEL = META + (
@@ -287,10 +286,7 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--repeat", type=int)
-    parser.add_argument("--json", action="store_true")
+    parser = bench_parser(__doc__)
     parser.add_argument("--profile", choices=sorted(SHAPES), help="print a cProfile instead")
     args = parser.parse_args(argv)
     if args.profile:

@@ -13,13 +13,12 @@ the machine does not inflate the way it does wall time. A separate run of each c
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from .common import clean_env, jshost_command, median, run_process
+from .common import bench_parser, clean_env, jshost_command, median, run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "samples" / "hello.js"
@@ -92,10 +91,7 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--repeat", type=int)
-    parser.add_argument("--json", action="store_true")
+    parser = bench_parser(__doc__)
     args = parser.parse_args(argv)
     print(json.dumps(run(args.quick, args.repeat), indent=None if args.json else 2))
 

@@ -26,8 +26,6 @@ from jshost.store import Store
 from jshost.ui.confirm import Choice, ask
 from jshost.validate import validate_source
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
-
 SCRIPT = """\
 export const meta = {
   name: 'greet',
