@@ -83,8 +83,9 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
             _print_report(report, err=False)
             if report.fanout is not None:
                 click.echo(f"{report.path}: note: fan-out: {report.fanout.text()}")
-        files = _plural(len(reports), "file")
-        click.echo(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {files}")
+        if reports:  # nothing to sum up when no file could be read
+            files = _plural(len(reports), "file")
+            click.echo(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {files}")
     if unreadable:
         sys.exit(_EXIT_USAGE)
     if any(r.failed(strict=strict) for r in reports):

@@ -88,6 +88,13 @@ def test_validate_unreadable_files_are_usage_errors(tmp_path):
     assert f"{good}: note: fan-out" in result.stdout  # the readable one is still checked
 
 
+def test_validate_of_only_a_missing_file_says_just_that(tmp_path):
+    result = invoke("validate", str(tmp_path / "missing.js"))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"jshost: no such file: '{tmp_path / 'missing.js'}'\n"
+
+
 def test_validate_needs_a_file():
     result = invoke("validate")
     assert result.exit_code == 2
