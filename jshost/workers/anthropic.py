@@ -254,6 +254,7 @@ class _Meter:
     """Usage and model of one streamed response, as far as it got."""
 
     def __init__(self) -> None:
+        self.responded = False  # the API answered with headers; set by the caller
         self.started = False
         self.model = ""
         self.tokens = [0, 0, 0, 0]
@@ -326,8 +327,11 @@ _RETRYABLE_STREAM_ERRORS = {"overloaded_error", "api_error", "rate_limit_error",
 
 
 @contextlib.contextmanager
-def _translate(base_url: str) -> Iterator[None]:
-    """Turn what the SDK raises into our ``WorkerError``s (``anthropic`` stays in this module)."""
+def _translate(base_url: str, meter: _Meter) -> Iterator[None]:
+    """Turn what the SDK raises into our ``WorkerError``s (``anthropic`` stays in this module).
+
+    ``meter.responded`` tells a connection that failed from a response that broke off.
+    """
     try:
         yield
     except anthropic.APIStatusError as exc:
@@ -346,6 +350,11 @@ def _translate(base_url: str) -> Iterator[None]:
     except anthropic.APIConnectionError as exc:
         cause = exc.__cause__
         detail = f": {type(cause).__name__}: {cause}" if cause is not None else ""
+        if meter.responded:
+            # Newer SDKs wrap a body that breaks off mid-stream in APIConnectionError too; the
+            # API answered, so another attempt may succeed. Before an answer the SDK has
+            # already retried the connection itself.
+            raise RetryableWorkerError(f"the response broke off or was malformed{detail}") from exc
         raise WorkerError(f"cannot reach the API at {base_url}{detail}") from exc
     except anthropic.AnthropicError as exc:
         raise WorkerError(f"{type(exc).__name__}: {exc}") from exc
@@ -588,8 +597,9 @@ class AnthropicWorker(Worker):
         # report, not a broken response to retry.
         manager = self._client.messages.stream(**params)
         try:
-            with _translate(str(self._client.base_url)):
+            with _translate(str(self._client.base_url), meter):
                 async with manager as stream:
+                    meter.responded = True
                     async for event in stream:
                         if watchdog is not None:
                             watchdog.progress()
