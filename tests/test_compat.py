@@ -8,7 +8,9 @@ CLI on the sim worker.
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -242,3 +244,111 @@ def test_runtime_failures_run_through_a_real_process(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == ["EvalError", "date", "guarded", "TypeError", "string"]
     assert "Traceback" not in proc.stderr
+
+
+# -- script shape and lifecycle details the reference fixes ------------------------------------
+
+
+def test_body_is_strict_async_with_top_level_await_and_return(tmp_path):
+    # §2.2: the body runs inside `(async () => {'use strict'; <body>})()`.
+    body = (
+        "const strict = (function () { return this === undefined })()\n"
+        "let assigned\n"
+        "try { undeclared = 1; assigned = 'sloppy' } catch (e) { assigned = e.name }\n"
+        "const waited = await Promise.resolve('awaited')\n"
+        "if (strict) return { strict, assigned, waited }\n"
+        "return 'not strict'\n"
+    )
+    status, summary = run_json(write(tmp_path, body))
+    assert status == 0
+    assert summary["result"] == {"strict": True, "assigned": "ReferenceError", "waited": "awaited"}
+
+
+def test_run_id_has_the_reference_shape(tmp_path):
+    # §1.5 / §5.3: run ids are `wf_…`, the shape resumeFromRunId accepts.
+    _, summary = run_json(write(tmp_path, "return 1\n"))
+    assert re.fullmatch(r"wf_[a-z0-9-]{6,}", summary["run_id"])
+
+
+def test_comments_before_meta_are_fine_and_meta_is_not_a_global(tmp_path):
+    # §2.1 rule 3: comments are not statements; §2.3: `meta` is not a runtime global.
+    path = tmp_path / "flow.js"
+    path.write_text(
+        "// a header comment\n/* and a block */\n" + META + "return typeof meta\n",
+        encoding="utf-8",
+    )
+    status, summary = run_json(str(path))
+    assert (status, summary["result"]) == (0, "undefined")
+
+
+def test_a_run_keeps_at_most_1000_log_lines():
+    # §3.5 / §4: logs are kept per run up to 1000 entries.
+    from conftest import run
+
+    outcome = run("for (let i = 0; i < 1100; i++) log('line ' + i)\nreturn 1")
+    assert outcome.status == "completed"
+    assert len(outcome.logs) == 1000
+
+
+def test_default_concurrency_is_16_whatever_the_cpu_count(tmp_path):
+    # Difference D1: the reference derives its default from the CPU count; jshost uses 16.
+    body = "return await parallel(Array.from({ length: 20 }, (_, i) => () => agent('a' + i)))"
+    result = invoke(
+        "run", write(tmp_path, body), "--worker", "sim", "--yes", "--json",
+        "--sim-latency", "0.2",
+    )  # fmt: skip
+    out = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert out[0]["caps"]["concurrency"] == 16
+    assert out[-1]["peak_concurrency"] == 16
+
+
+def test_an_agent_type_is_passed_on_not_refused(tmp_path):
+    # Difference D10: no agent registry yet, so no agentType is unknown.
+    status, summary = run_json(write(tmp_path, "return await agent('x', { agentType: 'nope' })\n"))
+    assert (status, summary["status"]) == (0, "completed")
+
+
+# -- docs/COMPATIBILITY.md cannot rot ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+CITED = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)`")
+
+
+def _test_functions(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name.startswith("test_")
+    }
+
+
+def test_compatibility_doc_names_only_real_tests():
+    text = (ROOT / "docs" / "COMPATIBILITY.md").read_text(encoding="utf-8")
+    cited = CITED.findall(text)
+    assert cited
+    missing = []
+    functions: dict[str, set[str]] = {}
+    for file, name in cited:
+        path = ROOT / file
+        if file not in functions:
+            functions[file] = _test_functions(path) if path.is_file() else set()
+        if name not in functions[file]:
+            missing.append(f"{file}::{name}")
+    assert missing == [], "COMPATIBILITY.md names tests that do not exist"
+
+
+def test_compatibility_doc_covers_every_section_with_a_test_per_behaviour():
+    text = (ROOT / "docs" / "COMPATIBILITY.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if re.match(r"\| (\d+\.\d+|D\d+) \|", line)]
+    behaviours = [r for r in rows if not r.startswith("| D")]
+    assert len(behaviours) > 60 and len(rows) - len(behaviours) >= 5
+    for row in rows:
+        assert CITED.search(row), f"no test for: {row[:80]}"
+    # every section of the reference that describes behaviour (§1–§8) has its table
+    reference_sections = {f"§{n} " for n in range(1, 9)}
+    headings = {line[3:6] for line in text.splitlines() if line.startswith("## §")}
+    assert {h.strip() + " " for h in headings} == reference_sections
+    numbers = [r.split("|")[1].strip() for r in rows]
+    assert len(numbers) == len(set(numbers)), "a behaviour number is used twice"
