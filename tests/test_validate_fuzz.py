@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jshost.diagnostics import CODES
+from jshost.diagnostics import CODES, REFUSED
 from jshost.errors import ScriptLoadError
 from jshost.meta import js_parser
 from jshost.script import _META_HEAD, PREFIX, SUFFIX, _clearly_escapes, parse_script
@@ -98,7 +98,7 @@ def check_report(source: str, report) -> None:
     lines = len(source.splitlines()) + 2
     for d in report.diagnostics:
         assert d.code in CODES
-        assert d.severity == ("error" if d.code[0] == "E" else "warning")
+        assert d.severity == ("error" if d.code in REFUSED else "warning")
         assert d.message
         if d.line is not None:
             assert 1 <= d.line <= lines, d
