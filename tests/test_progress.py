@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from typing import Any
@@ -294,16 +295,18 @@ def test_plain_progress_line_by_line(tmp_path):
         (run,) = store.list_runs()
         agents = store.agents(run.id)
     a1, a2 = agents
-    assert result.stderr.splitlines() == [
+    # Elapsed times depend on the machine's load; every other figure is exact.
+    lines = [re.sub(r"\b\d+\.\d+ s\b", "T s", line) for line in result.stderr.splitlines()]
+    assert lines == [
         "jshost: using the offline sim worker (no API key configured)",
         "running progress-test: progress output test",
         "  sim worker (offline, 0 s simulated latency); concurrency 16, max 1000 agents",
         "phase One",
-        f"agent #1 done [first] 0.00 s, {a1.tokens_in}→{a1.tokens_out} tokens",
-        f"agent #2 failed [second] 0.00 s, {a2.tokens_in}→0 tokens: broken",
+        f"agent #1 done [first] T s, {a1.tokens_in}→{a1.tokens_out} tokens",
+        f"agent #2 failed [second] T s, {a2.tokens_in}→0 tokens: broken",
         "failure [second] failed: broken",
         "log after two",
-        "completed · agents 1 done, 1 failed, 0 skipped · 0.0 s · "
+        "completed · agents 1 done, 1 failed, 0 skipped · T s · "
         f"tokens {a1.tokens_in + a2.tokens_in} in / {a1.tokens_out} out",
         # the failed agent named no model and the worker reported none
         f"tokens by model: default {a2.tokens_in} in / 0 out, "
