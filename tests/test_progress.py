@@ -224,13 +224,24 @@ def test_live_view_stays_within_80_columns_at_1000_agents():
     )
     view = LiveView(Console(file=io.StringIO()), run_id="wf_0123456789ab")
     script = parse_script(script_source(body, meta=meta), path="t.js")
+
+    stopped = []
+
+    def sink(event: ev.Event) -> None:
+        view.handle([Stamped(0.0, event)])
+        # Stop once every agent is known (how long that takes depends on the machine's load).
+        if len(engine.agents) == 1000 and not stopped:
+            stopped.append(True)
+            engine.stop()
+
     engine = Engine(
         script,
         worker=SimWorker(latency=0),
-        sink=lambda e: view.handle([Stamped(0.0, e)]),
-        limits=Limits(concurrency=256, timeout=0.5),
+        sink=sink,
+        limits=Limits(concurrency=256, timeout=60),
     )
     trio.run(engine.run)
+    assert len(engine.agents) == 1000
     # Drawn while the 256 agents still ran: render from the state at their peak.
     for a in engine.agents[:256]:
         a.status = "running"
