@@ -75,7 +75,9 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
         click.echo(f"jshost: {printable(str(exc))}", err=True)
         sys.exit(1)
     click.echo(printable(f"saved {name!r} to {path}"))
-    click.echo(f"run it with: jshost run {printable(name)}")
+    # A name with hidden characters cannot be typed as it is shown: the file can.
+    by = name if printable(name) == name else str(path)
+    click.echo(f"run it with: jshost run {printable(by)}")
 
 
 @click.command(name="list")

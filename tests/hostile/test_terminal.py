@@ -452,7 +452,9 @@ def test_save_and_list_show_a_hostile_saved_file_inert(hostile, tmp_path):
     assert out.returncode == 0, decoded(out.stderr)
     text = decoded(out.stdout)
     assert_inert(text)
-    assert "run it with: jshost run " in text
+    # The name cannot be typed as shown: the hint names the saved file instead.
+    saved = project / ".claude" / "workflows" / "inject-0-pwned-title.js"
+    assert f"run it with: jshost run {saved}" in text
     term = Pty("list", cwd=project)
     assert term.finish() == 0
     assert_inert(term.text)
@@ -488,3 +490,15 @@ def test_a_file_with_raw_control_bytes_is_reported_without_obeying_them(tmp_path
         at = len(caret) - 1
         assert caret.strip() == "^"
         assert shown[at:].startswith("⟨U+"), (shown, caret)
+
+
+def test_validate_json_of_a_file_with_raw_control_bytes_is_exact_and_inert(tmp_path):
+    path = tmp_path / "raw.js"
+    path.write_text(RAW, encoding="utf-8")
+    term = Pty("validate", "--json", str(path), cwd=tmp_path)
+    assert term.finish() == 1
+    assert_inert(term.text)
+    out = run_piped("validate", "--json", str(path))
+    found = json.loads(out.stdout)["files"][0]["diagnostics"]
+    assert {d["code"] for d in found} == {"E102"}
+    assert any("U+202E" in d["message"] for d in found)
