@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .engine import AgentRecord, RunOutcome
-    from .meta import Meta
+    from .script.meta import Meta
 
 __all__ = [
     "AgentFinished",

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .dispatch import Stamped
-from .model import (
+from .state import (
     STATE_STYLE,
     STATES,
     PhaseSummary,

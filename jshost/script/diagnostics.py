@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, final
 
-from .errors import ScriptLoadError, format_location
+from ..errors import ScriptLoadError, format_location
 
 __all__ = ["CODES", "Diagnostic", "Severity", "SourceMap", "decode", "excerpt"]
 

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from ..validate import Report
+    from ..script.validate import Report
 
 __all__ = ["header_rows", "page", "plain_view", "rich_view", "visible"]
 

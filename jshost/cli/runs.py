@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .errors import JshostError
+from ..errors import JshostError
 
 __all__ = ["inspect_cmd", "runs_cmd"]
 
@@ -17,7 +17,7 @@ _PREVIEW = 80
 
 
 def _open_store() -> Any:
-    from .store import Store
+    from ..store import Store
 
     try:
         return Store(reading=True)
@@ -33,7 +33,7 @@ def _when(epoch: float | None) -> str:
 
 
 def _seconds(s: float | None) -> str:
-    from .ui.plain import format_seconds
+    from ..ui.plain import format_seconds
 
     return "-" if s is None else format_seconds(s)
 

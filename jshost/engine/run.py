@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import trio
 
-from . import events as ev
-from .errors import JshostError, ScriptLoadError, StoreError, WorkerError, WorkflowError
-from .journal import JournalEntry, Recorder, Replay, cache_key
-from .sandbox import (
+from .. import events as ev
+from ..errors import JshostError, ScriptLoadError, StoreError, WorkerError, WorkflowError
+from ..journal import JournalEntry, Recorder, Replay, cache_key
+from ..sandbox import (
     CHILD_LINE_BASE,
     RUNTIME_LINE_BASE,
     JsThread,
@@ -32,9 +32,9 @@ from .sandbox import (
     SandboxLimits,
     parse_frames,
 )
-from .schemas import schema_problem
-from .script import CHILD_PREFIX, PREFIX, Script, load_child_script
-from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
+from ..schemas import schema_problem
+from ..script import CHILD_PREFIX, PREFIX, Script, load_child_script
+from ..workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
 __all__ = [
     "NO_ARGS",
