@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import AgentRecord, RunOutcome
+    from .records import AgentRecord, RunOutcome
     from .script.meta import Meta
 
 __all__ = [
