@@ -124,6 +124,8 @@ FORBIDDEN = [
     # data at the bottom: the journal and the error tree import nothing above them
     *[("jshost.journal", u) for u in ("engine", "store", "script", "sandbox", "workers", "ui")],
     *[("jshost.errors", u) for u in ("engine", "store", "script", "sandbox", "workers", "ui")],
+    # the one terminal sanitiser: every stage may use it, so it may use none of them
+    *[("jshost.text", u) for u in ("engine", "store", "script", "sandbox", "workers", "ui")],
     # records are plain data: naming one never imports the engine, the events or a view
     *[("jshost.records", u) for u in ("engine", "store", "script", "sandbox", "ui", "events")],
     # the events name records, not the engine that fills them in
