@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from jshost.cli import cli
-from jshost.saved import BUNDLED_DIR, discover, find_workflow
-from jshost.validate import validate_file
+from jshost.library import BUNDLED_DIR, discover, find_workflow
+from jshost.script.validate import validate_file
 
 BUNDLED = ("deep-research", "code-review")
 

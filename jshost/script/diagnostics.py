@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, final
 
-from .errors import ScriptLoadError, format_location
-from .text import cell_width, printable
+from ..errors import ScriptLoadError, format_location
+from ..text import cell_width, printable
 
 __all__ = ["CODES", "REFUSED", "Diagnostic", "Severity", "SourceMap", "decode", "excerpt"]
 
