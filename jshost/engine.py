@@ -375,6 +375,8 @@ class Engine:
             elif holder:
                 await js.run(self._close_sandbox, holder, watch=False)
             js.close()
+        if self._stop_requested and error is not None and error.name == "StopError":
+            error = None  # the halted sandbox refusing more work: that is the stop itself
         abandoned = finished or error is not None
         for rec in self.agents:
             if rec.status in ("queued", "running"):
@@ -781,9 +783,11 @@ class Engine:
         name_ref = ref.get("name")
         try:
             if isinstance(name_ref, str):
-                path = self._resolve_workflow(name_ref)
+                # Off the loop: the first lookup reads every saved workflow.
+                path = await trio.to_thread.run_sync(self._resolve_workflow, name_ref)
                 if path is None:
-                    names = ", ".join(sorted(self._workflow_names())) or "(none)"
+                    found = await trio.to_thread.run_sync(self._workflow_names)
+                    names = ", ".join(sorted(found)) or "(none)"
                     raise JshostError(
                         f"workflow('{name_ref}'): no workflow with that name. Available: {names}"
                     )

@@ -99,8 +99,9 @@ def _timeout(limits: SandboxLimits) -> SandboxLimitError:
 class JsThread:
     """A dedicated thread that runs every call into one QuickJS context, one at a time.
 
-    Calls are serialised by the single worker; a trio caller that is cancelled still waits for
-    its step to end, so the context is never touched by two threads. The worker holds the
+    Calls are serialised by the single worker, so the context is never touched by two
+    threads: a trio caller that is cancelled (the run is stopping) waits a moment for its
+    step, then abandons it, and whatever comes next queues behind it. The worker holds the
     step's references while it runs, so the context is never freed mid-step either.
 
     QuickJS consults its CPU limit only every few thousand operations, and a native operation
