@@ -32,6 +32,7 @@ __all__ = [
     "MAX_PATTERN_CHARS",
     "PatternError",
     "compile_pattern",
+    "format_checker",
     "install",
     "is_fallback",
     "schema_patterns",
@@ -188,6 +189,27 @@ def install() -> None:
     _keywords.re = bounded  # type: ignore[attr-defined]
     _utils.re = bounded  # type: ignore[attr-defined]
     _installed = True
+
+
+@functools.cache
+def format_checker() -> Any:
+    """jsonschema's 2020-12 format checker, with ``regex`` checked in this module's dialect.
+
+    The meta-schema marks ``pattern`` as ``format: regex``; jsonschema would compile it with
+    Python's ``re`` and refuse ECMA-262 syntax such as ``\\u{1F600}`` or ``(?<name>…)``.
+    """
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checkers = dict(Draft202012Validator.FORMAT_CHECKER.checkers)
+
+    @checker.checks("regex", raises=PatternError)
+    def _regex(instance: object) -> bool:
+        if isinstance(instance, str):
+            compile_pattern(instance)
+        return True
+
+    return checker
 
 
 def schema_patterns(schema: Any, limit: int = 100_000) -> list[str]:

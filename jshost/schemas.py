@@ -13,6 +13,7 @@ from .patterns import (
     MAX_ECMA_PATTERNS,
     PatternError,
     compile_pattern,
+    format_checker,
     is_fallback,
     schema_patterns,
 )
@@ -269,7 +270,7 @@ def schema_problem(schema: Any) -> str | None:
         )
     try:
         if not _plainly_valid(schema):
-            Draft202012Validator.check_schema(schema)
+            Draft202012Validator.check_schema(schema, format_checker=format_checker())
     except SchemaError as exc:
         where = exc.json_path if exc.json_path != "$" else ""
         return f"agent({{schema}}) received an invalid JSON Schema: {exc.message}" + (

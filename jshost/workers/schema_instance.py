@@ -40,7 +40,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing.exceptions import Unresolvable
 
-from ..patterns import PatternError
+from ..patterns import PatternError, format_checker
 from ..patterns import search as _search
 
 __all__ = ["MAX_DEPTH", "SchemaUnsatisfiable", "generate_instance"]
@@ -94,7 +94,7 @@ def generate_instance(schema: dict[str, Any] | bool, seed: str) -> Any:
             generator cannot build; the message starts with the JSON path concerned.
     """
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(schema, format_checker=format_checker())
     except SchemaError as exc:
         raise SchemaUnsatisfiable(f"{exc.json_path}: invalid schema: {exc.message}") from None
     digest = hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()[:16]
