@@ -283,8 +283,6 @@ class Engine:
         if not self._stop_requested:
             self._emit(ev.RunStopping())
         self._stop_requested = True
-        if self._sandbox is not None:
-            self._sandbox.halt()
         if self._scope is not None:
             self._scope.cancel()
 
@@ -454,8 +452,6 @@ class Engine:
         self._sandbox = sandbox
         if self.limits.timeout:
             sandbox.deadline = time.monotonic() + self.limits.timeout
-        if self._stop_requested:
-            sandbox.halt()
         self._nursery = nursery
         pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
         while True:

@@ -196,7 +196,10 @@ class JsThread:
                 await done.wait()
             if not done.is_set():
                 self.abandoned = True
-            raise
+                raise
+            # The step ended: its events are handled as usual (an agent it called is then
+            # recorded as cancelled); the run's scope stays cancelled, so the caller's next
+            # checkpoint raises again.
         return future.result()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
