@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -429,8 +430,19 @@ def _run(
     from ..settings import ModelPolicy
     from ..ui.dispatch import UiThread
 
+    # Saved workflows are discovered once per run, not per workflow('name') call: a script
+    # that misses in a loop must not re-read every saved file each time.
+    saved: list[Any] = []
+    saved_lock = threading.Lock()
+
+    def saved_workflows() -> list[Any]:
+        with saved_lock:
+            if not saved:
+                saved.append(discover()[0])
+            return saved[0]
+
     def resolve_workflow(name: str) -> Path | None:
-        found = find_workflow(name)
+        found = find_workflow(name, workflows=saved_workflows())
         return None if found is None else found.path
 
     def make_engine(sink: Any) -> Engine:
@@ -445,7 +457,7 @@ def _run(
             replay=replay,
             model_policy=ModelPolicy.from_env(),
             resolve_workflow=resolve_workflow,
-            workflow_names=lambda: [wf.name for wf in discover()[0]],
+            workflow_names=lambda: [wf.name for wf in saved_workflows()],
         )
 
     if interactive_id is not None:

@@ -33,7 +33,7 @@ from ..sandbox import (
     SandboxLimits,
     parse_frames,
 )
-from ..schemas import schema_problem
+from ..schemas import schema_problem, schema_size_problem
 from ..script import CHILD_PREFIX, PREFIX, Script, load_child_script
 from ..settings import ModelPolicy
 from ..workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
@@ -204,6 +204,7 @@ class Engine:
         self._child_groups: dict[str, int] = {}
         self._rejected: list[AgentRecord] = []
         self._scope: trio.CancelScope | None = None
+        self._sandbox: Sandbox | None = None
         self._stop_requested = False
         self._queue: deque[tuple[int, AgentRecord, AgentRequest]] = deque()
         self._nursery: trio.Nursery | None = None
@@ -302,11 +303,17 @@ class Engine:
                 # Agents the script never awaited (or that were running when it failed).
                 nursery.cancel_scope.cancel()
         finally:
+            if self._sandbox is not None:
+                # An abandoned step (a stop or a timeout during `while (true) {}`) ends soon.
+                self._sandbox.halt()
+                self._sandbox = None
             if holder and js.abandoned:
                 js.submit(self._close_sandbox, holder)  # once the abandoned step has ended
             elif holder:
                 await js.run(self._close_sandbox, holder, watch=False)
             js.close()
+        if self._stop_requested and error is not None and error.name == "StopError":
+            error = None  # the halted sandbox refusing more work: that is the stop itself
         abandoned = finished or error is not None
         for rec in self.agents:
             if rec.status in ("queued", "running"):
@@ -381,6 +388,9 @@ class Engine:
         except SandboxLimitError as exc:
             raise WorkflowError(exc.message, name=exc.name) from None
         holder["sandbox"] = sandbox
+        self._sandbox = sandbox
+        if self.limits.timeout:
+            sandbox.deadline = time.monotonic() + self.limits.timeout
         self._nursery = nursery
         pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
         while True:
@@ -418,6 +428,9 @@ class Engine:
 
     async def _wait(self) -> None:
         if self._replies:
+            # Requests the host answers at once (`await workflow('nope')` in a loop) must
+            # not keep the loop from ever seeing a stop or the run's timeout.
+            await trio.lowlevel.checkpoint()
             return
         self._wakeup = trio.Event()
         deadline = self._next_timer()
@@ -465,7 +478,7 @@ class Engine:
         _need(isinstance(event, dict), "not an object")
         kind = event.get("t")
         if kind == "agent":
-            self._on_agent(event, nursery)
+            await self._on_agent(event, nursery)
         elif kind == "log":
             msg = event.get("msg")
             _need(isinstance(msg, str), "log without text")
@@ -498,7 +511,7 @@ class Engine:
             raise _BridgeError(f"unknown kind {kind!r}")
         return None
 
-    def _on_agent(self, event: dict[str, Any], nursery: trio.Nursery) -> None:
+    async def _on_agent(self, event: dict[str, Any], nursery: trio.Nursery) -> None:
         request_id, prompt, opts = event.get("id"), event.get("prompt"), event.get("opts")
         _need(isinstance(request_id, int) and isinstance(prompt, str), "bad agent call")
         _need(isinstance(opts, dict), "bad agent options")
@@ -513,8 +526,15 @@ class Engine:
             return
         schema = None
         if schema_text is not None:
-            schema = json.loads(schema_text)
-            problem = schema_problem(schema)
+            # Checked off the loop (a schema with a `pattern` or a `$ref` is checked against
+            # the meta-schema, which takes a while for a large one), and only once its size
+            # is known to be bounded.
+            problem = schema_size_problem(len(schema_text))
+            if problem is None:
+                schema = json.loads(schema_text)
+                problem = await trio.to_thread.run_sync(
+                    schema_problem, schema, abandon_on_cancel=True
+                )
             if problem:
                 self._reply(request_id, False, _payload_error("TypeError", problem))
                 return
@@ -702,9 +722,11 @@ class Engine:
         name_ref = ref.get("name")
         try:
             if isinstance(name_ref, str):
-                path = self._resolve_workflow(name_ref)
+                # Off the loop: the first lookup reads every saved workflow.
+                path = await trio.to_thread.run_sync(self._resolve_workflow, name_ref)
                 if path is None:
-                    names = ", ".join(sorted(self._workflow_names())) or "(none)"
+                    found = await trio.to_thread.run_sync(self._workflow_names)
+                    names = ", ".join(sorted(found)) or "(none)"
                     raise JshostError(
                         f"workflow('{name_ref}'): no workflow with that name. Available: {names}"
                     )

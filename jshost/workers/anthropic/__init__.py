@@ -547,7 +547,10 @@ class AnthropicWorker(Worker):
                 if call.name != TOOL:
                     last = f"there is no tool named {call.name!r}; call {TOOL}"
                 else:
-                    value, problems = self._check(plan, call.input)
+                    # Off the run loop: a model's answer is untrusted input.
+                    value, problems = await trio.to_thread.run_sync(
+                        self._check, plan, call.input, abandon_on_cancel=True
+                    )
                     if not problems:
                         return value
                     last = "Output does not match required schema: " + "; ".join(problems)

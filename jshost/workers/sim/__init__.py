@@ -126,7 +126,11 @@ class SimWorker(Worker):
             from .instances import SchemaUnsatisfiable, generate_instance
 
             try:
-                value: Any = generate_instance(request.schema, request.prompt)
+                # Off the run loop: building a value is bounded, but can take a while, and
+                # the loop must go on seeing stops, timeouts and other agents meanwhile.
+                value: Any = await trio.to_thread.run_sync(
+                    generate_instance, request.schema, request.prompt, abandon_on_cancel=True
+                )
             except SchemaUnsatisfiable as exc:
                 raise AgentRejectedError(
                     structured_output_cap_message(str(exc), self.structured_output_cap)
