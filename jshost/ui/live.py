@@ -172,7 +172,7 @@ class LiveView(RunState):
             table.add_row(
                 f"#{a.index}",
                 Text(a.label, style=STATE_STYLE["running"]),
-                Text(a.model or "default", style="dim"),
+                Text(a.model_used or a.model or "default", style="dim"),
                 took,
                 f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
             )

@@ -431,6 +431,14 @@ class AnthropicWorker(Worker):
     async def aclose(self) -> None:
         await self._client.close()
 
+    def model_name(self, model: str | None) -> str | None:
+        if model in (None, "inherit"):
+            return self.default_model
+        try:
+            return self.config.resolve_model(model)
+        except ValueError:
+            return model  # run() rejects the agent, with the reason
+
     # -- one agent ---------------------------------------------------------------------------
 
     async def run(self, request: AgentRequest) -> AgentResult:
