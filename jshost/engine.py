@@ -145,6 +145,8 @@ class RunOutcome:
     #: the run's output-token budget and what was spent of it (None: no budget)
     budget: int | None = None
     spent: int = 0
+    #: one line about a problem that hit the whole run (the API could not be reached)
+    worker_problem: str | None = None
 
     @property
     def tokens_in(self) -> int:
@@ -426,6 +428,7 @@ class Engine:
             refused=self._refused,
             budget=self.limits.budget,
             spent=self._spent,
+            worker_problem=self.worker.problem(),
         )
         self._emit(ev.RunFinished(outcome))
         return outcome

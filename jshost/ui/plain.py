@@ -160,6 +160,8 @@ def format_summary(outcome: RunOutcome, run_id: str | None = None) -> list[str]:
         f"{o.status} · agents {counts} · {format_seconds(o.elapsed)} · "
         f"tokens {format_tokens(o.usage)}{budget}"
     ]
+    if o.worker_problem:
+        lines.append(_safe(o.worker_problem))
     per_model = tokens_by_model(o)
     if len(per_model) > 1:
         lines.append(
@@ -210,5 +212,6 @@ def outcome_json(outcome: RunOutcome, meta_name: str, run_id: str | None = None)
         "budget": None if o.budget is None else {"spent": o.spent, "total": o.budget},
         "elapsed_s": round(o.elapsed, 3),
         "peak_concurrency": o.peak_concurrency,
+        "problem": o.worker_problem,
         "failures": o.failures,
     }

@@ -124,6 +124,10 @@ class Worker(abc.ABC):
         """
         return model
 
+    def problem(self) -> str | None:
+        """One line about a problem that hit the whole run (the API could not be reached)."""
+        return None
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections and other resources."""
 
