@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import subprocess
 import sys
@@ -152,3 +154,60 @@ def test_runs_shows_counts_of_running_and_interrupted_runs(tmp_path):
     assert row[2] == "interrupted"
     assert row[3] == "4"  # the three done and the one that was running
     assert row[4] == f"{gone['tokens']['input']:,}/{gone['tokens']['output']:,}"
+
+
+def _on_terminal(args: list[str], cwd: Path, answers: list[tuple[str, str]]) -> tuple[int, str]:
+    """Run jshost on a pseudo-terminal, answering each prompt; (exit code, what it drew)."""
+    env = dict(os.environ, TERM="xterm-256color", COLUMNS="120", LINES="40")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.chdir(cwd)
+            os.execve(sys.executable, [sys.executable, "-m", "jshost", *args], env)
+        finally:
+            os._exit(127)
+    seen = b""
+    deadline = time.monotonic() + 30
+    todo = list(answers)
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        text = seen.decode("utf-8", "replace")
+        if todo and todo[0][0] in text:
+            text_seen, keys = todo.pop(0)
+            seen = seen.replace(text_seen.encode(), b"<answered>", 1)
+            os.write(fd, keys.encode())
+    while True:  # the terminal closes a moment before the process can be reaped
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline + 10:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"still running: {seen.decode('utf-8', 'replace')}")
+        time.sleep(0.05)
+    os.close(fd)
+    assert not todo, f"never asked {todo}: {seen.decode('utf-8', 'replace')}"
+    return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")
+
+
+def test_resume_with_a_renamed_script_asks_on_a_terminal(tmp_path):
+    path = write(tmp_path, FAILS)
+    run_id = run_json("run", path, "--yes", "--args", '{"n": 1}')["run_id"]
+    write(tmp_path, FIXED, name="renamed")
+    args = ["run", path, "--resume", run_id, "--sim-latency", "0", "--no-interactive"]
+    code, drawn = _on_terminal(args, tmp_path, [("Resume it?", "n\r")])
+    assert code == 2, drawn
+    assert "renames the run" in drawn and "not run" in drawn
+    assert stored(run_id)["name"] == "history"
+    code, drawn = _on_terminal(args, tmp_path, [("Resume it?", "y\r"), ("Yes, run it", "1\r")])
+    assert code == 0, drawn
+    assert stored(run_id)["name"] == "renamed"
