@@ -16,8 +16,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from .errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from .. import __version__
+from ..errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from ..text import printable
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -38,7 +39,7 @@ def parse_budget(text: str) -> int:
 
 
 def _load_args(args_json: str | None, args_file: str | None) -> Any:
-    from .engine import NO_ARGS
+    from ..engine import NO_ARGS
 
     if args_json is not None and args_file is not None:
         raise UsageError("--args and --args-file are mutually exclusive")
@@ -69,16 +70,17 @@ def _load_args(args_json: str | None, args_file: str | None) -> Any:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"jshost: {message}", err=True)
+    click.echo(f"jshost: {printable(message, multiline=True)}", err=True)
     sys.exit(code)
 
 
 def _print_script_error(exc: ScriptError, source: str | None) -> None:
-    click.echo(f"jshost: {exc}", err=True)
+    # The message and the detail carry the script's own text (a thrown message, a stack).
+    click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
     if exc.detail:
-        click.echo(exc.detail, err=True)
+        click.echo(printable(exc.detail, multiline=True), err=True)
     elif source is not None and exc.line is not None:
-        from .diagnostics import excerpt
+        from ..script.diagnostics import excerpt
 
         shown = excerpt(source, exc.line, exc.column or 1)
         if shown:
@@ -202,8 +204,8 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
       jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
       jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
     """
-    from .cli_saved import resolve_script_arg
-    from .cli_validate import checked_script
+    from .check import checked_script
+    from .library import resolve_script_arg
 
     try:
         path = resolve_script_arg(script)
@@ -212,7 +214,7 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
         sys.exit(EXIT_USAGE)
     loaded, report = checked_script(path)  # every diagnostic, exit 2 on errors
     if resume_id is not None:
-        from .store import Store
+        from ..store import Store
 
         try:
             with Store() as store:
@@ -248,10 +250,9 @@ def _confirm_rename(row: Any, name: str, *, yes: bool) -> None:
     """A script whose meta.name differs from the run's renames the run: never silently."""
     if name == row.name:
         return
-    # repr() escapes control and invisible characters: names come from scripts.
     what = (
-        f"run {row.id} is named {row.name!r} but this script's meta.name is "
-        f"{name!r}: resuming renames the run"
+        f"run {row.id} is named '{printable(row.name)}' but this script's meta.name is "
+        f"'{printable(name)}': resuming renames the run"
     )
     if yes:
         click.echo(f"jshost: warning: {what}", err=True)
@@ -277,8 +278,8 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     Example usage:
       jshost resume wf_3f2a9c01b7de --yes
     """
-    from .cli_validate import checked_source
-    from .store import Store
+    from ..store import Store
+    from .check import checked_source
 
     try:
         with Store() as store:
@@ -298,8 +299,8 @@ def _execute(
     resume_id: str | None,
     report: Any,
 ):
-    from .engine import Limits
-    from .sandbox import SandboxLimits
+    from ..engine import Limits
+    from ..sandbox import SandboxLimits
 
     json_, quiet = opts["json_"], opts["quiet"]
     try:
@@ -318,7 +319,7 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
-    from .workers.registry import WorkerSettings, choose_worker, make_worker
+    from ..workers.registry import WorkerSettings, choose_worker, make_worker
 
     worker_name, note = choose_worker(opts["worker"])
     settings = WorkerSettings(
@@ -330,14 +331,14 @@ def _execute(
         _fail(str(exc), EXIT_USAGE)
 
     if not opts["yes"]:
-        from .cli_validate import confirm_run
+        from .check import confirm_run
 
         confirm_run(report, limits, worker=worker_obj.describe(), model=opts["model"])
 
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
 
-    from .store import Store
+    from ..store import Store
 
     try:
         store = Store()
@@ -364,17 +365,19 @@ def _execute(
         except JshostError as exc:
             save_error = str(exc)
 
-    from .ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from ..ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
 
     if json_:
         click.echo(json.dumps(outcome_json(outcome, loaded.meta.name, run_id), ensure_ascii=True))
     else:
         if outcome.status == "completed":
             on_terminal = sys.stdout.isatty()
-            text = format_result(
-                outcome.result, limit=RESULT_PREVIEW_CHARS if on_terminal else None
+            text = format_result(  # shown safely on a terminal; exact to a pipe or a file
+                outcome.result,
+                limit=RESULT_PREVIEW_CHARS if on_terminal else None,
+                exact=not on_terminal,
             )
-            click.echo(text)
+            click.echo(text, color=True)  # click would strip what looks like colour codes
             if on_terminal and len(text) < len(format_result(outcome.result)):
                 click.echo(f"(the whole result: jshost inspect {run_id} --result)", err=True)
         if outcome.error is not None:
@@ -383,9 +386,11 @@ def _execute(
                 outcome.error, loaded.source if outcome.error.path == script_path else None
             )
         for line in format_summary(outcome, run_id):
-            click.echo(line, err=True)
+            click.echo(printable(line), err=True)
     if save_error is not None:
-        click.echo(f"jshost: warning: the run's end was not saved: {save_error}", err=True)
+        click.echo(
+            f"jshost: warning: the run's end was not saved: {printable(save_error)}", err=True
+        )
     if outcome.status == "stopped":
         sys.exit(EXIT_STOPPED)
     if outcome.status == "failed":
@@ -401,7 +406,7 @@ def _open_run(
     opts: dict[str, Any],
     resume_id: str | None,
 ) -> tuple[Any, Any]:
-    from .engine import NO_ARGS
+    from ..engine import NO_ARGS
 
     args_json = None if args is NO_ARGS else json.dumps(args, ensure_ascii=True)
     caps = {
@@ -439,9 +444,9 @@ def _run(
 ) -> Any:
     import trio
 
-    from .engine import Engine
-    from .saved import discover, find_workflow
-    from .ui.dispatch import UiThread
+    from ..engine import Engine
+    from ..library import discover, find_workflow
+    from ..ui.dispatch import UiThread
 
     def resolve_workflow(name: str) -> Path | None:
         found = find_workflow(name)
@@ -462,7 +467,7 @@ def _run(
         )
 
     if interactive_id is not None:
-        from .ui.tui import run_interactive  # imports textual: only for this view
+        from ..ui.interactive import run_interactive  # imports textual: only for this view
 
         return run_interactive(make_engine, run_id=interactive_id)
 
@@ -511,7 +516,7 @@ def _want_interactive(opts: dict[str, Any]) -> bool:
 def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any:
     """The progress UI for this run: JSON events, a live view, plain lines, or none."""
     if json_:
-        from .ui.jsonl import JsonEvents
+        from ..ui.jsonl import JsonEvents
 
         return JsonEvents(sys.stdout, run_id)
     if quiet:
@@ -521,10 +526,10 @@ def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any
     if live:
         from rich.console import Console
 
-        from .ui.live import LiveView
+        from ..ui.live import LiveView
 
         return LiveView(Console(stderr=True), run_id=run_id)
-    from .ui.plain import PlainProgress
+    from ..ui.plain import PlainProgress
 
     return PlainProgress(sys.stderr)
 
@@ -573,10 +578,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from .cli_runs import inspect_cmd, runs_cmd
-    from .cli_saved import list_cmd, save_cmd
-    from .cli_validate import show_cmd, validate_cmd
-    from .cli_watch import watch_cmd
+    from .check import show_cmd, validate_cmd
+    from .library import list_cmd, save_cmd
+    from .runs import inspect_cmd, runs_cmd
+    from .watch import watch_cmd
 
     cli.add_command(runs_cmd)
     cli.add_command(inspect_cmd)

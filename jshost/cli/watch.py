@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from .errors import JshostError
+from ..errors import JshostError
+from ..text import printable
 
 __all__ = ["watch_cmd"]
 
@@ -26,12 +27,12 @@ def watch_cmd(run_id: str | None) -> None:
       jshost watch
       jshost watch wf_3f2a
     """
-    from .store import Store
+    from ..store import Store
 
     try:
         store = Store(reading=True)
     except JshostError as exc:
-        click.echo(f"jshost: {exc}", err=True)
+        click.echo(f"jshost: {printable(str(exc))}", err=True)
         sys.exit(2)
     with store:
         try:
@@ -48,7 +49,7 @@ def watch_cmd(run_id: str | None) -> None:
                     sys.exit(1)
                 row = max(going, key=lambda r: r.started_at)
         except JshostError as exc:
-            click.echo(f"jshost: {exc}", err=True)
+            click.echo(f"jshost: {printable(str(exc))}", err=True)
             sys.exit(2)
         if not (sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()):
             click.echo(
@@ -59,6 +60,6 @@ def watch_cmd(run_id: str | None) -> None:
         if os.environ.get("TERM") == "dumb":
             click.echo("jshost: watch needs a terminal that can draw (TERM is 'dumb')", err=True)
             sys.exit(2)
-        from .ui.tui import watch  # imports textual: only for this view
+        from ..ui.interactive import watch  # imports textual: only for this view
 
         watch(store, row.id)

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from ..text import json_text, printable
+
 if TYPE_CHECKING:
-    from .script import Script
-    from .validate import Report
+    from ..script import Script
+    from ..script.validate import Report
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
 
@@ -26,7 +28,7 @@ _EXIT_USAGE = 2
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"jshost: {message}", err=True)
+    click.echo(f"jshost: {printable(message, multiline=True)}", err=True)
     sys.exit(code)
 
 
@@ -35,10 +37,11 @@ def _plural(n: int, word: str) -> str:
 
 
 def _print_report(report: Report, *, err: bool) -> None:
-    from .validate import format_text
+    from ..script.validate import format_text
 
     for line in format_text(report):
-        click.echo(line, err=err)
+        # A message may quote the file (a name, a string): nothing of it reaches the terminal live.
+        click.echo(printable(line), err=err)
 
 
 @click.command(name="validate")
@@ -56,8 +59,8 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
       jshost validate flow.js
       jshost validate --strict --json .claude/workflows/*.js
     """
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
 
     reports = []
     unreadable: list[dict[str, str]] = []
@@ -65,7 +68,7 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
         try:
             reports.append(validate_file(path))
         except ScriptLoadError as exc:
-            click.echo(f"jshost: {exc}", err=True)
+            click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
             unreadable.append({"path": path, "error": exc.message})
     errors = sum(r.errors for r in reports)
     warnings = sum(r.warnings for r in reports)
@@ -77,12 +80,12 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
             "files": [r.to_json() for r in reports],
             "unreadable": unreadable,
         }
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        click.echo(json_text(json.dumps(out, ensure_ascii=False, indent=2)))
     else:
         for report in reports:
             _print_report(report, err=False)
             if report.fanout is not None:
-                click.echo(f"{report.path}: note: fan-out: {report.fanout.text()}")
+                click.echo(printable(f"{report.path}: note: fan-out: {report.fanout.text()}"))
         if reports:  # nothing to sum up when no file could be read
             files = _plural(len(reports), "file")
             click.echo(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {files}")
@@ -111,9 +114,9 @@ def show_cmd(script: str, plain: bool) -> None:
       jshost show flow.js
       jshost show nginx-502-debug --plain | less
     """
-    from .cli_saved import resolve_script_arg
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
+    from .library import resolve_script_arg
 
     try:
         report = validate_file(resolve_script_arg(script))
@@ -122,7 +125,7 @@ def show_cmd(script: str, plain: bool) -> None:
     if not report.source and report.diagnostics and report.diagnostics[0].code == "E101":
         # The file was not even read: far beyond the limit.
         _fail(f"{script}: {report.diagnostics[0].message}: too large to show", 1)
-    from .ui import view
+    from ..ui import script_view as view
 
     if plain or not sys.stdout.isatty():
         click.echo(view.plain_view(report), nl=False)
@@ -139,8 +142,8 @@ def show_cmd(script: str, plain: bool) -> None:
 def checked_script(path: str) -> tuple[Script, Report]:
     """The script at ``path`` and its validation; exits 2, printing every diagnostic as
     ``validate`` does, when the file is unreadable or the script has errors."""
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
 
     try:
         report = validate_file(path)
@@ -151,7 +154,7 @@ def checked_script(path: str) -> tuple[Script, Report]:
 
 def checked_source(source: str, path: str | None) -> tuple[Script, Report]:
     """:func:`checked_script` for a script held in memory (a stored run's)."""
-    from .validate import validate_source
+    from ..script.validate import validate_source
 
     return _refuse_errors(validate_source(source, path=path))
 
@@ -183,8 +186,8 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
 
     Exits 2 when there is no terminal to ask on, or when the answer is No.
     """
-    from .errors import JshostError
-    from .store import Store
+    from ..errors import JshostError
+    from ..store import Store
 
     path = str(Path(report.path).resolve()) if report.path else None
     name = report.meta.name if report.meta else "workflow"
@@ -203,8 +206,8 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
         )
     from rich.console import Console
 
-    from .ui import view
-    from .ui.confirm import Choice, ask
+    from ..ui import script_view as view
+    from ..ui.confirm import Choice, ask
 
     console = Console(stderr=True)
 
@@ -232,7 +235,8 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
             with Store() as store:
                 store.approve(path, report.sha256, name)
         except JshostError as exc:
-            click.echo(f"jshost: warning: could not remember the approval: {exc}", err=True)
+            warning = f"could not remember the approval: {printable(str(exc))}"
+            click.echo(f"jshost: warning: {warning}", err=True)
 
 
 def _run_rows(limits: Any, worker: str, model: str | None) -> list[tuple[str, str]]:
