@@ -180,9 +180,10 @@ def schema_problem(schema: Any) -> str | None:
     return None
 
 
-def structured_output_cap_message(last_error: str) -> str:
-    """The reference's rejection when no StructuredOutput call produced a valid value."""
-    n = STRUCTURED_OUTPUT_CAP
+def structured_output_cap_message(last_error: str, cap: int = STRUCTURED_OUTPUT_CAP) -> str:
+    """The reference's rejection when no StructuredOutput call produced a valid value
+    (``cap`` comes from ``MAX_STRUCTURED_OUTPUT_RETRIES``, as in the reference)."""
+    n = cap
     return (
         f"agent({{schema}}): StructuredOutput retry cap ({n}) exceeded — {n} failed calls with "
         f"no valid output — last StructuredOutput error: {last_error}"

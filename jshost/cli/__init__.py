@@ -18,6 +18,7 @@ import click
 
 from .. import __version__
 from ..errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from ..settings import CONCURRENCY_ENV
 from ..text import printable
 
 EXIT_FAILED = 1
@@ -118,15 +119,20 @@ def _run_options(fn: Any) -> Any:
             help="Messages API base URL, for gateways and proxies (env ANTHROPIC_BASE_URL).",
         ),
         click.option(
-            "--model", metavar="M", help="Model for agents that ask for none (or 'inherit')."
+            "--model",
+            metavar="M",
+            help="Model for agents that ask for none (or 'inherit'). Claude Code's "
+            "CLAUDE_CODE_SUBAGENT_MODEL sets every agent's model; with "
+            "CLAUDE_CODE_SUBAGENT_MODEL_FORCE, the model a script asks for is ignored.",
         ),
         click.option(
             "--concurrency",
             type=click.IntRange(1, 256),
             default=16,
             show_default=True,
-            envvar="JSHOST_MAX_CONCURRENT_AGENTS",
-            help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS).",
+            envvar=list(CONCURRENCY_ENV),
+            help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
+            "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
         ),
         click.option(
             "--max-agents",
@@ -446,6 +452,7 @@ def _run(
 
     from ..engine import Engine
     from ..library import discover, find_workflow
+    from ..settings import ModelPolicy
     from ..ui.dispatch import UiThread
 
     def resolve_workflow(name: str) -> Path | None:
@@ -462,6 +469,7 @@ def _run(
             model=model,
             recorder=recorder,
             replay=replay,
+            model_policy=ModelPolicy.from_env(),
             resolve_workflow=resolve_workflow,
             workflow_names=lambda: [wf.name for wf in discover()[0]],
         )

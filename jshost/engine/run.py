@@ -35,6 +35,7 @@ from ..sandbox import (
 )
 from ..schemas import schema_problem
 from ..script import CHILD_PREFIX, PREFIX, Script, load_child_script
+from ..settings import ModelPolicy
 from ..workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
 __all__ = [
@@ -150,6 +151,8 @@ class Engine:
         recorder (Recorder | None): where agents, journal entries and log lines are saved;
             flushed before each batch of results reaches the script.
         replay (Replay | None): stored results of earlier sessions, when resuming.
+        model_policy (ModelPolicy | None): the reference's model settings
+            (``CLAUDE_CODE_SUBAGENT_MODEL`` and ``_FORCE``); none apply when None.
     """
 
     def __init__(
@@ -165,8 +168,10 @@ class Engine:
         model: str | None = None,
         recorder: Recorder | None = None,
         replay: Replay | None = None,
+        model_policy: ModelPolicy | None = None,
     ) -> None:
         self.script = script
+        self._model_policy = model_policy or ModelPolicy()
         self.recorder = recorder or Recorder()
         self._replay = replay
         self._key = ""  # the cache-key chain: the key of the latest agent() call
@@ -560,12 +565,16 @@ class Engine:
         )
         if rec.phase is not None:
             self._add_phase(rec.phase)
+        asked = None if rec.model in (None, "inherit") else rec.model
+        model, note = self._model_policy.choose(asked, self.model)
+        if note is not None:
+            self._log(f"[{label}] {note}")
         request = AgentRequest(
             index=rec.index,
             prompt=prompt,
             label=label,
             schema=schema,
-            model=self.model if rec.model in (None, "inherit") else rec.model,
+            model=model,
             effort=effort if isinstance(effort, str | int | float) else None,
             phase=rec.phase,
             agent_type=text("agentType"),

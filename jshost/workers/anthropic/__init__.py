@@ -423,6 +423,8 @@ class AnthropicWorker(Worker):
         model (str | None): the run's model (alias or id) for agents that name none;
             the config's default model when None.
         policy (RetryPolicy | None): retry timing; built from ``config`` when None.
+        structured_output_cap (int): failed StructuredOutput calls before ``agent({schema})``
+            rejects (``MAX_STRUCTURED_OUTPUT_RETRIES`` on the command line).
     """
 
     name = "anthropic"
@@ -438,9 +440,13 @@ class AnthropicWorker(Worker):
         config: Config | None = None,
         model: str | None = None,
         policy: RetryPolicy | None = None,
+        structured_output_cap: int = STRUCTURED_OUTPUT_CAP,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be a non-empty string")
+        if structured_output_cap < 1:
+            raise ValueError("structured_output_cap must be at least 1")
+        self.structured_output_cap = structured_output_cap
         self.config = config if config is not None else load_config()
         # Validated now, so that a typo in --model is a usage error and not 1000 failures.
         self.default_model = self.config.resolve_model(model)
@@ -606,8 +612,10 @@ class AnthropicWorker(Worker):
                         last += " (the output was cut off at max_tokens: make it shorter)"
                 failures += 1
                 results.append(_tool_result(call.id, last))
-            if failures >= STRUCTURED_OUTPUT_CAP:
-                raise AgentRejectedError(structured_output_cap_message(last))
+            if failures >= self.structured_output_cap:
+                raise AgentRejectedError(
+                    structured_output_cap_message(last, self.structured_output_cap)
+                )
             messages += [turn, {"role": "user", "content": results}]
 
     def _check(self, plan: _Plan, tool_input: Any) -> tuple[Any, list[str]]:

@@ -61,6 +61,8 @@ class SimWorker(Worker):
         exec_log (str | None): append one line per execution (``index<TAB>label``) to this
             file, so tests in other processes can count what really ran (env
             ``JSHOST_SIM_EXEC_LOG`` on the command line).
+        structured_output_cap (int): the retry cap a schema the sim cannot satisfy is reported
+            against (``MAX_STRUCTURED_OUTPUT_RETRIES`` on the command line).
     """
 
     name = "sim"
@@ -73,6 +75,7 @@ class SimWorker(Worker):
         jitter: float = 0.0,
         fail: Callable[[AgentRequest], str | None] | None = None,
         exec_log: str | None = None,
+        structured_output_cap: int = 5,
     ) -> None:
         if latency < 0:
             raise ValueError("latency must be non-negative")
@@ -82,6 +85,7 @@ class SimWorker(Worker):
         self.jitter = jitter
         self._fail = fail
         self._exec_log = exec_log
+        self.structured_output_cap = structured_output_cap
         self.calls = 0
 
     def describe(self) -> str:
@@ -127,7 +131,9 @@ class SimWorker(Worker):
             try:
                 value: Any = generate_instance(request.schema, request.prompt)
             except SchemaUnsatisfiable as exc:
-                raise AgentRejectedError(structured_output_cap_message(str(exc))) from None
+                raise AgentRejectedError(
+                    structured_output_cap_message(str(exc), self.structured_output_cap)
+                ) from None
             out_text = repr(value)
         else:
             first = " ".join(request.prompt.split())
