@@ -36,7 +36,7 @@ from jshost.engine import Engine, Limits
 from jshost.script import parse_script
 from jshost.store import Store
 from jshost.ui.dispatch import EventQueue
-from jshost.ui.tui import HelpScreen, LiveSource, RunApp, SaveScreen, StoreSource
+from jshost.ui.tui import HelpScreen, LiveSource, RunApp, SaveScreen, StopScreen, StoreSource
 from jshost.workers.sim import SimWorker
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "hello.js"
@@ -188,7 +188,7 @@ def test_arrows_enter_and_escape_move_through_run_phases_agents_and_detail():
         assert "run › all agents" in text and "web-1" in text
         await pilot.press("escape", "escape")  # Esc at the top stays there
         assert app.level == "run"
-        await pilot.press("x")  # stop, so the test does not wait for the report
+        await pilot.press("x", "y")  # stop, so the test does not wait for the report
 
     assert s.drive(scenario).status == "stopped"
 
@@ -405,6 +405,8 @@ def test_x_on_the_run_stops_it_and_the_stopped_run_resumes(tmp_path):
         app = pilot.app
         await until(pilot, lambda: s.shown() == ["done", "running", "queued"], "b running")
         await pilot.press("x")
+        assert isinstance(app.screen, StopScreen)
+        await pilot.press("y")
         await shown(pilot, f"jshost resume {s.run_id}")
         await until(pilot, lambda: app.view.finished, "the run to stop")
         assert "stopped" in screen(app)
@@ -421,6 +423,44 @@ def test_x_on_the_run_stops_it_and_the_stopped_run_resumes(tmp_path):
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == 3
     assert [a.status for a in stored_agents(s.run_id)] == ["cached", "done", "done"]
+
+
+SLOWER_THREE = SLOW_THREE.replace("latency=0.8", "latency=10")
+
+
+def test_x_on_the_run_asks_first_so_one_esc_too_many_does_not_stop_everything():
+    s = Session(SLOWER_THREE, concurrency=1)
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: s.shown() == ["running", "queued", "queued"], "a running")
+        await pilot.press("enter", "enter")  # the detail of agent #1
+        await pilot.press("escape", "escape", "escape")  # one Esc too many: the run screen
+        assert app.level == "run"
+        await pilot.press("x")
+        assert isinstance(app.screen, StopScreen)
+        text = await shown(pilot, "Stop the whole run?")
+        assert "1 running agent(s) are cancelled and 2 queued" in text
+        assert "y stop the run" in text and "Esc keep it running" in text
+        await pilot.press("x")  # x again (meant for an agent) does not confirm
+        assert not isinstance(app.screen, StopScreen)
+        await said(pilot, "the run goes on")
+        for no in ("escape", "n", "enter"):
+            await pilot.press("x")
+            assert isinstance(app.screen, StopScreen)
+            await pilot.press(no)
+            assert not isinstance(app.screen, StopScreen)
+        assert not s.engine._stop_requested and "cancelled" not in s.statuses()
+        await pilot.press("enter", "down", "x")  # on an agent, x still skips at once
+        await said(pilot, "skipped #2 [b]")
+        assert not isinstance(app.screen, StopScreen)
+        await pilot.press("escape", "x", "y")
+        await until(pilot, lambda: app.view.finished, "the run to stop")
+        await pilot.press("q")
+
+    outcome = s.drive(scenario)
+    assert outcome.status == "stopped"
+    assert s.statuses()[1] == "skipped"
 
 
 def test_s_saves_the_script_as_a_project_or_user_workflow(tmp_path, monkeypatch):

@@ -63,7 +63,7 @@ from .model import (
 )
 from .plain import format_result
 
-__all__ = ["EngineThread", "LiveSource", "RunApp", "StoreSource"]
+__all__ = ["EngineThread", "LiveSource", "RunApp", "StopScreen", "StoreSource"]
 
 #: seconds between looks at what changed (events for a run here, the store for a watched run)
 LIVE_POLL = 0.25
@@ -439,7 +439,7 @@ _HELP = [
     ("j / k", "scroll the detail"),
     ("f", "filter agents by status (cycles)"),
     ("p", "pause / resume the run: no new agent starts while paused"),
-    ("x", "on an agent: skip it (its agent() gives null); on the run: stop the run"),
+    ("x", "on an agent: skip it (its agent() gives null); on the run: stop it (asks first)"),
     ("r", "restart the selected running agent (one more attempt)"),
     ("s", "save the script as a workflow (project or user)"),
     ("?", "this help"),
@@ -561,6 +561,46 @@ class SaveScreen(ModalScreen[Path | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class StopScreen(ModalScreen[bool]):
+    """Asks before ``x`` stops the whole run: one Esc too many must not end everything.
+
+    Only ``y`` stops: ``x`` pressed again (the user thought an agent was selected), Enter and
+    Esc all keep the run going.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "stop the run"),
+        Binding("n,escape,x,q,enter,left", "answer(False)", "keep it running"),
+    ]
+    DEFAULT_CSS = """
+    StopScreen { align: center middle; }
+    StopScreen > Static { width: auto; max-width: 90%; border: round $warning; padding: 0 1;
+        background: $surface; }
+    """
+
+    def __init__(self, running: int, queued: int) -> None:
+        super().__init__()
+        self.running, self.queued = running, queued
+
+    def compose(self) -> ComposeResult:
+        text = Text("Stop the whole run?\n\n", style="bold")
+        text.append(
+            f"{self.running} running agent(s) are cancelled and {self.queued} queued one(s) never "
+            "start;\nfinished agents are kept, and jshost resume carries on from them.\n"
+            "(To skip one agent, open a phase with Enter, select it, then press x.)\n\n"
+        )
+        text.append("y", style="bold")
+        text.append(" stop the run · ")
+        text.append("n", style="bold")
+        text.append(" / ")
+        text.append("Esc", style="bold")
+        text.append(" keep it running")
+        yield Static(text, id="stop")
+
+    def action_answer(self, stop: bool) -> None:
+        self.dismiss(stop)
 
 
 class _Signal(Message):
@@ -968,7 +1008,16 @@ class RunApp(App[int]):
         if not self._can_steer():
             return
         if self.level == "run":
-            await self._stop()
+            assert self.view is not None
+            counts = count_states(self.view.agents)
+
+            async def answered(stop: bool | None) -> None:
+                if stop and self._can_steer():
+                    await self._stop()
+                elif not stop:
+                    self.say("the run goes on")
+
+            self.push_screen(StopScreen(counts["running"], counts["queued"]), answered)
             return
         a = self.selected_agent()
         if a is None:
