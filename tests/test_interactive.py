@@ -86,11 +86,13 @@ class Session:
         self.app = RunApp(self.source, cwd=cwd)
         self.outcome: Any = None
 
-    def drive(self, scenario: Callable[[Any], Awaitable[None]]) -> Any:
+    def drive(
+        self, scenario: Callable[[Any], Awaitable[None]], size: tuple[int, int] = (100, 30)
+    ) -> Any:
         """Run the app under the pilot through ``scenario``, then wait for the run's end."""
 
         async def main() -> None:
-            async with self.app.run_test(size=(100, 30)) as pilot:
+            async with self.app.run_test(size=size) as pilot:
                 await scenario(pilot)
 
         asyncio.run(main())
@@ -601,6 +603,152 @@ def test_the_engine_runs_on_while_the_view_is_blocked():
     assert s.drive(scenario).status == "completed"
 
 
+# -- what the view says, at 80 columns ---------------------------------------------------------
+
+
+def footer(app: RunApp) -> str:
+    """The key line at the bottom of the screen."""
+    return screen(app).rstrip("\n").splitlines()[-1].strip()
+
+
+def test_the_footer_offers_only_the_keys_that_apply_and_keeps_q_in_view_at_80_columns():
+    s = Session(SLOWER_THREE, concurrency=1)
+    seen: dict[str, str] = {}
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: s.shown() == ["running", "queued", "queued"], "a running")
+        await pilot.pause(0.2)
+        seen["run"] = footer(app)
+        await pilot.press("enter")  # all agents; #1 (running) selected
+        await until(pilot, lambda: "x skip" in footer(app), "the agents' keys")
+        seen["running agent"] = footer(app)
+        await pilot.press("down")  # #2, queued: skipped, not restarted
+        await until(pilot, lambda: "r restart" not in footer(app), "the queued agent's keys")
+        seen["queued agent"] = footer(app)
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: app.level == "detail" and "j/k" in footer(app), "detail")
+        seen["running detail"] = footer(app)
+        await pilot.press("escape", "escape", "x", "y")
+        await until(pilot, lambda: app.view.finished, "the run to stop")
+        await pilot.pause(0.2)
+        seen["finished run"] = footer(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: "Enter detail" in footer(app), "the agents' keys")
+        seen["finished agents"] = footer(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: "j/k" in footer(app), "the detail's keys")
+        seen["finished detail"] = footer(app)
+        await pilot.press("q")
+
+    s.drive(scenario, size=(80, 24))
+    for where, keys in seen.items():
+        assert len(keys) <= 79 and "…" not in keys, (where, keys)
+        assert keys.endswith("? help"), (where, keys)
+    assert "p pause" in seen["run"] and "x stop run" in seen["run"]
+    assert "q leaves" not in seen["run"]  # q does not leave a run that is going
+    assert "x skip" in seen["running agent"] and "r restart" in seen["running agent"]
+    assert "x skip" in seen["queued agent"] and "r restart" not in seen["queued agent"]
+    assert "x skip" in seen["running detail"] and "r restart" in seen["running detail"]
+    for where in ("finished run", "finished agents", "finished detail"):
+        keys = seen[where]
+        assert keys.startswith("finished: q leaves · "), (where, keys)
+        for gone in ("p pause", "x stop", "x skip", "r restart"):
+            assert gone not in keys, (where, keys)
+
+
+def test_a_watched_run_offers_no_steering_keys_and_q_stays_in_view_at_80_columns(tmp_path):
+    s = Session(SLOW_THREE)
+    s.drive(_wait_and_leave)
+    store = Store(reading=True)
+    app = RunApp(StoreSource(store, s.run_id), cwd=tmp_path)
+    seen: list[str] = []
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await shown(pilot, "watching (read-only)")
+            seen.append(footer(app))
+            await pilot.press("enter")
+            await until(pilot, lambda: "Enter detail" in footer(app), "the agents' keys")
+            seen.append(footer(app))
+            await pilot.press("enter")
+            await until(pilot, lambda: "j/k" in footer(app), "the detail's keys")
+            seen.append(footer(app))
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    store.close()
+    for keys in seen:
+        assert keys.startswith("watching: q leaves · ") and keys.endswith("? help"), keys
+        assert len(keys) <= 79 and "…" not in keys, keys
+        for gone in ("p pause", "x stop", "x skip", "r restart"):
+            assert gone not in keys, keys
+
+
+def test_the_queued_filter_keeps_the_columns_where_they_were():
+    s = Session(SLOWER_THREE, concurrency=1)
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: s.shown() == ["running", "queued", "queued"], "a running")
+        await pilot.press("enter")
+        text = await shown(pilot, "#3 queued")
+        unfiltered = next(line for line in text.splitlines() if "#3 queued" in line)
+        await pilot.press("f", "f")
+        assert app.status_filter == "queued"
+        await until(pilot, lambda: "#1" not in screen(app), "queued agents only")
+        filtered = next(line for line in screen(app).splitlines() if "#3 queued" in line)
+        assert filtered == unfiltered
+        await pilot.press("escape", "x", "y")
+        await until(pilot, lambda: app.view.finished, "the run to stop")
+        await pilot.press("q")
+
+    s.drive(scenario, size=(80, 24))
+
+
+def test_messages_expire_and_f_on_the_run_screen_says_what_it_will_do(monkeypatch):
+    monkeypatch.setattr("jshost.ui.tui.MESSAGE_SECONDS", 1.0)
+    s = Session(SLOW_THREE)
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: app.view is not None and app.view.finished, "the run's end")
+        await pilot.press("f")
+        text = await shown(pilot, "agent lists will show running agents")
+        assert "filter: running" in text  # the run screen shows the filter it set
+        started = time.monotonic()
+        await until(pilot, lambda: "agent lists will" not in screen(app), "the message to go")
+        assert time.monotonic() - started < 3
+        await pilot.press("f")
+        await said(pilot, "agent lists will show queued agents")
+        await pilot.press("enter")  # a new screen: what was said about the last one goes
+        assert app.level == "agents" and app.message == ""
+        assert "agent lists will" not in screen(app)
+        await pilot.press("f")
+        await said(pilot, "showing done agents")
+        await pilot.press("q")
+
+    s.drive(scenario, size=(80, 24))
+
+
+def test_enter_on_a_section_shown_whole_says_so():
+    s = Session("return await agent('short prompt', { label: 'brief' })")
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: app.view is not None and app.view.finished, "the run's end")
+        await pilot.press("enter", "enter")
+        await shown(pilot, "▸ result")
+        await pilot.press("enter")
+        await said(pilot, "the result is shown whole: nothing more to expand")
+        assert "result" not in app.expanded
+        await pilot.press("up", "enter")
+        await said(pilot, "the prompt is shown whole")
+        await pilot.press("q")
+
+    s.drive(scenario, size=(80, 24))
+
+
 # -- watching from the store ------------------------------------------------------------------
 
 
@@ -825,6 +973,22 @@ def test_jshost_watch_in_a_second_terminal_follows_the_run_live(tmp_path):
     finally:
         proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 0
+
+
+def test_watch_on_an_80_column_terminal_keeps_q_in_the_key_line_and_offers_no_steering(tmp_path):
+    s = Session(SLOW_THREE)
+    s.drive(_wait_and_leave)
+    term = Terminal("watch", s.run_id)
+    term.expect(r"watching: q leaves · ↑↓ select · Enter open · f filter · s save · \? help")
+    for key, line in ((b"\r", "Enter detail"), (b"\r", "Enter expand")):
+        mark = len(term.text)
+        term.type(key)
+        term.expect(f"watching: q leaves · ↑↓ [a-z]+ · {line}")
+        drawn = term.text[mark:]
+        for gone in ("p pause", "x stop", "x skip", "r restart"):
+            assert gone not in drawn, drawn
+    term.type(b"q")
+    assert term.finish() == 0
 
 
 # -- command line -----------------------------------------------------------------------------

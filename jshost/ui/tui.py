@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 import trio
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -350,6 +351,27 @@ def _agent_cells(a: AgentView, now: float) -> tuple[RenderableType, ...]:
     )
 
 
+def _agent_columns(agents: list[AgentView], now: float) -> list[dict[str, Any]]:
+    """The agent list's columns, sized from every agent of the group, filtered out or not.
+
+    Sized from the rows shown, a filter would move the columns (and a column empty in every
+    row shown, such as the elapsed time of queued agents, made rich stop expanding the table).
+    """
+    index = model = tokens = 0
+    took = 4  # 0:00
+    for a in agents:
+        cells = _agent_cells(a, now)
+        index = max(index, len(str(cells[0])))
+        model = max(model, cell_len(str(cells[3])))
+        tokens = max(tokens, len(str(cells[4])))
+        took = max(took, len(str(cells[5])))
+    widths = [index, None, None, min(model, 16), tokens, took]
+    return [
+        {**spec, "min_width": max(spec.get("min_width", 0), width)} if width else spec
+        for spec, width in zip(_AGENT_COLUMNS, widths, strict=True)
+    ]
+
+
 def _agent_row(a: AgentView, now: float) -> Row:
     return Row(key=("agent", a.index), cells=lambda: _agent_cells(a, now))
 
@@ -632,7 +654,7 @@ class RunApp(App[int]):
     #bottom { height: auto; }
     #logs { height: auto; max-height: 5; padding: 0 1; }
     #message { height: auto; max-height: 2; padding: 0 1; color: $warning; }
-    #keys { height: 1; padding: 0 1; color: $text-muted; }
+    #keys { height: 1; padding: 0 0 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(-1)", "up", show=False),
@@ -767,11 +789,13 @@ class RunApp(App[int]):
             if self.level == "run":
                 rows.show(self._run_rows(view), _RUN_COLUMNS)
             else:
+                group = self._agents(view, filtered=False)
                 shown = self._agents(view)
                 empty = "no agents yet"
                 if self.status_filter is not None:
                     empty = f"no {self.status_filter} agents here (f changes the filter)"
-                rows.show([_agent_row(a, view.now) for a in shown], _AGENT_COLUMNS, empty=empty)
+                columns = _agent_columns(group, view.now)
+                rows.show([_agent_row(a, view.now) for a in shown], columns, empty=empty)
         self.query_one("#where", Static).update(self._where(view))
         logs = list(view.logs)
         if view.error:
@@ -814,24 +838,50 @@ class RunApp(App[int]):
             rows = self.query_one("#rows", Rows)
             if rows.rows:
                 text.append(f" · {rows.cursor + 1}/{len(rows.rows)}")
-        if self.status_filter is not None and self.level != "run":
+        if self.status_filter is not None:
             text.append(f" · filter: {self.status_filter}", style="bold")
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
 
     def _keys(self, view: RunView) -> Text:
+        """The keys that do something here and now, cut to the width from the middle."""
+        steer = not self.source.read_only and not view.finished
+        agent = self.selected_agent() if steer and self.level != "run" else None
+        keys: list[str] = []
         if self.level == "run":
-            keys = "↑↓ select · Enter open · p pause · x stop run · s save · ? help"
-        elif self.level == "agents":
-            keys = "↑↓ select · Enter detail · Esc back · x skip · r restart · f filter · ? help"
+            keys += ["↑↓ select", "Enter open"]
+            if steer:
+                keys += ["p carry on" if view.paused else "p pause", "x stop run"]
+            keys += ["f filter", "s save"]
         else:
-            keys = "↑↓ section · Enter expand · j/k scroll · Esc back · x skip · r restart"
+            if self.level == "agents":
+                keys += ["↑↓ select", "Enter detail", "Esc back"]
+            else:
+                keys += ["↑↓ section", "Enter expand", "j/k scroll", "Esc back"]
+            if agent is not None and agent.status in ("queued", "running"):
+                keys.append("x skip")
+            if agent is not None and agent.status == "running":
+                keys.append("r restart")
+            if self.level == "agents":
+                keys.append("f filter")
+        keys.append("? help")
+        lead = []
         if self.source.read_only:
-            keys += " · q leave"
+            lead = ["watching: q leaves"]
         elif view.finished:
-            keys = "finished: q leaves · " + keys
-        text = Text(keys)
+            lead = ["finished: q leaves"]
+        # What must stay in view on a narrow terminal: how to leave, and how to see every key
+        # (? lists them all). The ones a user finds by habit go first.
+        width = max(20, self.query_one("#keys", Static).content_size.width)
+        for spare in ("j/k scroll", "s save", "f filter", "Esc back"):
+            if cell_len(" · ".join(lead + keys)) <= width:
+                break
+            if spare in keys:
+                keys.remove(spare)
+        while len(keys) > 2 and cell_len(" · ".join(lead + keys)) > width:
+            del keys[-2]
+        text = Text(" · ".join(lead + keys))
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
@@ -857,12 +907,12 @@ class RunApp(App[int]):
             rows.append(Row(key=("phase", summary.title), cells=phase_cells(summary)))
         return rows
 
-    def _agents(self, view: RunView) -> list[AgentView]:
+    def _agents(self, view: RunView, *, filtered: bool = True) -> list[AgentView]:
         if self.group == ("run",):
             agents = list(view.agents)
         else:
             agents = [a for a in view.agents if a.phase == self.group[1]]
-        if self.status_filter is not None:
+        if filtered and self.status_filter is not None:
             agents = [a for a in agents if a.status == self.status_filter]
         return agents
 
@@ -921,6 +971,7 @@ class RunApp(App[int]):
         self.query_one("#rows", Rows).move(delta)
         if self.view is not None:
             self.query_one("#where", Static).update(self._where(self.view))
+            self.query_one("#keys", Static).update(self._keys(self.view))
 
     def action_enter(self) -> None:
         rows = self.query_one("#rows", Rows)
@@ -928,6 +979,7 @@ class RunApp(App[int]):
             row = rows.selected
             if row is None:
                 return
+            self.say("")  # what was said about the run screen is stale on the next one
             self.group = row.key
             self.level = "agents"
             rows.cursor = 0
@@ -936,6 +988,7 @@ class RunApp(App[int]):
             row = rows.selected
             if row is None:
                 return
+            self.say("")
             self.agent_index = row.key[1]
             self.level = "detail"
             self.section = 1  # the result (or error) first: it is what one usually opens for
@@ -946,16 +999,25 @@ class RunApp(App[int]):
             a = self.selected_agent()
             if a is None:
                 return
-            name = agent_sections(a)[self.section][0]
+            name, body = agent_sections(a)[self.section]
+            if body is None:
+                self.say(f"no {name} yet: agent #{a.index} is {a.status}")
+                return
+            if name not in self.expanded and not _clip_lines(body, False)[1]:
+                # Nothing would change on screen: say so rather than seem not to hear the key.
+                self.say(f"the {name} is shown whole: nothing more to expand")
+                return
             self.expanded ^= {name}
         self.draw()
 
     def action_back(self) -> None:
         rows = self.query_one("#rows", Rows)
+        if self.level != "run":
+            self.say("")
         if self.level == "detail":
             self.level = "agents"
             self.draw()
-            rows.show(rows.rows, _AGENT_COLUMNS, select=("agent", self.agent_index))
+            rows.show(rows.rows, rows.columns, select=("agent", self.agent_index))
         elif self.level == "agents":
             self.level = "run"
             self.draw()
@@ -970,7 +1032,15 @@ class RunApp(App[int]):
     def action_filter(self) -> None:
         i = _FILTERS.index(self.status_filter)
         self.status_filter = _FILTERS[(i + 1) % len(_FILTERS)]
-        self.say(f"showing {self.status_filter or 'all'} agents")
+        shown = self.status_filter or "all"
+        if self.level == "run":
+            # The run screen lists phases, not agents: nothing here changes, so say what will.
+            self.say(
+                f"agent lists will show {shown} agents: Enter opens the selected row's "
+                "(f again changes the filter)"
+            )
+        else:
+            self.say(f"showing {shown} agents")
         self.draw()
 
     # ---- steering ----------------------------------------------------------------------------
