@@ -68,13 +68,21 @@ def _load_args(args_json: str | None, args_file: str | None) -> Any:
         raise UsageError(f"{source}: JSON is nested too deeply") from None
 
 
+def _echo_wrapped(line: str) -> None:
+    """One line to stderr, wrapped at words on a terminal (never inside an id or a number)."""
+    from .ui.wrap import wrap_lines
+
+    for part in wrap_lines([line], sys.stderr):
+        click.echo(part, err=True)
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"jshost: {message}", err=True)
+    _echo_wrapped(f"jshost: {message}")
     sys.exit(code)
 
 
 def _print_script_error(exc: ScriptError, source: str | None) -> None:
-    click.echo(f"jshost: {exc}", err=True)
+    _echo_wrapped(f"jshost: {exc}")  # the excerpt below is not wrapped: its caret must line up
     if exc.detail:
         click.echo(exc.detail, err=True)
     elif source is not None and exc.line is not None:
@@ -356,7 +364,7 @@ def _execute(
                 outcome.error, loaded.source if outcome.error.path == script_path else None
             )
         for line in format_summary(outcome, run_id):
-            click.echo(line, err=True)
+            _echo_wrapped(line)
     if save_error is not None:
         click.echo(f"jshost: warning: the run's end was not saved: {save_error}", err=True)
     if outcome.status == "stopped":

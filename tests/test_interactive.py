@@ -931,6 +931,44 @@ def test_run_on_a_terminal_is_interactive_then_prints_the_summary(tmp_path):
     assert "Traceback" not in term.text
 
 
+FAILING = """
+const r = await parallel([1, 2, 3].map((i) => () => agent(
+  `item ${i} [[sim:fail=the upstream service answered 503 Service Unavailable after 30 seconds]]`,
+  { label: `item-number-${i}` })))
+const x = undefined
+return x.a_property_with_a_long_name_that_does_not_exist_on_undefined
+"""
+
+
+def test_the_summary_and_the_error_wrap_at_words_on_an_80_column_terminal(tmp_path):
+    script = tmp_path / "flow.js"
+    script.write_text(script_source(FAILING, META))
+    term = Terminal("run", "flow.js", "--yes", cwd=tmp_path)
+    term.expect("finished: q leaves")
+    term.type(b"q")
+    assert term.finish() == 1
+    tail = term.text[term.text.rindex("finished: q leaves") :]
+    after = [line for line in tail[tail.index("jshost: ") :].split("\r\n") if line.strip()]
+    assert after and all(len(line) <= 80 for line in after), "\n".join(after)
+    # Split at spaces only: the words of each line, joined again, are the line as it was.
+    text = " ".join(" ".join(after).split())
+    assert "TypeError: cannot read property 'a_property_with_a_long_name_that_does_not" in text
+    assert "failures (3):" in after
+    assert (
+        text.count(
+            "[item-number-2] failed: the upstream service answered 503 Service "
+            "Unavailable after 30 seconds"
+        )
+        == 1
+    )
+    with Store(reading=True) as store:
+        run_id = store.list_runs()[0].id
+    for command in ("inspect", "resume"):  # each id is whole on one line, for copying
+        assert any(f"jshost {command} {run_id}" in line for line in after), "\n".join(after)
+    assert any(line.startswith("  ") for line in after[1:])  # continued lines are indented
+    assert "Traceback" not in term.text
+
+
 def test_second_ctrl_c_on_a_terminal_exits_at_once(tmp_path):
     script = tmp_path / "busy.js"
     script.write_text(script_source(BUSY))
