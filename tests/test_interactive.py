@@ -442,7 +442,7 @@ def test_x_on_the_run_asks_first_so_one_esc_too_many_does_not_stop_everything():
         await pilot.press("x")
         assert isinstance(app.screen, StopScreen)
         text = await shown(pilot, "Stop the whole run?")
-        assert "1 running agent(s) are cancelled and 2 queued" in text
+        assert "1 running agent is cancelled and 2 queued ones never start" in text
         assert "y stop the run" in text and "Esc keep it running" in text
         await pilot.press("x")  # x again (meant for an agent) does not confirm
         assert not isinstance(app.screen, StopScreen)

@@ -607,11 +607,15 @@ class StopScreen(ModalScreen[bool]):
         self.running, self.queued = running, queued
 
     def compose(self) -> ComposeResult:
+        running = (
+            "1 running agent is" if self.running == 1 else f"{self.running} running agents are"
+        )
+        queued = "1 queued one" if self.queued == 1 else f"{self.queued} queued ones"
         text = Text("Stop the whole run?\n\n", style="bold")
         text.append(
-            f"{self.running} running agent(s) are cancelled and {self.queued} queued one(s) never "
-            "start;\nfinished agents are kept, and jshost resume carries on from them.\n"
-            "(To skip one agent, open a phase with Enter, select it, then press x.)\n\n"
+            f"{running} cancelled and {queued} never start;\n"
+            "finished agents are kept, and jshost resume carries on from them.\n"
+            "To skip one agent instead: Enter opens the list, select it, press x.\n\n"
         )
         text.append("y", style="bold")
         text.append(" stop the run · ")
