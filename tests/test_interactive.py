@@ -465,6 +465,22 @@ def test_x_on_the_run_asks_first_so_one_esc_too_many_does_not_stop_everything():
     assert s.statuses()[1] == "skipped"
 
 
+def test_the_stop_question_goes_away_when_the_run_ends_while_it_is_asked():
+    s = Session(SLOW_THREE, concurrency=3)
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: s.shown() == ["running"] * 3, "all running")
+        await pilot.press("x")
+        assert isinstance(app.screen, StopScreen)
+        await until(pilot, lambda: app.view.finished, "the run's end")
+        await until(pilot, lambda: not isinstance(app.screen, StopScreen), "the question to go")
+        assert "the run goes on" not in app.message
+        await pilot.press("q")
+
+    assert s.drive(scenario).status == "completed"
+
+
 def test_s_saves_the_script_as_a_project_or_user_workflow(tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()

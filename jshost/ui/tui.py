@@ -766,6 +766,8 @@ class RunApp(App[int]):
                 interval = STORE_POLL_FINISHED
             self._next_poll = time.monotonic() + interval
         self.view = view
+        if view.finished and isinstance(self.screen, StopScreen):
+            self.screen.dismiss(None)  # nothing left to stop: the question no longer applies
         self.draw()
         if view.finished and self._leave_when_finished:
             self.exit(return_code=EXIT_STOPPED if view.status == "stopped" else 0)
@@ -1088,7 +1090,7 @@ class RunApp(App[int]):
             async def answered(stop: bool | None) -> None:
                 if stop and self._can_steer():
                     await self._stop()
-                elif not stop:
+                elif stop is False:
                     self.say("the run goes on")
 
             self.push_screen(StopScreen(counts["running"], counts["queued"]), answered)
