@@ -466,7 +466,8 @@ def test_x_on_the_run_asks_first_so_one_esc_too_many_does_not_stop_everything():
 
 
 def test_the_stop_question_goes_away_when_the_run_ends_while_it_is_asked():
-    s = Session(SLOW_THREE, concurrency=3)
+    # Long enough for x to be pressed while all three run, even on a loaded machine.
+    s = Session(SLOW_THREE.replace("latency=0.8", "latency=3"), concurrency=3)
 
     async def scenario(pilot):
         app = pilot.app
