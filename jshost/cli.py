@@ -18,6 +18,7 @@ import click
 
 from . import __version__
 from .errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from .text import printable
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -68,23 +69,25 @@ def _load_args(args_json: str | None, args_file: str | None) -> Any:
         raise UsageError(f"{source}: JSON is nested too deeply") from None
 
 
-def _echo_wrapped(line: str) -> None:
-    """One line to stderr, wrapped at words on a terminal (never inside an id or a number)."""
+def _echo_wrapped(shown: str) -> None:
+    """Text made printable, to stderr, wrapped at words on a terminal (never inside an id)."""
     from .ui.wrap import wrap_lines
 
-    for part in wrap_lines([line], sys.stderr):
+    for part in wrap_lines(shown.split("\n"), sys.stderr):
         click.echo(part, err=True)
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    _echo_wrapped(f"jshost: {message}")
+    _echo_wrapped(f"jshost: {printable(message, multiline=True)}")
     sys.exit(code)
 
 
 def _print_script_error(exc: ScriptError, source: str | None) -> None:
-    _echo_wrapped(f"jshost: {exc}")  # the excerpt below is not wrapped: its caret must line up
+    # The message and the detail carry the script's own text (a thrown message, a stack).
+    # The excerpt below is not wrapped: its caret must line up.
+    _echo_wrapped(f"jshost: {printable(str(exc), multiline=True)}")
     if exc.detail:
-        click.echo(exc.detail, err=True)
+        click.echo(printable(exc.detail, multiline=True), err=True)
     elif source is not None and exc.line is not None:
         from .diagnostics import excerpt
 
@@ -352,10 +355,12 @@ def _execute(
     else:
         if outcome.status == "completed":
             on_terminal = sys.stdout.isatty()
-            text = format_result(
-                outcome.result, limit=RESULT_PREVIEW_CHARS if on_terminal else None
+            text = format_result(  # shown safely on a terminal; exact to a pipe or a file
+                outcome.result,
+                limit=RESULT_PREVIEW_CHARS if on_terminal else None,
+                exact=not on_terminal,
             )
-            click.echo(text)
+            click.echo(text, color=True)  # click would strip what looks like colour codes
             if on_terminal and len(text) < len(format_result(outcome.result)):
                 click.echo(f"(the whole result: jshost inspect {run_id} --result)", err=True)
         if outcome.error is not None:
@@ -364,9 +369,11 @@ def _execute(
                 outcome.error, loaded.source if outcome.error.path == script_path else None
             )
         for line in format_summary(outcome, run_id):
-            _echo_wrapped(line)
+            _echo_wrapped(printable(line))
     if save_error is not None:
-        click.echo(f"jshost: warning: the run's end was not saved: {save_error}", err=True)
+        click.echo(
+            f"jshost: warning: the run's end was not saved: {printable(save_error)}", err=True
+        )
     if outcome.status == "stopped":
         sys.exit(EXIT_STOPPED)
     if outcome.status == "failed":
