@@ -36,7 +36,14 @@ from jshost.engine import Engine, Limits
 from jshost.script import parse_script
 from jshost.store import Store
 from jshost.ui.dispatch import EventQueue
-from jshost.ui.tui import HelpScreen, LiveSource, RunApp, SaveScreen, StopScreen, StoreSource
+from jshost.ui.interactive import (
+    HelpScreen,
+    LiveSource,
+    RunApp,
+    SaveScreen,
+    StopScreen,
+    StoreSource,
+)
 from jshost.workers.sim import SimWorker
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "hello.js"
@@ -724,7 +731,7 @@ def test_the_queued_filter_keeps_the_columns_where_they_were():
 
 
 def test_messages_expire_and_f_on_the_run_screen_says_what_it_will_do(monkeypatch):
-    monkeypatch.setattr("jshost.ui.tui.MESSAGE_SECONDS", 1.0)
+    monkeypatch.setattr("jshost.ui.interactive.app.MESSAGE_SECONDS", 1.0)
     s = Session(SLOW_THREE)
 
     async def scenario(pilot):
