@@ -71,14 +71,23 @@ def _load_args(args_json: str | None, args_file: str | None) -> Any:
         raise UsageError(f"{source}: JSON is nested too deeply") from None
 
 
+def _echo_wrapped(shown: str) -> None:
+    """Text made printable, to stderr, wrapped at words on a terminal (never inside an id)."""
+    from ..ui.wrap import wrap_lines
+
+    for part in wrap_lines(shown.split("\n"), sys.stderr):
+        click.echo(part, err=True)
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"jshost: {printable(message, multiline=True)}", err=True)
+    _echo_wrapped(f"jshost: {printable(message, multiline=True)}")
     sys.exit(code)
 
 
 def _print_script_error(exc: ScriptError, source: str | None) -> None:
     # The message and the detail carry the script's own text (a thrown message, a stack).
-    click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
+    # The excerpt below is not wrapped: its caret must line up.
+    _echo_wrapped(f"jshost: {printable(str(exc), multiline=True)}")
     if exc.detail:
         click.echo(printable(exc.detail, multiline=True), err=True)
     elif source is not None and exc.line is not None:
@@ -393,7 +402,7 @@ def _execute(
                 outcome.error, loaded.source if outcome.error.path == script_path else None
             )
         for line in format_summary(outcome, run_id):
-            click.echo(printable(line), err=True)
+            _echo_wrapped(printable(line))
     if save_error is not None:
         click.echo(
             f"jshost: warning: the run's end was not saved: {printable(save_error)}", err=True
