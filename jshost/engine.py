@@ -210,6 +210,8 @@ def _payload_error(name: str, message: str) -> dict[str, str]:
     return {"name": name, "message": message}
 
 
+_CHILD_CACHE = 16  # child scripts a run keeps loaded (each up to a few MB)
+
 _NESTED = (
     "workflow() cannot be called from within a child workflow — nesting is limited to one "
     "level. Inline the inner script or call its agents directly."
@@ -314,6 +316,7 @@ class Engine:
         self._dropped_failures = 0
         self._children: list[_Child] = []
         self._workflow_calls = 0
+        self._child_cache: dict[tuple[Any, ...], Script | str] = {}
         self._text_bytes = 0  # memory the agents' prompts, options and schemas hold
         self._child_groups: dict[str, int] = {}
         self._rejected: list[AgentRecord] = []
@@ -884,12 +887,9 @@ class Engine:
                     path = self._child_path(raw)
                 except (OSError, ValueError, RuntimeError):
                     raise JshostError(f"{label}: not a workflow script") from None
-            try:
-                child = await trio.to_thread.run_sync(load_child_script, path)
-            except ScriptLoadError as exc:
-                raise JshostError(f"{label}: {exc}") from None
-            except (OSError, ValueError, RuntimeError):
-                raise JshostError(f"{label}: not a workflow script") from None
+            child = await trio.to_thread.run_sync(self._load_child, path)
+            if isinstance(child, str):
+                raise JshostError(f"{label}: {child}")
             if len(child.meta.name) > MAX_TITLE_CHARS:
                 raise _Refused(
                     "RangeError",
@@ -911,6 +911,31 @@ class Engine:
         return await self._js(
             js, sandbox.start_child, request_id, child.child_wrapped, name, group, args_json
         )
+
+    def _load_child(self, path: Path) -> Script | str:
+        """The child script at ``path``, or why it cannot run; the same file is read once.
+
+        A loop of workflow() calls would otherwise read and check the same file (up to 2 MB
+        of source) every time, for as many calls as the cap allows.
+        """
+        try:
+            st = path.stat()
+            key: tuple[Any, ...] | None = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        except (OSError, ValueError):
+            key = None  # loading says what is wrong
+        found = self._child_cache.get(key) if key is not None else None
+        if found is None:
+            try:
+                found = load_child_script(path)
+            except ScriptLoadError as exc:
+                found = str(exc)
+            except (OSError, ValueError, RuntimeError):
+                found = "not a workflow script"
+            if key is not None:
+                self._child_cache[key] = found
+                while len(self._child_cache) > _CHILD_CACHE:
+                    del self._child_cache[next(iter(self._child_cache))]
+        return found
 
     def _check_caller(self, stack: Any) -> None:
         """Refuse a workflow() call made from a child workflow's code, however it got there.
