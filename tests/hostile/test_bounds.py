@@ -24,8 +24,10 @@ MIB = 1 << 20
 # A small launcher starts jshost and reports its peak RSS: a child forked straight from this
 # test process would count this process's memory, which it holds until its exec, as its own.
 _LAUNCHER = """
-import os, sys
-pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "jshost", *sys.argv[2:]], os.environ)
+import os, signal, sys
+pid = os.posix_spawn(sys.executable, [sys.executable, "-m", "jshost", *sys.argv[3:]], os.environ)
+signal.signal(signal.SIGALRM, lambda *_: os.kill(pid, signal.SIGKILL))  # never left behind
+signal.alarm(int(sys.argv[2]))
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as f:
     f.write(str(usage.ru_maxrss * 1024))
@@ -33,7 +35,7 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run(home: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120):
+def run(home: Path, *args: str, env: dict[str, str] | None = None, timeout: int = 120):
     """``python -m jshost ARGS`` → (exit code, stdout, stderr, its peak RSS in bytes)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
     full.pop("PYTHONIOENCODING", None)  # what a plain UTF-8 pipe takes, nothing more lenient
@@ -42,10 +44,10 @@ def run(home: Path, *args: str, env: dict[str, str] | None = None, timeout: floa
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "rss"
         proc = subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, str(report), *args],
+            [sys.executable, "-c", _LAUNCHER, str(report), str(timeout), *args],
             env=full,
             capture_output=True,
-            timeout=timeout,
+            timeout=timeout + 30,
         )
         peak = int(report.read_text())
     stdout, stderr = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
