@@ -21,8 +21,6 @@ __all__ = [
     "MAX_TITLE_CHARS",
     "MAX_WORKFLOW_CALLS",
     "has_surrogate",
-    "scrub",
-    "scrub_value",
     "text_problem",
     "value_has_surrogate",
 ]
@@ -46,22 +44,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def has_surrogate(text: str) -> bool:
     """Whether ``text`` holds a lone surrogate (JSON decoding pairs the valid ones)."""
     return _SURROGATE.search(text) is not None
-
-
-def scrub(text: str) -> str:
-    """``text`` with each lone surrogate replaced by U+FFFD, as a UTF-8 encoder would."""
-    return _SURROGATE.sub("\ufffd", text) if has_surrogate(text) else text
-
-
-def scrub_value(value: Any) -> Any:
-    """A JSON value with :func:`scrub` applied to every string in it, keys included."""
-    if isinstance(value, str):
-        return scrub(value)
-    if isinstance(value, list):
-        return [scrub_value(v) for v in value]
-    if isinstance(value, dict):
-        return {scrub(k): scrub_value(v) for k, v in value.items()}
-    return value
 
 
 def value_has_surrogate(value: Any) -> bool:

@@ -27,8 +27,6 @@ from .bounds import (
     MAX_PROMPT_CHARS,
     MAX_TITLE_CHARS,
     MAX_WORKFLOW_CALLS,
-    scrub,
-    scrub_value,
     text_problem,
     value_has_surrogate,
 )
@@ -187,16 +185,13 @@ def default_label(prompt: str) -> str:
 
 
 def _clip(text: str) -> str:
-    # Lines are kept, stored and shown: a lone surrogate would break each of those later.
-    text = scrub(text)
     if len(text) <= MAX_LINE_CHARS:
         return text
     return f"{text[:MAX_LINE_CHARS]}… ({len(text) - MAX_LINE_CHARS:,} more characters)"
 
 
 def _title(text: str) -> str:
-    """A phase or group title as the host keeps it: valid Unicode, at most a set length."""
-    text = scrub(text)
+    """A phase or group title as the host keeps it: at most a set length."""
     return text if len(text) <= MAX_TITLE_CHARS else f"{text[:MAX_TITLE_CHARS]}…"
 
 
@@ -609,10 +604,9 @@ class Engine:
             pending.extend(await self._on_workflow(event, js, sandbox))
         elif kind == "done":
             if event.get("ok") is True:
-                value = event.get("value")
-                # The result is stored and printed: a lone surrogate becomes U+FFFD, as any
-                # UTF-8 encoder would make it.
-                return (scrub_value(value) if value_has_surrogate(value) else value,)
+                # Exact, lone surrogates included: the store keeps JSON escapes, and every
+                # human-facing surface shows them inert (jshost.text.printable).
+                return (event.get("value"),)
             raise self._script_error(event)
         else:
             raise _BridgeError(f"unknown kind {kind!r}")
@@ -708,12 +702,13 @@ class Engine:
         if refused is not None:
             return refused
         if isinstance(opts.get("phase"), str):
-            # Often inherited from phase(), whose title the host keeps the same way.
+            # Often inherited from phase(), whose title the host keeps as it is (clipped): a
+            # group title is shown and stored, never sent to a model.
             opts["phase"] = _title(opts["phase"])
         for key, value in opts.items():
             _need(isinstance(key, str) and len(key) < 64, "bad option name")
             _need(isinstance(value, str | int | float | bool), "bad option value")
-            if isinstance(value, str):
+            if isinstance(value, str) and key != "phase":
                 refused = text_problem(value, f"agent() option {key}", MAX_TITLE_CHARS)
                 if refused is not None:
                     return refused
@@ -811,8 +806,6 @@ class Engine:
             self._reply(request_id, True, None)
         else:
             value = result.value
-            if value_has_surrogate(value):  # a model's JSON may escape one; it must be storable
-                value = scrub_value(value)
             rec.status = "done"
             rec.result = value
             self._charge(rec, result.usage, result.model, result.attempts)
@@ -1021,7 +1014,7 @@ class Engine:
         name = event.get("name") if isinstance(event.get("name"), str) else "Error"
         message = event.get("message") if isinstance(event.get("message"), str) else ""
         stack = event.get("stack") if isinstance(event.get("stack"), str) else ""
-        name, message = scrub(name)[:MAX_TITLE_CHARS], _clip(message)
+        name, message = name[:MAX_TITLE_CHARS], _clip(message)
         path, line, col = self.script.path, None, None
         for _, frame_line, frame_col in parse_frames(stack):
             if frame_line >= CHILD_LINE_BASE and self._children:

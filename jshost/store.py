@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .bounds import MAX_STORED_LOG_BYTES, scrub_value, value_has_surrogate
+from .bounds import MAX_STORED_LOG_BYTES
 from .errors import StoreError
 from .journal import JournalEntry, Recorder, Replay
 
@@ -177,17 +177,8 @@ def _dump(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-def _escapes_surrogate(text: str) -> bool:
-    return "\\ud" in text or "\\uD" in text
-
-
 def _load(text: str | None) -> Any:
-    if text is None:
-        return None
-    value = json.loads(text)
-    # JSON may escape a lone surrogate, which no UTF-8 output can take: a value stored by an
-    # older version (or a worker's answer) must not make the run unreadable.
-    return scrub_value(value) if _escapes_surrogate(text) and value_has_surrogate(value) else value
+    return None if text is None else json.loads(text)
 
 
 def _explain(exc: sqlite3.Error, where: Path) -> str:
