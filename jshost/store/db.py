@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .bounds import MAX_STORED_LOG_BYTES
-from .errors import StoreError
-from .journal import JournalEntry, Recorder, Replay
+from ..bounds import MAX_STORED_LOG_BYTES
+from ..errors import StoreError
+from ..journal import JournalEntry, Recorder, Replay
 
 try:
     import fcntl

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .text import json_text, printable
+from ..text import json_text, printable
 
 if TYPE_CHECKING:
-    from .script import Script
-    from .validate import Report
+    from ..script import Script
+    from ..script.validate import Report
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
 
@@ -37,7 +37,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _print_report(report: Report, *, err: bool) -> None:
-    from .validate import format_text
+    from ..script.validate import format_text
 
     for line in format_text(report):
         # A message may quote the file (a name, a string): nothing of it reaches the terminal live.
@@ -59,8 +59,8 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
       jshost validate flow.js
       jshost validate --strict --json .claude/workflows/*.js
     """
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
 
     reports = []
     unreadable: list[dict[str, str]] = []
@@ -114,9 +114,9 @@ def show_cmd(script: str, plain: bool) -> None:
       jshost show flow.js
       jshost show nginx-502-debug --plain | less
     """
-    from .cli_saved import resolve_script_arg
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
+    from .library import resolve_script_arg
 
     try:
         report = validate_file(resolve_script_arg(script))
@@ -125,7 +125,7 @@ def show_cmd(script: str, plain: bool) -> None:
     if not report.source and report.diagnostics and report.diagnostics[0].code == "E101":
         # The file was not even read: far beyond the limit.
         _fail(f"{script}: {report.diagnostics[0].message}: too large to show", 1)
-    from .ui import view
+    from ..ui import script_view as view
 
     if plain or not sys.stdout.isatty():
         click.echo(view.plain_view(report), nl=False)
@@ -142,8 +142,8 @@ def show_cmd(script: str, plain: bool) -> None:
 def checked_script(path: str) -> tuple[Script, Report]:
     """The script at ``path`` and its validation; exits 2, printing every diagnostic as
     ``validate`` does, when the file is unreadable or the script has errors."""
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
 
     try:
         report = validate_file(path)
@@ -154,7 +154,7 @@ def checked_script(path: str) -> tuple[Script, Report]:
 
 def checked_source(source: str, path: str | None) -> tuple[Script, Report]:
     """:func:`checked_script` for a script held in memory (a stored run's)."""
-    from .validate import validate_source
+    from ..script.validate import validate_source
 
     return _refuse_errors(validate_source(source, path=path))
 
@@ -186,8 +186,8 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
 
     Exits 2 when there is no terminal to ask on, or when the answer is No.
     """
-    from .errors import JshostError
-    from .store import Store
+    from ..errors import JshostError
+    from ..store import Store
 
     path = str(Path(report.path).resolve()) if report.path else None
     name = report.meta.name if report.meta else "workflow"
@@ -206,8 +206,8 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
         )
     from rich.console import Console
 
-    from .ui import view
-    from .ui.confirm import Choice, ask
+    from ..ui import script_view as view
+    from ..ui.confirm import Choice, ask
 
     console = Console(stderr=True)
 
