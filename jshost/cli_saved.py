@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,8 +19,11 @@ def resolve_script_arg(arg: str) -> str:
 
     Raises ``ScriptLoadError`` naming the saved workflows when ``arg`` is neither.
     """
-    if Path(arg).exists() or arg.endswith((".js", ".mjs", ".cjs", ".ts")) or "/" in arg:
+    if Path(arg).exists():
         return arg
+    if arg.endswith((".js", ".mjs", ".cjs", ".ts")) or "/" in arg:
+        # A path, not a name: saved workflows were not searched, so say only what is true.
+        raise ScriptLoadError(f"no such file: {arg!r}")
     from .saved import discover, find_workflow
 
     found = find_workflow(arg)
@@ -30,7 +34,11 @@ def resolve_script_arg(arg: str) -> str:
     raise ScriptLoadError(f"no such file or saved workflow: {arg!r}. Saved workflows: {known}")
 
 
-@click.command(name="save")
+@click.command(
+    name="save",
+    epilog="Exit codes: 0 saved; 1 it could not be written; 2 the script is unreadable or "
+    "has errors (nothing saved).",
+)
 @click.argument("script", metavar="SCRIPT")
 @click.option("--user", is_flag=True, help="Save for every project: ~/.claude/workflows/.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite an existing file without asking.")
@@ -58,7 +66,7 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
         for line in format_text(report):
             click.echo(line, err=True)
         click.echo(f"jshost: not saved: {report.errors} error(s) in {script}", err=True)
-        sys.exit(1)
+        sys.exit(2)  # as `run` refuses it: nothing was done
     name = report.meta.name
     try:
         try:
@@ -72,7 +80,12 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
         click.echo(f"jshost: {exc}", err=True)
         sys.exit(1)
     click.echo(f"saved {name!r} to {path}")
-    click.echo(f"run it with: jshost run {name}")
+    # The saved name may hold spaces or quotes: the hint must paste into a shell as it is.
+    run = f"jshost run {shlex.quote(name)}"
+    if report.reads_args:
+        click.echo(f"run it with: {run} --args JSON  (or --args-file FILE: the script reads args)")
+    else:
+        click.echo(f"run it with: {run}")
 
 
 @click.command(name="list")

@@ -20,7 +20,7 @@ Severity = Literal["error", "warning"]
 
 #: code -> short name. The first digit groups them: 1 what ``run`` refuses on load,
 #: 2 sandbox features that do not exist, 3 determinism, 4 names, 5 ``agent()`` calls,
-#: 6 ``parallel()``/``pipeline()``, 7 phases and budget.
+#: 6 ``parallel()``/``pipeline()``, 7 phases and budget, 8 ``workflow()``.
 CODES: dict[str, str] = {
     "E101": "script-too-large",
     "E102": "control-character",
@@ -58,6 +58,7 @@ CODES: dict[str, str] = {
     "W702": "phase-unused",
     "E703": "budget-called",
     "W704": "budget-loop",
+    "W801": "workflow-script-missing",
 }
 
 # ECMAScript LineTerminatorSequence: how acorn (and so the reference's messages) count lines.

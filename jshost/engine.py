@@ -21,6 +21,7 @@ from typing import Any, Literal
 import trio
 
 from . import events as ev
+from .error_position import DESTRUCTURING_MESSAGE, destructuring_site
 from .errors import JshostError, ScriptLoadError, StoreError, WorkerError, WorkflowError
 from .journal import JournalEntry, Recorder, Replay, cache_key
 from .sandbox import (
@@ -192,6 +193,12 @@ class _BridgeError(Exception):
 def _need(cond: bool, what: str) -> None:
     if not cond:
         raise _BridgeError(what)
+
+
+def _thrown_by_script(stack: str) -> bool:
+    """Whether the error's first frame is script code, not a native function (Object.keys)."""
+    first = stack.lstrip().split("\n", 1)[0]
+    return "<input>:" in first
 
 
 @dataclass
@@ -863,8 +870,18 @@ class Engine:
                 break
             if frame_line < RUNTIME_LINE_BASE:
                 line, col = frame_line, frame_col
+                in_wrapper = line == 1 and col <= len(PREFIX)
                 if line == 1:
                     col = max(1, col - len(PREFIX))
+                if _thrown_by_script(stack) and DESTRUCTURING_MESSAGE.match(message):
+                    # QuickJS gives a failed destructuring the last position it wrote.
+                    found = destructuring_site(
+                        self.script.source, None if in_wrapper else line, col, message
+                    )
+                    if found is not None:
+                        line, col = found
+                    elif in_wrapper:
+                        line = col = None  # the wrapper's own start is no place in the script
                 break
         mib = self.limits.sandbox.memory >> 20
         if name == "InternalError" and message.startswith("out of memory"):

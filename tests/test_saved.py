@@ -107,7 +107,7 @@ def test_save_user(repo, tmp_path):
 def test_save_refuses_an_invalid_script_with_its_diagnostics(repo, tmp_path):
     script = write(tmp_path / "bad.js", "export const meta = { name: 'x' }\nreturn 1\n")
     result = invoke("save", str(script))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # as `run` refuses it
     assert "bad.js:1:" in result.output and "not saved" in result.output
     assert not (repo / ".claude").exists()
 
@@ -220,7 +220,10 @@ def test_bad_files_are_skipped_with_reasons_not_fatal(repo):
     workflows, skipped = discover()
     assert [wf.name for wf in workflows] == ["Good"]
     reasons = {s.path.name: s.reason for s in skipped}
-    assert set(reasons) == {"nometa.js", "big.js", "typed.ts", "latin1.js"}
+    # Anything in workflows/ that is not a workflow is listed, as the README says.
+    assert set(reasons) == {"nometa.js", "big.js", "typed.ts", "latin1.js", "notes.md", "dir.js"}
+    assert reasons["notes.md"] == "only .js files are workflows, not .md files"
+    assert reasons["dir.js"] == "only .js files are workflows, not directories"
     assert "512 KiB" in reasons["big.js"]
     assert reasons["latin1.js"] == "not UTF-8 text"
     assert "only .js" in reasons["typed.ts"]
