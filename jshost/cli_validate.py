@@ -222,6 +222,7 @@ def _where(path: str) -> str:
         return str(folder)
 
 
+_ENTER_WINDOW = 0.3  # seconds an Enter right after a key counts as part of it
 _SEQUENCES = {"\x1b[A": "up", "\x1bOA": "up", "\x1b[B": "down", "\x1bOB": "down"}
 
 
@@ -246,6 +247,11 @@ def _read_key(prompt: str) -> str | None:
                 data += os.read(fd, 1)
                 if data[-1:].isalpha() or data[-1:] == b"~":
                     break
+        elif data not in (b"\r", b"\n", b"") and select.select([fd], [], [], _ENTER_WINDOW)[0]:
+            # `1⏎` out of habit (the question used to read lines): the Enter belongs to the
+            # key, not to the next question, where it would take the marked choice. (Another
+            # key typed that fast is dropped with it.)
+            os.read(fd, 1)
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
     click.echo(err=True)
@@ -352,7 +358,7 @@ def confirm_run(
             click.echo(f"jshost: warning: could not remember the approval: {exc}", err=True)
 
 
-_ARGS_SHOWN = 100  # characters of the args' JSON the question shows
+_ARGS_SHOWN = 78  # the args row fits a line of an 80-column terminal
 
 
 def _args_summary(args: Any, *, reads_args: bool) -> str:
@@ -374,8 +380,10 @@ def _args_summary(args: Any, *, reads_args: bool) -> str:
     else:
         kinds = {str: "string", bool: "boolean", int: "number", float: "number"}
         kind = kinds.get(type(args), "null")
-    shown = text if len(text) <= _ARGS_SHOWN else text[: _ARGS_SHOWN - 1] + "…"
-    return f"{kind} ({len(text):,} characters): {shown}"
+    head = f"{kind} ({len(text):,} characters): "
+    room = max(20, _ARGS_SHOWN - len("args: ") - len(head))  # one line of 80 columns
+    shown = text if len(text) <= room else text[: room - 1] + "…"
+    return head + shown
 
 
 def _run_rows(limits: Any, worker: str, model: str | None) -> list[tuple[str, str]]:
