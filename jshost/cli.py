@@ -18,6 +18,7 @@ import click
 
 from . import __version__
 from .errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from .text import printable
 
 #: What a script that reads `args` needs when none were given.
 READS_ARGS = "the script reads args; pass --args or --args-file"
@@ -72,14 +73,15 @@ def _load_args(args_json: str | None, args_file: str | None) -> Any:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"jshost: {message}", err=True)
+    click.echo(f"jshost: {printable(message, multiline=True)}", err=True)
     sys.exit(code)
 
 
 def _print_script_error(exc: ScriptError, source: str | None) -> None:
-    click.echo(f"jshost: {exc}", err=True)
+    # The message and the detail carry the script's own text (a thrown message, a stack).
+    click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
     if exc.detail:
-        click.echo(exc.detail, err=True)
+        click.echo(printable(exc.detail, multiline=True), err=True)
     elif source is not None and exc.line is not None:
         from .diagnostics import excerpt
 
@@ -379,10 +381,12 @@ def _execute(
     else:
         if outcome.status == "completed":
             on_terminal = sys.stdout.isatty()
-            text = format_result(
-                outcome.result, limit=RESULT_PREVIEW_CHARS if on_terminal else None
+            text = format_result(  # shown safely on a terminal; exact to a pipe or a file
+                outcome.result,
+                limit=RESULT_PREVIEW_CHARS if on_terminal else None,
+                exact=not on_terminal,
             )
-            click.echo(text)
+            click.echo(text, color=True)  # click would strip what looks like colour codes
             if on_terminal and len(text) < len(format_result(outcome.result)):
                 click.echo(f"(the whole result: jshost inspect {run_id} --result)", err=True)
         if outcome.error is not None:
@@ -393,9 +397,11 @@ def _execute(
             if args is NO_ARGS and report is not None and report.reads_args:
                 click.echo(f"jshost: {READS_ARGS}", err=True)
         for line in format_summary(outcome, run_id):
-            click.echo(line, err=True)
+            click.echo(printable(line), err=True)
     if save_error is not None:
-        click.echo(f"jshost: warning: the run's end was not saved: {save_error}", err=True)
+        click.echo(
+            f"jshost: warning: the run's end was not saved: {printable(save_error)}", err=True
+        )
     if outcome.status == "stopped":
         sys.exit(EXIT_STOPPED)
     if outcome.status == "failed":

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from .errors import JshostError
+from .text import encodable, json_text, printable
 
 __all__ = ["inspect_cmd", "runs_cmd"]
 
@@ -22,8 +23,14 @@ def _open_store() -> Any:
     try:
         return Store(reading=True)
     except JshostError as exc:
-        click.echo(f"jshost: {exc}", err=True)
+        click.echo(f"jshost: {printable(str(exc))}", err=True)
         sys.exit(2)
+
+
+def _say(text: str = "", *, multiline: bool = False) -> None:
+    """A line of a human view: stored text in it is shown, never obeyed. One value stays on
+    one line unless ``multiline`` (a prompt, a result, an error message)."""
+    click.echo(printable(text, multiline=multiline))
 
 
 def _when(epoch: float | None) -> str:
@@ -60,7 +67,8 @@ def _table(rows: list[list[str]], header: list[str]) -> None:
     for name in header:
         table.add_column(name, overflow="fold")
     for row in rows:
-        table.add_row(*(Text(cell) for cell in row))  # cells are data, never markup
+        # Cells are data: never markup, and nothing in them reaches the terminal live.
+        table.add_row(*(Text(printable(cell)) for cell in row))
     console.print(table)
 
 
@@ -81,7 +89,7 @@ def runs_cmd(json_: bool, limit: int) -> None:
         try:
             runs = store.list_runs(limit=limit)
         except JshostError as exc:
-            click.echo(f"jshost: {exc}", err=True)
+            click.echo(f"jshost: {printable(str(exc))}", err=True)
             sys.exit(2)
         location = store.path
     if json_:
@@ -141,21 +149,25 @@ def inspect_cmd(
                     }
                     if e.type == "result":
                         line["result"] = e.result
-                    click.echo(json.dumps(line, ensure_ascii=False))
+                    click.echo(json_text(json.dumps(line, ensure_ascii=False)))
                 return
             agents = store.agents(run.id)
             logs = store.logs(run.id)
         except JshostError as exc:
-            click.echo(f"jshost: {exc}", err=True)
+            click.echo(f"jshost: {printable(str(exc))}", err=True)
             sys.exit(2)
     if result_only:
         if run.status != "completed":
             click.echo(f"jshost: run {run.id} has no result: it is {run.shown_status}", err=True)
             sys.exit(1)
         if isinstance(run.result, str) and not json_:
-            click.echo(run.result)
+            # Exact to a pipe or a file; on a terminal, shown without anything live in it.
+            if sys.stdout.isatty():
+                click.echo(printable(run.result, multiline=True))
+            else:
+                click.echo(encodable(run.result), color=True)  # no colour codes stripped
         else:
-            click.echo(json.dumps(run.result, ensure_ascii=False, indent=2))
+            click.echo(json_text(json.dumps(run.result, ensure_ascii=False, indent=2)))
         return
     if agent_index is not None:
         match = [a for a in agents if a.index == agent_index]
@@ -183,51 +195,51 @@ def _show_agent(agent: Any, json_: bool) -> None:
     if json_:
         _echo_json(agent.to_json())
         return
-    click.echo(f"agent #{agent.index} [{agent.label}] {agent.status}")
+    _say(f"agent #{agent.index} [{agent.label}] {agent.status}")
     used = f" ({agent.model_used})" if agent.model_used and agent.model_used != agent.model else ""
-    click.echo(f"  phase {agent.phase or '-'} · model {agent.model or '-'}{used}")
+    _say(f"  phase {agent.phase or '-'} · model {agent.model or '-'}{used}")
     cache = ""
     if agent.cache_read or agent.cache_write:
         cache = f" (+ {agent.cache_read:,} cache read, {agent.cache_write:,} cache write)"
-    click.echo(
+    _say(
         f"  tokens {agent.tokens_in:,} in{cache} / {agent.tokens_out:,} out · "
         f"attempts {agent.attempts} · elapsed {_seconds(agent.elapsed)}"
     )
-    click.echo(f"  key {agent.key}")
+    _say(f"  key {agent.key}")
     if agent.options:
-        click.echo(f"  options {json.dumps(agent.options, ensure_ascii=False)}")
-    click.echo("prompt:")
-    click.echo(agent.prompt)
+        _say(f"  options {json_text(json.dumps(agent.options, ensure_ascii=False))}")
+    _say("prompt:")
+    _say(agent.prompt, multiline=True)
     if agent.error:
-        click.echo("error:")
-        click.echo(agent.error)
-    click.echo("result:")
+        _say("error:")
+        _say(agent.error, multiline=True)
+    _say("result:")
     if isinstance(agent.result, str):
-        click.echo(agent.result)
+        _say(agent.result, multiline=True)
     else:
-        click.echo(json.dumps(agent.result, ensure_ascii=False, indent=2))
+        _say(json.dumps(agent.result, ensure_ascii=False, indent=2), multiline=True)
 
 
 def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]]) -> None:
-    click.echo(f"{run.id}  {run.name} — {run.meta.get('description', '')}")
-    click.echo(
+    _say(f"{run.id}  {run.name} — {run.meta.get('description', '')}")
+    _say(
         f"status {run.shown_status} · sessions {run.sessions} · started {_when(run.created_at)}"
         f" · elapsed {_seconds(run.elapsed) if run.finished_at else '-'}"
     )
-    click.echo(f"script {run.path or '(no file)'} · sha256 {run.sha256[:16]}…")
+    _say(f"script {run.path or '(no file)'} · sha256 {run.sha256[:16]}…")
     caps = run.caps
     budget = f"{caps['budget']:,} output tokens" if caps.get("budget") else "none"
-    click.echo(
+    _say(
         f"worker {run.worker} · model {run.model or '-'} · concurrency {caps.get('concurrency')}"
         f" · max agents {caps.get('max_agents')} · budget {budget}"
     )
     if run.has_args:
-        click.echo(f"args {_preview(run.args, 200)}")
+        _say(f"args {_preview(run.args, 200)}")
     counts: dict[str, int] = {}
     for a in agents:
         counts[a.status] = counts.get(a.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
-    click.echo(
+    _say(
         f"agents {len(agents)}: {summary} · tokens "
         f"{sum(a.tokens_in for a in agents):,} in / {sum(a.tokens_out for a in agents):,} out"
     )
@@ -237,7 +249,7 @@ def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]]) -> None:
     for a in agents:
         phases.setdefault(a.phase or "(no phase)", []).append(a)
     if phases:
-        click.echo("\nphases")
+        _say("\nphases", multiline=True)
         rows = []
         for title, members in phases.items():
             by: dict[str, int] = {}
@@ -248,7 +260,7 @@ def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]]) -> None:
             rows.append(["  " + title, str(len(members)), states, tokens])
         _table(rows, ["  PHASE", "AGENTS", "STATES", "TOKENS IN/OUT"])
     if agents:
-        click.echo("\nagents")
+        _say("\nagents", multiline=True)
         rows = [
             [
                 f"  #{a.index}",
@@ -262,25 +274,29 @@ def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]]) -> None:
         _table(rows, ["  #", "STATUS", "LABEL", "TOKENS", "RESULT / ERROR"])
     failures = [text for kind, text in logs if kind == "failure"]
     if failures:
-        click.echo("\nfailures")
+        _say("\nfailures", multiline=True)
         for text in failures:
-            click.echo(f"  {text}")
+            _say(f"  {text}")
     lines = [text for kind, text in logs if kind == "log"]
     if lines:
-        click.echo("\nlogs")
+        _say("\nlogs", multiline=True)
         for text in lines:
-            click.echo(f"  {text}")
+            _say(f"  {text}")
     if run.dropped_logs:
-        click.echo(f"  … {run.dropped_logs:,} more log lines were not stored")
+        _say(f"  … {run.dropped_logs:,} more log lines were not stored")
     if run.error:
         e = run.error
         where = ":".join(str(x) for x in (e.get("path"), e.get("line"), e.get("column")) if x)
-        click.echo(f"\nerror {where + ': ' if where else ''}{e.get('name')}: {e.get('message')}")
+        _say()
+        _say(
+            f"error {where + ': ' if where else ''}{e.get('name')}: {e.get('message')}",
+            multiline=True,
+        )
     if run.status == "completed":
-        click.echo("\nresult")
+        _say("\nresult", multiline=True)
         if isinstance(run.result, str):
-            click.echo(run.result)
+            _say(run.result, multiline=True)
         else:
-            click.echo(json.dumps(run.result, ensure_ascii=False, indent=2))
+            _say(json.dumps(run.result, ensure_ascii=False, indent=2), multiline=True)
     elif run.shown_status != "running":
-        click.echo(f"\nresume with: jshost resume {run.id}")
+        _say(f"\nresume with: jshost resume {run.id}", multiline=True)

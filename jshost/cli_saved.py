@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .errors import JshostError, ScriptLoadError
+from .text import json_text, printable
 
 __all__ = ["list_cmd", "resolve_script_arg", "save_cmd"]
 
@@ -60,12 +61,12 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
     try:
         report = validate_file(script)
     except ScriptLoadError as exc:
-        click.echo(f"jshost: {exc}", err=True)
+        click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
         sys.exit(2)
     if report.errors or report.meta is None:
         for line in format_text(report):
-            click.echo(line, err=True)
-        click.echo(f"jshost: not saved: {report.errors} error(s) in {script}", err=True)
+            click.echo(printable(line), err=True)
+        click.echo(f"jshost: not saved: {report.errors} error(s) in {printable(script)}", err=True)
         sys.exit(2)  # as `run` refuses it: nothing was done
     name = report.meta.name
     try:
@@ -74,14 +75,18 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
         except TargetExists as exc:
             if not sys.stdin.isatty():
                 raise
-            click.confirm(f"{exc.path} exists. Overwrite it?", default=False, abort=True, err=True)
+            click.confirm(
+                f"{printable(exc.path)} exists. Overwrite it?", default=False, abort=True, err=True
+            )
             path = save_workflow(report.source, name, user=user, force=True)
     except SaveError as exc:
-        click.echo(f"jshost: {exc}", err=True)
+        click.echo(f"jshost: {printable(str(exc))}", err=True)
         sys.exit(1)
-    click.echo(f"saved {name!r} to {path}")
-    # The saved name may hold spaces or quotes: the hint must paste into a shell as it is.
-    run = f"jshost run {shlex.quote(name)}"
+    click.echo(printable(f"saved {name!r} to {path}"))
+    # A name with hidden characters cannot be typed as it is shown: the file can. A name with
+    # spaces or quotes is quoted, so the hint pastes into a shell as it is.
+    by = name if printable(name) == name else str(path)
+    run = f"jshost run {printable(shlex.quote(by))}"
     if report.reads_args:
         click.echo(f"run it with: {run} --args JSON  (or --args-file FILE: the script reads args)")
     else:
@@ -103,7 +108,7 @@ def list_cmd(json_: bool) -> None:
     try:
         workflows, skipped = discover()
     except (OSError, JshostError) as exc:
-        click.echo(f"jshost: cannot list saved workflows: {exc}", err=True)
+        click.echo(f"jshost: cannot list saved workflows: {printable(str(exc))}", err=True)
         sys.exit(1)
     if json_:
         out = {
@@ -112,17 +117,18 @@ def list_cmd(json_: bool) -> None:
                 {"path": str(s.path), "scope": s.scope, "reason": s.reason} for s in skipped
             ],
         }
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        click.echo(json_text(json.dumps(out, ensure_ascii=False, indent=2)))
         return
     if not workflows:
         click.echo("no saved workflows here; save one with `jshost save SCRIPT`")
     for wf in workflows:
+        # Saved files are untrusted text: every value is shown, never obeyed, on one line.
         m = wf.meta
-        click.echo(f"{m.name}  ({wf.scope}) {wf.path}")
-        click.echo(f"  {m.description}")
+        click.echo(printable(f"{m.name}  ({wf.scope}) {wf.path}"))
+        click.echo(printable(f"  {m.description}"))
         if m.when_to_use:
-            click.echo(f"  when to use: {m.when_to_use}")
+            click.echo(printable(f"  when to use: {m.when_to_use}"))
         if m.phases:
-            click.echo("  phases: " + " → ".join(p.title for p in m.phases))
+            click.echo(printable("  phases: " + " → ".join(p.title for p in m.phases)))
     for s in skipped:
-        click.echo(f"skipped {s.path} ({s.scope}): {s.reason}", err=True)
+        click.echo(printable(f"skipped {s.path} ({s.scope}): {s.reason}"), err=True)

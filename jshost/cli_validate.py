@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from .text import json_text, printable
+
 if TYPE_CHECKING:
     from .lint import FanOut
     from .script import Script
@@ -29,7 +31,7 @@ _EXIT_USAGE = 2
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"jshost: {message}", err=True)
+    click.echo(f"jshost: {printable(message, multiline=True)}", err=True)
     sys.exit(code)
 
 
@@ -41,7 +43,8 @@ def _print_report(report: Report, *, err: bool) -> None:
     from .validate import format_text
 
     for line in format_text(report):
-        click.echo(line, err=err)
+        # A message may quote the file (a name, a string): nothing of it reaches the terminal live.
+        click.echo(printable(line), err=err)
 
 
 def fanout_sentence(fanout: FanOut) -> str:
@@ -108,7 +111,7 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
         try:
             reports.append(validate_file(resolve_script_arg(path)))
         except ScriptLoadError as exc:
-            click.echo(f"jshost: {exc}", err=True)
+            click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
             unreadable.append({"path": path, "error": exc.message})
     errors = sum(r.errors for r in reports)
     warnings = sum(r.warnings for r in reports)
@@ -120,16 +123,19 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
             "files": [r.to_json() for r in reports],
             "unreadable": unreadable,
         }
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        click.echo(json_text(json.dumps(out, ensure_ascii=False, indent=2)))
     else:
         for report in reports:
             _print_report(report, err=False)
             if report.fanout is not None:
-                click.echo(f"{report.path}: note: fan-out: {fanout_sentence(report.fanout)}")
+                note = f"{report.path}: note: fan-out: {fanout_sentence(report.fanout)}"
+                click.echo(printable(note))
             if report.reads_args:
                 click.echo(
-                    f"{report.path}: note: the script reads args "
-                    "(pass them with --args JSON or --args-file FILE)"
+                    printable(
+                        f"{report.path}: note: the script reads args "
+                        "(pass them with --args JSON or --args-file FILE)"
+                    )
                 )
         if reports:  # nothing to sum up when no file could be read
             files = _plural(len(reports), "file")
@@ -355,7 +361,8 @@ def confirm_run(
             with Store() as store:
                 store.approve(path, report.sha256, name)
         except JshostError as exc:
-            click.echo(f"jshost: warning: could not remember the approval: {exc}", err=True)
+            warning = f"could not remember the approval: {printable(str(exc))}"
+            click.echo(f"jshost: warning: {warning}", err=True)
 
 
 _ARGS_SHOWN = 78  # the args row fits a line of an 80-column terminal

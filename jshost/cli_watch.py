@@ -8,6 +8,7 @@ import sys
 import click
 
 from .errors import JshostError
+from .text import printable
 
 __all__ = ["watch_cmd"]
 
@@ -31,7 +32,7 @@ def watch_cmd(run_id: str | None) -> None:
     try:
         store = Store(reading=True)
     except JshostError as exc:
-        click.echo(f"jshost: {exc}", err=True)
+        click.echo(f"jshost: {printable(str(exc))}", err=True)
         sys.exit(2)
     with store:
         try:
@@ -48,7 +49,7 @@ def watch_cmd(run_id: str | None) -> None:
                     sys.exit(1)
                 row = max(going, key=lambda r: r.started_at)
         except JshostError as exc:
-            click.echo(f"jshost: {exc}", err=True)
+            click.echo(f"jshost: {printable(str(exc))}", err=True)
             sys.exit(2)
         if not (sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()):
             click.echo(

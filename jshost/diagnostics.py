@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, final
 
 from .errors import ScriptLoadError, format_location
+from .text import cell_width, printable
 
 __all__ = ["CODES", "Diagnostic", "Severity", "SourceMap", "decode", "excerpt"]
 
@@ -159,8 +160,11 @@ def excerpt(source: str, line: int, column: int) -> str:
         return ""
     text = lines[line - 1].expandtabs(1)
     start = max(0, column - 60)
-    shown = text[start : start + 80]
-    caret = " " * max(0, column - 1 - start) + "^"
+    # Raw control, bidi or zero-width characters would reorder the line or move the caret
+    # (or reach the terminal as escapes): they are shown as markers, and the caret is placed
+    # by the width of what is shown before the column.
+    shown = printable(text[start : start + 80])
+    caret = " " * cell_width(printable(text[start : max(start, column - 1)])) + "^"
     return f"{shown}\n{caret}"
 
 

@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ..text import printable
 from .dispatch import Stamped
 from .model import (
     STATE_STYLE,
@@ -129,7 +130,7 @@ class LiveView(RunState):
             self.status, "cyan" if self.status == "running" else "yellow"
         )
         text = Text()
-        text.append(name, style="bold")
+        text.append(printable(name), style="bold")
         text.append(" · ")
         text.append(self.status, style=status_style)
         text.append(f" · {elapsed}")
@@ -171,8 +172,8 @@ class LiveView(RunState):
             took = clock(now - a.started_at) if a.started_at is not None else ""
             table.add_row(
                 f"#{a.index}",
-                Text(a.label, style=STATE_STYLE["running"]),
-                Text(a.model or "default", style="dim"),
+                Text(printable(a.label), style=STATE_STYLE["running"]),
+                Text(printable(a.model or "default"), style="dim"),
                 took,
                 f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
             )
@@ -207,7 +208,7 @@ def phase_cells(summary: PhaseSummary) -> tuple[Text, Text, Text, str, str]:
     members = summary.members
     return (
         _MARKS[summary.mark].copy(),
-        Text(summary.title if summary.title is not None else "(no phase)"),
+        Text(printable(summary.title) if summary.title is not None else "(no phase)"),
         state_counts(summary.counts) if members else Text("–", style="dim"),
         f"{tokens_k(summary.tokens_in)}/{tokens_k(summary.tokens_out)}" if members else "",
         clock(summary.span) if summary.span is not None else "",
@@ -256,7 +257,7 @@ def log_lines(logs: Iterable[tuple[str, str]]) -> Text:
         text.append(
             "✗ " if kind == "failure" else "· ", style="red" if kind == "failure" else "dim"
         )
-        text.append(first, style="red" if kind == "failure" else "")
+        text.append(printable(first), style="red" if kind == "failure" else "")
     text.no_wrap = True
     text.overflow = "ellipsis"
     return text

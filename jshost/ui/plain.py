@@ -7,6 +7,7 @@ from typing import IO, Any
 
 from .. import events as ev
 from ..engine import RunOutcome
+from ..text import encodable, printable
 from ..workers.base import Usage
 from .dispatch import EventsDropped, Stamped
 
@@ -28,11 +29,6 @@ def format_seconds(s: float) -> str:
     return f"{m} min {sec:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
 
 
-def _safe(text: str) -> str:
-    # JS strings may hold lone surrogates, which no terminal encoding can write.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 class PlainProgress:
     """Writes one plain, greppable line per meaningful event to ``out`` (no control codes).
 
@@ -48,7 +44,8 @@ class PlainProgress:
         self.agents = agents
 
     def _line(self, text: str) -> None:
-        self.out.write(_safe(text) + "\n")
+        # Names, labels, logs and failures come from the script: one line each, nothing live.
+        self.out.write(printable(text) + "\n")
         self.out.flush()
 
     def handle(self, batch: list[Stamped]) -> None:
@@ -101,13 +98,16 @@ class PlainProgress:
 RESULT_PREVIEW_CHARS = 20_000
 
 
-def format_result(value: Any, *, limit: int | None = None) -> str:
+def format_result(value: Any, *, limit: int | None = None, exact: bool = False) -> str:
     """The result as the user reads it: strings raw, anything else as indented JSON.
 
+    Shown on a terminal unless ``exact``: control, bidi and zero-width characters become
+    ``⟨U+001B⟩`` markers. ``exact`` is for a pipe or a file: the value as it is (only a lone
+    surrogate, which nothing can encode, is written as ``\\udXXX``).
     With ``limit``, a longer text is cut at a line end and a note says how much was left out.
     """
     text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
-    text = _safe(text)
+    text = encodable(text) if exact else printable(text, multiline=True)
     if limit is None or len(text) <= limit:
         return text
     cut = text.rfind("\n", 0, limit)
@@ -163,7 +163,7 @@ def format_summary(outcome: RunOutcome, run_id: str | None = None) -> list[str]:
     if o.failures:
         lines.append(f"failures ({len(o.failures)}):")
         shown = o.failures[:20]
-        lines.extend(f"  {_safe(f)}" for f in shown)
+        lines.extend(f"  {printable(f)}" for f in shown)
         if len(o.failures) > len(shown):
             lines.append(f"  … and {len(o.failures) - len(shown)} more (jshost inspect shows all)")
     if o.dropped_logs:

@@ -46,6 +46,7 @@ from textual.widgets import Static
 
 from ..engine import Engine, EngineControl, RunOutcome
 from ..errors import JshostError
+from ..text import printable
 from .dispatch import EventQueue
 from .live import agents_line, log_lines, phase_cells, state_counts, tokens_line
 from .model import (
@@ -343,8 +344,8 @@ def _agent_cells(a: AgentView, now: float) -> tuple[RenderableType, ...]:
     return (
         f"#{a.index}",
         Text(a.status, style=STATE_STYLE.get(a.status, "")),
-        Text(a.label + tries),
-        Text(a.model_used or a.model or "default"),
+        Text(printable(a.label) + tries),
+        Text(printable(a.model_used or a.model or "default")),
         f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
         clock(took) if took is not None else "",
     )
@@ -372,15 +373,18 @@ def _clip_lines(text: str, expanded: bool) -> tuple[str, str]:
 
 def agent_sections(a: AgentView) -> list[tuple[str, str | None]]:
     """The detail's sections: prompt, result or error, and tool calls for workers with them."""
-    sections: list[tuple[str, str | None]] = [("prompt", a.prompt)]
+    # Every body is shown as printable text: the prompt and result hold what the script and
+    # the model wrote, and a redraw must not replay an escape sequence in them.
+    sections: list[tuple[str, str | None]] = [("prompt", printable(a.prompt, multiline=True))]
     if a.status in ("done", "cached"):
         sections.append(("result", format_result(a.result)))
     elif a.status in ("failed", "skipped", "cancelled"):
-        sections.append(("error", a.error or a.status))
+        sections.append(("error", printable(a.error or a.status, multiline=True)))
     else:
         sections.append(("result", None))
     if a.tool_calls is not None:
-        sections.append(("recent tool calls", "\n".join(a.tool_calls) or "none yet"))
+        calls = "\n".join(printable(call) for call in a.tool_calls)
+        sections.append(("recent tool calls", calls or "none yet"))
     return sections
 
 
@@ -390,16 +394,16 @@ def agent_detail(
     """The detail text of one agent and the line each section starts on."""
     text = Text()
     text.append(f"#{a.index} ", style="dim")
-    text.append(a.label, style="bold")
+    text.append(printable(a.label), style="bold")
     text.append("\nstatus ")
     text.append(a.status, style=STATE_STYLE.get(a.status, ""))
     text.append(f" · attempts {a.attempts}")
     model = a.model or "default"
     if a.model_used and a.model_used != a.model:
         model += f" ({a.model_used})"
-    text.append(f" · model {model}")
+    text.append(f" · model {printable(model)}")
     if a.phase:
-        text.append(f" · phase {a.phase}")
+        text.append(f" · phase {printable(a.phase)}")
     took = a.elapsed(now)
     u = a.usage
     text.append(f"\ntokens {u.input_tokens:,} in / {u.output_tokens:,} out")
@@ -515,7 +519,7 @@ class SaveScreen(ModalScreen[Path | None]):
     def _draw(self) -> None:
         from ..saved import save_target
 
-        text = Text(f"Save {self.workflow_name!r} as a workflow\n\n", style="bold")
+        text = Text(f"Save {printable(repr(self.workflow_name))} as a workflow\n\n", style="bold")
         for user, label in ((False, "project"), (True, "user")):
             try:
                 target = str(save_target(self.workflow_name, user=user, cwd=self.cwd))
@@ -524,11 +528,12 @@ class SaveScreen(ModalScreen[Path | None]):
             chosen = user == self.user
             text.append("● " if chosen else "○ ", style="bold" if chosen else "dim")
             text.append(f"{label:8} ", style="bold" if chosen else "")
-            text.append(target + "\n", style="" if chosen else "dim")
+            text.append(printable(target) + "\n", style="" if chosen else "dim")
         if self.overwrite is not None:
-            text.append(f"\n{self.overwrite} exists: Enter overwrites it, Esc cancels", "yellow")
+            exists = f"{printable(self.overwrite)} exists: Enter overwrites it, Esc cancels"
+            text.append(f"\n{exists}", "yellow")
         elif self.error:
-            text.append(f"\n{self.error}", style="red")
+            text.append(f"\n{printable(self.error)}", style="red")
         else:
             text.append("\nTab: project or user · Enter: save · Esc: cancel", style="dim")
         self.query_one("#save", Static).update(text)
@@ -708,7 +713,7 @@ class RunApp(App[int]):
         """Show a message in the message line (for a few seconds)."""
         self.message = message
         self._message_at = time.monotonic()
-        self.query_one("#message", Static).update(Text(message))
+        self.query_one("#message", Static).update(Text(printable(message)))
 
     def draw(self) -> None:
         view = self.view
@@ -741,7 +746,7 @@ class RunApp(App[int]):
 
     def _header(self, view: RunView) -> Text:
         text = Text()
-        text.append(view.name, style="bold")
+        text.append(printable(view.name), style="bold")
         text.append(" · ")
         text.append(_status_text(view))
         text.append(f" · {clock(view.elapsed)} · ")
@@ -760,7 +765,7 @@ class RunApp(App[int]):
         if self.group == ("run",):
             return "all agents"
         title = self.group[1]
-        return f"phase {title}" if title is not None else "(no phase)"
+        return f"phase {printable(title)}" if title is not None else "(no phase)"
 
     def _where(self, view: RunView) -> Text:
         parts = ["run"]
@@ -768,7 +773,7 @@ class RunApp(App[int]):
             parts.append(self._group_title())
         if self.level == "detail" and self.agent_index is not None:
             a = view.agent(self.agent_index)
-            parts.append(f"#{self.agent_index} {a.label if a else ''}".rstrip())
+            parts.append(f"#{self.agent_index} {printable(a.label) if a else ''}".rstrip())
         text = Text(" › ".join(parts))
         if self.level == "agents":
             rows = self.query_one("#rows", Rows)
@@ -806,7 +811,7 @@ class RunApp(App[int]):
                 key=("run",),
                 cells=(
                     Text(mark, style=style),
-                    Text(f"{view.name} (all agents)", style="bold"),
+                    Text(f"{printable(view.name)} (all agents)", style="bold"),
                     state_counts(counts) if view.agents else Text("–", style="dim"),
                     f"{tokens_k(t_in)}/{tokens_k(t_out)}",
                     clock(view.elapsed),

@@ -12,7 +12,6 @@ import io
 import os
 import shutil
 import subprocess
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +21,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from ..text import printable
+
 if TYPE_CHECKING:
     from ..validate import Report
 
@@ -30,19 +31,7 @@ __all__ = ["header_rows", "page", "plain_view", "rich_view", "visible"]
 
 def visible(text: str) -> str:
     """``text`` with every control or format character (but tab and newline) made visible."""
-    if text.isascii() and text.isprintable():
-        return text
-    out = []
-    for ch in text:
-        if ch in "\t\n":
-            out.append(ch)
-        elif ch == "\r":
-            continue  # CRLF files look the same as LF files
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
-            out.append(f"⟨U+{ord(ch):04X}⟩")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return printable(text, multiline=True)
 
 
 def _plural(n: int, word: str) -> str:
