@@ -562,12 +562,12 @@ def test_without_a_terminal_a_lapsed_approval_is_named(script, env, tmp_path):
     assert piped.returncode == 2
     assert piped.stderr == (
         "jshost: not running without confirmation: the script changed since you chose "
-        "\"don't ask again\" for it (that holds for one content only), and stdin is not a "
+        '"don\'t ask again" for it (that holds for one content only), and stdin is not a '
         "terminal to ask on. Review the script (jshost show SCRIPT), then pass --yes to run it.\n"
     )
     # On a terminal the question comes back, and says why.
     term = start(script, env)
-    term.expect("note: the script changed since you chose \"don't ask again\" for it")
+    term.expect('note: the script changed since you chose "don\'t ask again" for it')
     expect_question(term, script)
     term.send("4")
     assert term.wait() == 2
