@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -233,33 +234,25 @@ _SEQUENCES = {"\x1b[A": "up", "\x1bOA": "up", "\x1b[B": "down", "\x1bOB": "down"
 
 
 def _read_key(prompt: str) -> str | None:
-    """One key from the terminal on stdin, without waiting for Enter.
+    """One key from the terminal on stdin (in cbreak mode: see :func:`_keys_mode`).
 
-    Returns a character, "up", "down" or "enter"; None at end of input (Ctrl-D). Ctrl-C still
-    interrupts: cbreak mode keeps the terminal's signals.
+    Returns a character, "up", "down" or "enter"; None at end of input (Ctrl-D).
     """
     import select
-    import termios
-    import tty
 
+    click.echo(prompt, nl=False, err=True)
     fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd, termios.TCSANOW)  # before the prompt: no key is echoed raw
-        click.echo(prompt, nl=False, err=True)
-        data = os.read(fd, 1)
-        if data == b"\x1b":  # an arrow key is a sequence; a lone Esc is not
-            while select.select([fd], [], [], 0.05)[0] and len(data) < 8:
-                data += os.read(fd, 1)
-                if data[-1:].isalpha() or data[-1:] == b"~":
-                    break
-        elif data not in (b"\r", b"\n", b"") and select.select([fd], [], [], _ENTER_WINDOW)[0]:
-            # `1⏎` out of habit (the question used to read lines): the Enter belongs to the
-            # key, not to the next question, where it would take the marked choice. (Another
-            # key typed that fast is dropped with it.)
-            os.read(fd, 1)
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    data = os.read(fd, 1)
+    if data == b"\x1b":  # an arrow key is a sequence; a lone Esc is not
+        while select.select([fd], [], [], 0.05)[0] and len(data) < 8:
+            data += os.read(fd, 1)
+            if data[-1:].isalpha() or data[-1:] == b"~":
+                break
+    elif data not in (b"\r", b"\n", b"") and select.select([fd], [], [], _ENTER_WINDOW)[0]:
+        # `1⏎` out of habit (the question used to read lines): the Enter belongs to the
+        # key, not to the next question, where it would take the marked choice. (Another
+        # key typed that fast is dropped with it.)
+        os.read(fd, 1)
     click.echo(err=True)
     if not data or data == b"\x04":
         return None
@@ -267,6 +260,33 @@ def _read_key(prompt: str) -> str | None:
         return "enter"
     text = data.decode("utf-8", "replace")
     return _SEQUENCES.get(text, text)
+
+
+@contextlib.contextmanager
+def _keys_mode() -> Iterator[Callable[[], contextlib.AbstractContextManager[None]]]:
+    """The terminal in cbreak mode (keys one by one, no echo; Ctrl-C still interrupts) for the
+    whole question, so no key typed between two reads meets the line mode (where Ctrl-D is
+    end-of-file and a key waits for Enter). Yields a context that gives the terminal its own
+    mode back for a while (the pager)."""
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    @contextlib.contextmanager
+    def as_it_was() -> Iterator[None]:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        try:
+            yield
+        finally:
+            tty.setcbreak(fd, termios.TCSANOW)
+
+    tty.setcbreak(fd, termios.TCSANOW)
+    try:
+        yield as_it_was
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _drop_typeahead() -> None:
@@ -342,15 +362,21 @@ def confirm_run(
         rows.append(("resume", f"{resume_id}: {stored} (returned at once, not paid again)"))
     if lapsed:
         rows.append(("note", 'the script changed since you chose "don\'t ask again" for it'))
-    choice = ask(
-        report,
-        run_rows=rows,
-        where=_where(path) if path else "this directory",
-        console=console,
-        read_key=_read_key,
-        view=show_script,
-    )
-    _drop_typeahead()
+    with _keys_mode() as as_it_was:
+
+        def view_script() -> None:
+            with as_it_was():
+                show_script()
+
+        choice = ask(
+            report,
+            run_rows=rows,
+            where=_where(path) if path else "this directory",
+            console=console,
+            read_key=_read_key,
+            view=view_script,
+        )
+        _drop_typeahead()
     if choice is Choice.NO:
         _fail("not run", _EXIT_USAGE)
     if choice is Choice.RUN_AND_REMEMBER:
