@@ -205,6 +205,7 @@ def _thrown_by_script(stack: str) -> bool:
 class _Child:
     path: str
     name: str
+    source: str = ""
 
 
 class Engine:
@@ -789,7 +790,7 @@ class Engine:
         n = self._child_groups[name] = self._child_groups.get(name, 0) + 1
         group = f"▸ {name}" if n == 1 else f"▸ {name} #{n}"
         self._add_phase(group)
-        self._children.append(_Child(path=child.display_path, name=name))
+        self._children.append(_Child(path=child.display_path, name=name, source=child.source))
         self._outstanding -= 1  # the child's own promise settles inside the sandbox
         return await self._js(
             js, sandbox.start_child, request_id, child.child_wrapped, name, group, args_json
@@ -862,22 +863,19 @@ class Engine:
         stack = event.get("stack") if isinstance(event.get("stack"), str) else ""
         path, line, col = self.script.path, None, None
         for _, frame_line, frame_col in parse_frames(stack):
-            if frame_line >= CHILD_LINE_BASE and self._children:
-                path = self._children[-1].path
-                line, col = frame_line - CHILD_LINE_BASE, frame_col
-                if line == 1:
-                    col = max(1, col - len(CHILD_PREFIX))
-                break
-            if frame_line < RUNTIME_LINE_BASE:
+            child = frame_line >= CHILD_LINE_BASE and bool(self._children)
+            if child or frame_line < RUNTIME_LINE_BASE:
+                source, prefix = self.script.source, PREFIX
+                if child:
+                    path, source = self._children[-1].path, self._children[-1].source
+                    frame_line, prefix = frame_line - CHILD_LINE_BASE, CHILD_PREFIX
                 line, col = frame_line, frame_col
-                in_wrapper = line == 1 and col <= len(PREFIX)
+                in_wrapper = line == 1 and col <= len(prefix)
                 if line == 1:
-                    col = max(1, col - len(PREFIX))
-                if _thrown_by_script(stack) and DESTRUCTURING_MESSAGE.match(message):
+                    col = max(1, col - len(prefix))
+                if source and _thrown_by_script(stack) and DESTRUCTURING_MESSAGE.match(message):
                     # QuickJS gives a failed destructuring the last position it wrote.
-                    found = destructuring_site(
-                        self.script.source, None if in_wrapper else line, col, message
-                    )
+                    found = destructuring_site(source, None if in_wrapper else line, col, message)
                     if found is not None:
                         line, col = found
                     elif in_wrapper:

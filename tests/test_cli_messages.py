@@ -336,3 +336,19 @@ def test_save_of_an_invalid_script_exits_2_like_run(repo, tmp_path):
     assert saved.exit_code == ran.exit_code == 2
     assert "not saved" in saved.stderr
     assert not (repo / ".claude").exists()
+
+
+def test_a_failed_destructuring_in_a_child_workflow_is_reported_at_its_place(tmp_path):
+    write(
+        tmp_path / "child.js",
+        META.replace("'msg'", "'child'") + "log('child')\nconst { servers } = args\nreturn 1\n",
+    )
+    parent = write(
+        tmp_path / "parent.js", META + "return await workflow({ scriptPath: 'child.js' })\n"
+    )
+    result = invoke("run", parent, "--yes", *FAST)
+    assert result.exit_code == 1
+    child = tmp_path / "child.js"
+    assert f"jshost: {child}:3:21: TypeError: Cannot convert undefined or null to object" in (
+        result.stderr.splitlines()
+    )
