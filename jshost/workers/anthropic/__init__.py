@@ -41,10 +41,10 @@ import anthropic
 import trio
 from jsonschema import Draft202012Validator
 
-from ..config import Config, load_config
-from ..errors import RetryableWorkerError, WorkerError
-from ..schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
-from .base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
+from ...config import Config, load_config
+from ...errors import RetryableWorkerError, WorkerError
+from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
+from ..base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
 
 __all__ = ["AnthropicWorker", "RetryPolicy"]
 

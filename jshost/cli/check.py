@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .text import json_text, printable
+from ..text import json_text, printable
 
 if TYPE_CHECKING:
-    from .lint import FanOut
-    from .script import Script
-    from .validate import Report
+    from ..script import FanOut, Script
+    from ..script.validate import Report
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
 
@@ -41,7 +40,7 @@ def _plural(n: int, word: str) -> str:
 
 
 def _print_report(report: Report, *, err: bool) -> None:
-    from .validate import format_text
+    from ..script.validate import format_text
 
     for line in format_text(report):
         # A message may quote the file (a name, a string): nothing of it reaches the terminal live.
@@ -102,9 +101,9 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
       jshost validate flow.js
       jshost validate --strict --json .claude/workflows/*.js
     """
-    from .cli_saved import resolve_script_arg
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
+    from .library import resolve_script_arg
 
     reports = []
     unreadable: list[dict[str, str]] = []
@@ -168,9 +167,9 @@ def show_cmd(script: str, plain: bool) -> None:
       jshost show flow.js
       jshost show nginx-502-debug --plain | less
     """
-    from .cli_saved import resolve_script_arg
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
+    from .library import resolve_script_arg
 
     try:
         report = validate_file(resolve_script_arg(script))
@@ -179,7 +178,7 @@ def show_cmd(script: str, plain: bool) -> None:
     if not report.source and report.diagnostics and report.diagnostics[0].code == "E101":
         # The file was not even read: far beyond the limit.
         _fail(f"{script}: {report.diagnostics[0].message}: too large to show", 1)
-    from .ui import view
+    from ..ui import script_view as view
 
     if plain or not sys.stdout.isatty():
         click.echo(view.plain_view(report), nl=False)
@@ -196,8 +195,8 @@ def show_cmd(script: str, plain: bool) -> None:
 def checked_script(path: str) -> tuple[Script, Report]:
     """The script at ``path`` and its validation; exits 2, printing every diagnostic as
     ``validate`` does, when the file is unreadable or the script has errors."""
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
 
     try:
         report = validate_file(path)
@@ -208,7 +207,7 @@ def checked_script(path: str) -> tuple[Script, Report]:
 
 def checked_source(source: str, path: str | None) -> tuple[Script, Report]:
     """:func:`checked_script` for a script held in memory (a stored run's)."""
-    from .validate import validate_source
+    from ..script.validate import validate_source
 
     return _refuse_errors(validate_source(source, path=path))
 
@@ -311,8 +310,8 @@ def confirm_run(
 
     Exits 2 ("not run") when there is no terminal to ask on, or when the answer is No.
     """
-    from .errors import JshostError
-    from .store import Store
+    from ..errors import JshostError
+    from ..store import Store
 
     path = str(Path(report.path).resolve()) if report.path else None
     name = report.meta.name if report.meta else "workflow"
@@ -325,7 +324,7 @@ def confirm_run(
                     return
                 lapsed = store.was_approved(path)
             if resume_id is not None:
-                from .journal import Replay
+                from ..journal import Replay
 
                 cached = len(Replay.from_entries(store.journal(resume_id)))
     except JshostError:
@@ -344,8 +343,8 @@ def confirm_run(
         )
     from rich.console import Console
 
-    from .ui import view
-    from .ui.confirm import Choice, ask
+    from ..ui import script_view as view
+    from ..ui.confirm import Choice, ask
 
     console = Console(stderr=True)
 
@@ -397,11 +396,11 @@ _ARGS_SHOWN = 78  # the args row fits a line of an 80-column terminal
 def _args_summary(args: Any, *, reads_args: bool) -> str:
     """One line about the run's ``args``: none (and whether the script wants some), or a
     summary of the value: its type, its size, and the start of its JSON."""
-    from .engine import NO_ARGS
+    from ..engine import NO_ARGS
 
     if args is NO_ARGS:
         if reads_args:
-            from .cli import READS_ARGS
+            from . import READS_ARGS
 
             return f"none ({READS_ARGS})"
         return "none"

@@ -16,9 +16,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from .errors import JshostError, ScriptError, ScriptLoadError, UsageError
-from .text import printable
+from .. import __version__
+from ..errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from ..text import printable
 
 #: What a script that reads `args` needs when none were given.
 READS_ARGS = "the script reads args; pass --args or --args-file"
@@ -42,7 +42,7 @@ def parse_budget(text: str) -> int:
 
 
 def _load_args(args_json: str | None, args_file: str | None) -> Any:
-    from .engine import NO_ARGS
+    from ..engine import NO_ARGS
 
     if args_json is not None and args_file is not None:
         raise UsageError("--args and --args-file are mutually exclusive")
@@ -83,7 +83,7 @@ def _print_script_error(exc: ScriptError, source: str | None) -> None:
     if exc.detail:
         click.echo(printable(exc.detail, multiline=True), err=True)
     elif source is not None and exc.line is not None:
-        from .diagnostics import excerpt
+        from ..script.diagnostics import excerpt
 
         shown = excerpt(source, exc.line, exc.column or 1)
         if shown:
@@ -230,8 +230,8 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
       jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
       jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
     """
-    from .cli_saved import resolve_script_arg
-    from .cli_validate import checked_script
+    from .check import checked_script
+    from .library import resolve_script_arg
 
     try:
         path = resolve_script_arg(script)
@@ -257,8 +257,8 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     Example usage:
       jshost resume wf_3f2a9c01b7de --yes
     """
-    from .cli_validate import checked_source
-    from .store import Store
+    from ..store import Store
+    from .check import checked_source
 
     try:
         with Store() as store:
@@ -301,8 +301,8 @@ def _execute(
     resume_id: str | None,
     report: Any,
 ):
-    from .engine import NO_ARGS, Limits
-    from .sandbox import SandboxLimits
+    from ..engine import NO_ARGS, Limits
+    from ..sandbox import SandboxLimits
 
     json_, quiet = opts["json_"], opts["quiet"]
     try:
@@ -321,7 +321,7 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
-    from .workers.registry import WorkerSettings, choose_worker, make_worker
+    from ..workers.registry import WorkerSettings, choose_worker, make_worker
 
     worker_name, note = choose_worker(opts["worker"])
     settings = WorkerSettings(
@@ -333,7 +333,7 @@ def _execute(
         _fail(str(exc), EXIT_USAGE)
 
     if not opts["yes"]:
-        from .cli_validate import confirm_run
+        from .check import confirm_run
 
         confirm_run(
             report,
@@ -347,7 +347,7 @@ def _execute(
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
 
-    from .store import Store
+    from ..store import Store
 
     try:
         store = Store()
@@ -374,7 +374,7 @@ def _execute(
         except JshostError as exc:
             save_error = str(exc)
 
-    from .ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from ..ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
 
     if json_:
         click.echo(json.dumps(outcome_json(outcome, loaded.meta.name, run_id), ensure_ascii=True))
@@ -417,7 +417,7 @@ def _open_run(
     opts: dict[str, Any],
     resume_id: str | None,
 ) -> tuple[Any, Any]:
-    from .engine import NO_ARGS
+    from ..engine import NO_ARGS
 
     args_json = None if args is NO_ARGS else json.dumps(args, ensure_ascii=True)
     caps = {
@@ -455,9 +455,9 @@ def _run(
 ) -> Any:
     import trio
 
-    from .engine import Engine
-    from .saved import discover, find_workflow
-    from .ui.dispatch import UiThread
+    from ..engine import Engine
+    from ..library import discover, find_workflow
+    from ..ui.dispatch import UiThread
 
     def resolve_workflow(name: str) -> Path | None:
         found = find_workflow(name)
@@ -478,7 +478,7 @@ def _run(
         )
 
     if interactive_id is not None:
-        from .ui.tui import run_interactive  # imports textual: only for this view
+        from ..ui.interactive import run_interactive  # imports textual: only for this view
 
         return run_interactive(make_engine, run_id=interactive_id)
 
@@ -527,7 +527,7 @@ def _want_interactive(opts: dict[str, Any]) -> bool:
 def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any:
     """The progress UI for this run: JSON events, a live view, plain lines, or none."""
     if json_:
-        from .ui.jsonl import JsonEvents
+        from ..ui.jsonl import JsonEvents
 
         return JsonEvents(sys.stdout, run_id)
     if quiet:
@@ -537,10 +537,10 @@ def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any
     if live:
         from rich.console import Console
 
-        from .ui.live import LiveView
+        from ..ui.live import LiveView
 
         return LiveView(Console(stderr=True), run_id=run_id)
-    from .ui.plain import PlainProgress
+    from ..ui.plain import PlainProgress
 
     return PlainProgress(sys.stderr)
 
@@ -589,10 +589,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from .cli_runs import inspect_cmd, runs_cmd
-    from .cli_saved import list_cmd, save_cmd
-    from .cli_validate import show_cmd, validate_cmd
-    from .cli_watch import watch_cmd
+    from .check import show_cmd, validate_cmd
+    from .library import list_cmd, save_cmd
+    from .runs import inspect_cmd, runs_cmd
+    from .watch import watch_cmd
 
     for command in (runs_cmd, inspect_cmd, save_cmd, list_cmd, validate_cmd, show_cmd, watch_cmd):
         cli.add_command(command)
