@@ -5,7 +5,10 @@ The places are Claude Code's (reference §8.3), so a workflow saved there works 
 - project: every ``.claude/workflows/`` and ``.claude/commands/`` on the path from the current
   directory up to the repository root (the closest wins on a name clash);
 - user: ``~/.claude/workflows/`` and ``~/.claude/commands/`` (``$CLAUDE_CONFIG_DIR`` instead of
-  ``~/.claude`` when set). A project workflow beats a user one of the same name.
+  ``~/.claude`` when set). A project workflow beats a user one of the same name;
+- bundled: the workflows jshost ships (``jshost/workflows/``: ``deep-research``,
+  ``code-review``), as Claude Code bundles its own. A project or user workflow of the same
+  name beats a bundled one.
 
 Only ``.js`` files of at most 512 KiB whose meta parses are workflows; anything else found in a
 ``workflows/`` directory (and ``.mjs``/``.cjs``/``.ts`` files in ``commands/``, which otherwise
@@ -28,6 +31,7 @@ from .script import MAX_SCRIPT_CHARS
 from .script.meta import Meta, parse_meta
 
 __all__ = [
+    "BUNDLED_DIR",
     "SaveError",
     "SavedWorkflow",
     "Skipped",
@@ -39,8 +43,10 @@ __all__ = [
     "slug",
 ]
 
-Scope = Literal["project", "user"]
+Scope = Literal["project", "user", "bundled"]
 _KINDS = ("workflows", "commands")
+#: the workflows shipped inside the package (in the wheel, next to this module)
+BUNDLED_DIR = Path(__file__).resolve().parent / "workflows"
 
 
 class SaveError(JshostError):
@@ -130,6 +136,7 @@ def _places(cwd: Path) -> Iterator[tuple[Path, Scope]]:
             yield d / ".claude" / kind, "project"
     for kind in _KINDS:
         yield user_config_dir() / kind, "user"
+    yield BUNDLED_DIR, "bundled"
 
 
 def _read(path: Path, scope: Scope) -> SavedWorkflow | Skipped:
@@ -205,9 +212,15 @@ def discover(cwd: Path | None = None) -> tuple[list[SavedWorkflow], list[Skipped
     return list(found.values()), skipped
 
 
-def find_workflow(name: str, cwd: Path | None = None) -> SavedWorkflow | None:
-    """The saved workflow called ``name`` (its meta name, or its file name without ``.js``)."""
-    workflows, _ = discover(cwd)
+def find_workflow(
+    name: str, cwd: Path | None = None, *, workflows: list[SavedWorkflow] | None = None
+) -> SavedWorkflow | None:
+    """The saved workflow called ``name`` (its meta name, or its file name without ``.js``).
+
+    ``workflows`` is what :func:`discover` found, when the caller already has it.
+    """
+    if workflows is None:
+        workflows, _ = discover(cwd)
     for wf in workflows:
         if wf.name == name:
             return wf

@@ -319,9 +319,9 @@ def test_plain_progress_line_by_line(tmp_path):
         "log after two",
         "completed · agents 1 done, 1 failed, 0 skipped · T s · "
         f"tokens {a1.tokens_in + a2.tokens_in} in / {a1.tokens_out} out",
-        # the failed agent named no model and the worker reported none
-        f"tokens by model: default {a2.tokens_in} in / 0 out, "
-        f"haiku {a1.tokens_in} in / {a1.tokens_out} out",
+        # the failed agent named no model: it is the sim worker's default, "sim" (issue 14)
+        f"tokens by model: haiku {a1.tokens_in} in / {a1.tokens_out} out, "
+        f"sim {a2.tokens_in} in / 0 out",
         "failures (1):",
         "  [second] failed: broken",
         f"run {run.id} · jshost inspect {run.id} · jshost resume {run.id}",

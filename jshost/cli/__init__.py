@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -18,6 +19,7 @@ import click
 
 from .. import __version__
 from ..errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from ..settings import CONCURRENCY_ENV
 from ..text import printable
 
 #: What a script that reads `args` needs when none were given.
@@ -141,14 +143,21 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
             help="Messages API base URL, for gateways and proxies (env ANTHROPIC_BASE_URL).",
         ),
         click.option(
-            "--model", metavar="M", help="Model for agents that ask for none (or 'inherit')."
+            "--model",
+            metavar="M",
+            help="Model for agents that ask for none (or 'inherit'). Claude Code's "
+            "CLAUDE_CODE_SUBAGENT_MODEL sets every agent's model; with "
+            "CLAUDE_CODE_SUBAGENT_MODEL_FORCE, the model a script asks for is ignored.",
         ),
         click.option(
             "--concurrency",
             type=click.IntRange(1, 256),
-            envvar="JSHOST_MAX_CONCURRENT_AGENTS",
+            envvar=list(CONCURRENCY_ENV),
             **_cap(
-                "concurrency", resume, "Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS)."
+                "concurrency",
+                resume,
+                "Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
+                "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
             ),
         ),
         click.option(
@@ -239,7 +248,54 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
         _print_script_error(exc, None)
         sys.exit(EXIT_USAGE)
     loaded, report = checked_script(path)  # every diagnostic, exit 2 on errors
+    if resume_id is not None:
+        from ..store import Store
+
+        try:
+            with Store() as store:
+                row = store.get_run(resume_id)
+        except JshostError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        # The README's promise: stored args, caps and model are kept unless given again.
+        _keep_stored(ctx, row, opts)
+        _confirm_rename(row, loaded.meta.name, yes=opts["yes"])
+        resume_id = row.id
     _execute(ctx, loaded, opts, resume_id=resume_id, report=report)
+
+
+def _keep_stored(ctx: click.Context, row: Any, opts: dict[str, Any]) -> None:
+    """Fill ``opts`` with the run's stored args, caps and model where none were given."""
+    given = {
+        name
+        for name in opts
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    for option in ("concurrency", "max_agents", "timeout", "cpu_limit", "memory_limit"):
+        if option not in given and row.caps.get(option) is not None:
+            opts[option] = row.caps[option]
+    if "budget" not in given and row.caps.get("budget") is not None:
+        opts["budget"] = str(row.caps["budget"])
+    if "model" not in given:
+        opts["model"] = row.model
+    if "args_json" not in given and "args_file" not in given and row.has_args:
+        opts["args_json"] = json.dumps(row.args)
+
+
+def _confirm_rename(row: Any, name: str, *, yes: bool) -> None:
+    """A script whose meta.name differs from the run's renames the run: never silently."""
+    if name == row.name:
+        return
+    what = (
+        f"run {row.id} is named '{printable(row.name)}' but this script's meta.name is "
+        f"'{printable(name)}': resuming renames the run"
+    )
+    if yes:
+        click.echo(f"jshost: warning: {what}", err=True)
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        _fail(f"not resumed: {what}; pass --yes to resume it all the same", EXIT_USAGE)
+    if not click.confirm(f"jshost: {what}. Resume it?", default=False, err=True):
+        _fail("not run", EXIT_USAGE)
 
 
 @cli.command(name="resume", epilog=RUN_EXIT_CODES)
@@ -266,30 +322,10 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE)
     loaded, report = checked_source(row.script, row.path)
-    given = {
-        name
-        for name in opts
-        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
-    }
-    caps_option = {
-        "concurrency": "concurrency",
-        "max_agents": "max_agents",
-        "timeout": "timeout",
-        "cpu_limit": "cpu_limit",
-        "memory_limit": "memory_limit",
-    }
-    for option, cap in caps_option.items():
-        if option not in given and row.caps.get(cap) is not None:
-            opts[option] = row.caps[cap]
-        if opts.get(option) is None and option in _CAP_DEFAULTS:
-            opts[option] = _CAP_DEFAULTS[option]  # a run stored before this cap was
-    if "budget" not in given and row.caps.get("budget") is not None:
-        opts["budget"] = str(row.caps["budget"])
-    if "model" not in given:
-        opts["model"] = row.model
-    stored_args = row.args if row.has_args else None
-    if "args_json" not in given and "args_file" not in given and row.has_args:
-        opts["args_json"] = json.dumps(stored_args)
+    _keep_stored(ctx, row, opts)
+    for option, default in _CAP_DEFAULTS.items():
+        if opts.get(option) is None:
+            opts[option] = default  # a run stored before this cap was
     _execute(ctx, loaded, opts, resume_id=row.id, report=report)
 
 
@@ -457,10 +493,22 @@ def _run(
 
     from ..engine import Engine
     from ..library import discover, find_workflow
+    from ..settings import ModelPolicy
     from ..ui.dispatch import UiThread
 
+    # Saved workflows are discovered once per run, not per workflow('name') call: a script
+    # that misses in a loop must not re-read every saved file each time.
+    saved: list[Any] = []
+    saved_lock = threading.Lock()
+
+    def saved_workflows() -> list[Any]:
+        with saved_lock:
+            if not saved:
+                saved.append(discover()[0])
+            return saved[0]
+
     def resolve_workflow(name: str) -> Path | None:
-        found = find_workflow(name)
+        found = find_workflow(name, workflows=saved_workflows())
         return None if found is None else found.path
 
     def make_engine(sink: Any) -> Engine:
@@ -473,8 +521,9 @@ def _run(
             model=model,
             recorder=recorder,
             replay=replay,
+            model_policy=ModelPolicy.from_env(),
             resolve_workflow=resolve_workflow,
-            workflow_names=lambda: [wf.name for wf in discover()[0]],
+            workflow_names=lambda: [wf.name for wf in saved_workflows()],
         )
 
     if interactive_id is not None:

@@ -398,7 +398,7 @@ def agent_detail(
     text.append("\nstatus ")
     text.append(a.status, style=STATE_STYLE.get(a.status, ""))
     text.append(f" · attempts {a.attempts}")
-    model = a.model or "default"
+    model = a.model or a.model_used or "default"
     if a.model_used and a.model_used != a.model:
         model += f" ({a.model_used})"
     text.append(f" · model {printable(model)}")
