@@ -194,6 +194,12 @@ def _run_options(fn: Any) -> Any:
     help="Replay a stopped or failed run with this (edited) script: finished agents "
     "return their stored results.",
 )
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Print the plan (jshost plan) and exit without running.",
+)
 @click.pass_context
 def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any) -> None:
     """Run a workflow SCRIPT.
@@ -293,6 +299,16 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
+    if opts.get("plan_only"):
+        from .cli_plan import build_plan, print_plan
+
+        try:
+            plan = build_plan(loaded, report, args=args, limits=limits, model=opts["model"])
+        except UsageError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        print_plan(plan, json_=json_)
+        return
+
     from .workers.registry import WorkerSettings, choose_worker, make_worker
 
     worker_name, note = choose_worker(opts["worker"])
@@ -304,10 +320,18 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
+    plan = None
     if not opts["yes"]:
+        from .cli_plan import plan_for_confirmation
         from .cli_validate import confirm_run
 
-        confirm_run(report, limits, worker=worker_obj.describe(), model=opts["model"])
+        plan = confirm_run(
+            report,
+            limits,
+            worker=worker_obj.describe(),
+            model=opts["model"],
+            plan=None if resume_id else plan_for_confirmation(loaded, report, args, limits, opts),
+        )
 
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
@@ -320,6 +344,10 @@ def _execute(
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
     run_id = recorder.run_id
+    if plan is not None:
+        from .cli_plan import keep_estimate
+
+        keep_estimate(store, run_id, plan)
     ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
         outcome = _run(
@@ -339,10 +367,13 @@ def _execute(
         except JshostError as exc:
             save_error = str(exc)
 
+    from .cli_plan import spent, with_usage
     from .ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
 
+    usage_lines, usage_json = spent(outcome, worker_obj.name, limits, plan)
     if json_:
-        click.echo(json.dumps(outcome_json(outcome, loaded.meta.name, run_id), ensure_ascii=True))
+        summary = {**outcome_json(outcome, loaded.meta.name, run_id), **usage_json}
+        click.echo(json.dumps(summary, ensure_ascii=True))
     else:
         if outcome.status == "completed":
             on_terminal = sys.stdout.isatty()
@@ -359,7 +390,7 @@ def _execute(
             _print_script_error(
                 outcome.error, loaded.source if outcome.error.path == script_path else None
             )
-        for line in format_summary(outcome, run_id):
+        for line in with_usage(format_summary(outcome, run_id), usage_lines):
             click.echo(printable(line), err=True)
     if save_error is not None:
         click.echo(
@@ -552,6 +583,7 @@ def main() -> None:
 
 
 def _register() -> None:
+    from .cli_plan import plan_cmd
     from .cli_runs import inspect_cmd, runs_cmd
     from .cli_saved import list_cmd, save_cmd
     from .cli_validate import show_cmd, validate_cmd
@@ -564,6 +596,7 @@ def _register() -> None:
     cli.add_command(validate_cmd)
     cli.add_command(show_cmd)
     cli.add_command(watch_cmd)
+    cli.add_command(plan_cmd)
 
 
 _register()

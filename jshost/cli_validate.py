@@ -18,6 +18,9 @@ import click
 from .text import json_text, printable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .plan import Plan
     from .script import Script
     from .validate import Report
 
@@ -181,9 +184,18 @@ def _read_line(prompt: str) -> str | None:
     return line if line else None
 
 
-def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) -> None:
+def confirm_run(
+    report: Report,
+    limits: Any,
+    *,
+    worker: str,
+    model: str | None,
+    plan: Callable[[], Plan | None] | None = None,
+) -> Plan | None:
     """Ask before a run, unless this file with this content was approved for good.
 
+    ``plan`` makes the plan whose headline the question shows; it is called only when the
+    question is asked. Returns that plan (None when nothing was asked).
     Exits 2 when there is no terminal to ask on, or when the answer is No.
     """
     from .errors import JshostError
@@ -195,7 +207,7 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
         try:
             with Store() as store:
                 if store.is_approved(path, report.sha256):
-                    return
+                    return None
         except JshostError:
             pass  # no store, no memory: ask
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
@@ -217,6 +229,12 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
         else:  # stdout holds the result: draw on the terminal the question is on
             console.print(view.rich_view(report))
 
+    made = plan() if plan is not None else None
+    plan_lines: list[str] = []
+    if made is not None:
+        from .plan import headline
+
+        plan_lines = headline(made)
     choice = ask(
         report,
         run_rows=_run_rows(limits, worker, model),
@@ -224,19 +242,21 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
         console=console,
         read_line=_read_line,
         view=show_script,
+        plan_lines=plan_lines,
     )
     if choice is Choice.NO:
         _fail("not run", _EXIT_USAGE)
     if choice is Choice.RUN_AND_REMEMBER:
         if path is None:
             click.echo("jshost: a script without a file cannot be remembered", err=True)
-            return
+            return made
         try:
             with Store() as store:
                 store.approve(path, report.sha256, name)
         except JshostError as exc:
             warning = f"could not remember the approval: {printable(str(exc))}"
             click.echo(f"jshost: warning: {warning}", err=True)
+    return made
 
 
 def _run_rows(limits: Any, worker: str, model: str | None) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ so the flow is the same under a pseudo-terminal test as for a user.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -52,6 +52,7 @@ def ask(
     console: Console,
     read_line: Callable[[str], str | None],
     view: Callable[[], None],
+    plan_lines: Sequence[str] = (),
 ) -> Choice:
     """Show the review screen and ask until there is an answer.
 
@@ -62,6 +63,8 @@ def ask(
         console: where the screen is drawn (stderr: stdout keeps the run's result).
         read_line: shows a prompt and returns the line typed, or None at end of input.
         view: shows the raw script (through a pager on a terminal).
+        plan_lines: the plan's headline (agents by model, estimated tokens and cost, the
+            budget), shown above the choices.
 
     Returns:
         The choice; end of input counts as "No".
@@ -76,6 +79,11 @@ def ask(
         for d in warnings:
             # One line each, as `validate` prints them: the terminal wraps, rich does not.
             console.print(Text("  " + visible(str(d)), style="yellow"), soft_wrap=True)
+    if plan_lines:
+        console.print()
+        for line in plan_lines:
+            style = "yellow bold" if line.startswith("warning:") else None
+            console.print(Text(visible(line), style=style or ""), soft_wrap=True)
     labels = choices(visible(name), visible(where))
     while True:
         console.print()

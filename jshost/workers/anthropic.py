@@ -45,6 +45,7 @@ from ..config import Config, load_config
 from ..errors import RetryableWorkerError, WorkerError
 from ..schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
 from .base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
+from .prompts import _TOOL_DESCRIPTION, NUDGE, PLAIN_SYSTEM, SCHEMA_SYSTEM
 
 __all__ = ["AnthropicWorker", "RetryPolicy"]
 
@@ -52,34 +53,6 @@ TOOL = "StructuredOutput"
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 _MAX_PROBLEMS = 20
 _MAX_PROBLEM_CHARS = 300
-
-PLAIN_SYSTEM = """\
-You are one agent in a multi-agent workflow. A script, not a person, gave you the task below, \
-and your final text reply goes back to that script verbatim, as a string.
-- Reply with the result itself: no greeting, preamble, summary of the task or sign-off.
-- When the task asks for JSON, reply with the raw JSON value alone: no code fences and no \
-text before or after it.
-- Nobody can answer questions: if something is unclear, make a sensible assumption and say \
-so in a few words.
-- Be concise."""
-
-SCHEMA_SYSTEM = """\
-You are one agent in a multi-agent workflow. A script, not a person, gave you the task below, \
-and it needs your result as structured data.
-- Deliver the result by calling the StructuredOutput tool exactly once, with input that \
-matches its schema. Do not give the result as text.
-- If StructuredOutput reports a validation error, read it, correct the input and call \
-StructuredOutput again.
-- Once StructuredOutput has accepted your input, stop."""
-
-NUDGE = (
-    "You ended your turn without calling StructuredOutput. Call StructuredOutput now with "
-    "your result; do not answer in text."
-)
-_TOOL_DESCRIPTION = (
-    "Return your final result to the workflow script. Call exactly once; the input must "
-    "match the schema."
-)
 
 
 @final
