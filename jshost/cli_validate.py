@@ -39,6 +39,17 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _size_warning(report: Report) -> str | None:
+    """The reference's "Large workflow" advisory when the text fixes the number of agents."""
+    from .estimate import size_warning
+
+    fanout = report.fanout
+    if fanout is None or not fanout.exact or fanout.sites == 0:
+        return None
+    warning = size_warning(fanout.constant, None)
+    return warning.text() if warning else None
+
+
 def _print_report(report: Report, *, err: bool) -> None:
     from .validate import format_text
 
@@ -80,7 +91,7 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
             "ok": not unreadable and not any(r.failed(strict=strict) for r in reports),
             "errors": errors,
             "warnings": warnings,
-            "files": [r.to_json() for r in reports],
+            "files": [{**r.to_json(), "size_warning": _size_warning(r)} for r in reports],
             "unreadable": unreadable,
         }
         click.echo(json_text(json.dumps(out, ensure_ascii=False, indent=2)))
@@ -89,6 +100,8 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
             _print_report(report, err=False)
             if report.fanout is not None:
                 click.echo(printable(f"{report.path}: note: fan-out: {report.fanout.text()}"))
+            if size := _size_warning(report):
+                click.echo(printable(f"{report.path}: note: {size}"))
         if reports:  # nothing to sum up when no file could be read
             files = _plural(len(reports), "file")
             click.echo(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {files}")

@@ -264,3 +264,29 @@ def test_stored_plan_json_round_trips_through_the_store(tmp_path):
         assert store.estimate(rec.run_id) is None
         store.set_estimate(rec.run_id, {"agents": 3, "tokens": {"input": 1, "output": 2}})
         assert store.estimate(rec.run_id) == {"agents": 3, "tokens": {"input": 1, "output": 2}}
+
+
+def test_validate_warns_of_a_large_workflow_where_the_fan_out_is_known(tmp_path):
+    items = ", ".join(str(i) for i in range(26))
+    big = tmp_path / "big.js"
+    big.write_text(
+        "export const meta = { name: 'big', description: 'b' }\n"
+        f"return await parallel([{items}].map((i) => () => agent(`item ${{i}}`)))\n"
+    )
+    small = tmp_path / "small.js"
+    small.write_text(big.read_text().replace(f"[{items}]", "[1, 2, 3]"))
+    done = jshost("validate", str(big), str(small))
+    assert done.returncode == 0, done.stdout + done.stderr  # advice, not an error
+    assert f"{big}: note: Large workflow: 26 agents scheduled (more than 25)" in done.stdout, (
+        done.stdout
+    )
+    assert f"{small}: note: Large" not in done.stdout
+    # Where the count depends on args, validate cannot know it and says nothing.
+    done = jshost("validate", str(NGINX))
+    assert "Large workflow" not in done.stdout
+    done = jshost(
+        "validate", "--json", str(big), env_extra={"CLAUDE_CODE_WORKFLOW_SIZE_WARNING_AGENTS": "26"}
+    )
+    assert json.loads(done.stdout)["files"][0]["size_warning"] is None
+    done = jshost("validate", "--json", str(big))
+    assert json.loads(done.stdout)["files"][0]["size_warning"].startswith("Large workflow: 26")
