@@ -324,6 +324,7 @@ def _execute(
     if not opts["yes"]:
         from .cli_plan import plan_for_confirmation
         from .cli_validate import confirm_run
+        from .estimate import PAID_WORKERS
 
         plan = confirm_run(
             report,
@@ -331,6 +332,7 @@ def _execute(
             worker=worker_obj.describe(),
             model=opts["model"],
             plan=None if resume_id else plan_for_confirmation(loaded, report, args, limits, opts),
+            cost=worker_obj.name in PAID_WORKERS,
         )
 
     if note and not json_ and not quiet:

@@ -204,11 +204,13 @@ def confirm_run(
     worker: str,
     model: str | None,
     plan: Callable[[], Plan | None] | None = None,
+    cost: bool = False,
 ) -> Plan | None:
     """Ask before a run, unless this file with this content was approved for good.
 
-    ``plan`` makes the plan whose headline the question shows; it is called only when the
-    question is asked. Returns that plan (None when nothing was asked).
+    ``plan`` makes the plan whose headline the question shows (with its dollar estimate when
+    ``cost``: a paid worker); it is called only when the question is asked. Returns that
+    plan (None when nothing was asked).
     Exits 2 when there is no terminal to ask on, or when the answer is No.
     """
     from .errors import JshostError
@@ -247,7 +249,7 @@ def confirm_run(
     if made is not None:
         from .plan import headline
 
-        plan_lines = headline(made)
+        plan_lines = headline(made, cost=cost)
     choice = ask(
         report,
         run_rows=_run_rows(limits, worker, model),

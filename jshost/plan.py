@@ -233,7 +233,10 @@ def _dry_run(
     seconds: float,
 ) -> _DryRun:
     worker = _PlanWorker(config, salt=salt)
-    caps = dataclasses.replace(limits, timeout=seconds)
+    # A busy loop is cut off like a long wait: the dry run never takes more than ``seconds``
+    # a slice (a second dry run may follow).
+    sandbox = dataclasses.replace(limits.sandbox, cpu_slice=min(limits.sandbox.cpu_slice, seconds))
+    caps = dataclasses.replace(limits, timeout=seconds, sandbox=sandbox)
     engine = _PlanEngine(
         script,
         worker=worker,
@@ -344,15 +347,18 @@ def _models_text(plan: Plan) -> str:
     return " + ".join(parts) if parts else "0"
 
 
-def headline(plan: Plan) -> list[str]:
-    """The lines the confirmation shows: agents by model, tokens, cost, budget, warnings."""
+def headline(plan: Plan, *, cost: bool = True) -> list[str]:
+    """The lines the confirmation shows: agents by model, tokens, cost, budget, warnings.
+
+    ``cost``: show dollars (not for the sim worker, whose runs cost nothing).
+    """
     at_least = "" if plan.exact else "at least "
     noun = "agent" if plan.agents == 1 else "agents"
     u = plan.usage
     lines = [
         f"estimate: {at_least}{_models_text(plan)} {noun} · ~{format_count(plan.tokens)} tokens "
         f"(~{format_count(u.input_tokens)} in / ~{format_count(u.output_tokens)} out)"
-        + (f" · ~{format_dollars(sum(plan.cost.values()))}" if plan.cost else "")
+        + (f" · ~{format_dollars(sum(plan.cost.values()))}" if plan.cost and cost else "")
     ]
     if plan.budget is not None:
         verdict = (

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from messages_server import MessagesServer
 from test_confirm import Terminal, env, expect_question, script  # noqa: F401 - fixtures
 
 from jshost.store import _MIGRATIONS, SCHEMA_VERSION, Store
@@ -34,7 +35,6 @@ def test_confirmation_shows_the_plan_headline_and_the_run_compares_estimate_and_
     term.expect("Review dynamic workflow before running")
     term.expect("estimate: 35 Haiku + 1 Opus agents · ~")
     term.expect("tokens (~")
-    term.expect(" · ~$0.0")
     term.expect("budget: 230k output tokens · estimated ~37k · fits")
     term.expect("warning: Large workflow: 36 agents scheduled (more than 25)")
     term.expect("1. Yes, run it")  # the headline is above the choices
@@ -52,7 +52,7 @@ def test_confirmation_shows_the_plan_headline_and_the_run_compares_estimate_and_
     ):
         term.expect(line)
     assert term.wait() == 0
-    assert "cost (estimate" not in term.text  # the sim worker costs nothing
+    assert "$" not in term.text  # the sim worker costs nothing: no dollars anywhere
     with Store() as store:
         [run] = store.list_runs()
         estimate = store.estimate(run.id)
@@ -78,6 +78,19 @@ def test_confirmation_shows_the_plan_headline_and_the_run_compares_estimate_and_
     )
     assert data["estimate"]["agents"] == 36
     assert [p["agents"] for p in data["usage_by_phase"]] == [20, 10, 5, 1]
+
+
+def test_on_the_anthropic_worker_the_headline_has_a_cost_and_the_plan_sends_nothing(env, tmp_path):
+    with MessagesServer() as server:
+        env = dict(env, ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=server.url)
+        term = run_nginx(env, tmp_path)
+        term.expect("estimate: 35 Haiku + 1 Opus agents · ~")
+        term.expect(" out) · ~$0.0")
+        term.expect("budget: none")
+        term.expect("Choose 1-4:")
+        term.send("4\r")
+        assert term.wait() == 2
+        assert server.requests == []  # neither the plan nor the question reached the API
 
 
 def test_yes_runs_make_no_plan_and_keep_no_estimate(env, tmp_path):
