@@ -80,8 +80,8 @@ def generate(size: int) -> str:
 
 def time_validate(source: str, repeat: int) -> tuple[float, float, int]:
     """Median wall-clock and CPU seconds of one ``validate_source``, and its diagnostics."""
-    from jshost import lint
-    from jshost.validate import validate_source
+    from jshost.script import lint
+    from jshost.script.validate import validate_source
 
     wall, cpu, diagnostics = [], [], 0
     for _ in range(repeat):
@@ -111,7 +111,7 @@ def time_command(source: str, repeat: int) -> float:
 
 
 def measure(repeat: int = 5) -> dict[str, object]:
-    from jshost.validate import validate_source
+    from jshost.script.validate import validate_source
 
     validate_source(generate(4 << 10), path="warm.js")  # imports, global names, jsonschema
     sizes = []

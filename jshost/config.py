@@ -15,7 +15,7 @@ max_retries = 8                    # SDK retries of one request (429, 5xx, 529, 
 retry_after_cap = 60               # seconds: the longest wait a retry-after may impose
 ```
 
-``[estimate]`` and ``[prices]`` tune ``jshost plan``'s estimates: see ``jshost.estimate``.
+``[estimate]`` and ``[prices]`` tune ``jshost plan``'s estimates: see docs/plan.md.
 
 Environment variables win over the file: ``JSHOST_MODEL_<ALIAS>`` (``JSHOST_MODEL_SONNET``,
 ``JSHOST_MODEL_DEFAULT``, …).
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, final
 
 from .errors import UsageError
-from .estimate import EstimateSettings, parse_estimate_tables
+from .prices import EstimateSettings, parse_estimate_tables
 
 __all__ = ["DEFAULT_MODELS", "Config", "config_path", "load_config"]
 

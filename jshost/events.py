@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import AgentRecord, RunOutcome
-    from .meta import Meta
+    from .records import AgentRecord, RunOutcome
+    from .script.meta import Meta
 
 __all__ = [
     "AgentFinished",

@@ -41,8 +41,7 @@ from .estimate import (
     model_name,
     size_warning,
 )
-from .lint import FanOut
-from .script import Script
+from .script import FanOut, Script
 from .workers.base import AgentRequest, AgentResult, Usage, Worker
 from .workers.prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM, TOOL, TOOL_DESCRIPTION
 from .workers.sim import SimWorker

@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from jshost.script.validate import validate_source
 from jshost.store import Store
 from jshost.ui.confirm import Choice, ask
-from jshost.validate import validate_source
 
 SCRIPT = """\
 export const meta = {

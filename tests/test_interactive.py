@@ -36,7 +36,7 @@ from jshost.engine import Engine, Limits
 from jshost.script import parse_script
 from jshost.store import Store
 from jshost.ui.dispatch import EventQueue
-from jshost.ui.tui import HelpScreen, LiveSource, RunApp, SaveScreen, StoreSource
+from jshost.ui.interactive import HelpScreen, LiveSource, RunApp, SaveScreen, StoreSource
 from jshost.workers.sim import SimWorker
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "hello.js"

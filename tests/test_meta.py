@@ -1,4 +1,4 @@
-"""Tests for jshost.meta: the meta header of a workflow script, read without running it."""
+"""Tests for jshost.script.meta: the meta header of a workflow script, read without running it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jshost.errors import ScriptLoadError
-from jshost.meta import FIRST_STATEMENT, Meta, MetaSpan, Phase, _parser, parse_meta
+from jshost.script.meta import FIRST_STATEMENT, Meta, MetaSpan, Phase, _parser, parse_meta
 
 PREFIX = "export const meta = "
 BASE = "name: 'n', description: 'd'"

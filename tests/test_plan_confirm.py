@@ -16,7 +16,8 @@ from pathlib import Path
 from messages_server import MessagesServer
 from test_confirm import Terminal, env, expect_question, script  # noqa: F401 - fixtures
 
-from jshost.store import _MIGRATIONS, SCHEMA_VERSION, Store
+from jshost.store import SCHEMA_VERSION, Store
+from jshost.store.db import _MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = ROOT / "samples" / "nginx-502-debug.js"

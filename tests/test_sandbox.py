@@ -622,7 +622,7 @@ def test_body_closing_the_wrapper_is_refused(body):
 
 
 def test_escape_payload_is_not_executed_by_the_syntax_check():
-    """script.py promises that nothing in loading runs the script. An escaping body's
+    """script/load.py promises that nothing in loading runs the script. An escaping body's
     top-level code must not run even in the scratch context: a payload that spins must not
     cost its 2-second CPU slice before being refused."""
     started = time.monotonic()

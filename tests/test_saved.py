@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from jshost.cli import cli
-from jshost.saved import SaveError, TargetExists, discover, find_workflow, save_target, slug
+from jshost.library import SaveError, TargetExists, discover, find_workflow, save_target, slug
 
 
 def flow(name: str, description: str = "a saved flow", body: str = "return 'ok'", extra="") -> str:
@@ -138,7 +138,7 @@ def test_overwrite_question_on_a_terminal(repo, tmp_path, monkeypatch):
 
 
 def test_save_via_function_raises_target_exists(repo):
-    from jshost.saved import save_workflow
+    from jshost.library import save_workflow
 
     save_workflow(flow("F"), "F")
     with pytest.raises(TargetExists):
@@ -164,7 +164,7 @@ def test_save_refuses_to_write_through_a_symlink(repo, tmp_path, link):
 
 
 def test_user_save_refuses_a_symlinked_target(repo, tmp_path):
-    from jshost.saved import save_workflow
+    from jshost.library import save_workflow
 
     target = Path.home() / ".claude" / "workflows" / "u.js"
     target.parent.mkdir(parents=True)

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from jshost.workers.schema_instance import MAX_DEPTH, SchemaUnsatisfiable, generate_instance
+from jshost.workers.sim.instances import MAX_DEPTH, SchemaUnsatisfiable, generate_instance
 
 
 def assert_valid(schema: Any, value: Any) -> None:

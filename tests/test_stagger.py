@@ -24,7 +24,7 @@ from jshost.config import Config
 from jshost.engine import Engine, Limits
 from jshost.script import parse_script
 from jshost.workers.anthropic import AnthropicWorker, RetryPolicy
-from jshost.workers.stagger import ENV, stagger_ms
+from jshost.workers.anthropic.stagger import ENV, stagger_ms
 
 pytestmark = pytest.mark.anyio
 

@@ -16,13 +16,13 @@ import trio
 from click.testing import CliRunner
 from conftest import begin, run_once, script_source
 
-from jshost import store as store_mod
 from jshost.cli import cli
 from jshost.engine import Engine
 from jshost.errors import StoreError
 from jshost.journal import JournalEntry, Replay, cache_key, canonical_options
 from jshost.script import parse_script
 from jshost.store import SCHEMA_VERSION, Store, data_dir
+from jshost.store import db as store_mod
 from jshost.workers.base import AgentRequest, AgentResult
 from jshost.workers.sim import SimWorker
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from jshost.store import _MIGRATIONS, SCHEMA_VERSION, Store
+from jshost.store import SCHEMA_VERSION, Store
+from jshost.store.db import _MIGRATIONS
 
 
 def test_a_version_2_store_is_upgraded_in_place(tmp_path):

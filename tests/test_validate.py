@@ -1,4 +1,4 @@
-"""Tests for jshost.validate: every check on small scripts, with exact positions.
+"""Tests for jshost.script.validate: every check on small scripts, with exact positions.
 
 Each fixture is the one-line test meta followed by a body, so body line N is script line N+1.
 Positions are 1-based ``line:col`` in characters, as ``validate`` prints them.
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from jshost.diagnostics import CODES, Diagnostic, SourceMap
 from jshost.script import MAX_SCRIPT_CHARS, parse_script
-from jshost.validate import format_text, validate_file, validate_source
+from jshost.script.diagnostics import CODES, Diagnostic, SourceMap
+from jshost.script.validate import format_text, validate_file, validate_source
 
 META = "export const meta = { name: 'v', description: 'a validate test' }\n"
 PHASED = (

@@ -13,11 +13,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jshost.diagnostics import CODES
 from jshost.errors import ScriptLoadError
-from jshost.meta import js_parser
-from jshost.script import _META_HEAD, PREFIX, SUFFIX, _clearly_escapes, parse_script
-from jshost.validate import format_text, validate_file, validate_source
+from jshost.script.diagnostics import CODES
+from jshost.script.load import _META_HEAD, PREFIX, SUFFIX, _clearly_escapes, parse_script
+from jshost.script.meta import js_parser
+from jshost.script.validate import format_text, validate_file, validate_source
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -80,7 +80,7 @@ def mutated_scripts(draw: st.DrawFn) -> str:
 
 
 def check_no_escape_from_a_clean_script(source: str) -> None:
-    """A script tree-sitter parses cleanly never closes the wrapper early (script.py relies
+    """A script tree-sitter parses cleanly never closes the wrapper early (script/load.py relies
     on it to skip the second parse)."""
     if js_parser().parse(source.encode("utf-8", "surrogatepass")).root_node.has_error:
         return

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
-from .view import header_panel, visible
+from .script_view import header_panel, visible
 
 if TYPE_CHECKING:
-    from ..validate import Report
+    from ..script.validate import Report
 
 __all__ = ["Choice", "ask"]
 

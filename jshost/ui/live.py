@@ -20,7 +20,7 @@ from rich.text import Text
 
 from ..text import printable
 from .dispatch import Stamped
-from .model import (
+from .state import (
     STATE_STYLE,
     STATES,
     PhaseSummary,

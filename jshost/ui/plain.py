@@ -6,7 +6,7 @@ import json
 from typing import IO, Any
 
 from .. import events as ev
-from ..engine import RunOutcome
+from ..records import RunOutcome
 from ..text import encodable, printable
 from ..workers.base import Usage
 from .dispatch import EventsDropped, Stamped

@@ -8,9 +8,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from jshost import sandbox as sandbox_mod
 from jshost.cli import cli
 from jshost.sandbox import check_function_source
+from jshost.sandbox import context as sandbox_mod
 from jshost.script import PREFIX, SUFFIX
 
 

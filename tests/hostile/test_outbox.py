@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from conftest import run
 
-from jshost import sandbox as sandbox_mod
 from jshost.events import LogLine
+from jshost.sandbox import context as sandbox_mod
 
 
 def test_a_flood_of_events_crosses_in_bounded_chunks_and_in_order(monkeypatch):

@@ -33,10 +33,10 @@ import pytest
 from click.testing import CliRunner
 
 from jshost.cli import cli
-from jshost.diagnostics import excerpt
+from jshost.script.diagnostics import excerpt
 from jshost.store import Store
 from jshost.text import cell_width, json_text, printable
-from jshost.ui.tui import RunApp, StoreSource
+from jshost.ui.interactive import RunApp, StoreSource
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0

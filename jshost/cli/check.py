@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .text import json_text, printable
+from ..text import json_text, printable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .plan import Plan
-    from .script import Script
-    from .validate import Report
+    from ..plan import Plan
+    from ..script import Script
+    from ..script.validate import Report
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
 
@@ -41,7 +41,7 @@ def _plural(n: int, word: str) -> str:
 
 def _size_warning(report: Report) -> str | None:
     """The reference's "Large workflow" advisory when the text fixes the number of agents."""
-    from .estimate import size_warning
+    from ..estimate import size_warning
 
     fanout = report.fanout
     if fanout is None or not fanout.exact or fanout.sites == 0:
@@ -51,7 +51,7 @@ def _size_warning(report: Report) -> str | None:
 
 
 def _print_report(report: Report, *, err: bool) -> None:
-    from .validate import format_text
+    from ..script.validate import format_text
 
     for line in format_text(report):
         # A message may quote the file (a name, a string): nothing of it reaches the terminal live.
@@ -73,8 +73,8 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
       jshost validate flow.js
       jshost validate --strict --json .claude/workflows/*.js
     """
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
 
     reports = []
     unreadable: list[dict[str, str]] = []
@@ -130,9 +130,9 @@ def show_cmd(script: str, plain: bool) -> None:
       jshost show flow.js
       jshost show nginx-502-debug --plain | less
     """
-    from .cli_saved import resolve_script_arg
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
+    from .library import resolve_script_arg
 
     try:
         report = validate_file(resolve_script_arg(script))
@@ -141,7 +141,7 @@ def show_cmd(script: str, plain: bool) -> None:
     if not report.source and report.diagnostics and report.diagnostics[0].code == "E101":
         # The file was not even read: far beyond the limit.
         _fail(f"{script}: {report.diagnostics[0].message}: too large to show", 1)
-    from .ui import view
+    from ..ui import script_view as view
 
     if plain or not sys.stdout.isatty():
         click.echo(view.plain_view(report), nl=False)
@@ -158,8 +158,8 @@ def show_cmd(script: str, plain: bool) -> None:
 def checked_script(path: str) -> tuple[Script, Report]:
     """The script at ``path`` and its validation; exits 2, printing every diagnostic as
     ``validate`` does, when the file is unreadable or the script has errors."""
-    from .errors import ScriptLoadError
-    from .validate import validate_file
+    from ..errors import ScriptLoadError
+    from ..script.validate import validate_file
 
     try:
         report = validate_file(path)
@@ -170,7 +170,7 @@ def checked_script(path: str) -> tuple[Script, Report]:
 
 def checked_source(source: str, path: str | None) -> tuple[Script, Report]:
     """:func:`checked_script` for a script held in memory (a stored run's)."""
-    from .validate import validate_source
+    from ..script.validate import validate_source
 
     return _refuse_errors(validate_source(source, path=path))
 
@@ -213,8 +213,8 @@ def confirm_run(
     plan (None when nothing was asked).
     Exits 2 when there is no terminal to ask on, or when the answer is No.
     """
-    from .errors import JshostError
-    from .store import Store
+    from ..errors import JshostError
+    from ..store import Store
 
     path = str(Path(report.path).resolve()) if report.path else None
     name = report.meta.name if report.meta else "workflow"
@@ -233,8 +233,8 @@ def confirm_run(
         )
     from rich.console import Console
 
-    from .ui import view
-    from .ui.confirm import Choice, ask
+    from ..ui import script_view as view
+    from ..ui.confirm import Choice, ask
 
     console = Console(stderr=True)
 
@@ -247,7 +247,7 @@ def confirm_run(
     made = plan() if plan is not None else None
     plan_lines: list[str] = []
     if made is not None:
-        from .plan import headline
+        from ..plan import headline
 
         plan_lines = headline(made, cost=cost)
     choice = ask(

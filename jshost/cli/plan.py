@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .text import printable
+from ..text import printable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .engine import Limits
-    from .plan import Plan
-    from .script import Script
-    from .validate import Report
+    from ..engine import Limits
+    from ..plan import Plan
+    from ..script import Script
+    from ..script.validate import Report
 
 __all__ = [
     "build_plan",
@@ -44,9 +44,9 @@ def build_plan(
     Raises:
         UsageError: the config file is unreadable or invalid.
     """
-    from .config import load_config
-    from .plan import make_plan
-    from .saved import discover, find_workflow
+    from ..config import load_config
+    from ..library import discover, find_workflow
+    from ..plan import make_plan
 
     def resolve_workflow(name: str) -> Any:
         found = find_workflow(name)
@@ -70,7 +70,7 @@ def plan_for_confirmation(
     """What the confirmation calls to make its plan; a plan that cannot be made is said so."""
 
     def make() -> Plan | None:
-        from .errors import JshostError
+        from ..errors import JshostError
 
         try:
             return build_plan(script, report, args=args, limits=limits, model=opts["model"])
@@ -83,7 +83,7 @@ def plan_for_confirmation(
 
 def keep_estimate(store: Any, run_id: str, plan: Plan) -> None:
     """Store the plan beside the run, so its summary and ``inspect`` compare it with the spend."""
-    from .errors import JshostError
+    from ..errors import JshostError
 
     try:
         store.set_estimate(run_id, plan.to_json())
@@ -93,7 +93,7 @@ def keep_estimate(store: Any, run_id: str, plan: Plan) -> None:
 
 def _ran(agents: Any) -> list[tuple[str | None, str, Any]]:
     """(phase, model, usage) of the agents that ran in this session (replayed ones did not)."""
-    from .workers.base import Usage
+    from ..workers.base import Usage
 
     out = []
     for a in agents:
@@ -107,8 +107,8 @@ def _ran(agents: Any) -> list[tuple[str | None, str, Any]]:
 
 
 def _settings() -> Any:
-    from .config import load_config
-    from .errors import JshostError
+    from ..config import load_config
+    from ..errors import JshostError
 
     try:
         return load_config().estimate
@@ -120,7 +120,7 @@ def spent(
     outcome: Any, worker: str, limits: Limits, plan: Plan | None
 ) -> tuple[list[str], dict[str, Any]]:
     """The summary's usage block (text lines and JSON) for a finished run."""
-    from .estimate import spent_json, spent_lines
+    from ..estimate import spent_json, spent_lines
 
     agents = _ran(outcome.agents)
     estimate = plan.to_json() if plan is not None else None
@@ -135,7 +135,7 @@ def stored_spent(
     row: Any, agents: Any, estimate: dict[str, Any] | None
 ) -> tuple[list[str], dict[str, Any]]:
     """The same block for a stored run, for ``inspect``."""
-    from .estimate import spent_json, spent_lines
+    from ..estimate import spent_json, spent_lines
 
     ran = _ran(agents)
     settings = _settings()
@@ -153,7 +153,7 @@ def with_usage(summary: list[str], usage: list[str]) -> list[str]:
 
 def print_plan(plan: Plan, *, json_: bool) -> None:
     """The plan on stdout: text (shown safely) or one JSON object."""
-    from .plan import format_plan
+    from ..plan import format_plan
 
     if json_:
         click.echo(json.dumps(plan.to_json(), ensure_ascii=True))
@@ -211,12 +211,12 @@ def plan_cmd(script: str, json_: bool, **opts: Any) -> None:
       jshost plan samples/nginx-502-debug.js --args-file samples/nginx-502-debug.args.json
       jshost plan nginx-502-debug --args-file args.json --budget 230k --json
     """
-    from .cli import _fail, _load_args, _print_script_error, parse_budget
-    from .cli_saved import resolve_script_arg
-    from .cli_validate import checked_script
-    from .engine import Limits
-    from .errors import ScriptLoadError, UsageError
-    from .sandbox import SandboxLimits
+    from ..engine import Limits
+    from ..errors import ScriptLoadError, UsageError
+    from ..sandbox import SandboxLimits
+    from . import _fail, _load_args, _print_script_error, parse_budget
+    from .check import checked_script
+    from .library import resolve_script_arg
 
     try:
         path = resolve_script_arg(script)

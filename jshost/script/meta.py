@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import tree_sitter_javascript
 from tree_sitter import Language, Node, Parser, Tree
 
-from jshost.diagnostics import Diagnostic, SourceMap, decode
+from jshost.script.diagnostics import Diagnostic, SourceMap, decode
 
 __all__ = [
     "Meta",

@@ -24,7 +24,7 @@ from rich.text import Text
 from ..text import printable
 
 if TYPE_CHECKING:
-    from ..validate import Report
+    from ..script.validate import Report
 
 __all__ = ["header_rows", "page", "plain_view", "rich_view", "visible"]
 

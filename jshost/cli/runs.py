@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from .cli_plan import stored_spent
-from .errors import JshostError
-from .text import encodable, json_text, printable
+from ..errors import JshostError
+from ..text import encodable, json_text, printable
+from .plan import stored_spent
 
 __all__ = ["inspect_cmd", "runs_cmd"]
 
@@ -19,7 +19,7 @@ _PREVIEW = 80
 
 
 def _open_store() -> Any:
-    from .store import Store
+    from ..store import Store
 
     try:
         return Store(reading=True)
@@ -41,7 +41,7 @@ def _when(epoch: float | None) -> str:
 
 
 def _seconds(s: float | None) -> str:
-    from .ui.plain import format_seconds
+    from ..ui.plain import format_seconds
 
     return "-" if s is None else format_seconds(s)
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal, final
 
-from .errors import ScriptLoadError, format_location
-from .text import cell_width, printable
+from ..errors import ScriptLoadError, format_location
+from ..text import cell_width, printable
 
 __all__ = ["CODES", "Diagnostic", "Severity", "SourceMap", "decode", "excerpt"]
 

@@ -1,6 +1,6 @@
 """Static checks on a workflow script's syntax tree (tree-sitter), for ``jshost validate``.
 
-The load checks (size, control characters, syntax, meta) live in ``script.py``; this module
+The load checks (size, control characters, syntax, meta) live in ``load.py``; this module
 adds what the sandbox would only find out while running, or never: features it does not have,
 clocks and randomness, names nobody defines, bad ``agent()`` options and schemas, promises
 handed to ``parallel()``, phases, budget loops, and an estimate of the agent fan-out.
@@ -22,9 +22,9 @@ from typing import Any, final
 
 from tree_sitter import Node, Tree
 
+from ..sandbox import global_names
 from .diagnostics import Diagnostic, SourceMap, decode
 from .meta import Meta, MetaSpan, literal_value, unparen
-from .sandbox import global_names
 
 __all__ = ["AGENT_OPTIONS", "EFFORTS", "FanOut", "Lint", "lint"]
 
@@ -1458,7 +1458,7 @@ class _Linter:
 def _schema_problem(text: str) -> str | None:
     """``schema_problem`` of a schema given as JSON text, remembered: checking against the
     meta-schema is slow, and a script often repeats one schema in many calls."""
-    from .schemas import schema_problem  # jsonschema is slow to import; only when needed
+    from ..schemas import schema_problem  # jsonschema is slow to import; only when needed
 
     return schema_problem(json.loads(text))
 

@@ -16,9 +16,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from .errors import JshostError, ScriptError, ScriptLoadError, UsageError
-from .text import printable
+from .. import __version__
+from ..errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from ..text import printable
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -39,7 +39,7 @@ def parse_budget(text: str) -> int:
 
 
 def _load_args(args_json: str | None, args_file: str | None) -> Any:
-    from .engine import NO_ARGS
+    from ..engine import NO_ARGS
 
     if args_json is not None and args_file is not None:
         raise UsageError("--args and --args-file are mutually exclusive")
@@ -80,7 +80,7 @@ def _print_script_error(exc: ScriptError, source: str | None) -> None:
     if exc.detail:
         click.echo(printable(exc.detail, multiline=True), err=True)
     elif source is not None and exc.line is not None:
-        from .diagnostics import excerpt
+        from ..script.diagnostics import excerpt
 
         shown = excerpt(source, exc.line, exc.column or 1)
         if shown:
@@ -210,8 +210,8 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
       jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
       jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
     """
-    from .cli_saved import resolve_script_arg
-    from .cli_validate import checked_script
+    from .check import checked_script
+    from .library import resolve_script_arg
 
     try:
         path = resolve_script_arg(script)
@@ -237,8 +237,8 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     Example usage:
       jshost resume wf_3f2a9c01b7de --yes
     """
-    from .cli_validate import checked_source
-    from .store import Store
+    from ..store import Store
+    from .check import checked_source
 
     try:
         with Store() as store:
@@ -279,8 +279,8 @@ def _execute(
     resume_id: str | None,
     report: Any,
 ):
-    from .engine import Limits
-    from .sandbox import SandboxLimits
+    from ..engine import Limits
+    from ..sandbox import SandboxLimits
 
     json_, quiet = opts["json_"], opts["quiet"]
     try:
@@ -300,7 +300,7 @@ def _execute(
         _fail(str(exc), EXIT_USAGE)
 
     if opts.get("plan_only"):
-        from .cli_plan import build_plan, print_plan
+        from .plan import build_plan, print_plan
 
         try:
             plan = build_plan(loaded, report, args=args, limits=limits, model=opts["model"])
@@ -309,7 +309,7 @@ def _execute(
         print_plan(plan, json_=json_)
         return
 
-    from .workers.registry import WorkerSettings, choose_worker, make_worker
+    from ..workers.registry import WorkerSettings, choose_worker, make_worker
 
     worker_name, note = choose_worker(opts["worker"])
     settings = WorkerSettings(
@@ -322,9 +322,9 @@ def _execute(
 
     plan = None
     if not opts["yes"]:
-        from .cli_plan import plan_for_confirmation
-        from .cli_validate import confirm_run
-        from .estimate import PAID_WORKERS
+        from ..estimate import PAID_WORKERS
+        from .check import confirm_run
+        from .plan import plan_for_confirmation
 
         plan = confirm_run(
             report,
@@ -338,7 +338,7 @@ def _execute(
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
 
-    from .store import Store
+    from ..store import Store
 
     try:
         store = Store()
@@ -347,7 +347,7 @@ def _execute(
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
     run_id = recorder.run_id
     if plan is not None:
-        from .cli_plan import keep_estimate
+        from .plan import keep_estimate
 
         keep_estimate(store, run_id, plan)
     ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
@@ -369,8 +369,8 @@ def _execute(
         except JshostError as exc:
             save_error = str(exc)
 
-    from .cli_plan import spent, with_usage
-    from .ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from ..ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from .plan import spent, with_usage
 
     usage_lines, usage_json = spent(outcome, worker_obj.name, limits, plan)
     if json_:
@@ -413,7 +413,7 @@ def _open_run(
     opts: dict[str, Any],
     resume_id: str | None,
 ) -> tuple[Any, Any]:
-    from .engine import NO_ARGS
+    from ..engine import NO_ARGS
 
     args_json = None if args is NO_ARGS else json.dumps(args, ensure_ascii=True)
     caps = {
@@ -451,9 +451,9 @@ def _run(
 ) -> Any:
     import trio
 
-    from .engine import Engine
-    from .saved import discover, find_workflow
-    from .ui.dispatch import UiThread
+    from ..engine import Engine
+    from ..library import discover, find_workflow
+    from ..ui.dispatch import UiThread
 
     def resolve_workflow(name: str) -> Path | None:
         found = find_workflow(name)
@@ -474,7 +474,7 @@ def _run(
         )
 
     if interactive_id is not None:
-        from .ui.tui import run_interactive  # imports textual: only for this view
+        from ..ui.interactive import run_interactive  # imports textual: only for this view
 
         return run_interactive(make_engine, run_id=interactive_id)
 
@@ -523,7 +523,7 @@ def _want_interactive(opts: dict[str, Any]) -> bool:
 def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any:
     """The progress UI for this run: JSON events, a live view, plain lines, or none."""
     if json_:
-        from .ui.jsonl import JsonEvents
+        from ..ui.jsonl import JsonEvents
 
         return JsonEvents(sys.stdout, run_id)
     if quiet:
@@ -533,10 +533,10 @@ def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any
     if live:
         from rich.console import Console
 
-        from .ui.live import LiveView
+        from ..ui.live import LiveView
 
         return LiveView(Console(stderr=True), run_id=run_id)
-    from .ui.plain import PlainProgress
+    from ..ui.plain import PlainProgress
 
     return PlainProgress(sys.stderr)
 
@@ -585,11 +585,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from .cli_plan import plan_cmd
-    from .cli_runs import inspect_cmd, runs_cmd
-    from .cli_saved import list_cmd, save_cmd
-    from .cli_validate import show_cmd, validate_cmd
-    from .cli_watch import watch_cmd
+    from .check import show_cmd, validate_cmd
+    from .library import list_cmd, save_cmd
+    from .plan import plan_cmd
+    from .runs import inspect_cmd, runs_cmd
+    from .watch import watch_cmd
 
     cli.add_command(runs_cmd)
     cli.add_command(inspect_cmd)

@@ -42,11 +42,11 @@ import anthropic
 import trio
 from jsonschema import Draft202012Validator
 
-from ..config import Config, load_config
-from ..errors import RetryableWorkerError, WorkerError
-from ..schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
-from .base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
-from .prompts import _TOOL_DESCRIPTION, NUDGE, PLAIN_SYSTEM, SCHEMA_SYSTEM
+from ...config import Config, load_config
+from ...errors import RetryableWorkerError, WorkerError
+from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
+from ..base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
+from ..prompts import _TOOL_DESCRIPTION, NUDGE, PLAIN_SYSTEM, SCHEMA_SYSTEM
 from .stagger import PrefixStagger, current_ticket, prefix_key, stagger_ms
 
 __all__ = ["AnthropicWorker", "RetryPolicy"]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 
 import quickjs
@@ -194,7 +195,17 @@ class JsThread:
 
 
 def _runtime_source() -> str:
-    return resources.files("jshost").joinpath("runtime.js").read_text(encoding="utf-8")
+    # A built wheel carries runtime.js inside the package (hatch force-include); an editable
+    # checkout has it only at the repository root, where the design card puts it.
+    packaged = resources.files("jshost").joinpath("runtime.js")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    checkout = Path(__file__).resolve().parents[2] / "runtime.js"
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    raise RuntimeError(
+        f"runtime.js is neither in the jshost package nor at {checkout}: reinstall jshost"
+    )
 
 
 _RUNTIME: str | None = None

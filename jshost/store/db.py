@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import StoreError
-from .journal import JournalEntry, Recorder, Replay
+from ..errors import StoreError
+from ..journal import JournalEntry, Recorder, Replay
 
 try:
     import fcntl

@@ -7,7 +7,7 @@ not taken because the engine and the view would then share one thread, and every
 textual composes would delay the engine's scheduling. On its own thread the engine never waits
 for the view: events reach the view through the same bounded, coalescing
 :class:`~jshost.ui.dispatch.EventQueue` the other views use (an append under a lock), and the
-view polls it a few times a second and draws a frozen :class:`~jshost.ui.model.RunView`.
+view polls it a few times a second and draws a frozen :class:`~jshost.ui.state.RunView`.
 Steering goes the other way through :class:`~jshost.engine.EngineControl`, called from a
 worker thread so that the view's loop never waits for the engine either.
 
@@ -44,12 +44,13 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from ..engine import Engine, EngineControl, RunOutcome
-from ..errors import JshostError
-from ..text import printable
-from .dispatch import EventQueue
-from .live import agents_line, log_lines, phase_cells, state_counts, tokens_line
-from .model import (
+from ...engine import Engine, EngineControl, RunOutcome
+from ...errors import JshostError
+from ...text import printable
+from ..dispatch import EventQueue
+from ..live import agents_line, log_lines, phase_cells, state_counts, tokens_line
+from ..plain import format_result
+from ..state import (
     STATE_STYLE,
     STATES,
     AgentView,
@@ -62,7 +63,6 @@ from .model import (
     view_from_state,
     view_from_store,
 )
-from .plain import format_result
 
 __all__ = ["EngineThread", "LiveSource", "RunApp", "StoreSource"]
 
@@ -517,7 +517,7 @@ class SaveScreen(ModalScreen[Path | None]):
         self._draw()
 
     def _draw(self) -> None:
-        from ..saved import save_target
+        from ...library import save_target
 
         text = Text(f"Save {printable(repr(self.workflow_name))} as a workflow\n\n", style="bold")
         for user, label in ((False, "project"), (True, "user")):
@@ -544,7 +544,7 @@ class SaveScreen(ModalScreen[Path | None]):
         self._draw()
 
     def action_save(self) -> None:
-        from ..saved import SaveError, TargetExists, save_workflow
+        from ...library import SaveError, TargetExists, save_workflow
 
         try:
             path = save_workflow(

@@ -1,7 +1,15 @@
-// jshost sandbox prelude: the globals a workflow script sees (DESIGN §2), over an outbox bridge.
+// runtime.js — the jshost sandbox prelude: the globals a workflow script sees (DESIGN §2), over an
+// outbox bridge. It lives at the repository root (the design card's top level) and ships in the wheel
+// as jshost/runtime.js; jshost/sandbox/context.py loads it, from the package or from this checkout.
+//
+// What it must never do: keep a host function reachable from a script (the bridge is read once and
+// deleted from globalThis), trust anything a script can override after it ran (JSON, prototypes,
+// Promise are captured below, up front), or be the authority for a cap: the host re-checks every cap,
+// the budget and every field, and the prelude checks them only so that it can throw synchronously.
+// It reaches nothing but the bridge: the context has no I/O of its own, and must not gain any here.
 //
 // Evaluated once per run, before the script, as a script whose lines are offset far past any user
-// line so that stack frames of this file can be told apart from the user's (sandbox.py).
+// line so that stack frames of this file can be told apart from the user's (jshost/sandbox/context.py).
 // The host reads the bridge functions once, then deletes them from globalThis: nothing here is
 // reachable from a script except the public globals. Everything the bridge relies on is captured
 // now, so a script that overrides JSON, Array.prototype or Promise cannot change what crosses the

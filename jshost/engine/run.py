@@ -20,10 +20,11 @@ from typing import Any, Literal
 
 import trio
 
-from . import events as ev
-from .errors import JshostError, ScriptLoadError, StoreError, WorkerError, WorkflowError
-from .journal import JournalEntry, Recorder, Replay, cache_key
-from .sandbox import (
+from .. import events as ev
+from ..errors import JshostError, ScriptLoadError, StoreError, WorkerError, WorkflowError
+from ..journal import JournalEntry, Recorder, Replay, cache_key
+from ..records import AgentRecord, RunOutcome, RunStatus
+from ..sandbox import (
     CHILD_LINE_BASE,
     RUNTIME_LINE_BASE,
     JsThread,
@@ -32,9 +33,9 @@ from .sandbox import (
     SandboxLimits,
     parse_frames,
 )
-from .schemas import schema_problem
-from .script import CHILD_PREFIX, PREFIX, Script, load_child_script
-from .workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
+from ..schemas import schema_problem
+from ..script import CHILD_PREFIX, PREFIX, Script, load_child_script
+from ..workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
 __all__ = [
     "NO_ARGS",
@@ -60,9 +61,6 @@ _MAX_PHASES = 1000
 # What the host keeps of one log or failure line: a script may log strings as large as its
 # heap, and the host must not hold a thousand of them.
 MAX_LINE_CHARS = 64 * 1024
-
-AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled", "cached"]
-RunStatus = Literal["completed", "failed", "stopped"]
 
 
 @dataclass(frozen=True)
@@ -92,70 +90,6 @@ class Limits:
             raise ValueError("budget must be a positive number of tokens")
         if self.timeout is not None and self.timeout <= 0:
             raise ValueError("timeout must be positive")
-
-
-@dataclass
-class AgentRecord:
-    """One ``agent()`` call, as the engine tracks it. Owned by the engine; UIs only read it."""
-
-    index: int
-    label: str
-    prompt: str
-    phase: str | None
-    model: str | None
-    schema: Any = None
-    #: the call's cache key (reference §5.2) and the options the script passed
-    key: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-    status: AgentStatus = "queued"
-    result: Any = None
-    error: str | None = None
-    usage: Usage = field(default_factory=Usage)
-    #: the model the worker reports it used (an id; the script's ``model`` may be an alias)
-    model_used: str | None = None
-    attempts: int = 0
-    queued_at: float = 0.0
-    started_at: float | None = None
-    finished_at: float | None = None
-
-    @property
-    def elapsed(self) -> float | None:
-        if self.started_at is None:
-            return None
-        end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return end - self.started_at
-
-
-@dataclass
-class RunOutcome:
-    """How a run ended, with everything a summary needs."""
-
-    status: RunStatus
-    result: Any
-    error: WorkflowError | None
-    agents: list[AgentRecord]
-    failures: list[str]
-    logs: list[str]
-    phases: list[str]
-    elapsed: float
-    peak_concurrency: int
-    dropped_logs: int = 0
-
-    @property
-    def tokens_in(self) -> int:
-        return sum(a.usage.input_tokens for a in self.agents)
-
-    @property
-    def tokens_out(self) -> int:
-        return sum(a.usage.output_tokens for a in self.agents)
-
-    @property
-    def usage(self) -> Usage:
-        """Tokens of every agent, cache reads and writes included."""
-        return sum((a.usage for a in self.agents), Usage())
-
-    def count(self, status: AgentStatus) -> int:
-        return sum(1 for a in self.agents if a.status == status)
 
 
 #: Node's largest timer delay; longer (or shorter than 1 ms, or not a number) means 1 ms

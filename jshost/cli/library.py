@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from .errors import JshostError, ScriptLoadError
-from .text import json_text, printable
+from ..errors import JshostError, ScriptLoadError
+from ..text import json_text, printable
 
 __all__ = ["list_cmd", "resolve_script_arg", "save_cmd"]
 
@@ -21,7 +21,7 @@ def resolve_script_arg(arg: str) -> str:
     """
     if Path(arg).exists() or arg.endswith((".js", ".mjs", ".cjs", ".ts")) or "/" in arg:
         return arg
-    from .saved import discover, find_workflow
+    from ..library import discover, find_workflow
 
     found = find_workflow(arg)
     if found is not None:
@@ -47,8 +47,8 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
       jshost save flow.js
       jshost run nginx-502-debug --args-file servers.json --yes
     """
-    from .saved import SaveError, TargetExists, save_workflow
-    from .validate import format_text, validate_file
+    from ..library import SaveError, TargetExists, save_workflow
+    from ..script.validate import format_text, validate_file
 
     try:
         report = validate_file(script)
@@ -90,7 +90,7 @@ def list_cmd(json_: bool) -> None:
       jshost list
       jshost list --json
     """
-    from .saved import discover
+    from ..library import discover
 
     try:
         workflows, skipped = discover()

@@ -1,6 +1,6 @@
 """``jshost validate``: every problem in a workflow script, found without running it.
 
-The load checks of ``script.py`` (what ``run`` refuses) and the static checks of ``lint.py``
+The load checks of ``load.py`` (what ``run`` refuses) and the static checks of ``lint.py``
 (tree-sitter) run on the same parse; every diagnostic is kept, sorted by position. Nothing
 here spends a token or evaluates the script: QuickJS only compiles it.
 """
@@ -13,8 +13,8 @@ from typing import Any, final
 
 from .diagnostics import Diagnostic, excerpt
 from .lint import FanOut, lint
+from .load import Inspection, Script, inspect_file, inspect_source
 from .meta import Meta
-from .script import Inspection, Script, inspect_file, inspect_source
 
 __all__ = ["Report", "format_text", "validate_file", "validate_source"]
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from tree_sitter import Tree
 
+from ..errors import ScriptLoadError
+from ..sandbox import check_function_source, parse_frames
 from .diagnostics import Diagnostic, SourceMap
-from .errors import ScriptLoadError
 from .meta import FIRST_STATEMENT, Meta, MetaSpan, js_parser, read_meta
-from .sandbox import check_function_source, parse_frames
 
 __all__ = [
     "CHILD_PREFIX",

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from .errors import JshostError
-from .text import printable
+from ..errors import JshostError
+from ..text import printable
 
 __all__ = ["watch_cmd"]
 
@@ -27,7 +27,7 @@ def watch_cmd(run_id: str | None) -> None:
       jshost watch
       jshost watch wf_3f2a
     """
-    from .store import Store
+    from ..store import Store
 
     try:
         store = Store(reading=True)
@@ -60,6 +60,6 @@ def watch_cmd(run_id: str | None) -> None:
         if os.environ.get("TERM") == "dumb":
             click.echo("jshost: watch needs a terminal that can draw (TERM is 'dumb')", err=True)
             sys.exit(2)
-        from .ui.tui import watch  # imports textual: only for this view
+        from ..ui.interactive import watch  # imports textual: only for this view
 
         watch(store, row.id)

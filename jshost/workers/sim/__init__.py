@@ -23,8 +23,8 @@ from typing import Any, final
 
 import trio
 
-from ..errors import WorkerError
-from .base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
+from ...errors import WorkerError
+from ..base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
 
 __all__ = ["SimWorker"]
 
@@ -118,8 +118,8 @@ class SimWorker(Worker):
 
         model = request.model or "sim"
         if request.schema is not None:
-            from ..schemas import structured_output_cap_message
-            from .schema_instance import SchemaUnsatisfiable, generate_instance
+            from ...schemas import structured_output_cap_message
+            from .instances import SchemaUnsatisfiable, generate_instance
 
             try:
                 value: Any = generate_instance(request.schema, request.prompt)

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import JshostError, ScriptError
-from .meta import Meta, parse_meta
 from .script import MAX_SCRIPT_CHARS
+from .script.meta import Meta, parse_meta
 
 __all__ = [
     "SaveError",

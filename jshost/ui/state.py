@@ -1,7 +1,7 @@
 """What a progress view knows about a run, apart from how it is drawn.
 
 Two views share this: the rich live view (:mod:`jshost.ui.live`) and the interactive view
-(:mod:`jshost.ui.tui`). :class:`RunState` folds engine events into the state of one run.
+(:mod:`jshost.ui.interactive`). :class:`RunState` folds engine events into the state of one run.
 :class:`RunView` is a frozen snapshot of a run that widgets render; it is built either from a
 :class:`RunState` fed by a running engine (:func:`view_from_state`) or from the rows of the run
 store (:func:`view_from_store`, for ``jshost watch``), so the same widgets draw both.

@@ -1,0 +1,84 @@
+"""A run as plain data: each ``agent()`` call's record and how the run ended.
+
+The engine fills these in; events, views, the store and callers read them. This module imports
+nothing of jshost but the error tree and the workers' ``Usage``, so that naming a record never
+imports the engine (and ``jshost.events`` no longer needs to).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import WorkflowError
+from .workers.base import Usage
+
+__all__ = ["AgentRecord", "AgentStatus", "RunOutcome", "RunStatus"]
+
+AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled", "cached"]
+RunStatus = Literal["completed", "failed", "stopped"]
+
+
+@dataclass
+class AgentRecord:
+    """One ``agent()`` call, as the engine tracks it. Owned by the engine; UIs only read it."""
+
+    index: int
+    label: str
+    prompt: str
+    phase: str | None
+    model: str | None
+    schema: Any = None
+    #: the call's cache key (reference §5.2) and the options the script passed
+    key: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    status: AgentStatus = "queued"
+    result: Any = None
+    error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    #: the model the worker reports it used (an id; the script's ``model`` may be an alias)
+    model_used: str | None = None
+    attempts: int = 0
+    queued_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def elapsed(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        return end - self.started_at
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended, with everything a summary needs."""
+
+    status: RunStatus
+    result: Any
+    error: WorkflowError | None
+    agents: list[AgentRecord]
+    failures: list[str]
+    logs: list[str]
+    phases: list[str]
+    elapsed: float
+    peak_concurrency: int
+    dropped_logs: int = 0
+
+    @property
+    def tokens_in(self) -> int:
+        return sum(a.usage.input_tokens for a in self.agents)
+
+    @property
+    def tokens_out(self) -> int:
+        return sum(a.usage.output_tokens for a in self.agents)
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens of every agent, cache reads and writes included."""
+        return sum((a.usage for a in self.agents), Usage())
+
+    def count(self, status: AgentStatus) -> int:
+        return sum(1 for a in self.agents if a.status == status)

@@ -1,0 +1,99 @@
+"""1 · Check: workflow script text → a :class:`Script`, and every problem in it. Runs nothing.
+
+``load`` reads a script (size, encoding, control characters, syntax, meta), ``meta`` reads its
+``export const meta`` header, ``lint`` checks its syntax tree, ``validate`` gathers both into a
+report, ``diagnostics`` is the positioned problem they all produce. This stage may compile a
+script in the sandbox, never run it, and it imports no engine.
+
+The names below load lazily: importing ``jshost.script.diagnostics`` must not pull in QuickJS or
+tree-sitter through this package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .diagnostics import CODES, Diagnostic, SourceMap, excerpt
+    from .lint import FanOut, Lint
+    from .load import (
+        CHILD_PREFIX,
+        MAX_SCRIPT_CHARS,
+        PREFIX,
+        SUFFIX,
+        Inspection,
+        Script,
+        inspect_file,
+        inspect_source,
+        load_child_script,
+        load_script,
+        parse_script,
+    )
+    from .meta import Meta, MetaSpan, Phase, parse_meta
+    from .validate import Report, format_text, validate_file, validate_source
+
+_WHERE = {
+    "CHILD_PREFIX": "load",
+    "CODES": "diagnostics",
+    "Diagnostic": "diagnostics",
+    "FanOut": "lint",
+    "Inspection": "load",
+    "Lint": "lint",
+    "MAX_SCRIPT_CHARS": "load",
+    "Meta": "meta",
+    "MetaSpan": "meta",
+    "PREFIX": "load",
+    "Phase": "meta",
+    "Report": "validate",
+    "SUFFIX": "load",
+    "Script": "load",
+    "SourceMap": "diagnostics",
+    "excerpt": "diagnostics",
+    "format_text": "validate",
+    "inspect_file": "load",
+    "inspect_source": "load",
+    "load_child_script": "load",
+    "load_script": "load",
+    "parse_meta": "meta",
+    "parse_script": "load",
+    "validate_file": "validate",
+    "validate_source": "validate",
+}
+
+__all__ = [
+    "CHILD_PREFIX",
+    "CODES",
+    "MAX_SCRIPT_CHARS",
+    "PREFIX",
+    "SUFFIX",
+    "Diagnostic",
+    "FanOut",
+    "Inspection",
+    "Lint",
+    "Meta",
+    "MetaSpan",
+    "Phase",
+    "Report",
+    "Script",
+    "SourceMap",
+    "excerpt",
+    "format_text",
+    "inspect_file",
+    "inspect_source",
+    "load_child_script",
+    "load_script",
+    "parse_meta",
+    "parse_script",
+    "validate_file",
+    "validate_source",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
