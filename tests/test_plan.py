@@ -290,3 +290,17 @@ def test_validate_warns_of_a_large_workflow_where_the_fan_out_is_known(tmp_path)
     assert json.loads(done.stdout)["files"][0]["size_warning"] is None
     done = jshost("validate", "--json", str(big))
     assert json.loads(done.stdout)["files"][0]["size_warning"].startswith("Large workflow: 26")
+
+
+def test_run_json_summary_has_the_usage_by_phase_and_no_dollars_on_sim():
+    done = jshost(
+        "run", str(ROOT / "samples" / "hello.js"), "--yes", "--json", "--sim-latency", "0"
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["event"] == "summary"
+    phases = summary["usage_by_phase"]
+    assert [(p["phase"], p["agents"]) for p in phases] == [("Greet", 3), ("Sum up", 1)]
+    assert sum(p["tokens"]["output"] for p in phases) == summary["tokens"]["output"]
+    assert summary["estimate"] is None  # --yes: no plan was made
+    assert "cost_usd_estimate" not in summary
