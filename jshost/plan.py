@@ -163,6 +163,10 @@ class Plan:
     timed_out: bool
     elapsed: float
     seconds: float = DRY_RUN_SECONDS
+    #: what validate's fan-out estimate says the count depends on: agents' answers, or
+    #: something the text does not bound
+    answer_factors: list[str] = field(default_factory=list)
+    unknown_factors: list[str] = field(default_factory=list)
     size: SizeWarning | None = None
     fanout: dict[str, Any] | None = field(default=None)
 
@@ -181,7 +185,7 @@ class Plan:
 
     @property
     def exact(self) -> bool:
-        return not self.depends_on_answers and not self.timed_out
+        return not (self.depends_on_answers or self.answer_factors or self.timed_out)
 
     def to_json(self) -> dict[str, Any]:
         u = self.usage
@@ -208,6 +212,8 @@ class Plan:
             "stopped_by_agent_cap": self.cap_stops,
             "stopped_by_budget": self.budget_stops,
             "answers_note": self.answers_note,
+            "answer_factors": self.answer_factors,
+            "unknown_factors": self.unknown_factors,
             "dry_run": {
                 "status": self.status,
                 "error": self.error,
@@ -298,16 +304,17 @@ def make_plan(
     first = _dry_run(script, salt="", **kwargs)  # type: ignore[arg-type]
     varying: list[str | None] = []
     note = None
-    doubtful = fanout is None or any(k in ("answers", "unknown") for k in fanout.factors.values())
+    factors = fanout.factors if fanout is not None else {}
+    answer_factors = [n for n, k in factors.items() if k == "answers"]
+    unknown_factors = [n for n, k in factors.items() if k == "unknown"]
+    doubtful = fanout is None or bool(answer_factors or unknown_factors)
     if doubtful and not first.timed_out:
         # Answers the sim would not give: do the counts move?
         second = _dry_run(script, salt="\0other answers", **kwargs)  # type: ignore[arg-type]
         a, b = _counts(first.agents), _counts(second.agents)
         varying = [p for p in [*a, *(q for q in b if q not in a)] if a.get(p) != b.get(p)]
-        if fanout is not None:
-            named = [n for n, k in fanout.factors.items() if k == "answers"]
-            if named:
-                note = "the count depends on agents' answers (" + ", ".join(named) + ")"
+        if answer_factors:
+            note = "the count depends on agents' answers (" + ", ".join(answer_factors) + ")"
         if varying and note is None:
             note = "the count changed when the sim answered differently"
     phases = breakdown(first.agents)
@@ -331,6 +338,8 @@ def make_plan(
         timed_out=first.timed_out,
         elapsed=0.0,
         seconds=seconds,
+        answer_factors=answer_factors,
+        unknown_factors=unknown_factors,
         fanout=fanout.to_json() if fanout is not None else None,
     )
     plan.size = size_warning(plan.agents, plan.tokens)
@@ -375,9 +384,16 @@ def headline(plan: Plan, *, cost: bool = True) -> list[str]:
         lines.append(f"agent cap: the cap of {plan.max_agents:,} agents would stop it")
     if not plan.exact:
         lines.append(f"note: {_doubt(plan)}")
+    elif plan.unknown_factors:
+        lines.append(f"note: {_unbounded(plan)}")
     if plan.size is not None:
         lines.append(f"warning: {plan.size.text()}")
     return lines
+
+
+def _unbounded(plan: Plan) -> str:
+    names = ", ".join(plan.unknown_factors)
+    return f"validate cannot bound {names}: the counts are as run by the sim"
 
 
 def _doubt(plan: Plan) -> str:
@@ -417,6 +433,8 @@ def format_plan(plan: Plan) -> list[str]:
         lines.append("workflow() children: none")
     if not plan.exact:
         lines.append(f"Note: {_doubt(plan)}")
+    elif plan.unknown_factors:
+        lines.append(f"Note: {_unbounded(plan)}")
     if plan.status == "failed" and not plan.timed_out and plan.error:
         lines.append(f"Note: the dry run failed ({plan.error}); counts are up to that point")
     if plan.size is not None:

@@ -304,3 +304,15 @@ def test_run_json_summary_has_the_usage_by_phase_and_no_dollars_on_sim():
     assert sum(p["tokens"]["output"] for p in phases) == summary["tokens"]["output"]
     assert summary["estimate"] is None  # --yes: no plan was made
     assert "cost_usd_estimate" not in summary
+
+
+def test_a_count_validate_cannot_bound_is_noted_as_run_by_the_sim():
+    redis = ROOT / "samples" / "redis-bigkey-scan.js"
+    args = ROOT / "samples" / "redis-bigkey-scan.args.json"
+    plan = plan_json(str(redis), "--args-file", str(args))
+    # The suspects come from the scans' answers; validate cannot say so, both sim runs agree.
+    assert plan["unknown_factors"] == ["suspects.length"] and plan["agents"] == 17
+    done = jshost("plan", str(redis), "--args-file", str(args))
+    assert "Note: validate cannot bound suspects.length: the counts are as run by the sim" in (
+        done.stdout
+    )
