@@ -5,7 +5,10 @@ The places are Claude Code's (reference §8.3), so a workflow saved there works 
 - project: every ``.claude/workflows/`` and ``.claude/commands/`` on the path from the current
   directory up to the repository root (the closest wins on a name clash);
 - user: ``~/.claude/workflows/`` and ``~/.claude/commands/`` (``$CLAUDE_CONFIG_DIR`` instead of
-  ``~/.claude`` when set). A project workflow beats a user one of the same name.
+  ``~/.claude`` when set). A project workflow beats a user one of the same name;
+- bundled: the workflows jshost ships (``jshost/workflows/``: ``deep-research``,
+  ``code-review``), as Claude Code bundles its own. A project or user workflow of the same
+  name beats a bundled one.
 
 Only ``.js`` files of at most 512 KiB whose meta parses are workflows; anything else found
 there is reported as skipped, with the reason, and never stops a listing.
@@ -26,6 +29,7 @@ from .script import MAX_SCRIPT_CHARS
 from .script.meta import Meta, parse_meta
 
 __all__ = [
+    "BUNDLED_DIR",
     "SaveError",
     "SavedWorkflow",
     "Skipped",
@@ -37,8 +41,10 @@ __all__ = [
     "slug",
 ]
 
-Scope = Literal["project", "user"]
+Scope = Literal["project", "user", "bundled"]
 _KINDS = ("workflows", "commands")
+#: the workflows shipped inside the package (in the wheel, next to this module)
+BUNDLED_DIR = Path(__file__).resolve().parent / "workflows"
 
 
 class SaveError(JshostError):
@@ -128,20 +134,25 @@ def _places(cwd: Path) -> Iterator[tuple[Path, Scope]]:
             yield d / ".claude" / kind, "project"
     for kind in _KINDS:
         yield user_config_dir() / kind, "user"
+    yield BUNDLED_DIR, "bundled"
+
+
+_TOO_LARGE = f"Script exceeds {MAX_SCRIPT_CHARS} bytes"  # the reference's words, for characters
 
 
 def _read(path: Path, scope: Scope) -> SavedWorkflow | Skipped:
     try:
-        size = path.stat().st_size
-        if size > MAX_SCRIPT_CHARS:
-            return Skipped(path, scope, f"larger than {MAX_SCRIPT_CHARS // 1024} KiB")
+        # The rule `run` applies (reference §2): characters, not bytes; a character is at most
+        # four bytes, so a larger file cannot pass and is not read.
+        if path.stat().st_size > 4 * MAX_SCRIPT_CHARS:
+            return Skipped(path, scope, _TOO_LARGE)
         source = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         return Skipped(path, scope, "not UTF-8 text")
     except OSError as exc:
         return Skipped(path, scope, f"cannot read it: {exc.strerror or exc}")
     if len(source) > MAX_SCRIPT_CHARS:
-        return Skipped(path, scope, f"larger than {MAX_SCRIPT_CHARS:,} characters")
+        return Skipped(path, scope, _TOO_LARGE)
     try:
         meta, _ = parse_meta(source, path=str(path))
     except ScriptError as exc:
@@ -178,9 +189,15 @@ def discover(cwd: Path | None = None) -> tuple[list[SavedWorkflow], list[Skipped
     return list(found.values()), skipped
 
 
-def find_workflow(name: str, cwd: Path | None = None) -> SavedWorkflow | None:
-    """The saved workflow called ``name`` (its meta name, or its file name without ``.js``)."""
-    workflows, _ = discover(cwd)
+def find_workflow(
+    name: str, cwd: Path | None = None, *, workflows: list[SavedWorkflow] | None = None
+) -> SavedWorkflow | None:
+    """The saved workflow called ``name`` (its meta name, or its file name without ``.js``).
+
+    ``workflows`` is what :func:`discover` found, when the caller already has it.
+    """
+    if workflows is None:
+        workflows, _ = discover(cwd)
     for wf in workflows:
         if wf.name == name:
             return wf

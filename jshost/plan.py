@@ -112,14 +112,9 @@ class _PlanWorker(Worker):
 
 
 class _PlanEngine(Engine):
-    """The engine, noting when the agent cap or the budget turned an ``agent()`` call away."""
+    """The engine, noting when the budget turned an ``agent()`` call away."""
 
-    cap_hits = 0
     budget_hits = 0
-
-    def _cap_error(self) -> dict[str, str]:
-        self.cap_hits += 1
-        return super()._cap_error()
 
     def _budget_error(self) -> dict[str, str]:
         self.budget_hits += 1
@@ -263,9 +258,10 @@ def _dry_run(
         status=outcome.status,
         error=None if error is None else str(error),
         agents=ran,
-        # The sandbox turns the call past the cap away before the host sees it: the error
-        # that ends the script says so (a script that catches it is not seen).
-        cap_hits=engine.cap_hits + (error is not None and error.name == "WorkflowAgentCapError"),
+        # Calls past the cap are turned away in the sandbox: the engine counts those refused
+        # inside parallel()/pipeline(), and the error that ends a script says so (a script
+        # that catches a refused direct call is not seen).
+        cap_hits=outcome.refused + (error is not None and error.name == "WorkflowAgentCapError"),
         budget_hits=engine.budget_hits,
         children=engine.children(),
         timed_out=timed_out,

@@ -28,7 +28,15 @@ def _isolated(tmp_path, monkeypatch):
     for key in list(os.environ):
         if key.startswith("ANTHROPIC_"):
             monkeypatch.delenv(key)
-    monkeypatch.delenv("JSHOST_MAX_CONCURRENT_AGENTS", raising=False)
+    # The reference's settings too (jshost honours them): a developer's own must not leak in.
+    for key in (
+        "JSHOST_MAX_CONCURRENT_AGENTS",
+        "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS",
+        "MAX_STRUCTURED_OUTPUT_RETRIES",
+        "CLAUDE_CODE_SUBAGENT_MODEL",
+        "CLAUDE_CODE_SUBAGENT_MODEL_FORCE",
+    ):
+        monkeypatch.delenv(key, raising=False)
 
 
 @pytest.fixture

@@ -133,15 +133,15 @@ def test_a_script_answered_no_spends_nothing_after_its_plan(env, script, tmp_pat
     assert not log.exists()  # the plan ran no agent on the sim worker the run uses
 
 
-def test_a_version_3_store_gets_the_estimate_column(tmp_path):
+def test_a_version_4_store_gets_the_estimate_column(tmp_path):
     path = tmp_path / "jshost.db"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[1] + _MIGRATIONS[2] + _MIGRATIONS[3])
+    db.executescript("".join(_MIGRATIONS[v] for v in (1, 2, 3, 4)))
     db.execute(
         "INSERT INTO runs (id, name, script, sha256, meta, status, created_at, started_at, "
         "caps, worker) VALUES ('wf_old', 'old', 's', 'h', '{}', 'completed', 1, 1, '{}', 'sim')"
     )
-    db.execute("PRAGMA user_version = 3")
+    db.execute("PRAGMA user_version = 4")
     db.commit()
     db.close()
     with Store(path) as store:

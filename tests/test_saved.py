@@ -48,6 +48,15 @@ def invoke(*args: str, input: str | None = None):
     return result
 
 
+def saved_only(workflows: list) -> list:
+    """The workflows found on disk, without the ones bundled with jshost."""
+    return [wf for wf in workflows if wf.scope != "bundled"]
+
+
+def saved_only_json(workflows: list) -> list:
+    return [wf for wf in workflows if wf["scope"] != "bundled"]
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -100,7 +109,7 @@ def test_save_user(repo, tmp_path):
     script = write(tmp_path / "flow.js", flow("Mine"))
     assert invoke("save", str(script), "--user").exit_code == 0
     assert (Path.home() / ".claude" / "workflows" / "mine.js").exists()
-    (wf,) = discover()[0]
+    (wf,) = saved_only(discover()[0])
     assert (wf.name, wf.scope) == ("Mine", "user")
 
 
@@ -205,7 +214,7 @@ def test_outside_a_repository_only_the_current_directory_counts(tmp_path, monkey
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "here")
     write(tmp_path / "here" / ".claude" / "workflows" / "h.js", flow("Here"))
-    assert [wf.name for wf in discover()[0]] == ["Here"]
+    assert [wf.name for wf in saved_only(discover()[0])] == ["Here"]
 
 
 def test_bad_files_are_skipped_with_reasons_not_fatal(repo):
@@ -218,13 +227,31 @@ def test_bad_files_are_skipped_with_reasons_not_fatal(repo):
     write(d / "notes.md", "# not a workflow")
     (d / "dir.js").mkdir()
     workflows, skipped = discover()
-    assert [wf.name for wf in workflows] == ["Good"]
+    assert [wf.name for wf in saved_only(workflows)] == ["Good"]
     reasons = {s.path.name: s.reason for s in skipped}
     assert set(reasons) == {"nometa.js", "big.js", "typed.ts", "latin1.js"}
-    assert "512 KiB" in reasons["big.js"]
+    assert reasons["big.js"] == "Script exceeds 524288 bytes"
     assert reasons["latin1.js"] == "not UTF-8 text"
     assert "only .js" in reasons["typed.ts"]
     assert "meta" in reasons["nometa.js"]
+
+
+def test_the_size_rule_is_run_s_characters_not_bytes(repo, tmp_path):
+    """Reference §2: at most 524,288 characters, in the reference's words, for list and run."""
+    d = repo / ".claude" / "workflows"
+    head = flow("Wide", body="return 'ok'\n// ")
+    fits = write(d / "wide.js", head + "é" * (524_288 - len(head)))  # ~1 MB of UTF-8
+    over = write(d / "over.js", head.replace("Wide", "Over") + "é" * (524_289 - len(head)))
+    workflows, skipped = discover()
+    assert [wf.name for wf in workflows] == ["Wide"]
+    assert [(s.path.name, s.reason) for s in skipped] == [
+        ("over.js", "Script exceeds 524288 bytes")
+    ]
+    ok = CliRunner().invoke(cli, ["run", str(fits), "--yes", "--worker", "sim", "-q"])
+    assert ok.exit_code == 0, ok.output
+    refused = CliRunner().invoke(cli, ["run", str(over), "--yes", "--worker", "sim", "-q"])
+    assert refused.exit_code == 2
+    assert "Script exceeds 524288 bytes" in refused.stderr
 
 
 def test_list_shows_name_description_when_to_use_phases_scope_and_path(repo):
@@ -241,15 +268,16 @@ def test_list_shows_name_description_when_to_use_phases_scope_and_path(repo):
     result = invoke("list")
     assert result.exit_code == 0
     path = repo / ".claude" / "workflows" / "s.js"
-    assert result.stdout.splitlines() == [
+    assert result.stdout.splitlines()[:4] == [
         f"Scan  (project) {path}",
         "  scan things",
         "  when to use: when things need scanning",
         "  phases: Find → Report",
     ]
+    assert result.stdout.splitlines()[4].startswith("code-review  (bundled) ")
     assert f"skipped {repo / '.claude' / 'workflows' / 'bad.js'} (project):" in result.stderr
     data = json.loads(invoke("list", "--json").stdout)
-    (wf,) = data["workflows"]
+    (wf,) = [w for w in data["workflows"] if w["scope"] != "bundled"]
     assert wf["name"] == "Scan" and wf["scope"] == "project" and wf["path"] == str(path)
     assert wf["phases"][1] == {"title": "Report", "detail": "write it up", "model": None}
     assert data["skipped"][0]["path"].endswith("bad.js")
@@ -259,7 +287,8 @@ def test_list_with_nothing_saved(repo):
     result = invoke("list")
     assert result.exit_code == 0
     assert result.stdout.startswith("no saved workflows here")
-    assert json.loads(invoke("list", "--json").stdout) == {"workflows": [], "skipped": []}
+    data = json.loads(invoke("list", "--json").stdout)
+    assert saved_only_json(data["workflows"]) == [] and data["skipped"] == []
 
 
 # -- run NAME and workflow('name') ----------------------------------------------------------------
@@ -321,7 +350,10 @@ def test_workflow_with_an_unknown_name_is_catchable_and_lists_names(repo, tmp_pa
     )
     result = invoke("run", str(parent), "--yes", "--quiet")
     assert result.exit_code == 0
-    assert result.stdout.strip() == "workflow('nope'): no workflow with that name. Available: Alpha"
+    # the bundled workflows are listed too, as the reference lists its own
+    assert result.stdout.strip() == (
+        "workflow('nope'): no workflow with that name. Available: Alpha, code-review, deep-research"
+    )
 
 
 def test_run_by_name_from_a_subprocess(repo, tmp_path):

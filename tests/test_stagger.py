@@ -73,7 +73,9 @@ async def test_same_prefix_agents_wait_for_the_first_response_and_read_the_cache
     assert usage.cache_creation_input_tokens == prefix  # written once
     assert usage.cache_read_input_tokens == 5 * prefix  # read by the five others
     held = [HELD.match(line) for line in outcome.logs]
-    assert sum(m is not None for m in held) == 5, outcome.logs
+    # Every sibling that arrived before the first response began was held (all five, unless
+    # the machine is so loaded that one arrived later: then it read the warm cache at once).
+    assert 1 <= sum(m is not None for m in held) <= 5, outcome.logs
     # Held until the first response began (0.3 s of "prefill"), well short of the cap.
     assert all(200 <= int(m.group(1)) < 4000 for m in held if m)
     # Breakpoints: after the tool and after the system prompt.
@@ -187,6 +189,9 @@ def test_the_stagger_benchmark_runs_in_its_smallest_mode():
     figures = json.loads(done.stdout)
     on, off = figures["with"], figures["without"]
     assert figures["agents"] == 8 and on["agents"] == off["agents"] == 8
-    assert on["held_lines"] == 7  # every sibling waited for the first response
-    assert on["cache_read"] > 0 and on["cost_input_units"] > 0 and off["cost_input_units"] > 0
+    # With the stagger the prefix is written once and read by the seven others, however the
+    # requests were spread in time (how many were held, and the run without, depend on load).
+    assert on["cache_write"] > 0 and on["cache_read"] == 7 * on["cache_write"]
+    assert 1 <= on["held_lines"] <= 7
+    assert off["cost_input_units"] >= on["cost_input_units"] > 0
     assert isinstance(figures["cost_ratio"], float)

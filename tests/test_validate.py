@@ -246,7 +246,7 @@ const f = Date.now
         (2, 11, "E301"),
         (3, 11, "E302"),
         (4, 11, "E302"),
-        (5, 11, "E302"),
+        (5, 11, "W304"),
         (6, 11, "E303"),
         (7, 11, "E301"),
     ]
@@ -390,10 +390,10 @@ def test_agent_option_types(options, col, message):
 def test_agent_effort_values():
     report = validate_source(META + "await agent('x', { effort: 'extreme' })\n", path="t.js")
     (d,) = report.diagnostics
-    assert (d.line, d.col, d.code) == (2, 28, "E504")
+    assert (d.line, d.col, d.code, d.severity) == (2, 28, "E504", "warning")
     assert d.message == (
-        "agent() option 'effort' must be one of 'low', 'medium', 'high', 'xhigh', 'max' "
-        "(or a number), not 'extreme'"
+        "agent() option 'effort' 'extreme' is ignored: it must be one of 'low', 'medium', "
+        "'high', 'xhigh', 'max' (or a number)"
     )
     for ok in ("'low'", "'medium'", "'high'", "'xhigh'", "'max'", "'med'", "3", "null", "e"):
         assert found(f"const e = 'low'\nawait agent('x', {{ effort: {ok} }})\n") == []

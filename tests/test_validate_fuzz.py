@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jshost.errors import ScriptLoadError
-from jshost.script.diagnostics import CODES
+from jshost.script.diagnostics import CODES, REFUSED
 from jshost.script.load import _META_HEAD, PREFIX, SUFFIX, _clearly_escapes, parse_script
 from jshost.script.meta import js_parser
 from jshost.script.validate import format_text, validate_file, validate_source
@@ -98,7 +98,7 @@ def check_report(source: str, report) -> None:
     lines = len(source.splitlines()) + 2
     for d in report.diagnostics:
         assert d.code in CODES
-        assert d.severity == ("error" if d.code[0] == "E" else "warning")
+        assert d.severity == ("error" if d.code in REFUSED else "warning")
         assert d.message
         if d.line is not None:
             assert 1 <= d.line <= lines, d

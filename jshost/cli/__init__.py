@@ -10,7 +10,9 @@ import json
 import os
 import re
 import signal
+import stat
 import sys
+import threading
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -18,6 +20,7 @@ import click
 
 from .. import __version__
 from ..errors import JshostError, ScriptError, ScriptLoadError, UsageError
+from ..settings import CONCURRENCY_ENV
 from ..text import printable
 
 EXIT_FAILED = 1
@@ -38,27 +41,77 @@ def parse_budget(text: str) -> int:
     return int(value)
 
 
-def _load_args(args_json: str | None, args_file: str | None) -> Any:
+def _read_args_file(args_file: str) -> str:
+    """The file's text, read only once it is known to be a regular file of bounded size."""
+    from ..bounds import MAX_ARGS_FILE_BYTES
+
+    limit = MAX_ARGS_FILE_BYTES
+    try:
+        # Non-blocking, so that a FIFO cannot hang the open; it is refused right after.
+        fd = os.open(args_file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise UsageError(f"--args-file: {args_file!r} is not a regular file")
+            if st.st_size > limit:
+                raise UsageError(
+                    f"--args-file: {args_file!r} is {st.st_size:,} bytes; "
+                    f"the limit is {limit:,} bytes ({limit >> 20} MiB)"
+                )
+            data = f.read(limit + 1)  # the file may grow after the check
+    except FileNotFoundError:
+        raise UsageError(f"--args-file: no such file: {args_file!r}") from None
+    except OSError as exc:
+        raise UsageError(f"--args-file: cannot read {args_file!r}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise UsageError(f"--args-file: {args_file!r} is larger than {limit:,} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--args-file: cannot read {args_file!r}: {exc}") from None
+
+
+def _args_fit(text: str, memory: int) -> bool:
+    """Whether ``text`` parses within ``memory`` bytes of QuickJS heap (False only for OOM).
+
+    Python's own objects for a JSON value can be twenty times its text (``[{},{},…]``), so
+    args are first parsed where the script will see them, under the sandbox's memory
+    limit: what does not fit there is refused before Python builds anything of it.
+    """
+    import quickjs
+
+    ctx = quickjs.Context()
+    ctx.set_memory_limit(memory)
+    ctx.set_max_stack_size(1 << 20)
+    try:
+        ctx.parse_json(text)
+    except quickjs.JSException as exc:
+        first = (str(exc.args[0]) if exc.args else "").split("\n", 1)[0]
+        # Syntax and nesting errors are left to Python's parser, which says where they are.
+        return not ("out of memory" in first or first.strip() in {"", "null"})
+    return True
+
+
+def _load_args(args_json: str | None, args_file: str | None, memory: int = 256 << 20) -> Any:
     from ..engine import NO_ARGS
 
     if args_json is not None and args_file is not None:
         raise UsageError("--args and --args-file are mutually exclusive")
     if args_file is not None:
-        try:
-            text = Path(args_file).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UsageError(f"--args-file: no such file: {args_file!r}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"--args-file: cannot read {args_file!r}: {exc}") from None
+        text = _read_args_file(args_file)
         source = args_file
     elif args_json is not None:
         text, source = args_json, "--args"
     else:
         return NO_ARGS
+    if not _args_fit(text, memory):
+        raise UsageError(
+            f"{source}: the run's args do not fit in the sandbox's memory "
+            f"({memory >> 20} MiB; see --memory-limit)"
+        )
     try:
         value = json.loads(text)
         json.dumps(value, allow_nan=False)  # JSON has no NaN or Infinity (Python accepts them)
-        return value
     except ValueError as exc:
         if not isinstance(exc, json.JSONDecodeError):
             raise UsageError(f"{source}: not valid JSON: NaN and Infinity are not JSON") from None
@@ -67,16 +120,31 @@ def _load_args(args_json: str | None, args_file: str | None) -> Any:
         ) from None
     except RecursionError:
         raise UsageError(f"{source}: JSON is nested too deeply") from None
+    from ..bounds import value_has_surrogate
+
+    if value_has_surrogate(value):
+        # A \ud800 escape alone is no character: it could be neither stored nor shown.
+        raise UsageError(f"{source}: not valid JSON text: a \\u escape is a lone surrogate")
+    return value
+
+
+def _echo_wrapped(shown: str) -> None:
+    """Text made printable, to stderr, wrapped at words on a terminal (never inside an id)."""
+    from ..ui.wrap import wrap_lines
+
+    for part in wrap_lines(shown.split("\n"), sys.stderr):
+        click.echo(part, err=True)
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"jshost: {printable(message, multiline=True)}", err=True)
+    _echo_wrapped(f"jshost: {printable(message, multiline=True)}")
     sys.exit(code)
 
 
 def _print_script_error(exc: ScriptError, source: str | None) -> None:
     # The message and the detail carry the script's own text (a thrown message, a stack).
-    click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
+    # The excerpt below is not wrapped: its caret must line up.
+    _echo_wrapped(f"jshost: {printable(str(exc), multiline=True)}")
     if exc.detail:
         click.echo(printable(exc.detail, multiline=True), err=True)
     elif source is not None and exc.line is not None:
@@ -118,15 +186,20 @@ def _run_options(fn: Any) -> Any:
             help="Messages API base URL, for gateways and proxies (env ANTHROPIC_BASE_URL).",
         ),
         click.option(
-            "--model", metavar="M", help="Model for agents that ask for none (or 'inherit')."
+            "--model",
+            metavar="M",
+            help="Model for agents that ask for none (or 'inherit'). Claude Code's "
+            "CLAUDE_CODE_SUBAGENT_MODEL sets every agent's model; with "
+            "CLAUDE_CODE_SUBAGENT_MODEL_FORCE, the model a script asks for is ignored.",
         ),
         click.option(
             "--concurrency",
             type=click.IntRange(1, 256),
             default=16,
             show_default=True,
-            envvar="JSHOST_MAX_CONCURRENT_AGENTS",
-            help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS).",
+            envvar=list(CONCURRENCY_ENV),
+            help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
+            "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
         ),
         click.option(
             "--max-agents",
@@ -219,7 +292,54 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
         _print_script_error(exc, None)
         sys.exit(EXIT_USAGE)
     loaded, report = checked_script(path)  # every diagnostic, exit 2 on errors
+    if resume_id is not None:
+        from ..store import Store
+
+        try:
+            with Store() as store:
+                row = store.get_run(resume_id)
+        except JshostError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        # The README's promise: stored args, caps and model are kept unless given again.
+        _keep_stored(ctx, row, opts)
+        _confirm_rename(row, loaded.meta.name, yes=opts["yes"])
+        resume_id = row.id
     _execute(ctx, loaded, opts, resume_id=resume_id, report=report)
+
+
+def _keep_stored(ctx: click.Context, row: Any, opts: dict[str, Any]) -> None:
+    """Fill ``opts`` with the run's stored args, caps and model where none were given."""
+    given = {
+        name
+        for name in opts
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    for option in ("concurrency", "max_agents", "timeout", "cpu_limit", "memory_limit"):
+        if option not in given and row.caps.get(option) is not None:
+            opts[option] = row.caps[option]
+    if "budget" not in given and row.caps.get("budget") is not None:
+        opts["budget"] = str(row.caps["budget"])
+    if "model" not in given:
+        opts["model"] = row.model
+    if "args_json" not in given and "args_file" not in given and row.has_args:
+        opts["args_json"] = json.dumps(row.args)
+
+
+def _confirm_rename(row: Any, name: str, *, yes: bool) -> None:
+    """A script whose meta.name differs from the run's renames the run: never silently."""
+    if name == row.name:
+        return
+    what = (
+        f"run {row.id} is named '{printable(row.name)}' but this script's meta.name is "
+        f"'{printable(name)}': resuming renames the run"
+    )
+    if yes:
+        click.echo(f"jshost: warning: {what}", err=True)
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        _fail(f"not resumed: {what}; pass --yes to resume it all the same", EXIT_USAGE)
+    if not click.confirm(f"jshost: {what}. Resume it?", default=False, err=True):
+        _fail("not run", EXIT_USAGE)
 
 
 @cli.command(name="resume")
@@ -246,28 +366,7 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE)
     loaded, report = checked_source(row.script, row.path)
-    given = {
-        name
-        for name in opts
-        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
-    }
-    caps_option = {
-        "concurrency": "concurrency",
-        "max_agents": "max_agents",
-        "timeout": "timeout",
-        "cpu_limit": "cpu_limit",
-        "memory_limit": "memory_limit",
-    }
-    for option, cap in caps_option.items():
-        if option not in given and row.caps.get(cap) is not None:
-            opts[option] = row.caps[cap]
-    if "budget" not in given and row.caps.get("budget") is not None:
-        opts["budget"] = str(row.caps["budget"])
-    if "model" not in given:
-        opts["model"] = row.model
-    stored_args = row.args if row.has_args else None
-    if "args_json" not in given and "args_file" not in given and row.has_args:
-        opts["args_json"] = json.dumps(stored_args)
+    _keep_stored(ctx, row, opts)
     _execute(ctx, loaded, opts, resume_id=row.id, report=report)
 
 
@@ -286,7 +385,7 @@ def _execute(
     try:
         interactive = _want_interactive(opts)
         tokens = parse_budget(opts["budget"]) if opts["budget"] is not None else None
-        args = _load_args(opts["args_json"], opts["args_file"])
+        args = _load_args(opts["args_json"], opts["args_file"], int(opts["memory_limit"]) << 20)
         limits = Limits(
             concurrency=opts["concurrency"],
             max_agents=opts["max_agents"],
@@ -393,7 +492,7 @@ def _execute(
                 outcome.error, loaded.source if outcome.error.path == script_path else None
             )
         for line in with_usage(format_summary(outcome, run_id), usage_lines):
-            click.echo(printable(line), err=True)
+            _echo_wrapped(printable(line))
     if save_error is not None:
         click.echo(
             f"jshost: warning: the run's end was not saved: {printable(save_error)}", err=True
@@ -453,10 +552,22 @@ def _run(
 
     from ..engine import Engine
     from ..library import discover, find_workflow
+    from ..settings import ModelPolicy
     from ..ui.dispatch import UiThread
 
+    # Saved workflows are discovered once per run, not per workflow('name') call: a script
+    # that misses in a loop must not re-read every saved file each time.
+    saved: list[Any] = []
+    saved_lock = threading.Lock()
+
+    def saved_workflows() -> list[Any]:
+        with saved_lock:
+            if not saved:
+                saved.append(discover()[0])
+            return saved[0]
+
     def resolve_workflow(name: str) -> Path | None:
-        found = find_workflow(name)
+        found = find_workflow(name, workflows=saved_workflows())
         return None if found is None else found.path
 
     def make_engine(sink: Any) -> Engine:
@@ -469,8 +580,9 @@ def _run(
             model=model,
             recorder=recorder,
             replay=replay,
+            model_policy=ModelPolicy.from_env(),
             resolve_workflow=resolve_workflow,
-            workflow_names=lambda: [wf.name for wf in discover()[0]],
+            workflow_names=lambda: [wf.name for wf in saved_workflows()],
         )
 
     if interactive_id is not None:

@@ -83,7 +83,8 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
 @click.command(name="list")
 @click.option("--json", "json_", is_flag=True, help="Print the workflows as JSON.")
 def list_cmd(json_: bool) -> None:
-    """List saved workflows: the project's (closest first), then the user's.
+    """List saved workflows: the project's (closest first), the user's, then the ones
+    bundled with jshost (deep-research, code-review). A name shows once: the first wins.
 
     \b
     Example usage:
@@ -106,7 +107,7 @@ def list_cmd(json_: bool) -> None:
         }
         click.echo(json_text(json.dumps(out, ensure_ascii=False, indent=2)))
         return
-    if not workflows:
+    if all(wf.scope == "bundled" for wf in workflows):
         click.echo("no saved workflows here; save one with `jshost save SCRIPT`")
     for wf in workflows:
         # Saved files are untrusted text: every value is shown, never obeyed, on one line.

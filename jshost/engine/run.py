@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +22,14 @@ from typing import Any, Literal
 import trio
 
 from .. import events as ev
+from ..bounds import (
+    MAX_PATH_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_WORKFLOW_CALLS,
+    text_problem,
+    value_has_surrogate,
+)
 from ..errors import JshostError, ScriptLoadError, StoreError, WorkerError, WorkflowError
 from ..journal import JournalEntry, Recorder, Replay, cache_key
 from ..records import AgentRecord, RunOutcome, RunStatus
@@ -33,8 +42,9 @@ from ..sandbox import (
     SandboxLimits,
     parse_frames,
 )
-from ..schemas import schema_problem
+from ..schemas import schema_problem, schema_size_problem
 from ..script import CHILD_PREFIX, PREFIX, Script, load_child_script
+from ..settings import ModelPolicy
 from ..workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
 __all__ = [
@@ -115,8 +125,47 @@ def _clip(text: str) -> str:
     return f"{text[:MAX_LINE_CHARS]}… ({len(text) - MAX_LINE_CHARS:,} more characters)"
 
 
+def _title(text: str) -> str:
+    """A phase or group title as the host keeps it: at most a set length."""
+    return text if len(text) <= MAX_TITLE_CHARS else f"{text[:MAX_TITLE_CHARS]}…"
+
+
+def _text_cost(prompt: str, opts: dict[str, Any], schema_text: str | None) -> int:
+    """Bytes of host memory an agent() call's text takes (kept in its record and the store)."""
+    cost = sys.getsizeof(prompt) + (0 if schema_text is None else sys.getsizeof(schema_text))
+    return cost + sum(sys.getsizeof(v) for v in opts.values() if isinstance(v, str))
+
+
 def _payload_error(name: str, message: str) -> dict[str, str]:
     return {"name": name, "message": message}
+
+
+_CHILD_CACHE = 16  # child scripts a run keeps loaded (each up to a few MB)
+
+_NESTED = (
+    "workflow() cannot be called from within a child workflow — nesting is limited to one "
+    "level. Inline the inner script or call its agents directly."
+)
+
+
+def _is_prelude(line: int) -> bool:
+    return RUNTIME_LINE_BASE <= line < CHILD_LINE_BASE
+
+
+class _Refused(Exception):
+    """A call the host refuses; the script's promise rejects with ``name: message``."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def _refuse_text(text: str, what: str, limit: int) -> None:
+    problem = text_problem(text, what, limit)
+    if problem is not None:
+        raise _Refused(*problem)
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        raise _Refused("TypeError", f"{what} contains control characters")
 
 
 class _BridgeError(Exception):
@@ -150,6 +199,8 @@ class Engine:
         recorder (Recorder | None): where agents, journal entries and log lines are saved;
             flushed before each batch of results reaches the script.
         replay (Replay | None): stored results of earlier sessions, when resuming.
+        model_policy (ModelPolicy | None): the reference's model settings
+            (``CLAUDE_CODE_SUBAGENT_MODEL`` and ``_FORCE``); none apply when None.
     """
 
     def __init__(
@@ -165,8 +216,10 @@ class Engine:
         model: str | None = None,
         recorder: Recorder | None = None,
         replay: Replay | None = None,
+        model_policy: ModelPolicy | None = None,
     ) -> None:
         self.script = script
+        self._model_policy = model_policy or ModelPolicy()
         self.recorder = recorder or Recorder()
         self._replay = replay
         self._key = ""  # the cache-key chain: the key of the latest agent() call
@@ -196,9 +249,13 @@ class Engine:
         self._phase_set = set(self._phases)
         self._dropped_failures = 0
         self._children: list[_Child] = []
+        self._workflow_calls = 0
+        self._child_cache: dict[tuple[Any, ...], Script | str] = {}
+        self._text_bytes = 0  # memory the agents' prompts, options and schemas hold
         self._child_groups: dict[str, int] = {}
         self._rejected: list[AgentRecord] = []
         self._scope: trio.CancelScope | None = None
+        self._sandbox: Sandbox | None = None
         self._stop_requested = False
         self._queue: deque[tuple[int, AgentRecord, AgentRequest]] = deque()
         self._nursery: trio.Nursery | None = None
@@ -208,6 +265,12 @@ class Engine:
         self._scopes: dict[int, trio.CancelScope] = {}
         self._actions: dict[int, Literal["skip", "restart"]] = {}
         self._restarts: dict[int, int] = {}
+        self._deadline = math.inf  # the --timeout's trio deadline
+        self._timed_out = False
+        # agent() calls the cap refused: one failure line says so, with the count, at the end
+        self._refused = 0
+        self._cap_line: int | None = None  # its index in self._failures
+        self._cancelled_queued: list[AgentRecord] = []
 
     # ---- public --------------------------------------------------------------------------
 
@@ -216,6 +279,8 @@ class Engine:
         if not self._stop_requested:
             self._emit(ev.RunStopping())
         self._stop_requested = True
+        # Reference §7.4: once the run is stopping no queued agent starts.
+        self._cancel_queued()
         if self._scope is not None:
             self._scope.cancel()
 
@@ -282,13 +347,16 @@ class Engine:
                         if self.limits.timeout
                         else math.inf
                     )
+                    self._deadline = deadline
                     with trio.move_on_at(deadline) as timeout_scope:
                         try:
                             finished, result = await self._loop(js, holder, nursery)
                         except WorkflowError as exc:
                             error = exc
                     self._script_finished = True
+                    self._cancel_queued()
                     if timeout_scope.cancelled_caught and error is None and not finished:
+                        self._timed_out = True
                         error = WorkflowError(
                             f"the run exceeded its wall-clock timeout of {self.limits.timeout:g} s"
                             " (--timeout)",
@@ -297,21 +365,33 @@ class Engine:
                 # Agents the script never awaited (or that were running when it failed).
                 nursery.cancel_scope.cancel()
         finally:
+            if self._sandbox is not None:
+                # An abandoned step (a stop or a timeout during `while (true) {}`) ends soon.
+                self._sandbox.halt()
+                self._sandbox = None
             if holder and js.abandoned:
                 js.submit(self._close_sandbox, holder)  # once the abandoned step has ended
             elif holder:
                 await js.run(self._close_sandbox, holder, watch=False)
             js.close()
+        if self._stop_requested and error is not None and error.name == "StopError":
+            error = None  # the halted sandbox refusing more work: that is the stop itself
         abandoned = finished or error is not None
+        if self._timed_out:
+            why = f"the run's --timeout of {self.limits.timeout:g} s was reached"
+        else:
+            why = "the script ended before this agent finished"
+        ended = list(self._cancelled_queued)
         for rec in self.agents:
             if rec.status in ("queued", "running"):
                 rec.status = "cancelled"
                 rec.finished_at = rec.finished_at or time.monotonic()
                 self.recorder.agent(rec)
-                if abandoned:
-                    self._add_failure(
-                        f"[{rec.label}] cancelled: the script ended before this agent finished"
-                    )
+                self._emit(ev.AgentFinished(rec))
+                ended.append(rec)
+        if abandoned:
+            for rec in sorted(ended, key=lambda r: r.index):
+                self._add_failure(f"[{rec.label}] cancelled: {why}")
         if self._stop_requested and error is None and not finished:
             status: RunStatus = "stopped"
         elif error is not None:
@@ -319,6 +399,7 @@ class Engine:
         else:
             status = "completed"
         self._report_unhandled(error)
+        self._settle_cap_line()
         if self._dropped_failures:
             note = f"… and {self._dropped_failures:,} more failure lines (not kept)"
             self._failures.append(note)
@@ -334,6 +415,10 @@ class Engine:
             elapsed=time.monotonic() - started,
             peak_concurrency=self._peak,
             dropped_logs=self._dropped_logs,
+            refused=self._refused,
+            budget=self.limits.budget,
+            spent=self._spent,
+            worker_problem=self.worker.problem(),
         )
         self._emit(ev.RunFinished(outcome))
         return outcome
@@ -376,6 +461,9 @@ class Engine:
         except SandboxLimitError as exc:
             raise WorkflowError(exc.message, name=exc.name) from None
         holder["sandbox"] = sandbox
+        self._sandbox = sandbox
+        if self.limits.timeout:
+            sandbox.deadline = time.monotonic() + self.limits.timeout
         self._nursery = nursery
         pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
         while True:
@@ -413,6 +501,9 @@ class Engine:
 
     async def _wait(self) -> None:
         if self._replies:
+            # Requests the host answers at once (`await workflow('nope')` in a loop) must
+            # not keep the loop from ever seeing a stop or the run's timeout.
+            await trio.lowlevel.checkpoint()
             return
         self._wakeup = trio.Event()
         deadline = self._next_timer()
@@ -460,7 +551,7 @@ class Engine:
         _need(isinstance(event, dict), "not an object")
         kind = event.get("t")
         if kind == "agent":
-            self._on_agent(event, nursery)
+            await self._on_agent(event, nursery)
         elif kind == "log":
             msg = event.get("msg")
             _need(isinstance(msg, str), "log without text")
@@ -468,13 +559,16 @@ class Engine:
         elif kind == "phase":
             title = event.get("title")
             _need(isinstance(title, str), "phase without title")
-            title = _clip(title)
+            title = _title(title)
             if self._add_phase(title):
                 self._emit(ev.PhaseStarted(title))
         elif kind == "failure":
             line = event.get("line")
             _need(isinstance(line, str), "failure without text")
-            self._add_failure(line)
+            if line.endswith(": " + self._cap_error()["message"]):
+                self._note_refused()
+            else:
+                self._add_failure(line)
         elif kind == "timer":
             timer_id, ms = event.get("id"), event.get("ms")
             _need(isinstance(timer_id, int) and isinstance(ms, int | float), "bad timer")
@@ -487,13 +581,15 @@ class Engine:
             pending.extend(await self._on_workflow(event, js, sandbox))
         elif kind == "done":
             if event.get("ok") is True:
+                # Exact, lone surrogates included: the store keeps JSON escapes, and every
+                # human-facing surface shows them inert (jshost.text.printable).
                 return (event.get("value"),)
             raise self._script_error(event)
         else:
             raise _BridgeError(f"unknown kind {kind!r}")
         return None
 
-    def _on_agent(self, event: dict[str, Any], nursery: trio.Nursery) -> None:
+    async def _on_agent(self, event: dict[str, Any], nursery: trio.Nursery) -> None:
         request_id, prompt, opts = event.get("id"), event.get("prompt"), event.get("opts")
         _need(isinstance(request_id, int) and isinstance(prompt, str), "bad agent call")
         _need(isinstance(opts, dict), "bad agent options")
@@ -506,13 +602,31 @@ class Engine:
         if self._budget_exceeded():
             self._reply(request_id, False, self._budget_error())
             return
+        cost = _text_cost(prompt, opts, schema_text)
+        refused = self._agent_problem(prompt, opts, cost)
+        if refused is not None:
+            self._reply(request_id, False, _payload_error(*refused))
+            return
         schema = None
         if schema_text is not None:
-            schema = json.loads(schema_text)
-            problem = schema_problem(schema)
+            # Checked off the loop (a schema with a `pattern` or a `$ref` is checked against
+            # the meta-schema, which takes a while for a large one), and only once its size
+            # is known to be bounded.
+            problem = schema_size_problem(len(schema_text))
+            if problem is None:
+                schema = json.loads(schema_text)
+                if value_has_surrogate(schema):
+                    problem = (
+                        "agent({schema}) contains a lone surrogate, which is not valid Unicode text"
+                    )
+                else:
+                    problem = await trio.to_thread.run_sync(
+                        schema_problem, schema, abandon_on_cancel=True
+                    )
             if problem:
                 self._reply(request_id, False, _payload_error("TypeError", problem))
                 return
+        self._text_bytes += cost
 
         def text(key: str) -> str | None:
             v = opts.get(key)
@@ -535,12 +649,16 @@ class Engine:
         )
         if rec.phase is not None:
             self._add_phase(rec.phase)
+        asked = None if rec.model in (None, "inherit") else rec.model
+        model, note = self._model_policy.choose(asked, self.model)
+        if note is not None:
+            self._log(f"[{label}] {note}")
         request = AgentRequest(
             index=rec.index,
             prompt=prompt,
             label=label,
             schema=schema,
-            model=self.model if rec.model in (None, "inherit") else rec.model,
+            model=model,
             effort=effort if isinstance(effort, str | int | float) else None,
             phase=rec.phase,
             agent_type=text("agentType"),
@@ -548,6 +666,8 @@ class Engine:
             stall_ms=int(stall) if isinstance(stall, int | float) and stall > 0 else None,
             log=self._log,
         )
+        # One name for the model from queued to done: what the worker will say it used.
+        rec.model_used = self.worker.model_name(request.model)
         self.agents.append(rec)
         self._by_request[request_id] = rec
         decision = self._replay.decide(key) if self._replay is not None else None
@@ -564,10 +684,59 @@ class Engine:
         self._queue.append((request_id, rec, request))
         self._pump()
 
+    def _stopping(self) -> bool:
+        """Whether the run is ending (stop, --timeout, the script done): nothing new starts."""
+        return (
+            self._stop_requested or self._script_finished or trio.current_time() >= self._deadline
+        )
+
+    def _cancel_queued(self) -> None:
+        """Record every queued agent as cancelled: the run is stopping, so none will start."""
+        now = time.monotonic()
+        while self._queue:
+            _, rec, _ = self._queue.popleft()
+            rec.status = "cancelled"
+            rec.finished_at = now
+            self.recorder.agent(rec)
+            self._cancelled_queued.append(rec)
+            self._emit(ev.AgentFinished(rec))
+
+    def _agent_problem(
+        self, prompt: str, opts: dict[str, Any], cost: int
+    ) -> tuple[str, str] | None:
+        """Why the host refuses this agent() call's text, or None."""
+        refused = text_problem(prompt, "agent() prompt", MAX_PROMPT_CHARS)
+        if refused is not None:
+            return refused
+        if isinstance(opts.get("phase"), str):
+            # Often inherited from phase(), whose title the host keeps as it is (clipped): a
+            # group title is shown and stored, never sent to a model.
+            opts["phase"] = _title(opts["phase"])
+        for key, value in opts.items():
+            _need(isinstance(key, str) and len(key) < 64, "bad option name")
+            _need(isinstance(value, str | int | float | bool), "bad option value")
+            if isinstance(value, str) and key != "phase":
+                refused = text_problem(value, f"agent() option {key}", MAX_TITLE_CHARS)
+                if refused is not None:
+                    return refused
+        # The host keeps every prompt of a run (records, the store, the worker's request), so
+        # their total (with labels, options and schemas) is held to the sandbox's memory limit.
+        cap = self.limits.sandbox.memory
+        if self._text_bytes + cost > cap:
+            return "RangeError", (
+                f"agent(): the prompts of this run would total more than {cap >> 20} MiB, the "
+                "sandbox's memory limit (--memory-limit); the host keeps every prompt of a run"
+            )
+        return None
+
     def _pump(self) -> None:
         """Start queued agents, in call order, while slots are free (the FIFO queue)."""
+        if self._queue and self._stopping():
+            # Reference §7.4: once a run is stopping, a freed slot starts nothing.
+            self._cancel_queued()
+            return
         while self._queue and self._running < self.limits.concurrency and not self._paused:
-            if self._nursery is None or self._script_finished:
+            if self._nursery is None:
                 return
             request_id, rec, request = self._queue.popleft()
             if self._budget_exceeded():
@@ -647,14 +816,15 @@ class Engine:
             self._add_failure(f"[{rec.label}] failed: {type(exc).__name__}: {exc}")
             self._reply(request_id, True, None)
         else:
+            value = result.value
             rec.status = "done"
-            rec.result = result.value
+            rec.result = value
             self._charge(rec, result.usage, result.model, result.attempts)
             rec.finished_at = time.monotonic()
             self.recorder.agent(rec)
-            if result.value is not None:  # null results are never journalled (reference §5.1)
-                self.recorder.entry(JournalEntry("result", rec.key, rec.index, result.value))
-            self._reply(request_id, True, result.value)
+            if value is not None:  # null results are never journalled (reference §5.1)
+                self.recorder.entry(JournalEntry("result", rec.key, rec.index, value))
+            self._reply(request_id, True, value)
             self._emit(ev.AgentFinished(rec))
         finally:
             # Bookkeeping (tokens spent, finish time) is done before the slot goes to the next
@@ -691,24 +861,50 @@ class Engine:
         _need(args_json is None or isinstance(args_json, str), "bad workflow args")
         self._outstanding += 1
         name_ref = ref.get("name")
+        raw = ref.get("scriptPath")
+        _need(isinstance(name_ref, str) or isinstance(raw, str), "bad workflow reference")
         try:
+            self._workflow_calls += 1
+            if self._workflow_calls > MAX_WORKFLOW_CALLS:
+                raise _Refused(
+                    "RangeError",
+                    f"workflow() call cap reached ({MAX_WORKFLOW_CALLS} per run, child "
+                    "workflows included)",
+                )
+            self._check_caller(event.get("from"))
             if isinstance(name_ref, str):
-                path = self._resolve_workflow(name_ref)
+                _refuse_text(name_ref, "workflow() name", MAX_TITLE_CHARS)
+                try:
+                    # Off the loop: the first lookup reads every saved workflow.
+                    path = await trio.to_thread.run_sync(self._resolve_workflow, name_ref)
+                except (OSError, ValueError, RuntimeError):
+                    path = None
                 if path is None:
-                    names = ", ".join(sorted(self._workflow_names())) or "(none)"
+                    found = await trio.to_thread.run_sync(self._workflow_names)
+                    names = ", ".join(sorted(found)) or "(none)"
                     raise JshostError(
                         f"workflow('{name_ref}'): no workflow with that name. Available: {names}"
                     )
                 label = f"workflow('{name_ref}')"
             else:
-                raw = ref.get("scriptPath")
-                _need(isinstance(raw, str), "bad scriptPath")
-                path = self._child_path(raw)
+                _refuse_text(raw, "workflow({scriptPath})", MAX_PATH_CHARS)
                 label = f"workflow({{scriptPath: '{raw}'}})"
-            try:
-                child = await trio.to_thread.run_sync(load_child_script, path)
-            except ScriptLoadError as exc:
-                raise JshostError(f"{label}: {exc}") from None
+                try:
+                    path = self._child_path(raw)
+                except (OSError, ValueError, RuntimeError):
+                    raise JshostError(f"{label}: not a workflow script") from None
+            child = await trio.to_thread.run_sync(self._load_child, path)
+            if isinstance(child, str):
+                raise JshostError(f"{label}: {child}")
+            if len(child.meta.name) > MAX_TITLE_CHARS:
+                raise _Refused(
+                    "RangeError",
+                    f"{label}: its meta.name is {len(child.meta.name):,} characters long; "
+                    f"the limit is {MAX_TITLE_CHARS:,}",
+                )
+        except _Refused as exc:
+            self._reply(request_id, False, _payload_error(exc.name, str(exc)))
+            return []
         except JshostError as exc:
             self._reply(request_id, False, _payload_error("Error", str(exc)))
             return []
@@ -721,6 +917,50 @@ class Engine:
         return await self._js(
             js, sandbox.start_child, request_id, child.child_wrapped, name, group, args_json
         )
+
+    def _load_child(self, path: Path) -> Script | str:
+        """The child script at ``path``, or why it cannot run; the same file is read once.
+
+        A loop of workflow() calls would otherwise read and check the same file (up to 2 MB
+        of source) every time, for as many calls as the cap allows.
+        """
+        try:
+            st = path.stat()
+            key: tuple[Any, ...] | None = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        except (OSError, ValueError):
+            key = None  # loading says what is wrong
+        found = self._child_cache.get(key) if key is not None else None
+        if found is None:
+            try:
+                found = load_child_script(path)
+            except ScriptLoadError as exc:
+                found = str(exc)
+            except (OSError, ValueError, RuntimeError):
+                found = "not a workflow script"
+            if key is not None:
+                self._child_cache[key] = found
+                while len(self._child_cache) > _CHILD_CACHE:
+                    del self._child_cache[next(iter(self._child_cache))]
+        return found
+
+    def _check_caller(self, stack: Any) -> None:
+        """Refuse a workflow() call made from a child workflow's code, however it got there.
+
+        A child reaches the parent's ``globalThis.workflow`` as easily as its own stub, so
+        the host looks at who called: the prelude sends the call's stack trace, and frames at
+        or past ``CHILD_LINE_BASE`` are a child's code. A call with no script frame at all
+        (``.then(workflow)``) cannot be attributed and is refused too.
+        """
+        _need(isinstance(stack, str), "workflow call without its caller")
+        lines = [line for _, line, _ in parse_frames(stack) if not _is_prelude(line)]
+        if any(line >= CHILD_LINE_BASE for line in lines):
+            raise _Refused("Error", _NESTED)
+        if not lines:
+            raise _Refused(
+                "Error",
+                "workflow() must be called from the workflow script's own code, not passed "
+                "as a callback",
+            )
 
     def _child_path(self, raw: str) -> Path:
         path = Path(raw).expanduser()
@@ -751,6 +991,33 @@ class Engine:
             "— remaining() returns Infinity when budget.total is null. Add a hard iteration cap "
             "to the loop, or pass a token budget.",
         )
+
+    def _cap_line_text(self, *, final: bool) -> str:
+        cap = self.limits.max_agents
+        n = self._refused
+        lead = f"{n:,} agent() call{'' if n == 1 else 's'} refused" if final else "agent() refused"
+        text = f"{lead}: {self._cap_error()['message']}"
+        if cap < Limits.max_agents:
+            text += f" (the cap of {cap:,} was set with --max-agents {cap})"
+        return text
+
+    def _note_refused(self) -> None:
+        # The script saw the reference's error once per refused call; the user sees one line,
+        # in progress now and with the count in the summary (see _settle_cap_line).
+        self._refused += 1
+        if self._cap_line is None:
+            self._cap_line = len(self._failures)
+            line = self._cap_line_text(final=False)
+            self._failures.append(line)
+            self._emit(ev.FailureLine(line))
+
+    def _settle_cap_line(self) -> None:
+        if self._cap_line is None:
+            return
+        line = self._cap_line_text(final=True)
+        self._failures[self._cap_line] = line
+        self._logs.append(line)
+        self.recorder.log("failure", line)
 
     def _emit(self, event: ev.Event) -> None:
         self._sink(event)
@@ -787,6 +1054,7 @@ class Engine:
         name = event.get("name") if isinstance(event.get("name"), str) else "Error"
         message = event.get("message") if isinstance(event.get("message"), str) else ""
         stack = event.get("stack") if isinstance(event.get("stack"), str) else ""
+        name, message = name[:MAX_TITLE_CHARS], _clip(message)
         path, line, col = self.script.path, None, None
         for _, frame_line, frame_col in parse_frames(stack):
             if frame_line >= CHILD_LINE_BASE and self._children:

@@ -1,8 +1,11 @@
 """Diagnostics: one positioned problem found in a workflow script, with a stable code.
 
 Codes never change meaning once shipped; ``docs/validate.md`` lists them all (a test checks
-that it does). The letter says how bad: ``E`` codes are errors (``run`` refuses the script),
-``W`` codes are warnings (shown at the confirmation; errors under ``validate --strict``).
+that it does). The severity follows from :data:`REFUSED`, not from the letter: an error is
+what the reference refuses before it starts a run, so ``run`` refuses it too; everything else
+is a warning (shown at the confirmation; an error under ``validate --strict``), because the
+reference starts such a script and lets it catch the failure at run time. The letter is the
+severity a code had when it shipped, kept because codes never change.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, Literal, final
 from ..errors import ScriptLoadError, format_location
 from ..text import cell_width, printable
 
-__all__ = ["CODES", "Diagnostic", "Severity", "SourceMap", "decode", "excerpt"]
+__all__ = ["CODES", "REFUSED", "Diagnostic", "Severity", "SourceMap", "decode", "excerpt"]
 
 Severity = Literal["error", "warning"]
 
@@ -43,6 +46,7 @@ CODES: dict[str, str] = {
     "E301": "date-now",
     "E302": "argless-date",
     "E303": "math-random",
+    "W304": "date-call",
     "W401": "undefined-name",
     "E501": "agent-prompt",
     "W502": "agent-unknown-option",
@@ -60,6 +64,36 @@ CODES: dict[str, str] = {
     "E703": "budget-called",
     "W704": "budget-loop",
 }
+
+#: The codes ``run`` refuses, each because the reference refuses the script before it starts
+#: a run (docs/validate.md names the reference section of each). The rest the reference
+#: reports at run time, as an error the script can catch: those are warnings here.
+REFUSED: frozenset[str] = frozenset(
+    {
+        # §2.1 rule 1: "Script exceeds 524288 bytes"
+        "E101",
+        # §1.1: control characters that would be hidden in the approval dialog
+        "E102",
+        # no text to check or run (the reference reads scripts as UTF-8 text)
+        "E103",
+        # §2.1 rule 2, §2.2: a parse or compile error is returned, the run "not launched"
+        "E104",
+        "E105",
+        # §2.1 rules 3-5: "Invalid workflow script: <meta error>"
+        "E106",
+        "E107",
+        "E108",
+        "E109",
+        # §2.2: import/export declarations, `with`, `import()` are SyntaxErrors at compile
+        "E201",
+        "E202",
+        "E203",
+        # §1.3 errorCode 4: the AST determinism check (Date.now, Math.random, argless new Date)
+        "E301",
+        "E302",
+        "E303",
+    }
+)
 
 # ECMAScript LineTerminatorSequence: how acorn (and so the reference's messages) count lines.
 _LINE_BREAK_RE = re.compile(r"\r\n?|[\n\u2028\u2029]")
@@ -98,11 +132,12 @@ class Diagnostic:
         pos: tuple[int, int] | None = None,
         hint: str | None = None,
     ) -> Diagnostic:
-        """A diagnostic whose severity follows from ``code`` (``E…`` error, ``W…`` warning)."""
+        """A diagnostic whose severity follows from ``code``: an error when ``run`` refuses
+        it (:data:`REFUSED`), else a warning."""
         if code not in CODES:
             raise ValueError(f"unknown diagnostic code {code!r}")
         line, col = pos if pos is not None else (None, None)
-        severity: Severity = "error" if code[0] == "E" else "warning"
+        severity: Severity = "error" if code in REFUSED else "warning"
         return cls(path, line, col, severity, code, message, hint)
 
     @property

@@ -570,6 +570,9 @@ class _Linter:
         known = global_names()
         for name, nodes in self.globals_used.items():
             reads = [n for n in nodes if not _is_typeof_operand(n)]
+            if name in _ABSENT or name in ("eval", "Function"):
+                # `typeof process !== 'undefined' ? process.env.X : d` runs everywhere.
+                reads = [n for n in reads if not self.typeof_guarded(n, name)]
             if not reads:
                 continue  # `typeof x === 'undefined'` is how a script asks safely
             if name in _ABSENT:
@@ -620,8 +623,35 @@ class _Linter:
             if args is None or not args.named_children:
                 self.report("E302", _DATE_MESSAGE, parent)
         elif parent.type == "call_expression" and parent.child_by_field_name("function") == node:
-            # Date() called as a function ignores its arguments and reads the clock.
-            self.report("E302", _DATE_MESSAGE, parent)
+            # Date() called as a function ignores its arguments and reads the clock. The
+            # reference's load check does not look for it; its run-time shim throws.
+            self.report("W304", _DATE_MESSAGE, parent)
+
+    def typeof_guarded(self, node: Node, name: str) -> bool:
+        """Whether ``node`` sits in a branch of a test that asks ``typeof name``: the
+        ternary, ``if`` or ``&&``/``||`` that only reads ``name`` when it exists."""
+        child, parent = node, node.parent
+        while parent is not None:
+            test = None
+            if parent.type in ("ternary_expression", "if_statement"):
+                test = parent.child_by_field_name("condition")
+            elif parent.type == "binary_expression":
+                operator = parent.child_by_field_name("operator")
+                if operator is not None and operator.type in ("&&", "||"):
+                    test = parent.child_by_field_name("left")
+            if test is not None and test != child and self.asks_typeof(test, name):
+                return True
+            child, parent = parent, parent.parent
+        return False
+
+    def asks_typeof(self, test: Node, name: str) -> bool:
+        stack = [test]
+        while stack:
+            n = stack.pop()
+            if n.type == "identifier" and self.text(n) == name and _is_typeof_operand(n):
+                return True
+            stack.extend(n.named_children)
+        return False
 
     def undefined_name(self, name: str, reads: list[Node]) -> None:
         more = len(reads) - 1
@@ -770,7 +800,8 @@ class _Linter:
                 levels = ", ".join(repr(e) for e in EFFORTS)
                 self.report(
                     "E504",
-                    f"agent() option 'effort' must be one of {levels} (or a number), not {text!r}",
+                    f"agent() option 'effort' {text!r} is ignored: it must be one of {levels} "
+                    "(or a number)",
                     value,
                 )
             return

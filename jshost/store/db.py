@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..bounds import MAX_STORED_LOG_BYTES
 from ..errors import StoreError
 from ..journal import JournalEntry, Recorder, Replay
 
@@ -47,7 +48,7 @@ __all__ = [
     "data_dir",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
 _BUSY_TIMEOUT_MS = 5_000
@@ -147,12 +148,34 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs ADD COLUMN cache_write INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN cache_read INTEGER NOT NULL DEFAULT 0;
     """,
-    # 4: the plan shown at the confirmation (JSON), kept so the summary and ``inspect`` can
-    # set the estimate beside what the run spent.
+    # 4: what the earlier sessions of a run cost, added up when a session is resumed (the
+    # agents table keeps only the latest session's calls). Runs resumed before this migration
+    # cannot get their earlier sessions back: they start from 0.
     4: """
+    ALTER TABLE runs ADD COLUMN prior_agents INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN prior_tokens_in INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN prior_tokens_out INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN prior_cache_write INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN prior_cache_read INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: the plan shown at the confirmation (JSON), kept so the summary and ``inspect`` can
+    # set the estimate beside what the run spent.
+    5: """
     ALTER TABLE runs ADD COLUMN estimate TEXT;
     """,
 }
+
+#: what one session's agents add up to, from the agents table (so also while it runs, and
+#: after its process died): calls, by state, tokens, and the agents that really started
+_SESSION_SUMS = (
+    "SELECT count(*), "
+    "coalesce(sum(status = 'done'), 0), coalesce(sum(status = 'failed'), 0), "
+    "coalesce(sum(status = 'skipped'), 0), coalesce(sum(status = 'cached'), 0), "
+    "coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
+    "coalesce(sum(cache_write), 0), coalesce(sum(cache_read), 0), "
+    "coalesce(sum(status != 'cached' AND started_at IS NOT NULL), 0) "
+    "FROM agents WHERE run_id = ?"
+)
 
 
 def data_dir() -> Path:
@@ -241,6 +264,27 @@ class RunRow:
     cache_read: int = 0
     #: True when the process that owns a ``running`` run is alive
     live: bool = False
+    #: agents that started in this (the latest) session; cached ones did not
+    session_agents: int = 0
+    #: what the earlier sessions cost (agents started, tokens): the run's totals add them
+    prior_agents: int = 0
+    prior_tokens_in: int = 0
+    prior_tokens_out: int = 0
+    prior_cache_write: int = 0
+    prior_cache_read: int = 0
+
+    @property
+    def total_agents(self) -> int:
+        """Agents that started, over every session of the run."""
+        return self.prior_agents + self.session_agents
+
+    @property
+    def total_tokens_in(self) -> int:
+        return self.prior_tokens_in + self.tokens_in
+
+    @property
+    def total_tokens_out(self) -> int:
+        return self.prior_tokens_out + self.tokens_out
 
     @property
     def shown_status(self) -> str:
@@ -278,6 +322,17 @@ class RunRow:
                 "output": self.tokens_out,
                 "cache_write": self.cache_write,
                 "cache_read": self.cache_read,
+            },
+            # ``agents`` and ``tokens`` are the latest session's; these add up every session
+            "totals": {
+                "sessions": self.sessions,
+                "agents_started": self.total_agents,
+                "tokens": {
+                    "input": self.total_tokens_in,
+                    "output": self.total_tokens_out,
+                    "cache_write": self.prior_cache_write + self.cache_write,
+                    "cache_read": self.prior_cache_read + self.cache_read,
+                },
             },
         }
         if full:
@@ -348,7 +403,8 @@ _RUN_COLUMNS = (
     "id, name, path, script, sha256, args, meta, status, created_at, started_at, finished_at, "
     "elapsed, sessions, result, error, caps, worker, model, agents_total, agents_done, "
     "agents_failed, agents_skipped, agents_cached, tokens_in, tokens_out, dropped_logs, paused, "
-    "cache_write, cache_read"
+    "cache_write, cache_read, prior_agents, prior_tokens_in, prior_tokens_out, prior_cache_write, "
+    "prior_cache_read"
 )
 _AGENT_COLUMNS = (
     "idx, session, key, label, phase, model, prompt, options, status, result, error, "
@@ -547,6 +603,14 @@ class Store:
     def _row(self, t: tuple[Any, ...]) -> RunRow:
         values = list(t)
         args_text = values[5]
+        (n, done, failed, skipped, cached, t_in, t_out, c_write, c_read, started) = self._query(
+            _SESSION_SUMS, (values[0],)
+        )[0]
+        if values[7] == "running":
+            # Counts are written when a session ends: a running run, or one whose process
+            # died (interrupted), shows what its agents saved so far.
+            values[18:25] = [n, done, failed, skipped, cached, t_in, t_out]
+            values[27:29] = [c_write, c_read]
         return RunRow(
             id=values[0],
             name=values[1],
@@ -579,6 +643,12 @@ class Store:
             cache_write=values[27],
             cache_read=values[28],
             live=values[7] == "running" and self.is_live(values[0]),
+            session_agents=started,
+            prior_agents=values[29],
+            prior_tokens_in=values[30],
+            prior_tokens_out=values[31],
+            prior_cache_write=values[32],
+            prior_cache_read=values[33],
         )
 
     def list_runs(self, limit: int | None = None) -> list[RunRow]:
@@ -742,6 +812,17 @@ class Store:
                 )
             session = row.sessions + 1
             with self.transaction() as db:
+                # The session being replaced was paid for: add it to the run's totals before
+                # its agent rows go.
+                sums = db.execute(_SESSION_SUMS, (row.id,)).fetchone()
+                db.execute(
+                    "UPDATE runs SET prior_agents = prior_agents + ?, "
+                    "prior_tokens_in = prior_tokens_in + ?, "
+                    "prior_tokens_out = prior_tokens_out + ?, "
+                    "prior_cache_write = prior_cache_write + ?, "
+                    "prior_cache_read = prior_cache_read + ? WHERE id = ?",
+                    (sums[9], sums[5], sums[6], sums[7], sums[8], row.id),
+                )
                 db.execute(
                     "UPDATE runs SET status = 'running', started_at = ?, finished_at = NULL, "
                     "sessions = ?, result = NULL, error = NULL, caps = ?, worker = ?, "
@@ -791,6 +872,7 @@ class RunRecorder(Recorder):
         self._logs: list[tuple[Any, ...]] = []
         self._paused: bool | None = None  # a pause state not saved yet
         self._log_count = 0
+        self._log_bytes = 0
         self.dropped_logs = 0
         self._mono0 = time.monotonic()
         self._wall0 = time.time()
@@ -822,7 +904,7 @@ class RunRecorder(Recorder):
             rec.key,
             _text(rec.label),
             None if rec.phase is None else _text(rec.phase),
-            rec.model,
+            None if rec.model is None else _text(rec.model),
             _text(rec.prompt),
             _dump(rec.options),
             rec.status,
@@ -834,7 +916,7 @@ class RunRecorder(Recorder):
             self._wall(rec.queued_at),
             self._wall(rec.started_at),
             self._wall(rec.finished_at),
-            rec.model_used,
+            None if rec.model_used is None else _text(rec.model_used),
             rec.usage.cache_creation_input_tokens,
             rec.usage.cache_read_input_tokens,
         )
@@ -847,10 +929,14 @@ class RunRecorder(Recorder):
 
     def log(self, kind: str, text: str) -> None:
         self._log_count += 1
-        if self._log_count > MAX_STORED_LOGS:
+        text = _text(text)
+        # Lines and bytes are both capped: 10,000 lines of 64 KiB each would be 640 MiB.
+        self._log_bytes += len(text.encode("utf-8"))
+        if self._log_count > MAX_STORED_LOGS or self._log_bytes > MAX_STORED_LOG_BYTES:
+            self._log_bytes = MAX_STORED_LOG_BYTES + 1  # once over, every later line is dropped
             self.dropped_logs += 1
             return
-        row = (self.run_id, self.session, kind, _text(text), time.time())
+        row = (self.run_id, self.session, kind, text, time.time())
         with self._mutex:
             self._logs.append(row)
 

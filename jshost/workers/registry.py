@@ -14,6 +14,7 @@ from typing import final
 
 from ..config import load_config
 from ..errors import UsageError
+from ..settings import structured_output_retries
 from .base import Worker
 
 __all__ = ["WorkerSettings", "choose_worker", "make_worker", "register", "worker_names"]
@@ -81,13 +82,15 @@ def _sim(settings: WorkerSettings, env: Mapping[str, str]) -> Worker:
     from .sim import SimWorker
 
     exec_log = env.get("JSHOST_SIM_EXEC_LOG") or None
-    return SimWorker(latency=settings.sim_latency, exec_log=exec_log)
+    cap = structured_output_retries(env)
+    return SimWorker(latency=settings.sim_latency, exec_log=exec_log, structured_output_cap=cap)
 
 
 def _anthropic(settings: WorkerSettings, env: Mapping[str, str]) -> Worker:
     key = env.get("ANTHROPIC_API_KEY", "").strip()
     if not key:
         raise UsageError("no API key: set ANTHROPIC_API_KEY or use --worker sim")
+    cap = structured_output_retries(env)
     config = load_config(env)
     try:
         # Checked before the SDK is imported: a typo fails fast, and not once per agent.
@@ -98,7 +101,13 @@ def _anthropic(settings: WorkerSettings, env: Mapping[str, str]) -> Worker:
     from .anthropic import AnthropicWorker
 
     base_url = settings.base_url or env.get("ANTHROPIC_BASE_URL", "").strip() or None
-    return AnthropicWorker(api_key=key, base_url=base_url, config=config, model=settings.model)
+    return AnthropicWorker(
+        api_key=key,
+        base_url=base_url,
+        config=config,
+        model=settings.model,
+        structured_output_cap=cap,
+    )
 
 
 register("sim", _sim)

@@ -61,6 +61,8 @@ class SimWorker(Worker):
         exec_log (str | None): append one line per execution (``index<TAB>label``) to this
             file, so tests in other processes can count what really ran (env
             ``JSHOST_SIM_EXEC_LOG`` on the command line).
+        structured_output_cap (int): the retry cap a schema the sim cannot satisfy is reported
+            against (``MAX_STRUCTURED_OUTPUT_RETRIES`` on the command line).
     """
 
     name = "sim"
@@ -73,6 +75,7 @@ class SimWorker(Worker):
         jitter: float = 0.0,
         fail: Callable[[AgentRequest], str | None] | None = None,
         exec_log: str | None = None,
+        structured_output_cap: int = 5,
     ) -> None:
         if latency < 0:
             raise ValueError("latency must be non-negative")
@@ -82,10 +85,14 @@ class SimWorker(Worker):
         self.jitter = jitter
         self._fail = fail
         self._exec_log = exec_log
+        self.structured_output_cap = structured_output_cap
         self.calls = 0
 
     def describe(self) -> str:
         return f"sim worker (offline, {self.latency:g} s simulated latency)"
+
+    def model_name(self, model: str | None) -> str | None:
+        return model or "sim"
 
     async def run(self, request: AgentRequest) -> AgentResult:
         self.calls += 1
@@ -122,9 +129,15 @@ class SimWorker(Worker):
             from .instances import SchemaUnsatisfiable, generate_instance
 
             try:
-                value: Any = generate_instance(request.schema, request.prompt)
+                # Off the run loop: building a value is bounded, but can take a while, and
+                # the loop must go on seeing stops, timeouts and other agents meanwhile.
+                value: Any = await trio.to_thread.run_sync(
+                    generate_instance, request.schema, request.prompt, abandon_on_cancel=True
+                )
             except SchemaUnsatisfiable as exc:
-                raise AgentRejectedError(structured_output_cap_message(str(exc))) from None
+                raise AgentRejectedError(
+                    structured_output_cap_message(str(exc), self.structured_output_cap)
+                ) from None
             out_text = repr(value)
         else:
             first = " ".join(request.prompt.split())
