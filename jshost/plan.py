@@ -42,6 +42,7 @@ from .estimate import (
     size_warning,
 )
 from .script import FanOut, Script
+from .settings import ModelPolicy
 from .workers.base import AgentRequest, AgentResult, Usage, Worker
 from .workers.prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM, TOOL, TOOL_DESCRIPTION
 from .workers.sim import SimWorker
@@ -245,6 +246,7 @@ def _dry_run(
         model=model,
         resolve_workflow=resolve_workflow,
         workflow_names=workflow_names,
+        model_policy=ModelPolicy.from_env(),  # as the run: CLAUDE_CODE_SUBAGENT_MODEL(_FORCE)
     )
     outcome = trio.run(engine.run)
     ran = [

@@ -82,7 +82,9 @@ def test_nginx_sample_plan_counts_35_haiku_and_1_opus_per_phase_with_cost_fast()
     assert plan["cost_usd"]["claude-haiku-5-5"] == pytest.approx(
         (haiku["input"] * 0.10 + haiku["output"] * 0.50) / 1e6, abs=1e-6
     )
-    assert plan["dry_run"]["elapsed_s"] < 1.0, plan["dry_run"]
+    # About 0.15-0.3 s on 2 shared cores (docs/plan.md); the bound here only catches a dry run
+    # that waits on sim latency or timers, and holds on a machine loaded many times over.
+    assert plan["dry_run"]["elapsed_s"] < 5.0, plan["dry_run"]
 
 
 def test_plan_writes_nothing_to_the_store_and_run_plan_starts_nothing(tmp_path):
@@ -316,3 +318,9 @@ def test_a_count_validate_cannot_bound_is_noted_as_run_by_the_sim():
     assert "Note: validate cannot bound suspects.length: the counts are as run by the sim" in (
         done.stdout
     )
+
+
+def test_the_plan_follows_claude_codes_subagent_model_variable_as_the_run_does():
+    hello = str(ROOT / "samples" / "hello.js")
+    plan = plan_json(hello, env_extra={"CLAUDE_CODE_SUBAGENT_MODEL": "opus"})
+    assert plan["agents_by_model"] == {"claude-opus-5-5": 4}
