@@ -26,7 +26,7 @@ import trio
 from jshost.engine import Limits
 from jshost.workers.sim import SimWorker
 
-from .common import bench_parser, median, run_in_process, temp_home
+from .common import bench_parser, median, pick, run_in_process, temp_home
 
 META = "export const meta = { name: 'bench', description: 'makespan benchmark' }\n"
 
@@ -175,7 +175,7 @@ def measure_case(case: Case, repeat: int, *, with_floor: bool = True) -> dict[st
 
 
 def makespan_cases(quick: bool) -> list[Case]:
-    n = 200 if quick else 1000
+    n = pick(quick, 1000, 200, 20)
     return [
         Case("c16_50ms", _source(FANOUT, n=n), n, 16, 0.05),
         Case("c16_10ms", _source(FANOUT, n=n), n, 16, 0.01),
@@ -185,7 +185,7 @@ def makespan_cases(quick: bool) -> list[Case]:
 
 
 def shape_cases(quick: bool) -> list[Case]:
-    scale = 5 if quick else 1
+    scale = pick(quick, 1, 5, 50)
     n = 1000 // scale
     return [
         Case("parallel", _source(PARALLEL, n=n), n, 16, 0.05),

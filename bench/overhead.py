@@ -43,7 +43,7 @@ from jshost.engine import Limits
 from jshost.workers.base import AgentRequest, AgentResult, Worker
 from jshost.workers.sim import SimWorker
 
-from .common import bench_parser, median, run_in_process, temp_home
+from .common import bench_parser, median, pick, run_in_process, temp_home
 
 META = "export const meta = { name: 'bench', description: 'host overhead benchmark' }\n"
 PARALLEL = META + (
@@ -260,8 +260,8 @@ def profile(shape: str, n: int, top: int = 25) -> str:
 
 
 def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
-    n = 200 if quick else 1000
-    reps = repeat or (1 if quick else 5)
+    n = pick(quick, 1000, 200, 20)
+    reps = repeat or pick(quick, 5, 1)
     figures: dict[str, Any] = {}
     with temp_home() as home:
         _cpu_run("parallel", 10, home)  # warm up: first imports, first sandbox
