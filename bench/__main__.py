@@ -134,8 +134,8 @@ def _peaks(peaks: list[int]) -> str:
 
 def _makespan_rows(cases: dict[str, Any]) -> list[str]:
     rows = [
-        ["case", "ideal", "wall", "wall/ideal", "", "floor/ideal", "wall/floor", "peak/cap",
-         "mean wait (ideal)"],
+        ["case", "ideal", "wall", "wall/ideal", "", "floor/ideal", "wall/floor", "(low..high)",
+         "peak/cap", "mean wait (ideal)"],
     ]  # fmt: skip
     for name, f in cases.items():
         cap = 1 if name == "chain" else min(f["concurrency"], f["agents"])
@@ -152,6 +152,9 @@ def _makespan_rows(cases: dict[str, Any]) -> list[str]:
                 _verdict(f["wall_over_ideal"] <= MAKESPAN_TARGET),
                 f"{f['floor_over_ideal']:.3f}",
                 f"{f['wall_over_floor']:.3f}",
+                _range(f["wall_over_floor_spread"], "{:.3f}")
+                if "wall_over_floor_spread" in f
+                else "(c16_50ms)",
                 _peaks(f["peak_concurrency_all"]) + f"/{cap} " + _verdict(f["peak_is_cap"]),
                 wait,
             ]
@@ -196,8 +199,8 @@ def format_report(figures: dict[str, Any]) -> list[str]:
             f"marginal over a 1-agent run, median of {next(iter(ov.values()))['repeats']}; "
             f"target <= {OVERHEAD_TARGET_US:.0f} us"
         )
-        rows = [["shape", "agents", "CPU/agent", "", "fixed", "sandbox", "engine", "store",
-                 "worker", "hand-off"]]  # fmt: skip
+        rows = [["shape", "agents", "CPU/agent", "(low..high)", "", "fixed", "sandbox", "engine",
+                 "store", "worker", "hand-off"]]  # fmt: skip
         for shape, f in ov.items():
             g = f["split_groups_us"]
             rows.append(
@@ -205,6 +208,7 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                     shape,
                     str(f["agents"]),
                     f"{f['cpu_per_agent_us']:.0f} us",
+                    _range(f["cpu_per_agent_us_spread"], "{:.0f}"),
                     _verdict(f["cpu_per_agent_us"] <= OVERHEAD_TARGET_US),
                     f"{f['fixed_cpu_ms']:.1f} ms",
                     *(f"{g[k]:.0f} us" for k in ("sandbox", "engine", "store", "worker")),

@@ -43,7 +43,7 @@ from jshost.engine import Limits
 from jshost.workers.base import AgentRequest, AgentResult, Worker
 from jshost.workers.sim import SimWorker
 
-from .common import bench_parser, median, pick, run_in_process, temp_home
+from .common import bench_parser, median, pick, run_in_process, spread, temp_home
 
 META = "export const meta = { name: 'bench', description: 'host overhead benchmark' }\n"
 PARALLEL = META + (
@@ -286,6 +286,7 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
                 "repeats": reps,
                 "cpu_per_agent_us": median(per) * 1e6,
                 "cpu_per_agent_us_all": [round(p * 1e6, 1) for p in per],
+                "cpu_per_agent_us_spread": spread(per, 1e6, 1),
                 "fixed_cpu_ms": median(fixed) * 1e3,
                 "split_us": {k: round(v, 1) for k, v in split.items()},
                 "split_groups_us": {k: round(v, 1) for k, v in groups.items()},
