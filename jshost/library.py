@@ -185,9 +185,15 @@ def discover(cwd: Path | None = None) -> tuple[list[SavedWorkflow], list[Skipped
     return list(found.values()), skipped
 
 
-def find_workflow(name: str, cwd: Path | None = None) -> SavedWorkflow | None:
-    """The saved workflow called ``name`` (its meta name, or its file name without ``.js``)."""
-    workflows, _ = discover(cwd)
+def find_workflow(
+    name: str, cwd: Path | None = None, *, workflows: list[SavedWorkflow] | None = None
+) -> SavedWorkflow | None:
+    """The saved workflow called ``name`` (its meta name, or its file name without ``.js``).
+
+    ``workflows`` is what :func:`discover` found, when the caller already has it.
+    """
+    if workflows is None:
+        workflows, _ = discover(cwd)
     for wf in workflows:
         if wf.name == name:
             return wf

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from urllib.parse import unquote
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-__all__ = ["STRUCTURED_OUTPUT_CAP", "schema_problem", "structured_output_cap_message"]
+from .patterns import (
+    MAX_ECMA_PATTERNS,
+    PatternError,
+    compile_pattern,
+    format_checker,
+    is_fallback,
+    schema_patterns,
+)
+
+__all__ = [
+    "MAX_SCHEMA_CHARS",
+    "STRUCTURED_OUTPUT_CAP",
+    "schema_problem",
+    "schema_size_problem",
+    "structured_output_cap_message",
+]
+
+#: largest schema ``agent({schema})`` takes, in characters of its JSON text. Checking a
+#: schema against the meta-schema, building values for it and validating answers all grow
+#: with its size; real StructuredOutput schemas are a few kilobytes.
+MAX_SCHEMA_CHARS = 64 * 1024
 
 #: failed StructuredOutput calls before agent() rejects (reference §4)
 STRUCTURED_OUTPUT_CAP = 5
@@ -152,8 +174,95 @@ def _plainly_valid(schema: Any, depth: int = 0) -> bool:
     return True
 
 
+def schema_size_problem(chars: int) -> str | None:
+    """The ``agent()`` rejection for a schema whose JSON text has ``chars`` characters."""
+    if chars <= MAX_SCHEMA_CHARS:
+        return None
+    return (
+        f"agent({{schema}}) received a JSON Schema that is too large ({chars:,} characters of "
+        f"JSON; the limit is {MAX_SCHEMA_CHARS:,}). The subagent was not started."
+    )
+
+
+def _pointer(root: Any, ref: str) -> Any:
+    """The subschema a local ``$ref`` (``#`` or ``#/a/b``) points at, or None."""
+    if ref == "#":
+        return root
+    if not ref.startswith("#/"):
+        return None
+    node = root
+    for part in ref[2:].split("/"):
+        part = unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+# Keywords that apply their subschemas to the same value: a cycle through these alone
+# never reaches a smaller part of the value, so evaluating it never ends.
+_IN_PLACE_ONE = ("not", "if", "then", "else")
+_IN_PLACE_LIST = ("allOf", "anyOf", "oneOf")
+
+
+def _ref_cycle(root: Any) -> str | None:
+    """A ``$ref`` chain that leads back to where it started without descending, or None."""
+    state: dict[int, int] = {}  # id → 1 on the current path, 2 done
+
+    def visit(node: Any, path: str, trail: list[str]) -> str | None:
+        if not isinstance(node, dict):
+            return None
+        key = id(node)
+        if state.get(key) == 1:
+            return " → ".join([*trail, path]).replace("$.", "#/").replace(".", "/")
+        if state.get(key) == 2:
+            return None
+        state[key] = 1
+        edges: list[tuple[Any, str]] = []
+        for word in ("$ref", "$dynamicRef"):
+            ref = node.get(word)
+            if isinstance(ref, str):
+                edges.append((_pointer(root, ref), ref))
+        for word in _IN_PLACE_ONE:
+            edges.append((node.get(word), f"{path}.{word}"))
+        for word in _IN_PLACE_LIST:
+            subs = node.get(word)
+            if isinstance(subs, list):
+                edges.extend((sub, f"{path}.{word}[{i}]") for i, sub in enumerate(subs))
+        deps = node.get("dependentSchemas")
+        if isinstance(deps, dict):
+            edges.extend((sub, f"{path}.dependentSchemas.{k}") for k, sub in deps.items())
+        for target, where in edges:
+            found = visit(target, where, [*trail, path])
+            if found:
+                return found
+        state[key] = 2
+        return None
+
+    # Only subschemas reachable from the root matter, through any keyword.
+    stack = [(root, "$")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            found = visit(node, path, [])
+            if found:
+                return found
+            for k, v in node.items():
+                if k not in ("const", "enum", "default", "examples"):
+                    stack.append((v, f"{path}.{k}"))
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+    return None
+
+
 def schema_problem(schema: Any) -> str | None:
     """The exact ``agent()`` rejection message for a bad schema, or None when it is usable."""
+    size = schema_size_problem(len(json.dumps(schema, ensure_ascii=False, default=str)))
+    if size:
+        return size
     if not isinstance(schema, dict | bool):
         return (
             "agent({schema}) received an invalid JSON Schema: "
@@ -161,11 +270,29 @@ def schema_problem(schema: Any) -> str | None:
         )
     try:
         if not _plainly_valid(schema):
-            Draft202012Validator.check_schema(schema)
+            Draft202012Validator.check_schema(schema, format_checker=format_checker())
     except SchemaError as exc:
         where = exc.json_path if exc.json_path != "$" else ""
         return f"agent({{schema}}) received an invalid JSON Schema: {exc.message}" + (
             f" (at {where})" if where else ""
+        )
+    fallbacks = 0
+    for pattern in schema_patterns(schema):
+        try:
+            fallbacks += is_fallback(compile_pattern(pattern))
+        except PatternError as exc:
+            return f"agent({{schema}}) received an invalid JSON Schema: {exc}"
+    if fallbacks > MAX_ECMA_PATTERNS:
+        return (
+            f"agent({{schema}}) received an unusable JSON Schema — {fallbacks} patterns use "
+            f"lookaround or backreferences; at most {MAX_ECMA_PATTERNS} may (see SECURITY.md)"
+        )
+    cycle = _ref_cycle(schema)
+    if cycle:
+        return (
+            "agent({schema}) received an unusable JSON Schema — a $ref cycle that never "
+            f"reaches a part of the value: {cycle}. The subagent was not started — fix the "
+            "schema and call agent() again."
         )
     found = _contradiction(schema, "$")
     if schema is False:

@@ -49,6 +49,10 @@ _MAX_JS_STACK = 8 << 20
 _CHUNK = 4096
 # How often a caller waiting on a long JS step checks the step's CPU time.
 _WATCH_INTERVAL = 0.25
+# How long a stopping run waits for the step in flight before abandoning it.
+_STOP_GRACE = 0.3
+# The shortest CPU allowance a step gets once its run is past its deadline or halted.
+_LAST_SLICE = 0.05
 
 _FRAME = re.compile(r"^\s*at (?:(?P<fn>.*?) \()?<input>:(?P<line>\d+):(?P<col>\d+)\)?\s*$")
 
@@ -96,8 +100,9 @@ def _timeout(limits: SandboxLimits) -> SandboxLimitError:
 class JsThread:
     """A dedicated thread that runs every call into one QuickJS context, one at a time.
 
-    Calls are serialised by the single worker; a trio caller that is cancelled still waits for
-    its step to end, so the context is never touched by two threads. The worker holds the
+    Calls are serialised by the single worker, so the context is never touched by two
+    threads: a trio caller that is cancelled (the run is stopping) waits a moment for its
+    step, then abandons it, and whatever comes next queues behind it. The worker holds the
     step's references while it runs, so the context is never freed mid-step either.
 
     QuickJS consults its CPU limit only every few thousand operations, and a native operation
@@ -166,21 +171,36 @@ class JsThread:
         future.add_done_callback(wake)
         self._jobs.put((fn, args, future))
         limits = self._limits if watch else None
-        with trio.CancelScope(shield=True):
-            if limits is None:
+        if limits is None:
+            with trio.CancelScope(shield=True):
                 await done.wait()
-            else:
-                allowance = 4 * limits.cpu_slice + 1
-                while not done.is_set():
-                    with trio.move_on_after(_WATCH_INTERVAL):
-                        await done.wait()
-                    if (
-                        not done.is_set()
-                        and future.running()
-                        and self._cpu() - self._step_cpu0 > allowance
-                    ):
-                        self.abandoned = True
-                        raise _timeout(limits)
+            return future.result()
+        allowance = 4 * limits.cpu_slice + 1
+        try:
+            while not done.is_set():
+                with trio.move_on_after(_WATCH_INTERVAL):
+                    await done.wait()
+                if (
+                    not done.is_set()
+                    and future.running()
+                    and self._cpu() - self._step_cpu0 > allowance
+                ):
+                    self.abandoned = True
+                    raise _timeout(limits)
+        except trio.Cancelled:
+            # The run is stopping (Ctrl-C, SIGTERM, --timeout). A script step cannot be
+            # interrupted from outside, and `while (true) {}` never ends by itself before
+            # its CPU slice does: give the step a moment, then stop waiting for it, so a stop
+            # lands within about a second whatever the script does. Later calls queue behind
+            # the step, so the context is still never touched by two threads.
+            with trio.CancelScope(shield=True), trio.move_on_after(_STOP_GRACE):
+                await done.wait()
+            if not done.is_set():
+                self.abandoned = True
+                raise
+            # The step ended: its events are handled as usual (an agent it called is then
+            # recorded as cancelled); the run's scope stays cancelled, so the caller's next
+            # checkpoint raises again.
         return future.result()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -267,12 +287,42 @@ class Sandbox:
             "delete globalThis.__jshost_stop; undefined"
         )
         ctx.set_time_limit(limits.cpu_slice)
+        self._armed = limits.cpu_slice
+        self._halt = threading.Event()
+        #: ``time.monotonic()`` at which the run's wall-clock budget ends, if it has one
+        self.deadline: float | None = None
+
+    def halt(self) -> None:
+        """Make the sandbox end its work soon. Safe from any thread.
+
+        The step in flight stops before its next job, and every later step gets almost no
+        CPU: a halted run's thread does not go on burning a whole slice.
+        """
+        self._halt.set()
+
+    def _arm(self) -> None:
+        # QuickJS reads the CPU limit when a step (or a job) starts, so each entry gets what
+        # is left of the run's wall-clock budget (a spinning step uses CPU time at about
+        # the wall clock's pace), never more than a slice.
+        limit = self.limits.cpu_slice
+        if self._halt.is_set():
+            limit = _LAST_SLICE
+        elif self.deadline is not None:
+            limit = min(limit, max(_LAST_SLICE, self.deadline - time.monotonic() + 1.0))
+        if limit != self._armed:
+            self._ctx.set_time_limit(limit)
+            self._armed = limit
+
+    def _check_halt(self) -> None:
+        if self._halt.is_set():
+            raise SandboxLimitError("StopError", "the run was stopped")
 
     # Every public method returns the events the step produced, in order: at most a chunk of
     # them; while ``more`` is set, :meth:`take` returns the next chunk.
 
     def start(self, wrapped: str) -> list[dict[str, Any]]:
         """Call the script's wrapper function and watch the promise it returns."""
+        self._arm()
         try:
             promise = self._ctx.eval(wrapped + "()")
             self._watch(promise)
@@ -282,6 +332,8 @@ class Sandbox:
 
     def settle(self, batch: str) -> list[dict[str, Any]]:
         """Settle promises and fire timers; ``batch`` is the JSON the prelude reads."""
+        self._check_halt()
+        self._arm()
         try:
             self._settle(batch)
         except quickjs.JSException as exc:
@@ -292,6 +344,8 @@ class Sandbox:
         self, request_id: int, wrapped: str, name: str, group: str, args_json: str | None
     ) -> list[dict[str, Any]]:
         """Compile a child workflow's wrapper (already checked) and run it for ``request_id``."""
+        self._check_halt()
+        self._arm()
         try:
             fn = self._ctx.eval("\n" * CHILD_LINE_BASE + wrapped)
             self._child(request_id, fn, name, group, args_json)
@@ -309,6 +363,7 @@ class Sandbox:
 
     def take(self) -> list[dict[str, Any]]:
         """The next events in the outbox (at most a chunk of them)."""
+        self._arm()
         try:
             raw = self._take(_CHUNK)
         except quickjs.JSException as exc:
@@ -324,9 +379,12 @@ class Sandbox:
         ctx = self._ctx
         deadline = time.thread_time() + self.limits.cpu_slice
         try:
+            self._arm()
             while ctx.execute_pending_job():
                 if time.thread_time() > deadline:
                     raise _timeout(self.limits)
+                self._check_halt()
+                self._arm()
         except quickjs.JSException as exc:
             raise _translate(exc, self.limits) from None
         return self.take()

@@ -91,6 +91,9 @@ class SimWorker(Worker):
     def describe(self) -> str:
         return f"sim worker (offline, {self.latency:g} s simulated latency)"
 
+    def model_name(self, model: str | None) -> str | None:
+        return model or "sim"
+
     async def run(self, request: AgentRequest) -> AgentResult:
         self.calls += 1
         if self._exec_log:
@@ -126,7 +129,11 @@ class SimWorker(Worker):
             from .instances import SchemaUnsatisfiable, generate_instance
 
             try:
-                value: Any = generate_instance(request.schema, request.prompt)
+                # Off the run loop: building a value is bounded, but can take a while, and
+                # the loop must go on seeing stops, timeouts and other agents meanwhile.
+                value: Any = await trio.to_thread.run_sync(
+                    generate_instance, request.schema, request.prompt, abandon_on_cancel=True
+                )
             except SchemaUnsatisfiable as exc:
                 raise AgentRejectedError(
                     structured_output_cap_message(str(exc), self.structured_output_cap)

@@ -40,6 +40,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing.exceptions import Unresolvable
 
+from ...patterns import PatternError, format_checker
+from ...patterns import search as _search
+
 __all__ = ["MAX_DEPTH", "SchemaUnsatisfiable", "generate_instance"]
 
 #: deepest nesting of generated values; a recursive schema that needs more is unsatisfiable
@@ -49,6 +52,9 @@ _ATTEMPTS = 6  # candidates per type and branch before a level gives up
 _MAX_CHOICES = 64  # anyOf/oneOf/if branch combinations tried per level
 _BUDGET = 20_000  # generation steps per call, so pathological schemas fail fast
 _MAX_SIZE = 10_000  # largest minLength/minItems/minProperties we are willing to build
+# Characters of strings one value may hold in all: each size is bounded by _MAX_SIZE, but
+# nesting multiplies them (a 150-byte schema would otherwise ask for a 100 MB value).
+_MAX_CHARS = 1_000_000
 _UNIQUE_TRIES = 32  # seeds tried per array item to find one distinct from the others
 # A ``$ref`` target may be expanded this many times along one path before optional content
 # that would expand it again is left out; 2 gives a tree one level of children.
@@ -88,17 +94,21 @@ def generate_instance(schema: dict[str, Any] | bool, seed: str) -> Any:
             generator cannot build; the message starts with the JSON path concerned.
     """
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(schema, format_checker=format_checker())
     except SchemaError as exc:
         raise SchemaUnsatisfiable(f"{exc.json_path}: invalid schema: {exc.message}") from None
     digest = hashlib.sha256(seed.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    value = _Generator(schema).generate(digest)
-    # The contract is "never return an invalid value", so check once more against the
-    # schema exactly as a caller would, independently of the per-level checks.
     try:
+        value = _Generator(schema).generate(digest)
+        # The contract is "never return an invalid value", so check once more against the
+        # schema exactly as a caller would, independently of the per-level checks.
         error = next(iter(Draft202012Validator(schema).iter_errors(value)), None)
-    except (Unresolvable, re.error) as exc:
+    except (Unresolvable, re.error, PatternError) as exc:
         raise SchemaUnsatisfiable(f"$: schema could not be evaluated: {exc}") from None
+    except RecursionError:
+        raise SchemaUnsatisfiable(
+            "$: schema could not be evaluated: its $ref chain never ends (a $ref cycle)"
+        ) from None
     if error is not None:
         raise SchemaUnsatisfiable(
             f"{error.json_path}: generated value does not validate: {_short(error.message)}"
@@ -551,7 +561,7 @@ def _regex_sample(pattern: str, seed: str) -> str | None:
             text = _RegexGen(_rng(seed, "sample"), extra, 256).emit(parsed)
         except (_RegexUnsupported, _RegexTooLong):
             return None
-        if re.search(pattern, text):
+        if _search(pattern, text):
             return text
     return None
 
@@ -626,6 +636,15 @@ class _Generator:
         self._reach: dict[int, tuple[Any, frozenset[int]]] = {}
         self._anchors: dict[str, Any] | None = None
         self._steps = 0
+        self._chars = 0
+
+    def _spend(self, chars: int, path: str) -> None:
+        self._chars += chars
+        if self._chars > _MAX_CHARS:
+            raise SchemaUnsatisfiable(
+                f"{path}: the value would be too large to generate (its strings would hold "
+                f"more than {_MAX_CHARS:,} characters)"
+            )
 
     def generate(self, seed: str) -> Any:
         ctx = _Ctx(path="$", seed=seed, depth=0, refs=(id(self._root),), name="value")
@@ -975,7 +994,7 @@ class _Generator:
             self._validators[id(schema)] = (schema, validator)
         try:
             return next(iter(validator.iter_errors(value)), None)
-        except (Unresolvable, re.error) as exc:
+        except (Unresolvable, re.error, PatternError) as exc:
             raise SchemaUnsatisfiable(f"{path}: schema could not be evaluated: {exc}") from None
 
     # ---- builders
@@ -1098,14 +1117,15 @@ class _Generator:
             return (
                 lo <= len(text)
                 and (hi is None or len(text) <= hi)
-                and all(re.search(p, text) for p in flat.patterns)
+                and all(_search(p, text) for p in flat.patterns)
             )
 
         try:
             for candidate in self._string_candidates(flat, ctx):
+                self._spend(len(candidate), ctx.path)
                 if fits(candidate):
                     return candidate
-        except re.error as exc:
+        except (re.error, PatternError) as exc:
             raise SchemaUnsatisfiable(f"{ctx.path}: invalid pattern: {exc}") from None
         except _RegexUnsupported as exc:
             raise SchemaUnsatisfiable(
@@ -1314,7 +1334,7 @@ class _Generator:
             matched = [
                 (s, f"patternProperties {p!r}: false")
                 for p, s in patterns.items()
-                if re.search(p, key)
+                if _search(p, key)
             ]
             if matched:
                 parts.extend(matched)
