@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import cProfile
+import inspect
 import io
 import json
 import pstats
@@ -160,6 +161,11 @@ def _patched(acc: dict[str, float]) -> Iterator[None]:
 
     def wrap(owner: Any, name: str, key: str) -> None:
         original = getattr(owner, name)
+        if inspect.iscoroutinefunction(original):
+            # A sync wrapper would time only the coroutine's creation (a function that became
+            # async, like Engine._on_agent, would read ~1 us); time its steps instead.
+            wrap_async(owner, name, key)
+            return
 
         def timed(*a: Any, **kw: Any) -> Any:
             outer, t = _enter()
@@ -172,6 +178,7 @@ def _patched(acc: dict[str, float]) -> Iterator[None]:
 
     def wrap_async(owner: Any, name: str, key: str) -> None:
         original = getattr(owner, name)
+        assert inspect.iscoroutinefunction(original), f"{name} is not async"
 
         async def timed(*a: Any, **kw: Any) -> Any:
             return await _TimedCoroutine(original(*a, **kw), acc, key)
