@@ -40,8 +40,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing.exceptions import Unresolvable
 
-from ...patterns import PatternError, format_checker
-from ...patterns import search as _search
+from ....patterns import PatternError, format_checker
+from ....patterns import search as _search
 
 __all__ = ["MAX_DEPTH", "SchemaUnsatisfiable", "generate_instance"]
 
