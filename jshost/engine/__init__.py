@@ -4,6 +4,7 @@ No terminal, no SQL, no JavaScript text: it publishes ``jshost.events`` and writ
 ``Recorder`` protocol. Interfaces steer a run only through ``EngineControl``.
 """
 
+from .control import EngineThread
 from .run import (
     NO_ARGS,
     AgentRecord,
@@ -19,6 +20,7 @@ __all__ = [
     "AgentRecord",
     "Engine",
     "EngineControl",
+    "EngineThread",
     "Limits",
     "RunOutcome",
     "default_label",
