@@ -359,7 +359,7 @@ def _execute(
     try:
         store = Store()
         prepared = _api.prepare(
-            loaded,
+            _api.Workflow(loaded, report),
             worker=worker_obj,
             limits=limits,
             args=args,
