@@ -12,7 +12,6 @@ import re
 import signal
 import stat
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
