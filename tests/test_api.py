@@ -284,3 +284,58 @@ def test_the_package_ships_its_type_marker_and_an_honest_all():
     assert jshost.__all__ == sorted(jshost.__all__)
     for name in jshost.__all__:
         assert getattr(jshost, name) is not None
+
+
+def test_a_second_ctrl_c_while_waiting_is_handed_to_the_caller(tmp_path):
+    # The first Ctrl-C stops the run; the second must not wait for a busy JS slice to end,
+    # and must not exit the process either (the old EngineThread called os._exit): the caller
+    # gets the KeyboardInterrupt and decides.
+    import os
+    import signal
+
+    busy = jshost.parse(
+        "export const meta = { name: 'busy', description: 'spins' }\n"
+        "await agent('first')\nwhile (true) {}\n"
+    )
+    handle = jshost.start(busy, worker="sim", store=jshost.Store(tmp_path / "runs.db"))
+    for event in handle.events():
+        if isinstance(event, ev.AgentFinished):
+            break
+    time.sleep(0.3)  # into the endless loop
+
+    def interrupt_twice():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Timer(0.2, interrupt_twice).start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        handle.wait()
+    assert time.monotonic() - t0 < 3
+    result = None
+    for _ in range(50):  # the stop asked for by the first Ctrl-C still lands
+        if handle.done:
+            result = handle.wait()
+            break
+        time.sleep(0.1)
+    assert result is not None and result.status == "stopped"
+
+
+def test_the_cli_has_no_way_into_the_engine_but_the_api():
+    # Opening a run in the store and building or running an engine happen in jshost._api only:
+    # the CLI, like any Python caller, goes through it.
+    import ast
+
+    cli_dir = Path(jshost.__file__).parent / "cli"
+    private = {"Engine", "EngineThread", "begin_run", "resume_run", "RunRecorder"}
+    for path in cli_dir.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = set()
+            if isinstance(node, ast.ImportFrom):
+                names = {a.name for a in node.names}
+            elif isinstance(node, ast.Attribute):
+                names = {node.attr}
+            elif isinstance(node, ast.Name):
+                names = {node.id}
+            assert not names & private, f"{path.name}:{node.lineno} uses {names & private}"
