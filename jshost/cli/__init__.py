@@ -110,9 +110,12 @@ def _run_options(fn: Any) -> Any:
         click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file."),
         click.option(
             "--worker",
-            type=click.Choice(["sim", "anthropic"]),
+            metavar="NAME",
+            # A plain string, checked by the worker registry when the run starts: a Choice
+            # would have to read every installed plugin just to build --help.
             help="Model worker: anthropic (the Messages API; the default when "
-            "ANTHROPIC_API_KEY is set) or sim (offline and deterministic).",
+            "ANTHROPIC_API_KEY is set), sim (offline and deterministic), or one an "
+            "installed plugin adds (see `jshost workers`).",
         ),
         click.option(
             "--base-url",
@@ -576,6 +579,7 @@ def _register() -> None:
     from .library import list_cmd, save_cmd
     from .runs import inspect_cmd, runs_cmd
     from .watch import watch_cmd
+    from .workers import workers_cmd
 
     cli.add_command(runs_cmd)
     cli.add_command(inspect_cmd)
@@ -584,6 +588,7 @@ def _register() -> None:
     cli.add_command(validate_cmd)
     cli.add_command(show_cmd)
     cli.add_command(watch_cmd)
+    cli.add_command(workers_cmd)
 
 
 _register()
