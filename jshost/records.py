@@ -66,6 +66,13 @@ class RunOutcome:
     elapsed: float
     peak_concurrency: int
     dropped_logs: int = 0
+    #: agent() calls refused because the run's agent cap was reached (they never became agents)
+    refused: int = 0
+    #: the run's output-token budget and what was spent of it (None: no budget)
+    budget: int | None = None
+    spent: int = 0
+    #: one line about a problem that hit the whole run (the API could not be reached)
+    worker_problem: str | None = None
 
     @property
     def tokens_in(self) -> int:

@@ -305,6 +305,19 @@ def test_no_runs_nothing(script, env, tmp_path):
         assert not store.is_approved(str(script.resolve()), validate_source(SCRIPT).sha256)
 
 
+def test_the_question_fits_an_80_column_terminal_with_the_sha256_whole(script, env):
+    env["COLUMNS"] = "80"
+    term = start(script, env)
+    term.expect("Choose 1-4:")
+    term.send("4\r")
+    assert term.wait() == 2
+    sha = validate_source(SCRIPT, path=str(script)).sha256
+    box = term.text[: term.text.index("╰")].splitlines()
+    row = next(line for line in box if "sha256" in line)
+    assert re.fullmatch(rf"│ +sha256  {sha}│? *", row.rstrip()), row  # on one line, whole
+    assert all(len(line.rstrip()) <= 80 for line in box), "\n".join(box)
+
+
 def test_other_answers_are_asked_again_and_end_of_input_is_no(script, env, tmp_path):
     term = start(script, env)
     expect_question(term, script)

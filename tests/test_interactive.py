@@ -36,7 +36,14 @@ from jshost.engine import Engine, Limits
 from jshost.script import parse_script
 from jshost.store import Store
 from jshost.ui.dispatch import EventQueue
-from jshost.ui.interactive import HelpScreen, LiveSource, RunApp, SaveScreen, StoreSource
+from jshost.ui.interactive import (
+    HelpScreen,
+    LiveSource,
+    RunApp,
+    SaveScreen,
+    StopScreen,
+    StoreSource,
+)
 from jshost.workers.sim import SimWorker
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "hello.js"
@@ -86,11 +93,13 @@ class Session:
         self.app = RunApp(self.source, cwd=cwd)
         self.outcome: Any = None
 
-    def drive(self, scenario: Callable[[Any], Awaitable[None]]) -> Any:
+    def drive(
+        self, scenario: Callable[[Any], Awaitable[None]], size: tuple[int, int] = (100, 30)
+    ) -> Any:
         """Run the app under the pilot through ``scenario``, then wait for the run's end."""
 
         async def main() -> None:
-            async with self.app.run_test(size=(100, 30)) as pilot:
+            async with self.app.run_test(size=size) as pilot:
                 await scenario(pilot)
 
         asyncio.run(main())
@@ -188,7 +197,7 @@ def test_arrows_enter_and_escape_move_through_run_phases_agents_and_detail():
         assert "run › all agents" in text and "web-1" in text
         await pilot.press("escape", "escape")  # Esc at the top stays there
         assert app.level == "run"
-        await pilot.press("x")  # stop, so the test does not wait for the report
+        await pilot.press("x", "y")  # stop, so the test does not wait for the report
 
     assert s.drive(scenario).status == "stopped"
 
@@ -405,6 +414,8 @@ def test_x_on_the_run_stops_it_and_the_stopped_run_resumes(tmp_path):
         app = pilot.app
         await until(pilot, lambda: s.shown() == ["done", "running", "queued"], "b running")
         await pilot.press("x")
+        assert isinstance(app.screen, StopScreen)
+        await pilot.press("y")
         await shown(pilot, f"jshost resume {s.run_id}")
         await until(pilot, lambda: app.view.finished, "the run to stop")
         assert "stopped" in screen(app)
@@ -421,6 +432,61 @@ def test_x_on_the_run_stops_it_and_the_stopped_run_resumes(tmp_path):
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == 3
     assert [a.status for a in stored_agents(s.run_id)] == ["cached", "done", "done"]
+
+
+SLOWER_THREE = SLOW_THREE.replace("latency=0.8", "latency=10")
+
+
+def test_x_on_the_run_asks_first_so_one_esc_too_many_does_not_stop_everything():
+    s = Session(SLOWER_THREE, concurrency=1)
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: s.shown() == ["running", "queued", "queued"], "a running")
+        await pilot.press("enter", "enter")  # the detail of agent #1
+        await pilot.press("escape", "escape", "escape")  # one Esc too many: the run screen
+        assert app.level == "run"
+        await pilot.press("x")
+        assert isinstance(app.screen, StopScreen)
+        text = await shown(pilot, "Stop the whole run?")
+        assert "1 running agent is cancelled and 2 queued ones never start" in text
+        assert "y stop the run" in text and "Esc keep it running" in text
+        await pilot.press("x")  # x again (meant for an agent) does not confirm
+        assert not isinstance(app.screen, StopScreen)
+        await said(pilot, "the run goes on")
+        for no in ("escape", "n", "enter"):
+            await pilot.press("x")
+            assert isinstance(app.screen, StopScreen)
+            await pilot.press(no)
+            assert not isinstance(app.screen, StopScreen)
+        assert not s.engine._stop_requested and "cancelled" not in s.statuses()
+        await pilot.press("enter", "down", "x")  # on an agent, x still skips at once
+        await said(pilot, "skipped #2 [b]")
+        assert not isinstance(app.screen, StopScreen)
+        await pilot.press("escape", "x", "y")
+        await until(pilot, lambda: app.view.finished, "the run to stop")
+        await pilot.press("q")
+
+    outcome = s.drive(scenario)
+    assert outcome.status == "stopped"
+    assert s.statuses()[1] == "skipped"
+
+
+def test_the_stop_question_goes_away_when_the_run_ends_while_it_is_asked():
+    # Long enough for x to be pressed while all three run, even on a loaded machine.
+    s = Session(SLOW_THREE.replace("latency=0.8", "latency=3"), concurrency=3)
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: s.shown() == ["running"] * 3, "all running")
+        await pilot.press("x")
+        assert isinstance(app.screen, StopScreen)
+        await until(pilot, lambda: app.view.finished, "the run's end")
+        await until(pilot, lambda: not isinstance(app.screen, StopScreen), "the question to go")
+        assert "the run goes on" not in app.message
+        await pilot.press("q")
+
+    assert s.drive(scenario).status == "completed"
 
 
 def test_s_saves_the_script_as_a_project_or_user_workflow(tmp_path, monkeypatch):
@@ -559,6 +625,152 @@ def test_the_engine_runs_on_while_the_view_is_blocked():
         await pilot.press("q")
 
     assert s.drive(scenario).status == "completed"
+
+
+# -- what the view says, at 80 columns ---------------------------------------------------------
+
+
+def footer(app: RunApp) -> str:
+    """The key line at the bottom of the screen."""
+    return screen(app).rstrip("\n").splitlines()[-1].strip()
+
+
+def test_the_footer_offers_only_the_keys_that_apply_and_keeps_q_in_view_at_80_columns():
+    s = Session(SLOWER_THREE, concurrency=1)
+    seen: dict[str, str] = {}
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: s.shown() == ["running", "queued", "queued"], "a running")
+        await pilot.pause(0.2)
+        seen["run"] = footer(app)
+        await pilot.press("enter")  # all agents; #1 (running) selected
+        await until(pilot, lambda: "x skip" in footer(app), "the agents' keys")
+        seen["running agent"] = footer(app)
+        await pilot.press("down")  # #2, queued: skipped, not restarted
+        await until(pilot, lambda: "r restart" not in footer(app), "the queued agent's keys")
+        seen["queued agent"] = footer(app)
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: app.level == "detail" and "j/k" in footer(app), "detail")
+        seen["running detail"] = footer(app)
+        await pilot.press("escape", "escape", "x", "y")
+        await until(pilot, lambda: app.view.finished, "the run to stop")
+        await pilot.pause(0.2)
+        seen["finished run"] = footer(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: "Enter detail" in footer(app), "the agents' keys")
+        seen["finished agents"] = footer(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: "j/k" in footer(app), "the detail's keys")
+        seen["finished detail"] = footer(app)
+        await pilot.press("q")
+
+    s.drive(scenario, size=(80, 24))
+    for where, keys in seen.items():
+        assert len(keys) <= 79 and "…" not in keys, (where, keys)
+        assert keys.endswith("? help"), (where, keys)
+    assert "p pause" in seen["run"] and "x stop run" in seen["run"]
+    assert "q leaves" not in seen["run"]  # q does not leave a run that is going
+    assert "x skip" in seen["running agent"] and "r restart" in seen["running agent"]
+    assert "x skip" in seen["queued agent"] and "r restart" not in seen["queued agent"]
+    assert "x skip" in seen["running detail"] and "r restart" in seen["running detail"]
+    for where in ("finished run", "finished agents", "finished detail"):
+        keys = seen[where]
+        assert keys.startswith("finished: q leaves · "), (where, keys)
+        for gone in ("p pause", "x stop", "x skip", "r restart"):
+            assert gone not in keys, (where, keys)
+
+
+def test_a_watched_run_offers_no_steering_keys_and_q_stays_in_view_at_80_columns(tmp_path):
+    s = Session(SLOW_THREE)
+    s.drive(_wait_and_leave)
+    store = Store(reading=True)
+    app = RunApp(StoreSource(store, s.run_id), cwd=tmp_path)
+    seen: list[str] = []
+
+    async def scenario():
+        async with app.run_test(size=(80, 24)) as pilot:
+            await shown(pilot, "watching (read-only)")
+            seen.append(footer(app))
+            await pilot.press("enter")
+            await until(pilot, lambda: "Enter detail" in footer(app), "the agents' keys")
+            seen.append(footer(app))
+            await pilot.press("enter")
+            await until(pilot, lambda: "j/k" in footer(app), "the detail's keys")
+            seen.append(footer(app))
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    store.close()
+    for keys in seen:
+        assert keys.startswith("watching: q leaves · ") and keys.endswith("? help"), keys
+        assert len(keys) <= 79 and "…" not in keys, keys
+        for gone in ("p pause", "x stop", "x skip", "r restart"):
+            assert gone not in keys, keys
+
+
+def test_the_queued_filter_keeps_the_columns_where_they_were():
+    s = Session(SLOWER_THREE, concurrency=1)
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: s.shown() == ["running", "queued", "queued"], "a running")
+        await pilot.press("enter")
+        text = await shown(pilot, "#3 queued")
+        unfiltered = next(line for line in text.splitlines() if "#3 queued" in line)
+        await pilot.press("f", "f")
+        assert app.status_filter == "queued"
+        await until(pilot, lambda: "#1" not in screen(app), "queued agents only")
+        filtered = next(line for line in screen(app).splitlines() if "#3 queued" in line)
+        assert filtered == unfiltered
+        await pilot.press("escape", "x", "y")
+        await until(pilot, lambda: app.view.finished, "the run to stop")
+        await pilot.press("q")
+
+    s.drive(scenario, size=(80, 24))
+
+
+def test_messages_expire_and_f_on_the_run_screen_says_what_it_will_do(monkeypatch):
+    monkeypatch.setattr("jshost.ui.interactive.app.MESSAGE_SECONDS", 1.0)
+    s = Session(SLOW_THREE)
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: app.view is not None and app.view.finished, "the run's end")
+        await pilot.press("f")
+        text = await shown(pilot, "agent lists will show running agents")
+        assert "filter: running" in text  # the run screen shows the filter it set
+        started = time.monotonic()
+        await until(pilot, lambda: "agent lists will" not in screen(app), "the message to go")
+        assert time.monotonic() - started < 5  # MESSAGE_SECONDS is 1 here (8 by default)
+        await pilot.press("f")
+        await said(pilot, "agent lists will show queued agents")
+        await pilot.press("enter")  # a new screen: what was said about the last one goes
+        assert app.level == "agents" and app.message == ""
+        assert "agent lists will" not in screen(app)
+        await pilot.press("f")
+        await said(pilot, "showing done agents")
+        await pilot.press("q")
+
+    s.drive(scenario, size=(80, 24))
+
+
+def test_enter_on_a_section_shown_whole_says_so():
+    s = Session("return await agent('short prompt', { label: 'brief' })")
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: app.view is not None and app.view.finished, "the run's end")
+        await pilot.press("enter", "enter")
+        await shown(pilot, "▸ result")
+        await pilot.press("enter")
+        await said(pilot, "the result is shown whole: nothing more to expand")
+        assert "result" not in app.expanded
+        await pilot.press("up", "enter")
+        await said(pilot, "the prompt is shown whole")
+        await pilot.press("q")
+
+    s.drive(scenario, size=(80, 24))
 
 
 # -- watching from the store ------------------------------------------------------------------
@@ -743,6 +955,44 @@ def test_run_on_a_terminal_is_interactive_then_prints_the_summary(tmp_path):
     assert "Traceback" not in term.text
 
 
+FAILING = """
+const r = await parallel([1, 2, 3].map((i) => () => agent(
+  `item ${i} [[sim:fail=the upstream service answered 503 Service Unavailable after 30 seconds]]`,
+  { label: `item-number-${i}` })))
+const x = undefined
+return x.a_property_with_a_long_name_that_does_not_exist_on_undefined
+"""
+
+
+def test_the_summary_and_the_error_wrap_at_words_on_an_80_column_terminal(tmp_path):
+    script = tmp_path / "flow.js"
+    script.write_text(script_source(FAILING, META))
+    term = Terminal("run", "flow.js", "--yes", cwd=tmp_path)
+    term.expect("finished: q leaves")
+    term.type(b"q")
+    assert term.finish() == 1
+    tail = term.text[term.text.rindex("finished: q leaves") :]
+    after = [line for line in tail[tail.index("jshost: ") :].split("\r\n") if line.strip()]
+    assert after and all(len(line) <= 80 for line in after), "\n".join(after)
+    # Split at spaces only: the words of each line, joined again, are the line as it was.
+    text = " ".join(" ".join(after).split())
+    assert "TypeError: cannot read property 'a_property_with_a_long_name_that_does_not" in text
+    assert "failures (3):" in after
+    assert (
+        text.count(
+            "[item-number-2] failed: the upstream service answered 503 Service "
+            "Unavailable after 30 seconds"
+        )
+        == 1
+    )
+    with Store(reading=True) as store:
+        run_id = store.list_runs()[0].id
+    for command in ("inspect", "resume"):  # each id is whole on one line, for copying
+        assert any(f"jshost {command} {run_id}" in line for line in after), "\n".join(after)
+    assert any(line.startswith("  ") for line in after[1:])  # continued lines are indented
+    assert "Traceback" not in term.text
+
+
 def test_second_ctrl_c_on_a_terminal_exits_at_once(tmp_path):
     script = tmp_path / "busy.js"
     script.write_text(script_source(BUSY))
@@ -792,6 +1042,22 @@ def test_jshost_watch_in_a_second_terminal_follows_the_run_live(tmp_path):
     finally:
         proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 0
+
+
+def test_watch_on_an_80_column_terminal_keeps_q_in_the_key_line_and_offers_no_steering(tmp_path):
+    s = Session(SLOW_THREE)
+    s.drive(_wait_and_leave)
+    term = Terminal("watch", s.run_id)
+    term.expect(r"watching: q leaves · ↑↓ select · Enter open · f filter · s save · \? help")
+    for key, line in ((b"\r", "Enter detail"), (b"\r", "Enter expand")):
+        mark = len(term.text)
+        term.type(key)
+        term.expect(f"watching: q leaves · ↑↓ [a-z]+ · {line}")
+        drawn = term.text[mark:]
+        for gone in ("p pause", "x stop", "x skip", "r restart"):
+            assert gone not in drawn, drawn
+    term.type(b"q")
+    assert term.finish() == 0
 
 
 # -- command line -----------------------------------------------------------------------------

@@ -319,9 +319,9 @@ def test_plain_progress_line_by_line(tmp_path):
         "log after two",
         "completed · agents 1 done, 1 failed, 0 skipped · T s · "
         f"tokens {a1.tokens_in + a2.tokens_in} in / {a1.tokens_out} out",
-        # the failed agent named no model and the worker reported none
-        f"tokens by model: default {a2.tokens_in} in / 0 out, "
-        f"haiku {a1.tokens_in} in / {a1.tokens_out} out",
+        # the failed agent named no model: it is the sim worker's default, "sim" (issue 14)
+        f"tokens by model: haiku {a1.tokens_in} in / {a1.tokens_out} out, "
+        f"sim {a2.tokens_in} in / 0 out",
         "failures (1):",
         "  [second] failed: broken",
         f"run {run.id} · jshost inspect {run.id} · jshost resume {run.id}",
@@ -548,3 +548,25 @@ def test_engine_control_steers_from_another_thread():
     assert results == {"pause": True, "skip": True, "unpause": True}
     assert _statuses(engine) == ["done", "skipped", "done"]
     assert outcome.result[1] is None
+
+
+def test_summary_lines_wrap_at_separators_then_words_and_never_inside_a_word():
+    from jshost.ui.wrap import wrap_line, wrap_lines
+
+    run_line = (
+        "run wf_6d675d665e45 · jshost inspect wf_6d675d665e45 · jshost resume wf_6d675d665e45"
+    )
+    assert wrap_line(run_line, 80) == [
+        "run wf_6d675d665e45 · jshost inspect wf_6d675d665e45 ·",
+        "  jshost resume wf_6d675d665e45",
+    ]
+    failure = "  [fetch] failed: " + "word " * 20 + "x" * 90 + " end"
+    lines = wrap_line(failure, 60)
+    assert lines[0].startswith("  [fetch] failed: word")
+    assert all(line.startswith("    ") for line in lines[1:])
+    assert "    " + "x" * 90 in lines  # wider than the terminal: whole, on a line of its own
+    assert all(len(line) <= 60 for line in lines if "x" * 90 not in line)
+    assert " ".join(" ".join(lines).split()) == " ".join(failure.split())
+    assert wrap_line("short · line", 80) == ["short · line"]
+    # Not a terminal (a pipe, a file): lines stay whole, for grep.
+    assert wrap_lines([run_line], io.StringIO()) == [run_line]

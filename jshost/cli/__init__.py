@@ -71,14 +71,23 @@ def _load_args(args_json: str | None, args_file: str | None) -> Any:
         raise UsageError(f"{source}: JSON is nested too deeply") from None
 
 
+def _echo_wrapped(shown: str) -> None:
+    """Text made printable, to stderr, wrapped at words on a terminal (never inside an id)."""
+    from ..ui.wrap import wrap_lines
+
+    for part in wrap_lines(shown.split("\n"), sys.stderr):
+        click.echo(part, err=True)
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"jshost: {printable(message, multiline=True)}", err=True)
+    _echo_wrapped(f"jshost: {printable(message, multiline=True)}")
     sys.exit(code)
 
 
 def _print_script_error(exc: ScriptError, source: str | None) -> None:
     # The message and the detail carry the script's own text (a thrown message, a stack).
-    click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
+    # The excerpt below is not wrapped: its caret must line up.
+    _echo_wrapped(f"jshost: {printable(str(exc), multiline=True)}")
     if exc.detail:
         click.echo(printable(exc.detail, multiline=True), err=True)
     elif source is not None and exc.line is not None:
@@ -223,7 +232,54 @@ def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any)
         _print_script_error(exc, None)
         sys.exit(EXIT_USAGE)
     loaded, report = checked_script(path)  # every diagnostic, exit 2 on errors
+    if resume_id is not None:
+        from ..store import Store
+
+        try:
+            with Store() as store:
+                row = store.get_run(resume_id)
+        except JshostError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        # The README's promise: stored args, caps and model are kept unless given again.
+        _keep_stored(ctx, row, opts)
+        _confirm_rename(row, loaded.meta.name, yes=opts["yes"])
+        resume_id = row.id
     _execute(ctx, loaded, opts, resume_id=resume_id, report=report)
+
+
+def _keep_stored(ctx: click.Context, row: Any, opts: dict[str, Any]) -> None:
+    """Fill ``opts`` with the run's stored args, caps and model where none were given."""
+    given = {
+        name
+        for name in opts
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    for option in ("concurrency", "max_agents", "timeout", "cpu_limit", "memory_limit"):
+        if option not in given and row.caps.get(option) is not None:
+            opts[option] = row.caps[option]
+    if "budget" not in given and row.caps.get("budget") is not None:
+        opts["budget"] = str(row.caps["budget"])
+    if "model" not in given:
+        opts["model"] = row.model
+    if "args_json" not in given and "args_file" not in given and row.has_args:
+        opts["args_json"] = json.dumps(row.args)
+
+
+def _confirm_rename(row: Any, name: str, *, yes: bool) -> None:
+    """A script whose meta.name differs from the run's renames the run: never silently."""
+    if name == row.name:
+        return
+    what = (
+        f"run {row.id} is named '{printable(row.name)}' but this script's meta.name is "
+        f"'{printable(name)}': resuming renames the run"
+    )
+    if yes:
+        click.echo(f"jshost: warning: {what}", err=True)
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        _fail(f"not resumed: {what}; pass --yes to resume it all the same", EXIT_USAGE)
+    if not click.confirm(f"jshost: {what}. Resume it?", default=False, err=True):
+        _fail("not run", EXIT_USAGE)
 
 
 @cli.command(name="resume")
@@ -250,28 +306,7 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE)
     loaded, report = checked_source(row.script, row.path)
-    given = {
-        name
-        for name in opts
-        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
-    }
-    caps_option = {
-        "concurrency": "concurrency",
-        "max_agents": "max_agents",
-        "timeout": "timeout",
-        "cpu_limit": "cpu_limit",
-        "memory_limit": "memory_limit",
-    }
-    for option, cap in caps_option.items():
-        if option not in given and row.caps.get(cap) is not None:
-            opts[option] = row.caps[cap]
-    if "budget" not in given and row.caps.get("budget") is not None:
-        opts["budget"] = str(row.caps["budget"])
-    if "model" not in given:
-        opts["model"] = row.model
-    stored_args = row.args if row.has_args else None
-    if "args_json" not in given and "args_file" not in given and row.has_args:
-        opts["args_json"] = json.dumps(stored_args)
+    _keep_stored(ctx, row, opts)
     _execute(ctx, loaded, opts, resume_id=row.id, report=report)
 
 
@@ -370,7 +405,7 @@ def _execute(
                 outcome.error, loaded.source if outcome.error.path == script_path else None
             )
         for line in format_summary(outcome, run_id):
-            click.echo(printable(line), err=True)
+            _echo_wrapped(printable(line))
     if save_error is not None:
         click.echo(
             f"jshost: warning: the run's end was not saved: {printable(save_error)}", err=True

@@ -103,14 +103,28 @@ def runs_cmd(json_: bool, limit: int) -> None:
             r.id,
             r.name,
             r.shown_status,
-            str(r.agents_total),
-            f"{r.tokens_in:,}/{r.tokens_out:,}",
+            _agents_cell(r),
+            _tokens_cell(r),
             _seconds(r.elapsed) if r.finished_at else "-",
             _when(r.created_at),
         ]
         for r in runs
     ]
     _table(rows, ["ID", "NAME", "STATUS", "AGENTS", "TOKENS IN/OUT", "ELAPSED", "STARTED"])
+
+
+def _agents_cell(r: Any) -> str:
+    # Totals over every session (what was paid for), then the latest session's part.
+    if r.sessions > 1:
+        return f"{r.total_agents:,} (last {r.session_agents:,})"
+    return f"{r.total_agents:,}"
+
+
+def _tokens_cell(r: Any) -> str:
+    total = f"{r.total_tokens_in:,}/{r.total_tokens_out:,}"
+    if r.sessions > 1:
+        return f"{total} (last {r.tokens_in:,}/{r.tokens_out:,})"
+    return total
 
 
 @click.command(name="inspect")
@@ -239,10 +253,16 @@ def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]]) -> None:
     for a in agents:
         counts[a.status] = counts.get(a.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
+    this = " (this session)" if run.sessions > 1 else ""
     _say(
-        f"agents {len(agents)}: {summary} · tokens "
+        f"agents {len(agents)}{this}: {summary} · tokens "
         f"{sum(a.tokens_in for a in agents):,} in / {sum(a.tokens_out for a in agents):,} out"
     )
+    if run.sessions > 1:
+        _say(
+            f"all {run.sessions} sessions: {run.total_agents:,} agents started · tokens "
+            f"{run.total_tokens_in:,} in / {run.total_tokens_out:,} out"
+        )
 
     declared = [p.get("title") for p in run.meta.get("phases", []) if isinstance(p, dict)]
     phases: dict[str, list[Any]] = {title: [] for title in declared if isinstance(title, str)}

@@ -214,6 +214,12 @@ class Engine:
         self._scopes: dict[int, trio.CancelScope] = {}
         self._actions: dict[int, Literal["skip", "restart"]] = {}
         self._restarts: dict[int, int] = {}
+        self._deadline = math.inf  # the --timeout's trio deadline
+        self._timed_out = False
+        # agent() calls the cap refused: one failure line says so, with the count, at the end
+        self._refused = 0
+        self._cap_line: int | None = None  # its index in self._failures
+        self._cancelled_queued: list[AgentRecord] = []
 
     # ---- public --------------------------------------------------------------------------
 
@@ -222,6 +228,8 @@ class Engine:
         if not self._stop_requested:
             self._emit(ev.RunStopping())
         self._stop_requested = True
+        # Reference §7.4: once the run is stopping no queued agent starts.
+        self._cancel_queued()
         if self._scope is not None:
             self._scope.cancel()
 
@@ -288,13 +296,16 @@ class Engine:
                         if self.limits.timeout
                         else math.inf
                     )
+                    self._deadline = deadline
                     with trio.move_on_at(deadline) as timeout_scope:
                         try:
                             finished, result = await self._loop(js, holder, nursery)
                         except WorkflowError as exc:
                             error = exc
                     self._script_finished = True
+                    self._cancel_queued()
                     if timeout_scope.cancelled_caught and error is None and not finished:
+                        self._timed_out = True
                         error = WorkflowError(
                             f"the run exceeded its wall-clock timeout of {self.limits.timeout:g} s"
                             " (--timeout)",
@@ -315,15 +326,21 @@ class Engine:
         if self._stop_requested and error is not None and error.name == "StopError":
             error = None  # the halted sandbox refusing more work: that is the stop itself
         abandoned = finished or error is not None
+        if self._timed_out:
+            why = f"the run's --timeout of {self.limits.timeout:g} s was reached"
+        else:
+            why = "the script ended before this agent finished"
+        ended = list(self._cancelled_queued)
         for rec in self.agents:
             if rec.status in ("queued", "running"):
                 rec.status = "cancelled"
                 rec.finished_at = rec.finished_at or time.monotonic()
                 self.recorder.agent(rec)
-                if abandoned:
-                    self._add_failure(
-                        f"[{rec.label}] cancelled: the script ended before this agent finished"
-                    )
+                self._emit(ev.AgentFinished(rec))
+                ended.append(rec)
+        if abandoned:
+            for rec in sorted(ended, key=lambda r: r.index):
+                self._add_failure(f"[{rec.label}] cancelled: {why}")
         if self._stop_requested and error is None and not finished:
             status: RunStatus = "stopped"
         elif error is not None:
@@ -331,6 +348,7 @@ class Engine:
         else:
             status = "completed"
         self._report_unhandled(error)
+        self._settle_cap_line()
         if self._dropped_failures:
             note = f"… and {self._dropped_failures:,} more failure lines (not kept)"
             self._failures.append(note)
@@ -346,6 +364,10 @@ class Engine:
             elapsed=time.monotonic() - started,
             peak_concurrency=self._peak,
             dropped_logs=self._dropped_logs,
+            refused=self._refused,
+            budget=self.limits.budget,
+            spent=self._spent,
+            worker_problem=self.worker.problem(),
         )
         self._emit(ev.RunFinished(outcome))
         return outcome
@@ -492,7 +514,10 @@ class Engine:
         elif kind == "failure":
             line = event.get("line")
             _need(isinstance(line, str), "failure without text")
-            self._add_failure(line)
+            if line.endswith(": " + self._cap_error()["message"]):
+                self._note_refused()
+            else:
+                self._add_failure(line)
         elif kind == "timer":
             timer_id, ms = event.get("id"), event.get("ms")
             _need(isinstance(timer_id, int) and isinstance(ms, int | float), "bad timer")
@@ -577,6 +602,8 @@ class Engine:
             stall_ms=int(stall) if isinstance(stall, int | float) and stall > 0 else None,
             log=self._log,
         )
+        # One name for the model from queued to done: what the worker will say it used.
+        rec.model_used = self.worker.model_name(request.model)
         self.agents.append(rec)
         self._by_request[request_id] = rec
         decision = self._replay.decide(key) if self._replay is not None else None
@@ -593,10 +620,31 @@ class Engine:
         self._queue.append((request_id, rec, request))
         self._pump()
 
+    def _stopping(self) -> bool:
+        """Whether the run is ending (stop, --timeout, the script done): nothing new starts."""
+        return (
+            self._stop_requested or self._script_finished or trio.current_time() >= self._deadline
+        )
+
+    def _cancel_queued(self) -> None:
+        """Record every queued agent as cancelled: the run is stopping, so none will start."""
+        now = time.monotonic()
+        while self._queue:
+            _, rec, _ = self._queue.popleft()
+            rec.status = "cancelled"
+            rec.finished_at = now
+            self.recorder.agent(rec)
+            self._cancelled_queued.append(rec)
+            self._emit(ev.AgentFinished(rec))
+
     def _pump(self) -> None:
         """Start queued agents, in call order, while slots are free (the FIFO queue)."""
+        if self._queue and self._stopping():
+            # Reference §7.4: once a run is stopping, a freed slot starts nothing.
+            self._cancel_queued()
+            return
         while self._queue and self._running < self.limits.concurrency and not self._paused:
-            if self._nursery is None or self._script_finished:
+            if self._nursery is None:
                 return
             request_id, rec, request = self._queue.popleft()
             if self._budget_exceeded():
@@ -782,6 +830,33 @@ class Engine:
             "— remaining() returns Infinity when budget.total is null. Add a hard iteration cap "
             "to the loop, or pass a token budget.",
         )
+
+    def _cap_line_text(self, *, final: bool) -> str:
+        cap = self.limits.max_agents
+        n = self._refused
+        lead = f"{n:,} agent() call{'' if n == 1 else 's'} refused" if final else "agent() refused"
+        text = f"{lead}: {self._cap_error()['message']}"
+        if cap < Limits.max_agents:
+            text += f" (the cap of {cap:,} was set with --max-agents {cap})"
+        return text
+
+    def _note_refused(self) -> None:
+        # The script saw the reference's error once per refused call; the user sees one line,
+        # in progress now and with the count in the summary (see _settle_cap_line).
+        self._refused += 1
+        if self._cap_line is None:
+            self._cap_line = len(self._failures)
+            line = self._cap_line_text(final=False)
+            self._failures.append(line)
+            self._emit(ev.FailureLine(line))
+
+    def _settle_cap_line(self) -> None:
+        if self._cap_line is None:
+            return
+        line = self._cap_line_text(final=True)
+        self._failures[self._cap_line] = line
+        self._logs.append(line)
+        self.recorder.log("failure", line)
 
     def _emit(self, event: ev.Event) -> None:
         self._sink(event)

@@ -47,7 +47,7 @@ __all__ = [
     "data_dir",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
 _BUSY_TIMEOUT_MS = 5_000
@@ -147,7 +147,29 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs ADD COLUMN cache_write INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN cache_read INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: what the earlier sessions of a run cost, added up when a session is resumed (the
+    # agents table keeps only the latest session's calls). Runs resumed before this migration
+    # cannot get their earlier sessions back: they start from 0.
+    4: """
+    ALTER TABLE runs ADD COLUMN prior_agents INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN prior_tokens_in INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN prior_tokens_out INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN prior_cache_write INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN prior_cache_read INTEGER NOT NULL DEFAULT 0;
+    """,
 }
+
+#: what one session's agents add up to, from the agents table (so also while it runs, and
+#: after its process died): calls, by state, tokens, and the agents that really started
+_SESSION_SUMS = (
+    "SELECT count(*), "
+    "coalesce(sum(status = 'done'), 0), coalesce(sum(status = 'failed'), 0), "
+    "coalesce(sum(status = 'skipped'), 0), coalesce(sum(status = 'cached'), 0), "
+    "coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
+    "coalesce(sum(cache_write), 0), coalesce(sum(cache_read), 0), "
+    "coalesce(sum(status != 'cached' AND started_at IS NOT NULL), 0) "
+    "FROM agents WHERE run_id = ?"
+)
 
 
 def data_dir() -> Path:
@@ -236,6 +258,27 @@ class RunRow:
     cache_read: int = 0
     #: True when the process that owns a ``running`` run is alive
     live: bool = False
+    #: agents that started in this (the latest) session; cached ones did not
+    session_agents: int = 0
+    #: what the earlier sessions cost (agents started, tokens): the run's totals add them
+    prior_agents: int = 0
+    prior_tokens_in: int = 0
+    prior_tokens_out: int = 0
+    prior_cache_write: int = 0
+    prior_cache_read: int = 0
+
+    @property
+    def total_agents(self) -> int:
+        """Agents that started, over every session of the run."""
+        return self.prior_agents + self.session_agents
+
+    @property
+    def total_tokens_in(self) -> int:
+        return self.prior_tokens_in + self.tokens_in
+
+    @property
+    def total_tokens_out(self) -> int:
+        return self.prior_tokens_out + self.tokens_out
 
     @property
     def shown_status(self) -> str:
@@ -273,6 +316,17 @@ class RunRow:
                 "output": self.tokens_out,
                 "cache_write": self.cache_write,
                 "cache_read": self.cache_read,
+            },
+            # ``agents`` and ``tokens`` are the latest session's; these add up every session
+            "totals": {
+                "sessions": self.sessions,
+                "agents_started": self.total_agents,
+                "tokens": {
+                    "input": self.total_tokens_in,
+                    "output": self.total_tokens_out,
+                    "cache_write": self.prior_cache_write + self.cache_write,
+                    "cache_read": self.prior_cache_read + self.cache_read,
+                },
             },
         }
         if full:
@@ -343,7 +397,8 @@ _RUN_COLUMNS = (
     "id, name, path, script, sha256, args, meta, status, created_at, started_at, finished_at, "
     "elapsed, sessions, result, error, caps, worker, model, agents_total, agents_done, "
     "agents_failed, agents_skipped, agents_cached, tokens_in, tokens_out, dropped_logs, paused, "
-    "cache_write, cache_read"
+    "cache_write, cache_read, prior_agents, prior_tokens_in, prior_tokens_out, prior_cache_write, "
+    "prior_cache_read"
 )
 _AGENT_COLUMNS = (
     "idx, session, key, label, phase, model, prompt, options, status, result, error, "
@@ -529,6 +584,14 @@ class Store:
     def _row(self, t: tuple[Any, ...]) -> RunRow:
         values = list(t)
         args_text = values[5]
+        (n, done, failed, skipped, cached, t_in, t_out, c_write, c_read, started) = self._query(
+            _SESSION_SUMS, (values[0],)
+        )[0]
+        if values[7] == "running":
+            # Counts are written when a session ends: a running run, or one whose process
+            # died (interrupted), shows what its agents saved so far.
+            values[18:25] = [n, done, failed, skipped, cached, t_in, t_out]
+            values[27:29] = [c_write, c_read]
         return RunRow(
             id=values[0],
             name=values[1],
@@ -561,6 +624,12 @@ class Store:
             cache_write=values[27],
             cache_read=values[28],
             live=values[7] == "running" and self.is_live(values[0]),
+            session_agents=started,
+            prior_agents=values[29],
+            prior_tokens_in=values[30],
+            prior_tokens_out=values[31],
+            prior_cache_write=values[32],
+            prior_cache_read=values[33],
         )
 
     def list_runs(self, limit: int | None = None) -> list[RunRow]:
@@ -724,6 +793,17 @@ class Store:
                 )
             session = row.sessions + 1
             with self.transaction() as db:
+                # The session being replaced was paid for: add it to the run's totals before
+                # its agent rows go.
+                sums = db.execute(_SESSION_SUMS, (row.id,)).fetchone()
+                db.execute(
+                    "UPDATE runs SET prior_agents = prior_agents + ?, "
+                    "prior_tokens_in = prior_tokens_in + ?, "
+                    "prior_tokens_out = prior_tokens_out + ?, "
+                    "prior_cache_write = prior_cache_write + ?, "
+                    "prior_cache_read = prior_cache_read + ? WHERE id = ?",
+                    (sums[9], sums[5], sums[6], sums[7], sums[8], row.id),
+                )
                 db.execute(
                     "UPDATE runs SET status = 'running', started_at = ?, finished_at = NULL, "
                     "sessions = ?, result = NULL, error = NULL, caps = ?, worker = ?, "

@@ -173,7 +173,7 @@ class LiveView(RunState):
             table.add_row(
                 f"#{a.index}",
                 Text(printable(a.label), style=STATE_STYLE["running"]),
-                Text(printable(a.model or "default"), style="dim"),
+                Text(printable(a.model_used or a.model or "default"), style="dim"),
                 took,
                 f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
             )

@@ -150,10 +150,18 @@ def format_summary(outcome: RunOutcome, run_id: str | None = None) -> list[str]:
     for extra in ("cached", "cancelled"):
         if n := o.count(extra):
             counts += f", {n} {extra}"
+    if o.refused:
+        # agent() calls the cap refused never became agents; the failure lines count them
+        counts += f", {o.refused:,} refused"
+    budget = ""
+    if o.budget is not None:
+        budget = f" · budget {o.spent:,} / {o.budget:,} output tokens used"
     lines = [
         f"{o.status} · agents {counts} · {format_seconds(o.elapsed)} · "
-        f"tokens {format_tokens(o.usage)}"
+        f"tokens {format_tokens(o.usage)}{budget}"
     ]
+    if o.worker_problem:
+        lines.append(printable(o.worker_problem))
     per_model = tokens_by_model(o)
     if len(per_model) > 1:
         lines.append(
@@ -190,6 +198,7 @@ def outcome_json(outcome: RunOutcome, meta_name: str, run_id: str | None = None)
             "skipped": o.count("skipped"),
             "cancelled": o.count("cancelled"),
             "cached": o.count("cached"),
+            "refused": o.refused,
         },
         "tokens": {
             "input": o.tokens_in,
@@ -200,7 +209,9 @@ def outcome_json(outcome: RunOutcome, meta_name: str, run_id: str | None = None)
         "tokens_by_model": {
             m: {"input": i, "output": out} for m, (i, out) in tokens_by_model(o).items()
         },
+        "budget": None if o.budget is None else {"spent": o.spent, "total": o.budget},
         "elapsed_s": round(o.elapsed, 3),
         "peak_concurrency": o.peak_concurrency,
+        "problem": o.worker_problem,
         "failures": o.failures,
     }

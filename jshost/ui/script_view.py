@@ -111,7 +111,11 @@ def header_panel(report: Report, title: str = "workflow script") -> Panel:
     grid.add_column(overflow="fold")
     for label, value in header_rows(report):
         grid.add_row(label, Text(value))
-    return Panel(grid, title=escape(title), title_align="left", border_style="cyan")
+    # No right padding: at 80 columns the 64 hex digits of the sha256 then fit on one line
+    # beside the widest label ("description"), and a digest cut in two cannot be compared.
+    return Panel(
+        grid, title=escape(title), title_align="left", border_style="cyan", padding=(0, 0, 0, 1)
+    )
 
 
 def _syntax(report: Report) -> RenderableType:

@@ -116,6 +116,18 @@ class Worker(abc.ABC):
         """One line for the run header, e.g. ``sim worker (offline, 0.1 s latency)``."""
         return f"{self.name} worker"
 
+    def model_name(self, model: str | None) -> str | None:
+        """The model an agent asking for ``model`` (None: the run's default) will report.
+
+        Views show it from the moment the agent is queued, so that an agent keeps one model
+        name from start to end.
+        """
+        return model
+
+    def problem(self) -> str | None:
+        """One line about a problem that hit the whole run (the API could not be reached)."""
+        return None
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections and other resources."""
 

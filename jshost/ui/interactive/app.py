@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 import trio
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -64,7 +65,7 @@ from ..state import (
     view_from_store,
 )
 
-__all__ = ["EngineThread", "LiveSource", "RunApp", "StoreSource"]
+__all__ = ["EngineThread", "LiveSource", "RunApp", "StopScreen", "StoreSource"]
 
 #: seconds between looks at what changed (events for a run here, the store for a watched run)
 LIVE_POLL = 0.25
@@ -351,6 +352,27 @@ def _agent_cells(a: AgentView, now: float) -> tuple[RenderableType, ...]:
     )
 
 
+def _agent_columns(agents: list[AgentView], now: float) -> list[dict[str, Any]]:
+    """The agent list's columns, sized from every agent of the group, filtered out or not.
+
+    Sized from the rows shown, a filter would move the columns (and a column empty in every
+    row shown, such as the elapsed time of queued agents, made rich stop expanding the table).
+    """
+    index = model = tokens = 0
+    took = 4  # 0:00
+    for a in agents:
+        cells = _agent_cells(a, now)
+        index = max(index, len(str(cells[0])))
+        model = max(model, cell_len(str(cells[3])))
+        tokens = max(tokens, len(str(cells[4])))
+        took = max(took, len(str(cells[5])))
+    widths = [index, None, None, min(model, 16), tokens, took]
+    return [
+        {**spec, "min_width": max(spec.get("min_width", 0), width)} if width else spec
+        for spec, width in zip(_AGENT_COLUMNS, widths, strict=True)
+    ]
+
+
 def _agent_row(a: AgentView, now: float) -> Row:
     return Row(key=("agent", a.index), cells=lambda: _agent_cells(a, now))
 
@@ -398,7 +420,7 @@ def agent_detail(
     text.append("\nstatus ")
     text.append(a.status, style=STATE_STYLE.get(a.status, ""))
     text.append(f" · attempts {a.attempts}")
-    model = a.model or "default"
+    model = a.model or a.model_used or "default"
     if a.model_used and a.model_used != a.model:
         model += f" ({a.model_used})"
     text.append(f" · model {printable(model)}")
@@ -443,7 +465,7 @@ _HELP = [
     ("j / k", "scroll the detail"),
     ("f", "filter agents by status (cycles)"),
     ("p", "pause / resume the run: no new agent starts while paused"),
-    ("x", "on an agent: skip it (its agent() gives null); on the run: stop the run"),
+    ("x", "on an agent: skip it (its agent() gives null); on the run: stop it (asks first)"),
     ("r", "restart the selected running agent (one more attempt)"),
     ("s", "save the script as a workflow (project or user)"),
     ("?", "this help"),
@@ -568,6 +590,50 @@ class SaveScreen(ModalScreen[Path | None]):
         self.dismiss(None)
 
 
+class StopScreen(ModalScreen[bool]):
+    """Asks before ``x`` stops the whole run: one Esc too many must not end everything.
+
+    Only ``y`` stops: ``x`` pressed again (the user thought an agent was selected), Enter and
+    Esc all keep the run going.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "stop the run"),
+        Binding("n,escape,x,q,enter,left", "answer(False)", "keep it running"),
+    ]
+    DEFAULT_CSS = """
+    StopScreen { align: center middle; }
+    StopScreen > Static { width: auto; max-width: 90%; border: round $warning; padding: 0 1;
+        background: $surface; }
+    """
+
+    def __init__(self, running: int, queued: int) -> None:
+        super().__init__()
+        self.running, self.queued = running, queued
+
+    def compose(self) -> ComposeResult:
+        running = (
+            "1 running agent is" if self.running == 1 else f"{self.running} running agents are"
+        )
+        queued = "1 queued one" if self.queued == 1 else f"{self.queued} queued ones"
+        text = Text("Stop the whole run?\n\n", style="bold")
+        text.append(
+            f"{running} cancelled and {queued} never start;\n"
+            "finished agents are kept, and jshost resume carries on from them.\n"
+            "To skip one agent instead: Enter opens the list, select it, press x.\n\n"
+        )
+        text.append("y", style="bold")
+        text.append(" stop the run · ")
+        text.append("n", style="bold")
+        text.append(" / ")
+        text.append("Esc", style="bold")
+        text.append(" keep it running")
+        yield Static(text, id="stop")
+
+    def action_answer(self, stop: bool) -> None:
+        self.dismiss(stop)
+
+
 class _Signal(Message):
     """SIGINT or SIGTERM reached the process while the view is up."""
 
@@ -597,7 +663,7 @@ class RunApp(App[int]):
     #bottom { height: auto; }
     #logs { height: auto; max-height: 5; padding: 0 1; }
     #message { height: auto; max-height: 2; padding: 0 1; color: $warning; }
-    #keys { height: 1; padding: 0 1; color: $text-muted; }
+    #keys { height: 1; padding: 0 0 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(-1)", "up", show=False),
@@ -705,6 +771,8 @@ class RunApp(App[int]):
                 interval = STORE_POLL_FINISHED
             self._next_poll = time.monotonic() + interval
         self.view = view
+        if view.finished and isinstance(self.screen, StopScreen):
+            self.screen.dismiss(None)  # nothing left to stop: the question no longer applies
         self.draw()
         if view.finished and self._leave_when_finished:
             self.exit(return_code=EXIT_STOPPED if view.status == "stopped" else 0)
@@ -732,11 +800,13 @@ class RunApp(App[int]):
             if self.level == "run":
                 rows.show(self._run_rows(view), _RUN_COLUMNS)
             else:
+                group = self._agents(view, filtered=False)
                 shown = self._agents(view)
                 empty = "no agents yet"
                 if self.status_filter is not None:
                     empty = f"no {self.status_filter} agents here (f changes the filter)"
-                rows.show([_agent_row(a, view.now) for a in shown], _AGENT_COLUMNS, empty=empty)
+                columns = _agent_columns(group, view.now)
+                rows.show([_agent_row(a, view.now) for a in shown], columns, empty=empty)
         self.query_one("#where", Static).update(self._where(view))
         logs = list(view.logs)
         if view.error:
@@ -779,24 +849,50 @@ class RunApp(App[int]):
             rows = self.query_one("#rows", Rows)
             if rows.rows:
                 text.append(f" · {rows.cursor + 1}/{len(rows.rows)}")
-        if self.status_filter is not None and self.level != "run":
+        if self.status_filter is not None:
             text.append(f" · filter: {self.status_filter}", style="bold")
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
 
     def _keys(self, view: RunView) -> Text:
+        """The keys that do something here and now, cut to the width from the middle."""
+        steer = not self.source.read_only and not view.finished
+        agent = self.selected_agent() if steer and self.level != "run" else None
+        keys: list[str] = []
         if self.level == "run":
-            keys = "↑↓ select · Enter open · p pause · x stop run · s save · ? help"
-        elif self.level == "agents":
-            keys = "↑↓ select · Enter detail · Esc back · x skip · r restart · f filter · ? help"
+            keys += ["↑↓ select", "Enter open"]
+            if steer:
+                keys += ["p carry on" if view.paused else "p pause", "x stop run"]
+            keys += ["f filter", "s save"]
         else:
-            keys = "↑↓ section · Enter expand · j/k scroll · Esc back · x skip · r restart"
+            if self.level == "agents":
+                keys += ["↑↓ select", "Enter detail", "Esc back"]
+            else:
+                keys += ["↑↓ section", "Enter expand", "j/k scroll", "Esc back"]
+            if agent is not None and agent.status in ("queued", "running"):
+                keys.append("x skip")
+            if agent is not None and agent.status == "running":
+                keys.append("r restart")
+            if self.level == "agents":
+                keys.append("f filter")
+        keys.append("? help")
+        lead = []
         if self.source.read_only:
-            keys += " · q leave"
+            lead = ["watching: q leaves"]
         elif view.finished:
-            keys = "finished: q leaves · " + keys
-        text = Text(keys)
+            lead = ["finished: q leaves"]
+        # What must stay in view on a narrow terminal: how to leave, and how to see every key
+        # (? lists them all). The ones a user finds by habit go first.
+        width = max(20, self.query_one("#keys", Static).content_size.width)
+        for spare in ("j/k scroll", "s save", "f filter", "Esc back"):
+            if cell_len(" · ".join(lead + keys)) <= width:
+                break
+            if spare in keys:
+                keys.remove(spare)
+        while len(keys) > 2 and cell_len(" · ".join(lead + keys)) > width:
+            del keys[-2]
+        text = Text(" · ".join(lead + keys))
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text
@@ -822,12 +918,12 @@ class RunApp(App[int]):
             rows.append(Row(key=("phase", summary.title), cells=phase_cells(summary)))
         return rows
 
-    def _agents(self, view: RunView) -> list[AgentView]:
+    def _agents(self, view: RunView, *, filtered: bool = True) -> list[AgentView]:
         if self.group == ("run",):
             agents = list(view.agents)
         else:
             agents = [a for a in view.agents if a.phase == self.group[1]]
-        if self.status_filter is not None:
+        if filtered and self.status_filter is not None:
             agents = [a for a in agents if a.status == self.status_filter]
         return agents
 
@@ -886,6 +982,7 @@ class RunApp(App[int]):
         self.query_one("#rows", Rows).move(delta)
         if self.view is not None:
             self.query_one("#where", Static).update(self._where(self.view))
+            self.query_one("#keys", Static).update(self._keys(self.view))
 
     def action_enter(self) -> None:
         rows = self.query_one("#rows", Rows)
@@ -893,6 +990,7 @@ class RunApp(App[int]):
             row = rows.selected
             if row is None:
                 return
+            self.say("")  # what was said about the run screen is stale on the next one
             self.group = row.key
             self.level = "agents"
             rows.cursor = 0
@@ -901,6 +999,7 @@ class RunApp(App[int]):
             row = rows.selected
             if row is None:
                 return
+            self.say("")
             self.agent_index = row.key[1]
             self.level = "detail"
             self.section = 1  # the result (or error) first: it is what one usually opens for
@@ -911,16 +1010,25 @@ class RunApp(App[int]):
             a = self.selected_agent()
             if a is None:
                 return
-            name = agent_sections(a)[self.section][0]
+            name, body = agent_sections(a)[self.section]
+            if body is None:
+                self.say(f"no {name} yet: agent #{a.index} is {a.status}")
+                return
+            if name not in self.expanded and not _clip_lines(body, False)[1]:
+                # Nothing would change on screen: say so rather than seem not to hear the key.
+                self.say(f"the {name} is shown whole: nothing more to expand")
+                return
             self.expanded ^= {name}
         self.draw()
 
     def action_back(self) -> None:
         rows = self.query_one("#rows", Rows)
+        if self.level != "run":
+            self.say("")
         if self.level == "detail":
             self.level = "agents"
             self.draw()
-            rows.show(rows.rows, _AGENT_COLUMNS, select=("agent", self.agent_index))
+            rows.show(rows.rows, rows.columns, select=("agent", self.agent_index))
         elif self.level == "agents":
             self.level = "run"
             self.draw()
@@ -935,7 +1043,15 @@ class RunApp(App[int]):
     def action_filter(self) -> None:
         i = _FILTERS.index(self.status_filter)
         self.status_filter = _FILTERS[(i + 1) % len(_FILTERS)]
-        self.say(f"showing {self.status_filter or 'all'} agents")
+        shown = self.status_filter or "all"
+        if self.level == "run":
+            # The run screen lists phases, not agents: nothing here changes, so say what will.
+            self.say(
+                f"agent lists will show {shown} agents: Enter opens the selected row's "
+                "(f again changes the filter)"
+            )
+        else:
+            self.say(f"showing {shown} agents")
         self.draw()
 
     # ---- steering ----------------------------------------------------------------------------
@@ -973,7 +1089,16 @@ class RunApp(App[int]):
         if not self._can_steer():
             return
         if self.level == "run":
-            await self._stop()
+            assert self.view is not None
+            counts = count_states(self.view.agents)
+
+            async def answered(stop: bool | None) -> None:
+                if stop and self._can_steer():
+                    await self._stop()
+                elif stop is False:
+                    self.say("the run goes on")
+
+            self.push_screen(StopScreen(counts["running"], counts["queued"]), answered)
             return
         a = self.selected_agent()
         if a is None:

@@ -97,6 +97,8 @@ class RetryPolicy:
         attempts (int): attempts of one agent when attempts stall or break (reference: 6).
         stall (float): seconds without progress after which an attempt is abandoned, for
             agents that set no ``stallMs``.
+        refused_retries (int): quick retries of a request whose connection was refused
+            (nothing listens there: waiting the whole backoff ladder rarely helps).
     """
 
     max_retries: int = 8
@@ -105,10 +107,11 @@ class RetryPolicy:
     retry_after_cap: float = 60.0
     attempts: int = 6
     stall: float = 180.0
+    refused_retries: int = 2
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError("max_retries must be non-negative")
+        if self.max_retries < 0 or self.refused_retries < 0:
+            raise ValueError("max_retries and refused_retries must be non-negative")
         if self.backoff < 0 or self.max_backoff < 0 or self.retry_after_cap < 0:
             raise ValueError("backoff, max_backoff and retry_after_cap must be non-negative")
         if self.attempts < 1:
@@ -154,6 +157,13 @@ class _Client(anthropic.AsyncAnthropic):
         kwargs.setdefault("max_retries", policy.max_retries)
         super().__init__(**kwargs)
         self._policy = policy
+
+    def _should_retry_exception(self, err: BaseException) -> tuple[bool, Any]:
+        # A refused connection is retried by the worker, briefly (see _Refused); the SDK's
+        # ladder would spend half a minute on each request against a closed port.
+        if _refused(err):
+            return False, None
+        return super()._should_retry_exception(err)  # type: ignore[misc]
 
     def _calculate_retry_timeout(
         self, remaining_retries: int, options: Any, response_headers: Any = None
@@ -301,6 +311,27 @@ class _Tally:
         self.model = meter.model or self.model
 
 
+def _refused(err: BaseException) -> bool:
+    """Whether a connection error's causes include a refused connection (nothing listens)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [err]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen or len(seen) > 100:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError):
+            return True
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        todo.extend((e.__cause__, e.__context__))
+    return False
+
+
+class _Refused(WorkerError):
+    """The API's address refused the connection: no answer at all."""
+
+
 class _ToolChoiceRefused(WorkerError):
     """Raised when the API refuses a forced ``tool_choice`` (some models think by default)."""
 
@@ -355,6 +386,8 @@ def _translate(base_url: str, meter: _Meter) -> Iterator[None]:
             # API answered, so another attempt may succeed. Before an answer the SDK has
             # already retried the connection itself.
             raise RetryableWorkerError(f"the response broke off or was malformed{detail}") from exc
+        if _refused(exc):
+            raise _Refused(f"cannot reach the API at {base_url}: connection refused") from exc
         raise WorkerError(f"cannot reach the API at {base_url}{detail}") from exc
     except anthropic.AnthropicError as exc:
         raise WorkerError(f"{type(exc).__name__}: {exc}") from exc
@@ -429,6 +462,17 @@ class AnthropicWorker(Worker):
         self._caps_locks: dict[str, trio.Lock] = {}
         self._auto_choice: set[str] = set()  # models that refused a forced tool_choice
         self._noted: set[str] = set()
+        # Set once every attempt to connect was refused and nothing ever answered: later
+        # agents fail at once with this reason instead of knocking on a closed door again.
+        self._unreachable: str | None = None
+        self._answered = False
+        self._unreached = 0  # agents that failed without an answer from the API
+
+    def problem(self) -> str | None:
+        if self._unreachable is None:
+            return None
+        n = self._unreached
+        return f"{self._unreachable}: {n:,} agent{'' if n == 1 else 's'} failed without an answer"
 
     def describe(self) -> str:
         where = f", {self.base_url}" if self.base_url else ""
@@ -437,11 +481,22 @@ class AnthropicWorker(Worker):
     async def aclose(self) -> None:
         await self._client.close()
 
+    def model_name(self, model: str | None) -> str | None:
+        if model in (None, "inherit"):
+            return self.default_model
+        try:
+            return self.config.resolve_model(model)
+        except ValueError:
+            return model  # run() rejects the agent, with the reason
+
     # -- one agent ---------------------------------------------------------------------------
 
     async def run(self, request: AgentRequest) -> AgentResult:
         if request.schema is not None and (problem := schema_problem(request.schema)):
             raise AgentRejectedError(problem, name="TypeError")
+        if self._unreachable is not None:
+            self._unreached += 1
+            raise WorkerError(f"{self._unreachable} (not tried again: it refused every attempt)")
         try:
             model = (
                 self.default_model
@@ -456,6 +511,8 @@ class AnthropicWorker(Worker):
             value, attempts = await self._attempts(request, plan, tally)
         except WorkerError as exc:
             exc.usage, exc.model, exc.attempts = tally.usage, tally.model, tally.attempts
+            if isinstance(exc, _Refused):
+                self._unreached += 1
             raise
         return AgentResult(value=value, usage=tally.usage, model=tally.model, attempts=attempts)
 
@@ -583,6 +640,30 @@ class AnthropicWorker(Worker):
         return value, problems
 
     async def _send(
+        self, plan: _Plan, messages: list[dict[str, Any]], tally: _Tally, *, forced: bool
+    ) -> Any:
+        """One request, tried again briefly while its connection is refused."""
+        for retry in range(self.policy.refused_retries + 1):
+            if self._unreachable is not None:
+                raise _Refused(self._unreachable)
+            try:
+                reply = await self._send_once(plan, messages, tally, forced=forced)
+            except _Refused as exc:
+                if retry == self.policy.refused_retries:
+                    if not self._answered:
+                        self._unreachable = str(exc)
+                    raise
+                await trio.sleep(self.policy.delay(retry))
+            except WorkerError as exc:
+                if not isinstance(exc.__cause__, anthropic.APIConnectionError):
+                    self._answered = True  # an error status or a broken body: the API is there
+                raise
+            else:
+                self._answered = True
+                return reply
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(
         self, plan: _Plan, messages: list[dict[str, Any]], tally: _Tally, *, forced: bool
     ) -> Any:
         """One streamed request; every event counts as progress for the attempt's watchdog."""

@@ -91,6 +91,9 @@ class SimWorker(Worker):
     def describe(self) -> str:
         return f"sim worker (offline, {self.latency:g} s simulated latency)"
 
+    def model_name(self, model: str | None) -> str | None:
+        return model or "sim"
+
     async def run(self, request: AgentRequest) -> AgentResult:
         self.calls += 1
         if self._exec_log:
