@@ -17,6 +17,7 @@ rule, in the way ``trio.testing.check_one_way_stream`` checks a stream.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -91,7 +92,7 @@ async def acheck_worker(
     check = WorkerCheck()
     problems = check.problems
     worker = make()
-    if not isinstance(worker, Worker):
+    if inspect.isawaitable(worker):
         worker = await worker  # an async factory
     if not isinstance(worker, Worker):
         raise WorkerCheckError(f"make() returned {type(worker).__name__}, not a jshost Worker")
