@@ -35,7 +35,7 @@ from jshost.workers.registry import WorkerSettings
 
 __all__ = ["OpenAICompatWorker", "make_worker"]
 
-_CLAUDE_NAMES = frozenset({"inherit", "sonnet", "opus", "haiku", "default"})
+_CLAUDE_NAMES = frozenset({"inherit", "sonnet", "opus", "haiku", "fable"})
 _RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _SCHEMA_SYSTEM = (
     "Answer with one JSON value only, no prose and no Markdown, that validates against this "
