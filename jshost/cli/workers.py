@@ -11,7 +11,10 @@ from ..text import json_text, printable
 __all__ = ["workers_cmd"]
 
 
-@click.command(name="workers")
+@click.command(
+    name="workers",
+    epilog="Exit codes: 0 listed (a plugin that failed to import is listed, not an error).",
+)
 @click.option("--json", "json_", is_flag=True, help="One JSON object per worker, one a line.")
 def workers_cmd(json_: bool) -> None:
     """List the model workers: name, package, whether each is ready, and what it is.

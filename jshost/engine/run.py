@@ -43,7 +43,14 @@ from ..sandbox import (
     parse_frames,
 )
 from ..schemas import schema_problem, schema_size_problem
-from ..script import CHILD_PREFIX, PREFIX, Script, load_child_script
+from ..script import (
+    CHILD_PREFIX,
+    DESTRUCTURING_MESSAGE,
+    PREFIX,
+    Script,
+    destructuring_site,
+    load_child_script,
+)
 from ..settings import ModelPolicy
 from ..workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
@@ -177,10 +184,17 @@ def _need(cond: bool, what: str) -> None:
         raise _BridgeError(what)
 
 
+def _thrown_by_script(stack: str) -> bool:
+    """Whether the error's first frame is script code, not a native function (Object.keys)."""
+    first = stack.lstrip().split("\n", 1)[0]
+    return "<input>:" in first
+
+
 @dataclass
 class _Child:
     path: str
     name: str
+    source: str = ""
 
 
 class Engine:
@@ -912,7 +926,7 @@ class Engine:
         n = self._child_groups[name] = self._child_groups.get(name, 0) + 1
         group = f"▸ {name}" if n == 1 else f"▸ {name} #{n}"
         self._add_phase(group)
-        self._children.append(_Child(path=child.display_path, name=name))
+        self._children.append(_Child(path=child.display_path, name=name, source=child.source))
         self._outstanding -= 1  # the child's own promise settles inside the sandbox
         return await self._js(
             js, sandbox.start_child, request_id, child.child_wrapped, name, group, args_json
@@ -1057,16 +1071,23 @@ class Engine:
         name, message = name[:MAX_TITLE_CHARS], _clip(message)
         path, line, col = self.script.path, None, None
         for _, frame_line, frame_col in parse_frames(stack):
-            if frame_line >= CHILD_LINE_BASE and self._children:
-                path = self._children[-1].path
-                line, col = frame_line - CHILD_LINE_BASE, frame_col
-                if line == 1:
-                    col = max(1, col - len(CHILD_PREFIX))
-                break
-            if frame_line < RUNTIME_LINE_BASE:
+            child = frame_line >= CHILD_LINE_BASE and bool(self._children)
+            if child or frame_line < RUNTIME_LINE_BASE:
+                source, prefix = self.script.source, PREFIX
+                if child:
+                    path, source = self._children[-1].path, self._children[-1].source
+                    frame_line, prefix = frame_line - CHILD_LINE_BASE, CHILD_PREFIX
                 line, col = frame_line, frame_col
+                in_wrapper = line == 1 and col <= len(prefix)
                 if line == 1:
-                    col = max(1, col - len(PREFIX))
+                    col = max(1, col - len(prefix))
+                if source and _thrown_by_script(stack) and DESTRUCTURING_MESSAGE.match(message):
+                    # QuickJS gives a failed destructuring the last position it wrote.
+                    found = destructuring_site(source, None if in_wrapper else line, col, message)
+                    if found is not None:
+                        line, col = found
+                    elif in_wrapper:
+                        line = col = None  # the wrapper's own start is no place in the script
                 break
         mib = self.limits.sandbox.memory >> 20
         if name == "InternalError" and message.startswith("out of memory"):
