@@ -22,6 +22,7 @@ API keys are looked up in one place, here: a worker class that sets ``needs_key`
 from __future__ import annotations
 
 import os
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -122,6 +123,8 @@ class _Entry:
 _BUILTINS: dict[str, _Entry] = {}
 # Plugins, keyed by the JSHOST_LOAD_PLUGINS value they were loaded under (None: unset).
 _PLUGINS: dict[str | None, dict[str, _Entry]] = {}
+# The API may build workers from several threads at once; plugins still load once.
+_PLUGINS_LOCK = threading.Lock()
 
 
 def _first_line(doc: str | None) -> str:
@@ -184,9 +187,14 @@ def _error_text(exc: BaseException) -> str:
 def _plugins(env: Mapping[str, str]) -> dict[str, _Entry]:
     """The plugin workers, loaded once per ``JSHOST_LOAD_PLUGINS`` value."""
     key = env.get(LOAD_PLUGINS_ENV)
-    cached = _PLUGINS.get(key)
-    if cached is not None:
+    with _PLUGINS_LOCK:
+        cached = _PLUGINS.get(key)
+        if cached is None:
+            cached = _PLUGINS[key] = _load_plugins(env)
         return cached
+
+
+def _load_plugins(env: Mapping[str, str]) -> dict[str, _Entry]:
     allowed = _allowed(env)
     found: dict[str, _Entry] = {}
     if allowed is None or allowed:
@@ -212,7 +220,6 @@ def _plugins(env: Mapping[str, str]) -> dict[str, _Entry]:
                 found[ep.name] = _Entry(ep.name, None, package, error=_error_text(exc))
                 continue
             found[ep.name] = _Entry(ep.name, factory, package, description, needs_key, var)
-    _PLUGINS[key] = found
     return found
 
 
