@@ -381,7 +381,8 @@ def _execute(
         except JshostError as exc:
             save_error = str(exc)
 
-    from ..ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from ..ui.jsonl import outcome_json
+    from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
 
     if json_:
         click.echo(json.dumps(outcome_json(outcome, loaded.meta.name, run_id), ensure_ascii=True))

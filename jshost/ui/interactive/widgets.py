@@ -13,8 +13,8 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ...text import printable
-from ..plain import format_result
 from ..state import STATE_STYLE, AgentView, RunView, clock, tokens_k
+from ..summary import format_result
 
 __all__ = ["Row", "Rows", "agent_detail", "agent_sections"]
 
