@@ -54,6 +54,7 @@
   const RangeErrorC = RangeError;
   const EvalErrorC = EvalError;
   const MAX_ITEMS = 4096;
+  const MAX_PROMPT_CHARS = config.maxPromptChars;
   // How deeply nested a value the host accepts: the host parses and stores it with recursive
   // code, which must never run out of stack on a script's value. Schemas are checked against
   // the JSON Schema meta-schema, which recurses several times per level.
@@ -66,9 +67,16 @@
   // each one into an invalid accessor-and-value descriptor.
   const push = (arr, value) =>
     defineProperty(arr, arr.length, { __proto__: null, value, writable: true, enumerable: true, configurable: true });
-  const copy = (arr) => {
+  // A snapshot of an array-like, of at most `max` items: its length is read once, so a Proxy
+  // whose length grows after a check cannot carry more items than the check allowed. Every
+  // later check runs on this copy, the one that is used.
+  const copy = (arr, max) => {
+    const n = Num(arr.length);
+    if (!(n <= max)) {
+      throw new RangeErrorC('array length ' + n + ' exceeds the maximum of ' + max + ' supported across the workflow VM boundary');
+    }
     const c = [];
-    for (let i = 0; i < arr.length; i++) push(c, arr[i]);
+    for (let i = 0; i < n; i++) push(c, arr[i]);
     return c;
   };
   // An array of the bridge's own that no setter on any prototype can watch, so the native
@@ -107,6 +115,21 @@
   // V8-style call sites expose getFunction(): a custom prepareStackTrace could pull the bridge's
   // own functions out of a stack trace, so nobody may install one.
   hidden(ErrorC, 'prepareStackTrace', undefined);
+  // workflow() reads its caller from a stack trace: the script may set the depth of traces, but
+  // not replace the property with one that ignores the bridge's setting.
+  const traceLimit = O.getOwnPropertyDescriptor(ErrorC, 'stackTraceLimit');
+  const setTraceLimit = traceLimit && traceLimit.set ? (n) => apply(traceLimit.set, ErrorC, [n]) : (n) => {};
+  const getTraceLimit = traceLimit && traceLimit.get ? () => apply(traceLimit.get, ErrorC, []) : () => 10;
+  if (traceLimit) {
+    defineProperty(ErrorC, 'stackTraceLimit', { __proto__: null, get: traceLimit.get, set: traceLimit.set, enumerable: false, configurable: false });
+  }
+  const callerStack = () => {
+    const saved = getTraceLimit();
+    setTraceLimit(64);
+    const stack = new ErrorC('').stack;
+    setTraceLimit(saved);
+    return typeof stack === 'string' ? stack : '';
+  };
 
   // ---- determinism: resume replays the script, so it must not read clocks or randomness ------
   const randomMessage =
@@ -122,12 +145,98 @@
     configurable: true,
   });
   const RealDate = Date;
+  // The sandbox's time zone is UTC, whatever the host's: a replay must not differ between
+  // machines, and the host's zone is none of the script's business. Every method that reads
+  // or writes local time is its UTC twin; strings without a zone are read as UTC.
+  const DP = RealDate.prototype;
+  const timeValue = Function.prototype.call.bind(DP.getTime); // TypeError for a non-Date
+  const realOffset = Function.prototype.call.bind(DP.getTimezoneOffset);
+  const realParse = RealDate.parse;
+  const ZONED = /(?:Z|[+-]\d\d(?::?\d\d)?|\b(?:GMT|UTC|UT|[ECMP][SD]T)(?:[+-]\d{1,4}(?::?\d\d)?)?)\s*(?:\([^)]*\))?\s*$/i;
+  const DATE_ONLY = /^\s*[+-]?\d{4,6}(?:-\d\d(?:-\d\d)?)?\s*$/;
+  const regexpTest = Function.prototype.call.bind(RegExp.prototype.test);
+  const parseUTC = function parse(text) {
+    const s = Str(text);
+    const t = realParse(s);
+    if (t !== t || regexpTest(ZONED, s) || regexpTest(DATE_ONLY, s)) return t;
+    return t - realOffset(new RealDate(t)) * 60000;
+  };
   const SafeDate = function Date(...a) {
     if (new.target === undefined || a.length === 0) throw new ErrorC(dateMessage);
+    if (a.length > 1) return construct(RealDate, [apply(RealDate.UTC, undefined, a)], new.target);
+    if (typeof a[0] === 'string') return construct(RealDate, [parseUTC(a[0])], new.target);
     return construct(RealDate, a, new.target);
   };
+  const method = (name, f) => {
+    const holder = { [name](...a) { return f(this, a); } };
+    defineProperty(DP, name, { __proto__: null, value: holder[name], writable: true, enumerable: false, configurable: true });
+  };
+  for (const part of ['FullYear', 'Month', 'Date', 'Day', 'Hours', 'Minutes', 'Seconds', 'Milliseconds']) {
+    const get = DP['getUTC' + part];
+    method('get' + part, (d) => apply(get, d, []));
+    if (part !== 'Day') {
+      const set = DP['setUTC' + part];
+      method('set' + part, (d, a) => apply(set, d, a));
+    }
+  }
+  const getUTCFullYear = DP.getUTCFullYear;
+  method('getYear', (d) => apply(getUTCFullYear, d, []) - 1900);
+  const trunc = Math.trunc;
+  const setTime = DP.setTime;
+  const setUTCFullYear = DP.setUTCFullYear;
+  method('setYear', (d, a) => {
+    timeValue(d);
+    const y = Num(a[0]);
+    if (y !== y) return apply(setTime, d, [NaN]);
+    const whole = trunc(y);
+    const t = timeValue(d);
+    const u = new RealDate(t !== t ? 0 : t);
+    apply(setUTCFullYear, u, [whole >= 0 && whole <= 99 ? 1900 + whole : y]);
+    return apply(setTime, d, [timeValue(u)]);
+  });
+  method('getTimezoneOffset', (d) => {
+    const t = timeValue(d);
+    return t !== t ? NaN : 0;
+  });
+  const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const pad = (n, width) => {
+    let text = Str(n);
+    while (text.length < width) text = '0' + text;
+    return text;
+  };
+  const fields = (d) => {
+    const t = timeValue(d);
+    if (t !== t) return null;
+    const u = new RealDate(t);
+    const y = u.getUTCFullYear();
+    return {
+      __proto__: null,
+      year: y < 0 ? '-' + pad(-y, 4) : pad(y, 4),
+      month: u.getUTCMonth(),
+      day: u.getUTCDate(),
+      weekday: u.getUTCDay(),
+      h: u.getUTCHours(),
+      m: pad(u.getUTCMinutes(), 2),
+      s: pad(u.getUTCSeconds(), 2),
+    };
+  };
+  const dateText = (f) => DAYS[f.weekday] + ' ' + MONTHS[f.month] + ' ' + pad(f.day, 2) + ' ' + f.year;
+  const timeText = (f) => pad(f.h, 2) + ':' + f.m + ':' + f.s + ' GMT+0000';
+  const localDate = (f) => pad(f.month + 1, 2) + '/' + pad(f.day, 2) + '/' + f.year;
+  const localTime = (f) => pad(f.h % 12 || 12, 2) + ':' + f.m + ':' + f.s + (f.h < 12 ? ' AM' : ' PM');
+  const formatter = (shape) => (d) => {
+    const f = fields(d);
+    return f === null ? 'Invalid Date' : shape(f);
+  };
+  method('toString', formatter((f) => dateText(f) + ' ' + timeText(f)));
+  method('toDateString', formatter(dateText));
+  method('toTimeString', formatter(timeText));
+  method('toLocaleString', formatter((f) => localDate(f) + ', ' + localTime(f)));
+  method('toLocaleDateString', formatter(localDate));
+  method('toLocaleTimeString', formatter(localTime));
   hidden(SafeDate, 'prototype', RealDate.prototype);
-  hidden(SafeDate, 'parse', RealDate.parse);
+  hidden(SafeDate, 'parse', parseUTC);
   hidden(SafeDate, 'UTC', RealDate.UTC);
   hidden(SafeDate, 'now', function now() {
     throw new ErrorC(dateMessage);
@@ -167,7 +276,15 @@
   const budgetTotal = config.budget;
   let currentPhase = null;
 
-  const toText = (v) => {
+  // Never throws, whatever the value (a revoked Proxy throws on every property read).
+  const total = (f, fallback) => (v) => {
+    try {
+      return f(v);
+    } catch (e) {
+      return fallback;
+    }
+  };
+  const toText0 = (v) => {
     if (typeof v === 'string') return v;
     if (v === undefined) return 'undefined';
     if (typeof v === 'function') return '[Function ' + (v.name || 'anonymous') + ']';
@@ -179,17 +296,19 @@
       return Str(v);
     }
   };
-  const describe = (e) => {
+  const toText = total(toText0, '[a value that cannot be read]');
+  const describe0 = (e) => {
     if (e !== null && typeof e === 'object') {
       const msg = e.message;
       if (msg !== undefined) return Str(msg);
     }
     return toText(e);
   };
-  const errorName = (e) => {
+  const describe = total(describe0, '[a value that cannot be read]');
+  const errorName = total((e) => {
     if (e !== null && typeof e === 'object' && typeof e.name === 'string') return e.name;
     return 'Error';
-  };
+  }, 'Error');
 
   const capError = () =>
     makeError(
@@ -249,6 +368,10 @@
         if (typeof prompt !== 'string') {
           throw new TypeErrorC('agent() expects a prompt string as its first argument, got ' + (prompt === null ? 'null' : typeof prompt));
         }
+        // The host checks this too; refusing here keeps a huge prompt from crossing at all.
+        if (prompt.length > MAX_PROMPT_CHARS) {
+          throw new RangeErrorC('agent() prompt is ' + prompt.length + ' characters long; the limit is ' + MAX_PROMPT_CHARS);
+        }
         if (opts !== undefined && opts !== null && typeof opts !== 'object') {
           throw new TypeErrorC('agent() options must be an object, got ' + typeof opts);
         }
@@ -294,19 +417,19 @@
       if (budgetExceeded()) throw budgetError();
     }
   };
-  const isBudgetError = (e) => e !== null && typeof e === 'object' && e.name === 'WorkflowBudgetExceededError';
+  const isBudgetError = total((e) => e !== null && typeof e === 'object' && e.name === 'WorkflowBudgetExceededError', false);
 
   const makeParallel = () =>
     async function parallel(thunks) {
       if (stopped) return never();
       if (!isArray(thunks)) throw new TypeErrorC('parallel() expects an array of functions');
-      for (let i = 0; i < thunks.length; i++) {
-        if (typeof thunks[i] !== 'function') {
+      const list = copy(thunks, MAX_ITEMS);
+      for (let i = 0; i < list.length; i++) {
+        if (typeof list[i] !== 'function') {
           throw new TypeErrorC('parallel() expects an array of functions, not promises. Wrap each call: () => agent(...)');
         }
       }
-      entryChecks(thunks, 'parallel');
-      const list = copy(thunks);
+      entryChecks(list, 'parallel');
       const promises = [];
       for (let i = 0; i < list.length; i++) {
         let p;
@@ -343,8 +466,8 @@
           throw new TypeErrorC('pipeline() stages must be functions: pipeline(items, item => ..., result => ...)');
         }
       }
-      entryChecks(items, 'pipeline');
-      const list = copy(items);
+      const list = copy(items, MAX_ITEMS);
+      entryChecks(list, 'pipeline');
       let dropped = 0;
       const run = async (item, index) => {
         try {
@@ -452,7 +575,8 @@
         else throw new TypeErrorC('workflow() expects a workflow name (string) or {scriptPath: string}');
         const argsJson = childArgs === undefined ? null : stringify(childArgs);
         const a = argsJson === undefined ? null : argsJson;
-        return request((id) => ({ __proto__: null, t: 'workflow', id, ref: spec, args: a }));
+        const from = callerStack();
+        return request((id) => ({ __proto__: null, t: 'workflow', id, ref: spec, args: a, from }));
       } catch (e) {
         return rejected(e);
       }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import json
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +22,14 @@ from typing import Any, Literal
 import trio
 
 from .. import events as ev
+from ..bounds import (
+    MAX_PATH_CHARS,
+    MAX_PROMPT_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_WORKFLOW_CALLS,
+    text_problem,
+    value_has_surrogate,
+)
 from ..errors import JshostError, ScriptLoadError, StoreError, WorkerError, WorkflowError
 from ..journal import JournalEntry, Recorder, Replay, cache_key
 from ..records import AgentRecord, RunOutcome, RunStatus
@@ -34,7 +43,14 @@ from ..sandbox import (
     parse_frames,
 )
 from ..schemas import schema_problem, schema_size_problem
-from ..script import CHILD_PREFIX, PREFIX, Script, load_child_script
+from ..script import (
+    CHILD_PREFIX,
+    DESTRUCTURING_MESSAGE,
+    PREFIX,
+    Script,
+    destructuring_site,
+    load_child_script,
+)
 from ..settings import ModelPolicy
 from ..workers.base import AgentRejectedError, AgentRequest, Usage, Worker, progress_callback
 
@@ -116,8 +132,47 @@ def _clip(text: str) -> str:
     return f"{text[:MAX_LINE_CHARS]}… ({len(text) - MAX_LINE_CHARS:,} more characters)"
 
 
+def _title(text: str) -> str:
+    """A phase or group title as the host keeps it: at most a set length."""
+    return text if len(text) <= MAX_TITLE_CHARS else f"{text[:MAX_TITLE_CHARS]}…"
+
+
+def _text_cost(prompt: str, opts: dict[str, Any], schema_text: str | None) -> int:
+    """Bytes of host memory an agent() call's text takes (kept in its record and the store)."""
+    cost = sys.getsizeof(prompt) + (0 if schema_text is None else sys.getsizeof(schema_text))
+    return cost + sum(sys.getsizeof(v) for v in opts.values() if isinstance(v, str))
+
+
 def _payload_error(name: str, message: str) -> dict[str, str]:
     return {"name": name, "message": message}
+
+
+_CHILD_CACHE = 16  # child scripts a run keeps loaded (each up to a few MB)
+
+_NESTED = (
+    "workflow() cannot be called from within a child workflow — nesting is limited to one "
+    "level. Inline the inner script or call its agents directly."
+)
+
+
+def _is_prelude(line: int) -> bool:
+    return RUNTIME_LINE_BASE <= line < CHILD_LINE_BASE
+
+
+class _Refused(Exception):
+    """A call the host refuses; the script's promise rejects with ``name: message``."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+def _refuse_text(text: str, what: str, limit: int) -> None:
+    problem = text_problem(text, what, limit)
+    if problem is not None:
+        raise _Refused(*problem)
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        raise _Refused("TypeError", f"{what} contains control characters")
 
 
 class _BridgeError(Exception):
@@ -129,10 +184,17 @@ def _need(cond: bool, what: str) -> None:
         raise _BridgeError(what)
 
 
+def _thrown_by_script(stack: str) -> bool:
+    """Whether the error's first frame is script code, not a native function (Object.keys)."""
+    first = stack.lstrip().split("\n", 1)[0]
+    return "<input>:" in first
+
+
 @dataclass
 class _Child:
     path: str
     name: str
+    source: str = ""
 
 
 class Engine:
@@ -201,6 +263,9 @@ class Engine:
         self._phase_set = set(self._phases)
         self._dropped_failures = 0
         self._children: list[_Child] = []
+        self._workflow_calls = 0
+        self._child_cache: dict[tuple[Any, ...], Script | str] = {}
+        self._text_bytes = 0  # memory the agents' prompts, options and schemas hold
         self._child_groups: dict[str, int] = {}
         self._rejected: list[AgentRecord] = []
         self._scope: trio.CancelScope | None = None
@@ -508,7 +573,7 @@ class Engine:
         elif kind == "phase":
             title = event.get("title")
             _need(isinstance(title, str), "phase without title")
-            title = _clip(title)
+            title = _title(title)
             if self._add_phase(title):
                 self._emit(ev.PhaseStarted(title))
         elif kind == "failure":
@@ -530,6 +595,8 @@ class Engine:
             pending.extend(await self._on_workflow(event, js, sandbox))
         elif kind == "done":
             if event.get("ok") is True:
+                # Exact, lone surrogates included: the store keeps JSON escapes, and every
+                # human-facing surface shows them inert (jshost.text.printable).
                 return (event.get("value"),)
             raise self._script_error(event)
         else:
@@ -549,6 +616,11 @@ class Engine:
         if self._budget_exceeded():
             self._reply(request_id, False, self._budget_error())
             return
+        cost = _text_cost(prompt, opts, schema_text)
+        refused = self._agent_problem(prompt, opts, cost)
+        if refused is not None:
+            self._reply(request_id, False, _payload_error(*refused))
+            return
         schema = None
         if schema_text is not None:
             # Checked off the loop (a schema with a `pattern` or a `$ref` is checked against
@@ -557,12 +629,18 @@ class Engine:
             problem = schema_size_problem(len(schema_text))
             if problem is None:
                 schema = json.loads(schema_text)
-                problem = await trio.to_thread.run_sync(
-                    schema_problem, schema, abandon_on_cancel=True
-                )
+                if value_has_surrogate(schema):
+                    problem = (
+                        "agent({schema}) contains a lone surrogate, which is not valid Unicode text"
+                    )
+                else:
+                    problem = await trio.to_thread.run_sync(
+                        schema_problem, schema, abandon_on_cancel=True
+                    )
             if problem:
                 self._reply(request_id, False, _payload_error("TypeError", problem))
                 return
+        self._text_bytes += cost
 
         def text(key: str) -> str | None:
             v = opts.get(key)
@@ -636,6 +714,34 @@ class Engine:
             self.recorder.agent(rec)
             self._cancelled_queued.append(rec)
             self._emit(ev.AgentFinished(rec))
+
+    def _agent_problem(
+        self, prompt: str, opts: dict[str, Any], cost: int
+    ) -> tuple[str, str] | None:
+        """Why the host refuses this agent() call's text, or None."""
+        refused = text_problem(prompt, "agent() prompt", MAX_PROMPT_CHARS)
+        if refused is not None:
+            return refused
+        if isinstance(opts.get("phase"), str):
+            # Often inherited from phase(), whose title the host keeps as it is (clipped): a
+            # group title is shown and stored, never sent to a model.
+            opts["phase"] = _title(opts["phase"])
+        for key, value in opts.items():
+            _need(isinstance(key, str) and len(key) < 64, "bad option name")
+            _need(isinstance(value, str | int | float | bool), "bad option value")
+            if isinstance(value, str) and key != "phase":
+                refused = text_problem(value, f"agent() option {key}", MAX_TITLE_CHARS)
+                if refused is not None:
+                    return refused
+        # The host keeps every prompt of a run (records, the store, the worker's request), so
+        # their total (with labels, options and schemas) is held to the sandbox's memory limit.
+        cap = self.limits.sandbox.memory
+        if self._text_bytes + cost > cap:
+            return "RangeError", (
+                f"agent(): the prompts of this run would total more than {cap >> 20} MiB, the "
+                "sandbox's memory limit (--memory-limit); the host keeps every prompt of a run"
+            )
+        return None
 
     def _pump(self) -> None:
         """Start queued agents, in call order, while slots are free (the FIFO queue)."""
@@ -724,14 +830,15 @@ class Engine:
             self._add_failure(f"[{rec.label}] failed: {type(exc).__name__}: {exc}")
             self._reply(request_id, True, None)
         else:
+            value = result.value
             rec.status = "done"
-            rec.result = result.value
+            rec.result = value
             self._charge(rec, result.usage, result.model, result.attempts)
             rec.finished_at = time.monotonic()
             self.recorder.agent(rec)
-            if result.value is not None:  # null results are never journalled (reference §5.1)
-                self.recorder.entry(JournalEntry("result", rec.key, rec.index, result.value))
-            self._reply(request_id, True, result.value)
+            if value is not None:  # null results are never journalled (reference §5.1)
+                self.recorder.entry(JournalEntry("result", rec.key, rec.index, value))
+            self._reply(request_id, True, value)
             self._emit(ev.AgentFinished(rec))
         finally:
             # Bookkeeping (tokens spent, finish time) is done before the slot goes to the next
@@ -768,10 +875,24 @@ class Engine:
         _need(args_json is None or isinstance(args_json, str), "bad workflow args")
         self._outstanding += 1
         name_ref = ref.get("name")
+        raw = ref.get("scriptPath")
+        _need(isinstance(name_ref, str) or isinstance(raw, str), "bad workflow reference")
         try:
+            self._workflow_calls += 1
+            if self._workflow_calls > MAX_WORKFLOW_CALLS:
+                raise _Refused(
+                    "RangeError",
+                    f"workflow() call cap reached ({MAX_WORKFLOW_CALLS} per run, child "
+                    "workflows included)",
+                )
+            self._check_caller(event.get("from"))
             if isinstance(name_ref, str):
-                # Off the loop: the first lookup reads every saved workflow.
-                path = await trio.to_thread.run_sync(self._resolve_workflow, name_ref)
+                _refuse_text(name_ref, "workflow() name", MAX_TITLE_CHARS)
+                try:
+                    # Off the loop: the first lookup reads every saved workflow.
+                    path = await trio.to_thread.run_sync(self._resolve_workflow, name_ref)
+                except (OSError, ValueError, RuntimeError):
+                    path = None
                 if path is None:
                     found = await trio.to_thread.run_sync(self._workflow_names)
                     names = ", ".join(sorted(found)) or "(none)"
@@ -780,14 +901,24 @@ class Engine:
                     )
                 label = f"workflow('{name_ref}')"
             else:
-                raw = ref.get("scriptPath")
-                _need(isinstance(raw, str), "bad scriptPath")
-                path = self._child_path(raw)
+                _refuse_text(raw, "workflow({scriptPath})", MAX_PATH_CHARS)
                 label = f"workflow({{scriptPath: '{raw}'}})"
-            try:
-                child = await trio.to_thread.run_sync(load_child_script, path)
-            except ScriptLoadError as exc:
-                raise JshostError(f"{label}: {exc}") from None
+                try:
+                    path = self._child_path(raw)
+                except (OSError, ValueError, RuntimeError):
+                    raise JshostError(f"{label}: not a workflow script") from None
+            child = await trio.to_thread.run_sync(self._load_child, path)
+            if isinstance(child, str):
+                raise JshostError(f"{label}: {child}")
+            if len(child.meta.name) > MAX_TITLE_CHARS:
+                raise _Refused(
+                    "RangeError",
+                    f"{label}: its meta.name is {len(child.meta.name):,} characters long; "
+                    f"the limit is {MAX_TITLE_CHARS:,}",
+                )
+        except _Refused as exc:
+            self._reply(request_id, False, _payload_error(exc.name, str(exc)))
+            return []
         except JshostError as exc:
             self._reply(request_id, False, _payload_error("Error", str(exc)))
             return []
@@ -795,11 +926,55 @@ class Engine:
         n = self._child_groups[name] = self._child_groups.get(name, 0) + 1
         group = f"▸ {name}" if n == 1 else f"▸ {name} #{n}"
         self._add_phase(group)
-        self._children.append(_Child(path=child.display_path, name=name))
+        self._children.append(_Child(path=child.display_path, name=name, source=child.source))
         self._outstanding -= 1  # the child's own promise settles inside the sandbox
         return await self._js(
             js, sandbox.start_child, request_id, child.child_wrapped, name, group, args_json
         )
+
+    def _load_child(self, path: Path) -> Script | str:
+        """The child script at ``path``, or why it cannot run; the same file is read once.
+
+        A loop of workflow() calls would otherwise read and check the same file (up to 2 MB
+        of source) every time, for as many calls as the cap allows.
+        """
+        try:
+            st = path.stat()
+            key: tuple[Any, ...] | None = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        except (OSError, ValueError):
+            key = None  # loading says what is wrong
+        found = self._child_cache.get(key) if key is not None else None
+        if found is None:
+            try:
+                found = load_child_script(path)
+            except ScriptLoadError as exc:
+                found = str(exc)
+            except (OSError, ValueError, RuntimeError):
+                found = "not a workflow script"
+            if key is not None:
+                self._child_cache[key] = found
+                while len(self._child_cache) > _CHILD_CACHE:
+                    del self._child_cache[next(iter(self._child_cache))]
+        return found
+
+    def _check_caller(self, stack: Any) -> None:
+        """Refuse a workflow() call made from a child workflow's code, however it got there.
+
+        A child reaches the parent's ``globalThis.workflow`` as easily as its own stub, so
+        the host looks at who called: the prelude sends the call's stack trace, and frames at
+        or past ``CHILD_LINE_BASE`` are a child's code. A call with no script frame at all
+        (``.then(workflow)``) cannot be attributed and is refused too.
+        """
+        _need(isinstance(stack, str), "workflow call without its caller")
+        lines = [line for _, line, _ in parse_frames(stack) if not _is_prelude(line)]
+        if any(line >= CHILD_LINE_BASE for line in lines):
+            raise _Refused("Error", _NESTED)
+        if not lines:
+            raise _Refused(
+                "Error",
+                "workflow() must be called from the workflow script's own code, not passed "
+                "as a callback",
+            )
 
     def _child_path(self, raw: str) -> Path:
         path = Path(raw).expanduser()
@@ -893,18 +1068,26 @@ class Engine:
         name = event.get("name") if isinstance(event.get("name"), str) else "Error"
         message = event.get("message") if isinstance(event.get("message"), str) else ""
         stack = event.get("stack") if isinstance(event.get("stack"), str) else ""
+        name, message = name[:MAX_TITLE_CHARS], _clip(message)
         path, line, col = self.script.path, None, None
         for _, frame_line, frame_col in parse_frames(stack):
-            if frame_line >= CHILD_LINE_BASE and self._children:
-                path = self._children[-1].path
-                line, col = frame_line - CHILD_LINE_BASE, frame_col
-                if line == 1:
-                    col = max(1, col - len(CHILD_PREFIX))
-                break
-            if frame_line < RUNTIME_LINE_BASE:
+            child = frame_line >= CHILD_LINE_BASE and bool(self._children)
+            if child or frame_line < RUNTIME_LINE_BASE:
+                source, prefix = self.script.source, PREFIX
+                if child:
+                    path, source = self._children[-1].path, self._children[-1].source
+                    frame_line, prefix = frame_line - CHILD_LINE_BASE, CHILD_PREFIX
                 line, col = frame_line, frame_col
+                in_wrapper = line == 1 and col <= len(prefix)
                 if line == 1:
-                    col = max(1, col - len(PREFIX))
+                    col = max(1, col - len(prefix))
+                if source and _thrown_by_script(stack) and DESTRUCTURING_MESSAGE.match(message):
+                    # QuickJS gives a failed destructuring the last position it wrote.
+                    found = destructuring_site(source, None if in_wrapper else line, col, message)
+                    if found is not None:
+                        line, col = found
+                    elif in_wrapper:
+                        line = col = None  # the wrapper's own start is no place in the script
                 break
         mib = self.limits.sandbox.memory >> 20
         if name == "InternalError" and message.startswith("out of memory"):

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import quickjs
 
+from ..bounds import MAX_PROMPT_CHARS
+
 __all__ = [
     "CHILD_LINE_BASE",
     "RUNTIME_LINE_BASE",
@@ -267,7 +269,7 @@ class Sandbox:
         try:
             # The config (with the user's args, which may be large) is an argument, not source.
             prelude = ctx.eval("\n" * RUNTIME_LINE_BASE + _RUNTIME)
-            prelude(json.dumps(config))
+            prelude(json.dumps({"maxPromptChars": MAX_PROMPT_CHARS, **config}))
         except quickjs.JSException as exc:
             # Only the args can be too much for the prelude: its own code is small.
             error = _translate(exc, limits)

@@ -192,13 +192,20 @@ def _read(path: str | Path, *, regular_only: bool) -> bytes | None:
             raise ScriptLoadError(f"{shown!r} is a directory, not a workflow script")
         fd = os.open(path, flags)
         with open(fd, "rb") as f:
-            if regular_only and not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ScriptLoadError(f"{shown!r} is not a regular file")
+            st = os.fstat(fd)
+            if regular_only and not stat.S_ISREG(st.st_mode):
+                raise ScriptLoadError(f"{shown!r} is not a workflow script")
             # Never more than the limit: a device or a /proc file may not know its size, or
             # never end (/dev/zero).
             data = f.read(limit + 1)
+            # A file of /proc or /sys calls itself regular but has no true size: what a read
+            # gives is made up on the spot (and errors at a line and column would measure it).
+            if regular_only and len(data) <= limit and len(data) != st.st_size:
+                raise ScriptLoadError(f"{shown!r} is not a workflow script")
     except FileNotFoundError:
         raise ScriptLoadError(f"no such file: {shown!r}") from None
+    except ValueError:  # an embedded NUL
+        raise ScriptLoadError(f"{shown!r} is not a workflow script") from None
     except PermissionError:
         raise ScriptLoadError(f"cannot read {shown!r}: permission denied") from None
     except OSError as exc:
@@ -257,6 +264,17 @@ def load_child_script(path: str | Path) -> Script:
     name = Path(path).name
     if not name.endswith(".js"):
         raise ScriptLoadError(f"only .js files are workflows, not {name!r}")
+    # A `.js` symlink may lead anywhere: what it points at must be a workflow file too, and
+    # never a file of the kernel's or a device, whatever its name.
+    try:
+        real = Path(os.path.realpath(path))
+        special = real.exists() and (
+            not real.name.endswith(".js") or real.parts[1:2] in (("proc",), ("sys",), ("dev",))
+        )
+    except (OSError, ValueError):
+        special = False  # reading it says what is wrong
+    if special:
+        raise ScriptLoadError(f"{str(path)!r} is not a workflow script")
     return _load(inspect_file(path, collect=False, regular_only=True))
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..bounds import MAX_STORED_LOG_BYTES
 from ..errors import StoreError
 from ..journal import JournalEntry, Recorder, Replay
 
@@ -522,6 +523,10 @@ class Store:
         )
         return bool(rows)
 
+    def was_approved(self, path: str) -> bool:
+        """Whether "don't ask again" was said for this file with any content."""
+        return bool(self._query("SELECT 1 FROM approvals WHERE path = ?", (_text(path),)))
+
     def approve(self, path: str, sha256: str, name: str) -> None:
         """Remember "don't ask again" for this file with exactly this content."""
         with self.transaction() as db:
@@ -853,6 +858,7 @@ class RunRecorder(Recorder):
         self._logs: list[tuple[Any, ...]] = []
         self._paused: bool | None = None  # a pause state not saved yet
         self._log_count = 0
+        self._log_bytes = 0
         self.dropped_logs = 0
         self._mono0 = time.monotonic()
         self._wall0 = time.time()
@@ -884,7 +890,7 @@ class RunRecorder(Recorder):
             rec.key,
             _text(rec.label),
             None if rec.phase is None else _text(rec.phase),
-            rec.model,
+            None if rec.model is None else _text(rec.model),
             _text(rec.prompt),
             _dump(rec.options),
             rec.status,
@@ -896,7 +902,7 @@ class RunRecorder(Recorder):
             self._wall(rec.queued_at),
             self._wall(rec.started_at),
             self._wall(rec.finished_at),
-            rec.model_used,
+            None if rec.model_used is None else _text(rec.model_used),
             rec.usage.cache_creation_input_tokens,
             rec.usage.cache_read_input_tokens,
         )
@@ -909,10 +915,14 @@ class RunRecorder(Recorder):
 
     def log(self, kind: str, text: str) -> None:
         self._log_count += 1
-        if self._log_count > MAX_STORED_LOGS:
+        text = _text(text)
+        # Lines and bytes are both capped: 10,000 lines of 64 KiB each would be 640 MiB.
+        self._log_bytes += len(text.encode("utf-8"))
+        if self._log_count > MAX_STORED_LOGS or self._log_bytes > MAX_STORED_LOG_BYTES:
+            self._log_bytes = MAX_STORED_LOG_BYTES + 1  # once over, every later line is dropped
             self.dropped_logs += 1
             return
-        row = (self.run_id, self.session, kind, _text(text), time.time())
+        row = (self.run_id, self.session, kind, text, time.time())
         with self._mutex:
             self._logs.append(row)
 

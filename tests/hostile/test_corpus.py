@@ -17,7 +17,9 @@ Keys (all but ``exit`` optional):
 - ``flags``: more arguments for ``jshost run``; ``args``: the ``--args`` value (the strings
   ``$SIDE`` and ``$STORE`` become a scratch directory and the store's directory);
   ``args_gen``: generated args, ``["deep", n]`` (n nested arrays) or ``["strings", n, size]``.
-- ``setup``: ``"fifo"`` makes ``$SIDE/pipe.js`` a named pipe, ``"dir"`` a directory ``dir.js``.
+- ``setup``: ``"fifo"`` makes ``$SIDE/pipe.js`` a named pipe, ``"dir"`` a directory ``dir.js``,
+  ``"links"`` the symlinks ``$SIDE/env.js`` → ``/proc/self/environ`` and ``$SIDE/secret.js`` →
+  a text file.
 - ``victim``: run another workflow first, whose secret must not reach this run's output.
 - ``seconds``: the run must end within this wall time.
 - ``process``: run ``python -m jshost`` in a process of its own (for scripts whose runaway
@@ -131,6 +133,10 @@ def test_hostile_script(script: Path, tmp_path: Path, monkeypatch: pytest.Monkey
         os.mkfifo(side / "pipe.js")
     if "dir" in spec.get("setup", []):
         (side / "dir.js").mkdir()
+    if "links" in spec.get("setup", []):
+        (side / "env.js").symlink_to("/proc/self/environ")
+        (side / "secret.txt").write_text("API_KEY=not-for-scripts\n")
+        (side / "secret.js").symlink_to(side / "secret.txt")
 
     if spec.get("victim"):
         victim = side / "victim.js"

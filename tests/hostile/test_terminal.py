@@ -50,6 +50,8 @@ C1 = "\x9b2J\x9d0;C1-TITLE\x9c"
 BIDI = "a\u202eb\u2066c\u200bd\ufeff"
 FORGE = "\x1b[1A\x1b[2KFORGED-COMPLETED"
 ALL = OSC52 + OSC0 + OSC8 + CLEAR + C1 + BIDI + "x\ud800y" + "\x07\x7f" + FORGE
+# An agent() call refuses a lone surrogate (it cannot reach a model), so calls get the rest.
+CALL = ALL.replace("\ud800", "")
 FAILURE = "failure \x1b[1A\x1b[2KFORGED-FAILURE\x07\x9d0;C1\x9c\u202e"
 
 SCRIPT = r"""export const meta = {
@@ -66,10 +68,12 @@ const FORGE = '\x1b[1A\x1b[2KFORGED-COMPLETED'
 const C1 = '\x9b2J\x9d0;C1-TITLE\x9c'
 const BIDI = 'a\u202eb\u2066c\u200bd\ufeff'
 const ALL = OSC52 + OSC0 + OSC8 + CLEAR + C1 + BIDI + 'x\ud800y' + '\x07\x7f' + FORGE
+const CALL = ALL.replace('\ud800', '')
 phase('Phase\x1b[2J\x07')
 log('log ' + ALL)
 console.log('console ' + ALL)
-const a = await agent('prompt ' + ALL, { label: 'label ' + ALL })
+const a = await agent('prompt ' + CALL, { label: 'label ' + CALL })
+try { await agent('prompt ' + ALL) } catch (e) { log('refused ' + e.message) }
 await agent('[[sim:fail=failure \x1b[1A\x1b[2KFORGED-FAILURE\x07\x9d0;C1\x9c\u202e]] x', {
   label: 'fails' + OSC0,
 })
@@ -369,9 +373,9 @@ def test_machine_outputs_of_inspect_stay_exact(stored):
     full = json.loads(runner.invoke(cli, ["inspect", stored, "--json"]).output)
     assert full["result"] == "result " + ALL
     assert full["name"] == "inject\x1b]0;PWNED-TITLE\x07\u202e"
-    # The store keeps a lone surrogate in a label or a log line as the text "\\ud800".
+    # The store keeps a lone surrogate in a log line as the text "\\ud800".
     kept = ALL.replace("\ud800", "\\ud800")
-    assert full["agents"][0]["label"] == "label " + kept
+    assert full["agents"][0]["label"] == "label " + CALL
     assert "log " + kept in full["logs"]
     assert any("FORGED-FAILURE\x07\x9d0;C1\x9c\u202e" in f for f in full["failures"])
     journal = runner.invoke(cli, ["inspect", stored, "--journal"]).output

@@ -1,4 +1,4 @@
-// expect: {"exit": 0, "result": ["only .js files are workflows, not 'zero'", "only .js files are workflows, not 'passwd'", "only .js files are workflows, not 'environ'", "only .js files are workflows, not 'jshost.db'", "is not a regular file", "no such file", "is a directory, not a workflow script"], "setup": ["fifo", "dir"], "args": {"side": "$SIDE", "store": "$STORE"}, "seconds": 10}
+// expect: {"exit": 0, "result": ["only .js files are workflows, not 'zero'", "only .js files are workflows, not 'passwd'", "only .js files are workflows, not 'environ'", "only .js files are workflows, not 'jshost.db'", "is not a workflow script", "no such file", "is a directory, not a workflow script"], "setup": ["fifo", "dir"], "args": {"side": "$SIDE", "store": "$STORE"}, "seconds": 10}
 export const meta = { name: 'host-files', description: 'workflow({scriptPath}) at devices, pipes, secrets and the store' }
 const paths = ['/dev/zero', '/etc/passwd', '/proc/self/environ', args.store + '/jshost.db',
   args.side + '/pipe.js', args.side + '/missing.js', args.side + '/dir.js']
