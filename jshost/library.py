@@ -10,8 +10,10 @@ The places are Claude Code's (reference §8.3), so a workflow saved there works 
   ``code-review``), as Claude Code bundles its own. A project or user workflow of the same
   name beats a bundled one.
 
-Only ``.js`` files of at most 512 KiB whose meta parses are workflows; anything else found
-there is reported as skipped, with the reason, and never stops a listing.
+Only ``.js`` files of at most 524,288 characters whose meta parses are workflows; anything else
+found in a ``workflows/`` directory (and ``.mjs``/``.cjs``/``.ts`` files in ``commands/``, which
+otherwise holds Claude Code's markdown commands) is reported as skipped, with the reason, and
+never stops a listing.
 """
 
 from __future__ import annotations
@@ -156,10 +158,26 @@ def _read(path: Path, scope: Scope) -> SavedWorkflow | Skipped:
     try:
         meta, _ = parse_meta(source, path=str(path))
     except ScriptError as exc:
-        return Skipped(path, scope, exc.message)
+        return Skipped(path, scope, _real_fault(source, path) or exc.message)
     except RecursionError:
         return Skipped(path, scope, "its meta is nested too deeply")
     return SavedWorkflow(meta=meta, path=path, scope=scope)
+
+
+def _real_fault(source: str, path: Path) -> str | None:
+    """The first problem ``run`` would find, at ``line:col``, when the meta reader's complaint
+    is only a consequence (an unterminated string is not a misplaced meta)."""
+    from .script import inspect_source  # QuickJS: only for a file that is already broken
+
+    try:
+        found = inspect_source(source, path=str(path), collect=False)
+    except RecursionError:
+        return None
+    if not found.diagnostics:
+        return None
+    first = found.diagnostics[0]
+    where = f"{first.line}:{first.col}: " if first.line is not None else ""
+    return where + first.message
 
 
 def discover(cwd: Path | None = None) -> tuple[list[SavedWorkflow], list[Skipped]]:
@@ -175,12 +193,21 @@ def discover(cwd: Path | None = None) -> tuple[list[SavedWorkflow], list[Skipped
             skipped.append(Skipped(place, scope, f"cannot list it: {exc.strerror or exc}"))
             continue
         for path in entries:
-            if path.suffix in (".mjs", ".cjs", ".ts"):
-                reason = f"only .js files are workflows, not {path.suffix}"
-                skipped.append(Skipped(path, scope, reason))
+            if path.suffix == ".js" and path.is_file():
+                pass
+            elif path.suffix in (".mjs", ".cjs", ".ts") or (
+                # workflows/ holds only workflows; commands/ is shared with Claude Code's
+                # markdown commands, and dot files are no one's business (editors, our own
+                # temporary files while saving).
+                place.name == "workflows" and not path.name.startswith(".")
+            ):
+                what = f"{path.suffix} files" if path.suffix else "files without an extension"
+                if path.is_dir():
+                    what = "directories"
+                skipped.append(Skipped(path, scope, f"only .js files are workflows, not {what}"))
                 continue
-            if path.suffix != ".js" or not path.is_file():
-                continue  # e.g. the markdown commands that share .claude/commands/
+            else:
+                continue
             item = _read(path, scope)
             if isinstance(item, Skipped):
                 skipped.append(item)

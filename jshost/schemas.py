@@ -20,8 +20,10 @@ from .patterns import (
 
 __all__ = [
     "MAX_SCHEMA_CHARS",
+    "MAX_SCHEMA_PROBLEMS",
     "STRUCTURED_OUTPUT_CAP",
     "schema_problem",
+    "schema_problems",
     "schema_size_problem",
     "structured_output_cap_message",
 ]
@@ -305,6 +307,39 @@ def schema_problem(schema: Any) -> str | None:
             "agent() again."
         )
     return None
+
+
+#: ``validate`` lists at most this many problems of one schema (then says how many more).
+MAX_SCHEMA_PROBLEMS = 20
+
+
+def schema_problems(schema: Any) -> list[tuple[str, tuple[str | int, ...]]]:
+    """Every problem of a schema, for ``validate``: ``(message, where in the schema)``.
+
+    The messages are :func:`schema_problem`'s, one per invalid place (``agent()`` itself
+    rejects with the first); a usable schema gives none. At most :data:`MAX_SCHEMA_PROBLEMS`.
+    """
+    if not isinstance(schema, dict | bool) or _plainly_valid(schema):
+        first = schema_problem(schema)
+        return [] if first is None else [(first, ())]
+    validator = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    found: list[tuple[str, tuple[str | int, ...]]] = []
+    extra = 0
+    for error in validator.iter_errors(schema):
+        if len(found) == MAX_SCHEMA_PROBLEMS:
+            extra += 1
+            continue
+        where = error.json_path if error.json_path != "$" else ""
+        message = f"agent({{schema}}) received an invalid JSON Schema: {error.message}" + (
+            f" (at {where})" if where else ""
+        )
+        found.append((message, tuple(error.absolute_path)))
+    if extra:
+        found.append((f"agent({{schema}}): {extra} more problems in this schema (not listed)", ()))
+    if not found:
+        first = schema_problem(schema)
+        return [] if first is None else [(first, ())]
+    return found
 
 
 def structured_output_cap_message(last_error: str, cap: int = STRUCTURED_OUTPUT_CAP) -> str:

@@ -44,7 +44,7 @@ def test_validate_clean_script(tmp_path):
     result = invoke("validate", path)
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
-        f"{path}: note: fan-out: 1 agent",
+        f"{path}: note: fan-out: a run starts 1 agent",
         "0 errors, 0 warnings in 1 file",
     ]
     assert result.stderr == ""

@@ -158,10 +158,14 @@ def where(script: Path) -> str:
         return str(folder)
 
 
+PROMPT = "Choose 1-4 (y: run it, n: No), or ↑/↓ then Enter:"
+UP, DOWN = "\x1b[A", "\x1b[B"
+
+
 def expect_question(term: Terminal, script: Path) -> None:
     for choice in CHOICES:
         term.expect(choice.format(where=where(script)))
-    term.expect("Choose 1-4:")
+    term.expect(PROMPT)
 
 
 # -- the four choices ------------------------------------------------------------------------
@@ -192,7 +196,7 @@ def test_yes_run_it_shows_everything_then_runs_and_asks_again_next_time(script, 
     term.expect("all done")
     assert term.wait() == 0
     # The four choices are exactly these, numbered 1 to 4, and nothing else.
-    menu = [line.strip() for line in term.text.splitlines() if re.match(r"\s+\d\. ", line)]
+    menu = [line.strip("❯ ") for line in term.text.splitlines() if re.match(r"[❯ ]\s*\d\. ", line)]
     menu = [m for m in menu if m[3:].startswith(("Yes", "View", "No"))]
     assert menu == [c.format(where=where(script)) for c in CHOICES]
     assert executed(tmp_path) == 3
@@ -321,14 +325,75 @@ def test_the_question_fits_an_80_column_terminal_with_the_sha256_whole(script, e
 def test_other_answers_are_asked_again_and_end_of_input_is_no(script, env, tmp_path):
     term = start(script, env)
     expect_question(term, script)
-    term.send("yes\r")
-    term.expect("type a number from 1 to 4")
-    term.send("\r")
-    term.expect("type a number from 1 to 4")
-    term.send("\x04")  # Ctrl-D on an empty line: end of input
+    term.send("x")
+    term.expect("press 1-4, y or n, or ↑/↓ then Enter")
+    term.send("5")
+    term.expect("press 1-4, y or n, or ↑/↓ then Enter")
+    term.send("\x04")  # Ctrl-D: end of input
     term.expect("not run")
     assert term.wait() == 2
     assert executed(tmp_path) == 0
+
+
+def test_y_runs_and_n_does_not(script, env, tmp_path):
+    term = start(script, env)
+    expect_question(term, script)
+    term.send("n")  # one key, no Enter
+    term.expect("jshost: not run")
+    assert term.wait() == 2
+    assert executed(tmp_path) == 0
+    term = start(script, env)
+    expect_question(term, script)
+    term.send("y")
+    term.expect("all done")
+    assert term.wait() == 0
+    assert executed(tmp_path) == 3
+
+
+def test_arrow_keys_move_the_marker_and_enter_takes_it(script, env, tmp_path):
+    term = start(script, env)
+    expect_question(term, script)
+    assert "❯ 1. Yes, run it" in term.text  # the marker starts on "Yes, run it"
+    term.send(DOWN)
+    term.expect("❯ 2. Yes, and don't ask again")
+    term.expect(PROMPT)
+    term.send(DOWN)
+    term.expect("❯ 3. View raw script")
+    term.expect(PROMPT)
+    term.send(DOWN)
+    term.expect("❯ 4. No")
+    term.expect(PROMPT)
+    term.send(DOWN)  # round to the top
+    term.expect("❯ 1. Yes, run it")
+    term.expect(PROMPT)
+    term.send(UP)
+    term.expect("❯ 4. No")
+    term.expect(PROMPT)
+    term.send("\r")
+    term.expect("jshost: not run")
+    assert term.wait() == 2
+    assert executed(tmp_path) == 0
+    with Store() as store:
+        assert store.list_runs() == []
+
+
+def test_enter_takes_the_marked_choice_after_view(script, env, tmp_path):
+    env["PAGER"] = "cat"
+    term = start(script, env)
+    expect_question(term, script)
+    term.send(UP)  # round to the bottom: No
+    term.expect("❯ 4. No")
+    term.expect(PROMPT)
+    term.send(UP)
+    term.expect("❯ 3. View raw script")
+    term.expect(PROMPT)
+    term.send("\r")
+    term.expect("10 await agent('sum up', { lable: 'typo' })")
+    expect_question(term, script)
+    term.send("\r")  # after the view the marker is back on "Yes, run it"
+    term.expect("all done")
+    assert term.wait() == 0
+    assert executed(tmp_path) == 3
 
 
 def test_ctrl_c_at_the_question_stops_without_running(script, env, tmp_path):
@@ -381,7 +446,7 @@ def _ask(answers: list[str | None], views: list[int]) -> tuple[Choice, str]:
     report = validate_source(SCRIPT, path="flows/greet.js")
     feed = iter(answers)
 
-    def read_line(prompt: str) -> str | None:
+    def read_key(prompt: str) -> str | None:
         out.write(prompt)
         return next(feed)
 
@@ -390,7 +455,7 @@ def _ask(answers: list[str | None], views: list[int]) -> tuple[Choice, str]:
         run_rows=[("caps", "16 agents at once")],
         where="~/flows",
         console=console,
-        read_line=read_line,
+        read_key=read_key,
         view=lambda: views.append(1),
     )
     return choice, out.getvalue()
@@ -399,12 +464,17 @@ def _ask(answers: list[str | None], views: list[int]) -> tuple[Choice, str]:
 @pytest.mark.parametrize(
     ("answers", "choice"),
     [
-        (["1\n"], Choice.RUN),
-        (["2\n"], Choice.RUN_AND_REMEMBER),
-        (["4\n"], Choice.NO),
-        ([" 1 \n"], Choice.RUN),
+        (["1"], Choice.RUN),
+        (["2"], Choice.RUN_AND_REMEMBER),
+        (["4"], Choice.NO),
+        (["y"], Choice.RUN),
+        (["N"], Choice.NO),
+        (["enter"], Choice.RUN),
+        (["down", "enter"], Choice.RUN_AND_REMEMBER),
+        (["up", "enter"], Choice.NO),
+        (["down", "down", "down", "down", "enter"], Choice.RUN),
         ([None], Choice.NO),
-        (["x\n", "5\n", "1\n"], Choice.RUN),
+        (["x", "5", "1"], Choice.RUN),
     ],
 )
 def test_ask_answers(answers, choice):
@@ -417,10 +487,11 @@ def test_ask_answers(answers, choice):
 
 def test_ask_view_then_choose():
     views: list[int] = []
-    choice, screen = _ask(["3\n", "3\n", "1\n"], views)
+    choice, screen = _ask(["3", "down", "down", "enter", "1"], views)
     assert choice is Choice.RUN
     assert views == [1, 1]
-    assert screen.count("3. View raw script") == 3
+    # drawn at first, after each view and after each move of the marker
+    assert screen.count("3. View raw script") == 5
 
 
 def test_ask_makes_hidden_characters_visible():
@@ -434,7 +505,82 @@ def test_ask_makes_hidden_characters_visible():
         run_rows=[],
         where="here",
         console=console,
-        read_line=lambda prompt: "4",
+        read_key=lambda prompt: "4",
         view=lambda: None,
     )
     assert "\u202e" not in out.getvalue()
+
+
+# -- what the question says about args, resumes and lapsed approvals (issue 14) --------------
+
+
+def test_the_question_sums_up_the_args(script, env):
+    term = start(script, env, "--args", '{"servers": ["a", "b"], "note": "' + "x" * 200 + '"}')
+    row = 'args: object with 2 keys (235 characters): {"servers": ["a", "b"], "note": "x…'
+    term.expect(row)
+    assert len(row) <= 78
+    expect_question(term, script)
+    term.send("n")
+    assert term.wait() == 2
+
+
+def test_the_question_says_when_a_script_reads_args_and_none_were_given(tmp_path, env):
+    path = tmp_path / "needs.js"
+    path.write_text(
+        "export const meta = { name: 'needs', description: 'reads args' }\n"
+        "const { servers } = args\nreturn servers\n",
+        encoding="utf-8",
+    )
+    term = Terminal(["run", str(path), "--no-interactive"], cwd=tmp_path, env=env)
+    term.expect("args: none (the script reads args; pass --args or --args-file)")
+    term.expect(PROMPT)
+    term.send("y")
+    term.expect(f"{path}:2:21: TypeError: Cannot convert undefined or null to object")
+    term.expect("jshost: the script reads args; pass --args or --args-file")
+    assert term.wait() == 1
+
+
+def test_the_question_on_resume_says_how_many_agents_are_cached(script, env, tmp_path):
+    first = subprocess.run(
+        [sys.executable, "-m", "jshost", "run", str(script), "--yes", "--sim-latency", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert first.returncode == 0, first.stderr
+    run_id = re.search(r"run (wf_[0-9a-f]+)", first.stderr).group(1)
+    term = Terminal(["resume", run_id, "--no-interactive"], cwd=tmp_path, env=env)
+    term.expect(f"resume: {run_id}: 3 agents cached (returned at once, not paid again)")
+    expect_question(term, script)
+    term.send("n")
+    term.expect("jshost: not run")
+    assert term.wait() == 2
+
+
+def test_without_a_terminal_a_lapsed_approval_is_named(script, env, tmp_path):
+    first = start(script, env)
+    expect_question(first, script)
+    first.send("2")
+    first.expect("all done")
+    assert first.wait() == 0
+    script.write_text(SCRIPT.replace("'sum up'", "'sum it all up'"), encoding="utf-8")
+    piped = subprocess.run(
+        [sys.executable, "-m", "jshost", "run", str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert piped.returncode == 2
+    assert piped.stderr == (
+        "jshost: not running without confirmation: the script changed since you chose "
+        '"don\'t ask again" for it (that holds for one content only), and stdin is not a '
+        "terminal to ask on. Review the script (jshost show SCRIPT), then pass --yes to run it.\n"
+    )
+    # On a terminal the question comes back, and says why.
+    term = start(script, env)
+    term.expect('note: the script changed since you chose "don\'t ask again" for it')
+    expect_question(term, script)
+    term.send("4")
+    assert term.wait() == 2

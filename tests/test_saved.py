@@ -116,7 +116,7 @@ def test_save_user(repo, tmp_path):
 def test_save_refuses_an_invalid_script_with_its_diagnostics(repo, tmp_path):
     script = write(tmp_path / "bad.js", "export const meta = { name: 'x' }\nreturn 1\n")
     result = invoke("save", str(script))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # as `run` refuses it
     assert "bad.js:1:" in result.output and "not saved" in result.output
     assert not (repo / ".claude").exists()
 
@@ -229,7 +229,10 @@ def test_bad_files_are_skipped_with_reasons_not_fatal(repo):
     workflows, skipped = discover()
     assert [wf.name for wf in saved_only(workflows)] == ["Good"]
     reasons = {s.path.name: s.reason for s in skipped}
-    assert set(reasons) == {"nometa.js", "big.js", "typed.ts", "latin1.js"}
+    # Anything in workflows/ that is not a workflow is listed, as the README says.
+    assert set(reasons) == {"nometa.js", "big.js", "typed.ts", "latin1.js", "notes.md", "dir.js"}
+    assert reasons["notes.md"] == "only .js files are workflows, not .md files"
+    assert reasons["dir.js"] == "only .js files are workflows, not directories"
     assert reasons["big.js"] == "Script exceeds 524288 bytes"
     assert reasons["latin1.js"] == "not UTF-8 text"
     assert "only .js" in reasons["typed.ts"]
@@ -243,7 +246,7 @@ def test_the_size_rule_is_run_s_characters_not_bytes(repo, tmp_path):
     fits = write(d / "wide.js", head + "é" * (524_288 - len(head)))  # ~1 MB of UTF-8
     over = write(d / "over.js", head.replace("Wide", "Over") + "é" * (524_289 - len(head)))
     workflows, skipped = discover()
-    assert [wf.name for wf in workflows] == ["Wide"]
+    assert [wf.name for wf in saved_only(workflows)] == ["Wide"]
     assert [(s.path.name, s.reason) for s in skipped] == [
         ("over.js", "Script exceeds 524288 bytes")
     ]

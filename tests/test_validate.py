@@ -411,7 +411,7 @@ def test_agent_schema_invalid():
     body = "await agent('x', {\n  schema: { properties: { a: { type: 'nope' } } },\n})\n"
     report = validate_source(META + body, path="t.js")
     (d,) = report.diagnostics
-    assert (d.line, d.col, d.code) == (3, 11, "E506")
+    assert (d.line, d.col, d.code) == (3, 38, "E506")  # at the bad value itself
     assert d.message.startswith("agent({schema}) received an invalid JSON Schema: ")
     assert "(at $.properties.a.type)" in d.message
 

@@ -23,6 +23,9 @@ from ..errors import JshostError, ScriptError, ScriptLoadError, UsageError
 from ..settings import CONCURRENCY_ENV
 from ..text import printable
 
+#: What a script that reads `args` needs when none were given.
+READS_ARGS = "the script reads args; pass --args or --args-file"
+
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STOPPED = 130
@@ -167,8 +170,28 @@ def cli() -> None:
     """
 
 
+#: The caps ``run`` uses when none is given; ``resume`` uses the run's stored ones instead.
+_CAP_DEFAULTS = {"concurrency": 16, "max_agents": 1000, "cpu_limit": 30.0, "memory_limit": 256}
+
+
 def _run_options(fn: Any) -> Any:
-    """The options ``run`` and ``resume`` share: caps, worker and output."""
+    """The options of ``run``: caps, worker and output."""
+    return _with_options(fn, resume=False)
+
+
+def _resume_options(fn: Any) -> Any:
+    """``run``'s options, as ``resume`` takes them: a cap left out is the run's stored one."""
+    return _with_options(fn, resume=True)
+
+
+def _cap(name: str, resume: bool, help: str) -> dict[str, Any]:
+    """The default and help of a cap option: ``resume`` shows no default it does not use."""
+    if resume:
+        return {"default": None, "help": help + " Default: the run's stored value."}
+    return {"default": _CAP_DEFAULTS[name], "show_default": True, "help": help}
+
+
+def _with_options(fn: Any, *, resume: bool) -> Any:
     options = [
         click.option(
             "--args", "args_json", metavar="JSON", help="JSON value the script sees as `args`."
@@ -195,18 +218,18 @@ def _run_options(fn: Any) -> Any:
         click.option(
             "--concurrency",
             type=click.IntRange(1, 256),
-            default=16,
-            show_default=True,
             envvar=list(CONCURRENCY_ENV),
-            help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
-            "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
+            **_cap(
+                "concurrency",
+                resume,
+                "Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
+                "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
+            ),
         ),
         click.option(
             "--max-agents",
             type=click.IntRange(1, 1_000_000),
-            default=1000,
-            show_default=True,
-            help="agent() calls allowed in the run.",
+            **_cap("max_agents", resume, "agent() calls allowed in the run."),
         ),
         click.option("--budget", metavar="TOKENS", help="Output-token budget, e.g. 230k."),
         click.option(
@@ -217,16 +240,12 @@ def _run_options(fn: Any) -> Any:
         click.option(
             "--cpu-limit",
             type=click.FloatRange(0.05, 3600),
-            default=30.0,
-            show_default=True,
-            help="Seconds one synchronous slice of the script may run.",
+            **_cap("cpu_limit", resume, "Seconds one synchronous slice of the script may run."),
         ),
         click.option(
             "--memory-limit",
             type=click.IntRange(8, 8192),
-            default=256,
-            show_default=True,
-            help="JS heap limit in MiB.",
+            **_cap("memory_limit", resume, "JS heap limit in MiB."),
         ),
         click.option(
             "--sim-latency",
@@ -237,7 +256,10 @@ def _run_options(fn: Any) -> Any:
         ),
         click.option("--yes", "-y", is_flag=True, help="Run without asking for confirmation."),
         click.option(
-            "--json", "json_", is_flag=True, help="Print the final outcome as JSON on stdout."
+            "--json",
+            "json_",
+            is_flag=True,
+            help="Stream the run's events as JSON lines on stdout, then one summary object.",
         ),
         click.option("--quiet", "-q", is_flag=True, help="Print only the result and the summary."),
         click.option(
@@ -257,8 +279,14 @@ def _run_options(fn: Any) -> Any:
     return fn
 
 
-@cli.command(name="run")
-@click.argument("script", metavar="SCRIPT")
+RUN_EXIT_CODES = (
+    "Exit codes: 0 completed; 1 the script failed; 2 usage or validation error, or No at the "
+    'confirmation ("not run": nothing ran, nothing spent); 130 stopped (resumable).'
+)
+
+
+@cli.command(name="run", epilog=RUN_EXIT_CODES)
+@click.argument("script", metavar="SCRIPT|NAME")
 @_run_options
 @click.option(
     "--resume",
@@ -269,7 +297,7 @@ def _run_options(fn: Any) -> Any:
 )
 @click.pass_context
 def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any) -> None:
-    """Run a workflow SCRIPT.
+    """Run a workflow SCRIPT, or a saved workflow by NAME (see `jshost list`).
 
     \b
     Example usage:
@@ -336,9 +364,9 @@ def _confirm_rename(row: Any, name: str, *, yes: bool) -> None:
         _fail("not run", EXIT_USAGE)
 
 
-@cli.command(name="resume")
+@cli.command(name="resume", epilog=RUN_EXIT_CODES)
 @click.argument("run_id", metavar="RUN_ID")
-@_run_options
+@_resume_options
 @click.pass_context
 def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
     """Resume a stopped, failed or interrupted run: replay its script, reusing every result.
@@ -361,6 +389,9 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
         _fail(str(exc), EXIT_USAGE)
     loaded, report = checked_source(row.script, row.path)
     _keep_stored(ctx, row, opts)
+    for option, default in _CAP_DEFAULTS.items():
+        if opts.get(option) is None:
+            opts[option] = default  # a run stored before this cap was
     _execute(ctx, loaded, opts, resume_id=row.id, report=report)
 
 
@@ -372,7 +403,7 @@ def _execute(
     resume_id: str | None,
     report: Any,
 ):
-    from ..engine import Limits
+    from ..engine import NO_ARGS, Limits
     from ..sandbox import SandboxLimits
 
     json_, quiet = opts["json_"], opts["quiet"]
@@ -406,7 +437,14 @@ def _execute(
     if not opts["yes"]:
         from .check import confirm_run
 
-        confirm_run(report, limits, worker=worker_obj.describe(), model=opts["model"])
+        confirm_run(
+            report,
+            limits,
+            worker=worker_obj.describe(),
+            model=opts["model"],
+            args=args,
+            resume_id=resume_id,
+        )
 
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
@@ -458,6 +496,8 @@ def _execute(
             _print_script_error(
                 outcome.error, loaded.source if outcome.error.path == script_path else None
             )
+            if args is NO_ARGS and report is not None and report.reads_args:
+                click.echo(f"jshost: {READS_ARGS}", err=True)
         for line in format_summary(outcome, run_id):
             _echo_wrapped(printable(line))
     if save_error is not None:
@@ -669,13 +709,22 @@ def _register() -> None:
     from .runs import inspect_cmd, runs_cmd
     from .watch import watch_cmd
 
-    cli.add_command(runs_cmd)
-    cli.add_command(inspect_cmd)
-    cli.add_command(save_cmd)
-    cli.add_command(list_cmd)
-    cli.add_command(validate_cmd)
-    cli.add_command(show_cmd)
-    cli.add_command(watch_cmd)
+    for command in (runs_cmd, inspect_cmd, save_cmd, list_cmd, validate_cmd, show_cmd, watch_cmd):
+        cli.add_command(command)
+    # click cuts a docstring's first sentence at 45 characters, mid-phrase; these fit whole.
+    short_help = {
+        "run": "Run a workflow script or a saved workflow.",
+        "resume": "Resume a stopped or failed run, reusing results.",
+        "runs": "List stored runs, newest first.",
+        "inspect": "Show one stored run in full.",
+        "save": "Save a script as a workflow to run by name.",
+        "list": "List saved workflows.",
+        "validate": "Check scripts without running them.",
+        "show": "Show a script exactly as it would run.",
+        "watch": "Follow a run live from another terminal.",
+    }
+    for name, text in short_help.items():
+        cli.commands[name].short_help = text
 
 
 _register()

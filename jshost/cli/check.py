@@ -8,8 +8,11 @@ stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -18,7 +21,7 @@ import click
 from ..text import json_text, printable
 
 if TYPE_CHECKING:
-    from ..script import Script
+    from ..script import FanOut, Script
     from ..script.validate import Report
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
@@ -44,12 +47,51 @@ def _print_report(report: Report, *, err: bool) -> None:
         click.echo(printable(line), err=err)
 
 
-@click.command(name="validate")
-@click.argument("scripts", nargs=-1, required=True, metavar="SCRIPT...")
+def fanout_sentence(fanout: FanOut) -> str:
+    """The fan-out estimate in plain words: how many agents a run starts, and on what the
+    count depends (the JSON keeps the compact form)."""
+    if fanout.sites == 0:
+        return "no agent() calls, so a run starts no agents"
+    parts = [str(fanout.constant)] if fanout.constant or not fanout.terms else []
+    for k, names in fanout.terms:
+        product = " × ".join(names)
+        parts.append(product if k == 1 else f"{k} × {product}")
+    total = " + ".join(parts)
+    if fanout.more_terms:
+        total += f" + {fanout.more_terms} more terms"
+    noun = "agent" if total == "1" else "agents"
+    if fanout.exact:
+        return f"a run starts {total} {noun}"
+    why = {
+        "args": ("depends", "depend", "on the args you pass"),
+        "answers": ("depends", "depend", "on what agents answer"),
+        "unknown": ("cannot", "cannot", "be read from the text"),
+    }
+    reasons = []
+    for kind, (one, many, rest) in why.items():
+        names = [
+            n
+            for n, k in fanout.factors.items()
+            if k == kind or (kind == "unknown" and k not in why)
+        ]
+        if names:
+            listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            reasons.append(f"{listed} {one if len(names) == 1 else many} {rest}")
+    return f"a run starts {total} {noun}, where " + "; ".join(reasons)
+
+
+@click.command(
+    name="validate",
+    epilog="Exit codes: 0 no errors; 1 errors found (or warnings, with --strict); "
+    "2 a file could not be read.",
+)
+@click.argument("scripts", nargs=-1, required=True, metavar="SCRIPT|NAME...")
 @click.option("--json", "json_", is_flag=True, help="Print one JSON object with every finding.")
 @click.option("--strict", is_flag=True, help="Count warnings as errors (exit 1).")
 def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
-    """Check workflow SCRIPTs without running them: no tokens spent, nothing evaluated.
+    """Check workflow SCRIPTs (or saved workflows by NAME) without running them.
+
+    No tokens are spent and nothing is evaluated.
 
     Reports every problem as `path:line:col: error|warning CODE message`, and an estimate
     of how many agents each script starts. Codes are listed in docs/validate.md.
@@ -61,12 +103,13 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
     """
     from ..errors import ScriptLoadError
     from ..script.validate import validate_file
+    from .library import resolve_script_arg
 
     reports = []
     unreadable: list[dict[str, str]] = []
     for path in scripts:
         try:
-            reports.append(validate_file(path))
+            reports.append(validate_file(resolve_script_arg(path)))
         except ScriptLoadError as exc:
             click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
             unreadable.append({"path": path, "error": exc.message})
@@ -85,7 +128,15 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
         for report in reports:
             _print_report(report, err=False)
             if report.fanout is not None:
-                click.echo(printable(f"{report.path}: note: fan-out: {report.fanout.text()}"))
+                note = f"{report.path}: note: fan-out: {fanout_sentence(report.fanout)}"
+                click.echo(printable(note))
+            if report.reads_args:
+                click.echo(
+                    printable(
+                        f"{report.path}: note: the script reads args "
+                        "(pass them with --args JSON or --args-file FILE)"
+                    )
+                )
         if reports:  # nothing to sum up when no file could be read
             files = _plural(len(reports), "file")
             click.echo(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {files}")
@@ -95,7 +146,9 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
         sys.exit(_EXIT_ERRORS)
 
 
-@click.command(name="show")
+@click.command(
+    name="show", epilog="Exit codes: 0 shown; 1 too large to show; 2 no such file or name."
+)
 @click.argument("script", metavar="SCRIPT|NAME")
 @click.option(
     "--plain",
@@ -175,32 +228,116 @@ def _where(path: str) -> str:
         return str(folder)
 
 
-def _read_line(prompt: str) -> str | None:
+_ENTER_WINDOW = 0.3  # seconds an Enter right after a key counts as part of it
+_SEQUENCES = {"\x1b[A": "up", "\x1bOA": "up", "\x1b[B": "down", "\x1bOB": "down"}
+
+
+def _read_key(prompt: str) -> str | None:
+    """One key from the terminal on stdin (in cbreak mode: see :func:`_keys_mode`).
+
+    Returns a character, "up", "down" or "enter"; None at end of input (Ctrl-D).
+    """
+    import select
+
     click.echo(prompt, nl=False, err=True)
-    line = sys.stdin.readline()
-    return line if line else None
+    fd = sys.stdin.fileno()
+    data = os.read(fd, 1)
+    if data == b"\x1b":  # an arrow key is a sequence; a lone Esc is not
+        while select.select([fd], [], [], 0.05)[0] and len(data) < 8:
+            data += os.read(fd, 1)
+            if data[-1:].isalpha() or data[-1:] == b"~":
+                break
+    elif data not in (b"\r", b"\n", b"") and select.select([fd], [], [], _ENTER_WINDOW)[0]:
+        # `1⏎` out of habit (the question used to read lines): the Enter belongs to the
+        # key, not to the next question, where it would take the marked choice. (Another
+        # key typed that fast is dropped with it.)
+        os.read(fd, 1)
+    click.echo(err=True)
+    if not data or data == b"\x04":
+        return None
+    if data in (b"\r", b"\n"):
+        return "enter"
+    text = data.decode("utf-8", "replace")
+    return _SEQUENCES.get(text, text)
 
 
-def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) -> None:
+@contextlib.contextmanager
+def _keys_mode() -> Iterator[Callable[[], contextlib.AbstractContextManager[None]]]:
+    """The terminal in cbreak mode (keys one by one, no echo; Ctrl-C still interrupts) for the
+    whole question, so no key typed between two reads meets the line mode (where Ctrl-D is
+    end-of-file and a key waits for Enter). Yields a context that gives the terminal its own
+    mode back for a while (the pager)."""
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+
+    @contextlib.contextmanager
+    def as_it_was() -> Iterator[None]:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        try:
+            yield
+        finally:
+            tty.setcbreak(fd, termios.TCSANOW)
+
+    tty.setcbreak(fd, termios.TCSANOW)
+    try:
+        yield as_it_was
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _drop_typeahead() -> None:
+    """Forget keys typed after the answer (the Enter of a habitual `1⏎`): they are not meant
+    for the run's view, which reads the same terminal next."""
+    import termios
+
+    with contextlib.suppress(OSError, termios.error):
+        termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+
+
+def confirm_run(
+    report: Report,
+    limits: Any,
+    *,
+    worker: str,
+    model: str | None,
+    args: Any,
+    resume_id: str | None = None,
+) -> None:
     """Ask before a run, unless this file with this content was approved for good.
 
-    Exits 2 when there is no terminal to ask on, or when the answer is No.
+    Exits 2 ("not run") when there is no terminal to ask on, or when the answer is No.
     """
     from ..errors import JshostError
     from ..store import Store
 
     path = str(Path(report.path).resolve()) if report.path else None
     name = report.meta.name if report.meta else "workflow"
-    if path is not None:
-        try:
-            with Store() as store:
+    lapsed = False
+    cached = None
+    try:
+        with Store() as store:
+            if path is not None:
                 if store.is_approved(path, report.sha256):
                     return
-        except JshostError:
-            pass  # no store, no memory: ask
+                lapsed = store.was_approved(path)
+            if resume_id is not None:
+                from ..journal import Replay
+
+                cached = len(Replay.from_entries(store.journal(resume_id)))
+    except JshostError:
+        pass  # no store, no memory: ask
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        why = "stdin is not a terminal"
+        if lapsed:
+            why = (
+                'the script changed since you chose "don\'t ask again" for it (that holds '
+                "for one content only), and stdin is not a terminal to ask on"
+            )
         _fail(
-            "not running without confirmation: stdin is not a terminal. "
+            f"not running without confirmation: {why}. "
             "Review the script (jshost show SCRIPT), then pass --yes to run it.",
             _EXIT_USAGE,
         )
@@ -217,14 +354,28 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
         else:  # stdout holds the result: draw on the terminal the question is on
             console.print(view.rich_view(report))
 
-    choice = ask(
-        report,
-        run_rows=_run_rows(limits, worker, model),
-        where=_where(path) if path else "this directory",
-        console=console,
-        read_line=_read_line,
-        view=show_script,
-    )
+    rows = _run_rows(limits, worker, model)
+    rows.append(("args", _args_summary(args, reads_args=report.reads_args)))
+    if resume_id is not None:
+        stored = "no agent results stored" if not cached else f"{_plural(cached, 'agent')} cached"
+        rows.append(("resume", f"{resume_id}: {stored} (returned at once, not paid again)"))
+    if lapsed:
+        rows.append(("note", 'the script changed since you chose "don\'t ask again" for it'))
+    with _keys_mode() as as_it_was:
+
+        def view_script() -> None:
+            with as_it_was():
+                show_script()
+
+        choice = ask(
+            report,
+            run_rows=rows,
+            where=_where(path) if path else "this directory",
+            console=console,
+            read_key=_read_key,
+            view=view_script,
+        )
+        _drop_typeahead()
     if choice is Choice.NO:
         _fail("not run", _EXIT_USAGE)
     if choice is Choice.RUN_AND_REMEMBER:
@@ -237,6 +388,34 @@ def confirm_run(report: Report, limits: Any, *, worker: str, model: str | None) 
         except JshostError as exc:
             warning = f"could not remember the approval: {printable(str(exc))}"
             click.echo(f"jshost: warning: {warning}", err=True)
+
+
+_ARGS_SHOWN = 78  # the args row fits a line of an 80-column terminal
+
+
+def _args_summary(args: Any, *, reads_args: bool) -> str:
+    """One line about the run's ``args``: none (and whether the script wants some), or a
+    summary of the value: its type, its size, and the start of its JSON."""
+    from ..engine import NO_ARGS
+
+    if args is NO_ARGS:
+        if reads_args:
+            from . import READS_ARGS
+
+            return f"none ({READS_ARGS})"
+        return "none"
+    text = json.dumps(args, ensure_ascii=False)
+    if isinstance(args, dict):
+        kind = f"object with {_plural(len(args), 'key')}"
+    elif isinstance(args, list):
+        kind = f"array of {_plural(len(args), 'item')}"
+    else:
+        kinds = {str: "string", bool: "boolean", int: "number", float: "number"}
+        kind = kinds.get(type(args), "null")
+    head = f"{kind} ({len(text):,} characters): "
+    room = max(20, _ARGS_SHOWN - len("args: ") - len(head))  # one line of 80 columns
+    shown = text if len(text) <= room else text[: room - 1] + "…"
+    return head + shown
 
 
 def _run_rows(limits: Any, worker: str, model: str | None) -> list[tuple[str, str]]:

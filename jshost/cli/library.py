@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -19,8 +20,11 @@ def resolve_script_arg(arg: str) -> str:
 
     Raises ``ScriptLoadError`` naming the saved workflows when ``arg`` is neither.
     """
-    if Path(arg).exists() or arg.endswith((".js", ".mjs", ".cjs", ".ts")) or "/" in arg:
+    if Path(arg).exists():
         return arg
+    if arg.endswith((".js", ".mjs", ".cjs", ".ts")) or "/" in arg:
+        # A path, not a name: saved workflows were not searched, so say only what is true.
+        raise ScriptLoadError(f"no such file: {arg!r}")
     from ..library import discover, find_workflow
 
     found = find_workflow(arg)
@@ -31,7 +35,11 @@ def resolve_script_arg(arg: str) -> str:
     raise ScriptLoadError(f"no such file or saved workflow: {arg!r}. Saved workflows: {known}")
 
 
-@click.command(name="save")
+@click.command(
+    name="save",
+    epilog="Exit codes: 0 saved; 1 it could not be written; 2 the script is unreadable or "
+    "has errors (nothing saved).",
+)
 @click.argument("script", metavar="SCRIPT")
 @click.option("--user", is_flag=True, help="Save for every project: ~/.claude/workflows/.")
 @click.option("--force", "-f", is_flag=True, help="Overwrite an existing file without asking.")
@@ -59,7 +67,7 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
         for line in format_text(report):
             click.echo(printable(line), err=True)
         click.echo(f"jshost: not saved: {report.errors} error(s) in {printable(script)}", err=True)
-        sys.exit(1)
+        sys.exit(2)  # as `run` refuses it: nothing was done
     name = report.meta.name
     try:
         try:
@@ -75,9 +83,14 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
         click.echo(f"jshost: {printable(str(exc))}", err=True)
         sys.exit(1)
     click.echo(printable(f"saved {name!r} to {path}"))
-    # A name with hidden characters cannot be typed as it is shown: the file can.
+    # A name with hidden characters cannot be typed as it is shown: the file can. A name with
+    # spaces or quotes is quoted, so the hint pastes into a shell as it is.
     by = name if printable(name) == name else str(path)
-    click.echo(f"run it with: jshost run {printable(by)}")
+    run = f"jshost run {printable(shlex.quote(by))}"
+    if report.reads_args:
+        click.echo(f"run it with: {run} --args JSON  (or --args-file FILE: the script reads args)")
+    else:
+        click.echo(f"run it with: {run}")
 
 
 @click.command(name="list")

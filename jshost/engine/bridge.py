@@ -17,7 +17,7 @@ from .. import events as ev
 from ..bounds import MAX_TITLE_CHARS, text_problem
 from ..errors import WorkflowError
 from ..sandbox import CHILD_LINE_BASE, RUNTIME_LINE_BASE, JsThread, Sandbox, parse_frames
-from ..script import CHILD_PREFIX, PREFIX
+from ..script import CHILD_PREFIX, DESTRUCTURING_MESSAGE, PREFIX, destructuring_site
 from .timers import timer_delay
 
 # What the host keeps of one log or failure line: a script may log strings as large as its
@@ -63,6 +63,12 @@ class _BridgeError(Exception):
 def _need(cond: bool, what: str) -> None:
     if not cond:
         raise _BridgeError(what)
+
+
+def _thrown_by_script(stack: str) -> bool:
+    """Whether the error's first frame is script code, not a native function (Object.keys)."""
+    first = stack.lstrip().split("\n", 1)[0]
+    return "<input>:" in first
 
 
 class Bridge:
@@ -138,16 +144,23 @@ class Bridge:
         name, message = name[:MAX_TITLE_CHARS], _clip(message)
         path, line, col = self.script.path, None, None
         for _, frame_line, frame_col in parse_frames(stack):
-            if frame_line >= CHILD_LINE_BASE and self._children:
-                path = self._children[-1].path
-                line, col = frame_line - CHILD_LINE_BASE, frame_col
-                if line == 1:
-                    col = max(1, col - len(CHILD_PREFIX))
-                break
-            if frame_line < RUNTIME_LINE_BASE:
+            child = frame_line >= CHILD_LINE_BASE and bool(self._children)
+            if child or frame_line < RUNTIME_LINE_BASE:
+                source, prefix = self.script.source, PREFIX
+                if child:
+                    path, source = self._children[-1].path, self._children[-1].source
+                    frame_line, prefix = frame_line - CHILD_LINE_BASE, CHILD_PREFIX
                 line, col = frame_line, frame_col
+                in_wrapper = line == 1 and col <= len(prefix)
                 if line == 1:
-                    col = max(1, col - len(PREFIX))
+                    col = max(1, col - len(prefix))
+                if source and _thrown_by_script(stack) and DESTRUCTURING_MESSAGE.match(message):
+                    # QuickJS gives a failed destructuring the last position it wrote.
+                    found = destructuring_site(source, None if in_wrapper else line, col, message)
+                    if found is not None:
+                        line, col = found
+                    elif in_wrapper:
+                        line = col = None  # the wrapper's own start is no place in the script
                 break
         mib = self.limits.sandbox.memory >> 20
         if name == "InternalError" and message.startswith("out of memory"):

@@ -35,6 +35,7 @@ def _is_prelude(line: int) -> bool:
 class _Child:
     path: str
     name: str
+    source: str = ""
 
 
 class ChildWorkflows:
@@ -99,7 +100,7 @@ class ChildWorkflows:
         n = self._child_groups[name] = self._child_groups.get(name, 0) + 1
         group = f"▸ {name}" if n == 1 else f"▸ {name} #{n}"
         self._add_phase(group)
-        self._children.append(_Child(path=child.display_path, name=name))
+        self._children.append(_Child(path=child.display_path, name=name, source=child.source))
         self._outstanding -= 1  # the child's own promise settles inside the sandbox
         return await self._js(
             js, sandbox.start_child, request_id, child.child_wrapped, name, group, args_json

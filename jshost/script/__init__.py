@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .diagnostics import CODES, Diagnostic, SourceMap, excerpt
+    from .error_position import DESTRUCTURING_MESSAGE, destructuring_site
     from .lint import FanOut, Lint
     from .load import (
         CHILD_PREFIX,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "CHILD_PREFIX": "load",
     "CODES": "diagnostics",
+    "DESTRUCTURING_MESSAGE": "error_position",
     "Diagnostic": "diagnostics",
     "FanOut": "lint",
     "Inspection": "load",
@@ -49,6 +51,7 @@ _WHERE = {
     "SUFFIX": "load",
     "Script": "load",
     "SourceMap": "diagnostics",
+    "destructuring_site": "error_position",
     "excerpt": "diagnostics",
     "format_text": "validate",
     "inspect_file": "load",
@@ -64,6 +67,7 @@ _WHERE = {
 __all__ = [
     "CHILD_PREFIX",
     "CODES",
+    "DESTRUCTURING_MESSAGE",
     "MAX_SCRIPT_CHARS",
     "PREFIX",
     "SUFFIX",
@@ -77,6 +81,7 @@ __all__ = [
     "Report",
     "Script",
     "SourceMap",
+    "destructuring_site",
     "excerpt",
     "format_text",
     "inspect_file",

@@ -24,7 +24,7 @@ Severity = Literal["error", "warning"]
 
 #: code -> short name. The first digit groups them: 1 what ``run`` refuses on load,
 #: 2 sandbox features that do not exist, 3 determinism, 4 names, 5 ``agent()`` calls,
-#: 6 ``parallel()``/``pipeline()``, 7 phases and budget.
+#: 6 ``parallel()``/``pipeline()``, 7 phases and budget, 8 ``workflow()``.
 CODES: dict[str, str] = {
     "E101": "script-too-large",
     "E102": "control-character",
@@ -63,6 +63,7 @@ CODES: dict[str, str] = {
     "W702": "phase-unused",
     "E703": "budget-called",
     "W704": "budget-loop",
+    "W801": "workflow-script-missing",
 }
 
 #: The codes ``run`` refuses, each because the reference refuses the script before it starts

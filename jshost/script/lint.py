@@ -18,6 +18,7 @@ import functools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, final
 
 from tree_sitter import Node, Tree
@@ -705,12 +706,55 @@ class _Linter:
             self.check_parallel(call, args)
         for call, args in self.global_calls("pipeline"):
             self.check_pipeline(call, args)
+        for _, args in self.global_calls("workflow"):
+            if args:
+                self.check_script_path(args[0])
         for call, _ in self.global_calls("budget"):
             self.report(
                 "E703",
                 "budget is not a function: use budget.remaining(), budget.spent() or budget.total",
                 call,
             )
+
+    def check_script_path(self, ref: Node) -> None:
+        """``workflow({scriptPath: '…'})`` with a literal path: the file must be there, where
+        the engine looks (as given, so the current directory first; then beside the script)."""
+        ref = unparen(ref)
+        if ref.type != "object":
+            return
+        for pair in ref.named_children:
+            key = pair.child_by_field_name("key") if pair.type == "pair" else None
+            if key is None or self.text(key).strip("'\"") != "scriptPath":
+                continue
+            value = pair.child_by_field_name("value")
+            raw = None if value is None else self.string_value(value)
+            if raw is None or value is None:
+                return  # computed: only the run can tell
+            path = Path(raw).expanduser()
+            places = [path]
+            beside = None if self.path is None else Path(self.path).parent
+            if not path.is_absolute() and beside is not None and beside.resolve() != Path.cwd():
+                places.append(beside / path)
+            if not path.name.endswith(".js"):
+                self.report(
+                    "W801",
+                    f"workflow({{scriptPath}}): only .js files are workflows, not {path.name!r}",
+                    value,
+                )
+            elif not any(p.is_file() for p in places):
+                where = (
+                    ""
+                    if path.is_absolute()
+                    else (
+                        " (looked in the current directory"
+                        + (f" and in {places[-1].parent}" if len(places) > 1 else "")
+                        + ")"
+                    )
+                )
+                self.report(
+                    "W801", f"workflow({{scriptPath: {raw!r}}}): no such file{where}", value
+                )
+            return
 
     def check_agent(self, call: Node, args: list[Node]) -> None:
         if not args:
@@ -827,10 +871,9 @@ class _Linter:
             text = json.dumps(schema)
         except (ValueError, RecursionError):
             return  # not JSON: the runtime's own check reports it
-        problem = _schema_problem(text)
-        if problem is not None:
-            code = "E506" if "invalid JSON Schema" in problem else "E507"
-            self.report(code, problem, value)
+        for problem, where in _schema_problems(text):
+            code = "E507" if "unusable JSON Schema" in problem else "E506"
+            self.report(code, problem, _literal_at(unparen(value), where))
 
     def check_parallel(self, call: Node, args: list[Node]) -> None:
         if not args:
@@ -1486,12 +1529,37 @@ class _Linter:
 
 
 @functools.lru_cache(maxsize=512)
-def _schema_problem(text: str) -> str | None:
-    """``schema_problem`` of a schema given as JSON text, remembered: checking against the
+def _schema_problems(text: str) -> tuple[tuple[str, tuple[str | int, ...]], ...]:
+    """``schema_problems`` of a schema given as JSON text, remembered: checking against the
     meta-schema is slow, and a script often repeats one schema in many calls."""
-    from ..schemas import schema_problem  # jsonschema is slow to import; only when needed
+    from ..schemas import schema_problems  # jsonschema is slow to import; only when needed
 
-    return schema_problem(json.loads(text))
+    return tuple(schema_problems(json.loads(text)))
+
+
+def _literal_at(node: Node, where: tuple[str | int, ...]) -> Node:
+    """The node of the literal ``node`` at the JSON path ``where`` (as deep as it can follow)."""
+    for step in where:
+        node = unparen(node)
+        found = None
+        if node.type == "object" and isinstance(step, str):
+            for pair in node.named_children:
+                key = pair.child_by_field_name("key") if pair.type == "pair" else None
+                if key is None:
+                    continue
+                text = key.text.decode("utf-8", "replace") if key.text else ""
+                if key.type == "string":
+                    text = text[1:-1]
+                if text == step:
+                    found = pair.child_by_field_name("value")
+                    break
+        elif node.type == "array" and isinstance(step, int):
+            items = [c for c in node.named_children if c.type != "comment"]
+            found = items[step] if 0 <= step < len(items) else None
+        if found is None:
+            break
+        node = found
+    return node
 
 
 # ---- small tree helpers ----------------------------------------------------------------------

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, final
 
+from tree_sitter import Node
+
 from .diagnostics import Diagnostic, excerpt
 from .lint import FanOut, lint
 from .load import Inspection, Script, inspect_file, inspect_source
@@ -35,6 +37,8 @@ class Report:
     meta: Meta | None
     script: Script | None
     fanout: FanOut | None
+    #: the script reads the global ``args`` (so running it without --args is likely a mistake)
+    reads_args: bool = False
 
     @property
     def errors(self) -> int:
@@ -57,6 +61,7 @@ class Report:
             "warnings": self.warnings,
             "diagnostics": [d.to_json() for d in self.diagnostics],
             "fanout": self.fanout.to_json() if self.fanout else None,
+            "reads_args": self.reads_args,
         }
 
 
@@ -110,7 +115,46 @@ def _report(found: Inspection) -> Report:
         meta=found.meta,
         script=found.script,
         fanout=fanout,
+        reads_args=found.tree is not None and _reads_args(found.tree.root_node),
     )
+
+
+_DECLARES = frozenset(
+    {
+        "variable_declarator",
+        "formal_parameters",
+        "function_declaration",
+        "class_declaration",
+        "catch_clause",
+        "import_specifier",
+    }
+)
+
+
+def _reads_args(root: Node) -> bool:
+    """Whether the script reads the global ``args``: a reference, and no declaration of its
+    own (a script that names a parameter ``args`` is not asking for --args: better silent than
+    wrong)."""
+    reads = False
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.type not in ("identifier", "shorthand_property_identifier"):
+            continue
+        if node.text != b"args":
+            continue
+        parent = node.parent
+        declared = parent is not None and (
+            parent.type in _DECLARES
+            and (parent.type == "formal_parameters" or parent.child_by_field_name("name") == node)
+        )
+        if parent is not None and parent.type == "arrow_function":
+            declared = parent.child_by_field_name("parameter") == node
+        if declared:
+            return False
+        reads = True
+    return reads
 
 
 def format_text(report: Report, *, excerpts: bool = True) -> list[str]:

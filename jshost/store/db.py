@@ -523,6 +523,10 @@ class Store:
         )
         return bool(rows)
 
+    def was_approved(self, path: str) -> bool:
+        """Whether "don't ask again" was said for this file with any content."""
+        return bool(self._query("SELECT 1 FROM approvals WHERE path = ?", (_text(path),)))
+
     def approve(self, path: str, sha256: str, name: str) -> None:
         """Remember "don't ask again" for this file with exactly this content."""
         with self.transaction() as db:

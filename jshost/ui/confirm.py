@@ -2,7 +2,8 @@
 
 It shows what will run — the script's header, the caps and budget, the validation warnings —
 then exactly four choices: run it; run it and don't ask again for this file with this content;
-view the raw script (then the choices again); or don't run it. Input and output are passed in,
+view the raw script (then the choices again); or don't run it. A digit, ``y`` or ``n`` chooses at
+once; ↑/↓ move the marker and Enter takes the marked choice. Input and output are passed in,
 so the flow is the same under a pseudo-terminal test as for a user.
 """
 
@@ -20,7 +21,7 @@ from .script_view import header_panel, visible
 if TYPE_CHECKING:
     from ..script.validate import Report
 
-__all__ = ["Choice", "ask"]
+__all__ = ["PROMPT", "Choice", "ask"]
 
 
 class Choice(enum.Enum):
@@ -44,23 +45,29 @@ def choices(name: str, where: str) -> list[str]:
     ]
 
 
+#: Keys that choose at once, and what they choose (index into :func:`choices`).
+_KEYS = {"1": 0, "2": 1, "3": 2, "4": 3, "y": 0, "Y": 0, "n": 3, "N": 3}
+PROMPT = "Choose 1-4 (y: run it, n: No), or ↑/↓ then Enter: "
+
+
 def ask(
     report: Report,
     *,
     run_rows: list[tuple[str, str]],
     where: str,
     console: Console,
-    read_line: Callable[[str], str | None],
+    read_key: Callable[[str], str | None],
     view: Callable[[], None],
 ) -> Choice:
     """Show the review screen and ask until there is an answer.
 
     Args:
         report: the validated script (its errors are known to be none).
-        run_rows: (label, value) rows about the run: caps, budget, worker.
+        run_rows: (label, value) rows about the run: caps, budget, worker, args.
         where: the directory shown in the "don't ask again" choice.
         console: where the screen is drawn (stderr: stdout keeps the run's result).
-        read_line: shows a prompt and returns the line typed, or None at end of input.
+        read_key: shows a prompt and returns one key: a character, or "up", "down", "enter";
+            None at end of input.
         view: shows the raw script (through a pager on a terminal).
 
     Returns:
@@ -77,22 +84,37 @@ def ask(
             # One line each, as `validate` prints them: the terminal wraps, rich does not.
             console.print(Text("  " + visible(str(d)), style="yellow"), soft_wrap=True)
     labels = choices(visible(name), visible(where))
+    outcomes = [Choice.RUN, Choice.RUN_AND_REMEMBER, None, Choice.NO]
+    selected = 0
+
+    def draw() -> None:
+        for i, label in enumerate(labels):
+            mark = "❯" if i == selected else " "
+            style = "bold cyan" if i == selected else "cyan"
+            console.print(Text.assemble((f"{mark} {i + 1}. ", style), label))
+
+    console.print()
+    draw()
     while True:
-        console.print()
-        for i, label in enumerate(labels, 1):
-            console.print(Text.assemble((f"  {i}. ", "bold cyan"), label))
-        while True:
-            line = read_line(f"Choose 1-{len(labels)}: ")
-            if line is None:
-                return Choice.NO
-            answer = line.strip()
-            if answer in ("1", "2", "3", "4"):
-                break
-            console.print(Text(f"type a number from 1 to {len(labels)}", style="red"))
-        if answer == "1":
-            return Choice.RUN
-        if answer == "2":
-            return Choice.RUN_AND_REMEMBER
-        if answer == "4":
+        key = read_key(PROMPT)
+        if key is None:
             return Choice.NO
+        if key in ("up", "down"):
+            selected = (selected + (1 if key == "down" else -1)) % len(labels)
+            console.print()
+            draw()
+            continue
+        if key == "enter":
+            chosen = selected
+        elif key in _KEYS:
+            chosen = _KEYS[key]
+        else:
+            console.print(Text("press 1-4, y or n, or ↑/↓ then Enter", style="red"))
+            continue
+        outcome = outcomes[chosen]
+        if outcome is not None:
+            return outcome
         view()
+        selected = 0
+        console.print()
+        draw()
