@@ -7,7 +7,8 @@
 
 Sections: makespan (figures 1 and 2: makespan efficiency and shapes), overhead (3: host CPU
 per agent), startup (4), validate (5: validation speed), memory (6), live (7: live view
-cost). Each figure is a ratio or a count measured side by side in one run. Benchmarks are
+cost), prefix_cache (8: prompt-cache stagger, input-token cost of a same-prefix fan-out).
+Each figure is a ratio or a count measured side by side in one run. Benchmarks are
 not tests: they never fail on a timing, and they are not part of the pytest suite. Progress
 goes to stderr, the table (or the JSON) to stdout.
 """
@@ -24,7 +25,7 @@ from typing import Any
 
 from . import common
 
-SECTIONS = ("makespan", "overhead", "startup", "validate", "memory", "live")
+SECTIONS = ("makespan", "overhead", "startup", "validate", "memory", "live", "prefix_cache")
 
 MAKESPAN_TARGET = 1.03
 OVERHEAD_TARGET_US = 100.0
@@ -71,6 +72,12 @@ def _live(quick: bool, repeat: int | None) -> Any:
     return live_view.measure(agents=1000, latency=0.01, repeat=repeat or 3)
 
 
+def _prefix_cache(quick: bool, repeat: int | None) -> Any:
+    from . import prefix_cache
+
+    return prefix_cache.run(quick, repeat)
+
+
 RUNNERS: dict[str, Callable[[bool, int | None], Any]] = {
     "makespan": _makespan,
     "overhead": _overhead,
@@ -78,6 +85,7 @@ RUNNERS: dict[str, Callable[[bool, int | None], Any]] = {
     "validate": _validate,
     "memory": _memory,
     "live": _live,
+    "prefix_cache": _prefix_cache,
 }
 
 
@@ -305,6 +313,18 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                     ],
                 ]
             ),
+            "",
+        ]
+    if "prefix_cache" in res:
+        from .prefix_cache import format_rows
+
+        pc = res["prefix_cache"]
+        lines += [
+            f"8. Prompt-cache stagger: {pc['agents']} schema agents sharing a "
+            f"{pc['schema_chars']:,}-character schema, anthropic worker against the loopback "
+            f"server's prompt cache, {pc['prefill_s']} s before each response starts; input cost "
+            "in base input tokens (cache write 1.25x, read 0.1x)",
+            *format_rows(pc),
             "",
         ]
     return lines

@@ -15,6 +15,8 @@ max_retries = 8                    # SDK retries of one request (429, 5xx, 529, 
 retry_after_cap = 60               # seconds: the longest wait a retry-after may impose
 ```
 
+``[estimate]`` and ``[prices]`` tune ``jshost plan``'s estimates: see docs/plan.md.
+
 Environment variables win over the file: ``JSHOST_MODEL_<ALIAS>`` (``JSHOST_MODEL_SONNET``,
 ``JSHOST_MODEL_DEFAULT``, …).
 """
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any, final
 
 from .errors import UsageError
+from .prices import EstimateSettings, parse_estimate_tables
 
 __all__ = ["DEFAULT_MODELS", "Config", "config_path", "load_config"]
 
@@ -56,6 +59,7 @@ class Config:
         max_retries (int): retries of one request by the SDK.
         retry_after_cap (float): the longest a server's ``retry-after`` may make us wait.
         path (Path | None): the file the settings came from, if one was read.
+        estimate (EstimateSettings): prices and typical figures for ``jshost plan``.
     """
 
     models: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
@@ -64,6 +68,7 @@ class Config:
     max_retries: int = 8
     retry_after_cap: float = 60.0
     path: Path | None = None
+    estimate: EstimateSettings = field(default_factory=EstimateSettings)
 
     def resolve_model(self, name: str | None) -> str:
         """The model id for an alias, a full id (passed through), or None (the default).
@@ -161,4 +166,7 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         settings["max_retries"] = _number(worker, "max_retries", where, low=0, kind=int)
     if "retry_after_cap" in worker:
         settings["retry_after_cap"] = _number(worker, "retry_after_cap", where, low=0, kind=float)
-    return Config(models=models, default_model=default_model, path=read, **settings)
+    estimate = parse_estimate_tables(data, path)
+    return Config(
+        models=models, default_model=default_model, path=read, estimate=estimate, **settings
+    )

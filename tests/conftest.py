@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sqlite3
 import textwrap
 from typing import Any
@@ -37,6 +39,41 @@ def _isolated(tmp_path, monkeypatch):
         "CLAUDE_CODE_SUBAGENT_MODEL_FORCE",
     ):
         monkeypatch.delenv(key, raising=False)
+
+
+def _jshost_children() -> list[int]:
+    """Pids of this process's children that run ``python -m jshost``."""
+    me = str(os.getpid())
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid == me and b"jshost" in argv[:4]:
+            pids.append(int(entry))
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_processes():
+    """Kill any ``jshost`` child a test left running (a failed ``expect`` on a pseudo-terminal
+    used to leave ``jshost watch`` spinning for hours, slowing every later test)."""
+    yield
+    for pid in _jshost_children():
+        with contextlib.suppress(OSError):
+            group = os.getpgid(pid)
+            if group != os.getpgrp():  # its own session: take its children with it
+                os.killpg(group, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, 0)
 
 
 @pytest.fixture

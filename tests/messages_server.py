@@ -9,12 +9,23 @@ A test scripts replies in order with :meth:`MessagesServer.enqueue`, or answers 
 with a ``responder(request_body) -> Reply`` function. The server records every request, counts
 the requests in flight (and the peak), and notices when a client hangs up on a reply it is
 holding back, so tests can check that cancellation really aborts the HTTP request.
+
+With ``prompt_cache=True`` it reports prompt-cache usage as the API does: the part of a request
+up to its last ``cache_control`` breakpoint (tools, then system, then messages) is the prefix;
+the first request with a prefix pays ``cache_creation_input_tokens`` for it, and the prefix is
+cached from the moment that response starts (``message_start``), after which requests with the
+same prefix (and model) pay ``cache_read_input_tokens`` instead. A request that arrives while
+the first is still before its ``message_start`` writes the prefix again, as with the real API.
+Tokens are counted as one per four characters of the JSON of each part; the minimum cacheable
+length of real models is not modelled.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import math
 import select
 import socket
 import struct
@@ -201,6 +212,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         reply = owner.next_reply(body)
+        cache_key = None
+        if owner.prompt_cache:
+            # Looked up on arrival: what is cached when the request is read is what it meets.
+            cache_key, prefix, rest = cache_parts(body)
+            with owner._lock:
+                hit = cache_key is not None and cache_key in owner.cached
+            reply.usage = (
+                rest,
+                reply.usage[1],
+                0 if hit else prefix,
+                prefix if hit else 0,
+            )
         owner.enter()
         left = False
 
@@ -239,6 +262,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(200, reply.raw, reply.raw_type, reply.headers)
                 return
             message = _message(body, reply)
+            if cache_key is not None:
+                with owner._lock:
+                    owner.cached.add(cache_key)  # the response starts now: the prefix is cached
             if not body.get("stream"):
                 leave()
                 self._send(200, json.dumps(message).encode(), "application/json", reply.headers)
@@ -365,15 +391,53 @@ def _events(message: dict[str, Any], reply: Reply) -> list[tuple[str, str]]:
     return [(name, json.dumps(data)) for name, data in out]
 
 
+def _tokens(value: Any) -> int:
+    return math.ceil(len(json.dumps(value, sort_keys=True)) / 4)
+
+
+def cache_parts(body: dict[str, Any]) -> tuple[str | None, int, int]:
+    """(key of the cached prefix or None, prefix tokens, tokens after it) of a request."""
+    parts: list[Any] = list(body.get("tools") or [])
+    system = body.get("system")
+    if isinstance(system, str):
+        parts.append({"type": "text", "text": system})
+    elif isinstance(system, list):
+        parts.extend(system)
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, list):
+            parts.extend(content)
+        else:
+            parts.append({"type": "text", "text": content})
+    last = max(
+        (i for i, p in enumerate(parts) if isinstance(p, dict) and p.get("cache_control")),
+        default=-1,
+    )
+    prefix, rest = parts[: last + 1], parts[last + 1 :]
+    if not prefix:
+        return None, 0, _tokens(rest)
+    text = json.dumps([body.get("model"), prefix], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest(), _tokens(prefix), _tokens(rest)
+
+
 class MessagesServer:
     """A threaded Messages API server on 127.0.0.1; use as a context manager.
 
     Args:
         responder: answers requests when no scripted reply is queued (default: echo text, or
             for a request with tools, a tool call with input ``{}``); called one at a time.
+        prompt_cache: report input usage from the request, with prompt-cache writes and reads
+            (see the module's docstring); the reply's output tokens are kept.
     """
 
-    def __init__(self, responder: Callable[[dict[str, Any]], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        responder: Callable[[dict[str, Any]], Reply] | None = None,
+        *,
+        prompt_cache: bool = False,
+    ) -> None:
+        self.prompt_cache = prompt_cache
+        self.cached: set[str] = set()
         self.responder = responder or _default_responder
         self.requests: list[Recorded] = []
         self.models: dict[str, dict[str, Any]] = {}

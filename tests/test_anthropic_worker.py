@@ -125,7 +125,9 @@ async def test_plain_agent_returns_the_final_text(server):
     assert sent.headers["X-Stainless-Async"] == "async:trio"
     body = sent.body
     assert body["model"] == "claude-haiku-5-5"
-    assert body["system"] == PLAIN_SYSTEM
+    assert body["system"] == [
+        {"type": "text", "text": PLAIN_SYSTEM, "cache_control": {"type": "ephemeral"}}
+    ]
     assert body["messages"] == [{"role": "user", "content": "What is the answer?"}]
     assert body["stream"] is True
     assert "tools" not in body and "tool_choice" not in body
@@ -188,7 +190,9 @@ async def test_schema_agent_forces_the_structured_output_tool(server):
     assert result.value == {"cause": "upstream timeout"}
     assert result.usage == Usage(50, 12)
     [body] = server.posts
-    assert body["system"] == SCHEMA_SYSTEM
+    assert body["system"] == [
+        {"type": "text", "text": SCHEMA_SYSTEM, "cache_control": {"type": "ephemeral"}}
+    ]
     [tool] = body["tools"]
     assert tool["name"] == "StructuredOutput"
     assert tool["input_schema"] == CAUSE
@@ -661,7 +665,8 @@ async def test_64_agents_at_concurrency_16_never_exceed_16_requests(server):
 
     server.responder = responder
     body = "return await parallel(Array.from({ length: 64 }, (_, i) => () => agent('task ' + i)))"
-    async with make_worker(server) as worker:
+    # All 16 must be in flight at once: no prompt-cache stagger holding same-prefix agents.
+    async with make_worker(server, stagger=0) as worker:
         outcome = await run_script(body, worker, concurrency=16)
     assert outcome.status == "completed", outcome.error
     assert outcome.result == [f"echo: task {i}" for i in range(64)]
@@ -674,7 +679,7 @@ async def test_stopping_the_run_closes_every_request_in_flight(server):
     server.responder = lambda body: Reply(hang=True)
     body = "await parallel([1, 2, 3, 4].map((i) => () => agent('wait ' + i)))"
     script = parse_script(script_source(body), path="flow.js")
-    async with make_worker(server) as worker:
+    async with make_worker(server, stagger=0) as worker:  # all four in flight at once
         engine = Engine(script, worker=worker)
         async with trio.open_nursery() as nursery:
 
@@ -784,6 +789,7 @@ def test_ctrl_c_mid_request_leaves_no_request_running(server, tmp_path):
     server.responder = lambda body: Reply(hang=True)
     path = write(tmp_path, "return await parallel([1, 2, 3].map((i) => () => agent('wait ' + i)))")
     env = dict(os.environ, ANTHROPIC_API_KEY=KEY, ANTHROPIC_BASE_URL=server.url)
+    env["CLAUDE_CODE_WORKFLOW_PREFIX_STAGGER_MS"] = "0"  # all three in flight at once
     proc = subprocess.Popen(
         [sys.executable, "-m", "jshost", "run", path, "--yes"],
         env=env,

@@ -308,6 +308,9 @@ def test_plain_progress_line_by_line(tmp_path):
     a1, a2 = agents
     # Elapsed times depend on the machine's load; every other figure is exact.
     lines = [re.sub(r"\b\d+\.\d+ s\b", "T s", line) for line in result.stderr.splitlines()]
+    tokens_in = a1.tokens_in + a2.tokens_in
+    total = tokens_in + a1.tokens_out
+    assert total < 1000  # written as they are (1000 and more would read 1.2k)
     assert lines == [
         "jshost: using the offline sim worker (no API key configured)",
         "running progress-test: progress output test",
@@ -324,6 +327,10 @@ def test_plain_progress_line_by_line(tmp_path):
         f"sim {a2.tokens_in} in / 0 out",
         "failures (1):",
         "  [second] failed: broken",
+        # the usage block (docs/plan.md): per phase, agents by model and their tokens
+        "usage by phase:",
+        f"  1 Haiku + 1 sim agents, One: {total} tokens ({tokens_in} in / {a1.tokens_out} out)",
+        f"  Total: {total} tokens ({tokens_in} in / {a1.tokens_out} out), no budget",
         f"run {run.id} · jshost inspect {run.id} · jshost resume {run.id}",
     ]
     assert result.stdout == "true\n"

@@ -295,6 +295,12 @@ RUN_EXIT_CODES = (
     help="Replay a stopped or failed run with this (edited) script: finished agents "
     "return their stored results.",
 )
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Print the plan (jshost plan) and exit without running.",
+)
 @click.pass_context
 def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any) -> None:
     """Run a workflow SCRIPT, or a saved workflow by NAME (see `jshost list`).
@@ -423,6 +429,16 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
+    if opts.get("plan_only"):
+        from .plan import build_plan, print_plan
+
+        try:
+            plan = build_plan(loaded, report, args=args, limits=limits, model=opts["model"])
+        except UsageError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        print_plan(plan, json_=json_)
+        return
+
     from ..workers.registry import WorkerSettings, choose_worker, make_worker
 
     worker_name, note = choose_worker(opts["worker"])
@@ -434,16 +450,21 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
+    plan = None
     if not opts["yes"]:
+        from ..estimate import PAID_WORKERS
         from .check import confirm_run
+        from .plan import plan_for_confirmation
 
-        confirm_run(
+        plan = confirm_run(
             report,
             limits,
             worker=worker_obj.describe(),
             model=opts["model"],
             args=args,
             resume_id=resume_id,
+            plan=None if resume_id else plan_for_confirmation(loaded, report, args, limits, opts),
+            cost=worker_obj.name in PAID_WORKERS,
         )
 
     if note and not json_ and not quiet:
@@ -457,6 +478,10 @@ def _execute(
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
     run_id = recorder.run_id
+    if plan is not None:
+        from .plan import keep_estimate
+
+        keep_estimate(store, run_id, plan)
     ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
         outcome = _run(
@@ -477,9 +502,12 @@ def _execute(
             save_error = str(exc)
 
     from ..ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from .plan import spent, with_usage
 
+    usage_lines, usage_json = spent(outcome, worker_obj.name, limits, plan)
     if json_:
-        click.echo(json.dumps(outcome_json(outcome, loaded.meta.name, run_id), ensure_ascii=True))
+        summary = {**outcome_json(outcome, loaded.meta.name, run_id), **usage_json}
+        click.echo(json.dumps(summary, ensure_ascii=True))
     else:
         if outcome.status == "completed":
             on_terminal = sys.stdout.isatty()
@@ -498,7 +526,7 @@ def _execute(
             )
             if args is NO_ARGS and report is not None and report.reads_args:
                 click.echo(f"jshost: {READS_ARGS}", err=True)
-        for line in format_summary(outcome, run_id):
+        for line in with_usage(format_summary(outcome, run_id), usage_lines):
             _echo_wrapped(printable(line))
     if save_error is not None:
         click.echo(
@@ -706,11 +734,13 @@ def main() -> None:
 def _register() -> None:
     from .check import show_cmd, validate_cmd
     from .library import list_cmd, save_cmd
+    from .plan import plan_cmd
     from .runs import inspect_cmd, runs_cmd
     from .watch import watch_cmd
 
     for command in (runs_cmd, inspect_cmd, save_cmd, list_cmd, validate_cmd, show_cmd, watch_cmd):
         cli.add_command(command)
+    cli.add_command(plan_cmd)
     # click cuts a docstring's first sentence at 45 characters, mid-phrase; these fit whole.
     short_help = {
         "run": "Run a workflow script or a saved workflow.",
@@ -722,6 +752,7 @@ def _register() -> None:
         "validate": "Check scripts without running them.",
         "show": "Show a script exactly as it would run.",
         "watch": "Follow a run live from another terminal.",
+        "plan": "Estimate agents, tokens and cost of a run.",
     }
     for name, text in short_help.items():
         cli.commands[name].short_help = text

@@ -21,6 +21,9 @@ import click
 from ..text import json_text, printable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..plan import Plan
     from ..script import FanOut, Script
     from ..script.validate import Report
 
@@ -37,6 +40,17 @@ def _fail(message: str, code: int) -> NoReturn:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _size_warning(report: Report) -> str | None:
+    """The reference's "Large workflow" advisory when the text fixes the number of agents."""
+    from ..estimate import size_warning
+
+    fanout = report.fanout
+    if fanout is None or not fanout.exact or fanout.sites == 0:
+        return None
+    warning = size_warning(fanout.constant, None)
+    return warning.text() if warning else None
 
 
 def _print_report(report: Report, *, err: bool) -> None:
@@ -120,7 +134,7 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
             "ok": not unreadable and not any(r.failed(strict=strict) for r in reports),
             "errors": errors,
             "warnings": warnings,
-            "files": [r.to_json() for r in reports],
+            "files": [{**r.to_json(), "size_warning": _size_warning(r)} for r in reports],
             "unreadable": unreadable,
         }
         click.echo(json_text(json.dumps(out, ensure_ascii=False, indent=2)))
@@ -130,6 +144,8 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
             if report.fanout is not None:
                 note = f"{report.path}: note: fan-out: {fanout_sentence(report.fanout)}"
                 click.echo(printable(note))
+            if size := _size_warning(report):
+                click.echo(printable(f"{report.path}: note: {size}"))
             if report.reads_args:
                 click.echo(
                     printable(
@@ -305,9 +321,14 @@ def confirm_run(
     model: str | None,
     args: Any,
     resume_id: str | None = None,
-) -> None:
+    plan: Callable[[], Plan | None] | None = None,
+    cost: bool = False,
+) -> Plan | None:
     """Ask before a run, unless this file with this content was approved for good.
 
+    ``plan`` makes the plan whose headline the question shows (with its dollar estimate when
+    ``cost``: a paid worker); it is called only when the question is asked. Returns that
+    plan (None when nothing was asked).
     Exits 2 ("not run") when there is no terminal to ask on, or when the answer is No.
     """
     from ..errors import JshostError
@@ -321,7 +342,7 @@ def confirm_run(
         with Store() as store:
             if path is not None:
                 if store.is_approved(path, report.sha256):
-                    return
+                    return None
                 lapsed = store.was_approved(path)
             if resume_id is not None:
                 from ..journal import Replay
@@ -361,6 +382,12 @@ def confirm_run(
         rows.append(("resume", f"{resume_id}: {stored} (returned at once, not paid again)"))
     if lapsed:
         rows.append(("note", 'the script changed since you chose "don\'t ask again" for it'))
+    made = plan() if plan is not None else None
+    plan_lines: list[str] = []
+    if made is not None:
+        from ..plan import headline
+
+        plan_lines = headline(made, cost=cost)
     with _keys_mode() as as_it_was:
 
         def view_script() -> None:
@@ -374,6 +401,7 @@ def confirm_run(
             console=console,
             read_key=_read_key,
             view=view_script,
+            plan_lines=plan_lines,
         )
         _drop_typeahead()
     if choice is Choice.NO:
@@ -381,13 +409,14 @@ def confirm_run(
     if choice is Choice.RUN_AND_REMEMBER:
         if path is None:
             click.echo("jshost: a script without a file cannot be remembered", err=True)
-            return
+            return made
         try:
             with Store() as store:
                 store.approve(path, report.sha256, name)
         except JshostError as exc:
             warning = f"could not remember the approval: {printable(str(exc))}"
             click.echo(f"jshost: warning: {warning}", err=True)
+    return made
 
 
 _ARGS_SHOWN = 78  # the args row fits a line of an 80-column terminal

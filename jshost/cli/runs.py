@@ -11,6 +11,7 @@ import click
 
 from ..errors import JshostError
 from ..text import encodable, json_text, printable
+from .plan import stored_spent
 
 __all__ = ["inspect_cmd", "runs_cmd"]
 
@@ -167,6 +168,7 @@ def inspect_cmd(
                 return
             agents = store.agents(run.id)
             logs = store.logs(run.id)
+            estimate = store.estimate(run.id)
         except JshostError as exc:
             click.echo(f"jshost: {printable(str(exc))}", err=True)
             sys.exit(2)
@@ -200,9 +202,10 @@ def inspect_cmd(
         out["agents"] = [a.to_json() for a in agents]
         out["failures"] = [text for kind, text in logs if kind == "failure"]
         out["logs"] = [text for kind, text in logs if kind == "log"]
+        out.update(stored_spent(run, agents, estimate)[1])
         _echo_json(out)
         return
-    _show_run(run, agents, logs)
+    _show_run(run, agents, logs, stored_spent(run, agents, estimate)[0])
 
 
 def _show_agent(agent: Any, json_: bool) -> None:
@@ -234,7 +237,7 @@ def _show_agent(agent: Any, json_: bool) -> None:
         _say(json.dumps(agent.result, ensure_ascii=False, indent=2), multiline=True)
 
 
-def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]]) -> None:
+def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]], usage: list[str]) -> None:
     _say(f"{run.id}  {run.name} — {run.meta.get('description', '')}")
     _say(
         f"status {run.shown_status} · sessions {run.sessions} · started {_when(run.created_at)}"
@@ -279,6 +282,10 @@ def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]]) -> None:
             tokens = f"{sum(a.tokens_in for a in members):,}/{sum(a.tokens_out for a in members):,}"
             rows.append(["  " + title, str(len(members)), states, tokens])
         _table(rows, ["  PHASE", "AGENTS", "STATES", "TOKENS IN/OUT"])
+    if usage:
+        _say()
+        for line in usage:
+            _say(line)
     if agents:
         _say("\nagents", multiline=True)
         rows = [

@@ -48,7 +48,7 @@ __all__ = [
     "data_dir",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
 _BUSY_TIMEOUT_MS = 5_000
@@ -157,6 +157,11 @@ _MIGRATIONS: dict[int, str] = {
     ALTER TABLE runs ADD COLUMN prior_tokens_out INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN prior_cache_write INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN prior_cache_read INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 5: the plan shown at the confirmation (JSON), kept so the summary and ``inspect`` can
+    # set the estimate beside what the run spent.
+    5: """
+    ALTER TABLE runs ADD COLUMN estimate TEXT;
     """,
 }
 
@@ -535,6 +540,19 @@ class Store:
                 "VALUES (?, ?, ?, ?)",
                 (_text(path), sha256, _text(name), time.time()),
             )
+
+    # ---- estimates -------------------------------------------------------------------
+
+    def set_estimate(self, run_id: str, plan: dict[str, Any]) -> None:
+        """Keep the plan a run was started on (``jshost.plan.Plan.to_json()``)."""
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET estimate = ? WHERE id = ?", (_dump(plan), run_id))
+
+    def estimate(self, run_id: str) -> dict[str, Any] | None:
+        """The plan a run was started on, or None when none was made (``run --yes``)."""
+        rows = self._query("SELECT estimate FROM runs WHERE id = ?", (run_id,))
+        value = _load(rows[0][0]) if rows else None
+        return value if isinstance(value, dict) else None
 
     # ---- run liveness ----------------------------------------------------------------
 

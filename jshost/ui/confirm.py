@@ -10,7 +10,7 @@ so the flow is the same under a pseudo-terminal test as for a user.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -58,6 +58,7 @@ def ask(
     console: Console,
     read_key: Callable[[str], str | None],
     view: Callable[[], None],
+    plan_lines: Sequence[str] = (),
 ) -> Choice:
     """Show the review screen and ask until there is an answer.
 
@@ -69,6 +70,8 @@ def ask(
         read_key: shows a prompt and returns one key: a character, or "up", "down", "enter";
             None at end of input.
         view: shows the raw script (through a pager on a terminal).
+        plan_lines: the plan's headline (agents by model, estimated tokens and cost, the
+            budget), shown above the choices.
 
     Returns:
         The choice; end of input counts as "No".
@@ -83,6 +86,11 @@ def ask(
         for d in warnings:
             # One line each, as `validate` prints them: the terminal wraps, rich does not.
             console.print(Text("  " + visible(str(d)), style="yellow"), soft_wrap=True)
+    if plan_lines:
+        console.print()
+        for line in plan_lines:
+            style = "yellow bold" if line.startswith("warning:") else None
+            console.print(Text(visible(line), style=style or ""), soft_wrap=True)
     labels = choices(visible(name), visible(where))
     outcomes = [Choice.RUN, Choice.RUN_AND_REMEMBER, None, Choice.NO]
     selected = 0

@@ -181,7 +181,12 @@ def stormy() -> Any:
 
 
 def make_worker(server: MessagesServer) -> AnthropicWorker:
-    return AnthropicWorker(api_key=KEY, base_url=server.url, config=Config(), policy=POLICY)
+    # No prompt-cache stagger: it would release the same-prefix agents in one burst when the
+    # first response starts, and on a loaded machine that burst alone can outlast the 150 ms
+    # stall windows these agents use. The stagger has its own tests (tests/test_stagger.py).
+    return AnthropicWorker(
+        api_key=KEY, base_url=server.url, config=Config(), policy=POLICY, stagger=0
+    )
 
 
 async def run_in_store(

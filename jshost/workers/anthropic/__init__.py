@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,41 +46,16 @@ from ...config import Config, load_config
 from ...errors import RetryableWorkerError, WorkerError
 from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
 from ..base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
+from ..prompts import _TOOL_DESCRIPTION, NUDGE, PLAIN_SYSTEM, SCHEMA_SYSTEM
+from .stagger import PrefixStagger, current_ticket, prefix_key, stagger_ms
 
 __all__ = ["AnthropicWorker", "RetryPolicy"]
 
 TOOL = "StructuredOutput"
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 _MAX_PROBLEMS = 20
+_EPHEMERAL = {"type": "ephemeral"}
 _MAX_PROBLEM_CHARS = 300
-
-PLAIN_SYSTEM = """\
-You are one agent in a multi-agent workflow. A script, not a person, gave you the task below, \
-and your final text reply goes back to that script verbatim, as a string.
-- Reply with the result itself: no greeting, preamble, summary of the task or sign-off.
-- When the task asks for JSON, reply with the raw JSON value alone: no code fences and no \
-text before or after it.
-- Nobody can answer questions: if something is unclear, make a sensible assumption and say \
-so in a few words.
-- Be concise."""
-
-SCHEMA_SYSTEM = """\
-You are one agent in a multi-agent workflow. A script, not a person, gave you the task below, \
-and it needs your result as structured data.
-- Deliver the result by calling the StructuredOutput tool exactly once, with input that \
-matches its schema. Do not give the result as text.
-- If StructuredOutput reports a validation error, read it, correct the input and call \
-StructuredOutput again.
-- Once StructuredOutput has accepted your input, stop."""
-
-NUDGE = (
-    "You ended your turn without calling StructuredOutput. Call StructuredOutput now with "
-    "your result; do not answer in text."
-)
-_TOOL_DESCRIPTION = (
-    "Return your final result to the workflow script. Call exactly once; the input must "
-    "match the schema."
-)
 
 
 @final
@@ -425,6 +401,8 @@ class AnthropicWorker(Worker):
         policy (RetryPolicy | None): retry timing; built from ``config`` when None.
         structured_output_cap (int): failed StructuredOutput calls before ``agent({schema})``
             rejects (``MAX_STRUCTURED_OUTPUT_RETRIES`` on the command line).
+        stagger (int | None): the prompt-cache stagger cap in ms (0: off); from
+            ``CLAUDE_CODE_WORKFLOW_PREFIX_STAGGER_MS`` (default 5000) when None.
     """
 
     name = "anthropic"
@@ -441,6 +419,7 @@ class AnthropicWorker(Worker):
         model: str | None = None,
         policy: RetryPolicy | None = None,
         structured_output_cap: int = STRUCTURED_OUTPUT_CAP,
+        stagger: int | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("api_key must be a non-empty string")
@@ -462,6 +441,8 @@ class AnthropicWorker(Worker):
         self._caps_locks: dict[str, trio.Lock] = {}
         self._auto_choice: set[str] = set()  # models that refused a forced tool_choice
         self._noted: set[str] = set()
+        # One waiting room per worker, and a worker serves one run.
+        self._stagger = PrefixStagger(stagger_ms() if stagger is None else max(0, stagger))
         # Set once every attempt to connect was refused and nothing ever answered: later
         # agents fail at once with this reason instead of knocking on a closed door again.
         self._unreachable: str | None = None
@@ -506,15 +487,46 @@ class AnthropicWorker(Worker):
         except ValueError as exc:
             raise AgentRejectedError(str(exc), name="TypeError") from None
         tally = _Tally(model)
+        ticket = None
         try:
             plan = await self._plan(request, model)
-            value, attempts = await self._attempts(request, plan, tally)
+            ticket = await self._wait_for_prefix(request, plan)
+            token = current_ticket.set(ticket)
+            try:
+                value, attempts = await self._attempts(request, plan, tally)
+            finally:
+                current_ticket.reset(token)
         except WorkerError as exc:
             exc.usage, exc.model, exc.attempts = tally.usage, tally.model, tally.attempts
             if isinstance(exc, _Refused):
                 self._unreached += 1
             raise
+        finally:
+            if ticket is not None:
+                ticket.finished()
         return AgentResult(value=value, usage=tally.usage, model=tally.model, attempts=attempts)
+
+    async def _wait_for_prefix(self, request: AgentRequest, plan: _Plan) -> Any:
+        """The prompt-cache stagger (reference §6.7): a same-prefix sibling's response first."""
+        if self._stagger.cap_ms <= 0:
+            return None
+        key = prefix_key(
+            model=plan.model,
+            effort=plan.effort,
+            agent_type=request.agent_type,
+            tool_names=[TOOL] if plan.tool_schema is not None else [],
+            schema=plan.tool_schema,
+            cwd=os.getcwd(),
+        )
+
+        def held(ms: int) -> None:
+            self._log(
+                request,
+                f"workflow agent [{request.label}] held {ms}ms for a same-prefix sibling's "
+                "first response (prompt-cache warm-up)",
+            )
+
+        return await self._stagger.enter(key, log=held)
 
     async def _attempts(self, request: AgentRequest, plan: _Plan, tally: _Tally) -> tuple[Any, int]:
         """The reference's ladder: a stalled or broken attempt starts again, 6 attempts at most."""
@@ -667,16 +679,24 @@ class AnthropicWorker(Worker):
         self, plan: _Plan, messages: list[dict[str, Any]], tally: _Tally, *, forced: bool
     ) -> Any:
         """One streamed request; every event counts as progress for the attempt's watchdog."""
+        # Cache breakpoints after the tools and after the system prompt: the prefix every
+        # agent of a fan-out shares is written once and read by the rest.
+        system = SCHEMA_SYSTEM if plan.tool_schema is not None else PLAIN_SYSTEM
         params: dict[str, Any] = {
             "model": plan.model,
             "max_tokens": self.config.max_tokens,
-            "system": SCHEMA_SYSTEM if plan.tool_schema is not None else PLAIN_SYSTEM,
+            "system": [{"type": "text", "text": system, "cache_control": _EPHEMERAL}],
             "messages": messages,
         }
         if plan.tool_schema is not None:
             choice = {"type": "tool", "name": TOOL} if forced else {"type": "auto"}
             params["tools"] = [
-                {"name": TOOL, "description": _TOOL_DESCRIPTION, "input_schema": plan.tool_schema}
+                {
+                    "name": TOOL,
+                    "description": _TOOL_DESCRIPTION,
+                    "input_schema": plan.tool_schema,
+                    "cache_control": _EPHEMERAL,
+                }
             ]
             params["tool_choice"] = {**choice, "disable_parallel_tool_use": True}
         if plan.effort:
@@ -692,10 +712,14 @@ class AnthropicWorker(Worker):
             with _translate(str(self._client.base_url), meter):
                 async with manager as stream:
                     meter.responded = True
+                    ticket = current_ticket.get()
                     async for event in stream:
                         if watchdog is not None:
                             watchdog.progress()
                         meter.see(event)
+                        if ticket is not None and meter.started:
+                            ticket.started()  # the prefix is cached: same-prefix agents go
+                            ticket = None
                     if not meter.started:
                         kind = stream.response.headers.get("content-type", "none")
                         raise RetryableWorkerError(
