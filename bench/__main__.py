@@ -1,16 +1,18 @@
 """Run every jshost benchmark and print the figures as a table.
 
     python -m bench                # everything, a few minutes on 2 cores
-    python -m bench --quick        # a smoke run: fewer agents, one repeat
+    python -m bench --quick        # a short run: fewer agents, fewer repeats
+    python -m bench --smoke        # every section at its smallest (tests/test_bench_smoke.py)
     python -m bench --json         # the figures as one JSON object on stdout
     python -m bench --only makespan,startup
 
 Sections: makespan (figures 1 and 2: makespan efficiency and shapes), overhead (3: host CPU
-per agent), startup (4), validate (5: validation speed), memory (6), live (7: live view
-cost), prefix_cache (8: prompt-cache stagger, input-token cost of a same-prefix fan-out).
-Each figure is a ratio or a count measured side by side in one run. Benchmarks are
-not tests: they never fail on a timing, and they are not part of the pytest suite. Progress
-goes to stderr, the table (or the JSON) to stdout.
+per agent), warm (3b: CPU per agent of a run in a warm process), startup (4), validate (5:
+validation speed), memory (6), live (7: live view cost), prefix_cache (8: prompt-cache stagger,
+input-token cost of a same-prefix fan-out). Each figure is a ratio or a count measured side by
+side in one run. Benchmarks are not tests: they never fail on a timing, and pytest never collects
+them (tests/test_bench_smoke.py runs ``--smoke`` only to check that every section still runs).
+Progress goes to stderr, the table (or the JSON) to stdout.
 """
 
 from __future__ import annotations
@@ -25,11 +27,25 @@ from typing import Any
 
 from . import common
 
-SECTIONS = ("makespan", "overhead", "startup", "validate", "memory", "live", "prefix_cache")
+SECTIONS = (
+    "makespan",
+    "overhead",
+    "warm",
+    "startup",
+    "validate",
+    "memory",
+    "live",
+    "prefix_cache",
+)
 
 MAKESPAN_TARGET = 1.03
 OVERHEAD_TARGET_US = 100.0
 LIVE_TARGET = 1.05
+RUN_STARTUP_TARGET = 1.2  # jshost run (1 agent) ÷ its bare-trio floor, issue 22
+
+#: ``--json``'s layout version: raised when a documented key (bench/RESULTS.md) is renamed or
+#: removed; new keys may appear without it.
+JSON_SCHEMA = 1
 
 
 def _makespan(quick: bool, repeat: int | None) -> Any:
@@ -44,6 +60,12 @@ def _overhead(quick: bool, repeat: int | None) -> Any:
     return overhead.run(quick, repeat)
 
 
+def _warm(quick: bool, repeat: int | None) -> Any:
+    from . import warm
+
+    return warm.run(quick, repeat)
+
+
 def _startup(quick: bool, repeat: int | None) -> Any:
     from . import startup
 
@@ -55,7 +77,8 @@ def _validate(quick: bool, repeat: int | None) -> Any:
         from . import validate_speed
     except ImportError:  # lands with `jshost validate`
         return None
-    return validate_speed.measure(repeat or (1 if quick else 5))
+    only = ("16 KiB",) if common.pick(quick, False, False, True) else None
+    return validate_speed.measure(repeat or (1 if quick else 5), only)
 
 
 def _memory(quick: bool, repeat: int | None) -> Any:
@@ -68,7 +91,8 @@ def _live(quick: bool, repeat: int | None) -> Any:
     from . import live_view
 
     if quick:
-        return live_view.measure(agents=200, latency=0.01, repeat=repeat or 1)
+        agents = common.pick(quick, 1000, 200, 20)
+        return live_view.measure(agents=agents, latency=0.01, repeat=repeat or 1)
     return live_view.measure(agents=1000, latency=0.01, repeat=repeat or 3)
 
 
@@ -81,6 +105,7 @@ def _prefix_cache(quick: bool, repeat: int | None) -> Any:
 RUNNERS: dict[str, Callable[[bool, int | None], Any]] = {
     "makespan": _makespan,
     "overhead": _overhead,
+    "warm": _warm,
     "startup": _startup,
     "validate": _validate,
     "memory": _memory,
@@ -114,6 +139,11 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     return out
 
 
+def _range(s: dict[str, Any], fmt: str = "{:.2f}") -> str:
+    """A spread from ``common.spread`` as ``low..high``."""
+    return f"{fmt.format(s['min'])}..{fmt.format(s['max'])}"
+
+
 def _peaks(peaks: list[int]) -> str:
     low, high = min(peaks), max(peaks)
     return str(high) if low == high else f"{low}..{high}"
@@ -121,8 +151,8 @@ def _peaks(peaks: list[int]) -> str:
 
 def _makespan_rows(cases: dict[str, Any]) -> list[str]:
     rows = [
-        ["case", "ideal", "wall", "wall/ideal", "", "floor/ideal", "wall/floor", "peak/cap",
-         "mean wait (ideal)"],
+        ["case", "ideal", "wall", "wall/ideal", "", "floor/ideal", "wall/floor", "(low..high)",
+         "peak/cap", "mean wait (ideal)"],
     ]  # fmt: skip
     for name, f in cases.items():
         cap = 1 if name == "chain" else min(f["concurrency"], f["agents"])
@@ -139,6 +169,9 @@ def _makespan_rows(cases: dict[str, Any]) -> list[str]:
                 _verdict(f["wall_over_ideal"] <= MAKESPAN_TARGET),
                 f"{f['floor_over_ideal']:.3f}",
                 f"{f['wall_over_floor']:.3f}",
+                _range(f["wall_over_floor_spread"], "{:.3f}")
+                if "wall_over_floor_spread" in f
+                else "(c16_50ms)",
                 _peaks(f["peak_concurrency_all"]) + f"/{cap} " + _verdict(f["peak_is_cap"]),
                 wait,
             ]
@@ -149,8 +182,7 @@ def _makespan_rows(cases: dict[str, Any]) -> list[str]:
 def format_report(figures: dict[str, Any]) -> list[str]:
     m = figures["machine"]
     lines = [
-        f"jshost benchmarks ({'quick' if figures['quick'] else 'full'} run, "
-        f"{figures['seconds']:.0f} s)",
+        f"jshost benchmarks ({figures['size']} run, {figures['seconds']:.0f} s)",
         f"machine: {m['cores']} cores ({m['usable_cores']} usable), {m['cpu'] or '?'}, "
         f"Python {m['python']}, quickjs-ng {m['quickjs_ng']}, trio {m['trio']}, "
         f"SQLite {m['sqlite']}",
@@ -184,8 +216,8 @@ def format_report(figures: dict[str, Any]) -> list[str]:
             f"marginal over a 1-agent run, median of {next(iter(ov.values()))['repeats']}; "
             f"target <= {OVERHEAD_TARGET_US:.0f} us"
         )
-        rows = [["shape", "agents", "CPU/agent", "", "fixed", "sandbox", "engine", "store",
-                 "worker", "hand-off"]]  # fmt: skip
+        rows = [["shape", "agents", "CPU/agent", "(low..high)", "", "fixed", "sandbox", "engine",
+                 "store", "worker", "hand-off"]]  # fmt: skip
         for shape, f in ov.items():
             g = f["split_groups_us"]
             rows.append(
@@ -193,6 +225,7 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                     shape,
                     str(f["agents"]),
                     f"{f['cpu_per_agent_us']:.0f} us",
+                    _range(f["cpu_per_agent_us_spread"], "{:.0f}"),
                     _verdict(f["cpu_per_agent_us"] <= OVERHEAD_TARGET_US),
                     f"{f['fixed_cpu_ms']:.1f} ms",
                     *(f"{g[k]:.0f} us" for k in ("sandbox", "engine", "store", "worker")),
@@ -211,27 +244,72 @@ def format_report(figures: dict[str, Any]) -> list[str]:
             lines.append(f"   {shape}: {parts} (instrumented total {s['total_instrumented']:g})")
         lines.append("")
 
+    if "warm" in res:
+        wa = res["warm"]
+        lines += [
+            f"3b. Host CPU per agent in a warm process: {wa['agents']} sim agents at "
+            f"{wa['latency_s'] * 1e3:.0f} ms, c{wa['concurrency']}, the whole run's CPU (all "
+            f"threads) / agents, after a first run in the same process; floor = the same "
+            f"schedule in bare trio, right after each run; median of {wa['repeats']} "
+            f"(low..high); target <= {wa['target_us']:.0f} us",
+            *_table(
+                [
+                    [
+                        "CPU/agent",
+                        "(low..high)",
+                        "",
+                        "floor",
+                        "CPU/floor",
+                        "(low..high)",
+                        "first run",
+                    ],
+                    [
+                        f"{wa['cpu_per_agent_us']:.0f} us",
+                        _range(wa["cpu_per_agent_us_spread"], "{:.0f}"),
+                        _verdict(wa["cpu_per_agent_us"] <= wa["target_us"]),
+                        f"{wa['floor_cpu_per_agent_us']:.0f} us",
+                        "n/a" if wa["cpu_over_floor"] is None else f"{wa['cpu_over_floor']:.2f}",
+                        ""
+                        if wa["cpu_over_floor_spread"] is None
+                        else _range(wa["cpu_over_floor_spread"]),
+                        f"{wa['first_run_cpu_per_agent_us']:.0f} us",
+                    ],
+                ]
+            ),
+            "",
+        ]
+
     if "startup" in res:
         st = res["startup"]
         lines.append(
-            f"4. Start-up: whole processes, cold imports, median of {st['repeats']} "
-            "(CPU = user + system of the child)"
+            f"4. Start-up: whole processes, cold imports, each beside its floor, median of "
+            f"{st['repeats']} alternating rounds (low..high of the per-round ratio); CPU = user "
+            f"+ system of the child; target for jshost run: wall/floor <= {RUN_STARTUP_TARGET}"
         )
-        rows = [["command", "wall", "CPU", "wall/floor", "CPU/floor", "modules", "anthropic"]]
+        rows = [["command", "floor", "wall", "CPU", "wall/floor", "(low..high)", "",
+                 "CPU/floor", "modules", "anthropic"]]  # fmt: skip
         for name, f in st.items():
             if name == "repeats":
                 continue
             if f is None:
-                rows.append([name, "n/a", "", "", "", "", "(no validate command yet)"])
+                rows.append([name, "", "n/a", "", "", "", "", "", "", "(no validate command)"])
                 continue
             anthropic = f.get("anthropic_imported")
+            is_floor = f["floor"] == name
+            verdict = ""
+            if name.startswith("jshost run"):
+                verdict = _verdict(f["wall_over_floor"] <= RUN_STARTUP_TARGET)
+            cpu_ratio = f["cpu_over_floor"]
             rows.append(
                 [
                     name,
+                    "(floor)" if is_floor else "bare trio" if "trio" in f["floor"] else f["floor"],
                     f"{f['wall_ms']:.0f} ms",
                     f"{f['cpu_ms']:.0f} ms",
                     f"{f['wall_over_floor']:.2f}",
-                    f"{f['cpu_over_floor']:.2f}",
+                    "" if is_floor else _range(f["wall_over_floor_spread"]),
+                    verdict,
+                    "n/a" if cpu_ratio is None else f"{cpu_ratio:.2f}",
                     str(f.get("modules_imported", "")),
                     "" if anthropic is None else ("IMPORTED: MISS" if anthropic else "no: ok"),
                 ]
@@ -263,8 +341,8 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                 )
             lines += _table(rows)
             lines += [
-                f"   jshost validate on the 512 KiB script as a process: "
-                f"{va['command_512k_s'] * 1e3:.0f} ms",
+                f"   jshost validate on the {va['command_size']} script as a process: "
+                f"{va['command_s'] * 1e3:.0f} ms",
                 "",
             ]
 
@@ -332,7 +410,11 @@ def format_report(figures: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: small and fast")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="a short run: fewer agents and repeats")
+    size.add_argument(
+        "--smoke", action="store_true", help="every section at its smallest: checks, not figures"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--repeat", type=int, help="repeats of every measurement")
     parser.add_argument(
@@ -346,12 +428,21 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             parser.error(f"unknown section(s): {', '.join(unknown)}")
 
+    size = "smoke" if args.smoke else "quick" if args.quick else "full"
+    common.set_size(size)
+    quick = size != "full"
     started = time.perf_counter()
-    figures: dict[str, Any] = {"quick": args.quick, "machine": common.machine(), "results": {}}
+    figures: dict[str, Any] = {
+        "schema": JSON_SCHEMA,
+        "size": size,
+        "quick": quick,
+        "machine": common.machine(),
+        "results": {},
+    }
     for name in chosen:
         t0 = time.perf_counter()
         print(f"bench: {name}…", file=sys.stderr, flush=True)
-        figures["results"][name] = RUNNERS[name](args.quick, args.repeat)
+        figures["results"][name] = RUNNERS[name](quick, args.repeat)
         print(f"bench: {name} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     figures["seconds"] = time.perf_counter() - started
     figures["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]

@@ -28,9 +28,43 @@ from jshost.script import parse_script
 from jshost.store import Store
 from jshost.workers.base import Worker
 
+#: How big a run is: ``full`` (the figures), ``quick`` (a run of about 30 s) or ``smoke`` (every
+#: section at its smallest, a few seconds; what tests/test_bench_smoke.py runs). ``smoke`` also
+#: passes ``quick=True`` to every section, so a section that does not look at the size still
+#: runs small.
+SIZES = ("full", "quick", "smoke")
+_size = "full"
+
+
+def set_size(size: str) -> None:
+    global _size
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
+    _size = size
+
+
+def pick(quick: bool, full: Any, quick_value: Any, smoke: Any | None = None) -> Any:
+    """The value for this run's size. ``quick`` is the section's own flag (a section run
+    alone with ``--quick``); ``smoke`` falls back to ``quick_value`` when not given."""
+    if _size == "smoke":
+        return quick_value if smoke is None else smoke
+    return quick_value if quick or _size == "quick" else full
+
 
 def median(values: Sequence[float]) -> float:
     return statistics.median(values)
+
+
+def spread(values: Sequence[float], scale: float = 1.0, digits: int = 4) -> dict[str, Any]:
+    """Median, lowest and highest of some repeats (times ``scale``), and every value: the
+    spread is what a target is judged against, since on a shared machine it is the noise."""
+    scaled = [v * scale for v in values]
+    return {
+        "median": round(statistics.median(scaled), digits),
+        "min": round(min(scaled), digits),
+        "max": round(max(scaled), digits),
+        "all": [round(v, digits) for v in scaled],
+    }
 
 
 def machine() -> dict[str, Any]:

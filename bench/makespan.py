@@ -26,7 +26,7 @@ import trio
 from jshost.engine import Limits
 from jshost.workers.sim import SimWorker
 
-from .common import bench_parser, median, run_in_process, temp_home
+from .common import bench_parser, median, pick, run_in_process, spread, temp_home
 
 META = "export const meta = { name: 'bench', description: 'makespan benchmark' }\n"
 
@@ -157,6 +157,7 @@ def measure_case(case: Case, repeat: int, *, with_floor: bool = True) -> dict[st
         "wall_s": median(walls),
         "wall_over_ideal": median(ratios),
         "wall_over_ideal_all": [round(r, 4) for r in ratios],
+        "wall_over_ideal_spread": spread(ratios),
         "cpu_s": median(cpus),
         "peak_concurrency": max(peaks),
         "peak_concurrency_all": peaks,
@@ -171,11 +172,12 @@ def measure_case(case: Case, repeat: int, *, with_floor: bool = True) -> dict[st
         result["floor_s"] = median(floors)
         result["floor_over_ideal"] = median(floors) / case.ideal
         result["wall_over_floor"] = median(host)
+        result["wall_over_floor_spread"] = spread(host)
     return result
 
 
 def makespan_cases(quick: bool) -> list[Case]:
-    n = 200 if quick else 1000
+    n = pick(quick, 1000, 200, 20)
     return [
         Case("c16_50ms", _source(FANOUT, n=n), n, 16, 0.05),
         Case("c16_10ms", _source(FANOUT, n=n), n, 16, 0.01),
@@ -185,7 +187,7 @@ def makespan_cases(quick: bool) -> list[Case]:
 
 
 def shape_cases(quick: bool) -> list[Case]:
-    scale = 5 if quick else 1
+    scale = pick(quick, 1, 5, 50)
     n = 1000 // scale
     return [
         Case("parallel", _source(PARALLEL, n=n), n, 16, 0.05),
@@ -196,7 +198,7 @@ def shape_cases(quick: bool) -> list[Case]:
 
 
 def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
-    reps = repeat or (1 if quick else 3)
+    reps = repeat or pick(quick, 5, 1)
     makespan = {c.name: measure_case(c, reps) for c in makespan_cases(quick)}
     shapes = {}
     for case in shape_cases(quick):

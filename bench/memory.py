@@ -40,7 +40,8 @@ AGENTS = META + (
 HOLD = META + (
     "const kept = []\n"
     "for (let i = 0; i < args.n; i += 10) {\n"
-    "  const batch = await parallel(Array.from({ length: 10 }, (_, k) => () =>\n"
+    "  const size = Math.min(10, args.n - i)\n"
+    "  const batch = await parallel(Array.from({ length: size }, (_, k) => () =>\n"
     "    agent('chunk ' + (i + k), { label: 'chunk ' + (i + k) })))\n"
     "  for (const text of batch) kept.push(text)\n"
     "}\n"
@@ -159,11 +160,11 @@ def _spawn(variant: str, agents: int, held_mib: int) -> dict[str, Any]:
 
 
 def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
-    from .common import median
+    from .common import median, pick
 
-    reps = repeat or (1 if quick else 3)
-    agents = 200 if quick else 1000
-    held = 10 if quick else 50
+    reps = repeat or pick(quick, 3, 1)
+    agents = pick(quick, 1000, 200, 20)
+    held = pick(quick, 50, 10, 2)
     samples: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     for _ in range(reps):
         for variant in VARIANTS:

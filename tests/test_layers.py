@@ -198,8 +198,9 @@ HEAVY = ("trio", "quickjs", "tree_sitter", "textual")
         "import jshost",
         "from jshost.cli import main\nsys.argv = ['jshost', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass",
-        # the plain progress lines render records: they need no engine, sandbox or parser
-        "import jshost.ui.plain",
+        # the plain progress lines and the summary render records: they need no engine,
+        # sandbox or parser
+        "import jshost.ui.plain\nimport jshost.ui.summary",
     ],
     ids=["import-jshost", "jshost-help", "plain-progress"],
 )

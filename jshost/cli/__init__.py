@@ -501,7 +501,8 @@ def _execute(
         except JshostError as exc:
             save_error = str(exc)
 
-    from ..ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from ..ui.jsonl import outcome_json
+    from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
     from .plan import spent, with_usage
 
     usage_lines, usage_json = spent(outcome, worker_obj.name, limits, plan)

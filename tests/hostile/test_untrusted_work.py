@@ -142,14 +142,20 @@ def test_ref_cycles_are_a_clear_schema_error(tmp_path, schema):
     assert "a $ref cycle" in summary["result"]["message"]
 
 
-def test_a_literal_ref_cycle_is_refused_before_the_run(tmp_path):
+def test_a_literal_ref_cycle_is_a_warning_then_a_clear_error_at_the_call(tmp_path):
+    # The reference reports a bad schema when agent() is called (a failure the script can
+    # catch), so `run` starts the script and `validate` warns at the schema's place.
     flow = tmp_path / "flow.js"
     flow.write_text(META + "return await agent('x', { schema: { $ref: '#' } })\n")
+    proc = jshost(tmp_path / "home", "validate", str(flow))
+    out, err = proc.communicate(timeout=60)
+    assert "flow.js:2:35: warning" in out + err and "a $ref cycle" in out + err, out + err
     proc = jshost(tmp_path / "home", "run", str(flow), "--yes")
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2, err
-    assert "flow.js:2:35: error" in err and "a $ref cycle" in err, err
-    assert "RecursionError" not in err and "Traceback" not in err
+    _, run_err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, run_err
+    assert "flow.js:2:14: TypeError" in run_err and "a $ref cycle" in run_err, run_err
+    for text in (err, out, run_err):
+        assert "RecursionError" not in text and "Traceback" not in text
 
 
 def test_recursive_schema_that_descends_still_works(tmp_path):
