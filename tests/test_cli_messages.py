@@ -179,11 +179,7 @@ def test_exit_codes_are_in_the_help(command):
 def test_the_command_list_is_not_cut_mid_phrase():
     text = invoke("--help").output
     commands = text.split("Commands:", 1)[1].strip().splitlines()
-    names = {line.split()[0] for line in commands}
-    assert names == {
-        "run", "resume", "runs", "inspect", "save", "list", "validate", "show", "watch",
-        "workers", "plan",
-    }  # fmt: skip
+    assert len(commands) == len(cli.commands)  # one line each
     for line in commands:
         assert not line.rstrip().endswith("..."), line
         assert line.rstrip().endswith("."), line
