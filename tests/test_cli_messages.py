@@ -171,7 +171,7 @@ def test_resume_without_caps_uses_the_stored_ones(tmp_path):
     assert caps["cpu_limit"] == 30.0 and caps["memory_limit"] == 256
 
 
-@pytest.mark.parametrize("command", ["validate", "show", "save"])
+@pytest.mark.parametrize("command", ["validate", "show", "save", "workers"])
 def test_exit_codes_are_in_the_help(command):
     assert "Exit codes:" in invoke(command, "--help").output
 
