@@ -29,6 +29,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("JSHOST_HOME", str(tmp_path / "jshost-home"))
     monkeypatch.setenv("JSHOST_RAISE_ERRORS", "1")
+    # No installed worker plugin joins a test unless the test asks for it (tests/test_plugins.py).
+    monkeypatch.setenv("JSHOST_LOAD_PLUGINS", "")
     for key in list(os.environ):
         if key.startswith("ANTHROPIC_"):
             monkeypatch.delenv(key)

@@ -197,9 +197,12 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
         click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file."),
         click.option(
             "--worker",
-            type=click.Choice(["sim", "anthropic"]),
+            metavar="NAME",
+            # A plain string, checked by the worker registry when the run starts: a Choice
+            # would have to read every installed plugin just to build --help.
             help="Model worker: anthropic (the Messages API; the default when "
-            "ANTHROPIC_API_KEY is set) or sim (offline and deterministic).",
+            "ANTHROPIC_API_KEY is set), sim (offline and deterministic), or one an "
+            "installed plugin adds (see `jshost workers`).",
         ),
         click.option(
             "--base-url",
@@ -494,7 +497,8 @@ def _execute(
         outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
         save_error = prepared.finish(outcome)
 
-    from ..ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from ..ui.jsonl import outcome_json
+    from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
     from .plan import spent, with_usage
 
     usage_lines, usage_json = spent(outcome, worker_obj.name, limits, plan)
@@ -657,8 +661,18 @@ def _register() -> None:
     from .plan import plan_cmd
     from .runs import inspect_cmd, runs_cmd
     from .watch import watch_cmd
+    from .workers import workers_cmd
 
-    for command in (runs_cmd, inspect_cmd, save_cmd, list_cmd, validate_cmd, show_cmd, watch_cmd):
+    for command in (
+        runs_cmd,
+        inspect_cmd,
+        save_cmd,
+        list_cmd,
+        validate_cmd,
+        show_cmd,
+        watch_cmd,
+        workers_cmd,
+    ):
         cli.add_command(command)
     cli.add_command(plan_cmd)
     # click cuts a docstring's first sentence at 45 characters, mid-phrase; these fit whole.
@@ -672,6 +686,7 @@ def _register() -> None:
         "validate": "Check scripts without running them.",
         "show": "Show a script exactly as it would run.",
         "watch": "Follow a run live from another terminal.",
+        "workers": "List the model workers, built-in and plugins.",
         "plan": "Estimate agents, tokens and cost of a run.",
     }
     for name, text in short_help.items():

@@ -1,20 +1,60 @@
-"""Host a run from another thread: the engine under ``trio.run`` on a thread of its own.
+"""Steer a running engine from another thread, or host one there.
 
-The Python API's ``start()`` and the interactive view both run an engine this way, so that the
-caller's thread (plain Python, an asyncio program, a textual app) never waits on the engine and
-the engine never waits on it. Steering goes through :class:`EngineControl`.
+Interfaces (the interactive view, the Python API) never touch the engine directly: each action
+is handed to the engine's trio thread and waited for (:class:`EngineControl`). The Python API's
+``start()`` and the interactive view run the engine under ``trio.run`` on a thread of its own
+(:class:`EngineThread`), so that the caller's thread (plain Python, an asyncio program, a
+textual app) never waits on the engine and the engine never waits on it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ..records import RunOutcome
-from .run import Engine, EngineControl
 
-__all__ = ["EngineThread"]
+if TYPE_CHECKING:
+    from .run import Engine
+
+__all__ = ["EngineControl", "EngineThread"]
+
+
+class EngineControl:
+    """Steer a running engine from another thread (an interactive view).
+
+    Every method hands the action to the engine's trio thread and waits for it; once the run
+    has ended they do nothing and return False.
+
+    Args:
+        engine (Engine): the engine to steer.
+        token (trio.lowlevel.TrioToken): the token of the trio run the engine runs in.
+    """
+
+    def __init__(self, engine: Engine, token: trio.lowlevel.TrioToken) -> None:
+        self.engine = engine
+        self._token = token
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return trio.from_thread.run_sync(fn, *args, trio_token=self._token)
+        except trio.RunFinishedError:
+            return False
+
+    def set_paused(self, paused: bool) -> bool:
+        return self._call(self.engine.set_paused, paused) is None
+
+    def skip_agent(self, index: int) -> bool:
+        return bool(self._call(self.engine.skip_agent, index))
+
+    def restart_agent(self, index: int) -> bool:
+        return bool(self._call(self.engine.restart_agent, index))
+
+    def stop(self) -> bool:
+        return self._call(self.engine.stop) is None
 
 
 class EngineThread:

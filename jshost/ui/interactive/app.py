@@ -1,578 +1,64 @@
-"""The interactive run view (textual): drill into phases and agents; pause, stop, skip, save.
+"""RunApp, the textual app of one run: its layout, what each level draws, what each key does.
 
-Threads. The view is a textual app on the main thread: textual's asyncio loop owns the terminal
-(raw mode, resize signals). The trio engine runs under ``trio.run`` on a thread of its own, as
-it would without a view. Trio's guest mode inside textual's loop was the alternative; it was
-not taken because the engine and the view would then share one thread, and every frame
-textual composes would delay the engine's scheduling. On its own thread the engine never waits
-for the view: events reach the view through the same bounded, coalescing
-:class:`~jshost.ui.dispatch.EventQueue` the other views use (an append under a lock), and the
-view polls it a few times a second and draws a frozen :class:`~jshost.ui.state.RunView`.
-Steering goes the other way through :class:`~jshost.engine.EngineControl`, called from a
-worker thread so that the view's loop never waits for the engine either.
+The levels: run and phases → agents of a phase → agent detail.
 
 In raw mode Ctrl-C arrives as a key, not as SIGINT: the first stops the run (the view closes
 once it has stopped, and the summary follows), the second leaves at once. SIGINT and SIGTERM
 sent from elsewhere do the same.
-
-``jshost watch`` draws the same app from a :class:`StoreSource`: it re-reads the run from the
-store (a running engine commits its changes within half a second) and is read-only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal
 
 from rich.cells import cell_len
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import Static
 
-from ...engine import Engine, EngineThread, RunOutcome
 from ...errors import JshostError
 from ...text import printable
-from ..dispatch import EventQueue
 from ..live import agents_line, log_lines, phase_cells, state_counts, tokens_line
-from ..plain import format_result
-from ..state import (
-    STATE_STYLE,
-    STATES,
-    AgentView,
-    RunState,
-    RunView,
-    clock,
-    count_states,
-    phase_summaries,
-    tokens_k,
-    view_from_state,
-    view_from_store,
+from ..state import STATES, AgentView, RunView, clock, count_states, phase_summaries, tokens_k
+from .screens import HelpScreen, SaveScreen, StopScreen
+from .sources import LOG_ROWS, STORE_POLL_FINISHED, Source
+from .widgets import (
+    _AGENT_COLUMNS,
+    _RUN_COLUMNS,
+    _STATUS_MARK,
+    Row,
+    Rows,
+    _agent_columns,
+    _agent_row,
+    _clip_lines,
+    _status_text,
+    agent_detail,
+    agent_sections,
 )
 
-__all__ = ["EngineThread", "LiveSource", "RunApp", "StopScreen", "StoreSource"]
+__all__ = ["RunApp"]
 
-#: seconds between looks at what changed (events for a run here, the store for a watched run)
-LIVE_POLL = 0.25
-STORE_POLL = 0.5
-#: a watched run that has ended is looked at less often (it may be resumed elsewhere)
-STORE_POLL_FINISHED = 2.0
-#: log lines kept and shown under the lists
-LOG_ROWS = 4
-#: lines of a prompt or result shown before Enter expands it
-COLLAPSED_LINES = 10
-#: characters of one section drawn even when expanded (inspect prints everything)
-EXPANDED_CHARS = 100_000
+#: the exit code of a run stopped by the user
+EXIT_STOPPED = 130
+
+
 #: seconds a message stays in the message line
 MESSAGE_SECONDS = 8.0
 
-EXIT_STOPPED = 130
 _FILTERS: tuple[str | None, ...] = (None, *STATES)
-
-
-# ---- where a run comes from --------------------------------------------------------------------
-
-
-class Source(Protocol):
-    """Where the view reads a run from, and (unless read-only) how it steers it."""
-
-    read_only: bool
-    #: poll() does blocking I/O: the view calls it on a worker thread
-    blocking: bool
-    poll_interval: float
-
-    def start(self) -> None: ...
-
-    def poll(self) -> RunView: ...
-
-    def steer(self, action: str, *args: Any) -> bool: ...
-
-
-class LiveSource:
-    """A run this process runs: the engine on its own thread, its events through a queue.
-
-    Args:
-        engine (Engine): the engine, built with ``sink=queue.put``.
-        queue (EventQueue): the queue the engine's events go to.
-        run_id (str): the run's id in the store.
-    """
-
-    read_only = False
-    blocking = False
-    poll_interval = LIVE_POLL
-
-    def __init__(self, engine: Engine, queue: EventQueue, *, run_id: str) -> None:
-        self.runner = EngineThread(engine)
-        self.queue = queue
-        self.run_id = run_id
-        self.state = RunState(log_rows=LOG_ROWS)
-        self._script = engine.script
-
-    def start(self) -> None:
-        self.runner.start()
-
-    def poll(self) -> RunView:
-        batch = self.queue.take(0)
-        if batch:
-            self.state.handle(batch)
-        script = self._script
-        return view_from_state(
-            self.state, run_id=self.run_id, script=script.source, path=script.path, meta=script.meta
-        )
-
-    def steer(self, action: str, *args: Any) -> bool:
-        """``set_paused``, ``skip_agent``, ``restart_agent`` or ``stop``; blocks briefly."""
-        control = self.runner.control
-        return control is not None and bool(getattr(control, action)(*args))
-
-
-class StoreSource:
-    """A run followed from the store, read-only (``jshost watch``).
-
-    Args:
-        store (Store): an open store (``Store(reading=True)``); calls are serialized by it.
-        run_id (str): the run to follow.
-    """
-
-    read_only = True
-    blocking = True
-    poll_interval = STORE_POLL
-
-    def __init__(self, store: Any, run_id: str) -> None:
-        self.store = store
-        self.run_id = run_id
-
-    def start(self) -> None:
-        pass
-
-    def poll(self) -> RunView:
-        run = self.store.get_run(self.run_id)
-        agents = self.store.agents(run.id)
-        logs = self.store.logs(run.id, last=LOG_ROWS)
-        return view_from_store(run, agents, logs)
-
-    def steer(self, action: str, *args: Any) -> bool:
-        raise RuntimeError("a watched run is read-only")
-
-
-# ---- widgets -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    """One selectable row: a key that stays the same while the row's cells change.
-
-    ``cells`` may be a function making them: only the rows on screen are drawn.
-    """
-
-    key: tuple[Any, ...]
-    cells: tuple[RenderableType, ...] | Callable[[], tuple[RenderableType, ...]]
-
-    def render(self) -> tuple[RenderableType, ...]:
-        return self.cells() if callable(self.cells) else self.cells
-
-
-class Rows(Widget):
-    """A list of rows with a cursor; draws only the rows that fit (runs may have 1,000 agents)."""
-
-    DEFAULT_CSS = "Rows { height: 1fr; }"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.rows: list[Row] = []
-        self.columns: list[dict[str, Any]] = []
-        self.cursor = 0
-        self.empty = ""
-        self._top = 0
-
-    @property
-    def selected(self) -> Row | None:
-        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
-
-    def show(
-        self, rows: list[Row], columns: list[dict[str, Any]], *, select: Any = None, empty: str = ""
-    ) -> None:
-        """Replace the rows, keeping the cursor on the same key (or on ``select``)."""
-        key = select if select is not None else (self.selected.key if self.selected else None)
-        self.rows, self.columns, self.empty = rows, columns, empty
-        if key is not None:
-            for i, row in enumerate(rows):
-                if row.key == key:
-                    self.cursor = i
-                    break
-        self.cursor = max(0, min(self.cursor, len(rows) - 1))
-        self.refresh()
-
-    def move(self, delta: int) -> None:
-        self.cursor = max(0, min(self.cursor + delta, len(self.rows) - 1))
-        self.refresh()
-
-    def render(self) -> RenderableType:
-        if not self.rows:
-            return Text(self.empty, style="dim")
-        height = max(1, self.size.height)
-        if self.cursor < self._top:
-            self._top = self.cursor
-        elif self.cursor >= self._top + height:
-            self._top = self.cursor - height + 1
-        self._top = max(0, min(self._top, len(self.rows) - height))
-        table = Table.grid(padding=(0, 1), expand=True)
-        for spec in self.columns:
-            table.add_column(**spec)
-        for i in range(self._top, min(len(self.rows), self._top + height)):
-            table.add_row(*self.rows[i].render(), style="reverse" if i == self.cursor else None)
-        return table
-
-
-_RUN_COLUMNS = [
-    {"width": 1, "no_wrap": True},
-    {"ratio": 1, "no_wrap": True, "overflow": "ellipsis", "min_width": 8},
-    {"no_wrap": True, "overflow": "ellipsis"},
-    {"justify": "right", "no_wrap": True},
-    {"justify": "right", "no_wrap": True},
-]
-_AGENT_COLUMNS = [
-    {"justify": "right", "no_wrap": True, "style": "dim"},
-    {"no_wrap": True, "width": 9},
-    {"ratio": 1, "no_wrap": True, "overflow": "ellipsis", "min_width": 10},
-    {"no_wrap": True, "overflow": "ellipsis", "max_width": 16, "style": "dim"},
-    {"justify": "right", "no_wrap": True},
-    {"justify": "right", "no_wrap": True},
-]
-_STATUS_MARK = {
-    "starting": ("▸", "cyan"),
-    "running": ("▸", "cyan"),
-    "paused": ("‖", "yellow"),
-    "stopping": ("▸", "yellow"),
-    "completed": ("✓", "green"),
-    "failed": ("!", "red"),
-    "stopped": ("■", "yellow"),
-    "interrupted": ("!", "red"),
-}
-
-
-def _status_text(view: RunView) -> Text:
-    if view.status == "paused":
-        return Text(" PAUSED ", style="bold black on yellow")
-    if view.status == "stopping":
-        return Text("stopping…", style="bold yellow")
-    style = {"completed": "green", "failed": "red", "running": "cyan", "starting": "cyan"}
-    return Text(view.status, style=style.get(view.status, "yellow"))
-
-
-def _agent_cells(a: AgentView, now: float) -> tuple[RenderableType, ...]:
-    took = a.elapsed(now)
-    tries = f" ×{a.attempts}" if a.attempts > 1 else ""
-    return (
-        f"#{a.index}",
-        Text(a.status, style=STATE_STYLE.get(a.status, "")),
-        Text(printable(a.label) + tries),
-        Text(printable(a.model_used or a.model or "default")),
-        f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
-        clock(took) if took is not None else "",
-    )
-
-
-def _agent_columns(agents: list[AgentView], now: float) -> list[dict[str, Any]]:
-    """The agent list's columns, sized from every agent of the group, filtered out or not.
-
-    Sized from the rows shown, a filter would move the columns (and a column empty in every
-    row shown, such as the elapsed time of queued agents, made rich stop expanding the table).
-    """
-    index = model = tokens = 0
-    took = 4  # 0:00
-    for a in agents:
-        cells = _agent_cells(a, now)
-        index = max(index, len(str(cells[0])))
-        model = max(model, cell_len(str(cells[3])))
-        tokens = max(tokens, len(str(cells[4])))
-        took = max(took, len(str(cells[5])))
-    widths = [index, None, None, min(model, 16), tokens, took]
-    return [
-        {**spec, "min_width": max(spec.get("min_width", 0), width)} if width else spec
-        for spec, width in zip(_AGENT_COLUMNS, widths, strict=True)
-    ]
-
-
-def _agent_row(a: AgentView, now: float) -> Row:
-    return Row(key=("agent", a.index), cells=lambda: _agent_cells(a, now))
-
-
-def _clip_lines(text: str, expanded: bool) -> tuple[str, str]:
-    """The part of ``text`` shown and a note about the rest ("" when all of it is shown)."""
-    if expanded:
-        if len(text) <= EXPANDED_CHARS:
-            return text, ""
-        return text[:EXPANDED_CHARS], f"… {len(text) - EXPANDED_CHARS:,} more characters"
-    lines = text.splitlines() or [""]
-    shown = "\n".join(line[:400] for line in lines[:COLLAPSED_LINES])
-    hidden = len(lines) - COLLAPSED_LINES
-    if hidden > 0:
-        return shown, f"… {hidden:,} more lines (Enter expands)"
-    if len(shown) < len(text):
-        return shown, "… long lines cut (Enter expands)"
-    return shown, ""
-
-
-def agent_sections(a: AgentView) -> list[tuple[str, str | None]]:
-    """The detail's sections: prompt, result or error, and tool calls for workers with them."""
-    # Every body is shown as printable text: the prompt and result hold what the script and
-    # the model wrote, and a redraw must not replay an escape sequence in them.
-    sections: list[tuple[str, str | None]] = [("prompt", printable(a.prompt, multiline=True))]
-    if a.status in ("done", "cached"):
-        sections.append(("result", format_result(a.result)))
-    elif a.status in ("failed", "skipped", "cancelled"):
-        sections.append(("error", printable(a.error or a.status, multiline=True)))
-    else:
-        sections.append(("result", None))
-    if a.tool_calls is not None:
-        calls = "\n".join(printable(call) for call in a.tool_calls)
-        sections.append(("recent tool calls", calls or "none yet"))
-    return sections
-
-
-def agent_detail(
-    a: AgentView, now: float, *, selected: int, expanded: set[str]
-) -> tuple[Text, list[int]]:
-    """The detail text of one agent and the line each section starts on."""
-    text = Text()
-    text.append(f"#{a.index} ", style="dim")
-    text.append(printable(a.label), style="bold")
-    text.append("\nstatus ")
-    text.append(a.status, style=STATE_STYLE.get(a.status, ""))
-    text.append(f" · attempts {a.attempts}")
-    model = a.model or a.model_used or "default"
-    if a.model_used and a.model_used != a.model:
-        model += f" ({a.model_used})"
-    text.append(f" · model {printable(model)}")
-    if a.phase:
-        text.append(f" · phase {printable(a.phase)}")
-    took = a.elapsed(now)
-    u = a.usage
-    text.append(f"\ntokens {u.input_tokens:,} in / {u.output_tokens:,} out")
-    if u.cache_creation_input_tokens or u.cache_read_input_tokens:
-        text.append(
-            f" · cache {u.cache_creation_input_tokens:,} written / "
-            f"{u.cache_read_input_tokens:,} read"
-        )
-    text.append(f" · elapsed {clock(took) if took is not None else '–'}")
-    starts = []
-    line = 3
-    for i, (name, body) in enumerate(agent_sections(a)):
-        text.append("\n\n")
-        line += 1
-        starts.append(line)
-        is_open = name in expanded
-        mark = "▾" if is_open else "▸"
-        text.append(f"{mark} {name}", style="bold reverse" if i == selected else "bold")
-        if body is None:
-            text.append("\n  (not finished yet)", style="dim")
-            line += 2
-            continue
-        shown, note = _clip_lines(body, is_open)
-        text.append("\n")
-        text.append(shown)
-        line += 1 + shown.count("\n") + 1
-        if note:
-            text.append(f"\n{note}", style="dim")
-            line += 1
-    return text, starts
-
-
-_HELP = [
-    ("↑ / ↓", "select a phase or an agent (in detail: a section)"),
-    ("Enter / →", "drill in: run → phase → agents → detail (in detail: expand/collapse)"),
-    ("Esc / ←", "back one level"),
-    ("j / k", "scroll the detail"),
-    ("f", "filter agents by status (cycles)"),
-    ("p", "pause / resume the run: no new agent starts while paused"),
-    ("x", "on an agent: skip it (its agent() gives null); on the run: stop it (asks first)"),
-    ("r", "restart the selected running agent (one more attempt)"),
-    ("s", "save the script as a workflow (project or user)"),
-    ("?", "this help"),
-    ("q", "leave the view (once the run has finished)"),
-    ("Ctrl-C", "stop the run; press again to exit at once"),
-]
-
-
-class HelpScreen(ModalScreen[None]):
-    """The keys, as ``?`` shows them."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,q,enter", "dismiss", "close"),
-    ]
-    DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
-    HelpScreen > Static { width: auto; max-width: 90%; border: round $accent; padding: 0 1;
-        background: $surface; }
-    """
-
-    def __init__(self, read_only: bool) -> None:
-        super().__init__()
-        self.read_only = read_only
-
-    def compose(self) -> ComposeResult:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column()
-        for key, what in _HELP:
-            table.add_row(key, what)
-        note = (
-            "read-only: this view follows the run from the store; p, x and r work in the "
-            "terminal running it"
-            if self.read_only
-            else "Esc, ? or q closes this help"
-        )
-        yield Static(
-            Group(Text("Keys", style="bold"), table, Text(""), Text(note, style="dim")),
-            id="help",
-        )
-
-    async def action_dismiss(self, result: None = None) -> None:
-        self.dismiss(result)
-
-
-class SaveScreen(ModalScreen[Path | None]):
-    """Save the run's script as a workflow: Tab chooses project or user, Enter saves."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("tab,up,down,left,right", "toggle", "project/user"),
-        Binding("enter", "save", "save"),
-        Binding("escape", "cancel", "cancel"),
-    ]
-    DEFAULT_CSS = """
-    SaveScreen { align: center middle; }
-    SaveScreen > Static { width: auto; max-width: 90%; border: round $accent; padding: 0 1;
-        background: $surface; }
-    """
-
-    def __init__(self, source: str, name: str, cwd: Path) -> None:
-        super().__init__()
-        self.source, self.workflow_name, self.cwd = source, name, cwd
-        self.user = False
-        self.overwrite: Path | None = None  # the existing file Enter now overwrites
-        self.error = ""
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="save")
-
-    def on_mount(self) -> None:
-        self._draw()
-
-    def _draw(self) -> None:
-        from ...library import save_target
-
-        text = Text(f"Save {printable(repr(self.workflow_name))} as a workflow\n\n", style="bold")
-        for user, label in ((False, "project"), (True, "user")):
-            try:
-                target = str(save_target(self.workflow_name, user=user, cwd=self.cwd))
-            except (OSError, RuntimeError) as exc:  # no home directory, unreadable cwd
-                target = f"(unavailable: {exc})"
-            chosen = user == self.user
-            text.append("● " if chosen else "○ ", style="bold" if chosen else "dim")
-            text.append(f"{label:8} ", style="bold" if chosen else "")
-            text.append(printable(target) + "\n", style="" if chosen else "dim")
-        if self.overwrite is not None:
-            exists = f"{printable(self.overwrite)} exists: Enter overwrites it, Esc cancels"
-            text.append(f"\n{exists}", "yellow")
-        elif self.error:
-            text.append(f"\n{printable(self.error)}", style="red")
-        else:
-            text.append("\nTab: project or user · Enter: save · Esc: cancel", style="dim")
-        self.query_one("#save", Static).update(text)
-
-    def action_toggle(self) -> None:
-        self.user = not self.user
-        self.overwrite, self.error = None, ""
-        self._draw()
-
-    def action_save(self) -> None:
-        from ...library import SaveError, TargetExists, save_workflow
-
-        try:
-            path = save_workflow(
-                self.source,
-                self.workflow_name,
-                user=self.user,
-                force=self.overwrite is not None,
-                cwd=self.cwd,
-            )
-        except TargetExists as exc:
-            self.overwrite = exc.path
-            self._draw()
-            return
-        except SaveError as exc:
-            self.overwrite, self.error = None, str(exc)
-            self._draw()
-            return
-        self.dismiss(path)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class StopScreen(ModalScreen[bool]):
-    """Asks before ``x`` stops the whole run: one Esc too many must not end everything.
-
-    Only ``y`` stops: ``x`` pressed again (the user thought an agent was selected), Enter and
-    Esc all keep the run going.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y", "answer(True)", "stop the run"),
-        Binding("n,escape,x,q,enter,left", "answer(False)", "keep it running"),
-    ]
-    DEFAULT_CSS = """
-    StopScreen { align: center middle; }
-    StopScreen > Static { width: auto; max-width: 90%; border: round $warning; padding: 0 1;
-        background: $surface; }
-    """
-
-    def __init__(self, running: int, queued: int) -> None:
-        super().__init__()
-        self.running, self.queued = running, queued
-
-    def compose(self) -> ComposeResult:
-        running = (
-            "1 running agent is" if self.running == 1 else f"{self.running} running agents are"
-        )
-        queued = "1 queued one" if self.queued == 1 else f"{self.queued} queued ones"
-        text = Text("Stop the whole run?\n\n", style="bold")
-        text.append(
-            f"{running} cancelled and {queued} never start;\n"
-            "finished agents are kept, and jshost resume carries on from them.\n"
-            "To skip one agent instead: Enter opens the list, select it, press x.\n\n"
-        )
-        text.append("y", style="bold")
-        text.append(" stop the run · ")
-        text.append("n", style="bold")
-        text.append(" / ")
-        text.append("Esc", style="bold")
-        text.append(" keep it running")
-        yield Static(text, id="stop")
-
-    def action_answer(self, stop: bool) -> None:
-        self.dismiss(stop)
 
 
 class _Signal(Message):
     """SIGINT or SIGTERM reached the process while the view is up."""
 
-
-# ---- the app -------------------------------------------------------------------------------------
 
 Level = Literal["run", "agents", "detail"]
 
@@ -1097,34 +583,3 @@ class RunApp(App[int]):
         self._leave_when_finished = True
         await self._steer("stop")
         self.say("stopping… (Ctrl-C again to exit at once)")
-
-
-# ---- entry points ------------------------------------------------------------------------------
-
-
-def run_interactive(engine_factory: Callable[[Any], Engine], *, run_id: str) -> RunOutcome:
-    """Run an engine with the interactive view on this terminal; the outcome once both end.
-
-    ``engine_factory(sink)`` builds the engine with the given event sink.
-    """
-    queue = EventQueue()
-    source = LiveSource(engine_factory(queue.put), queue, run_id=run_id)
-    app = RunApp(source, handle_signals=True)
-    app.run()
-    runner = source.runner
-    # The view may close on the run's last event, a moment before its thread has returned.
-    if not runner.done.is_set() and source.state.outcome is None:
-        if app.abandoned:
-            sys.stderr.write(f"jshost: left at once; resume the run with: jshost resume {run_id}\n")
-            sys.stderr.flush()
-            os._exit(EXIT_STOPPED)
-        # The view failed or was closed some other way: the run goes on without it.
-        sys.stderr.write("jshost: the view closed before the run ended; Ctrl-C stops the run\n")
-        if not runner.started:  # it failed before it started the run
-            runner.start()
-    return runner.wait()
-
-
-def watch(store: Any, run_id: str) -> None:
-    """Follow a stored run in the interactive view, read-only, until the user leaves."""
-    RunApp(StoreSource(store, run_id), handle_signals=True).run()
