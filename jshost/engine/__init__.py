@@ -11,7 +11,7 @@ of its jobs; ``control`` steers it from another thread.
 from ..limits import Limits
 from ..records import AgentRecord, RunOutcome
 from .agents import default_label
-from .control import EngineControl
+from .control import EngineControl, EngineThread
 from .run import NO_ARGS, Engine
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "AgentRecord",
     "Engine",
     "EngineControl",
+    "EngineThread",
     "Limits",
     "RunOutcome",
     "default_label",

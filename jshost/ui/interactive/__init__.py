@@ -18,13 +18,13 @@ store (a running engine commits its changes within half a second) and is read-on
 
 The modules, each importing only those after it: ``entry`` (the two ways in), ``app`` (the
 app: layout, drawing, keys), ``screens`` (its dialogs), ``widgets`` (the row list and what it
-draws), ``sources`` (where a run comes from), ``engine_thread`` (the engine's thread).
+draws), ``sources`` (where a run comes from); the engine's thread is ``jshost.engine.EngineThread``.
 
 Importing this package imports textual: the CLI imports it only for these two views.
 """
 
+from ...engine import EngineThread
 from .app import RunApp
-from .engine_thread import EngineThread
 from .entry import run_interactive, watch
 from .screens import HelpScreen, SaveScreen, StopScreen
 from .sources import LiveSource, StoreSource

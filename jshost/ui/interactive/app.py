@@ -28,7 +28,6 @@ from ...errors import JshostError
 from ...text import printable
 from ..live import agents_line, log_lines, phase_cells, state_counts, tokens_line
 from ..state import STATES, AgentView, RunView, clock, count_states, phase_summaries, tokens_k
-from .engine_thread import EXIT_STOPPED
 from .screens import HelpScreen, SaveScreen, StopScreen
 from .sources import LOG_ROWS, STORE_POLL_FINISHED, Source
 from .widgets import (
@@ -46,6 +45,9 @@ from .widgets import (
 )
 
 __all__ = ["RunApp"]
+
+#: the exit code of a run stopped by the user
+EXIT_STOPPED = 130
 
 
 #: seconds a message stays in the message line

@@ -9,8 +9,7 @@ from typing import Any
 
 from ...engine import Engine, RunOutcome
 from ..dispatch import EventQueue
-from .app import RunApp
-from .engine_thread import EXIT_STOPPED
+from .app import EXIT_STOPPED, RunApp
 from .sources import LiveSource, StoreSource
 
 __all__ = ["run_interactive", "watch"]

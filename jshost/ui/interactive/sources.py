@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ...engine import Engine
+from ...engine import Engine, EngineThread
 from ..dispatch import EventQueue
 from ..state import RunState, RunView, view_from_state, view_from_store
-from .engine_thread import EngineThread
 
 __all__ = ["LiveSource", "Source", "StoreSource"]
 
