@@ -174,11 +174,6 @@ class Database:
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version = {v}")
 
-    @classmethod
-    def default(cls) -> Store:
-        """The store the command line uses (``jshost runs`` lists its runs)."""
-        return cls()
-
     def close(self) -> None:
         with self._lock:
             for fd in self._locks.values():

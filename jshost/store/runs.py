@@ -36,6 +36,11 @@ class Store(Database):
             as it is rather than refused.
     """
 
+    @classmethod
+    def default(cls) -> Store:
+        """The store the command line uses (``jshost runs`` lists its runs)."""
+        return cls()
+
     def __enter__(self) -> Store:
         return self
 
