@@ -23,8 +23,10 @@ from typing import Any
 
 import trio
 
-from jshost.engine import NO_ARGS, Engine, Limits, RunOutcome
+from jshost._api import Workflow, prepare
+from jshost.engine import NO_ARGS, Limits, RunOutcome
 from jshost.script import parse_script
+from jshost.script.validate import validate_source
 from jshost.store import Store
 from jshost.workers.base import Worker
 
@@ -134,34 +136,18 @@ def run_in_process(
     SQLite ``RunRecorder`` (a run row in ``home``'s store, every result committed before the
     script sees it, the run's end recorded). No progress UI, as with ``--quiet``.
     """
-    script = parse_script(source, path="bench.js")
+    workflow = Workflow(parse_script(source, path="bench.js"), validate_source(source))
     db = Store(home / "jshost.db") if store else None
     try:
-        recorder = None
-        if db is not None:
-            recorder = db.begin_run(
-                name=script.meta.name,
-                path=None,
-                script=script.source,
-                sha256=script.sha256,
-                args_json=None,
-                meta=script.meta.raw,
-                caps={"concurrency": limits.concurrency, "max_agents": limits.max_agents},
-                worker=worker.name,
-                model=None,
-            )
-        engine = Engine(script, worker=worker, limits=limits, args=args, recorder=recorder)
+        # The pipeline every run takes (jshost._api): the CLI's, jshost.run's and this one.
+        prepared = prepare(workflow, worker=worker, limits=limits, args=args, store=db)
+        engine = prepared.engine()
         if engine_hook is not None:
             engine_hook(engine)
 
-        async def main() -> RunOutcome:
-            async with worker:
-                return await engine.run()
-
         cpu0 = time.process_time()
-        outcome = trio.run(main)
-        if recorder is not None:
-            recorder.finish(outcome)
+        outcome = trio.run(prepared.serve, engine)
+        prepared.finish(outcome)
         cpu = time.process_time() - cpu0
     finally:
         if db is not None:

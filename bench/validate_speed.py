@@ -80,7 +80,7 @@ def generate(size: int) -> str:
 
 def time_validate(source: str, repeat: int) -> tuple[float, float, int]:
     """Median wall-clock and CPU seconds of one ``validate_source``, and its diagnostics."""
-    from jshost.script import lint
+    from jshost.script.lint import agents
     from jshost.script.validate import validate_source
 
     # Every repeat checks every schema afresh: clear the linter's schema memo caches, found by
@@ -88,7 +88,7 @@ def time_validate(source: str, repeat: int) -> tuple[float, float, int]:
     # (the sandbox's global names stay cached, as in a warm process).
     caches = [
         f
-        for name, f in vars(lint).items()
+        for name, f in vars(agents).items()
         if "schema" in name and callable(getattr(f, "cache_clear", None))
     ]
     wall, cpu, diagnostics = [], [], 0

@@ -15,7 +15,108 @@ Layout: the subpackages are the stages a script goes through, in order.
 Plain data every stage may name sits at the top level: ``records`` (a run's records),
 ``events``, ``journal``, ``errors``, ``schemas``, ``config``, ``library`` (saved workflows).
 Imports point one way, from the face toward the plain data: ``tests/test_layers.py`` fails
-on a cycle or on a forbidden direction.
+on a cycle or on a forbidden direction. ``_api`` holds the pipeline, once: the functions below,
+the CLI, the benchmarks and the tests all run workflows through it.
+
+The public surface is what this module exports (``__all__``), with ``jshost.workers`` and
+``jshost.events``; everything else may change. The names load lazily: ``import jshost`` loads
+no engine, sandbox, parser or view (see docs/python-api.md)::
+
+    import jshost
+
+    workflow = jshost.load("flow.js")
+    result = jshost.run(workflow, worker=lambda request: "an answer")
+    print(result.status, result.result, result.tokens)
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api import (
+        RunHandle,
+        RunResult,
+        Workflow,
+        arun,
+        load,
+        parse,
+        resume,
+        run,
+        start,
+    )
+    from .engine import Limits
+    from .errors import JshostError, ScriptError, StoreError, UsageError, WorkerError
+    from .sandbox import SandboxLimits
+    from .store import Store
+    from .workers import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker
+    from .workers.function import worker_from
+
 __version__ = "0.1.0"
+
+_WHERE = {
+    "AgentRejectedError": "workers",
+    "AgentRequest": "workers",
+    "AgentResult": "workers",
+    "JshostError": "errors",
+    "Limits": "engine",
+    "RunHandle": "_api",
+    "RunResult": "_api",
+    "SandboxLimits": "sandbox",
+    "ScriptError": "errors",
+    "Store": "store",
+    "StoreError": "errors",
+    "Usage": "workers",
+    "UsageError": "errors",
+    "Worker": "workers",
+    "WorkerError": "errors",
+    "Workflow": "_api",
+    "arun": "_api",
+    "load": "_api",
+    "parse": "_api",
+    "resume": "_api",
+    "run": "_api",
+    "start": "_api",
+    "worker_from": "workers.function",
+}
+
+__all__ = [
+    "AgentRejectedError",
+    "AgentRequest",
+    "AgentResult",
+    "JshostError",
+    "Limits",
+    "RunHandle",
+    "RunResult",
+    "SandboxLimits",
+    "ScriptError",
+    "Store",
+    "StoreError",
+    "Usage",
+    "UsageError",
+    "Worker",
+    "WorkerError",
+    "Workflow",
+    "__version__",
+    "arun",
+    "load",
+    "parse",
+    "resume",
+    "run",
+    "start",
+    "worker_from",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

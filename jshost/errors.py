@@ -55,7 +55,12 @@ class ScriptError(JshostError):
         line (int | None): 1-based line in the user's file.
         column (int | None): 1-based column in the user's file.
         detail (str | None): extra lines shown under the message (an excerpt, a hint).
+
+    ``diagnostics`` holds every finding when a script was refused by its checks
+    (``jshost.load``, ``jshost.parse``); it is empty otherwise.
     """
+
+    diagnostics: list[Any] = []  # noqa: RUF012 - replaced per instance, never mutated
 
     def __init__(
         self,

@@ -1,23 +1,47 @@
 """A run as plain data: each ``agent()`` call's record and how the run ended.
 
-The engine fills these in; events, views, the store and callers read them. This module imports
-nothing of jshost but the error tree and the workers' ``Usage``, so that naming a record never
-imports the engine (and ``jshost.events`` no longer needs to).
+The engine fills these in; events, views, the store and callers read them; workers report
+``Usage``. This module imports nothing of jshost but the error tree, so that naming a record
+never imports the engine (and ``jshost.events`` no longer needs to).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, final
 
 from .errors import WorkflowError
-from .workers.base import Usage
 
-__all__ = ["AgentRecord", "AgentStatus", "RunOutcome", "RunStatus"]
+__all__ = ["AgentRecord", "AgentStatus", "RunOutcome", "RunStatus", "Usage"]
 
 AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled", "cached"]
 RunStatus = Literal["completed", "failed", "stopped"]
+
+
+@final
+@dataclass(frozen=True)
+class Usage:
+    """Tokens an agent used, summed over its requests and attempts.
+
+    ``input_tokens`` is input read without the prompt cache; what was written to and read
+    from the cache is counted apart, as the Messages API reports it.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        if not isinstance(other, Usage):
+            return NotImplemented
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
+            self.cache_read_input_tokens + other.cache_read_input_tokens,
+        )
 
 
 @dataclass

@@ -13,8 +13,10 @@ import pytest
 import quickjs
 import trio
 
+from jshost._api import Workflow, prepare
 from jshost.engine import NO_ARGS, Engine, Limits, RunOutcome
 from jshost.script import parse_script
+from jshost.script.validate import validate_source
 from jshost.store import RunRecorder, Store
 from jshost.workers.sim import SimWorker
 
@@ -27,6 +29,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def _isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("JSHOST_HOME", str(tmp_path / "jshost-home"))
     monkeypatch.setenv("JSHOST_RAISE_ERRORS", "1")
+    # No installed worker plugin joins a test unless the test asks for it (tests/test_plugins.py).
+    monkeypatch.setenv("JSHOST_LOAD_PLUGINS", "")
     for key in list(os.environ):
         if key.startswith("ANTHROPIC_"):
             monkeypatch.delenv(key)
@@ -137,23 +141,27 @@ def run_once(
     source: str | None = None,
     **limits: Any,
 ) -> tuple[str, RunOutcome]:
-    """Run ``body`` with a store at ``path``; resume run ``replay_from`` when given."""
+    """Run ``body`` with a store at ``path``; resume run ``replay_from`` when given.
+
+    The run goes through the pipeline the CLI and ``jshost.run`` use (``jshost._api``).
+    """
     script = parse_script(source or script_source(body), path="flow.js")
+    workflow = Workflow(script, validate_source(script.source, path="flow.js"))
     worker = worker or SimWorker(latency=0.001)
 
     async def main():
         with Store(path) as store:
-            if replay_from is None:
-                recorder, replay = begin(store, script), None
-            else:
-                recorder, replay = store.resume_run(
-                    replay_from, caps={}, worker="sim", model=None, script=script.source
-                )
-            engine = Engine(
-                script, worker=worker, limits=Limits(**limits), recorder=recorder, replay=replay
+            prepared = prepare(
+                workflow,
+                worker=worker,
+                limits=Limits(**limits),
+                args=NO_ARGS,
+                store=store,
+                resume_id=replay_from,
             )
-            outcome = await engine.run()
-            recorder.finish(outcome)
-            return recorder.run_id, outcome
+            outcome = await prepared.serve(prepared.engine())
+            save_error = prepared.finish(outcome)
+            assert save_error is None, save_error
+            return prepared.run_id, outcome
 
     return trio.run(main)

@@ -29,7 +29,7 @@ from jshost.config import DEFAULT_MODELS, Config
 from jshost.engine import Engine, Limits
 from jshost.errors import WorkerError
 from jshost.script import parse_script
-from jshost.ui.plain import tokens_by_model
+from jshost.ui.summary import tokens_by_model
 from jshost.workers.anthropic import (
     EFFORT_LEVELS,
     NUDGE,

@@ -1524,7 +1524,7 @@ def test_meta_spanning_lines_keeps_line_numbers():
      (float("nan"), 0.001)],
 )  # fmt: skip
 def test_timer_delays_follow_nodes_rule(ms, seconds):
-    from jshost.engine.run import timer_delay
+    from jshost.engine.timers import timer_delay
 
     assert timer_delay(ms) == pytest.approx(seconds)
 

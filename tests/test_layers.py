@@ -163,6 +163,32 @@ def test_forbidden_direction(importer, imported):
     assert imported not in graph().get(importer, set())
 
 
+# Data at the very bottom: plain values every stage names. Each may import only these.
+DATA_MODULES = {
+    "jshost.records": {"jshost.errors"},  # AgentRecord, RunOutcome, Usage
+    "jshost.limits": set(),  # Limits, SandboxLimits, MAX_CONCURRENCY
+}
+
+
+@pytest.mark.parametrize("module", sorted(DATA_MODULES))
+def test_data_modules_import_nothing_of_jshost_but_what_they_may(module):
+    assert module in known_modules()
+    path = PACKAGE / f"{module.removeprefix('jshost.')}.py"
+    assert imports_of(path, known_modules()) <= DATA_MODULES[module]
+
+
+def test_no_import_cycle_inside_the_engine():
+    # The engine's concerns (agents, bridge, children, timers, control) are split into modules
+    # that Engine mixes in: none of them may need run.py, or each other in a circle.
+    modules = known_modules()
+    edges: dict[str, set[str]] = {}
+    for path in (PACKAGE / "engine").glob("*.py"):
+        name = module_name(path)
+        edges[name] = {m for m in imports_of(path, modules) if m.startswith("jshost.engine")}
+        edges[name].discard(name)
+    assert find_cycle(edges) is None
+
+
 HEAVY = ("trio", "quickjs", "tree_sitter", "textual")
 
 
@@ -172,8 +198,9 @@ HEAVY = ("trio", "quickjs", "tree_sitter", "textual")
         "import jshost",
         "from jshost.cli import main\nsys.argv = ['jshost', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass",
-        # the plain progress lines render records: they need no engine, sandbox or parser
-        "import jshost.ui.plain",
+        # the plain progress lines and the summary render records: they need no engine,
+        # sandbox or parser
+        "import jshost.ui.plain\nimport jshost.ui.summary",
     ],
     ids=["import-jshost", "jshost-help", "plain-progress"],
 )

@@ -17,7 +17,7 @@ from messages_server import MessagesServer
 from test_confirm import Terminal, env, expect_question, script  # noqa: F401 - fixtures
 
 from jshost.store import SCHEMA_VERSION, Store
-from jshost.store.db import _MIGRATIONS
+from jshost.store.migrations import _MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = ROOT / "samples" / "nginx-502-debug.js"
@@ -39,7 +39,7 @@ def test_confirmation_shows_the_plan_headline_and_the_run_compares_estimate_and_
     term.expect("budget: 230k output tokens · estimated ~37k · fits")
     term.expect("warning: Large workflow: 36 agents scheduled (more than 25)")
     term.expect("1. Yes, run it")  # the headline is above the choices
-    term.expect("Choose 1-4:")
+    term.expect("Choose 1-4 (")
     term.send("1\r")
     term.expect("usage by phase:")
     for line in (
@@ -88,7 +88,7 @@ def test_on_the_anthropic_worker_the_headline_has_a_cost_and_the_plan_sends_noth
         term.expect("estimate: 35 Haiku + 1 Opus agents · ~")
         term.expect(" out) · ~$0.0")
         term.expect("budget: none")
-        term.expect("Choose 1-4:")
+        term.expect("Choose 1-4 (")
         term.send("4\r")
         assert term.wait() == 2
         assert server.requests == []  # neither the plan nor the question reached the API

@@ -26,7 +26,8 @@ from jshost.script import parse_script
 from jshost.store import Store
 from jshost.ui.dispatch import EventQueue, EventsDropped, Stamped, UiThread
 from jshost.ui.live import LiveView
-from jshost.ui.plain import PlainProgress, format_result
+from jshost.ui.plain import PlainProgress
+from jshost.ui.summary import format_result
 from jshost.workers.base import Usage, report_usage
 from jshost.workers.sim import SimWorker
 

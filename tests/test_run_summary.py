@@ -88,7 +88,7 @@ def test_summary_shows_the_budget_used(tmp_path):
     summary = json.loads(as_json.stdout.splitlines()[-1])
     assert summary["budget"] == {"spent": 120, "total": 1000}
     without = _run(tmp_path, "await agent('a')\nreturn 1")
-    assert "budget" not in without.stderr
+    assert "output tokens used" not in without.stderr
 
 
 def test_one_model_name_for_an_agent_that_names_none(tmp_path):

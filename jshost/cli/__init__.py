@@ -12,8 +12,6 @@ import re
 import signal
 import stat
 import sys
-import threading
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -196,9 +194,12 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
         click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file."),
         click.option(
             "--worker",
-            type=click.Choice(["sim", "anthropic"]),
+            metavar="NAME",
+            # A plain string, checked by the worker registry when the run starts: a Choice
+            # would have to read every installed plugin just to build --help.
             help="Model worker: anthropic (the Messages API; the default when "
-            "ANTHROPIC_API_KEY is set) or sim (offline and deterministic).",
+            "ANTHROPIC_API_KEY is set), sim (offline and deterministic), or one an "
+            "installed plugin adds (see `jshost workers`).",
         ),
         click.option(
             "--base-url",
@@ -467,38 +468,34 @@ def _execute(
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
 
+    from .. import _api
     from ..store import Store
 
     try:
         store = Store()
-        recorder, replay = _open_run(store, loaded, args, limits, worker_obj, opts, resume_id)
+        prepared = _api.prepare(
+            _api.Workflow(loaded, report),
+            worker=worker_obj,
+            limits=limits,
+            args=args,
+            model=opts["model"],
+            store=store,
+            resume_id=resume_id,
+        )
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
-    run_id = recorder.run_id
+    run_id = prepared.run_id
     if plan is not None:
         from .plan import keep_estimate
 
         keep_estimate(store, run_id, plan)
     ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
-        outcome = _run(
-            loaded,
-            worker_obj,
-            limits,
-            args,
-            ui=ui,
-            model=opts["model"],
-            recorder=recorder,
-            replay=replay,
-            interactive_id=run_id if interactive else None,
-        )
-        save_error = None
-        try:
-            recorder.finish(outcome)
-        except JshostError as exc:
-            save_error = str(exc)
+        outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
+        save_error = prepared.finish(outcome)
 
-    from ..ui.plain import RESULT_PREVIEW_CHARS, format_result, format_summary, outcome_json
+    from ..ui.jsonl import outcome_json
+    from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
     from .plan import spent, with_usage
 
     usage_lines, usage_json = spent(outcome, worker_obj.name, limits, plan)
@@ -535,101 +532,28 @@ def _execute(
         sys.exit(EXIT_FAILED)
 
 
-def _open_run(
-    store: Any,
-    loaded: Any,
-    args: Any,
-    limits: Any,
-    worker: Any,
-    opts: dict[str, Any],
-    resume_id: str | None,
-) -> tuple[Any, Any]:
-    from ..engine import NO_ARGS
-
-    args_json = None if args is NO_ARGS else json.dumps(args, ensure_ascii=True)
-    caps = {
-        "concurrency": limits.concurrency,
-        "max_agents": limits.max_agents,
-        "budget": limits.budget,
-        "timeout": limits.timeout,
-        "cpu_limit": limits.sandbox.cpu_slice,
-        "memory_limit": limits.sandbox.memory >> 20,
-    }
-    script = {
-        "script": loaded.source,
-        "sha256": loaded.sha256,
-        "path": None if loaded.path is None else str(Path(loaded.path).resolve()),
-        "name": loaded.meta.name,
-        "meta": loaded.meta.raw,
-        "args_json": args_json,
-    }
-    if resume_id is None:
-        return store.begin_run(caps=caps, worker=worker.name, model=opts["model"], **script), None
-    return store.resume_run(resume_id, caps=caps, worker=worker.name, model=opts["model"], **script)
-
-
-def _run(
-    loaded: Any,
-    worker: Any,
-    limits: Any,
-    args: Any,
-    *,
-    ui: Any,
-    model: Any,
-    recorder: Any = None,
-    replay: Any = None,
-    interactive_id: str | None = None,
-) -> Any:
+def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
+    """Run a prepared run with this terminal's view and signals; the outcome."""
     import trio
 
-    from ..engine import Engine
-    from ..library import discover, find_workflow
-    from ..settings import ModelPolicy
     from ..ui.dispatch import UiThread
-
-    # Saved workflows are discovered once per run, not per workflow('name') call: a script
-    # that misses in a loop must not re-read every saved file each time.
-    saved: list[Any] = []
-    saved_lock = threading.Lock()
-
-    def saved_workflows() -> list[Any]:
-        with saved_lock:
-            if not saved:
-                saved.append(discover()[0])
-            return saved[0]
-
-    def resolve_workflow(name: str) -> Path | None:
-        found = find_workflow(name, workflows=saved_workflows())
-        return None if found is None else found.path
-
-    def make_engine(sink: Any) -> Engine:
-        return Engine(
-            loaded,
-            worker=worker,
-            limits=limits,
-            args=args,
-            sink=sink,
-            model=model,
-            recorder=recorder,
-            replay=replay,
-            model_policy=ModelPolicy.from_env(),
-            resolve_workflow=resolve_workflow,
-            workflow_names=lambda: [wf.name for wf in saved_workflows()],
-        )
 
     if interactive_id is not None:
         from ..ui.interactive import run_interactive  # imports textual: only for this view
 
-        return run_interactive(make_engine, run_id=interactive_id)
+        try:
+            return run_interactive(prepared.engine, run_id=interactive_id)
+        except KeyboardInterrupt:
+            os._exit(EXIT_STOPPED)  # a second Ctrl-C: leave at once, the run as it stands
 
     thread = UiThread(ui).start() if ui is not None else None
-    engine = make_engine(thread.sink if thread is not None else None)
+    engine = prepared.engine(thread.sink if thread is not None else None)
 
     async def main() -> Any:
-        async with worker, trio.open_nursery() as nursery:
+        async with trio.open_nursery() as nursery:
             nursery.start_soon(_stop_on_signal, engine, thread is None)
             try:
-                return await engine.run()
+                return await prepared.serve(engine)
             finally:
                 nursery.cancel_scope.cancel()
 
@@ -734,8 +658,18 @@ def _register() -> None:
     from .plan import plan_cmd
     from .runs import inspect_cmd, runs_cmd
     from .watch import watch_cmd
+    from .workers import workers_cmd
 
-    for command in (runs_cmd, inspect_cmd, save_cmd, list_cmd, validate_cmd, show_cmd, watch_cmd):
+    for command in (
+        runs_cmd,
+        inspect_cmd,
+        save_cmd,
+        list_cmd,
+        validate_cmd,
+        show_cmd,
+        watch_cmd,
+        workers_cmd,
+    ):
         cli.add_command(command)
     cli.add_command(plan_cmd)
     # click cuts a docstring's first sentence at 45 characters, mid-phrase; these fit whole.
@@ -749,6 +683,7 @@ def _register() -> None:
         "validate": "Check scripts without running them.",
         "show": "Show a script exactly as it would run.",
         "watch": "Follow a run live from another terminal.",
+        "workers": "List the model workers, built-in and plugins.",
         "plan": "Estimate agents, tokens and cost of a run.",
     }
     for name, text in short_help.items():

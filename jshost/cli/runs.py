@@ -42,7 +42,7 @@ def _when(epoch: float | None) -> str:
 
 
 def _seconds(s: float | None) -> str:
-    from ..ui.plain import format_seconds
+    from ..ui.summary import format_seconds
 
     return "-" if s is None else format_seconds(s)
 

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 import quickjs
 
 from ..bounds import MAX_PROMPT_CHARS
+from ..limits import SandboxLimits
 
 __all__ = [
     "CHILD_LINE_BASE",
@@ -46,7 +46,6 @@ RUNTIME_LINE_BASE = 600_000
 CHILD_LINE_BASE = 700_000
 
 _THREAD_STACK = 64 << 20  # the JS thread's C stack; QuickJS's guard is set far below it
-_MAX_JS_STACK = 8 << 20
 # Events the host takes from the outbox at a time (a script can emit millions in one slice).
 _CHUNK = 4096
 # How often a caller waiting on a long JS step checks the step's CPU time.
@@ -69,29 +68,6 @@ class SandboxLimitError(Exception):
         super().__init__(message)
         self.name = name
         self.message = message
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Resource limits of one context.
-
-    Args:
-        memory (int): bytes of JS heap.
-        stack (int): bytes of JS stack (never 0: 0 means unlimited, and a segfault).
-        cpu_slice (float): seconds one synchronous slice may run before it is interrupted.
-    """
-
-    memory: int = 256 << 20
-    stack: int = 4 << 20
-    cpu_slice: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.memory < (8 << 20):
-            raise ValueError("memory limit must be at least 8 MiB")
-        if not (64 << 10) <= self.stack <= _MAX_JS_STACK:
-            raise ValueError("stack limit must be between 64 KiB and 8 MiB")
-        if self.cpu_slice <= 0:
-            raise ValueError("cpu_slice must be positive")
 
 
 def _timeout(limits: SandboxLimits) -> SandboxLimitError:

@@ -1,6 +1,6 @@
 """``jshost validate``: every problem in a workflow script, found without running it.
 
-The load checks of ``load.py`` (what ``run`` refuses) and the static checks of ``lint.py``
+The load checks of ``load.py`` (what ``run`` refuses) and the static checks of ``lint/``
 (tree-sitter) run on the same parse; every diagnostic is kept, sorted by position. Nothing
 here spends a token or evaluates the script: QuickJS only compiles it.
 """

@@ -9,9 +9,11 @@ import json
 from typing import IO, Any
 
 from .. import events as ev
+from ..records import RunOutcome
 from .dispatch import EventsDropped, Stamped
+from .summary import tokens_by_model
 
-__all__ = ["JsonEvents", "event_json"]
+__all__ = ["JsonEvents", "event_json", "outcome_json"]
 
 _AGENT_END = {
     "done": "agent_done",
@@ -115,3 +117,39 @@ class JsonEvents:
 
     def close(self) -> None:
         self.out.flush()
+
+
+def outcome_json(outcome: RunOutcome, meta_name: str, run_id: str | None = None) -> dict[str, Any]:
+    """The summary object that ends ``run --json`` output."""
+    o = outcome
+    return {
+        "event": "summary",
+        "run_id": run_id,
+        "workflow": meta_name,
+        "status": o.status,
+        "result": o.result,
+        "error": str(o.error) if o.error else None,
+        "agents": {
+            "total": len(o.agents),
+            "done": o.count("done"),
+            "failed": o.count("failed"),
+            "skipped": o.count("skipped"),
+            "cancelled": o.count("cancelled"),
+            "cached": o.count("cached"),
+            "refused": o.refused,
+        },
+        "tokens": {
+            "input": o.tokens_in,
+            "output": o.tokens_out,
+            "cache_write": o.usage.cache_creation_input_tokens,
+            "cache_read": o.usage.cache_read_input_tokens,
+        },
+        "tokens_by_model": {
+            m: {"input": i, "output": out} for m, (i, out) in tokens_by_model(o).items()
+        },
+        "budget": None if o.budget is None else {"spent": o.spent, "total": o.budget},
+        "elapsed_s": round(o.elapsed, 3),
+        "peak_concurrency": o.peak_concurrency,
+        "problem": o.worker_problem,
+        "failures": o.failures,
+    }

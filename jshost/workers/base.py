@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, final
 
 from ..errors import WorkerError
+from ..records import Usage
 
 __all__ = [
     "AgentRejectedError",
@@ -60,31 +61,6 @@ class AgentRequest:
     isolation: str | None = None
     stall_ms: int | None = None
     log: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
-
-
-@final
-@dataclass(frozen=True)
-class Usage:
-    """Tokens an agent used, summed over its requests and attempts.
-
-    ``input_tokens`` is input read without the prompt cache; what was written to and read
-    from the cache is counted apart, as the Messages API reports it.
-    """
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        if not isinstance(other, Usage):
-            return NotImplemented
-        return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_creation_input_tokens + other.cache_creation_input_tokens,
-            self.cache_read_input_tokens + other.cache_read_input_tokens,
-        )
 
 
 @final

@@ -1,0 +1,181 @@
+"""``agent()`` calls: the prompt, the options object, each option's value and literal schemas."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+
+from tree_sitter import Node
+
+from ..meta import literal_value, unparen
+from .linter import _Linter
+
+#: agent() options the runtime reads; any other key is ignored (W502).
+AGENT_OPTIONS = ("label", "phase", "schema", "model", "effort", "isolation", "agentType", "stallMs")
+#: effort levels (``med`` is the reference runtime's alias of ``medium``); numbers pass too.
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+_EFFORT_ALIASES = ("med",)
+
+
+def check_agent(linter: _Linter, call: Node, args: list[Node]) -> None:
+    if not args:
+        linter.report(
+            "E501",
+            "agent() expects a prompt string as its first argument, got undefined",
+            call,
+        )
+        return
+    kind = linter.kind(args[0])
+    if kind is not None and kind != "string":
+        linter.report(
+            "E501",
+            f"agent() expects a prompt string as its first argument, got {kind}",
+            args[0],
+        )
+    if len(args) < 2:
+        return
+    opts = unparen(args[1])
+    kind = linter.kind(opts)
+    if kind in ("string", "number", "boolean", "function"):
+        linter.report("E503", f"agent() options must be an object, got {kind}", opts)
+    elif kind == "array":
+        linter.report("E503", "agent() options must be an object, not an array", opts)
+    elif opts.type == "object":
+        check_options(linter, opts)
+
+
+def check_options(linter: _Linter, opts: Node) -> None:
+    for entry in opts.named_children:
+        if entry.type == "pair":
+            key_node = entry.child_by_field_name("key")
+            value = entry.child_by_field_name("value")
+        elif entry.type == "shorthand_property_identifier":
+            key_node, value = entry, None
+        elif entry.type == "method_definition":
+            key_node, value = entry.child_by_field_name("name"), entry
+        else:
+            continue  # spread, comments: nothing evident
+        key = linter.key(key_node)
+        if key is None:
+            continue
+        if key not in AGENT_OPTIONS:
+            close = difflib.get_close_matches(key, AGENT_OPTIONS, n=1)
+            suggestion = f" (did you mean {close[0]!r}?)" if close else ""
+            linter.report(
+                "W502",
+                f"unknown agent() option {key!r} is ignored{suggestion}",
+                key_node,
+                hint="known options: " + ", ".join(AGENT_OPTIONS),
+            )
+            continue
+        if value is not None:
+            check_option(linter, key, unparen(value))
+
+
+def check_option(linter: _Linter, key: str, value: Node) -> None:
+    kind = linter.kind(value)
+    if kind is None or kind in ("null", "undefined"):
+        return  # computed, or absent (the runtime ignores null)
+    if key == "schema":
+        if kind in ("object", "boolean"):
+            check_schema(linter, value)
+        else:
+            linter.report(
+                "E503",
+                f"agent() option 'schema' must be a JSON Schema object, not {_a(kind)}",
+                value,
+            )
+        return
+    if key == "stallMs":
+        if kind != "number":
+            linter.report(
+                "E503", f"agent() option 'stallMs' must be a number, not {_a(kind)}", value
+            )
+        return
+    if key == "effort":
+        if kind == "number":
+            return
+        if kind != "string":
+            linter.report(
+                "E503",
+                f"agent() option 'effort' must be a string or a number, not {_a(kind)}",
+                value,
+            )
+            return
+        text = linter.string_value(value)
+        if text is not None and text not in EFFORTS + _EFFORT_ALIASES:
+            levels = ", ".join(repr(e) for e in EFFORTS)
+            linter.report(
+                "E504",
+                f"agent() option 'effort' {text!r} is ignored: it must be one of {levels} "
+                "(or a number)",
+                value,
+            )
+        return
+    if kind != "string":
+        linter.report("E503", f"agent() option {key!r} must be a string, not {_a(kind)}", value)
+        return
+    if key == "isolation":
+        text = linter.string_value(value)
+        if text == "remote":
+            linter.report(
+                "E505", "agent({isolation:'remote'}) is not available in this build", value
+            )
+        elif text is not None and text != "worktree":
+            linter.report(
+                "E505", f"agent() option 'isolation' must be 'worktree', not {text!r}", value
+            )
+
+
+def check_schema(linter: _Linter, value: Node) -> None:
+    ok, schema = literal_value(value, linter.positions)
+    if not ok:
+        return  # built from variables: the runtime checks it
+    try:
+        text = json.dumps(schema)
+    except (ValueError, RecursionError):
+        return  # not JSON: the runtime's own check reports it
+    for problem, where in _schema_problems(text):
+        code = "E507" if "unusable JSON Schema" in problem else "E506"
+        linter.report(code, problem, _literal_at(unparen(value), where))
+
+
+@functools.lru_cache(maxsize=512)
+def _schema_problems(text: str) -> tuple[tuple[str, tuple[str | int, ...]], ...]:
+    """``schema_problems`` of a schema given as JSON text, remembered: checking against the
+    meta-schema is slow, and a script often repeats one schema in many calls."""
+    from ...schemas import schema_problems  # jsonschema is slow to import; only when needed
+
+    return tuple(schema_problems(json.loads(text)))
+
+
+def _literal_at(node: Node, where: tuple[str | int, ...]) -> Node:
+    """The node of the literal ``node`` at the JSON path ``where`` (as deep as it can follow)."""
+    for step in where:
+        node = unparen(node)
+        found = None
+        if node.type == "object" and isinstance(step, str):
+            for pair in node.named_children:
+                key = pair.child_by_field_name("key") if pair.type == "pair" else None
+                if key is None:
+                    continue
+                text = key.text.decode("utf-8", "replace") if key.text else ""
+                if key.type == "string":
+                    text = text[1:-1]
+                if text == step:
+                    found = pair.child_by_field_name("value")
+                    break
+        elif node.type == "array" and isinstance(step, int):
+            items = [c for c in node.named_children if c.type != "comment"]
+            found = items[step] if 0 <= step < len(items) else None
+        if found is None:
+            break
+        node = found
+    return node
+
+
+def _a(kind: str) -> str:
+    return {"array": "an array", "object": "an object", "undefined": "undefined"}.get(
+        kind, f"a {kind}"
+    )

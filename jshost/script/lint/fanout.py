@@ -1,0 +1,442 @@
+"""The agent fan-out estimate: how many agents a run starts, as far as the text shows.
+
+Each ``agent()`` call counts once per run of the code around it: loops multiply by their
+iterations, functions by the places that call them, ``xs.map(…)`` by the length of ``xs``.
+What the text does not fix becomes a named factor (``names.length``, ``[loop at 3:1]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, final
+
+from tree_sitter import Node
+
+from ..meta import literal_value, unparen
+from .linter import _Linter
+from .nodes import _DECLARED_FUNCTIONS, _FUNCTIONS, _LOOPS, _PROMISE_GLOBALS, _conjuncts
+
+# Array methods that call their callback once per element.
+_PER_ELEMENT = frozenset(
+    {"map", "forEach", "flatMap", "filter", "some", "every", "find", "findIndex", "reduce"}
+)
+# How many terms the fan-out sum keeps before it says "and more".
+_MAX_TERMS = 12
+# Bounds the walks through function bindings (a helper calling a helper calling …).
+_MAX_DEPTH = 40
+
+# A count is a polynomial: {sorted factor names: coefficient}; () is the constant term.
+_Count = dict[tuple[str, ...], int]
+_ONE: _Count = {(): 1}
+
+
+def _add(total: _Count, more: _Count) -> None:
+    """``total += more``, in place (a sum over many calls stays linear)."""
+    for term, k in more.items():
+        total[term] = total.get(term, 0) + k
+
+
+def _mul(a: _Count, b: _Count) -> _Count:
+    out: _Count = {}
+    for ta, ka in a.items():
+        for tb, kb in b.items():
+            term = tuple(sorted(ta + tb))
+            out[term] = out.get(term, 0) + ka * kb
+    return out
+
+
+@final
+@dataclass(frozen=True)
+class FanOut:
+    """How many agents a run starts, as far as the text shows.
+
+    ``constant`` agents always; each of ``terms`` adds ``coefficient`` × the product of its
+    factors; ``factors`` says what each factor is: ``"args"`` (its size depends on ``args``),
+    ``"answers"`` (on what agents answer) or ``"unknown"`` (a loop or a value the text does
+    not fix).
+    """
+
+    constant: int = 0
+    terms: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
+    factors: dict[str, str] = field(default_factory=dict)
+    sites: int = 0
+    #: terms left out of ``terms`` (and of ``text()``) to keep the estimate readable
+    more_terms: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return not self.terms and not self.more_terms
+
+    @property
+    def depends_on_args(self) -> bool:
+        return "args" in self.factors.values()
+
+    def text(self) -> str:
+        """``3 agents``, ``1 + names.length agents (depends on args)``, …"""
+        if self.sites == 0:
+            return "no agent() calls"
+        parts = [str(self.constant)] if self.constant or not self.terms else []
+        for k, names in self.terms:
+            product = " × ".join(n if self.factors.get(n) == "args" else f"[{n}]" for n in names)
+            parts.append(product if k == 1 else f"{k} × {product}")
+        if self.more_terms:
+            parts.append(f"({self.more_terms} more terms)")
+        total = " + ".join(parts)
+        noun = "agent" if total == "1" else "agents"
+        notes = []
+        answers = [n for n, kind in self.factors.items() if kind == "answers"]
+        unknown = [n for n, kind in self.factors.items() if kind == "unknown"]
+        if self.depends_on_args:
+            notes.append("depends on args")
+        if answers:
+            notes.append("depends on agents' answers: " + ", ".join(answers))
+        if unknown:
+            notes.append("not evident: " + ", ".join(unknown))
+        return f"{total} {noun}" + (f" ({'; '.join(notes)})" if notes else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text(),
+            "agent_calls": self.sites,
+            "constant": self.constant,
+            "exact": self.exact,
+            "depends_on_args": self.depends_on_args,
+            "terms": [{"coefficient": k, "factors": list(n)} for k, n in self.terms],
+            "more_terms": self.more_terms,
+            "factors": dict(self.factors),
+        }
+
+
+def estimate(linter: _Linter) -> FanOut:
+    """The fan-out of the script ``linter`` has walked and resolved."""
+    return _FanOutEstimate(linter).fanout()
+
+
+class _FanOutEstimate:
+    """One estimate: the counts it has worked out, and the factors it has named so far."""
+
+    def __init__(self, linter: _Linter) -> None:
+        self.linter = linter
+        self._calls_memo: dict[int, _Count] = {}
+        self._in_progress: set[int] = set()
+        self.factors: dict[str, str] = {}
+
+    def fanout(self) -> FanOut:
+        total: _Count = {}
+        sites = 0
+        for call, _ in self.linter.global_calls("agent"):
+            sites += 1
+            _add(total, self.runs(call, 0))
+        for call, _ in self.linter.global_calls("workflow"):
+            name = self.factor(f"workflow() at {self.linter.where(call)}", "unknown")
+            _add(total, _mul(self.runs(call, 0), {(name,): 1}))
+            sites += 1
+        terms = sorted(
+            ((k, names) for names, k in total.items() if names and k),
+            key=lambda t: (len(t[1]), t[1]),
+        )
+        more = max(0, len(terms) - _MAX_TERMS)
+        terms = terms[:_MAX_TERMS]
+        used = {name for _, names in terms for name in names}
+        return FanOut(
+            constant=total.get((), 0),
+            terms=terms,
+            factors={n: k for n, k in self.factors.items() if n in used},
+            sites=sites,
+            more_terms=more,
+        )
+
+    def factor(self, name: str, kind: str) -> str:
+        self.factors.setdefault(name, kind)
+        return name
+
+    def unknown(self, what: str, node: Node) -> _Count:
+        return {(self.factor(f"{what} at {self.linter.where(node)}", "unknown"),): 1}
+
+    def runs(self, node: Node, depth: int) -> _Count:
+        """How many times the code at ``node`` runs in one run of the script."""
+        count = _ONE
+        child, parent = node, node.parent
+        while parent is not None:
+            if parent.type in _FUNCTIONS:
+                return _mul(count, self.calls(parent, depth + 1))
+            if parent.type in _LOOPS and parent.child_by_field_name("body") == child:
+                count = _mul(count, self.iterations(parent, depth))
+            child, parent = parent, parent.parent
+        return count
+
+    def calls(self, function: Node, depth: int) -> _Count:
+        """How many times ``function`` is called in one run."""
+        key = function.start_byte
+        if key in self._calls_memo:
+            return self._calls_memo[key]
+        if depth > _MAX_DEPTH or key in self._in_progress:
+            return self.unknown("recursion", function)
+        self._in_progress.add(key)
+        try:
+            result = self._calls(function, depth)
+        finally:
+            self._in_progress.discard(key)
+        self._calls_memo[key] = result
+        return result
+
+    def _calls(self, function: Node, depth: int) -> _Count:
+        if function.type in _DECLARED_FUNCTIONS:
+            return self.calls_through_name(function, function.child_by_field_name("name"), depth)
+        occurrence = function
+        while (
+            occurrence.parent is not None and occurrence.parent.type == "parenthesized_expression"
+        ):
+            occurrence = occurrence.parent
+        parent = occurrence.parent
+        if parent is None:
+            return _ONE
+        if (
+            parent.type == "variable_declarator"
+            and parent.child_by_field_name("value") == occurrence
+        ):
+            return self.calls_through_name(function, parent.child_by_field_name("name"), depth)
+        return self.invocations(occurrence, depth)
+
+    def calls_through_name(self, function: Node, name: Node | None, depth: int) -> _Count:
+        """Calls of a function bound to ``name``: the sum over the places that use the name."""
+        binding = self.linter.bound_in.get(function.start_byte)
+        if name is None or binding is None:
+            return self.unknown("function", function)
+        scope, text = binding
+        total: _Count = {}
+        for ref in self.linter.uses.get((id(scope), text), ()):
+            _add(total, self.invocations(ref, depth))
+        return total
+
+    def invocations(self, occurrence: Node, depth: int) -> _Count:
+        """Calls made of the function value at ``occurrence`` (a function or a name for one)."""
+        parent = occurrence.parent
+        while parent is not None and parent.type == "parenthesized_expression":
+            occurrence, parent = parent, parent.parent
+        if parent is None:
+            return _ONE
+        kind = parent.type
+        if kind == "call_expression" and parent.child_by_field_name("function") == occurrence:
+            return self.runs(parent, depth)
+        if kind == "arguments":
+            call = parent.parent
+            if call is None or call.type != "call_expression":
+                return self.runs(parent, depth)
+            values = [a for a in parent.named_children if a.type != "comment"]
+            index = values.index(occurrence) if occurrence in values else 0
+            return _mul(self.per_call(call, values, index, depth), self.runs(call, depth))
+        if kind == "array":
+            return self.runs(parent, depth)  # a list of thunks: each is called once
+        if kind in ("arrow_function",) and parent.child_by_field_name("body") == occurrence:
+            return self.calls(parent, depth + 1)  # a thunk made per call of its maker
+        if kind == "return_statement":
+            maker = _enclosing_function(parent)
+            return self.calls(maker, depth + 1) if maker is not None else _ONE
+        if kind == "expression_statement":
+            return {}  # a function nobody calls
+        return self.unknown("function value", occurrence)
+
+    def per_call(self, call: Node, values: list[Node], index: int, depth: int) -> _Count:
+        """How often one call ``call(...)`` calls its argument number ``index``."""
+        function = call.child_by_field_name("function")
+        if function is None:
+            return _ONE
+        if function.type == "member_expression":
+            prop = function.child_by_field_name("property")
+            obj = function.child_by_field_name("object")
+            method = self.linter.text(prop) if prop is not None else ""
+            if method in _PER_ELEMENT and obj is not None and index == 0:
+                return self.length(obj, depth)
+            if method == "from" and obj is not None and self.linter.is_global(obj, "Array"):
+                return self.from_length(values[0], depth) if index == 1 else _ONE
+            return _ONE
+        if self.linter.is_global(function, "pipeline") and index >= 1:
+            return self.length(values[0], depth)
+        return _ONE  # parallel(), setTimeout(), a helper: called once, as far as we know
+
+    def iterations(self, loop: Node, depth: int) -> _Count:
+        if loop.type == "for_in_statement":
+            right = loop.child_by_field_name("right")
+            is_of = any(c.type == "of" for c in loop.children)
+            if right is not None and is_of:
+                return self.length(right, depth)
+            return self.unknown("for…in loop", loop)
+        if loop.type == "for_statement":
+            counted = self.counted_for(loop, depth)
+            if counted is not None:
+                return counted
+        return self.unknown("loop", loop)
+
+    def counted_for(self, loop: Node, depth: int) -> _Count | None:
+        """``for (let i = A; i < B; i++)``: B − A iterations (or B's size)."""
+        init = loop.child_by_field_name("initializer")
+        test = loop.child_by_field_name("condition")
+        if init is None or test is None:
+            return None
+        if test.type == "expression_statement" and test.named_children:
+            test = test.named_children[0]
+        declarators = [c for c in init.named_children if c.type == "variable_declarator"]
+        if len(declarators) != 1:
+            return None
+        start = declarators[0].child_by_field_name("value")
+        var = declarators[0].child_by_field_name("name")
+        if start is None or var is None:
+            return None
+        # `i < 20 && budget.remaining() > 0` runs at most 20 times: any `i < B` conjunct bounds.
+        for part in _conjuncts(test):
+            if part.type != "binary_expression":
+                continue
+            left, right = part.child_by_field_name("left"), part.child_by_field_name("right")
+            operator = part.child_by_field_name("operator")
+            if left is None or right is None or operator is None:
+                continue
+            if self.linter.text(left) == self.linter.text(var) and operator.type in ("<", "<="):
+                return self.counted(start, right, operator.type == "<=", depth)
+        return None
+
+    def counted(self, start: Node, bound: Node, inclusive: bool, depth: int) -> _Count | None:
+        """Iterations of ``for (i = start; i < bound; i++)`` (``<=`` when ``inclusive``)."""
+        ok, a = literal_value(start, self.linter.positions)
+        if not ok or not isinstance(a, int) or isinstance(a, bool):
+            return None
+        ok, b = literal_value(bound, self.linter.positions)
+        if ok and isinstance(b, int) and not isinstance(b, bool):
+            return {(): max(0, b - a + inclusive)}
+        if a == 0 and not inclusive:
+            return self.size(bound, depth)
+        return None
+
+    def length(self, node: Node, depth: int) -> _Count:
+        """The length of an array expression: evident, or a factor named after it."""
+        found = self.evident_length(node, depth)
+        return found if found is not None else self.symbol(f"{self.short(node)}.length", node)
+
+    def from_length(self, node: Node, depth: int) -> _Count:
+        """The length of ``Array.from(node, …)``: ``{length: n}`` gives n."""
+        node = unparen(node)
+        if node.type == "object":
+            for pair in node.named_children:
+                key = pair.child_by_field_name("key") if pair.type == "pair" else None
+                if key is not None and self.linter.key(key) == "length":
+                    value = pair.child_by_field_name("value")
+                    if value is not None:
+                        return self.size(value, depth + 1)
+        return self.length(node, depth + 1)
+
+    def evident_length(self, node: Node, depth: int) -> _Count | None:
+        node = unparen(node)
+        if depth > _MAX_DEPTH:
+            return None
+        kind = node.type
+        if kind == "array":
+            total: _Count = {}
+            for element in node.named_children:
+                if element.type == "comment":
+                    continue
+                if element.type == "spread_element" and element.named_children:
+                    _add(total, self.length(element.named_children[0], depth + 1))
+                else:
+                    _add(total, _ONE)
+            return total
+        if kind == "identifier":
+            bound = self.bound_value(node)
+            return self.evident_length(bound, depth + 1) if bound is not None else None
+        if kind != "call_expression":
+            return None
+        function = node.child_by_field_name("function")
+        args = node.child_by_field_name("arguments")
+        values = [a for a in args.named_children if a.type != "comment"] if args else []
+        if function is None or function.type != "member_expression":
+            return None
+        prop = function.child_by_field_name("property")
+        obj = function.child_by_field_name("object")
+        method = self.linter.text(prop) if prop is not None else ""
+        if method == "map" and obj is not None:
+            return self.evident_length(obj, depth + 1)
+        if method == "from" and obj is not None and self.linter.is_global(obj, "Array") and values:
+            first = unparen(values[0])
+            if first.type == "object":
+                return self.from_length(first, depth + 1)
+            return self.evident_length(first, depth + 1)
+        return None
+
+    def size(self, node: Node, depth: int) -> _Count:
+        """The value of a count expression (``n``, ``list.length``, a literal), or a factor."""
+        node = unparen(node)
+        ok, value = literal_value(node, self.linter.positions)
+        if ok and isinstance(value, int) and not isinstance(value, bool):
+            return {(): max(0, value)}
+        if node.type == "identifier" and depth <= _MAX_DEPTH:
+            bound = self.bound_value(node)
+            if bound is not None:
+                ok, value = literal_value(unparen(bound), self.linter.positions)
+                if ok and isinstance(value, int) and not isinstance(value, bool):
+                    return {(): max(0, value)}
+        if node.type == "member_expression":
+            prop = node.child_by_field_name("property")
+            obj = node.child_by_field_name("object")
+            if prop is not None and obj is not None and self.linter.text(prop) == "length":
+                return self.length(obj, depth + 1)
+        return self.symbol(self.short(node), node)
+
+    def bound_value(self, node: Node) -> Node | None:
+        """The value a ``const`` name is bound to, when it is one plain binding."""
+        scope = self.linter.resolved.get(node.start_byte)
+        if scope is None:
+            return None
+        value = scope.names.get(self.linter.text(node))
+        if value is None or value.type in _FUNCTIONS:
+            return None
+        declarator = value.parent
+        declaration = declarator.parent if declarator is not None else None
+        if declaration is None or declaration.type != "lexical_declaration":
+            return None
+        if not any(c.type == "const" for c in declaration.children):
+            return None
+        return value
+
+    def symbol(self, name: str, node: Node) -> _Count:
+        sources = self.sources(node)
+        kind = "args" if "args" in sources else "answers" if "answers" in sources else "unknown"
+        return {(self.factor(name, kind),): 1}
+
+    def sources(self, node: Node, depth: int = 0) -> set[str]:
+        """Where the value of ``node`` comes from: ``"args"`` when it reads the global
+        ``args``, ``"answers"`` when it is built from what ``agent()`` (or ``parallel()``,
+        ``pipeline()``, ``workflow()``) returned; through the names it reads, too."""
+        found: set[str] = set()
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            kind = n.type
+            if kind == "identifier":
+                if self.linter.is_global(n, "args"):
+                    found.add("args")
+                    continue
+                scope = self.linter.resolved.get(n.start_byte)
+                origin = scope.origins.get(self.linter.text(n)) if scope is not None else None
+                if origin is not None and origin.type not in _FUNCTIONS and depth < _MAX_DEPTH:
+                    found |= self.sources(origin, depth + 1)
+                continue
+            if kind == "call_expression":
+                function = n.child_by_field_name("function")
+                if function is not None and any(
+                    self.linter.is_global(function, g) for g in _PROMISE_GLOBALS
+                ):
+                    found.add("answers")  # a model's answer, whatever the prompt read
+                    continue
+            if kind not in _FUNCTIONS:
+                stack.extend(n.named_children)
+        return found
+
+    def short(self, node: Node) -> str:
+        text = " ".join(self.linter.text(node).split())
+        return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _enclosing_function(node: Node) -> Node | None:
+    parent = node.parent
+    while parent is not None and parent.type not in _FUNCTIONS:
+        parent = parent.parent
+    return parent

@@ -1,0 +1,193 @@
+"""The state every lint pass shares, and the questions every rule asks of a node.
+
+Pass 1 (``scopes.py``) fills in the scopes, declarations and references; the rule modules read
+them and add diagnostics to ``out``, in the order the driver (``__init__.py``) runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tree_sitter import Node, Tree
+
+from ..diagnostics import Diagnostic, SourceMap, decode
+from ..meta import Meta, MetaSpan, literal_value, unparen
+from .nodes import _PROMISE_GLOBALS
+
+
+class _Scope:
+    __slots__ = ("function", "names", "origins", "parent")
+
+    def __init__(self, parent: _Scope | None, function: bool) -> None:
+        self.parent = parent
+        self.function = function
+        # name -> the value it is bound to (`const f = () => …`), None when destructured
+        self.names: dict[str, Node | None] = {}
+        # name -> the expression it was taken from (`const { a } = args` -> `args`)
+        self.origins: dict[str, Node] = {}
+
+    def function_scope(self) -> _Scope:
+        scope = self
+        while not scope.function and scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+    def lookup(self, name: str) -> _Scope | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.names:
+                return scope
+            scope = scope.parent
+        return None
+
+
+class _Linter:
+    """What the passes share: the script, its scopes once pass 1 has walked it, and what was
+    reported; with the questions every rule asks of a node."""
+
+    def __init__(
+        self,
+        source: str,
+        tree: Tree,
+        path: str | None,
+        positions: SourceMap,
+        meta: Meta | None,
+        span: MetaSpan | None,
+    ) -> None:
+        self.source = source
+        self.tree = tree
+        self.path = path
+        self.positions = positions
+        self.data = positions.data
+        self.meta = meta
+        self.span = span
+        # Checks that need every declaration trust only a tree without error recovery:
+        # a QuickJS-only error (an `import`, a strict-mode rule) leaves the tree whole.
+        self.complete = not tree.root_node.has_error
+        self.out: list[Diagnostic] = []
+        self.syntax_spans: list[tuple[int, int]] = []
+        self.declared: set[int] = set()  # start bytes of identifiers that declare a name
+        self.refs: list[tuple[Node, _Scope]] = []
+        self.loops: list[tuple[Node, _Scope]] = []
+        self.resolved: dict[int, _Scope | None] = {}  # identifier start byte -> its scope
+        self.uses: dict[tuple[int, str], list[Node]] = {}  # (id(scope), name) -> references
+        self.bound_in: dict[int, tuple[_Scope, str]] = {}  # value start byte -> its binding
+        self.globals_used: dict[str, list[Node]] = {}
+        self._calls_of: dict[str, list[tuple[Node, list[Node]]]] = {}
+        self.meta_statement: Node | None = None
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def text(self, node: Node) -> str:
+        return decode(self.data[node.start_byte : node.end_byte])
+
+    def report(self, code: str, message: str, node: Node | None, hint: str | None = None) -> None:
+        pos = None if node is None else self.positions.byte_pos(node.start_byte)
+        self.out.append(Diagnostic.make(code, message, path=self.path, pos=pos, hint=hint))
+
+    def where(self, node: Node) -> str:
+        line, col = self.positions.byte_pos(node.start_byte)
+        return f"{line}:{col}"
+
+    def is_global(self, node: Node, name: str) -> bool:
+        """Whether identifier ``node`` reads the global ``name``."""
+        return (
+            node.type == "identifier"
+            and node.start_byte in self.resolved
+            and self.resolved[node.start_byte] is None
+            and self.text(node) == name
+        )
+
+    # ---- the calls of a global -----------------------------------------------------------
+
+    def global_calls(self, name: str) -> list[tuple[Node, list[Node]]]:
+        """Each call ``name(...)`` of the global ``name``, with its argument nodes."""
+        if name not in self._calls_of:
+            self._calls_of[name] = list(self._global_calls(name))
+        return self._calls_of[name]
+
+    def _global_calls(self, name: str) -> Iterator[tuple[Node, list[Node]]]:
+        for node in self.globals_used.get(name, ()):
+            call = node.parent
+            if call is None or call.type != "call_expression":
+                continue
+            if call.child_by_field_name("function") != node:
+                continue
+            args = call.child_by_field_name("arguments")
+            if args is None or args.type != "arguments":
+                continue  # a tagged template
+            yield call, [a for a in args.named_children if a.type != "comment"]
+
+    # ---- what an expression evidently is -------------------------------------------------
+
+    def kind(self, node: Node) -> str | None:
+        """The evident ``typeof``-like kind of an expression, or None when not evident."""
+        node = unparen(node)
+        kind = node.type
+        if kind in ("string", "template_string"):
+            return "string"
+        if kind == "number":
+            return "number"
+        if kind == "unary_expression":
+            operator = node.child_by_field_name("operator")
+            argument = node.child_by_field_name("argument")
+            if (
+                operator is not None
+                and operator.type in ("-", "+")
+                and argument is not None
+                and unparen(argument).type == "number"
+            ):
+                return "number"
+            return None
+        if kind in ("true", "false"):
+            return "boolean"
+        if kind == "null":
+            return "null"
+        if kind == "undefined":
+            return "undefined"
+        if kind in ("object", "regex"):
+            return "object"
+        if kind == "array":
+            return "array"
+        if kind in ("arrow_function", "function_expression", "function", "generator_function"):
+            return "function"
+        return None
+
+    def evidently_not_function(self, node: Node) -> bool:
+        kind = self.kind(node)
+        if kind is not None:
+            return kind != "function"
+        node = unparen(node)
+        if node.type == "call_expression":
+            function = node.child_by_field_name("function")
+            return function is not None and any(
+                self.is_global(function, name) for name in _PROMISE_GLOBALS
+            )
+        if node.type == "new_expression":
+            constructor = node.child_by_field_name("constructor")
+            return constructor is not None and self.is_global(constructor, "Promise")
+        return False
+
+    def evidently_not_array(self, node: Node) -> bool:
+        kind = self.kind(node)
+        if kind is not None:
+            return kind != "array"
+        return self.evidently_not_function(node)  # a promise is no array either
+
+    def key(self, node: Node | None) -> str | None:
+        if node is None:
+            return None
+        if node.type in ("property_identifier", "shorthand_property_identifier"):
+            return self.text(node)
+        if node.type == "string":
+            return self.string_value(node)
+        return None  # computed or numeric keys: not option names
+
+    def string_value(self, node: Node) -> str | None:
+        node = unparen(node)
+        if node.type == "template_string" and any(
+            c.type == "template_substitution" for c in node.named_children
+        ):
+            return None
+        ok, value = literal_value(node, self.positions)
+        return value if ok and isinstance(value, str) else None

@@ -1,0 +1,179 @@
+"""The names a script reads from outside: features the sandbox lacks (``require``, ``process``,
+``fetch``, ``eval``, ``new Function``), clocks and randomness, and names nobody defines."""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from ...sandbox import global_names
+from .determinism import check_date, check_math
+from .linter import _Linter
+
+# Reported by their own error codes instead of as undefined names.
+_ABSENT = {
+    "require": (
+        "E206",
+        "require is not available in workflow scripts: there are no modules and no Node.js "
+        "APIs in the sandbox",
+    ),
+    "process": (
+        "E207",
+        "process is not available in workflow scripts: pass settings in with --args and "
+        "read them from args",
+    ),
+    "fetch": (
+        "E208",
+        "fetch is not available in workflow scripts: the sandbox has no network; let an "
+        "agent() fetch what it needs",
+    ),
+}
+_HOST_APIS = frozenset(
+    {
+        "Buffer",
+        "module",
+        "exports",
+        "__dirname",
+        "__filename",
+        "global",
+        "setInterval",
+        "clearInterval",
+        "setImmediate",
+        "queueMicrotask",
+        "performance",
+        "crypto",
+        "structuredClone",
+        "TextEncoder",
+        "TextDecoder",
+        "URL",
+        "URLSearchParams",
+        "atob",
+        "btoa",
+        "window",
+        "document",
+        "navigator",
+        "localStorage",
+        "XMLHttpRequest",
+        "WebSocket",
+        "Deno",
+        "Bun",
+    }
+)
+
+
+def check_globals(linter: _Linter) -> None:
+    known = global_names()
+    for name, nodes in linter.globals_used.items():
+        reads = [n for n in nodes if not _is_typeof_operand(n)]
+        if name in _ABSENT or name in ("eval", "Function"):
+            # `typeof process !== 'undefined' ? process.env.X : d` runs everywhere.
+            reads = [n for n in reads if not typeof_guarded(linter, n, name)]
+        if not reads:
+            continue  # `typeof x === 'undefined'` is how a script asks safely
+        if name in _ABSENT:
+            code, message = _ABSENT[name]
+            for node in reads:
+                linter.report(code, message, node)
+        elif name == "eval":
+            for node in reads:
+                linter.report(
+                    "E204",
+                    "eval is not available in workflow scripts: code generation from "
+                    "strings is disallowed",
+                    node,
+                )
+        elif name == "Function":
+            for node in reads:
+                parent = node.parent
+                if parent is not None and parent.type in ("new_expression", "call_expression"):
+                    callee = parent.child_by_field_name(
+                        "constructor" if parent.type == "new_expression" else "function"
+                    )
+                    if callee == node:
+                        linter.report(
+                            "E205",
+                            "new Function() is not available in workflow scripts: code "
+                            "generation from strings is disallowed",
+                            parent,
+                        )
+        elif name == "Date":
+            for node in reads:
+                check_date(linter, node)
+        elif name == "Math":
+            for node in reads:
+                check_math(linter, node)
+        elif name not in known and name != "arguments" and linter.complete:
+            undefined_name(linter, name, reads)
+
+
+def typeof_guarded(linter: _Linter, node: Node, name: str) -> bool:
+    """Whether ``node`` sits in a branch of a test that asks ``typeof name``: the
+    ternary, ``if`` or ``&&``/``||`` that only reads ``name`` when it exists."""
+    child, parent = node, node.parent
+    while parent is not None:
+        test = None
+        if parent.type in ("ternary_expression", "if_statement"):
+            test = parent.child_by_field_name("condition")
+        elif parent.type == "binary_expression":
+            operator = parent.child_by_field_name("operator")
+            if operator is not None and operator.type in ("&&", "||"):
+                test = parent.child_by_field_name("left")
+        if test is not None and test != child and asks_typeof(linter, test, name):
+            return True
+        child, parent = parent, parent.parent
+    return False
+
+
+def asks_typeof(linter: _Linter, test: Node, name: str) -> bool:
+    stack = [test]
+    while stack:
+        n = stack.pop()
+        if n.type == "identifier" and linter.text(n) == name and _is_typeof_operand(n):
+            return True
+        stack.extend(n.named_children)
+    return False
+
+
+def undefined_name(linter: _Linter, name: str, reads: list[Node]) -> None:
+    more = len(reads) - 1
+    also = f" (used {len(reads)} times)" if more else ""
+    hint = None
+    if all(_is_assigned(n) for n in reads):
+        message = (
+            f"{name!r} is assigned but never declared{also}: strict mode throws a "
+            f"ReferenceError; declare it with let"
+        )
+    elif name == "meta":
+        message = f"'meta' is not defined{also}: the script body cannot see its meta header"
+        hint = "copy the values you need into the body, or pass them in args"
+    elif name in _HOST_APIS:
+        message = (
+            f"{name!r} is not defined{also}: it is a Node.js or browser API, and workflow "
+            "scripts run in a sandbox without them"
+        )
+    else:
+        message = f"{name!r} is not defined{also}: pass it in args and read it as args.{name}"
+        hint = (
+            f"for example: jshost run SCRIPT --args '{{\"{name}\": …}}' and "
+            f"`const {{ {name} }} = args`"
+        )
+    linter.report("W401", message, reads[0], hint)
+
+
+def _is_typeof_operand(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type == "parenthesized_expression":
+        parent = parent.parent
+    if parent is None or parent.type != "unary_expression":
+        return False
+    operator = parent.child_by_field_name("operator")
+    return operator is not None and operator.type == "typeof"
+
+
+def _is_assigned(node: Node) -> bool:
+    """Whether identifier ``node`` is the target of an assignment (``x = …``, ``x += …``)."""
+    parent = node.parent
+    return (
+        parent is not None
+        and parent.type in ("assignment_expression", "augmented_assignment_expression")
+        and parent.child_by_field_name("left") == node
+    )

@@ -1,0 +1,263 @@
+"""Pass 1: one walk over the tree that opens scopes, declares names and collects references.
+
+Names are resolved through real scopes (functions, blocks, hoisted ``var``), so a local that
+shadows a global is never mistaken for it. The walk also reports what only a statement shows:
+``import``/``export`` declarations, ``import()`` and ``with``.
+"""
+
+from __future__ import annotations
+
+from tree_sitter import Node
+
+from .linter import _Linter, _Scope
+from .nodes import _DECLARED_FUNCTIONS, _FUNCTIONS, _LOOPS
+
+_NAMED_FUNCTION_EXPRESSIONS = frozenset({"function_expression", "function", "generator_function"})
+_BLOCKS = frozenset({"statement_block", "for_statement", "for_in_statement", "switch_body"})
+_REFERENCES = frozenset(
+    {"identifier", "shorthand_property_identifier", "shorthand_property_identifier_pattern"}
+)
+# Nodes with nothing below that names a variable: the walk does not enter them.
+_LEAVES = frozenset(
+    {
+        "string",
+        "string_fragment",
+        "escape_sequence",
+        "number",
+        "comment",
+        "regex",
+        "property_identifier",
+        "private_property_identifier",
+        "statement_identifier",
+        "true",
+        "false",
+        "null",
+        "undefined",
+        "this",
+        "super",
+        "hash_bang_line",
+        "empty_statement",
+    }
+)
+# Nodes the walk handles itself: scopes, declarations, and statements it reports.
+_SCOPING = (
+    _FUNCTIONS
+    | _BLOCKS
+    | _LOOPS
+    | {
+        "catch_clause",
+        "class",
+        "class_declaration",
+        "variable_declaration",
+        "lexical_declaration",
+        "import_statement",
+        "export_statement",
+        "with_statement",
+    }
+)
+
+
+def bind(linter: _Linter, pattern: Node | None, scope: _Scope, value: Node | None = None) -> None:
+    """Declare every name in a binding pattern (parameters, declarators, catch)."""
+    stack = [pattern]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        kind = node.type
+        if kind in ("identifier", "shorthand_property_identifier_pattern"):
+            linter.declared.add(node.start_byte)
+            name = linter.text(node)
+            # A name bound straight to a value (`const f = () => …`) keeps the value, for
+            # the fan-out; destructured names only remember where they came from.
+            bound = value if node is pattern else None
+            scope.names[name] = bound
+            if bound is not None:
+                linter.bound_in[bound.start_byte] = (scope, name)
+            if value is not None:
+                scope.origins[name] = value
+            else:
+                scope.origins.pop(name, None)
+        elif kind in ("object_pattern", "array_pattern", "formal_parameters"):
+            stack.extend(node.named_children)
+        elif kind == "pair_pattern":
+            stack.append(node.child_by_field_name("value"))
+        elif kind in ("assignment_pattern", "object_assignment_pattern"):
+            stack.append(node.child_by_field_name("left"))
+        elif kind == "rest_pattern":
+            stack.extend(node.named_children)
+
+
+def walk(linter: _Linter, root: Node, top: _Scope) -> None:
+    """Visit every node once, in source order, with the scope it is in.
+
+    A tree cursor, not recursion (scripts and fuzzed inputs may nest deeper than Python's
+    recursion limit) and not lists of children (this loop sees every node of the script,
+    and a cursor step costs a fraction of building them). ``scopes`` holds each open scope
+    with the depth of the node that opened it; the scope of a node is the innermost one
+    opened above it.
+    """
+    cursor = root.walk()
+    scopes: list[tuple[int, _Scope, bool]] = [(-1, top, True)]  # (depth, scope, function?)
+    declared, refs = linter.declared, linter.refs
+    depth = 0
+    while True:
+        node = cursor.node
+        kind = node.type
+        while scopes[-1][0] >= depth:
+            scopes.pop()
+        scope = scopes[-1][1]
+        descend = True
+        if kind in _REFERENCES:
+            # `({a} = o)` assigns to `a`: a pattern outside a declaration is a reference.
+            if node.start_byte not in declared:
+                refs.append((node, scope))
+            descend = False
+        elif kind in _LEAVES:
+            descend = False
+        elif kind == "call_expression":
+            function = node.child_by_field_name("function")
+            if function is not None and function.type == "import":
+                linter.report("E203", "import() is not available in workflow scripts.", node)
+        elif kind in _SCOPING and node.is_named:  # `function` and `class` are tokens too
+            # A function's body block is the function's own scope, not a new one.
+            is_body = (
+                kind == "statement_block"
+                and scopes[-1][0] == depth - 1
+                and scopes[-1][2]
+                and cursor.field_name == "body"
+            )
+            inner, descend = enter(linter, node, kind, scope, is_body)
+            if inner is not scope:
+                scopes.append((depth, inner, kind in _FUNCTIONS))
+        if descend and cursor.goto_first_child():
+            depth += 1
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return
+            depth -= 1
+
+
+def enter(
+    linter: _Linter, node: Node, kind: str, scope: _Scope, is_body: bool
+) -> tuple[_Scope, bool]:
+    """Declare what ``node`` declares; the scope of its children, and whether to visit them."""
+    inner = scope
+    if kind in _FUNCTIONS:
+        if kind in _DECLARED_FUNCTIONS:
+            bind(linter, node.child_by_field_name("name"), scope, node)
+        inner = _Scope(scope, function=True)
+        if kind in _NAMED_FUNCTION_EXPRESSIONS:
+            bind(linter, node.child_by_field_name("name"), inner, node)
+        params = node.child_by_field_name("parameters")
+        if params is None:
+            params = node.child_by_field_name("parameter")
+        bind(linter, params, inner)
+        return inner, True
+    if kind == "statement_block" and is_body:
+        pass  # a function's body shares the function's scope
+    elif kind in _BLOCKS or kind == "catch_clause":
+        inner = _Scope(scope, function=False)
+    elif kind == "class":  # a class expression's name is visible inside it only
+        inner = _Scope(scope, function=False)
+        bind(linter, node.child_by_field_name("name"), inner, node)
+    if kind == "class_declaration":
+        bind(linter, node.child_by_field_name("name"), scope, node)
+    elif kind in ("variable_declaration", "lexical_declaration"):
+        target = scope.function_scope() if kind == "variable_declaration" else scope
+        for declarator in node.named_children:
+            if declarator.type == "variable_declarator":
+                name = declarator.child_by_field_name("name")
+                bind(linter, name, target, declarator.child_by_field_name("value"))
+    elif kind == "catch_clause":
+        bind(linter, node.child_by_field_name("parameter"), inner)
+    elif kind == "for_in_statement":
+        declares = [c.type for c in node.children if c.type in ("var", "let", "const")]
+        if declares:
+            target = inner.function_scope() if declares[0] == "var" else inner
+            left = node.child_by_field_name("left")
+            bind(linter, left, target)
+            right = node.child_by_field_name("right")
+            if right is not None:  # `for (const s of args.servers)`: s comes from args
+                for name in pattern_names(linter, left) if left is not None else ():
+                    target.origins[name] = right
+    elif kind == "import_statement":
+        import_statement(linter, node, scope)
+        return inner, False
+    elif kind == "export_statement":
+        if export_statement(linter, node):
+            return inner, False
+    elif kind == "with_statement":
+        linter.complete = False  # inside `with`, any name may be a property
+        explains_syntax_error(linter, node)
+        linter.report("E202", "'with' statements are not supported in workflow scripts.", node)
+    if kind in _LOOPS:
+        linter.loops.append((node, inner))
+    return inner, True
+
+
+def explains_syntax_error(linter: _Linter, node: Node) -> None:
+    linter.syntax_spans.append(
+        (linter.positions.offset(node.start_byte), linter.positions.offset(node.end_byte))
+    )
+
+
+def import_statement(linter: _Linter, node: Node, scope: _Scope) -> None:
+    explains_syntax_error(linter, node)
+    linter.report(
+        "E201",
+        "import declarations are not available in workflow scripts: the script runs as "
+        "the body of a function, not as a module",
+        node,
+    )
+    for child in node.named_children:  # declare the imported names: one report is enough
+        if child.type == "import_clause":
+            stack = [child]
+            while stack:
+                n = stack.pop()
+                if n.type == "identifier":
+                    linter.declared.add(n.start_byte)
+                    scope.names[linter.text(n)] = None
+                stack.extend(n.named_children)
+
+
+def export_statement(linter: _Linter, node: Node) -> bool:
+    """Report an export other than meta's; True when its children need no walk."""
+    if linter.span is not None and linter.positions.offset(node.start_byte) == linter.span.start:
+        # The meta literal has its own checks (E107 for anything not literal).
+        linter.meta_statement = node
+        return True
+    explains_syntax_error(linter, node)
+    linter.report(
+        "E201",
+        "export declarations are not available in workflow scripts: only "
+        "`export const meta = {…}`, as the first statement, may be exported",
+        node,
+    )
+    # `export { a as b }` names exports, not variables the script reads.
+    return any(c.type == "export_clause" for c in node.named_children)
+
+
+def resolve(linter: _Linter) -> None:
+    for node, scope in linter.refs:
+        name = linter.text(node)
+        found = scope.lookup(name)
+        linter.resolved[node.start_byte] = found
+        if found is None:
+            linter.globals_used.setdefault(name, []).append(node)
+        else:
+            linter.uses.setdefault((id(found), name), []).append(node)
+
+
+def pattern_names(linter: _Linter, pattern: Node) -> list[str]:
+    names = []
+    stack = [pattern]
+    while stack:
+        n = stack.pop()
+        if n.type in ("identifier", "shorthand_property_identifier_pattern"):
+            if n.start_byte in linter.declared:
+                names.append(linter.text(n))
+        else:
+            stack.extend(n.named_children)
+    return names
