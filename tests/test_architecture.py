@@ -15,16 +15,12 @@ PACKAGE = ROOT / "jshost"
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
 MAX_LINES = 600
 
-# Modules over MAX_LINES on main today. The splits in flight remove them (spengine, splint,
-# spui, spstore, and the public API taking run/resume's pipeline out of cli/__init__.py); the
-# lead shrinks this list as they land. The test fails when one of them is back under the limit,
+# Modules over MAX_LINES on main today (23:10, after spengine, splint, spui, spstore landed);
+# split them next and shrink this list. The test fails when one of them is back under the limit,
 # so the list cannot outlive the module it excuses.
 KNOWN_OVER = {
+    "jshost/_api.py",
     "jshost/cli/__init__.py",
-    "jshost/engine/run.py",
-    "jshost/script/lint.py",
-    "jshost/store/db.py",
-    "jshost/ui/interactive/app.py",
 }
 
 # a path in the doc: jshost/ followed by path characters, trailing punctuation left out
