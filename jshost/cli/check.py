@@ -427,7 +427,7 @@ def _args_summary(args: Any, *, reads_args: bool) -> str:
 
     if args is NO_ARGS:
         if reads_args:
-            from . import READS_ARGS
+            from ._edge import READS_ARGS
 
             return f"none ({READS_ARGS})"
         return "none"

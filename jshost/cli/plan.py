@@ -213,7 +213,7 @@ def plan_cmd(script: str, json_: bool, **opts: Any) -> None:
     from ..engine import Limits
     from ..errors import ScriptLoadError, UsageError
     from ..sandbox import SandboxLimits
-    from . import _fail, _load_args, _print_script_error, parse_budget
+    from ._edge import _fail, _load_args, _print_script_error, parse_budget
     from .check import checked_script
     from .library import resolve_script_arg
 

@@ -1,0 +1,486 @@
+"""The ``run`` and ``resume`` commands: their options, the run itself, its view and signals.
+
+Exit codes of ``run``: 0 completed, 1 the script failed, 2 usage or validation error (nothing
+ran), 130 stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+import click
+
+from ..errors import JshostError, ScriptLoadError, UsageError
+from ..settings import CONCURRENCY_ENV
+from ..text import printable
+from ._edge import (
+    READS_ARGS,
+    _echo_wrapped,
+    _fail,
+    _load_args,
+    _print_script_error,
+    parse_budget,
+)
+from .exits import EXIT_FAILED, EXIT_STOPPED, EXIT_USAGE
+
+#: The caps ``run`` uses when none is given; ``resume`` uses the run's stored ones instead.
+_CAP_DEFAULTS = {"concurrency": 16, "max_agents": 1000, "cpu_limit": 30.0, "memory_limit": 256}
+
+
+def _run_options(fn: Any) -> Any:
+    """The options of ``run``: caps, worker and output."""
+    return _with_options(fn, resume=False)
+
+
+def _resume_options(fn: Any) -> Any:
+    """``run``'s options, as ``resume`` takes them: a cap left out is the run's stored one."""
+    return _with_options(fn, resume=True)
+
+
+def _cap(name: str, resume: bool, help: str) -> dict[str, Any]:
+    """The default and help of a cap option: ``resume`` shows no default it does not use."""
+    if resume:
+        return {"default": None, "help": help + " Default: the run's stored value."}
+    return {"default": _CAP_DEFAULTS[name], "show_default": True, "help": help}
+
+
+def _with_options(fn: Any, *, resume: bool) -> Any:
+    options = [
+        click.option(
+            "--args", "args_json", metavar="JSON", help="JSON value the script sees as `args`."
+        ),
+        click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file."),
+        click.option(
+            "--worker",
+            metavar="NAME",
+            # A plain string, checked by the worker registry when the run starts: a Choice
+            # would have to read every installed plugin just to build --help.
+            help="Model worker: anthropic (the Messages API; the default when "
+            "ANTHROPIC_API_KEY is set), sim (offline and deterministic), or one an "
+            "installed plugin adds (see `jshost workers`).",
+        ),
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="Messages API base URL, for gateways and proxies (env ANTHROPIC_BASE_URL).",
+        ),
+        click.option(
+            "--model",
+            metavar="M",
+            help="Model for agents that ask for none (or 'inherit'). Claude Code's "
+            "CLAUDE_CODE_SUBAGENT_MODEL sets every agent's model; with "
+            "CLAUDE_CODE_SUBAGENT_MODEL_FORCE, the model a script asks for is ignored.",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 256),
+            envvar=list(CONCURRENCY_ENV),
+            **_cap(
+                "concurrency",
+                resume,
+                "Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
+                "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
+            ),
+        ),
+        click.option(
+            "--max-agents",
+            type=click.IntRange(1, 1_000_000),
+            **_cap("max_agents", resume, "agent() calls allowed in the run."),
+        ),
+        click.option("--budget", metavar="TOKENS", help="Output-token budget, e.g. 230k."),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0, min_open=True),
+            help="Wall-clock limit in seconds.",
+        ),
+        click.option(
+            "--cpu-limit",
+            type=click.FloatRange(0.05, 3600),
+            **_cap("cpu_limit", resume, "Seconds one synchronous slice of the script may run."),
+        ),
+        click.option(
+            "--memory-limit",
+            type=click.IntRange(8, 8192),
+            **_cap("memory_limit", resume, "JS heap limit in MiB."),
+        ),
+        click.option(
+            "--sim-latency",
+            type=click.FloatRange(0, 3600),
+            default=0.05,
+            show_default=True,
+            help="Seconds each sim agent takes.",
+        ),
+        click.option("--yes", "-y", is_flag=True, help="Run without asking for confirmation."),
+        click.option(
+            "--json",
+            "json_",
+            is_flag=True,
+            help="Stream the run's events as JSON lines on stdout, then one summary object.",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="Print only the result and the summary."),
+        click.option(
+            "--live/--no-live",
+            default=None,
+            help="Live progress view (default: on when stderr is a terminal).",
+        ),
+        click.option(
+            "--interactive/--no-interactive",
+            default=None,
+            help="Interactive view to steer the run: pause, stop, skip, restart, save "
+            "(default: on when stdin and stdout are terminals; off: the live view).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+RUN_EXIT_CODES = (
+    "Exit codes: 0 completed; 1 the script failed; 2 usage or validation error, or No at the "
+    'confirmation ("not run": nothing ran, nothing spent); 130 stopped (resumable).'
+)
+
+
+@click.command(name="run", epilog=RUN_EXIT_CODES)
+@click.argument("script", metavar="SCRIPT|NAME")
+@_run_options
+@click.option(
+    "--resume",
+    "resume_id",
+    metavar="RUN_ID",
+    help="Replay a stopped or failed run with this (edited) script: finished agents "
+    "return their stored results.",
+)
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Print the plan (jshost plan) and exit without running.",
+)
+@click.pass_context
+def run_cmd(ctx: click.Context, script: str, resume_id: str | None, **opts: Any) -> None:
+    """Run a workflow SCRIPT, or a saved workflow by NAME (see `jshost list`).
+
+    \b
+    Example usage:
+      jshost run samples/hello.js --yes
+      jshost run flow.js --args '{"servers": ["a", "b"]}' --budget 230k --yes
+      jshost run flow.js --resume wf_3f2a9c01b7de --yes   # after editing flow.js
+    """
+    from .check import checked_script
+    from .library import resolve_script_arg
+
+    try:
+        path = resolve_script_arg(script)
+    except ScriptLoadError as exc:
+        _print_script_error(exc, None)
+        sys.exit(EXIT_USAGE)
+    loaded, report = checked_script(path)  # every diagnostic, exit 2 on errors
+    if resume_id is not None:
+        from ..store import Store
+
+        try:
+            with Store() as store:
+                row = store.get_run(resume_id)
+        except JshostError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        # The README's promise: stored args, caps and model are kept unless given again.
+        _keep_stored(ctx, row, opts)
+        _confirm_rename(row, loaded.meta.name, yes=opts["yes"])
+        resume_id = row.id
+    _execute(ctx, loaded, opts, resume_id=resume_id, report=report)
+
+
+def _keep_stored(ctx: click.Context, row: Any, opts: dict[str, Any]) -> None:
+    """Fill ``opts`` with the run's stored args, caps and model where none were given."""
+    given = {
+        name
+        for name in opts
+        if ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+    }
+    for option in ("concurrency", "max_agents", "timeout", "cpu_limit", "memory_limit"):
+        if option not in given and row.caps.get(option) is not None:
+            opts[option] = row.caps[option]
+    if "budget" not in given and row.caps.get("budget") is not None:
+        opts["budget"] = str(row.caps["budget"])
+    if "model" not in given:
+        opts["model"] = row.model
+    if "args_json" not in given and "args_file" not in given and row.has_args:
+        opts["args_json"] = json.dumps(row.args)
+
+
+def _confirm_rename(row: Any, name: str, *, yes: bool) -> None:
+    """A script whose meta.name differs from the run's renames the run: never silently."""
+    if name == row.name:
+        return
+    what = (
+        f"run {row.id} is named '{printable(row.name)}' but this script's meta.name is "
+        f"'{printable(name)}': resuming renames the run"
+    )
+    if yes:
+        click.echo(f"jshost: warning: {what}", err=True)
+        return
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        _fail(f"not resumed: {what}; pass --yes to resume it all the same", EXIT_USAGE)
+    if not click.confirm(f"jshost: {what}. Resume it?", default=False, err=True):
+        _fail("not run", EXIT_USAGE)
+
+
+@click.command(name="resume", epilog=RUN_EXIT_CODES)
+@click.argument("run_id", metavar="RUN_ID")
+@_resume_options
+@click.pass_context
+def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
+    """Resume a stopped, failed or interrupted run: replay its script, reusing every result.
+
+    The stored script and args run again; each agent() call whose result is stored returns
+    it at once, so only what did not finish is paid for. Caps are the stored ones unless
+    given again here.
+
+    \b
+    Example usage:
+      jshost resume wf_3f2a9c01b7de --yes
+    """
+    from ..store import Store
+    from .check import checked_source
+
+    try:
+        with Store() as store:
+            row = store.get_run(run_id)
+    except JshostError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    loaded, report = checked_source(row.script, row.path)
+    _keep_stored(ctx, row, opts)
+    for option, default in _CAP_DEFAULTS.items():
+        if opts.get(option) is None:
+            opts[option] = default  # a run stored before this cap was
+    _execute(ctx, loaded, opts, resume_id=row.id, report=report)
+
+
+def _execute(
+    ctx: click.Context,
+    loaded: Any,
+    opts: dict[str, Any],
+    *,
+    resume_id: str | None,
+    report: Any,
+):
+    from ..engine import NO_ARGS, Limits
+    from ..sandbox import SandboxLimits
+
+    json_, quiet = opts["json_"], opts["quiet"]
+    try:
+        interactive = _want_interactive(opts)
+        tokens = parse_budget(opts["budget"]) if opts["budget"] is not None else None
+        args = _load_args(opts["args_json"], opts["args_file"], int(opts["memory_limit"]) << 20)
+        limits = Limits(
+            concurrency=opts["concurrency"],
+            max_agents=opts["max_agents"],
+            budget=tokens,
+            timeout=opts["timeout"],
+            sandbox=SandboxLimits(
+                memory=int(opts["memory_limit"]) << 20, cpu_slice=opts["cpu_limit"]
+            ),
+        )
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+    if opts.get("plan_only"):
+        from .plan import build_plan, print_plan
+
+        try:
+            plan = build_plan(loaded, report, args=args, limits=limits, model=opts["model"])
+        except UsageError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        print_plan(plan, json_=json_)
+        return
+
+    from ..workers.registry import WorkerSettings, choose_worker, make_worker
+
+    worker_name, note = choose_worker(opts["worker"])
+    settings = WorkerSettings(
+        model=opts["model"], base_url=opts["base_url"], sim_latency=opts["sim_latency"]
+    )
+    try:
+        worker_obj = make_worker(worker_name, settings)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+    plan = None
+    if not opts["yes"]:
+        from ..estimate import PAID_WORKERS
+        from .check import confirm_run
+        from .plan import plan_for_confirmation
+
+        plan = confirm_run(
+            report,
+            limits,
+            worker=worker_obj.describe(),
+            model=opts["model"],
+            args=args,
+            resume_id=resume_id,
+            plan=None if resume_id else plan_for_confirmation(loaded, report, args, limits, opts),
+            cost=worker_obj.name in PAID_WORKERS,
+        )
+
+    if note and not json_ and not quiet:
+        click.echo(f"jshost: {note}", err=True)
+
+    from .. import _api
+    from ..store import Store
+
+    try:
+        store = Store()
+        prepared = _api.prepare(
+            _api.Workflow(loaded, report),
+            worker=worker_obj,
+            limits=limits,
+            args=args,
+            model=opts["model"],
+            store=store,
+            resume_id=resume_id,
+        )
+    except JshostError as exc:
+        _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
+    run_id = prepared.run_id
+    if plan is not None:
+        from .plan import keep_estimate
+
+        keep_estimate(store, run_id, plan)
+    ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
+    with store:
+        outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
+        save_error = prepared.finish(outcome)
+
+    from ..ui.jsonl import outcome_json
+    from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
+    from .plan import spent, with_usage
+
+    usage_lines, usage_json = spent(outcome, worker_obj.name, limits, plan)
+    if json_:
+        summary = {**outcome_json(outcome, loaded.meta.name, run_id), **usage_json}
+        click.echo(json.dumps(summary, ensure_ascii=True))
+    else:
+        if outcome.status == "completed":
+            on_terminal = sys.stdout.isatty()
+            text = format_result(  # shown safely on a terminal; exact to a pipe or a file
+                outcome.result,
+                limit=RESULT_PREVIEW_CHARS if on_terminal else None,
+                exact=not on_terminal,
+            )
+            click.echo(text, color=True)  # click would strip what looks like colour codes
+            if on_terminal and len(text) < len(format_result(outcome.result)):
+                click.echo(f"(the whole result: jshost inspect {run_id} --result)", err=True)
+        if outcome.error is not None:
+            script_path = loaded.path
+            _print_script_error(
+                outcome.error, loaded.source if outcome.error.path == script_path else None
+            )
+            if args is NO_ARGS and report is not None and report.reads_args:
+                click.echo(f"jshost: {READS_ARGS}", err=True)
+        for line in with_usage(format_summary(outcome, run_id), usage_lines):
+            _echo_wrapped(printable(line))
+    if save_error is not None:
+        click.echo(
+            f"jshost: warning: the run's end was not saved: {printable(save_error)}", err=True
+        )
+    if outcome.status == "stopped":
+        sys.exit(EXIT_STOPPED)
+    if outcome.status == "failed":
+        sys.exit(EXIT_FAILED)
+
+
+def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
+    """Run a prepared run with this terminal's view and signals; the outcome."""
+    import trio
+
+    from ..ui.dispatch import UiThread
+
+    if interactive_id is not None:
+        from ..ui.interactive import run_interactive  # imports textual: only for this view
+
+        try:
+            return run_interactive(prepared.engine, run_id=interactive_id)
+        except KeyboardInterrupt:
+            os._exit(EXIT_STOPPED)  # a second Ctrl-C: leave at once, the run as it stands
+
+    thread = UiThread(ui).start() if ui is not None else None
+    engine = prepared.engine(thread.sink if thread is not None else None)
+
+    async def main() -> Any:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_stop_on_signal, engine, thread is None)
+            try:
+                return await prepared.serve(engine)
+            finally:
+                nursery.cancel_scope.cancel()
+
+    try:
+        return trio.run(main)
+    finally:
+        if thread is not None:
+            thread.finish()
+
+
+def _want_interactive(opts: dict[str, Any]) -> bool:
+    """Whether this run gets the interactive view; raises UsageError for conflicting options."""
+    wanted = opts["interactive"]
+    if wanted:
+        for option, given in (
+            ("--json", opts["json_"]),
+            ("--quiet", opts["quiet"]),
+            ("--live/--no-live", opts["live"] is not None),
+        ):
+            if given:
+                raise UsageError(f"--interactive and {option} are mutually exclusive")
+    # The view draws on stderr, as every progress view does.
+    ttys = sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()
+    dumb = os.environ.get("TERM") == "dumb"
+    if wanted and not ttys:
+        raise UsageError("--interactive needs a terminal: stdin, stdout and stderr must be one")
+    if wanted and dumb:
+        raise UsageError("--interactive needs a terminal that can draw (TERM is 'dumb')")
+    on_terminals = ttys and not dumb
+    if wanted is None:
+        return on_terminals and not (opts["json_"] or opts["quiet"] or opts["live"] is not None)
+    return wanted
+
+
+def _make_ui(run_id: str, *, json_: bool, quiet: bool, live: bool | None) -> Any:
+    """The progress UI for this run: JSON events, a live view, plain lines, or none."""
+    if json_:
+        from ..ui.jsonl import JsonEvents
+
+        return JsonEvents(sys.stdout, run_id)
+    if quiet:
+        return None
+    if live is None:
+        live = sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+    if live:
+        from rich.console import Console
+
+        from ..ui.live import LiveView
+
+        return LiveView(Console(stderr=True), run_id=run_id)
+    from ..ui.plain import PlainProgress
+
+    return PlainProgress(sys.stderr)
+
+
+async def _stop_on_signal(engine: Any, say_stopping: bool) -> None:
+    import trio
+
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        count = 0
+        async for _ in signals:
+            count += 1
+            if count == 1:
+                if say_stopping:  # otherwise the progress UI says it
+                    click.echo("\njshost: stopping… (press Ctrl-C again to exit at once)", err=True)
+                engine.stop()
+            else:
+                os._exit(EXIT_STOPPED)
