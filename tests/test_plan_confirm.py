@@ -17,7 +17,7 @@ from messages_server import MessagesServer
 from test_confirm import Terminal, env, expect_question, script  # noqa: F401 - fixtures
 
 from jshost.store import SCHEMA_VERSION, Store
-from jshost.store.db import _MIGRATIONS
+from jshost.store.migrations import _MIGRATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = ROOT / "samples" / "nginx-502-debug.js"

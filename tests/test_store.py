@@ -23,6 +23,7 @@ from jshost.journal import JournalEntry, Replay, cache_key, canonical_options
 from jshost.script import parse_script
 from jshost.store import SCHEMA_VERSION, Store, data_dir
 from jshost.store import db as store_mod
+from jshost.store.migrations import _MIGRATIONS
 from jshost.workers.base import AgentRequest, AgentResult
 from jshost.workers.sim import SimWorker
 
@@ -538,7 +539,7 @@ def test_cli_resume_errors_are_clear(tmp_path):
 def test_a_version_1_store_is_migrated_in_place_keeping_its_runs(tmp_path):
     path = tmp_path / "s.db"
     db = sqlite3.connect(path)
-    db.executescript(store_mod._MIGRATIONS[1])
+    db.executescript(_MIGRATIONS[1])
     db.execute(
         "INSERT INTO runs (id, name, script, sha256, meta, status, created_at, started_at, caps,"
         " worker) VALUES ('wf_old', 'old', 'x', 'h', '{}', 'completed', 1, 1, '{}', 'sim')"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from jshost.store import SCHEMA_VERSION, Store
-from jshost.store.db import _MIGRATIONS
+from jshost.store.migrations import _MIGRATIONS
 
 
 def test_a_version_2_store_is_upgraded_in_place(tmp_path):

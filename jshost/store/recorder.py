@@ -1,0 +1,204 @@
+"""RunRecorder: buffer what a session does on the engine thread, commit it in one transaction."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ..bounds import MAX_STORED_LOG_BYTES
+from ..journal import JournalEntry, Recorder
+from .db import Database, _dump, _text
+from .rows import _AGENT_COLUMNS
+
+#: log lines kept per run session; the rest are counted, not stored
+MAX_STORED_LOGS = 10_000
+
+
+class RunRecorder(Recorder):
+    """What the engine writes through during one session of a run.
+
+    Calls made on the engine's thread only buffer; :meth:`flush` commits the buffer in one
+    transaction (the engine calls it before every batch of results reaches the script, on the
+    sandbox's thread, so saving costs no extra thread hop).
+    """
+
+    def __init__(
+        self, store: Database, run_id: str, *, session: int, elapsed_before: float
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.session = session
+        self._elapsed_before = elapsed_before
+        self._agents: dict[int, Any] = {}  # index → the engine's live record
+        self._journal: list[tuple[Any, ...]] = []
+        self._logs: list[tuple[Any, ...]] = []
+        self._paused: bool | None = None  # a pause state not saved yet
+        self._log_count = 0
+        self._log_bytes = 0
+        self.dropped_logs = 0
+        self._mono0 = time.monotonic()
+        self._wall0 = time.time()
+        self._closed = False
+        # The engine buffers on the trio thread while a flush may run on the sandbox's thread.
+        self._mutex = threading.Lock()
+
+    def _wall(self, mono: float | None) -> float | None:
+        return None if mono is None else self._wall0 + (mono - self._mono0)
+
+    # ---- buffering (engine thread) -----------------------------------------------------
+
+    def agent(self, rec: Any) -> None:
+        """Note that an agent record changed; its latest state is saved at the next flush.
+
+        The record is read when it is saved, once however often it changed in between. The
+        engine calls this after each change is complete, so a flush that reads a record in
+        the middle of a change is always followed by one that reads the finished state.
+        """
+        with self._mutex:
+            self._agents[rec.index] = rec
+
+    def _agent_row(self, rec: Any) -> tuple[Any, ...]:
+        result = None if rec.status not in ("done", "cached") else _dump(rec.result)
+        return (
+            self.run_id,
+            rec.index,
+            self.session,
+            rec.key,
+            _text(rec.label),
+            None if rec.phase is None else _text(rec.phase),
+            None if rec.model is None else _text(rec.model),
+            _text(rec.prompt),
+            _dump(rec.options),
+            rec.status,
+            result,
+            None if rec.error is None else _text(rec.error),
+            rec.usage.input_tokens,
+            rec.usage.output_tokens,
+            rec.attempts,
+            self._wall(rec.queued_at),
+            self._wall(rec.started_at),
+            self._wall(rec.finished_at),
+            None if rec.model_used is None else _text(rec.model_used),
+            rec.usage.cache_creation_input_tokens,
+            rec.usage.cache_read_input_tokens,
+        )
+
+    def entry(self, entry: JournalEntry) -> None:
+        result = None if entry.type != "result" else _dump(entry.result)
+        row = (self.run_id, self.session, entry.type, entry.key, entry.agent, result)
+        with self._mutex:
+            self._journal.append(row)
+
+    def log(self, kind: str, text: str) -> None:
+        self._log_count += 1
+        text = _text(text)
+        # Lines and bytes are both capped: 10,000 lines of 64 KiB each would be 640 MiB.
+        self._log_bytes += len(text.encode("utf-8"))
+        if self._log_count > MAX_STORED_LOGS or self._log_bytes > MAX_STORED_LOG_BYTES:
+            self._log_bytes = MAX_STORED_LOG_BYTES + 1  # once over, every later line is dropped
+            self.dropped_logs += 1
+            return
+        row = (self.run_id, self.session, kind, text, time.time())
+        with self._mutex:
+            self._logs.append(row)
+
+    def paused(self, paused: bool) -> None:
+        with self._mutex:
+            self._paused = paused
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._agents or self._journal or self._logs or self._paused is not None)
+
+    # ---- committing (any thread, one at a time) ----------------------------------------
+
+    def flush(self) -> None:
+        """Commit everything buffered; raises ``StoreError`` and keeps the buffer on failure."""
+        with self._mutex:
+            if not self.dirty:
+                return
+            agents, journal, logs = self._agents, self._journal, self._logs
+            self._agents, self._journal, self._logs = {}, [], []
+            paused, self._paused = self._paused, None
+        try:
+            rows = [self._agent_row(rec) for rec in agents.values()]
+            with self.store.transaction() as db:
+                if rows:
+                    db.executemany(
+                        f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) "
+                        f"VALUES ({', '.join('?' * 21)})",
+                        rows,
+                    )
+                if journal:
+                    db.executemany(
+                        "INSERT INTO journal (run_id, session, type, key, agent, result) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        journal,
+                    )
+                if logs:
+                    db.executemany(
+                        "INSERT INTO logs (run_id, session, kind, text, at) VALUES (?, ?, ?, ?, ?)",
+                        logs,
+                    )
+                if paused is not None:
+                    db.execute(
+                        "UPDATE runs SET paused = ? WHERE id = ?", (int(paused), self.run_id)
+                    )
+        except BaseException:
+            # Put it back (ahead of anything buffered meanwhile) so a later flush may save it.
+            with self._mutex:
+                agents.update(self._agents)
+                self._agents = agents
+                self._journal = journal + self._journal
+                self._logs = logs + self._logs
+                if self._paused is None:
+                    self._paused = paused
+            raise
+
+    def finish(self, outcome: Any) -> None:
+        """Flush, then record how the session ended, and let go of the run's lock."""
+        if self._closed:
+            return
+        try:
+            self.flush()
+            error = None
+            if outcome.error is not None:
+                e = outcome.error
+                error = {
+                    "name": e.name,
+                    "message": _text(e.message),
+                    "path": e.path,
+                    "line": e.line,
+                    "column": e.column,
+                }
+            counts = {s: outcome.count(s) for s in ("done", "failed", "skipped", "cached")}
+            with self.store.transaction() as db:
+                db.execute(
+                    "UPDATE runs SET status = ?, finished_at = ?, elapsed = ?, result = ?, "
+                    "error = ?, agents_total = ?, agents_done = ?, agents_failed = ?, "
+                    "agents_skipped = ?, agents_cached = ?, tokens_in = ?, tokens_out = ?, "
+                    "cache_write = ?, cache_read = ?, dropped_logs = ?, paused = 0, pid = NULL "
+                    "WHERE id = ?",
+                    (
+                        outcome.status,
+                        time.time(),
+                        self._elapsed_before + outcome.elapsed,
+                        None if outcome.status != "completed" else _dump(outcome.result),
+                        None if error is None else _dump(error),
+                        len(outcome.agents),
+                        counts["done"],
+                        counts["failed"],
+                        counts["skipped"],
+                        counts["cached"],
+                        outcome.tokens_in,
+                        outcome.tokens_out,
+                        outcome.usage.cache_creation_input_tokens,
+                        outcome.usage.cache_read_input_tokens,
+                        self.dropped_logs,
+                        self.run_id,
+                    ),
+                )
+        finally:
+            self._closed = True
+            self.store._release(self.run_id)
