@@ -20,13 +20,10 @@ from .. import __version__
 from ..errors import JshostError, ScriptError, ScriptLoadError, UsageError
 from ..settings import CONCURRENCY_ENV
 from ..text import printable
+from .exits import EXIT_FAILED, EXIT_STOPPED, EXIT_USAGE
 
 #: What a script that reads `args` needs when none were given.
 READS_ARGS = "the script reads args; pass --args or --args-file"
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_STOPPED = 130
 
 _BUDGET = re.compile(r"^\+?(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kKmM]?)$")
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from ..text import json_text, printable
+from .exits import EXIT_FAILED, EXIT_USAGE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
     from ..script.validate import Report
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
-
-_EXIT_ERRORS = 1
-_EXIT_USAGE = 2
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -157,9 +155,9 @@ def validate_cmd(scripts: tuple[str, ...], json_: bool, strict: bool) -> None:
             files = _plural(len(reports), "file")
             click.echo(f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} in {files}")
     if unreadable:
-        sys.exit(_EXIT_USAGE)
+        sys.exit(EXIT_USAGE)
     if any(r.failed(strict=strict) for r in reports):
-        sys.exit(_EXIT_ERRORS)
+        sys.exit(EXIT_FAILED)
 
 
 @click.command(
@@ -190,10 +188,10 @@ def show_cmd(script: str, plain: bool) -> None:
     try:
         report = validate_file(resolve_script_arg(script))
     except ScriptLoadError as exc:
-        _fail(str(exc), _EXIT_USAGE)
+        _fail(str(exc), EXIT_USAGE)
     if not report.source and report.diagnostics and report.diagnostics[0].code == "E101":
         # The file was not even read: far beyond the limit.
-        _fail(f"{script}: {report.diagnostics[0].message}: too large to show", 1)
+        _fail(f"{script}: {report.diagnostics[0].message}: too large to show", EXIT_FAILED)
     from ..ui import script_view as view
 
     if plain or not sys.stdout.isatty():
@@ -217,7 +215,7 @@ def checked_script(path: str) -> tuple[Script, Report]:
     try:
         report = validate_file(path)
     except ScriptLoadError as exc:
-        _fail(str(exc), _EXIT_USAGE)
+        _fail(str(exc), EXIT_USAGE)
     return _refuse_errors(report)
 
 
@@ -232,7 +230,7 @@ def _refuse_errors(report: Report) -> tuple[Script, Report]:
     if report.errors or report.script is None:
         _print_report(report, err=True)
         errors = _plural(report.errors, "error")
-        _fail(f"not run: {errors} (nothing was spent; check with jshost validate)", _EXIT_USAGE)
+        _fail(f"not run: {errors} (nothing was spent; check with jshost validate)", EXIT_USAGE)
     return report.script, report
 
 
@@ -360,7 +358,7 @@ def confirm_run(
         _fail(
             f"not running without confirmation: {why}. "
             "Review the script (jshost show SCRIPT), then pass --yes to run it.",
-            _EXIT_USAGE,
+            EXIT_USAGE,
         )
     from rich.console import Console
 
@@ -405,7 +403,7 @@ def confirm_run(
         )
         _drop_typeahead()
     if choice is Choice.NO:
-        _fail("not run", _EXIT_USAGE)
+        _fail("not run", EXIT_USAGE)
     if choice is Choice.RUN_AND_REMEMBER:
         if path is None:
             click.echo("jshost: a script without a file cannot be remembered", err=True)

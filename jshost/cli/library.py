@@ -11,6 +11,7 @@ import click
 
 from ..errors import JshostError, ScriptLoadError
 from ..text import json_text, printable
+from .exits import EXIT_FAILED, EXIT_USAGE
 
 __all__ = ["list_cmd", "resolve_script_arg", "save_cmd"]
 
@@ -62,12 +63,12 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
         report = validate_file(script)
     except ScriptLoadError as exc:
         click.echo(f"jshost: {printable(str(exc), multiline=True)}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     if report.errors or report.meta is None:
         for line in format_text(report):
             click.echo(printable(line), err=True)
         click.echo(f"jshost: not saved: {report.errors} error(s) in {printable(script)}", err=True)
-        sys.exit(2)  # as `run` refuses it: nothing was done
+        sys.exit(EXIT_USAGE)  # as `run` refuses it: nothing was done
     name = report.meta.name
     try:
         try:
@@ -81,7 +82,7 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
             path = save_workflow(report.source, name, user=user, force=True)
     except SaveError as exc:
         click.echo(f"jshost: {printable(str(exc))}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     click.echo(printable(f"saved {name!r} to {path}"))
     # A name with hidden characters cannot be typed as it is shown: the file can. A name with
     # spaces or quotes is quoted, so the hint pastes into a shell as it is.
@@ -110,7 +111,7 @@ def list_cmd(json_: bool) -> None:
         workflows, skipped = discover()
     except (OSError, JshostError) as exc:
         click.echo(f"jshost: cannot list saved workflows: {printable(str(exc))}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     if json_:
         out = {
             "workflows": [wf.to_json() for wf in workflows],

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..text import printable
+from .exits import EXIT_USAGE
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,8 +33,6 @@ __all__ = [
     "stored_spent",
     "with_usage",
 ]
-
-_EXIT_USAGE = 2
 
 
 def build_plan(
@@ -222,7 +221,7 @@ def plan_cmd(script: str, json_: bool, **opts: Any) -> None:
         path = resolve_script_arg(script)
     except ScriptLoadError as exc:
         _print_script_error(exc, None)
-        sys.exit(_EXIT_USAGE)
+        sys.exit(EXIT_USAGE)
     loaded, report = checked_script(path)
     try:
         args = _load_args(opts["args_json"], opts["args_file"])
@@ -237,5 +236,5 @@ def plan_cmd(script: str, json_: bool, **opts: Any) -> None:
         )
         plan = build_plan(loaded, report, args=args, limits=limits, model=opts["model"])
     except UsageError as exc:
-        _fail(str(exc), _EXIT_USAGE)
+        _fail(str(exc), EXIT_USAGE)
     print_plan(plan, json_=json_)

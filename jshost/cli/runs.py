@@ -11,6 +11,7 @@ import click
 
 from ..errors import JshostError
 from ..text import encodable, json_text, printable
+from .exits import EXIT_FAILED, EXIT_USAGE
 from .plan import stored_spent
 
 __all__ = ["inspect_cmd", "runs_cmd"]
@@ -25,7 +26,7 @@ def _open_store() -> Any:
         return Store(reading=True)
     except JshostError as exc:
         click.echo(f"jshost: {printable(str(exc))}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
 
 
 def _say(text: str = "", *, multiline: bool = False) -> None:
@@ -91,7 +92,7 @@ def runs_cmd(json_: bool, limit: int) -> None:
             runs = store.list_runs(limit=limit)
         except JshostError as exc:
             click.echo(f"jshost: {printable(str(exc))}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         location = store.path
     if json_:
         _echo_json([r.to_json() for r in runs])
@@ -171,11 +172,11 @@ def inspect_cmd(
             estimate = store.estimate(run.id)
         except JshostError as exc:
             click.echo(f"jshost: {printable(str(exc))}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
     if result_only:
         if run.status != "completed":
             click.echo(f"jshost: run {run.id} has no result: it is {run.shown_status}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_FAILED)
         if isinstance(run.result, str) and not json_:
             # Exact to a pipe or a file; on a terminal, shown without anything live in it.
             if sys.stdout.isatty():
@@ -193,7 +194,7 @@ def inspect_cmd(
                 f"(it has {len(agents)} in its latest session)",
                 err=True,
             )
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         _show_agent(match[0], json_)
         return
     if json_:

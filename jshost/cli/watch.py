@@ -9,6 +9,7 @@ import click
 
 from ..errors import JshostError
 from ..text import printable
+from .exits import EXIT_FAILED, EXIT_USAGE
 
 __all__ = ["watch_cmd"]
 
@@ -33,7 +34,7 @@ def watch_cmd(run_id: str | None) -> None:
         store = Store(reading=True)
     except JshostError as exc:
         click.echo(f"jshost: {printable(str(exc))}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     with store:
         try:
             if run_id is not None:
@@ -46,20 +47,20 @@ def watch_cmd(run_id: str | None) -> None:
                         "one (see `jshost runs`)",
                         err=True,
                     )
-                    sys.exit(1)
+                    sys.exit(EXIT_FAILED)
                 row = max(going, key=lambda r: r.started_at)
         except JshostError as exc:
             click.echo(f"jshost: {printable(str(exc))}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         if not (sys.stdin.isatty() and sys.stdout.isatty() and sys.stderr.isatty()):
             click.echo(
                 f"jshost: watch needs a terminal; `jshost inspect {row.id}` prints the run",
                 err=True,
             )
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         if os.environ.get("TERM") == "dumb":
             click.echo("jshost: watch needs a terminal that can draw (TERM is 'dumb')", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         from ..ui.interactive import watch  # imports textual: only for this view
 
         watch(store, row.id)
