@@ -15,8 +15,8 @@ Layout: the subpackages are the stages a script goes through, in order.
 Plain data every stage may name sits at the top level: ``records`` (a run's records),
 ``events``, ``journal``, ``errors``, ``schemas``, ``config``, ``library`` (saved workflows).
 Imports point one way, from the face toward the plain data: ``tests/test_layers.py`` fails
-on a cycle or on a forbidden direction. ``_api`` holds the pipeline, once: the functions below,
-the CLI, the benchmarks and the tests all run workflows through it.
+on a cycle or on a forbidden direction. ``_api`` holds the pipeline, once: the functions below
+(``_workflow``, ``_runs``), the CLI, the benchmarks and the tests all run workflows through it.
 
 The public surface is what this module exports (``__all__``), with ``jshost.workers`` and
 ``jshost.events``; everything else may change. The names load lazily: ``import jshost`` loads
@@ -35,17 +35,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._api import (
-        RunHandle,
-        RunResult,
-        Workflow,
-        arun,
-        load,
-        parse,
-        resume,
-        run,
-        start,
-    )
+    from ._runs import RunHandle, RunResult, arun, resume, run, start
+    from ._workflow import Workflow, load, parse
     from .engine import Limits
     from .errors import JshostError, ScriptError, StoreError, UsageError, WorkerError
     from .sandbox import SandboxLimits
@@ -61,8 +52,8 @@ _WHERE = {
     "AgentResult": "workers",
     "JshostError": "errors",
     "Limits": "engine",
-    "RunHandle": "_api",
-    "RunResult": "_api",
+    "RunHandle": "_runs",
+    "RunResult": "_runs",
     "SandboxLimits": "sandbox",
     "ScriptError": "errors",
     "Store": "store",
@@ -71,13 +62,13 @@ _WHERE = {
     "UsageError": "errors",
     "Worker": "workers",
     "WorkerError": "errors",
-    "Workflow": "_api",
-    "arun": "_api",
-    "load": "_api",
-    "parse": "_api",
-    "resume": "_api",
-    "run": "_api",
-    "start": "_api",
+    "Workflow": "_workflow",
+    "arun": "_runs",
+    "load": "_workflow",
+    "parse": "_workflow",
+    "resume": "_runs",
+    "run": "_runs",
+    "start": "_runs",
     "worker_from": "workers.function",
 }
 

@@ -15,12 +15,10 @@ PACKAGE = ROOT / "jshost"
 DOC = ROOT / "docs" / "ARCHITECTURE.md"
 MAX_LINES = 600
 
-# Modules over MAX_LINES on main today (23:10, after spengine, splint, spui, spstore landed);
-# split them next and shrink this list. The test fails when one of them is back under the limit,
-# so the list cannot outlive the module it excuses.
-KNOWN_OVER = {
-    "jshost/_api.py",
-}
+# Modules allowed over MAX_LINES (none today): a module that has to grow past it is split by
+# concern, or listed here with the reason. The test fails when one listed is back under the
+# limit, so the list cannot outlive the module it excuses.
+KNOWN_OVER: set[str] = set()
 
 # a path in the doc: jshost/ followed by path characters, trailing punctuation left out
 _PATH = re.compile(r"\bjshost/[\w./-]*[\w/]")
