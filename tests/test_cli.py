@@ -533,3 +533,20 @@ def test_second_sigint_exits_at_once(tmp_path):
         assert time.monotonic() - t0 < 3
     finally:
         watched.kill()
+
+
+def test_a_ctrl_c_handed_back_in_an_exception_group_exits_130_without_a_traceback(
+    monkeypatch, capsys
+):
+    # A second Ctrl-C that lands as the run ends reaches main() inside a BaseExceptionGroup
+    # (trio's doing); it used to escape as a traceback with exit 1.
+    import jshost.cli as cli_pkg
+
+    def interrupted(**_: object) -> None:
+        raise BaseExceptionGroup("run", [KeyboardInterrupt()])
+
+    monkeypatch.setattr(cli_pkg.cli, "main", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_pkg.main()
+    assert exit_info.value.code == 130
+    assert "jshost: stopped" in capsys.readouterr().err

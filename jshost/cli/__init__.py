@@ -47,14 +47,25 @@ def main() -> None:
         sys.exit(EXIT_FAILED)
     except JshostError as exc:
         _fail(str(exc), EXIT_FAILED)
+    except BaseExceptionGroup as group:
+        # trio hands a Ctrl-C that came in as the run ended back wrapped in a group.
+        stop, rest = group.split(KeyboardInterrupt)
+        if stop is not None and rest is None:
+            click.echo("\njshost: stopped", err=True)
+            sys.exit(EXIT_STOPPED)
+        _internal_error(group)
     except Exception as exc:
-        if os.environ.get("JSHOST_RAISE_ERRORS"):
-            raise
-        _fail(
-            f"internal error: {type(exc).__name__}: {exc} "
-            "(set JSHOST_RAISE_ERRORS=1 to see the traceback)",
-            EXIT_FAILED,
-        )
+        _internal_error(exc)
+
+
+def _internal_error(exc: BaseException) -> None:
+    if os.environ.get("JSHOST_RAISE_ERRORS"):
+        raise exc
+    _fail(
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(set JSHOST_RAISE_ERRORS=1 to see the traceback)",
+        EXIT_FAILED,
+    )
 
 
 def _register() -> None:
