@@ -324,3 +324,23 @@ def test_the_plan_follows_claude_codes_subagent_model_variable_as_the_run_does()
     hello = str(ROOT / "samples" / "hello.js")
     plan = plan_json(hello, env_extra={"CLAUDE_CODE_SUBAGENT_MODEL": "opus"})
     assert plan["agents_by_model"] == {"claude-opus-5-5": 4}
+
+
+def test_plan_reads_the_caps_as_run_does_including_claude_codes_concurrency_variable(tmp_path):
+    # plan and run share one definition of the cap options: an env setting run honours is
+    # honoured (and checked) by plan too.
+    from click.testing import CliRunner
+
+    from jshost.cli import cli
+
+    script = tmp_path / "c.js"
+    script.write_text("export const meta = {name: 'c', description: 'c'}\nreturn 1\n")
+    env = {"CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS": "0"}
+    for argv in (["run", str(script), "--yes"], ["plan", str(script)]):
+        result = CliRunner().invoke(cli, argv, env=env)
+        assert result.exit_code == 2, (argv, result.output)
+        assert "--concurrency" in result.output and "0 is not in the range" in result.output
+    assert (
+        "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS"
+        in CliRunner().invoke(cli, ["plan", "--help"]).output
+    )

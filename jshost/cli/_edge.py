@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from ..errors import ScriptError, UsageError
+from ..settings import CONCURRENCY_ENV
 from ..text import printable
 
 #: What a script that reads `args` needs when none were given.
@@ -146,3 +147,59 @@ def _print_script_error(exc: ScriptError, source: str | None) -> None:
         shown = excerpt(source, exc.line, exc.column or 1)
         if shown:
             click.echo(shown, err=True)
+
+
+#: The caps ``run`` uses when none is given; ``resume`` uses the run's stored ones instead.
+_CAP_DEFAULTS = {"concurrency": 16, "max_agents": 1000, "cpu_limit": 30.0, "memory_limit": 256}
+
+
+def _cap(name: str, resume: bool, help: str) -> dict[str, Any]:
+    """The default and help of a cap option: ``resume`` shows no default it does not use."""
+    if resume:
+        return {"default": None, "help": help + " Default: the run's stored value."}
+    return {"default": _CAP_DEFAULTS[name], "show_default": True, "help": help}
+
+
+def cap_options(resume: bool = False, *, timeout: bool = False) -> list[Any]:
+    """The cap options ``run``, ``resume`` and ``plan`` share, so a plan uses the run's caps."""
+    options = [
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 256),
+            envvar=list(CONCURRENCY_ENV),
+            **_cap(
+                "concurrency",
+                resume,
+                "Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
+                "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
+            ),
+        ),
+        click.option(
+            "--max-agents",
+            type=click.IntRange(1, 1_000_000),
+            **_cap("max_agents", resume, "agent() calls allowed in the run."),
+        ),
+        click.option("--budget", metavar="TOKENS", help="Output-token budget, e.g. 230k."),
+        *(
+            [
+                click.option(
+                    "--timeout",
+                    type=click.FloatRange(0, min_open=True),
+                    help="Wall-clock limit in seconds.",
+                )
+            ]
+            if timeout
+            else []
+        ),
+        click.option(
+            "--cpu-limit",
+            type=click.FloatRange(0.05, 3600),
+            **_cap("cpu_limit", resume, "Seconds one synchronous slice of the script may run."),
+        ),
+        click.option(
+            "--memory-limit",
+            type=click.IntRange(8, 8192),
+            **_cap("memory_limit", resume, "JS heap limit in MiB."),
+        ),
+    ]
+    return options

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..text import printable
+from ._edge import cap_options
 from .exits import EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -161,41 +162,18 @@ def print_plan(plan: Plan, *, json_: bool) -> None:
         click.echo(printable(line))
 
 
+def _cap_options(fn: Any) -> Any:
+    for option in reversed(cap_options()):
+        fn = option(fn)
+    return fn
+
+
 @click.command(name="plan")
 @click.argument("script", metavar="SCRIPT|NAME")
 @click.option("--args", "args_json", metavar="JSON", help="JSON value the script sees as `args`.")
 @click.option("--args-file", metavar="FILE", help="Read `args` from a JSON file.")
 @click.option("--model", metavar="M", help="Model for agents that ask for none (or 'inherit').")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 256),
-    default=16,
-    show_default=True,
-    envvar="JSHOST_MAX_CONCURRENT_AGENTS",
-    help="Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS).",
-)
-@click.option(
-    "--max-agents",
-    type=click.IntRange(1, 1_000_000),
-    default=1000,
-    show_default=True,
-    help="agent() calls allowed in the run.",
-)
-@click.option("--budget", metavar="TOKENS", help="Output-token budget, e.g. 230k.")
-@click.option(
-    "--cpu-limit",
-    type=click.FloatRange(0.05, 3600),
-    default=30.0,
-    show_default=True,
-    help="Seconds one synchronous slice of the script may run.",
-)
-@click.option(
-    "--memory-limit",
-    type=click.IntRange(8, 8192),
-    default=256,
-    show_default=True,
-    help="JS heap limit in MiB.",
-)
+@_cap_options
 @click.option("--json", "json_", is_flag=True, help="Print the plan as one JSON object.")
 def plan_cmd(script: str, json_: bool, **opts: Any) -> None:
     """Estimate what running SCRIPT (or a saved workflow's NAME) would start and spend.

@@ -15,20 +15,18 @@ from typing import Any
 import click
 
 from ..errors import JshostError, ScriptLoadError, UsageError
-from ..settings import CONCURRENCY_ENV
 from ..text import printable
 from ._edge import (
+    _CAP_DEFAULTS,
     READS_ARGS,
     _echo_wrapped,
     _fail,
     _load_args,
     _print_script_error,
+    cap_options,
     parse_budget,
 )
 from .exits import EXIT_FAILED, EXIT_STOPPED, EXIT_USAGE
-
-#: The caps ``run`` uses when none is given; ``resume`` uses the run's stored ones instead.
-_CAP_DEFAULTS = {"concurrency": 16, "max_agents": 1000, "cpu_limit": 30.0, "memory_limit": 256}
 
 
 def _run_options(fn: Any) -> Any:
@@ -39,13 +37,6 @@ def _run_options(fn: Any) -> Any:
 def _resume_options(fn: Any) -> Any:
     """``run``'s options, as ``resume`` takes them: a cap left out is the run's stored one."""
     return _with_options(fn, resume=True)
-
-
-def _cap(name: str, resume: bool, help: str) -> dict[str, Any]:
-    """The default and help of a cap option: ``resume`` shows no default it does not use."""
-    if resume:
-        return {"default": None, "help": help + " Default: the run's stored value."}
-    return {"default": _CAP_DEFAULTS[name], "show_default": True, "help": help}
 
 
 def _with_options(fn: Any, *, resume: bool) -> Any:
@@ -75,38 +66,7 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
             "CLAUDE_CODE_SUBAGENT_MODEL sets every agent's model; with "
             "CLAUDE_CODE_SUBAGENT_MODEL_FORCE, the model a script asks for is ignored.",
         ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 256),
-            envvar=list(CONCURRENCY_ENV),
-            **_cap(
-                "concurrency",
-                resume,
-                "Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
-                "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
-            ),
-        ),
-        click.option(
-            "--max-agents",
-            type=click.IntRange(1, 1_000_000),
-            **_cap("max_agents", resume, "agent() calls allowed in the run."),
-        ),
-        click.option("--budget", metavar="TOKENS", help="Output-token budget, e.g. 230k."),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(0, min_open=True),
-            help="Wall-clock limit in seconds.",
-        ),
-        click.option(
-            "--cpu-limit",
-            type=click.FloatRange(0.05, 3600),
-            **_cap("cpu_limit", resume, "Seconds one synchronous slice of the script may run."),
-        ),
-        click.option(
-            "--memory-limit",
-            type=click.IntRange(8, 8192),
-            **_cap("memory_limit", resume, "JS heap limit in MiB."),
-        ),
+        *cap_options(resume, timeout=True),
         click.option(
             "--sim-latency",
             type=click.FloatRange(0, 3600),
