@@ -149,6 +149,15 @@ FORBIDDEN = [
     ("jshost.store", "jshost.engine"),
     ("jshost.store", "jshost.sandbox"),
     ("jshost.store", "jshost.script"),
+    # tools and permission rules act for workers: they know no engine, worker, view or store
+    *[
+        ("jshost.tools", u)
+        for u in ("engine", "workers", "ui", "cli", "store", "sandbox", "script")
+    ],
+    *[
+        ("jshost.permissions", u)
+        for u in ("engine", "workers", "ui", "cli", "store", "sandbox", "script", "tools")
+    ],
     # nothing below the face imports it
     *[(f"jshost.{u}", "jshost.cli") for u in STAGES - {"cli"}],
     *[(f"jshost.{u}", "jshost.ui") for u in STAGES - {"cli", "ui"}],
