@@ -125,12 +125,14 @@ class WorkerError(JshostError):
 
     A worker sets ``usage`` (a :class:`jshost.workers.Usage`), ``model`` and ``attempts`` on
     the exception when requests were made before the failure, so that the tokens they cost
-    are counted and the record says what was tried.
+    are counted and the record says what was tried, and ``transcript`` (the conversation so
+    far, for people) when it has one.
     """
 
     usage: Any = None
     model: str = ""
     attempts: int = 0
+    transcript: tuple[dict[str, Any], ...] = ()
 
 
 class RetryableWorkerError(WorkerError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .records import AgentRecord, RunOutcome
+    from .records import AgentRecord, RunOutcome, ToolUse
     from .script.meta import Meta
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "AgentProgress",
     "AgentQueued",
     "AgentStarted",
+    "AgentTool",
     "BudgetChanged",
     "Event",
     "FailureLine",
@@ -61,6 +62,15 @@ class AgentProgress:
     """A running agent reported tokens so far (``agent.usage``)."""
 
     agent: AgentRecord
+
+
+@dataclass(frozen=True)
+class AgentTool:
+    """A running agent called a tool, or a call of it changed state (ran, refused, waiting
+    for a person's answer). ``agent.last_tool`` is ``use`` when the event is published."""
+
+    agent: AgentRecord
+    use: ToolUse
 
 
 @dataclass(frozen=True)

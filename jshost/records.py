@@ -13,10 +13,12 @@ from typing import Any, Literal, final
 
 from .errors import WorkflowError
 
-__all__ = ["AgentRecord", "AgentStatus", "RunOutcome", "RunStatus", "Usage"]
+__all__ = ["AgentRecord", "AgentStatus", "RunOutcome", "RunStatus", "ToolUse", "Usage"]
 
 AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled", "cached"]
 RunStatus = Literal["completed", "failed", "stopped"]
+#: how a tool call went: ran (ok/error), refused by the rules, or waiting for a person's answer
+ToolUseStatus = Literal["ok", "error", "denied", "waiting"]
 
 
 @final
@@ -44,6 +46,24 @@ class Usage:
         )
 
 
+@final
+@dataclass(frozen=True)
+class ToolUse:
+    """One tool call of a running agent, as events, views and the store show it.
+
+    ``summary`` is one printable-to-be line (``Read src/app.py (120 lines)``, ``denied: no rule
+    allows Bash(rm -rf build)``); ``rule`` the permission rule that decided, when one did.
+    Inputs are the model's and untrusted: views sanitise them like every other text.
+    """
+
+    tool: str
+    input: dict[str, Any]
+    status: ToolUseStatus
+    summary: str = ""
+    rule: str | None = None
+    elapsed: float = 0.0
+
+
 @dataclass
 class AgentRecord:
     """One ``agent()`` call, as the engine tracks it. Owned by the engine; UIs only read it."""
@@ -64,6 +84,11 @@ class AgentRecord:
     #: the model the worker reports it used (an id; the script's ``model`` may be an alias)
     model_used: str | None = None
     attempts: int = 0
+    #: the agent's conversation for people (turns, tool calls, results cut short, permission
+    #: decisions): JSON-able dicts with a "kind" key; see docs/tools.md. Never seen by a script.
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    #: the latest tool call (live views show it); None until the agent uses a tool
+    last_tool: ToolUse | None = None
     queued_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None

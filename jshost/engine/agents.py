@@ -19,9 +19,9 @@ from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_
 from ..errors import WorkerError
 from ..journal import JournalEntry, cache_key
 from ..limits import Limits
-from ..records import AgentRecord, Usage
+from ..records import AgentRecord, ToolUse, Usage
 from ..schemas import schema_problem, schema_size_problem
-from ..workers.base import AgentRejectedError, AgentRequest, progress_callback
+from ..workers.base import AgentRejectedError, AgentRequest, progress_callback, tool_callback
 from .bridge import _need, _payload_error, _title
 
 __all__ = ["AgentQueue", "default_label"]
@@ -234,6 +234,11 @@ class AgentQueue:
             self._emit(ev.AgentStarted(rec))
             self._nursery.start_soon(self._run_agent, request_id, rec, request)
 
+    def _tool(self, rec: AgentRecord, use: ToolUse) -> None:
+        if rec.status == "running":
+            rec.last_tool = use
+            self._emit(ev.AgentTool(rec, use))
+
     def _progress(self, rec: AgentRecord, usage: Usage) -> None:
         if rec.status == "running":
             rec.usage = usage
@@ -272,17 +277,20 @@ class AgentQueue:
 
     async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
         progress_callback.set(lambda usage: self._progress(rec, usage))
+        tool_callback.set(lambda use: self._tool(rec, use))
         try:
             result = await self._attempts(rec, request)
             if result is None:
                 self._finish_skipped(request_id, rec)
                 return
         except AgentRejectedError as exc:
+            rec.transcript = list(exc.transcript)
             self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._rejected.append(rec)
             self._reply(request_id, False, _payload_error(exc.name, str(exc)))
         except WorkerError as exc:
+            rec.transcript = list(exc.transcript)
             self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._add_failure(f"[{rec.label}] failed: {exc}")
@@ -295,6 +303,7 @@ class AgentQueue:
             value = result.value
             rec.status = "done"
             rec.result = value
+            rec.transcript = list(result.transcript)
             self._charge(rec, result.usage, result.model, result.attempts)
             rec.finished_at = time.monotonic()
             self.recorder.agent(rec)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, final
 
 from ..errors import WorkerError
-from ..records import Usage
+from ..records import ToolUse, Usage
 
 __all__ = [
     "AgentRejectedError",
@@ -28,6 +28,7 @@ __all__ = [
     "AgentResult",
     "Usage",
     "Worker",
+    "report_tool",
     "report_usage",
 ]
 
@@ -72,6 +73,8 @@ class AgentResult:
     usage: Usage = field(default_factory=Usage)
     model: str = ""
     attempts: int = 1
+    #: the agent's conversation for people (see ``AgentRecord.transcript``)
+    transcript: tuple[dict[str, Any], ...] = ()
 
 
 class Worker(abc.ABC):
@@ -118,6 +121,20 @@ class Worker(abc.ABC):
 progress_callback: contextvars.ContextVar[Callable[[Usage], None] | None] = contextvars.ContextVar(
     "jshost_progress_callback", default=None
 )
+
+
+#: set by the engine for each running agent's task: takes the agent's tool calls as they happen
+tool_callback: contextvars.ContextVar[Callable[[ToolUse], None] | None] = contextvars.ContextVar(
+    "jshost_tool_callback", default=None
+)
+
+
+def report_tool(use: ToolUse) -> None:
+    """Tell the engine about a tool call of the current agent (started, finished, denied,
+    waiting for a person), for events and live views; outside a run it does nothing."""
+    callback = tool_callback.get()
+    if callback is not None:
+        callback(use)
 
 
 def report_usage(usage: Usage) -> None:
