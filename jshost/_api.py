@@ -12,25 +12,31 @@ script is ``_workflow``'s, the public runs on top of the pipeline are ``_runs``'
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 from . import events as ev
 from ._workflow import Workflow, load, parse
-from .errors import JshostError
+from .errors import JshostError, UsageError
 from .records import RunOutcome
 from .workers.base import Worker
 
 if TYPE_CHECKING:
     from .engine import Engine, Limits
     from .journal import Recorder, Replay
+    from .permissions.decision import Asker
     from .store import Store
+    from .tools.toolbox import Toolbox
 
 __all__ = [
     "Prepared",
+    "ToolOptions",
     "Workflow",
+    "build_toolbox",
     "load",
     "parse",
     "prepare",
@@ -64,6 +70,144 @@ def resolve_worker(
     raise TypeError(f"worker must be a Worker, a name or a function, not {type(worker).__name__}")
 
 
+# ---- what agents may do -------------------------------------------------------------------------
+
+PERMISSION_MODES = ("default", "acceptEdits", "plan")
+
+
+@final
+@dataclass(frozen=True)
+class ToolOptions:
+    """What a run's agents may do on this machine (docs/tools.md); the defaults are Claude
+    Code's: tools on, read-only tools allowed inside the workspace, nothing else without a rule.
+
+    Attributes:
+        enabled (bool): False: agents get no tools at all (``--no-tools``).
+        workspace (str | PathLike | None): where agents act; None: the current directory.
+        allowed_tools (Sequence[str]): allow rules, as ``--allowed-tools`` takes them
+            (``"Bash(git log:*)"``, ``"Edit"``, ``"Read(./src/**)"``).
+        disallowed_tools (Sequence[str]): deny rules (``--disallowed-tools``).
+        permission_mode (str | None): ``default``, ``acceptEdits`` or ``plan``; None: the
+            settings' ``defaultMode``, else ``default``.
+        mcp_config (Sequence[str | PathLike]): MCP server files (``--mcp-config``): their
+            servers start without asking, as the user named them.
+        max_turns (int): model requests an agent may make (``--max-turns``).
+        asker (Asker | None): who answers calls the rules say to ask about (the interactive
+            view); None: ``ask`` means deny.
+        home (str | PathLike | None): the user's home, for ``~/.claude/settings.json``
+            (tests); None: the real one.
+    """
+
+    enabled: bool = True
+    workspace: str | os.PathLike[str] | None = None
+    allowed_tools: Sequence[str] = ()
+    disallowed_tools: Sequence[str] = ()
+    permission_mode: str | None = None
+    mcp_config: Sequence[str | os.PathLike[str]] = ()
+    max_turns: int = 50
+    asker: Asker | None = None
+    home: str | os.PathLike[str] | None = None
+
+
+def split_rules(text: str) -> list[str]:
+    """The rules in one ``--allowed-tools`` value: split at commas and spaces that are not
+    inside a rule's parentheses (``"Read,Bash(git log:*) Edit"`` → three rules)."""
+    rules: list[str] = []
+    depth = 0
+    current = ""
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        if depth == 0 and (ch == "," or ch.isspace()):
+            if current.strip():
+                rules.append(current.strip())
+            current = ""
+            continue
+        current += ch
+    if current.strip():
+        rules.append(current.strip())
+    return rules
+
+
+def _workspace_root(given: str | os.PathLike[str] | None) -> Path:
+    text = os.fspath(given) if given is not None else os.getcwd()
+    path = Path(text).expanduser()
+    try:
+        root = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UsageError(f"--workspace: no such directory: {text!r}") from None
+    if not root.is_dir():
+        raise UsageError(f"--workspace: not a directory: {text!r}")
+    return root
+
+
+def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None:
+    """The run's toolbox, or None when its agents get no tools (turned off, or a worker that
+    cannot use them).
+
+    Raises:
+        UsageError: a workspace that is not a directory, a rule that does not parse (naming
+            the option and the rule), an unknown permission mode, an MCP file that cannot be
+            used, a turn cap below 1.
+    """
+    options = options or ToolOptions()
+    if not options.enabled or not worker.supports_tools:
+        return None
+    from .permissions import RuleError, load_settings, make_policy
+    from .tools.builtin import builtin_tools
+    from .tools.toolbox import Toolbox
+
+    if options.max_turns < 1:
+        raise UsageError(f"--max-turns must be at least 1, not {options.max_turns}")
+    mode = options.permission_mode
+    if mode is not None and mode not in PERMISSION_MODES:
+        raise UsageError(
+            f"--permission-mode must be one of {', '.join(PERMISSION_MODES)}, not {mode!r}"
+        )
+    root = _workspace_root(options.workspace)
+    home = Path(options.home) if options.home is not None else Path.home()
+    try:
+        settings = load_settings(root, home)
+    except RuleError as exc:
+        raise UsageError(str(exc)) from None
+    cli_rules: dict[str, list[str]] = {}
+    for flag, given in (
+        ("--allowed-tools", options.allowed_tools),
+        ("--disallowed-tools", options.disallowed_tools),
+    ):
+        cli_rules[flag] = [rule for text in given for rule in split_rules(text)]
+    try:
+        policy, workspace = make_policy(
+            settings,
+            root,
+            allow=cli_rules["--allowed-tools"],
+            deny=cli_rules["--disallowed-tools"],
+            mode=mode,
+        )
+    except RuleError as exc:
+        raise UsageError(str(exc)) from None
+    hub = None
+    if options.mcp_config:
+        from .tools.mcp_config import McpConfigError, load_mcp_configs
+        from .tools.mcp_servers import McpHub
+
+        try:
+            servers = load_mcp_configs([Path(p) for p in options.mcp_config])
+        except McpConfigError as exc:
+            raise UsageError(str(exc)) from None
+        hub = McpHub(servers, cwd=root)
+    return Toolbox(
+        builtin_tools(),
+        policy,
+        workspace,
+        asker=options.asker,
+        mcp=hub,
+        max_turns=options.max_turns,
+    )
+
+
 def _caps(limits: Limits) -> dict[str, Any]:
     return {
         "concurrency": limits.concurrency,
@@ -92,9 +236,14 @@ class Prepared:
         model: str | None,
         recorder: Recorder | None,
         replay: Replay | None,
+        toolbox: Toolbox | None = None,
     ) -> None:
         self.workflow = workflow
         self.worker = worker
+        #: what the agents may do (None: no tools); the worker opens it with the run
+        self.toolbox = toolbox
+        if toolbox is not None:
+            worker.toolbox = toolbox
         self.limits = limits
         self.args = args
         self.model = model
@@ -164,15 +313,21 @@ def prepare(
     model: str | None = None,
     store: Store | None = None,
     resume_id: str | None = None,
+    tools: ToolOptions | None = None,
 ) -> Prepared:
     """Open a run of ``workflow`` in ``store`` (a new one, or ``resume_id`` replayed).
 
-    Without a store nothing is recorded and the run cannot be resumed.
+    Without a store nothing is recorded and the run cannot be resumed. ``tools`` says what
+    the agents may do (the defaults when None); the workspace, rules and MCP servers are not
+    part of an agent's cache key, so a resumed run does not re-run cached agents for them.
 
     Raises:
         StoreError: the store cannot record the run; ``resume_id`` is unknown or not resumable.
+        UsageError: ``tools`` cannot be used (see :func:`build_toolbox`).
     """
     from .engine import NO_ARGS
+
+    toolbox = build_toolbox(tools, worker)  # before the store: a bad rule opens no run
 
     recorder = replay = None
     if store is not None:
@@ -199,4 +354,5 @@ def prepare(
         model=model,
         recorder=recorder,
         replay=replay,
+        toolbox=toolbox,
     )

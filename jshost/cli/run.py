@@ -26,6 +26,7 @@ from ._edge import (
     cap_options,
     parse_budget,
 )
+from ._tool_options import tool_options, tool_options_from
 from .exits import EXIT_FAILED, EXIT_STOPPED, EXIT_USAGE
 
 
@@ -67,6 +68,7 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
             "CLAUDE_CODE_SUBAGENT_MODEL_FORCE, the model a script asks for is ignored.",
         ),
         *cap_options(resume, timeout=True),
+        *tool_options(),
         click.option(
             "--sim-latency",
             type=click.FloatRange(0, 3600),
@@ -246,6 +248,7 @@ def _execute(
                 memory=int(opts["memory_limit"]) << 20, cpu_slice=opts["cpu_limit"]
             ),
         )
+        tools = tool_options_from(opts)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
@@ -303,7 +306,10 @@ def _execute(
             model=opts["model"],
             store=store,
             resume_id=resume_id,
+            tools=tools,
         )
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
     run_id = prepared.run_id

@@ -17,10 +17,13 @@ import abc
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar, final
 
 from ..errors import WorkerError
 from ..records import ToolUse, Usage
+
+if TYPE_CHECKING:
+    from ..tools.toolbox import Toolbox
 
 __all__ = [
     "AgentRejectedError",
@@ -86,6 +89,11 @@ class Worker(abc.ABC):
     #: whether this worker needs an API key, and the environment variable that holds it
     needs_key: ClassVar[bool] = False
     key_env_var: ClassVar[str | None] = None
+    #: whether this worker's agents can use the run's tools (``toolbox``)
+    supports_tools: ClassVar[bool] = False
+    #: the run's tools, rules and workspace; set by the pipeline (``jshost/_api.py``) on a
+    #: worker that supports tools, opened and closed with the worker. None: no tools.
+    toolbox: Toolbox | None = None
 
     @abc.abstractmethod
     async def run(self, request: AgentRequest) -> AgentResult:
@@ -111,10 +119,16 @@ class Worker(abc.ABC):
         """Release connections and other resources."""
 
     async def __aenter__(self) -> Worker:
+        if self.toolbox is not None:
+            await self.toolbox.open()  # MCP servers start once per run, here
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        finally:
+            if self.toolbox is not None:
+                await self.toolbox.close()
 
 
 #: set by the engine for each running agent's task (trio gives every task its own context)
