@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, final
 
+from ..agent_types import AgentType
 from ..errors import WorkerError
 from ..records import ToolUse, Usage
 
@@ -51,7 +52,9 @@ class AgentRequest:
 
     ``schema`` is a checked JSON Schema (or None for a text answer); ``model`` is what the
     script asked for (an alias, a full id, ``inherit``) or None. ``log``, when given, takes
-    narrator lines for the run's log (a stall and its retry, say).
+    narrator lines for the run's log (a stall and its retry, say). ``agent_definition`` is the
+    agent type ``agent_type`` resolved to (set by the engine; None: no ``agentType``, the
+    reference's implicit workflow-subagent); a worker that cannot honour types ignores it.
     """
 
     index: int
@@ -64,6 +67,7 @@ class AgentRequest:
     agent_type: str | None = None
     isolation: str | None = None
     stall_ms: int | None = None
+    agent_definition: AgentType | None = None
     log: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
