@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ...agent_types import system_prompt_for
 from ...errors import WorkerError
 from ...schemas import structured_output_cap_message
 from ...tools.base import ToolOutput
@@ -36,8 +37,6 @@ from ..prompts import (
     SCHEMA_SYSTEM,
     TOOL_DESCRIPTION,
     TOOLS_NOTE,
-    TYPE_NOTE_PLAIN,
-    TYPE_NOTE_SCHEMA,
 )
 from .models import TOOL, _Plan
 
@@ -67,19 +66,18 @@ def agent_tools(
         label=request.label,
         disallowed_tools=getattr(request, "disallowed_tools", None) or (),
         bash_command_clamp=getattr(request, "bash_command_clamp", None) or (),
-        agent_definition=getattr(request, "agent_definition", None),
+        agent_definition=request.agent_definition,
         cwd=getattr(request, "cwd", None),
         report=report,
     )
 
 
 def system_prompt(request: AgentRequest, *, schema: bool) -> str:
-    """The system prompt of an agent with tools: ours, or its agent type's with the NOTE."""
-    definition = getattr(request, "agent_definition", None)
-    body = getattr(definition, "system_prompt", None)
-    if body:
-        return body.rstrip() + (TYPE_NOTE_SCHEMA if schema else TYPE_NOTE_PLAIN) + "\n" + TOOLS_NOTE
-    return (SCHEMA_SYSTEM if schema else PLAIN_SYSTEM) + "\n" + TOOLS_NOTE
+    """The system prompt of an agent with tools: ours, or its agent type's with the workflow
+    NOTE (reference §6.1), then what we tell every agent about its tools."""
+    default = SCHEMA_SYSTEM if schema else PLAIN_SYSTEM
+    base = system_prompt_for(request.agent_definition, structured=schema, default=default)
+    return base + "\n" + TOOLS_NOTE
 
 
 def tool_params(plan: _Plan, tools: AgentTools) -> list[dict[str, Any]]:
