@@ -23,6 +23,7 @@ from . import events as ev
 from ._workflow import Workflow, load, parse
 from .errors import JshostError, UsageError
 from .records import RunOutcome
+from .tools import DEFAULT_MAX_TURNS
 from .workers.base import Worker
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class ToolOptions:
     disallowed_tools: Sequence[str] = ()
     permission_mode: str | None = None
     mcp_config: Sequence[str | os.PathLike[str]] = ()
-    max_turns: int = 50
+    max_turns: int = DEFAULT_MAX_TURNS
     asker: Asker | None = None
     home: str | os.PathLike[str] | None = None
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .._api import PERMISSION_MODES, ToolOptions
-from ..tools.toolbox import DEFAULT_MAX_TURNS
+from ..tools import DEFAULT_MAX_TURNS
 
 __all__ = ["tool_options", "tool_options_from"]
 

@@ -29,6 +29,7 @@ from jsonschema import Draft202012Validator
 
 from ..permissions.decision import Asker, Decision, PermissionRequest
 from ..records import ToolUse
+from . import DEFAULT_MAX_TURNS
 from .base import Tool, ToolInputError, ToolOutput, ToolSpec, Workspace
 
 __all__ = [
@@ -40,8 +41,6 @@ __all__ = [
     "Toolbox",
 ]
 
-#: the turns (model requests) an agent may take before it fails (``--max-turns``)
-DEFAULT_MAX_TURNS = 50
 #: how much of a tool result the transcript keeps (the model gets the tool's own cap)
 TRANSCRIPT_RESULT_CHARS = 2000
 _MAX_INPUT_PROBLEMS = 10
@@ -161,13 +160,14 @@ class Toolbox:
         ``disallowed_tools``, ``permission_mode``); ``cwd`` its own working directory (a
         worktree), which becomes its workspace root.
         """
-        allow = _names(getattr(agent_definition, "tools", None))
+        listed = getattr(agent_definition, "tools", None)
+        allow = _names(listed)
         denied = [*disallowed_tools, *(getattr(agent_definition, "disallowed_tools", None) or ())]
         mode = getattr(agent_definition, "permission_mode", None)
         policy = self.policy.for_agent(
             disallowed=tuple(denied),
             clamp=tuple(bash_command_clamp),
-            tools=None if allow is None else tuple(allow),
+            tools=None if listed is None else tuple(listed),
             mode=mode,
         )
         workspace = self.workspace

@@ -1,0 +1,228 @@
+"""Tools through the whole pipeline: the ``run``/``resume`` options (click's real CLI), the
+Python API's ``ToolOptions``, resume with tools, and ``examples/repo-question.js`` answering
+from real files, with the loopback Messages server playing the model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from messages_server import MessagesServer, Reply, result_text, tool_results
+
+import jshost
+from jshost.cli import cli
+from jshost.config import Config
+from jshost.store import Store
+from jshost.workers.anthropic import AnthropicWorker, RetryPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk-ant-test-tools"
+FAST = RetryPolicy(backoff=0.001, max_backoff=0.004, retry_after_cap=0.05, stall=10.0)
+META = "export const meta = { name: 'tools', description: 'agents that act' }\n"
+
+
+def write(where: Path, body: str) -> str:
+    path = where / "flow.js"
+    path.write_text(META + body + "\n", encoding="utf-8")
+    return str(path)
+
+
+def invoke(args: list[str], env: dict[str, str]) -> Any:
+    result = CliRunner().invoke(cli, args, env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir()
+    return {"ANTHROPIC_API_KEY": KEY, "HOME": str(home)}
+
+
+# -- options ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--allowed-tools", "Bash(git log"], "--allowed-tools"),
+        (["--disallowed-tools", "Read,Nope(x)"], "--disallowed-tools"),
+        (["--permission-mode", "yolo"], "--permission-mode must be one of default, acceptEdits"),
+        (["--max-turns", "0"], "--max-turns must be at least 1"),
+        (["--max-turns", "many"], "--max-turns must be a whole number"),
+        (["--workspace", "/no/such/dir"], "--workspace: no such directory"),
+    ],
+)
+def test_a_bad_tool_option_is_one_line_and_exit_2(tmp_path, env, flags, message):
+    with MessagesServer() as server:
+        path = write(tmp_path, "return await agent('hi')")
+        result = invoke(["run", path, "--yes", "--base-url", server.url, *flags], env)
+        assert server.posts == []  # nothing ran
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jshost: "), lines
+    assert message in lines[0]
+    if flags[0].endswith("-tools"):
+        bad = flags[1].split(",")[-1]
+        assert bad in lines[0]  # names the rule, as written
+    assert "Traceback" not in result.output
+
+
+def test_tools_are_on_by_default_and_off_with_no_tools(tmp_path, env, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "return await agent('hi')")
+    with MessagesServer() as server:
+        on = invoke(["run", path, "--yes", "--base-url", server.url], env)
+        off = invoke(["run", path, "--yes", "--base-url", server.url, "--no-tools"], env)
+        with_tools, without = server.posts
+    assert on.exit_code == 0 and off.exit_code == 0, on.stderr + off.stderr
+    assert {"Read", "Grep", "Glob"} <= {t["name"] for t in with_tools["tools"]}
+    assert "tools" not in without
+
+
+def test_cli_rules_and_workspace_reach_the_agents(tmp_path, env):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "data.txt").write_text("payload-123\n")
+    path = write(tmp_path, "return await agent('show me')")
+    turns = [
+        Reply(calls=[("Bash", {"command": "cat data.txt"}), ("Bash", {"command": "ls"})]),
+        None,
+    ]
+
+    def model(body: dict[str, Any]) -> Reply:
+        if len(body["messages"]) == 1:
+            return turns[0]
+        return Reply(text=" | ".join(result_text(b) for b in tool_results(body)))
+
+    with MessagesServer(model) as server:
+        args = ["run", path, "--yes", "--json", "--base-url", server.url, "--workspace", str(ws)]
+        result = invoke([*args, "--allowed-tools", "Bash(cat:*)", "--max-turns", "5"], env)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    first, second = summary["result"].split(" | ")
+    assert first.strip() == "payload-123"  # ran in the workspace, allowed by the rule
+    assert "denied" in second and "Bash(ls" in second  # no rule for ls: the one that would
+
+
+# -- resume ----------------------------------------------------------------------------------
+
+
+def test_resume_with_tools_reuses_finished_agents(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.txt").write_text("from a\n")
+    (ws / "b.txt").write_text("from b\n")
+    body = (
+        "const a = await agent('read a')\n"
+        "const b = await agent('read b')\n"
+        "if (b === null) throw new Error('b failed')\n"
+        "return [a, b]"
+    )
+    path = write(tmp_path, body)
+    broken = {"on": True}
+
+    def model(req: dict[str, Any]) -> Reply:
+        prompt = req["messages"][0]["content"]
+        name = "a.txt" if prompt == "read a" else "b.txt"
+        if len(req["messages"]) == 1:
+            if name == "b.txt" and broken["on"]:
+                return Reply(status=400, error_type="invalid_request_error")
+            return Reply(calls=[("Read", {"file_path": str(ws / name)})])
+        return Reply(text=result_text(tool_results(req)[0]).split("\t", 1)[-1].strip())
+
+    options = jshost.ToolOptions(workspace=ws, home=tmp_path)
+    with MessagesServer(model) as server, Store(tmp_path / "runs.db") as store:
+
+        def worker() -> AnthropicWorker:
+            return AnthropicWorker(api_key=KEY, base_url=server.url, policy=FAST, config=Config())
+
+        first = jshost.run(path, worker=worker(), store=store, tools=options)
+        assert first.status == "failed" and "b failed" in str(first.error)
+        asked = len(server.posts)
+        broken["on"] = False
+        again = jshost.resume(first.run_id, store=store, worker=worker(), tools=options)
+        resumed = [p["messages"][0]["content"] for p in server.posts[asked:]]
+    assert again.status == "completed" and again.result == ["from a", "from b"]
+    assert "read a" not in resumed  # cached: not asked again, its tools not run again
+    assert again.agents["cached"] == 1
+
+
+# -- the README's example --------------------------------------------------------------------
+
+
+def _copy_repository_files(dest: Path) -> None:
+    """This repository's own files, copied: tests run tools only in temporary directories."""
+    for rel in ("jshost/journal.py", "jshost/engine", "docs"):
+        src = ROOT / rel
+        if src.is_dir():
+            shutil.copytree(src, dest / rel, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def test_the_repo_question_example_answers_from_the_files(tmp_path, env):
+    ws = tmp_path / "repo"
+    _copy_repository_files(ws)
+    # What the scripted model looks for: the line that defines the cache key.
+    needle = "def cache_key("
+
+    def model(body: dict[str, Any]) -> Reply:
+        prompt = body["messages"][0]["content"]
+        turn = sum(1 for m in body["messages"] if m["role"] == "assistant")
+        if "Findings from the repository" in prompt:  # the last agent: answer from the quotes
+            return Reply(text="Answer: " + prompt.split("\n- ", 1)[1].split("\n")[0])
+        area = prompt.split("Search only under `", 1)[1].split("`", 1)[0]
+        if turn == 0:
+            grep = {"pattern": needle, "path": str(ws / area), "output_mode": "content", "-n": True}
+            return Reply(calls=[("Grep", grep)])
+        (block,) = tool_results(body)
+        text = result_text(block)
+        if turn == 1:
+            hits = [line for line in text.splitlines() if needle in line]
+            if not hits:
+                return Reply(calls=[("StructuredOutput", {"findings": []})])
+            file_part = hits[0].split(":", 1)[0]
+            found = Path(file_part) if Path(file_part).is_absolute() else ws / area / file_part
+            return Reply(calls=[("Read", {"file_path": str(found)})])
+        lines = [line for line in text.splitlines() if needle in line]
+        number, quote = lines[0].split("\t", 1)
+        read = json.dumps(body["messages"][-2]["content"][-1]["input"])
+        rel = str(Path(json.loads(read)["file_path"]).relative_to(ws))
+        finding = {"path": rel, "line": int(number.strip()), "quote": quote, "why": "defines it"}
+        return Reply(calls=[("StructuredOutput", {"findings": [finding]})])
+
+    args = {"question": "Where is the cache key computed?", "areas": ["jshost", "docs"]}
+    example = str(ROOT / "examples" / "repo-question.js")
+    with MessagesServer(model) as server:
+        result = invoke(
+            [
+                "run",
+                example,
+                "--yes",
+                "--json",
+                "--base-url",
+                server.url,
+                "--workspace",
+                str(ws),
+                "--args",
+                json.dumps(args),
+            ],
+            env,
+        )
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout.splitlines()[-1])
+    findings = summary["result"]["findings"]
+    assert [f["area"] for f in findings] == ["jshost"]  # docs has no such line
+    (finding,) = findings
+    source = (ws / finding["path"]).read_text().splitlines()
+    assert source[finding["line"] - 1] == finding["quote"]  # the quote is the file's own line
+    assert finding["path"] == "jshost/journal.py"
+    assert summary["result"]["answer"].startswith("Answer: jshost/journal.py:")
