@@ -73,8 +73,6 @@ def resolve_worker(
 
 # ---- what agents may do -------------------------------------------------------------------------
 
-PERMISSION_MODES = ("default", "acceptEdits", "plan")
-
 
 @final
 @dataclass(frozen=True)
@@ -88,8 +86,8 @@ class ToolOptions:
         allowed_tools (Sequence[str]): allow rules, as ``--allowed-tools`` takes them
             (``"Bash(git log:*)"``, ``"Edit"``, ``"Read(./src/**)"``).
         disallowed_tools (Sequence[str]): deny rules (``--disallowed-tools``).
-        permission_mode (str | None): ``default``, ``acceptEdits`` or ``plan``; None: the
-            settings' ``defaultMode``, else ``default``.
+        permission_mode (str | None): ``default``, ``acceptEdits``, ``plan`` or ``dontAsk``;
+            None: the settings' ``defaultMode``, else ``default``.
         mcp_config (Sequence[str | PathLike]): MCP server files (``--mcp-config``): their
             servers start without asking, as the user named them.
         max_turns (int): model requests an agent may make (``--max-turns``).
@@ -108,28 +106,6 @@ class ToolOptions:
     max_turns: int = DEFAULT_MAX_TURNS
     asker: Asker | None = None
     home: str | os.PathLike[str] | None = None
-
-
-def split_rules(text: str) -> list[str]:
-    """The rules in one ``--allowed-tools`` value: split at commas and spaces that are not
-    inside a rule's parentheses (``"Read,Bash(git log:*) Edit"`` → three rules)."""
-    rules: list[str] = []
-    depth = 0
-    current = ""
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth = max(0, depth - 1)
-        if depth == 0 and (ch == "," or ch.isspace()):
-            if current.strip():
-                rules.append(current.strip())
-            current = ""
-            continue
-        current += ch
-    if current.strip():
-        rules.append(current.strip())
-    return rules
 
 
 def _workspace_root(given: str | os.PathLike[str] | None) -> Path:
@@ -156,39 +132,27 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
     options = options or ToolOptions()
     if not options.enabled or not worker.supports_tools:
         return None
-    from .permissions import RuleError, load_settings, make_policy
+    from .permissions import Policy, PolicyError, RuleError, SettingsError, load_settings
+    from .tools.base import Workspace
     from .tools.builtin import builtin_tools
     from .tools.toolbox import Toolbox
 
     if options.max_turns < 1:
         raise UsageError(f"--max-turns must be at least 1, not {options.max_turns}")
-    mode = options.permission_mode
-    if mode is not None and mode not in PERMISSION_MODES:
-        raise UsageError(
-            f"--permission-mode must be one of {', '.join(PERMISSION_MODES)}, not {mode!r}"
-        )
     root = _workspace_root(options.workspace)
-    home = Path(options.home) if options.home is not None else Path.home()
+    home = Path(options.home).resolve() if options.home is not None else None
     try:
         settings = load_settings(root, home)
-    except RuleError as exc:
-        raise UsageError(str(exc)) from None
-    cli_rules: dict[str, list[str]] = {}
-    for flag, given in (
-        ("--allowed-tools", options.allowed_tools),
-        ("--disallowed-tools", options.disallowed_tools),
-    ):
-        cli_rules[flag] = [rule for text in given for rule in split_rules(text)]
-    try:
-        policy, workspace = make_policy(
+        policy = Policy.from_settings(
             settings,
-            root,
-            allow=cli_rules["--allowed-tools"],
-            deny=cli_rules["--disallowed-tools"],
-            mode=mode,
+            allowed=options.allowed_tools,
+            disallowed=options.disallowed_tools,
+            mode=options.permission_mode,
+            home=home,
         )
-    except RuleError as exc:
+    except (RuleError, PolicyError, SettingsError) as exc:
         raise UsageError(str(exc)) from None
+    workspace = Workspace(root=root, extra_dirs=tuple(settings.additional_directories))
     hub = None
     if options.mcp_config:
         from .tools.mcp_config import McpConfigError, load_mcp_configs
@@ -203,6 +167,7 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
         builtin_tools(),
         policy,
         workspace,
+        home=home,
         asker=options.asker,
         mcp=hub,
         max_turns=options.max_turns,
@@ -243,8 +208,8 @@ class Prepared:
         self.worker = worker
         #: what the agents may do (None: no tools); the worker opens it with the run
         self.toolbox = toolbox
-        if toolbox is not None:
-            worker.toolbox = toolbox
+        if worker.supports_tools:
+            worker.toolbox = toolbox  # None too: a worker used again must not keep old tools
         self.limits = limits
         self.args = args
         self.model = model
@@ -259,6 +224,17 @@ class Prepared:
         self.home: Path | None = None
         #: the permission rules' say on an agent type: ``denial(name) -> (rule, source) | None``
         self.agent_type_denial: Callable[[str], tuple[str, str] | None] | None = None
+        if toolbox is not None:
+            # Agent types are found from the workspace, and Agent(<type>) rules deny types.
+            self.workspace = toolbox.workspace.root
+            self.home = toolbox.home
+            policy = toolbox.policy
+
+            def denial(name: str) -> tuple[str, str] | None:
+                found = policy.agent_type_denial(name)  # type: ignore[attr-defined]
+                return None if found is None else (found.rule or "", found.source or "")
+
+            self.agent_type_denial = denial
 
     def _saved_workflows(self) -> list[Any]:
         # Discovered once per run, not per workflow('name') call: a script that misses in a

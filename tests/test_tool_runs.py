@@ -53,7 +53,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     [
         (["--allowed-tools", "Bash(git log"], "--allowed-tools"),
         (["--disallowed-tools", "Read,Nope(x)"], "--disallowed-tools"),
-        (["--permission-mode", "yolo"], "--permission-mode must be one of default, acceptEdits"),
+        (["--permission-mode", "yolo"], "--permission-mode: unknown permission mode"),
         (["--max-turns", "0"], "--max-turns must be at least 1"),
         (["--max-turns", "many"], "--max-turns must be a whole number"),
         (["--workspace", "/no/such/dir"], "--workspace: no such directory"),

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .._api import PERMISSION_MODES, ToolOptions
+from .._api import ToolOptions
 from ..tools import DEFAULT_MAX_TURNS
 
 __all__ = ["tool_options", "tool_options_from"]
@@ -47,9 +47,9 @@ def tool_options() -> list[Any]:
         click.option(
             "--permission-mode",
             metavar="MODE",
-            help="default (Edit/Write/Bash need a rule), acceptEdits (edits inside the "
-            "workspace allowed), plan (read-only). Default: the settings' defaultMode, else "
-            "default.",
+            help="default (reads inside the workspace; edits, commands and MCP tools ask), "
+            "acceptEdits (edits inside the workspace too), plan (reads only), dontAsk (only what "
+            "the rules allow). Default: the settings' defaultMode, else default.",
         ),
         click.option(
             "--mcp-config",
@@ -72,10 +72,13 @@ def tool_options_from(opts: dict[str, Any], *, asker: Any = None) -> ToolOptions
     from ..errors import UsageError
 
     mode = opts.get("permission_mode")
-    if mode is not None and mode not in PERMISSION_MODES:
-        raise UsageError(
-            f"--permission-mode must be one of {', '.join(PERMISSION_MODES)}, not {mode!r}"
-        )
+    if mode is not None:
+        from ..permissions import PolicyError, check_mode
+
+        try:
+            check_mode(mode, "--permission-mode")
+        except PolicyError as exc:
+            raise UsageError(str(exc)) from None
     turns = opts.get("max_turns")
     max_turns = DEFAULT_MAX_TURNS
     if turns is not None:

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import trio
 from jsonschema import Draft202012Validator
 
+from ..permissions import unanswered
 from ..permissions.decision import Asker, Decision, PermissionRequest
 from ..records import ToolUse
 from . import DEFAULT_MAX_TURNS
@@ -51,7 +52,7 @@ class PolicyLike(Protocol):
 
     def decide(
         self,
-        tool: Any,
+        tool_name: str,
         tool_input: dict[str, Any],
         *,
         kind: str,
@@ -68,7 +69,9 @@ class PolicyLike(Protocol):
         mode: str | None = None,
     ) -> PolicyLike: ...
 
-    def allow_for_run(self, rule: str) -> None: ...
+    def allow_for_run(self, rule: str) -> Any: ...
+
+    def describe(self, workspace: Workspace | None = None) -> list[str]: ...
 
 
 class McpHubLike(Protocol):
@@ -92,6 +95,8 @@ class Toolbox:
         asker: who answers calls that must ask; None: ``ask`` means deny.
         mcp: the MCP servers, entered by :meth:`open`; their tools join the built-in ones.
         max_turns: model requests an agent may make before it fails (``--max-turns``).
+        home: the home directory whose ``~/.claude`` settings and agents apply (None: the
+            user's own).
     """
 
     def __init__(
@@ -103,6 +108,7 @@ class Toolbox:
         asker: Asker | None = None,
         mcp: McpHubLike | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
+        home: Path | None = None,
     ) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -112,6 +118,8 @@ class Toolbox:
         self.asker = asker
         self.mcp = mcp
         self.max_turns = max_turns
+        #: the user's home the settings were read from (None: the real one)
+        self.home = home
         self._mcp_tools: list[Tool] = []
         self._stack: contextlib.AsyncExitStack | None = None
         self._validators: dict[str, Draft202012Validator] = {}
@@ -136,6 +144,14 @@ class Toolbox:
         self._mcp_tools = []
         if stack is not None:
             await stack.aclose()
+
+    def describe(self) -> list[str]:
+        """Lines for the confirmation screen: what the agents may do."""
+        names = [t.name for t in self.builtin]
+        lines = [f"tools: {', '.join(names)}" + (" + MCP servers" if self.mcp else "")]
+        lines += self.policy.describe(self.workspace)
+        lines.append(f"turns per agent: at most {self.max_turns}")
+        return lines
 
     def validator(self, tool: Tool) -> Draft202012Validator:
         found = self._validators.get(tool.name)
@@ -219,6 +235,7 @@ class AgentTools:
         self.label = label
         self._report = report
         self.transcript: list[dict[str, Any]] = []
+        self._announced: set[str] = set()
 
     @property
     def specs(self) -> list[ToolSpec]:
@@ -238,6 +255,11 @@ class AgentTools:
         self.transcript.append({"kind": "note", "text": text})
 
     def tool_use(self, tool_use_id: str, name: str, tool_input: Any) -> None:
+        """A call the model made, for the transcript (once per id: the loop writes a turn's
+        calls in their order before they run at once)."""
+        if tool_use_id in self._announced:
+            return
+        self._announced.add(tool_use_id)
         self.transcript.append(
             {"kind": "tool_use", "id": tool_use_id, "tool": name, "input": tool_input}
         )
@@ -304,7 +326,7 @@ class AgentTools:
             return ToolOutput(text, is_error=True, summary=f"{name}: bad input"), "error", None
         decision = await trio.to_thread.run_sync(
             lambda: self.policy.decide(
-                tool,
+                tool.name,
                 tool_input,
                 kind=tool.kind,
                 paths=targets,
@@ -341,11 +363,7 @@ class AgentTools:
         asker = self.toolbox.asker
         if asker is None:
             self._permission(tool.name, "deny", decision.rule, "nobody to ask")
-            return dataclasses.replace(
-                decision,
-                behavior="deny",
-                reason=f"{decision.reason.rstrip('.')} (nobody can answer here: ask means deny)",
-            )
+            return unanswered(decision)
         self.report(
             ToolUse(tool=tool.name, input=tool_input, status="waiting", summary=decision.reason)
         )
@@ -404,7 +422,7 @@ def _denied_outright(policy: PolicyLike, tool: Tool, workspace: Workspace) -> bo
     such a tool is not offered at all, as in Claude Code."""
     try:
         decision = policy.decide(
-            tool, {}, kind=tool.kind, paths=[], command=None, workspace=workspace
+            tool.name, {}, kind=tool.kind, paths=[], command=None, workspace=workspace
         )
     except Exception:  # the probe is not a call: a policy that cannot judge it offers the tool
         return False

@@ -187,12 +187,10 @@ async def _run_turn(
 
     async def one(i: int, call: Any) -> None:
         if cut and i == len(calls) - 1:
-            tools.tool_use(call.id, call.name, call.input)
             outputs[i] = ToolOutput(_CUT_OFF, is_error=True, summary="cut off at max_tokens")
             tools.tool_result(call.id, outputs[i])  # type: ignore[arg-type]
             return
         if schema and call.name == TOOL:
-            tools.tool_use(call.id, call.name, call.input)
             # Off the run loop: a model's answer is untrusted input.
             value, problems = await trio.to_thread.run_sync(
                 worker._check, plan, call.input, abandon_on_cancel=True
@@ -207,6 +205,8 @@ async def _run_turn(
             return
         outputs[i] = await tools.call(call.id, call.name, call.input)
 
+    for call in calls:
+        tools.tool_use(call.id, call.name, call.input)
     async with trio.open_nursery() as nursery:
         for i, call in enumerate(calls):
             nursery.start_soon(one, i, call)
