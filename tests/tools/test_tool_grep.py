@@ -1,0 +1,232 @@
+"""Grep: every documented flag, through both engines (the Python search and a real ripgrep),
+which must print exactly the same thing.
+
+ripgrep comes from the ``ripgrep`` wheel in the test extra; the Python search runs whenever
+``rg`` is not on PATH (as on this project's machines), so both are always tested.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from tool_kit import call, make_workspace, rg_program, touch
+
+from jshost.tools import ToolInputError, Workspace
+from jshost.tools.builtin import GrepTool, PathOutsideWorkspace
+from jshost.tools.builtin._caps import GREP_MAX_LINE_CHARS
+
+T0 = 1_700_000_000
+
+
+@pytest.fixture(params=["python", "rg"])
+def grep(request):
+    return GrepTool(rg=None) if request.param == "python" else GrepTool(rg=rg_program())
+
+
+@pytest.fixture
+def ws(tmp_path):
+    workspace, outside = make_workspace(tmp_path)
+    root = workspace.root
+    touch(root / "app.py", T0 + 3, "import os\n\n\ndef main():\n    return os.getcwd()\n")
+    touch(root / "notes.md", T0 + 9, "# Notes\nTODO: write docs\nsee app.py\n")
+    touch(root / "src" / "lib.ts", T0 + 5, "export const TODO = 1;\n// todo later\n")
+    return workspace, outside
+
+
+def lines(out, root):
+    return [line.replace(f"{root}/", "") for line in out.content.splitlines()]
+
+
+def test_files_with_matches_is_the_default_newest_first(grep, ws):
+    workspace, _ = ws
+    out = call(grep, {"pattern": "TODO"}, workspace)
+    assert lines(out, workspace.root) == ["notes.md", "src/lib.ts"]
+    assert out.content.splitlines()[0] == str(workspace.root / "notes.md")
+    assert out.summary.startswith("Grep 'TODO' (2 files")
+    assert out.summary.endswith(", rg)") == (grep.rg_program() is not None)
+
+
+def test_ripgrep_is_used_when_on_path_else_python(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert GrepTool().rg_program() is None
+    (tmp_path / "rg").symlink_to(rg_program())
+    assert GrepTool().rg_program() == str(tmp_path / "rg")
+    assert GrepTool(rg=None).rg_program() is None
+
+
+def test_content_mode_numbers_and_context(grep, ws):
+    workspace, _ = ws
+    out = call(grep, {"pattern": "os", "output_mode": "content"}, workspace)
+    assert lines(out, workspace.root) == ["app.py:1:import os", "app.py:5:    return os.getcwd()"]
+    out = call(grep, {"pattern": "os", "output_mode": "content", "-n": False}, workspace)
+    assert lines(out, workspace.root) == ["app.py:import os", "app.py:    return os.getcwd()"]
+    out = call(grep, {"pattern": "^def", "output_mode": "content", "-B": 1}, workspace)
+    assert lines(out, workspace.root) == ["app.py-3-", "app.py:4:def main():"]
+    out = call(grep, {"pattern": "import", "output_mode": "content", "-A": 1}, workspace)
+    assert lines(out, workspace.root) == ["app.py:1:import os", "app.py-2-"]
+    out = call(grep, {"pattern": "TODO|see", "output_mode": "content", "-C": 1}, workspace)
+    assert lines(out, workspace.root) == [
+        "notes.md-1-# Notes",
+        "notes.md:2:TODO: write docs",
+        "notes.md:3:see app.py",
+        "--",
+        "src/lib.ts:1:export const TODO = 1;",
+        "src/lib.ts-2-// todo later",
+    ]
+    same = call(grep, {"pattern": "TODO|see", "output_mode": "content", "context": 1}, workspace)
+    assert same.content == out.content
+
+
+def test_separator_between_groups_in_one_file(grep, tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    (workspace.root / "f.txt").write_text("hit\na\nb\nc\nd\nhit\n")
+    tool_input = {"pattern": "hit", "path": "f.txt", "output_mode": "content", "-A": 1}
+    out = call(grep, tool_input, workspace)
+    assert out.content.splitlines() == ["1:hit", "2-a", "--", "6:hit"]
+
+
+def test_ignore_case_glob_and_type(grep, ws):
+    workspace, _ = ws
+    out = call(grep, {"pattern": "todo", "-i": True, "output_mode": "count"}, workspace)
+    assert lines(out, workspace.root) == ["notes.md:1", "src/lib.ts:2"]
+    out = call(grep, {"pattern": "todo", "-i": True, "glob": "*.ts"}, workspace)
+    assert lines(out, workspace.root) == ["src/lib.ts"]
+    out = call(grep, {"pattern": "todo", "-i": True, "glob": "src/*.{ts,js}"}, workspace)
+    assert lines(out, workspace.root) == ["src/lib.ts"]
+    out = call(grep, {"pattern": "o", "type": "py"}, workspace)
+    assert lines(out, workspace.root) == ["app.py"]
+    out = call(grep, {"pattern": "o", "type": "md"}, workspace)
+    assert lines(out, workspace.root) == ["notes.md"]
+
+
+def test_multiline(grep, ws):
+    workspace, _ = ws
+    pattern = r"def main\(\):\s+return"
+    assert call(grep, {"pattern": pattern}, workspace).content == "No matches found"
+    out = call(grep, {"pattern": pattern, "multiline": True, "output_mode": "content"}, workspace)
+    assert lines(out, workspace.root) == ["app.py:4:def main():", "app.py:5:    return os.getcwd()"]
+    out = call(grep, {"pattern": "Notes.TODO", "multiline": True}, workspace)
+    assert lines(out, workspace.root) == ["notes.md"]  # . crosses the newline
+
+
+def test_head_limit_and_offset_page_through(grep, tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    (workspace.root / "many.txt").write_text("".join(f"hit {i}\n" for i in range(1, 301)))
+    out = call(grep, {"pattern": "hit", "output_mode": "content"}, workspace)
+    got = out.content.splitlines()
+    assert len(got) == 251 and got[249].endswith("many.txt:250:hit 250") and out.truncated
+    assert "offset=250" in got[-1]
+    out = call(grep, {"pattern": "hit", "output_mode": "content", "offset": 295}, workspace)
+    got = lines(out, workspace.root)
+    assert got == [f"many.txt:{i}:hit {i}" for i in range(296, 301)] and not out.truncated
+    out = call(grep, {"pattern": "hit", "output_mode": "content", "head_limit": 2}, workspace)
+    assert lines(out, workspace.root)[:2] == ["many.txt:1:hit 1", "many.txt:2:hit 2"]
+    assert "offset=2" in out.content.splitlines()[-1]
+    out = call(grep, {"pattern": "hit", "output_mode": "content", "head_limit": 0}, workspace)
+    assert len(out.content.splitlines()) == 300 and not out.truncated
+
+
+def test_many_files_are_listed_up_to_head_limit(grep, tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    for i in range(300):
+        touch(workspace.root / f"f{i:03}.txt", T0 + i, "needle\n")
+    out = call(grep, {"pattern": "needle"}, workspace)
+    got = out.content.splitlines()
+    assert len(got) == 251 and got[0].endswith("f299.txt") and "300 files in all" in got[-1]
+
+
+def test_long_lines_are_cut(grep, tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    (workspace.root / "min.js").write_text("x" * 3000 + "needle" + "\n")
+    out = call(grep, {"pattern": "needle", "output_mode": "content", "path": "min.js"}, workspace)
+    assert out.content == "1:" + "x" * GREP_MAX_LINE_CHARS + " [… line cut: 3,006 characters]"
+
+
+def test_binary_gitignore_git_hidden_and_symlinks_are_skipped(grep, tmp_path):
+    workspace, outside = make_workspace(tmp_path)
+    root = workspace.root
+    (outside / "o.txt").write_text("needle\n")
+    touch(root / "plain.txt", T0, "needle\n")
+    (root / "blob.bin").write_bytes(b"needle\0\1\2")
+    touch(root / ".git" / "config", T0, "needle\n")
+    touch(root / ".hidden.txt", T0, "needle\n")
+    touch(root / "dist" / "out.js", T0, "needle\n")
+    touch(root / "wt" / "agent-2" / "f.txt", T0, "needle\n")
+    (root / ".gitignore").write_text("dist/\n")
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    (root / "link.txt").symlink_to(outside / "o.txt")
+    hidden = Workspace(root, hidden=(root / "wt" / "agent-2",))
+    out = call(grep, {"pattern": "needle"}, hidden)
+    assert sorted(lines(out, root)) == [".hidden.txt", "plain.txt"]
+    with pytest.raises(ToolInputError, match="hidden"):
+        call(grep, {"pattern": "needle", "path": "wt/agent-2"}, hidden)
+    with pytest.raises(ToolInputError, match="binary"):
+        call(grep, {"pattern": "needle", "path": "blob.bin"}, hidden)
+
+
+def test_outside_the_workspace_is_refused(grep, ws):
+    workspace, outside = ws
+    (workspace.root / "link").symlink_to(outside, target_is_directory=True)
+    for path in ("..", str(outside), "link", "link/secret.txt", "../outside/secret.txt"):
+        with pytest.raises(PathOutsideWorkspace):
+            call(grep, {"pattern": "secret", "path": path}, workspace)
+    assert grep.targets({"pattern": "x", "path": "link"}, workspace) == [outside]
+
+
+def test_no_matches_and_a_pattern_that_cannot_compile(grep, ws):
+    workspace, _ = ws
+    out = call(grep, {"pattern": "zzz-nowhere"}, workspace)
+    assert out.content == "No matches found" and not out.is_error
+    with pytest.raises(ToolInputError):
+        call(grep, {"pattern": "(unclosed"}, workspace)
+    with pytest.raises(ToolInputError, match="needs 'pattern'"):
+        call(grep, {}, workspace)
+    with pytest.raises(ToolInputError, match="output_mode must be one of"):
+        call(grep, {"pattern": "x", "output_mode": "lines"}, workspace)
+    with pytest.raises(ToolInputError, match="has no field '-x'"):
+        call(grep, {"pattern": "x", "-x": True}, workspace)
+
+
+def test_python_search_of_a_backtracking_pattern_is_linear(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    (workspace.root / "a.txt").write_text(("a" * 5000 + "\n") * 200)
+    started = time.monotonic()
+    out = call(GrepTool(rg=None), {"pattern": "(a+)+$b", "output_mode": "count"}, workspace)
+    assert out.content == "No matches found"
+    assert time.monotonic() - started < 3
+
+
+def test_python_search_of_an_empty_match_pattern_costs_one_search_per_line(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    (workspace.root / "big.txt").write_text("abc\n" * 200_000)
+    started = time.monotonic()
+    out = call(GrepTool(rg=None), {"pattern": "x*", "output_mode": "count"}, workspace)
+    assert out.content == f"{workspace.root}/big.txt:200000"
+    assert time.monotonic() - started < 5
+
+
+def test_unknown_type_in_python_lists_the_known_ones(ws):
+    workspace, _ = ws
+    with pytest.raises(ToolInputError, match=r"unknown file type 'cobol'.*known: c, cpp"):
+        call(GrepTool(rg=None), {"pattern": "x", "type": "cobol"}, workspace)
+
+
+@pytest.mark.parametrize(
+    "tool_input",
+    [
+        {"pattern": "o"},
+        {"pattern": "o", "output_mode": "count"},
+        {"pattern": "O|t", "-i": True, "output_mode": "content", "-C": 2},
+        {"pattern": "^$", "output_mode": "content"},
+        {"pattern": r"\w+\(", "output_mode": "content", "-n": False, "glob": "**/*.py"},
+        {"pattern": "e", "output_mode": "content", "head_limit": 3, "offset": 2},
+        {"pattern": "TODO.*\n.*todo", "multiline": True, "output_mode": "content"},
+    ],
+)
+def test_both_engines_print_the_same(ws, tool_input):
+    workspace, _ = ws
+    python = call(GrepTool(rg=None), tool_input, workspace)
+    rg = call(GrepTool(rg=rg_program()), tool_input, workspace)
+    assert python.content == rg.content and python.content != "No matches found"
+    assert python.truncated == rg.truncated
