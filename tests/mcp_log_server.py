@@ -1,0 +1,92 @@
+"""A small real stdio MCP server for the tests (run as a program: ``python mcp_log_server.py``).
+
+It serves tools over a log file named by the ``LOG_FILE`` environment variable:
+``grep_log(pattern)`` (matching lines), ``slow(seconds)`` (sleeps, then says so; writes its
+pid to ``SLOW_PID_FILE`` when set), ``fail(message)`` (raises), ``flood(lines)`` (a huge
+output), ``picture()`` (an image block), ``where()`` (its cwd, pid and a few environment
+variables), ``spawn()`` (starts a long-lived helper process, returns its pid), ``crash()``
+(exits). ``MCP_TEST_MODE=exit`` makes it write to stderr and exit at once;
+``MCP_TEST_MODE=hang`` makes it never answer the handshake.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+MODE = os.environ.get("MCP_TEST_MODE", "")
+if MODE == "exit":
+    print("log server: cannot open the log: permission denied", file=sys.stderr, flush=True)
+    sys.exit(3)
+if MODE == "hang":
+    print("log server: waiting forever", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(1)
+
+import anyio  # noqa: E402 - the modes above must not wait for these imports
+from mcp.server.mcpserver import Image, MCPServer  # noqa: E402
+
+app = MCPServer("logs")
+
+
+@app.tool(description="Lines of the log that match a regular expression.")
+def grep_log(pattern: str) -> str:
+    with open(os.environ["LOG_FILE"], encoding="utf-8") as f:
+        return "".join(line for line in f if re.search(pattern, line))
+
+
+@app.tool(description="Sleep for a while.")
+async def slow(seconds: float) -> str:
+    pid_file = os.environ.get("SLOW_PID_FILE")
+    if pid_file:
+        with open(pid_file, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+    await anyio.sleep(seconds)
+    return f"slept {seconds}"
+
+
+@app.tool(description="Always fails.")
+def fail(message: str) -> str:
+    raise RuntimeError(message)
+
+
+@app.tool(description="A huge output.")
+def flood(lines: int) -> str:
+    return "".join(f"line {i} " + "x" * 60 + "\n" for i in range(lines))
+
+
+@app.tool(description="An image.")
+def picture() -> Image:
+    return Image(data=b"\x89PNG\r\n\x1a\n" + b"\0" * 32, format="png")
+
+
+@app.tool(description="Where the server runs.", structured_output=False)
+def where() -> str:
+    keys = ("LOG_FILE", "EXTRA", "SECRET_FROM_PARENT", "HOME")
+    env = {k: os.environ.get(k) for k in keys}
+    return json.dumps({"cwd": os.getcwd(), "pid": os.getpid(), "env": env})
+
+
+@app.tool(description="Start a helper process that outlives this server unless killed.")
+def spawn() -> int:
+    helper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return helper.pid
+
+
+@app.tool(description="Exit at once, as a crashing server would.")
+def crash() -> str:
+    print("log server: crashed on purpose", file=sys.stderr, flush=True)
+    os._exit(1)
+
+
+if __name__ == "__main__":
+    app.run("stdio")
