@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .journal import Recorder, Replay
     from .permissions.decision import Asker
     from .store import Store
+    from .tools.mcp_config import ApprovalStore
     from .tools.toolbox import Toolbox
 
 __all__ = [
@@ -95,6 +96,10 @@ class ToolOptions:
             view); None: ``ask`` means deny.
         home (str | PathLike | None): the user's home, for ``~/.claude/settings.json``
             (tests); None: the real one.
+        mcp_approvals (ApprovalStore | None): where "don't ask again" approvals of a
+            project's ``.mcp.json`` are kept (the CLI passes its ``Store``); None: none are.
+        mcp_approved (Sequence[str]): project ``.mcp.json`` files (resolved paths) approved for
+            this run only. Servers of a project file approved neither way are left out.
     """
 
     enabled: bool = True
@@ -106,6 +111,8 @@ class ToolOptions:
     max_turns: int = DEFAULT_MAX_TURNS
     asker: Asker | None = None
     home: str | os.PathLike[str] | None = None
+    mcp_approvals: ApprovalStore | None = None
+    mcp_approved: Sequence[str] = ()
 
 
 def _workspace_root(given: str | os.PathLike[str] | None) -> Path:
@@ -153,16 +160,7 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
     except (RuleError, PolicyError, SettingsError) as exc:
         raise UsageError(str(exc)) from None
     workspace = Workspace(root=root, extra_dirs=tuple(settings.additional_directories))
-    hub = None
-    if options.mcp_config:
-        from .tools.mcp_config import McpConfigError, load_mcp_configs
-        from .tools.mcp_servers import McpHub
-
-        try:
-            servers = load_mcp_configs([Path(p) for p in options.mcp_config])
-        except McpConfigError as exc:
-            raise UsageError(str(exc)) from None
-        hub = McpHub(servers, cwd=root)
+    hub, notes = _mcp_hub(options, root)
     return Toolbox(
         builtin_tools(),
         policy,
@@ -171,7 +169,35 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
         asker=options.asker,
         mcp=hub,
         max_turns=options.max_turns,
+        notes=notes,
     )
+
+
+def _mcp_hub(options: ToolOptions, root: Path) -> tuple[Any, list[str]]:
+    """The run's MCP servers: the workspace's ``.mcp.json`` when approved (for good in
+    ``mcp_approvals``, or for this run in ``mcp_approved``), and every ``--mcp-config``; and a
+    line for each project file left out."""
+    from .tools.mcp_config import (
+        McpConfigError,
+        changed_since_approval,
+        left_out_message,
+        load_mcp_configs,
+        pending_approval,
+    )
+    from .tools.mcp_servers import McpHub
+
+    try:
+        configs = load_mcp_configs(root, [os.fspath(p) for p in options.mcp_config])
+        pending = pending_approval(configs, options.mcp_approvals)
+        left_out = [f for f in pending if f.origin not in options.mcp_approved]
+        servers = configs.servers(leave_out=left_out)
+    except McpConfigError as exc:
+        raise UsageError(str(exc)) from None
+    notes = [
+        left_out_message(f, changed=changed_since_approval(f, options.mcp_approvals))
+        for f in left_out
+    ]
+    return (McpHub(servers, cwd=root) if servers else None), notes
 
 
 def _caps(limits: Limits) -> dict[str, Any]:

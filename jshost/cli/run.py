@@ -6,6 +6,7 @@ ran), 130 stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -306,20 +307,26 @@ def _execute(
             model=opts["model"],
             store=store,
             resume_id=resume_id,
-            tools=tools,
+            tools=dataclasses.replace(tools, mcp_approvals=store),
         )
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
     run_id = prepared.run_id
+    if prepared.toolbox is not None and not json_:
+        for line in prepared.toolbox.notes:
+            click.echo(f"jshost: warning: {printable(line)}", err=True)
     if plan is not None:
         from .plan import keep_estimate
 
         keep_estimate(store, run_id, plan)
     ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
-        outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
+        try:
+            outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
+        except JshostError as exc:  # an MCP server that did not start: nothing ran
+            _fail(str(exc), EXIT_FAILED)
         save_error = prepared.finish(outcome)
 
     from ..ui.jsonl import outcome_json

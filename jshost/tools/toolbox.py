@@ -32,6 +32,7 @@ from ..permissions.decision import Asker, Decision, PermissionRequest
 from ..records import ToolUse
 from . import DEFAULT_MAX_TURNS
 from .base import Tool, ToolInputError, ToolOutput, ToolSpec, Workspace
+from .builtin import allow_paths
 
 __all__ = [
     "DEFAULT_MAX_TURNS",
@@ -97,6 +98,7 @@ class Toolbox:
         max_turns: model requests an agent may make before it fails (``--max-turns``).
         home: the home directory whose ``~/.claude`` settings and agents apply (None: the
             user's own).
+        notes: lines to tell the user (a project's MCP servers left out, and why).
     """
 
     def __init__(
@@ -109,6 +111,7 @@ class Toolbox:
         mcp: McpHubLike | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
         home: Path | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         if max_turns < 1:
             raise ValueError("max_turns must be at least 1")
@@ -120,6 +123,8 @@ class Toolbox:
         self.max_turns = max_turns
         #: the user's home the settings were read from (None: the real one)
         self.home = home
+        #: lines for the user about how the toolbox was made (MCP servers left out)
+        self.notes = list(notes)
         self._mcp_tools: list[Tool] = []
         self._stack: contextlib.AsyncExitStack | None = None
         self._validators: dict[str, Draft202012Validator] = {}
@@ -148,7 +153,9 @@ class Toolbox:
     def describe(self) -> list[str]:
         """Lines for the confirmation screen: what the agents may do."""
         names = [t.name for t in self.builtin]
-        lines = [f"tools: {', '.join(names)}" + (" + MCP servers" if self.mcp else "")]
+        servers = getattr(self.mcp, "servers", None)
+        mcp = f" + MCP servers {', '.join(servers())}" if callable(servers) else ""
+        lines = [f"tools: {', '.join(names)}{mcp}"]
         lines += self.policy.describe(self.workspace)
         lines.append(f"turns per agent: at most {self.max_turns}")
         return lines
@@ -346,8 +353,13 @@ class AgentTools:
                 "denied",
                 decision.rule,
             )
+        workspace = self.workspace
+        if not all(workspace.contains(p) for p in targets):
+            # A rule allowed a path outside the workspace: open just those to the tool, which
+            # refuses anything outside its workspace on its own.
+            workspace = allow_paths(workspace, targets)
         try:
-            output = await tool.run(tool_input, self.workspace)
+            output = await tool.run(tool_input, workspace)
         except ToolInputError as exc:
             text = f"{name}: {exc}"
             return ToolOutput(text, is_error=True, summary=_first_line(text)), "error", None
