@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from ..base import Tool
 from ._paths import PathOutsideWorkspace, allow_paths, resolve
+from .bash import BashTool
+from .edit import EditTool, WriteTool
 from .glob import GlobTool
 from .grep import GrepTool
 from .read import ReadTool
@@ -21,17 +23,27 @@ from .read import ReadTool
 __all__ = [
     "BUILTIN_TOOLS",
     "BUILTIN_TOOL_NAMES",
+    "BashTool",
+    "EditTool",
     "GlobTool",
     "GrepTool",
     "PathOutsideWorkspace",
     "ReadTool",
+    "WriteTool",
     "allow_paths",
     "builtin_tools",
     "resolve",
 ]
 
 #: the built-in tool classes, in the order the model is shown them
-BUILTIN_TOOLS: tuple[type[Tool], ...] = (ReadTool, GlobTool, GrepTool)
+BUILTIN_TOOLS: tuple[type[Tool], ...] = (
+    ReadTool,
+    GlobTool,
+    GrepTool,
+    BashTool,
+    EditTool,
+    WriteTool,
+)
 BUILTIN_TOOL_NAMES: tuple[str, ...] = tuple(t.spec.name for t in BUILTIN_TOOLS)
 
 

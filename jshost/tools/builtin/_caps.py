@@ -92,23 +92,19 @@ class HeadTail:
 
     def text(self, max_lines: int = BASH_MAX_LINES) -> tuple[str, bool]:
         """The kept output as text (a note where the middle was cut), and whether it was cut."""
-        head = self.head.decode("utf-8", "replace")
-        tail = self.tail.decode("utf-8", "replace")
-        cut = self.cut
-        head_lines = head.split("\n")
-        tail_lines = tail.split("\n") if tail else []
-        dropped_lines = 0
         half = max(1, max_lines // 2)
-        if len(head_lines) > half:
-            dropped_lines += len(head_lines) - half
-            head_lines = head_lines[:half]
-        if len(tail_lines) > half:
-            dropped_lines += len(tail_lines) - half
-            tail_lines = tail_lines[-half:]
-        if not cut and not dropped_lines:
-            return head + tail, False
-        note = f"[… output cut: {self.total:,} bytes in all, only the start and the end are shown"
-        if dropped_lines:
-            note += f"; {dropped_lines:,} lines left out"
-        note += " …]"
-        return "\n".join(head_lines) + "\n" + note + "\n" + "\n".join(tail_lines), True
+        if not self.cut:
+            lines = (self.head + self.tail).decode("utf-8", "replace").split("\n")
+            if len(lines) <= max_lines:
+                return "\n".join(lines), False
+            head_lines, tail_lines = lines[:half], lines[-half:]
+        else:
+            head_lines = self.head.decode("utf-8", "replace").split("\n")[:half]
+            tail_lines = self.tail.decode("utf-8", "replace").split("\n")[-half:]
+        head, tail = "\n".join(head_lines), "\n".join(tail_lines)
+        shown = len(head.encode("utf-8", "replace")) + len(tail.encode("utf-8", "replace"))
+        note = (
+            f"[… output cut: {self.total:,} bytes in all, of which the {self.total - shown:,} "
+            "in the middle are not shown …]"
+        )
+        return f"{head}\n{note}\n{tail}", True

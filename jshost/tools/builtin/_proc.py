@@ -7,7 +7,8 @@ process left in the group gets SIGKILL at once, so nothing it started is left ru
 
 The group is killed while its leader is still unreaped (a zombie keeps its pid, and with it the
 group id, from being reused), so the kill can never reach an unrelated process. A process that
-leaves the group on purpose (``setsid``, a daemon) is beyond this reach: see SECURITY.md.
+leaves the group on purpose (``setsid``, a double-forking daemon) is beyond this reach; reading
+its output stops :data:`DRAIN_SECONDS` after the program itself ends.
 """
 
 from __future__ import annotations
