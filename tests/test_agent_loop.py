@@ -20,7 +20,7 @@ from jshost._api import ToolOptions, build_toolbox
 from jshost.config import Config
 from jshost.errors import WorkerError
 from jshost.records import ToolUse
-from jshost.workers.anthropic import AnthropicWorker, RetryPolicy
+from jshost.workers.anthropic import NUDGE, AnthropicWorker, RetryPolicy
 from jshost.workers.base import AgentRequest, tool_callback
 
 pytestmark = pytest.mark.anyio
@@ -188,7 +188,8 @@ async def test_schema_agent_that_stops_without_structured_output_is_nudged(works
     model = Model([Reply(text="done"), Reply(calls=[("StructuredOutput", {"answer": "ok"})])])
     with MessagesServer(model) as server:
         result = await ask(tooled(server, workspace), "go", schema=SCHEMA)
-        assert "StructuredOutput" in server.posts[1]["messages"][-1]["content"]
+        (nudge,) = server.posts[1]["messages"][-1]["content"]
+        assert nudge["text"] == NUDGE
     assert result.value == {"answer": "ok"}
 
 

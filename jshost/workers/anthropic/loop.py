@@ -72,12 +72,12 @@ def agent_tools(
     )
 
 
-def system_prompt(request: AgentRequest, *, schema: bool) -> str:
+def system_prompt(request: AgentRequest, *, schema: bool, tools: bool = True) -> str:
     """The system prompt of an agent with tools: ours, or its agent type's with the workflow
     NOTE (reference §6.1), then what we tell every agent about its tools."""
     default = SCHEMA_SYSTEM if schema else PLAIN_SYSTEM
     base = system_prompt_for(request.agent_definition, structured=schema, default=default)
-    return base + "\n" + TOOLS_NOTE
+    return base + "\n" + TOOLS_NOTE if tools else base
 
 
 def tool_params(plan: _Plan, tools: AgentTools) -> list[dict[str, Any]]:
@@ -105,7 +105,7 @@ async def converse_with_tools(
 ) -> tuple[Any, int]:
     """Run one agent's conversation to its end; its value and the most attempts a request took."""
     schema = plan.tool_schema is not None
-    system = system_prompt(request, schema=schema)
+    system = system_prompt(request, schema=schema, tools=bool(tools.specs))
     params = tool_params(plan, tools)
     messages: list[dict[str, Any]] = [{"role": "user", "content": request.prompt}]
     attempts = 1
