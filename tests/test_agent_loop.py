@@ -88,6 +88,17 @@ async def ask(
         tool_callback.reset(token)
 
 
+async def ask_in_turn(worker: AnthropicWorker, *calls: tuple[str, dict[str, Any]]) -> list[Any]:
+    """Several agents one after another, in one run (the worker opened once)."""
+    results = []
+    with trio.fail_after(20):
+        async with worker:
+            for i, (prompt, kw) in enumerate(calls, 1):
+                kw = {"label": "agent", **kw}
+                results.append(await worker.run(AgentRequest(index=i, prompt=prompt, **kw)))
+    return results
+
+
 def answer_with_results(body: dict[str, Any]) -> Reply:
     """The model's last turn: it says what its tools returned."""
     return Reply(text=" | ".join(result_text(b) for b in tool_results(body)))
@@ -328,3 +339,73 @@ def test_workers_without_tool_support_get_no_toolbox(workspace):
 
     assert build_toolbox(ToolOptions(workspace=workspace), SimWorker()) is None
     assert os.path.isdir(workspace)
+
+
+# -- agent types -----------------------------------------------------------------------------
+
+
+async def test_an_agent_type_limits_the_tools_and_brings_its_system_prompt(workspace):
+    from jshost.agent_types import BUILTIN_TYPES, AgentType
+
+    explore = next(t for t in BUILTIN_TYPES if t.name == "Explore")
+    no_bash = AgentType(name="nb", description="d", disallowed_tools=("Bash",), system_prompt="Be")
+    model = Model([Reply(text="fine"), Reply(calls=[("StructuredOutput", {"answer": "x"})])])
+    with MessagesServer(model) as server:
+        await ask_in_turn(
+            tooled(server, workspace),
+            ("look", {"agent_type": "Explore", "agent_definition": explore}),
+            ("look", {"agent_type": "nb", "agent_definition": no_bash, "schema": SCHEMA}),
+        )
+        first, second = server.posts[0], server.posts[1]
+    assert [t["name"] for t in first["tools"]] == ["Read", "Glob", "Grep"]
+    system = first["system"][0]["text"]
+    assert system.startswith(explore.system_prompt) and "NOTE: You are running" in system
+    names = [t["name"] for t in second["tools"]]
+    assert "Bash" not in names and names[0] == "StructuredOutput" and "Edit" in names
+
+
+# -- asking a person -------------------------------------------------------------------------
+
+
+class Person:
+    """Answers permission requests as a person at the interactive prompt would."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.asked: list[Any] = []
+
+    async def ask(self, request: Any) -> Any:
+        self.asked.append(request)
+        return self.answers.pop(0)
+
+
+async def test_ask_once_runs_the_call_and_deny_refuses_it(workspace):
+    command = ("Bash", {"command": "echo asked"})
+    model = Model([Reply(calls=[command]), answer_with_results])
+    person = Person("once", "deny")
+    with MessagesServer(model) as server:
+        allowed, denied = await ask_in_turn(
+            tooled(server, workspace, asker=person), ("run it", {}), ("run it", {})
+        )
+    assert allowed.value.startswith("asked")
+    assert "denied" in denied.value and "asked\n" not in denied.value
+    first = person.asked[0]
+    assert (first.tool, first.tool_input, first.label) == (
+        "Bash",
+        {"command": "echo asked"},
+        "agent",
+    )
+    assert first.decision.behavior == "ask" and first.decision.suggestion
+    kinds = [(e["behavior"], e["answer"]) for e in allowed.transcript if e["kind"] == "permission"]
+    assert kinds == [("allow", "once")]
+
+
+async def test_allow_for_the_run_adds_the_rule_for_every_later_agent(workspace):
+    model = Model([Reply(calls=[("Bash", {"command": "echo hi"})]), answer_with_results])
+    person = Person("run")
+    with MessagesServer(model) as server:
+        first, second = await ask_in_turn(
+            tooled(server, workspace, asker=person), ("one", {}), ("two", {})
+        )
+    assert first.value.startswith("hi") and second.value.startswith("hi")
+    assert len(person.asked) == 1  # the second agent's call matched the rule added for the run

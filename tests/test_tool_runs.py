@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +232,83 @@ def test_the_repo_question_example_answers_from_the_files(tmp_path, env):
     assert source[finding["line"] - 1] == finding["quote"]  # the quote is the file's own line
     assert finding["path"] == "jshost/journal.py"
     assert summary["result"]["answer"].startswith("Answer: jshost/journal.py:")
+
+
+# -- MCP servers -----------------------------------------------------------------------------
+
+SERVER = Path(__file__).resolve().parent / "mcp_log_server.py"
+
+
+def _mcp_file(tmp_path: Path, log: Path, **env: str) -> Path:
+    config = {
+        "mcpServers": {
+            "logs": {
+                "command": sys.executable,
+                "args": [str(SERVER)],
+                "env": {"LOG_FILE": str(log), **env},
+            }
+        }
+    }
+    path = tmp_path / "servers.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_an_mcp_tool_serves_agents_under_the_rules(tmp_path, env):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    log = tmp_path / "app.log"
+    log.write_text("ok 1\nERROR upstream timed out\nok 2\n")
+    path = write(tmp_path, "return [await agent('grep the log'), await agent('grep again')]")
+    offered: list[list[str]] = []
+
+    def model(body: dict[str, Any]) -> Reply:
+        if len(body["messages"]) == 1:
+            offered.append([t["name"] for t in body["tools"]])
+            return Reply(calls=[("mcp__logs__grep_log", {"pattern": "ERROR"})])
+        (block,) = tool_results(body)
+        return Reply(text=("denied: " if block.get("is_error") else "") + result_text(block))
+
+    config = str(_mcp_file(tmp_path, log))
+    with MessagesServer(model) as server:
+        base = ["run", path, "--yes", "--json", "--base-url", server.url, "--workspace", str(ws)]
+        allowed = invoke([*base, "--mcp-config", config, "--allowed-tools", "mcp__logs"], env)
+        unruled = invoke([*base, "--mcp-config", config], env)
+    assert allowed.exit_code == 0, allowed.stderr
+    results = json.loads(allowed.stdout.splitlines()[-1])["result"]
+    assert results == ["ERROR upstream timed out\n"] * 2  # one server, shared by both agents
+    assert "mcp__logs__grep_log" in offered[0]
+    denied = json.loads(unruled.stdout.splitlines()[-1])["result"]
+    assert denied[0].startswith("denied: ") and "mcp__logs" in denied[0]
+
+
+def test_an_mcp_server_that_does_not_start_is_one_line_naming_it(tmp_path, env):
+    log = tmp_path / "app.log"
+    log.write_text("")
+    config = str(_mcp_file(tmp_path, log, MCP_TEST_MODE="exit"))
+    path = write(tmp_path, "return await agent('hi')")
+    with MessagesServer() as server:
+        result = invoke(
+            ["run", path, "--yes", "--base-url", server.url, "--mcp-config", config], env
+        )
+        assert server.posts == []
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("jshost: ") and "logs" in lines[0], lines
+    assert "Traceback" not in result.output
+
+
+def test_a_project_mcp_file_not_approved_is_left_out_with_a_warning(tmp_path, env, monkeypatch):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    log = tmp_path / "app.log"
+    log.write_text("x\n")
+    shutil.copy(_mcp_file(tmp_path, log), ws / ".mcp.json")
+    monkeypatch.chdir(ws)
+    path = write(tmp_path, "return await agent('hi')")
+    with MessagesServer() as server:
+        result = invoke(["run", path, "--yes", "--base-url", server.url], env)
+        (body,) = server.posts
+    assert result.exit_code == 0, result.stderr
+    assert "MCP servers logs from" in result.stderr and "were left out" in result.stderr
+    assert not any(t["name"].startswith("mcp__") for t in body["tools"])

@@ -327,6 +327,11 @@ def _execute(
             outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
         except JshostError as exc:  # an MCP server that did not start: nothing ran
             _fail(str(exc), EXIT_FAILED)
+        except BaseExceptionGroup as group:  # the same, from inside the signal nursery
+            found, rest = group.split(JshostError)
+            if found is None or rest is not None:
+                raise
+            _fail(str(_first_leaf(found)), EXIT_FAILED)
         save_error = prepared.finish(outcome)
 
     from ..ui.jsonl import outcome_json
@@ -397,6 +402,12 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
     finally:
         if thread is not None:
             thread.finish()
+
+
+def _first_leaf(group: BaseException) -> BaseException:
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
 
 
 def _want_interactive(opts: dict[str, Any]) -> bool:
