@@ -409,3 +409,33 @@ async def test_allow_for_the_run_adds_the_rule_for_every_later_agent(workspace):
         )
     assert first.value.startswith("hi") and second.value.startswith("hi")
     assert len(person.asked) == 1  # the second agent's call matched the rule added for the run
+
+
+# -- the prompt-cache stagger ----------------------------------------------------------------
+
+
+async def test_the_stagger_key_includes_the_tool_names(workspace):
+    from jshost.agent_types import BUILTIN_TYPES
+
+    explore = next(t for t in BUILTIN_TYPES if t.name == "Explore")
+    held: list[str] = []
+
+    async def pair(worker: AnthropicWorker, second: dict[str, Any]) -> None:
+        async with worker, trio.open_nursery() as nursery:
+            for i, kw in enumerate(({}, second), 1):
+                request = AgentRequest(
+                    index=i, prompt=f"p{i}", label=f"a{i}", log=held.append, **kw
+                )
+                nursery.start_soon(worker.run, request)
+                await trio.sleep(0.05)  # the first leads
+
+    with MessagesServer(Model([Reply(text="ok", delay=0.3)])) as server:
+        with trio.fail_after(20):
+            await pair(tooled(server, workspace), {})  # the same tools: the second waits
+            same = list(held)
+            held.clear()
+            # Only the tools differ (the type's name, also in the key, is left out on purpose).
+            other = {"agent_definition": explore}
+            await pair(tooled(server, workspace), other)  # fewer tools: another prefix
+    assert len(same) == 1 and "held" in same[0], same
+    assert held == []

@@ -5,8 +5,12 @@ from real files, with the loopback Messages server playing the model."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -312,3 +316,66 @@ def test_a_project_mcp_file_not_approved_is_left_out_with_a_warning(tmp_path, en
     assert result.exit_code == 0, result.stderr
     assert "MCP servers logs from" in result.stderr and "were left out" in result.stderr
     assert not any(t["name"].startswith("mcp__") for t in body["tools"])
+
+
+# -- stopping a run mid-command --------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_for_pid(path: Path, proc: subprocess.Popen) -> int:
+    end = time.monotonic() + 30
+    while not (path.exists() and path.read_text().strip()):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < end, "the command never started"
+        time.sleep(0.01)
+    return int(path.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl-c", "timeout"])
+def test_stopping_a_run_kills_running_commands(tmp_path, env, how):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    pidfile = ws / "sleep.pid"
+    command = f"sleep 60 & echo $! > {pidfile}; wait"
+    path = write(tmp_path, "return await agent('wait')")
+    model = lambda body: Reply(calls=[("Bash", {"command": command})])  # noqa: E731
+    with MessagesServer(model) as server:
+        full = dict(os.environ, **env, ANTHROPIC_BASE_URL=server.url)
+        full["JSHOST_HOME"] = str(tmp_path / "jshost-home")
+        args = ["run", path, "--yes", "--workspace", str(ws), "--allowed-tools", "Bash"]
+        if how == "timeout":
+            args += ["--timeout", "3"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jshost", *args],
+            env=full,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            pid = _wait_for_pid(pidfile, proc)
+            sent = time.monotonic()
+            if how == "ctrl-c":
+                proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+            took = time.monotonic() - sent
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert "Traceback" not in err, err
+    assert proc.returncode == (130 if how == "ctrl-c" else 1), err
+    if how == "ctrl-c":
+        assert took < 3, took  # the command did not hold the stop up
+    end = time.monotonic() + 2
+    while _alive(pid) and time.monotonic() < end:
+        time.sleep(0.02)
+    assert not _alive(pid), f"the command's child {pid} outlived the run"
