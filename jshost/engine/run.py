@@ -35,6 +35,7 @@ from .agents import AgentQueue
 from .bridge import Bridge, _BridgeError, _clip
 from .children import ChildWorkflows, _Child
 from .timers import Timers
+from .worktrees import Worktrees
 
 __all__ = ["NO_ARGS", "Engine"]
 
@@ -69,6 +70,8 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         replay (Replay | None): stored results of earlier sessions, when resuming.
         model_policy (ModelPolicy | None): the reference's model settings
             (``CLAUDE_CODE_SUBAGENT_MODEL`` and ``_FORCE``); none apply when None.
+        workspace (Path | None): the directory the run works in (None: the process's working
+            directory); ``isolation: 'worktree'`` agents get worktrees of its git repository.
     """
 
     def __init__(
@@ -85,8 +88,11 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         recorder: Recorder | None = None,
         replay: Replay | None = None,
         model_policy: ModelPolicy | None = None,
+        workspace: Path | None = None,
     ) -> None:
         self.script = script
+        self.workspace = workspace
+        self._worktrees: Worktrees | None = None  # made when the first isolated agent starts
         self._model_policy = model_policy or ModelPolicy()
         self.recorder = recorder or Recorder()
         self._replay = replay

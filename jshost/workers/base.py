@@ -17,6 +17,7 @@ import abc
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, final
 
 from ..errors import WorkerError
@@ -47,8 +48,10 @@ class AgentRequest:
     """One ``agent()`` call as a worker sees it.
 
     ``schema`` is a checked JSON Schema (or None for a text answer); ``model`` is what the
-    script asked for (an alias, a full id, ``inherit``) or None. ``log``, when given, takes
-    narrator lines for the run's log (a stall and its retry, say).
+    script asked for (an alias, a full id, ``inherit``) or None. ``cwd`` is the directory the
+    agent works in: its own git worktree when it asked for ``isolation: 'worktree'`` (the
+    prompt then ends with a paragraph saying so), else None for the run's workspace. ``log``,
+    when given, takes narrator lines for the run's log (a stall and its retry, say).
     """
 
     index: int
@@ -61,6 +64,7 @@ class AgentRequest:
     agent_type: str | None = None
     isolation: str | None = None
     stall_ms: int | None = None
+    cwd: Path | None = None
     log: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
