@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["WORKTREES_SUBDIR", "find_git_root", "worktree_name", "worktrees_dir"]
+__all__ = [
+    "WORKTREES_SUBDIR",
+    "find_git_root",
+    "hidden_worktrees",
+    "worktree_name",
+    "worktrees_dir",
+]
 
 #: the reference's place for workflow worktrees, under the repository's top directory
 WORKTREES_SUBDIR = Path(".claude") / "worktrees"
@@ -32,6 +38,24 @@ def find_git_root(start: Path) -> Path | None:
         if (candidate / ".git").exists():
             return candidate
     return None
+
+
+def hidden_worktrees(root: Path, workspace: Path) -> tuple[Path, ...]:
+    """What ``Workspace.hidden`` holds for an agent working in ``root``, in a run in ``workspace``.
+
+    The run's repository's worktrees directory, so that Glob and Grep from the main checkout
+    never walk into other agents' checkouts; nothing for an agent whose ``root`` is itself one
+    of those worktrees (the others are its siblings, outside its root, and hiding a parent of
+    its root would hide everything).
+    """
+    git_root = find_git_root(workspace)
+    if git_root is None:
+        return ()
+    hidden = worktrees_dir(git_root)
+    here = root.resolve()
+    if here == hidden or hidden in here.parents:
+        return ()
+    return (hidden,)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")

@@ -25,7 +25,7 @@ from jshost.store import SCHEMA_VERSION, Store
 from jshost.store.migrations import _MIGRATIONS
 from jshost.workers.base import AgentRequest, AgentResult, Worker
 from jshost.workers.sim import SimWorker
-from jshost.worktree_paths import find_git_root, worktree_name, worktrees_dir
+from jshost.worktree_paths import find_git_root, hidden_worktrees, worktree_name, worktrees_dir
 
 ISO = "{isolation: 'worktree'}"
 
@@ -330,6 +330,46 @@ def test_stopping_mid_agent_removes_clean_worktrees_and_keeps_dirty_ones(repo):
     assert git(repo, "status", "--porcelain") == ""
 
 
+def test_stopping_while_git_checks_out_kills_git_and_its_hook_and_leaves_nothing(repo, tmp_path):
+    # A post-checkout hook that hangs: git is mid `worktree add` when the run stops.
+    pid_file = tmp_path / "hook.pid"
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {pid_file}\nwait\n")
+    hook.chmod(0o755)
+    script = parse_script(script_source(f"return await agent('x', {ISO})"), path="flow.js")
+    engine = Engine(script, worker=SimWorker(latency=0.001), workspace=repo)
+
+    async def main():
+        async with trio.open_nursery() as nursery:
+            result = {}
+
+            async def go():
+                result["outcome"] = await engine.run()
+
+            nursery.start_soon(go)
+            with trio.fail_after(20):
+                while not pid_file.exists() or not pid_file.read_text().strip():
+                    await trio.sleep(0.01)
+            stopped_at = time.monotonic()
+            engine.stop()
+        return result["outcome"], time.monotonic() - stopped_at
+
+    outcome, took = trio.run(main)
+    assert outcome.status == "stopped" and took < 2.0, took
+    sleeper = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{sleeper}").exists() and (
+        Path(f"/proc/{sleeper}/stat").read_text().split()[2] != "Z"
+    ):
+        assert time.monotonic() < deadline, "the hook's child outlived the stop"
+        time.sleep(0.02)
+    # The half-made checkout and its branch are gone: no agent ever worked there.
+    assert trees(repo) == [] and branches(repo) == []
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    [rec] = outcome.agents
+    assert rec.status == "cancelled" and rec.worktree_path is None
+
+
 def _jshost(*args: str) -> list[str]:
     return [sys.executable, "-m", "jshost", *args]
 
@@ -359,12 +399,15 @@ def test_ctrl_c_on_the_command_line_cleans_up_and_the_store_lists_what_was_kept(
             assert time.monotonic() < deadline, "the worktrees never appeared"
             time.sleep(0.02)
         proc.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
         out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - signalled
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
+    assert took < 5, f"the stop took {took:.1f} s"
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["status"] == "stopped"
     [kept] = summary["kept_worktrees"]
@@ -439,7 +482,8 @@ def test_resume_reuses_a_cached_agents_result_and_makes_no_worktree_for_it(
     monkeypatch.chdir(repo)
     body = f"""
     const a = await agent('[[sim:write=notes.txt:by a]]', {{label: 'a', {ISO[1:]});
-    const b = await agent('[[sim:read=notes.txt]]', {{label: 'b', {ISO[1:]});
+    const b = await agent('[[sim:write=b.txt:by b]] [[sim:read=notes.txt]]',
+                          {{label: 'b', {ISO[1:]});
     if (b === null) throw new Error('b failed');
     return [a, b]
     """
@@ -448,28 +492,39 @@ def test_resume_reuses_a_cached_agents_result_and_makes_no_worktree_for_it(
     flaky = SimWorker(latency=0.001, exec_log=str(log), fail=lambda r: "down" * (r.label == "b"))
     run_id, first = run_once(store, body, worker=flaky)
     assert first.status == "failed"
-    [kept] = first.kept_worktrees
-    kept_path, kept_branch = kept.worktree_path, kept.worktree_branch
-    assert trees(repo) == [Path(kept_path).name]
+    kept_a, kept_b = first.kept_worktrees  # b failed, but it had written a file: kept too
+    assert [Path(k.worktree_path).name for k in (kept_a, kept_b)] == [
+        f"{run_id}-1",
+        f"{run_id}-2",
+    ]
 
     _, second = run_once(
         store, body, worker=SimWorker(latency=0.001, exec_log=str(log)), replay_from=run_id
     )
     assert second.status == "completed"
+    assert second.result[1] == "base\n"  # b's own checkout: a's edit is in a's worktree
     a, b = second.agents
     assert (a.status, b.status) == ("cached", "done")
     # a ran once (the first session), b twice; a got no new worktree and keeps pointing at the
     # one its result was made in, which stays where it was.
     assert [line.split("\t")[1] for line in log.read_text().splitlines()] == ["a", "b", "b"]
-    assert (a.worktree_path, a.worktree_branch) == (kept_path, kept_branch)
-    assert b.worktree_path is None  # clean: removed
-    assert trees(repo) == [Path(kept_path).name] and branches(repo) == [kept_branch]
+    assert (a.worktree_path, a.worktree_branch) == (kept_a.worktree_path, kept_a.worktree_branch)
+    # b ran again: its earlier worktree stays untouched, it got a new one beside it, and the
+    # log says so.
+    assert Path(b.worktree_path).name == f"{run_id}-2-2"
+    assert (Path(kept_b.worktree_path) / "b.txt").read_text() == "by b"
+    assert trees(repo) == [f"{run_id}-1", f"{run_id}-2", f"{run_id}-2-2"]
+    assert f"[b] the worktree an earlier session kept stays at {kept_b.worktree_path} " in (
+        "\n".join(second.logs)
+    )
     from jshost.ui.summary import format_summary
 
     lines = format_summary(second, run_id)
-    assert f"  {kept_path} ({kept_branch}) · [a] · kept by an earlier session" in lines
+    assert f"  {a.worktree_path} ({a.worktree_branch}) · [a] · kept by an earlier session" in lines
+    assert f"  {b.worktree_path} ({b.worktree_branch}) · [b]" in lines
     with Store(store) as s:
-        assert [r.worktree_path for r in s.agents(run_id)] == [kept_path, None]
+        stored = [r.worktree_path for r in s.agents(run_id)]
+    assert stored == [a.worktree_path, b.worktree_path]
 
 
 def test_a_version_5_store_gains_the_worktree_columns(tmp_path):
@@ -524,9 +579,16 @@ def test_the_worktree_note_names_the_worktree_and_the_main_directory(tmp_path):
     assert "deleted if you changed nothing" in note and "kept for the user to review" in note
 
 
-def test_worktrees_dir_and_find_git_root(repo):
+def test_worktrees_dir_and_find_git_root(repo, tmp_path):
     deep = repo / "a" / "b"
     deep.mkdir(parents=True)
     assert find_git_root(deep) == repo.resolve()
+    # What the toolbox hides from Glob/Grep: the worktrees, for agents in the main checkout;
+    # nothing for an agent inside a worktree (hiding its own parent would hide all it has).
+    hidden = worktrees_dir(repo.resolve())
+    assert hidden_worktrees(repo, repo) == (hidden,)
+    assert hidden_worktrees(deep, deep) == (hidden,)
+    assert hidden_worktrees(hidden / "wf_1-1", repo) == ()
+    assert hidden_worktrees(tmp_path, tmp_path) == ()  # not a repository
     assert worktrees_dir(repo) == repo / ".claude" / "worktrees"
     assert worktree_name("wf_1", 3) == "wf_1-3"
