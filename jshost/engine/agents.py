@@ -136,7 +136,11 @@ class AgentQueue:
         if rec.phase is not None:
             self._add_phase(rec.phase)
         asked = None if rec.model in (None, "inherit") else rec.model
-        model, note = self._model_policy.choose(asked, self.model)
+        # Reference §6.4: the environment's model > the script's > the agent type's > the run's.
+        fallback = (
+            self.model if definition is None or definition.model is None else definition.model
+        )
+        model, note = self._model_policy.choose(asked, fallback)
         if note is not None:
             self._log(f"[{label}] {note}")
         request = AgentRequest(
