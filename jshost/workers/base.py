@@ -48,10 +48,11 @@ class AgentRequest:
     """One ``agent()`` call as a worker sees it.
 
     ``schema`` is a checked JSON Schema (or None for a text answer); ``model`` is what the
-    script asked for (an alias, a full id, ``inherit``) or None. ``log``, when given, takes
-    narrator lines for the run's log (a stall and its retry, say). ``agent_definition`` is the
-    agent type ``agent_type`` resolved to (set by the engine; None: no ``agentType``, the
-    reference's implicit workflow-subagent); a worker that cannot honour types ignores it.
+    script asked for (an alias, a full id, ``inherit``), else its agent type's model, or None.
+    ``log``, when given, takes narrator lines for the run's log (a stall and its retry, say).
+    ``agent_definition`` is the agent type ``agent_type`` resolved to (set by the engine; None:
+    no ``agentType``, the reference's implicit workflow-subagent); a worker that cannot honour
+    types ignores it.
     """
 
     index: int
