@@ -16,6 +16,7 @@ from typing import Any, Literal
 import trio
 
 from .. import events as ev
+from ..agent_types import AgentType, AgentTypeError
 from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_surrogate
 from ..errors import WorkerError
 from ..journal import JournalEntry, cache_key
@@ -104,6 +105,15 @@ class AgentQueue:
             if problem:
                 self._reply(request_id, False, _payload_error("TypeError", problem))
                 return
+        definition = None
+        agent_type = opts.get("agentType")
+        if isinstance(agent_type, str) and agent_type:
+            try:
+                definition = await self._agent_definition(agent_type)
+            except AgentTypeError as exc:
+                # Before the agent gets an index or a cache key, as the reference checks it.
+                self._reply(request_id, False, _payload_error(exc.js_name, str(exc)))
+                return
         self._text_bytes += cost
 
         def text(key: str) -> str | None:
@@ -128,7 +138,11 @@ class AgentQueue:
         if rec.phase is not None:
             self._add_phase(rec.phase)
         asked = None if rec.model in (None, "inherit") else rec.model
-        model, note = self._model_policy.choose(asked, self.model)
+        # Reference §6.4: the environment's model > the script's > the agent type's > the run's.
+        fallback = (
+            self.model if definition is None or definition.model is None else definition.model
+        )
+        model, note = self._model_policy.choose(asked, fallback)
         if note is not None:
             self._log(f"[{label}] {note}")
         request = AgentRequest(
@@ -140,6 +154,7 @@ class AgentQueue:
             effort=effort if isinstance(effort, str | int | float) else None,
             phase=rec.phase,
             agent_type=text("agentType"),
+            agent_definition=definition,
             isolation=text("isolation"),
             stall_ms=int(stall) if isinstance(stall, int | float) and stall > 0 else None,
             log=self._log,
@@ -170,6 +185,18 @@ class AgentQueue:
         self._emit(ev.AgentQueued(rec))
         self._queue.append((request_id, rec, request))
         self._pump()
+
+    async def _agent_definition(self, name: str) -> AgentType:
+        """The agent type ``name``; raises ``AgentTypeError`` with the reference's message."""
+        if self._agent_types is None:
+            async with self._types_lock:
+                if self._agent_types is None:
+                    # Once a run, at the first agentType: a walk up the directories and a
+                    # read of every agent file, so off the trio thread.
+                    self._agent_types = await trio.to_thread.run_sync(
+                        self._discover_types, abandon_on_cancel=True
+                    )
+        return self._agent_types.get(name, denial=self._agent_type_denial)
 
     def _stopping(self) -> bool:
         """Whether the run is ending (stop, --timeout, the script done): nothing new starts."""

@@ -31,6 +31,7 @@ from typing import Any, final
 
 import trio
 
+from ...agent_types import AgentType
 from ...errors import WorkerError
 from ..base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
 
@@ -128,6 +129,9 @@ class SimWorker(Worker):
         self._exec_log = exec_log
         self.structured_output_cap = structured_output_cap
         self.calls = 0
+        #: the agent type each agent (by index) arrived with, when it had one: the sim honours
+        #: no type, it keeps them so tests can see what the engine resolved
+        self.agent_definitions: dict[int, AgentType] = {}
 
     def describe(self) -> str:
         return f"sim worker (offline, {self.latency:g} s simulated latency)"
@@ -137,6 +141,8 @@ class SimWorker(Worker):
 
     async def run(self, request: AgentRequest) -> AgentResult:
         self.calls += 1
+        if request.agent_definition is not None:
+            self.agent_definitions[request.index] = request.agent_definition
         if self._exec_log:
             _append_line(self._exec_log, f"{request.index}\t{request.label}")
         markers = {m.group("key"): m.group("value") for m in _MARKER.finditer(request.prompt)}
