@@ -103,8 +103,8 @@ class Prepared:
         self.run_id: str | None = getattr(recorder, "run_id", None)
         self._saved: list[Any] = []
         self._saved_lock = threading.Lock()
-        #: where agent types are discovered from (None: the current directory), and the user's
-        #: home for ~/.claude/agents (None: the real one)
+        #: where agent types are discovered from and isolated agents' worktrees are made (None:
+        #: the current directory), and the user's home for ~/.claude/agents (None: the real one)
         self.workspace: Path | None = None
         self.home: Path | None = None
         #: the permission rules' say on an agent type: ``denial(name) -> (rule, source) | None``
@@ -151,6 +151,7 @@ class Prepared:
             workflow_names=lambda: [wf.name for wf in self._saved_workflows()],
             agent_types=self._agent_types,
             agent_type_denial=self.agent_type_denial,
+            workspace=self.workspace,
         )
 
     async def serve(self, engine: Engine) -> RunOutcome:

@@ -17,10 +17,12 @@ import pytest
 import trio
 from conftest import run_once, script_source
 
-from jshost.engine import Engine
+from jshost._api import Workflow, prepare
+from jshost.engine import NO_ARGS, Engine, Limits
 from jshost.engine.worktrees import WorktreeIsolationError, Worktrees, worktree_note
 from jshost.journal import cache_key
 from jshost.script import parse_script
+from jshost.script.validate import validate_source
 from jshost.store import SCHEMA_VERSION, Store
 from jshost.store.migrations import _MIGRATIONS
 from jshost.workers.base import AgentRequest, AgentResult, Worker
@@ -276,6 +278,24 @@ def test_no_git_on_path_is_the_same_error_saying_so(repo, tmp_path, monkeypatch)
     name, message = engine_run(CATCH, workspace=repo).result
     assert name == "WorktreeIsolationError"
     assert "git was not found on PATH" in message and "install git" in message
+
+
+def test_the_pipelines_workspace_not_the_current_directory_decides_the_repository(
+    repo, tmp_path, monkeypatch
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # not a repository: the run's workspace must win
+    script = parse_script(
+        script_source(f"return await agent('[[sim:write=w.txt:x]]', {ISO})"), path="flow.js"
+    )
+    workflow = Workflow(script, validate_source(script.source, path="flow.js"))
+    prepared = prepare(workflow, worker=SimWorker(latency=0.001), limits=Limits(), args=NO_ARGS)
+    prepared.workspace = repo
+    outcome = trio.run(lambda: prepared.serve(prepared.engine()))
+    assert outcome.status == "completed", outcome.error
+    [rec] = outcome.kept_worktrees
+    assert Path(rec.worktree_path).parent == worktrees_dir(repo)
 
 
 def test_a_workspace_inside_the_repository_uses_its_top(repo):
