@@ -132,9 +132,10 @@ def _prepare_dir(root: Path, base: Path) -> tuple[bool, set[str]]:
 
     Runs on a worker thread (file system calls on a path the repository controls).
     """
-    base.mkdir(parents=True, exist_ok=True)
+    # Checked before anything is made: a `.claude` that links elsewhere gets nothing written.
     if not base.resolve().is_relative_to(root.resolve()):
         return False, set()
+    base.mkdir(parents=True, exist_ok=True)
     ignore = base / ".gitignore"
     # `*` ignores every worktree and this file itself: the main checkout's status stays clean.
     try:
