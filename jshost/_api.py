@@ -159,7 +159,14 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
         )
     except (RuleError, PolicyError, SettingsError) as exc:
         raise UsageError(str(exc)) from None
-    workspace = Workspace(root=root, extra_dirs=tuple(settings.additional_directories))
+    from .worktree_paths import hidden_worktrees
+
+    workspace = Workspace(
+        root=root,
+        extra_dirs=tuple(settings.additional_directories),
+        # Glob and Grep never walk into isolated agents' worktrees from the main checkout.
+        hidden=hidden_worktrees(root, root),
+    )
     hub, notes = _mcp_hub(options, root)
     return Toolbox(
         builtin_tools(),
@@ -244,8 +251,8 @@ class Prepared:
         self.run_id: str | None = getattr(recorder, "run_id", None)
         self._saved: list[Any] = []
         self._saved_lock = threading.Lock()
-        #: where agent types are discovered from (None: the current directory), and the user's
-        #: home for ~/.claude/agents (None: the real one)
+        #: where agent types are discovered from and isolated agents' worktrees are made (None:
+        #: the current directory), and the user's home for ~/.claude/agents (None: the real one)
         self.workspace: Path | None = None
         self.home: Path | None = None
         #: the permission rules' say on an agent type: ``denial(name) -> (rule, source) | None``
@@ -303,6 +310,7 @@ class Prepared:
             workflow_names=lambda: [wf.name for wf in self._saved_workflows()],
             agent_types=self._agent_types,
             agent_type_denial=self.agent_type_denial,
+            workspace=self.workspace,
         )
 
     async def serve(self, engine: Engine) -> RunOutcome:

@@ -36,6 +36,7 @@ from jshost.agent_types import (
 from jshost.cli import cli
 from jshost.engine import NO_ARGS, Engine, Limits
 from jshost.script import parse_script
+from jshost.settings import ModelPolicy
 from jshost.workers.sim import SimWorker
 
 BUILTIN_NAMES = ["Explore", "general-purpose"]
@@ -554,3 +555,36 @@ def test_agents_refuses_a_missing_workspace(tmp_path):
     result = invoke("agents", "--workspace", str(tmp_path / "missing"))
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+def test_model_precedence_environment_script_type_run():
+    # Reference §6.4: CLAUDE_CODE_SUBAGENT_MODEL > opts.model > the definition's model > the run's.
+    typed = AgentType("fast", "f", model="haiku")
+    types = AgentTypes([*BUILTIN_TYPES, typed])
+    body = (
+        "return [await agent('a', { agentType: 'fast' }),"
+        " await agent('b', { agentType: 'fast', model: 'opus' }),"
+        " await agent('c', { agentType: 'Explore' }), await agent('d')]"
+    )
+    outcome, _ = run_engine(body, types)
+    assert [r.split("]")[0] for r in outcome.result] == [
+        "[sim haiku",
+        "[sim opus",
+        "[sim sim",
+        "[sim sim",
+    ]
+    worker = SimWorker(latency=0.001)
+    script = parse_script(script_source(body), path="test.js")
+    forced = Engine(
+        script,
+        worker=worker,
+        agent_types=types,
+        model_policy=ModelPolicy(force=True),
+    )
+    outcome = trio.run(forced.run)
+    # FORCE ignores the script's model, not the agent type's
+    assert [r.split("]")[0] for r in outcome.result][:2] == ["[sim haiku", "[sim haiku"]
+    env = Engine(
+        script, worker=worker, agent_types=types, model_policy=ModelPolicy(subagent_model="x")
+    )
+    assert {r.split("]")[0] for r in trio.run(env.run).result} == {"[sim x"}

@@ -26,13 +26,14 @@ def _tools(names: tuple[str, ...] | None) -> str:
 @click.command(
     name="agents",
     epilog="Exit codes: 0 listed (skipped files are listed too, on stderr); 1 the workspace "
-    "could not be read.",
+    "could not be read; 2 no such workspace directory.",
 )
 @click.option("--json", "json_", is_flag=True, help="Print the agent types as JSON.")
 @click.option(
     "--workspace",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
+    metavar="DIR",
     help="Look for .claude/agents/ from DIR up to its repository root (default: here).",
 )
 def agents_cmd(json_: bool, workspace: Path | None) -> None:
@@ -60,7 +61,7 @@ def agents_cmd(json_: bool, workspace: Path | None) -> None:
 
     try:
         types = discover_agent_types(workspace)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
         click.echo(f"jshost: cannot list agent types: {printable(str(exc))}", err=True)
         sys.exit(EXIT_FAILED)
     if json_:

@@ -195,10 +195,14 @@ class Toolbox:
         )
         workspace = self.workspace
         if cwd is not None and Path(cwd).resolve() != workspace.root:
+            from ..worktree_paths import hidden_worktrees
+
+            own = Path(cwd).resolve()
             workspace = dataclasses.replace(
                 workspace,
-                root=Path(cwd).resolve(),
+                root=own,
                 project_root=workspace.project_root or workspace.root,
+                hidden=hidden_worktrees(own, workspace.root),
             )
         offered = [
             t
