@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 import trio
+from click.testing import CliRunner
 from conftest import arun, run_once
 
+from jshost.cli import cli
 from jshost.journal import KEY_OPTIONS, cache_key, canonical_options
 from jshost.permissions.call_options import (
     MAX_OPTION_RULE_CHARS,
@@ -21,6 +23,7 @@ from jshost.permissions.call_options import (
     CallOptionError,
     check_call_options,
 )
+from jshost.script.validate import validate_source
 from jshost.workers.base import AgentRequest, AgentResult, Worker
 from jshost.workers.sim import SimWorker
 
@@ -238,3 +241,59 @@ def test_an_old_run_without_options_resumes_from_its_cache(tmp_path):
     assert outcome.agents[0].key == OLD_KEY_1
     _, again = run_once(db, body, replay_from=run_id)
     assert again.agents[0].status == "cached"
+
+
+# ---- jshost validate --------------------------------------------------------------------------
+
+VMETA = "export const meta = { name: 'v', description: 'a validate test' }\n"
+
+
+def diagnostics(body: str) -> list[tuple[int | None, int | None, str, str]]:
+    report = validate_source(VMETA + body, path="t.js")
+    return [(d.line, d.col, d.code, d.message) for d in report.diagnostics]
+
+
+def test_validate_knows_the_options():
+    body = (
+        "await agent('x', { disallowedTools: ['Edit', 'Bash(rm:*)', 'mcp__logs__*'],\n"
+        "  bashCommandClamp: ['Bash(git log)', `Bash(wc:*)`] })\n"
+        "const rules = ['Edit']\n"
+        "await agent('y', { disallowedTools: rules, bashCommandClamp: [rules[0]] })\n"
+    )
+    assert diagnostics(body) == []
+
+
+def test_validate_warns_on_bad_literal_values():
+    body = (
+        "await agent('x', { disallowedTools: 'Edit' })\n"
+        "await agent('x', { bashCommandClamp: [3] })\n"
+        "await agent('x', { disallowedTools: ['Edit', 'Bash(git log'] })\n"
+        "await agent('x', { bashCommandClamp: ['Read(./x)'] })\n"
+        "await agent('x', { disalowedTools: ['Edit'] })\n"
+    )
+    found = diagnostics(body)
+    assert [(line, col, code) for line, col, code, _ in found] == [
+        (2, 37, "E503"),
+        (3, 39, "E503"),
+        (4, 46, "E508"),
+        (5, 39, "E508"),
+        (6, 20, "W502"),
+    ]
+    messages = [m for *_, m in found]
+    assert messages[0] == "agent({disallowedTools}) must be an array of strings, not a string"
+    assert messages[2] == (
+        "agent({disallowedTools})[1] 'Bash(git log' is not a permission rule: unbalanced "
+        "parenthesis: '(' is never closed — refusing the spawn."
+    )
+    assert "did you mean 'disallowedTools'?" in messages[4]
+
+
+def test_validate_cli_passes_a_script_with_the_options(tmp_path):
+    path = tmp_path / "flow.js"
+    path.write_text(VMETA + "await agent('x', { disallowedTools: ['Edit'] })\n")
+    result = CliRunner().invoke(cli, ["validate", "--strict", str(path)])
+    assert result.exit_code == 0, result.output
+    path.write_text(VMETA + "await agent('x', { bashCommandClamp: ['Edit'] })\n")
+    result = CliRunner().invoke(cli, ["validate", "--strict", str(path)])
+    assert result.exit_code == 1
+    assert "E508" in result.output and "Bash(<prefix>)" in result.output
