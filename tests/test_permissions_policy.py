@@ -401,3 +401,26 @@ def test_walk_filter_hides_what_read_rules_deny_or_ask(ws, home):
     layered = Policy(home=home).for_agent(disallowed=["Read(*.key)"]).walk_filter("Glob", ws)
     assert layered is not None and layered(ws.root / "deep" / "x.key")
     assert Policy(deny=rules("Edit(./x)"), home=home).walk_filter("Grep", ws) is None
+
+
+def test_workflow_agents_never_get_the_orchestration_tools(ws, home):
+    base = Policy(allow=rules("Agent", "Workflow", "SendUserMessage"), home=home)
+    agent = base.for_agent(disallowed=["Edit"]).for_agent(disallowed=["Grep"])
+    for tool in ("Agent", "Workflow", "SendUserMessage"):
+        d = agent.decide(tool, {}, kind="exec", workspace=ws)
+        assert (d.behavior, d.source) == ("deny", "workflow agents' defaults")
+        assert base.decide(tool, {}, kind="exec", workspace=ws).behavior == "allow"
+    (denied,) = [line for line in agent.describe() if line.startswith("denied:")]
+    assert denied.count("Agent (workflow agents' defaults)") == 1
+    bare = base.for_agent(defaults=False)
+    assert bare.decide("Agent", {}, kind="exec", workspace=ws).behavior == "allow"
+
+
+def test_paths_are_normalised_before_matching(ws, home):
+    policy = Policy(allow=rules("Read(//tmp/nowhere/src/**)"), home=home)
+    sneaky = Path("/tmp/nowhere/src/../../../etc/passwd")
+    assert read(policy, sneaky, ws).behavior == "ask"
+    assert read(policy, sneaky, ws).suggestion == "Read(//etc/passwd)"
+    # a relative path is the workspace's
+    assert read(Policy(home=home), Path("src/a.py"), ws).behavior == "allow"
+    assert read(Policy(home=home), Path("../x"), ws).behavior == "ask"

@@ -14,6 +14,7 @@ mode) and shares the rules a person adds with "allow for this run".
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from .rules import EDIT_TOOLS, READ_TOOLS, Rule, RuleError, parse_rule, split_ru
 
 __all__ = [
     "MODES",
+    "WORKFLOW_SUBAGENT_DISALLOWED",
     "Mode",
     "Policy",
     "PolicyError",
@@ -47,6 +49,10 @@ _MODE_TEXT = {
 }
 #: tools the worker itself answers (the schema agent's answer): on unless a rule denies them
 _INTERNAL = frozenset({"StructuredOutput"})
+#: what a workflow agent may never use, whatever the rules (reference §6.1, the
+#: ``workflow-subagent`` definition): a call's ``disallowedTools`` are unioned with these
+WORKFLOW_SUBAGENT_DISALLOWED = ("SendUserMessage", "Agent", "Workflow")
+_DEFAULTS = "workflow agents' defaults"
 
 
 class PolicyError(ValueError):
@@ -206,20 +212,25 @@ class Policy:
         clamp: Iterable[str | Rule] = (),
         tools: Iterable[str | Rule] | None = None,
         mode: str | None = None,
+        *,
+        defaults: bool = True,
     ) -> Policy:
         """This policy with one agent's layer on top.
 
         ``disallowed`` are tool names or rules denied to the agent (a call's
-        ``disallowedTools``, its type's ``disallowedTools``, the defaults), unioned with any
-        this policy already has; ``clamp`` are ``Bash(<prefix>)`` rules outside which Bash is
-        denied; ``tools`` the agent type's tool list (None or ``*``: every tool); ``mode`` the
-        type's ``permissionMode``. Rules allowed for the run stay shared.
+        ``disallowedTools``, its type's ``disallowedTools``), unioned with any this policy
+        already has and with :data:`WORKFLOW_SUBAGENT_DISALLOWED` (unless ``defaults`` is
+        False); ``clamp`` are ``Bash(<prefix>)`` rules outside which Bash is denied; ``tools``
+        the agent type's tool list (None or ``*``: every tool); ``mode`` the type's
+        ``permissionMode``. Rules allowed for the run stay shared.
 
         Raises:
             RuleError: a rule is malformed.
             PolicyError: ``mode`` is unknown or refused.
         """
         deny = tuple(_rules(disallowed, "disallowedTools"))
+        if defaults and all(r.source != _DEFAULTS for r in self._layer.disallowed):
+            deny = (*_rules(WORKFLOW_SUBAGENT_DISALLOWED, _DEFAULTS), *deny)
         clamps = tuple(_rules(clamp, "bashCommandClamp"))
         for r in clamps:
             if r.tool != "Bash" or r.specifier is None:
@@ -298,7 +309,9 @@ class Policy:
             tool=tool_name,
             tool_input=tool_input or {},
             kind=kind,
-            paths=tuple(Path(p) for p in paths),
+            # Tools pass resolved paths; a `..` left in by mistake must not climb out of a
+            # rule's directory, and a relative one is the workspace's.
+            paths=tuple(Path(os.path.normpath(root / p)) for p in paths),
             command=command,
             anchors=anchors,
             dirs=(root, *(Path(d) for d in workspace.extra_dirs), *self.extra_dirs),
