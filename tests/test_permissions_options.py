@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 import trio
 from click.testing import CliRunner
-from conftest import arun, run_once
+from conftest import arun, run_once, script_source
 
+from jshost.agent_types import BUILTIN_TYPES, AgentType, AgentTypes
 from jshost.cli import cli
+from jshost.engine import Engine, Limits
 from jshost.journal import KEY_OPTIONS, cache_key, canonical_options
 from jshost.permissions.call_options import (
     MAX_OPTION_RULE_CHARS,
@@ -23,6 +25,7 @@ from jshost.permissions.call_options import (
     CallOptionError,
     check_call_options,
 )
+from jshost.script import parse_script
 from jshost.script.validate import validate_source
 from jshost.workers.base import AgentRequest, AgentResult, Worker
 from jshost.workers.sim import SimWorker
@@ -297,3 +300,27 @@ def test_validate_cli_passes_a_script_with_the_options(tmp_path):
     result = CliRunner().invoke(cli, ["validate", "--strict", str(path)])
     assert result.exit_code == 1
     assert "E508" in result.output and "Bash(<prefix>)" in result.output
+
+
+def test_a_schema_agent_whose_type_denies_structured_output_is_refused():
+    mute = AgentType("mute", "answers in prose only", disallowed_tools=("StructuredOutput",))
+    body = """
+        const a = await agent('x', {agentType: 'mute', schema: {type: 'object'}})
+          .catch(e => [e.name, e.message]);
+        const b = await agent('y', {agentType: 'mute'});
+        return [a, typeof b];
+    """
+    worker = Recording()
+    script = parse_script(script_source(body), path="test.js")
+    engine = Engine(
+        script, worker=worker, limits=Limits(), agent_types=AgentTypes([*BUILTIN_TYPES, mute])
+    )
+    outcome = trio.run(engine.run)
+    assert outcome.status == "completed", outcome.error
+    (name, message), kind = outcome.result
+    assert name == "Error"
+    assert message.startswith(
+        "agent() schema mode needs the StructuredOutput tool, but the spawn's merged "
+        "disallowedTools deny it — refusing the spawn"
+    )
+    assert kind == "string" and [r.prompt for r in worker.requests] == ["y"]
