@@ -241,3 +241,64 @@ def test_suggestions_name_the_first_words(tmp_path):
 
 def test_clamp_pattern_rule_parses():
     assert parse_rule("Bash(git:*)", "s").specifier == "git *"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "sudo -u root rm -rf x",
+        "command rm x",
+        "exec rm x",
+        "/usr/bin/env rm x",
+        "xargs -0 rm < list",
+        "bash -c 'rm -rf /'",
+        'sh -c "ls; rm x"',
+        "/bin/bash -lc 'rm x'",
+        "eval rm x",
+        "eval 'ls && rm x'",
+        "cat <<< $(rm x)",
+        "echo $(( $(rm x) ))",
+        "echo ${X:-$(rm x)}",
+        "coproc rm x",
+        "echo >(rm x)",
+    ],
+)
+def test_a_deny_rule_sees_through_launchers_and_shells(command, tmp_path):
+    policy = allowing("Bash", deny=("Bash(rm *)",))
+    assert decide(policy, command, tmp_path) == "deny"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat <<< $(rm x)",
+        "echo $(( $(rm x) ))",
+        "echo ${X:-$(rm x)}",
+        "echo >(rm x)",
+        "eval rm x",
+        "bash -c 'echo x'",
+    ],
+)
+def test_an_echo_rule_does_not_allow_hidden_commands(command, tmp_path):
+    assert decide(allowing("Bash(echo:*)", "Bash(cat *)"), command, tmp_path) == "ask"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ls;" * 30_000,
+        "a $(" * 12_000 + ")" * 12_000,
+        'a "$(' * 8_000 + ')"' * 8_000,
+        "ls " + "x" * 99_000,
+        "echo '" + "a " * 40_000 + "'",
+        "f() { " * 900 + "x" + "; }" * 900,
+    ],
+)
+def test_hostile_commands_are_checked_quickly(command, tmp_path):
+    policy = allowing(
+        *(f"Bash({r})" for r in ("git log *", "ls *", "a *", "* --version", "git * main")),
+        deny=("Bash(rm *)", "Bash(curl *)", "Bash(* | sh)", "Bash(*a*a*a*a*b)"),
+    )
+    started = time.perf_counter()
+    decide(policy, command, tmp_path)
+    assert time.perf_counter() - started < 1.0

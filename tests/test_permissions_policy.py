@@ -16,7 +16,7 @@ from jshost.permissions import (
     parse_rule,
     unanswered,
 )
-from jshost.tools.base import Workspace
+from jshost.tools.base import Tool, ToolSpec, Workspace
 
 
 @pytest.fixture
@@ -369,3 +369,58 @@ def test_describe(ws, home):
     assert "allowed: Bash(git log:*) (--allowed-tools), Read(./src/**) (--allowed-tools)" in lines
     assert "ask first: Bash(git push *) (.claude/settings.json)" in lines
     assert "denied: Read(./.env) (--disallowed-tools)" in lines
+
+
+class _Lister(Tool):
+    spec = ToolSpec("Glob", "lists files", {"type": "object"})
+    kind = "read"
+
+    async def run(self, tool_input, workspace):  # pragma: no cover - never run here
+        raise AssertionError
+
+
+def test_decide_takes_a_tool_and_guesses_kinds_from_names(ws, home):
+    policy = Policy(home=home)
+    inside = ws.root / "src" / "a.py"
+    assert policy.decide(_Lister(), {}, paths=[inside], workspace=ws).behavior == "allow"
+    assert policy.decide("Read", {}, paths=[inside], workspace=ws).behavior == "allow"
+    assert policy.decide("Write", {}, paths=[inside], workspace=ws).behavior == "ask"
+    assert policy.decide("Mystery", {}, workspace=ws).behavior == "ask"
+    assert policy.decide("Read", {}, kind="weird", paths=[inside], workspace=ws).behavior == "ask"
+    assert Policy(mode="plan", home=home).decide("Mystery", {}, workspace=ws).behavior == "deny"
+
+
+def test_walk_filter_hides_what_read_rules_deny_or_ask(ws, home):
+    assert Policy(allow=rules("Read"), home=home).walk_filter("Grep", ws) is None
+    policy = Policy(deny=rules("Read(./.env)"), ask=rules("Read(./src/secret/**)"), home=home)
+    hidden = policy.walk_filter("Grep", ws)
+    assert hidden is not None
+    assert hidden(ws.root / ".env")
+    assert hidden(ws.root / "src" / "secret" / "k.pem")
+    assert not hidden(ws.root / "src" / "a.py")
+    layered = Policy(home=home).for_agent(disallowed=["Read(*.key)"]).walk_filter("Glob", ws)
+    assert layered is not None and layered(ws.root / "deep" / "x.key")
+    assert Policy(deny=rules("Edit(./x)"), home=home).walk_filter("Grep", ws) is None
+
+
+def test_workflow_agents_never_get_the_orchestration_tools(ws, home):
+    base = Policy(allow=rules("Agent", "Workflow", "SendUserMessage"), home=home)
+    agent = base.for_agent(disallowed=["Edit"]).for_agent(disallowed=["Grep"])
+    for tool in ("Agent", "Workflow", "SendUserMessage"):
+        d = agent.decide(tool, {}, kind="exec", workspace=ws)
+        assert (d.behavior, d.source) == ("deny", "workflow agents' defaults")
+        assert base.decide(tool, {}, kind="exec", workspace=ws).behavior == "allow"
+    (denied,) = [line for line in agent.describe() if line.startswith("denied:")]
+    assert denied.count("Agent (workflow agents' defaults)") == 1
+    bare = base.for_agent(defaults=False)
+    assert bare.decide("Agent", {}, kind="exec", workspace=ws).behavior == "allow"
+
+
+def test_paths_are_normalised_before_matching(ws, home):
+    policy = Policy(allow=rules("Read(//tmp/nowhere/src/**)"), home=home)
+    sneaky = Path("/tmp/nowhere/src/../../../etc/passwd")
+    assert read(policy, sneaky, ws).behavior == "ask"
+    assert read(policy, sneaky, ws).suggestion == "Read(//etc/passwd)"
+    # a relative path is the workspace's
+    assert read(Policy(home=home), Path("src/a.py"), ws).behavior == "allow"
+    assert read(Policy(home=home), Path("../x"), ws).behavior == "ask"

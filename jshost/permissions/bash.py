@@ -21,6 +21,7 @@ from tree_sitter import Language, Node, Parser
 
 __all__ = [
     "MAX_COMMAND_CHARS",
+    "MAX_PARTS",
     "CommandSplit",
     "Part",
     "bash_pattern_matches",
@@ -30,6 +31,8 @@ __all__ = [
 
 #: characters of a command the check reads; a longer one matches no allow rule
 MAX_COMMAND_CHARS = 100_000
+#: simple commands in one command the check reads; with more, it matches no allow rule
+MAX_PARTS = 1000
 
 # Programs that run their arguments as a command, changing only how (reference §3.3).
 _WRAPPERS = frozenset({"timeout", "nice", "nohup", "time", "env"})
@@ -41,6 +44,14 @@ _RISKY_ENV = re.compile(
 )
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DURATION = re.compile(r"\d+(\.\d+)?[smhd]?\Z")
+# Programs that run another program, for deny rules only (see _strip_for_deny).
+_LAUNCHERS = frozenset(
+    {
+        *_WRAPPERS,
+        *("command", "builtin", "exec", "sudo", "doas", "xargs", "stdbuf", "setsid", "coproc"),
+    }
+)
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "fish"})
 _WRITE_OPS = frozenset({">", ">>", "&>", "&>>", ">|", "<>"})
 # Statements that are not a program run but still do something (set a variable that later
 # commands use, test a file): each is a part of its own, so an allow rule must cover it.
@@ -64,6 +75,8 @@ class Part:
     text: str
     variants: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
+    #: command strings it hands to a shell (``bash -c``, ``eval``), split again for deny rules
+    inner: tuple[str, ...] = ()
 
 
 @final
@@ -75,12 +88,16 @@ class CommandSplit:
     parts: tuple[Part, ...]
     complete: bool
 
-    def spellings(self) -> list[str]:
-        """Every spelling of every part, and the whole command: what a deny rule tries."""
+    def spellings(self, depth: int = 0) -> list[str]:
+        """Every spelling of every part, and the whole command: what a deny rule tries
+        (with the commands handed to ``bash -c`` and ``eval``, two levels deep)."""
         found = [" ".join(self.command.split())]
         for p in self.parts:
             found.append(p.text)
             found.extend(p.variants)
+            if depth < 2:
+                for inner in p.inner:
+                    found.extend(split_command(inner).spellings(depth + 1))
         return found
 
 
@@ -192,11 +209,50 @@ def _command_part(node: Node, redirects: list[Node]) -> Part:
         " ".join(plain),
         " ".join(_strip_wrappers(plain)),
     }
+    tails = _deny_tails(plain)
+    variants.update(" ".join(t) for t in tails)
+    inner = [c for t in (plain, *tails) for c in _inner_commands(t)]
     if writing:
         # What it writes is part of what a rule must say: `Bash(echo * > out.txt)`.
         text = " ".join([text, *(" ".join(_text(r).split()) for r in writing)])
     variants.discard(text)
-    return Part(text, tuple(sorted(variants)), writes)
+    return Part(text, tuple(sorted(variants)), writes, tuple(inner))
+
+
+def _deny_tails(words: list[str]) -> list[list[str]]:
+    """The commands a launcher may run (``sudo -u x rm …`` → ``rm …``), options and their
+    arguments guessed loosely: every word among the next few may be the command. Looser
+    than :func:`_strip_wrappers`, so used only to match deny rules."""
+    tails: list[list[str]] = []
+    i = 0
+    for _ in range(4):
+        if i >= len(words) or words[i].rsplit("/", 1)[-1] not in _LAUNCHERS:
+            break
+        first = None
+        for k in range(i + 1, min(len(words), i + 7)):
+            w = words[k]
+            if w.startswith("-") or "=" in w or _DURATION.match(w):
+                continue
+            tails.append(words[k:])
+            first = k if first is None else first
+        if first is None:
+            break
+        i = first
+    return tails
+
+
+def _inner_commands(words: list[str]) -> tuple[str, ...]:
+    """Command strings a part hands to a shell (``bash -c '…'``, ``eval …``)."""
+    if not words:
+        return ()
+    name = words[0].rsplit("/", 1)[-1]
+    if name == "eval":
+        return (" ".join(words[1:]),)
+    if name in _SHELLS:
+        for i, w in enumerate(words[1:-1], 1):
+            if w.startswith("-") and not w.startswith("--") and "c" in w:
+                return (words[i + 1],)
+    return ()
 
 
 def split_command(command: str) -> CommandSplit:
@@ -207,7 +263,12 @@ def split_command(command: str) -> CommandSplit:
     root = tree.root_node
     parts: list[Part] = []
     stack = [root]
+    size = 0
     while stack:
+        if len(parts) > MAX_PARTS or size > 4 * MAX_COMMAND_CHARS:
+            # Checking more would hold up the run loop (nested `$(…)` repeat their text in
+            # every part); an allow rule cannot match it.
+            return CommandSplit(command, tuple(parts), False)
         node = stack.pop()
         t = node.type
         if t == "command":
@@ -218,8 +279,10 @@ def split_command(command: str) -> CommandSplit:
                     c for c in parent.children if c.type in ("file_redirect", "heredoc_redirect")
                 )
             parts.append(_command_part(node, redirects))
+            size += len(parts[-1].text) + sum(map(len, parts[-1].variants))
         elif t in _STATEMENTS and not (t == "variable_assignment" and _in_splitter(node)):
             parts.append(Part(" ".join(_text(node).split())))
+            size += len(parts[-1].text)
         elif t == "redirected_statement":
             body = node.child_by_field_name("body")
             if body is not None and body.type != "command":
@@ -231,6 +294,7 @@ def split_command(command: str) -> CommandSplit:
                 )
                 if writes:
                     parts.append(Part(" ".join(_text(node).split()), (), writes))
+                    size += len(parts[-1].text)
         stack.extend(reversed(node.children))
     return CommandSplit(command, tuple(parts), not root.has_error)
 
@@ -243,28 +307,27 @@ def _in_splitter(node: Node) -> bool:
 def wildcard_match(pattern: str, text: str) -> bool:
     """Whether ``text`` matches ``pattern`` whole, where ``*`` matches any run of characters.
 
-    Linear in practice and O(len(pattern)·len(text)) at worst: the model writes the command,
-    so a backtracking regex would let it stall the check.
+    The pieces between stars are found left to right with ``str.find`` (the leftmost place
+    for each is always a right choice), so the check is fast and never backtracks: the model
+    writes the command, and a backtracking regex would let it stall the run loop.
     """
-    p = t = 0
-    star = -1
-    mark = 0
-    while t < len(text):
-        if p < len(pattern) and pattern[p] != "*" and pattern[p] == text[t]:
-            p += 1
-            t += 1
-        elif p < len(pattern) and pattern[p] == "*":
-            star, mark = p, t
-            p += 1
-        elif star >= 0:
-            p = star + 1
-            mark += 1
-            t = mark
-        else:
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return pattern == text
+    first, last = pieces[0], pieces[-1]
+    if len(first) + len(last) > len(text) or not text.startswith(first):
+        return False
+    if not text.endswith(last):
+        return False
+    at, end = len(first), len(text) - len(last)
+    for piece in pieces[1:-1]:
+        if not piece:
+            continue
+        found = text.find(piece, at, end)
+        if found < 0:
             return False
-    while p < len(pattern) and pattern[p] == "*":
-        p += 1
-    return p == len(pattern)
+        at = found + len(piece)
+    return True
 
 
 def bash_pattern_matches(pattern: str, text: str) -> bool:

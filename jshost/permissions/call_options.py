@@ -9,6 +9,7 @@ Code refuses the spawn, rather than running an agent with limits other than thos
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ..text import printable
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_OPTION_RULE_CHARS",
     "CallOptionError",
     "check_call_options",
+    "schema_refusal",
     "structured_output_denied",
 ]
 
@@ -94,6 +96,27 @@ def structured_output_denied(rules: list[Rule] | tuple[Rule, ...]) -> bool:
     return any(r.tool == "StructuredOutput" for r in rules)
 
 
+def schema_refusal(*denied: Iterable[str]) -> CallOptionError | None:
+    """The reference's refusal when a schema agent's merged ``disallowedTools`` (the call's,
+    its agent type's) deny StructuredOutput, or None. Entries that are no rule are skipped
+    (their own check reports them)."""
+    rules = []
+    for texts in denied:
+        for text in texts:
+            try:
+                rules.append(parse_rule(text, "disallowedTools"))
+            except RuleError:
+                continue
+    if not structured_output_denied(rules):
+        return None
+    return CallOptionError(
+        "agent() schema mode needs the StructuredOutput tool, but the spawn's merged "
+        "disallowedTools deny it — refusing the spawn. Take StructuredOutput out of "
+        "disallowedTools (the call's or its agent type's), or drop the schema.",
+        "Error",
+    )
+
+
 def check_call_options(
     disallowed: Any = None, clamp: Any = None, *, schema: bool = False
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -108,14 +131,10 @@ def check_call_options(
     clamps: tuple[str, ...] = ()
     if disallowed is not None:
         items = _strings("disallowedTools", disallowed)
-        rules = [_parse("disallowedTools", i, t) for i, t in enumerate(items)]
-        if schema and structured_output_denied(rules):
-            raise CallOptionError(
-                "agent() schema mode needs the StructuredOutput tool, but the spawn's merged "
-                "disallowedTools deny it — refusing the spawn. Take StructuredOutput out of "
-                "disallowedTools, or drop the schema.",
-                "Error",
-            )
+        for i, text in enumerate(items):
+            _parse("disallowedTools", i, text)
+        if schema and (refusal := schema_refusal(items)) is not None:
+            raise refusal
         denied = tuple(items)
     if clamp is not None:
         items = _strings("bashCommandClamp", clamp)

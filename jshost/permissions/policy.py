@@ -14,8 +14,9 @@ mode) and shares the rules a person adds with "allow for this run".
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -23,11 +24,12 @@ from typing import Any, Literal, Protocol
 from ..text import printable
 from .decision import Decision
 from .matching import Call, bash_suggestion, clamp_pattern, matches, parts_allowed
-from .paths import Anchors, suggest_path_rule
-from .rules import Rule, RuleError, parse_rule, split_rules
+from .paths import Anchors, path_pattern, suggest_path_rule
+from .rules import EDIT_TOOLS, READ_TOOLS, Rule, RuleError, parse_rule, split_rules
 
 __all__ = [
     "MODES",
+    "WORKFLOW_SUBAGENT_DISALLOWED",
     "Mode",
     "Policy",
     "PolicyError",
@@ -47,6 +49,10 @@ _MODE_TEXT = {
 }
 #: tools the worker itself answers (the schema agent's answer): on unless a rule denies them
 _INTERNAL = frozenset({"StructuredOutput"})
+#: what a workflow agent may never use, whatever the rules (reference §6.1, the
+#: ``workflow-subagent`` definition): a call's ``disallowedTools`` are unioned with these
+WORKFLOW_SUBAGENT_DISALLOWED = ("SendUserMessage", "Agent", "Workflow")
+_DEFAULTS = "workflow agents' defaults"
 
 
 class PolicyError(ValueError):
@@ -206,20 +212,25 @@ class Policy:
         clamp: Iterable[str | Rule] = (),
         tools: Iterable[str | Rule] | None = None,
         mode: str | None = None,
+        *,
+        defaults: bool = True,
     ) -> Policy:
         """This policy with one agent's layer on top.
 
         ``disallowed`` are tool names or rules denied to the agent (a call's
-        ``disallowedTools``, its type's ``disallowedTools``, the defaults), unioned with any
-        this policy already has; ``clamp`` are ``Bash(<prefix>)`` rules outside which Bash is
-        denied; ``tools`` the agent type's tool list (None or ``*``: every tool); ``mode`` the
-        type's ``permissionMode``. Rules allowed for the run stay shared.
+        ``disallowedTools``, its type's ``disallowedTools``), unioned with any this policy
+        already has and with :data:`WORKFLOW_SUBAGENT_DISALLOWED` (unless ``defaults`` is
+        False); ``clamp`` are ``Bash(<prefix>)`` rules outside which Bash is denied; ``tools``
+        the agent type's tool list (None or ``*``: every tool); ``mode`` the type's
+        ``permissionMode``. Rules allowed for the run stay shared.
 
         Raises:
             RuleError: a rule is malformed.
             PolicyError: ``mode`` is unknown or refused.
         """
         deny = tuple(_rules(disallowed, "disallowedTools"))
+        if defaults and all(r.source != _DEFAULTS for r in self._layer.disallowed):
+            deny = (*_rules(WORKFLOW_SUBAGENT_DISALLOWED, _DEFAULTS), *deny)
         clamps = tuple(_rules(clamp, "bashCommandClamp"))
         for r in clamps:
             if r.tool != "Bash" or r.specifier is None:
@@ -262,10 +273,10 @@ class Policy:
 
     def decide(
         self,
-        tool_name: str,
+        tool: Any,
         tool_input: Mapping[str, Any] | None = None,
         *,
-        kind: str,
+        kind: str | None = None,
         paths: Iterable[Path] = (),
         command: str | None = None,
         workspace: WorkspaceLike,
@@ -274,13 +285,20 @@ class Policy:
         :func:`unanswered`) or ``deny``.
 
         Args:
-            tool_name (str): the tool (``Read``, ``Bash``, ``mcp__logs__tail``).
+            tool: the tool's name (``Read``, ``Bash``, ``mcp__logs__tail``), or a tool with a
+                ``name`` and a ``kind`` (``jshost.tools.base.Tool``).
             tool_input (Mapping): the call's input (for ``Agent(type)`` and WebFetch rules).
-            kind (str): ``read``, ``edit``, ``exec`` or ``mcp`` (the tool's ``kind``).
+            kind (str | None): ``read``, ``edit``, ``exec`` or ``mcp``; None: the tool's own,
+                else guessed from the name (an unknown tool counts as ``exec``).
             paths (Iterable[Path]): the resolved paths the call touches.
             command (str | None): the shell command, for Bash.
             workspace: where the agent acts (``root``, ``extra_dirs``, ``project_root``).
         """
+        tool_name = tool if isinstance(tool, str) else str(tool.name)
+        if kind is None:
+            kind = getattr(tool, "kind", None) or _kind_of(tool_name)
+        if kind not in _KINDS:
+            kind = "exec"  # what it does is unknown: it runs only by a rule
         root = Path(workspace.root)
         anchors = Anchors(
             cwd=root,
@@ -291,7 +309,9 @@ class Policy:
             tool=tool_name,
             tool_input=tool_input or {},
             kind=kind,
-            paths=tuple(Path(p) for p in paths),
+            # Tools pass resolved paths; a `..` left in by mistake must not climb out of a
+            # rule's directory, and a relative one is the workspace's.
+            paths=tuple(Path(os.path.normpath(root / p)) for p in paths),
             command=command,
             anchors=anchors,
             dirs=(root, *(Path(d) for d in workspace.extra_dirs), *self.extra_dirs),
@@ -344,6 +364,27 @@ class Policy:
                     ", ".join(dict.fromkeys(r.source for r in used)),
                 )
         return self._default(call)
+
+    def walk_filter(self, tool: str, workspace: WorkspaceLike) -> Callable[[Path], bool] | None:
+        """For a tool that walks a directory (Grep, Glob): whether a file it finds must be
+        left out, because a deny or ask rule covers it (``Read(./.env)`` denies grepping the
+        workspace's ``.env`` too). None when no such rule exists (nothing to filter).
+        """
+        rules = [
+            r
+            for r in (*self._layer.disallowed, *self.deny, *self.ask)
+            if r.kind == "path" and r.covers_tool(tool)
+        ]
+        if not rules:
+            return None
+        root = Path(workspace.root)
+        anchors = Anchors(root, Path(workspace.project_root or root), self.home)
+        patterns = [path_pattern(r.specifier or "") for r in rules]
+
+        def hidden(path: Path) -> bool:
+            return any(p.matches(path, anchors) for p in patterns)
+
+        return hidden
 
     # ---- the parts of decide() -------------------------------------------------------------
 
@@ -472,6 +513,17 @@ class Policy:
                     + ", ".join(f"{printable(r.text)} ({printable(r.source)})" for r in rules)
                 )
         return lines
+
+
+_KINDS = frozenset({"read", "edit", "exec", "mcp"})
+
+
+def _kind_of(name: str) -> str:
+    if name in READ_TOOLS:
+        return "read"
+    if name in EDIT_TOOLS:
+        return "edit"
+    return "mcp" if name.startswith("mcp__") else "exec"
 
 
 def _said(rule: Rule) -> str:
