@@ -6,7 +6,9 @@ pid to ``SLOW_PID_FILE`` when set), ``fail(message)`` (raises), ``flood(lines)``
 output), ``picture()`` (an image block), ``where()`` (its cwd, pid and a few environment
 variables), ``spawn()`` (starts a long-lived helper process, returns its pid), ``crash()``
 (exits). ``MCP_TEST_MODE=exit`` makes it write to stderr and exit at once;
-``MCP_TEST_MODE=hang`` makes it never answer the handshake.
+``MCP_TEST_MODE=hang`` makes it never answer the handshake. ``MCP_TEST_TRANSPORT=http`` or
+``sse`` serves on 127.0.0.1:``MCP_TEST_PORT`` instead (``/mcp``, ``/sse``), where ``token()``
+returns the request's ``X-Token`` header.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ if MODE == "hang":
         time.sleep(1)
 
 import anyio  # noqa: E402 - the modes above must not wait for these imports
-from mcp.server.mcpserver import Image, MCPServer  # noqa: E402
+from mcp.server.mcpserver import Context, Image, MCPServer  # noqa: E402
 
 app = MCPServer("logs")
 
@@ -88,5 +90,20 @@ def crash() -> str:
     os._exit(1)
 
 
+@app.tool(description="The X-Token header of the HTTP request (over http or sse).")
+def token(ctx: Context) -> str:
+    request = ctx.request_context.request
+    return request.headers.get("x-token", "(none)") if request is not None else "(no request)"
+
+
 if __name__ == "__main__":
-    app.run("stdio")
+    transport = os.environ.get("MCP_TEST_TRANSPORT", "stdio")
+    if transport == "stdio":
+        app.run("stdio")
+    else:  # http or sse on 127.0.0.1:MCP_TEST_PORT
+        port = int(os.environ["MCP_TEST_PORT"])
+        app.settings.log_level = "WARNING"
+        if transport == "sse":
+            app.run("sse", host="127.0.0.1", port=port)
+        else:
+            app.run("streamable-http", host="127.0.0.1", port=port)

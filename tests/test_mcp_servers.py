@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -60,6 +62,7 @@ def test_start_list_call_and_close(tmp_path, monkeypatch):
                 "mcp__logs__where",
                 "mcp__logs__spawn",
                 "mcp__logs__crash",
+                "mcp__logs__token",
             ]
             grep = tools[0]
             assert isinstance(grep, McpTool) and grep.kind == "mcp"
@@ -217,20 +220,74 @@ def test_unusable_tools_are_left_out_with_a_note(tmp_path):
     async def main():
         async with McpHub([logs_server(tmp_path, name=long_name)], cwd=tmp_path) as hub:
             assert hub.tools() == []
-            assert len(hub.notes) == 8
+            assert len(hub.notes) == 9
             assert hub.notes[0].startswith(f"MCP tool {long_name}/grep_log left out: its name")
 
     trio.run(main)
 
 
-def test_http_servers_are_refused_clearly(tmp_path):
-    web = McpServerConfig("web", type="http", url="http://127.0.0.1:9/mcp")
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(params=["http", "sse"])
+def url_server(request, tmp_path):
+    """The test server over HTTP on 127.0.0.1: (type, url)."""
+    kind = request.param
+    port = free_port()
+    log = tmp_path / "app.log"
+    log.write_text("09:00 ok start\n09:01 ERROR disk full\n")
+    env = {**os.environ, "MCP_TEST_TRANSPORT": kind, "MCP_TEST_PORT": str(port)}
+    env["LOG_FILE"] = str(log)
+    proc = subprocess.Popen(
+        [sys.executable, SERVER], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "no server"
+                time.sleep(0.05)
+        path = "/sse" if kind == "sse" else "/mcp"
+        yield kind, f"http://127.0.0.1:{port}{path}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.slow
+def test_http_and_sse_servers_with_headers(tmp_path, url_server):
+    kind, url = url_server
+    cfg = {"mcpServers": {"web": {"type": kind, "url": url, "headers": {"X-Token": "${TOK}"}}}}
+    (tmp_path / ".mcp.json").write_text(json.dumps(cfg))
+    configs = load_mcp_configs(tmp_path, environ={"TOK": "s3cret"})
 
     async def main():
-        async with McpHub([web], cwd=tmp_path):
+        async with McpHub(configs.servers(), cwd=tmp_path, call_timeout=0.5) as hub:
+            assert "mcp__web__grep_log" in [t.name for t in hub.tools()]
+            grep = await hub.call("web", "grep_log", {"pattern": "ERROR"})
+            assert grep.content == "09:01 ERROR disk full\n"
+            assert (await hub.call("web", "token", {})).content == "s3cret"
+            slow = await hub.call("web", "slow", {"seconds": 30})
+            assert slow.is_error and "timed out" in slow.content
+            assert not (await hub.call("web", "grep_log", {"pattern": "ok"})).is_error
+
+    trio.run(main)
+
+
+def test_an_http_server_that_is_not_there_is_a_start_error(tmp_path):
+    web = McpServerConfig("web", type="http", url=f"http://127.0.0.1:{free_port()}/mcp")
+
+    async def main():
+        async with McpHub([web], cwd=tmp_path, start_timeout=10):
             pass
 
-    with pytest.raises(McpStartError, match="type 'http' is not supported yet"):
+    with pytest.raises(McpStartError, match=r"^MCP server web failed to start: .*\(http http://"):
         trio.run(main)
 
 

@@ -6,7 +6,9 @@ does not start and list its tools within ``start_timeout`` is a :class:`McpStart
 it, with the last lines it wrote to stderr. :meth:`McpHub.tools` offers the listed tools as
 :class:`McpTool` (``mcp__<server>__<tool>``); a call goes to the server's ``tools/call`` with
 a time limit, and its result comes back as text, capped. Leaving the hub stops every server
-(the mcp stdio client closes stdin, then kills the server's process group).
+(the mcp stdio client closes stdin, then kills the server's process group; the hub then kills
+whatever the server left in its group). ``http`` (Streamable HTTP) and ``sse`` servers are
+connected to with the config's headers; nothing is started for them.
 
 The mcp ``Client`` owns an anyio task group, which must be entered and left by one task: each
 server gets a long-lived task of the hub's nursery that holds its client until the hub closes;
@@ -21,8 +23,8 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
-from contextlib import AsyncExitStack, suppress
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -184,7 +186,7 @@ class McpHub:
                 McpStartError(
                     config.name,
                     f"MCP server {name} did not start and list its tools within "
-                    f"{self.start_timeout:g} s ({printable(config.describe())})",
+                    f"{self.start_timeout:g} s ({printable(config.where())})",
                     server.stderr_tail(),
                 )
             )
@@ -211,7 +213,7 @@ class McpHub:
                 raise McpStartError(
                     config.name,
                     f"MCP server {printable(config.name)} failed to start: {why} "
-                    f"({printable(config.describe())})",
+                    f"({printable(config.where())})",
                     server.stderr_tail(),
                 ) from None
             server.failure = why
@@ -346,11 +348,28 @@ def _client(config: McpServerConfig, cwd: Path, errlog: IO[str]) -> Any:
             command=config.command, args=list(config.args), env=dict(config.env), cwd=cwd
         )
         return Client(stdio_client(params, errlog=errlog))
-    raise McpStartError(
-        config.name,
-        f"MCP server {printable(config.name)}: type {config.type!r} is not supported yet "
-        "(only stdio servers run for now)",
-    )
+    return Client(_url_transport(config))
+
+
+@asynccontextmanager
+async def _url_transport(config: McpServerConfig) -> AsyncIterator[Any]:
+    """An http (Streamable HTTP) or sse server's streams, sending the config's headers."""
+    if config.type == "sse":
+        from mcp.client.sse import sse_client
+
+        async with sse_client(config.url, headers=dict(config.headers)) as streams:
+            yield streams
+        return
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    # the mcp client's own defaults: a response stream may stay open for minutes
+    timeout = httpx2.Timeout(30.0, read=300.0)
+    async with (
+        httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout) as http,
+        streamable_http_client(config.url, http_client=http) as streams,
+    ):
+        yield streams
 
 
 async def _list_tools(client: Any) -> list[Any]:
