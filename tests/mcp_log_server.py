@@ -1,14 +1,15 @@
 """A small real stdio MCP server for the tests (run as a program: ``python mcp_log_server.py``).
 
 It serves tools over a log file named by the ``LOG_FILE`` environment variable:
-``grep_log(pattern)`` (matching lines), ``slow(seconds)`` (sleeps, then says so; writes its
-pid to ``SLOW_PID_FILE`` when set), ``fail(message)`` (raises), ``flood(lines)`` (a huge
-output), ``picture()`` (an image block), ``where()`` (its cwd, pid and a few environment
-variables), ``spawn()`` (starts a long-lived helper process, returns its pid), ``crash()``
-(exits). ``MCP_TEST_MODE=exit`` makes it write to stderr and exit at once;
-``MCP_TEST_MODE=hang`` makes it never answer the handshake. ``MCP_TEST_TRANSPORT=http`` or
-``sse`` serves on 127.0.0.1:``MCP_TEST_PORT`` instead (``/mcp``, ``/sse``), where ``token()``
-returns the request's ``X-Token`` header.
+``grep_log(pattern)`` (matching lines), ``slow(seconds)`` (sleeps), ``block(seconds)``
+(blocks the whole server), ``fail(message)`` (raises), ``flood(lines)`` (a huge output),
+``picture()`` (an image block), ``where()`` (its cwd, pid and a few environment variables),
+``spawn()`` (starts a long-lived helper process, returns its pid), ``crash()`` (exits).
+``slow``, ``block`` and the hang mode write the server's pid to ``SLOW_PID_FILE`` when set.
+``MCP_TEST_MODE=exit`` makes it write to stderr and exit at once; ``MCP_TEST_MODE=hang`` makes
+it never answer the handshake. ``MCP_TEST_TRANSPORT=http`` or ``sse`` serves on
+127.0.0.1:``MCP_TEST_PORT`` instead (``/mcp``, ``/sse``), where ``token()`` returns the
+request's ``X-Token`` header.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ if MODE == "exit":
     sys.exit(3)
 if MODE == "hang":
     print("log server: waiting forever", file=sys.stderr, flush=True)
+    if os.environ.get("SLOW_PID_FILE"):
+        with open(os.environ["SLOW_PID_FILE"], "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
     while True:
         time.sleep(1)
 
@@ -49,6 +53,16 @@ async def slow(seconds: float) -> str:
             f.write(f"{os.getpid()}\n")
     await anyio.sleep(seconds)
     return f"slept {seconds}"
+
+
+@app.tool(description="Block the server (its event loop too) for a while.")
+def block(seconds: float) -> str:
+    pid_file = os.environ.get("SLOW_PID_FILE")
+    if pid_file:
+        with open(pid_file, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return f"blocked {seconds}"
 
 
 @app.tool(description="Always fails.")

@@ -56,6 +56,7 @@ def test_start_list_call_and_close(tmp_path, monkeypatch):
             assert names == [
                 "mcp__logs__grep_log",
                 "mcp__logs__slow",
+                "mcp__logs__block",
                 "mcp__logs__fail",
                 "mcp__logs__flood",
                 "mcp__logs__picture",
@@ -160,6 +161,45 @@ def test_timeout_and_cancel_leave_the_client_usable(tmp_path):
     assert time.monotonic() - start < 15
 
 
+def test_cancelling_the_run_stops_a_busy_server_at_once(tmp_path):
+    pids = tmp_path / "block.pids"
+
+    async def main():
+        server = logs_server(tmp_path, SLOW_PID_FILE=str(pids))
+        with trio.CancelScope() as run:
+            async with McpHub([server], cwd=tmp_path) as hub, trio.open_nursery() as nursery:
+                nursery.start_soon(hub.call, "logs", "block", {"seconds": 30})
+                while not pids.exists():
+                    await trio.sleep(0.02)
+                await trio.sleep(0.1)
+                cancelled_at.append(time.monotonic())
+                run.cancel()  # as Ctrl-C or --timeout would
+                await trio.sleep_forever()
+
+    cancelled_at: list[float] = []
+    trio.run(main)
+    # the server ignores its closed stdin (it is blocked): without the reaper, the client's
+    # grace period (2 s, then SIGTERM) would hold the cancellation
+    took = time.monotonic() - cancelled_at[0]
+    assert took < 1.5, took
+    assert not alive(int(pids.read_text().split()[0]))
+
+
+def test_cancelling_a_start_stops_the_server_at_once(tmp_path):
+    pids = tmp_path / "hang.pids"
+
+    async def main():
+        hang = logs_server(tmp_path, name="stuck", MCP_TEST_MODE="hang", SLOW_PID_FILE=str(pids))
+        with trio.move_on_after(1.0):
+            async with McpHub([hang], cwd=tmp_path):
+                raise AssertionError("it started")
+
+    start = time.monotonic()
+    trio.run(main)
+    assert time.monotonic() - start < 2.0
+    assert not alive(int(pids.read_text().split()[0]))
+
+
 def test_a_server_that_exits_at_once_is_a_start_error_with_its_stderr(tmp_path):
     async def main():
         good = logs_server(tmp_path)
@@ -220,7 +260,7 @@ def test_unusable_tools_are_left_out_with_a_note(tmp_path):
     async def main():
         async with McpHub([logs_server(tmp_path, name=long_name)], cwd=tmp_path) as hub:
             assert hub.tools() == []
-            assert len(hub.notes) == 9
+            assert len(hub.notes) == 10
             assert hub.notes[0].startswith(f"MCP tool {long_name}/grep_log left out: its name")
 
     trio.run(main)

@@ -87,6 +87,8 @@ class _Server:
     tools: list[McpTool] = field(default_factory=list)
     #: why it stopped answering, once it has
     failure: str | None = None
+    #: the pid of the process the client started, which is also its process group's id
+    spawned: list[int] = field(default_factory=list)
 
     def stderr_tail(self) -> list[str]:
         """Its last stderr lines, made safe to show (read without moving the shared offset)."""
@@ -197,30 +199,35 @@ class McpHub:
         """Hold one server's client from start to the hub's close, in this one task."""
         config = server.config
         started = False
-        spawned: list[int] = []
-        _SPAWNED.set(spawned)  # this task's own context: it starts one server
-        try:
-            async with _client(config, self._cwd, server.errlog) as client:
-                server.client = client
-                listed = await _list_tools(client)
-                server.tools = self._offer(config, listed)
-                started = True
-                task_status.started()
-                await self._closing.wait()
-        except Exception as exc:  # every failure of a server is reported, by name
-            why = _reason(exc)
-            if not started:
-                raise McpStartError(
-                    config.name,
-                    f"MCP server {printable(config.name)} failed to start: {why} "
-                    f"({printable(config.where())})",
-                    server.stderr_tail(),
-                ) from None
+        failure: Exception | None = None
+        _SPAWNED.set(server.spawned)  # this task's own context: it starts one server
+        async with trio.open_nursery() as guard:
+            guard.start_soon(_reap, server.spawned)
+            try:
+                async with _client(config, self._cwd, server.errlog) as client:
+                    server.client = client
+                    listed = await _list_tools(client)
+                    server.tools = self._offer(config, listed)
+                    started = True
+                    task_status.started()
+                    await self._closing.wait()
+            except Exception as exc:  # every failure of a server is reported, by name
+                failure = exc
+            finally:
+                server.client = None
+                guard.cancel_scope.cancel()  # the reaper kills what the server left behind
+        if failure is None:
+            return
+        why = _reason(failure)
+        if started:
             server.failure = why
-        finally:
-            server.client = None
-            for pid in spawned:
-                _kill_group(pid)
+            return
+        raise McpStartError(
+            config.name,
+            f"MCP server {printable(config.name)} failed to start: {why} "
+            f"({printable(config.where())})",
+            server.stderr_tail(),
+        )
 
     def _offer(self, config: McpServerConfig, listed: list[Any]) -> list[McpTool]:
         tools: list[McpTool] = []
@@ -325,6 +332,20 @@ def _record_spawns() -> None:
 
     recording._jshost_records = True  # type: ignore[attr-defined]
     stdio._create_platform_compatible_process = recording  # type: ignore[attr-defined]
+
+
+async def _reap(spawned: list[int]) -> None:
+    """Wait; once cancelled, kill the server's process group at once.
+
+    Cancelled with its server task — the run is stopped, the start timed out — it kills
+    before the client's shutdown would give a busy server seconds of grace; cancelled by that
+    task after a normal shutdown, it kills whatever the server left in its group.
+    """
+    try:
+        await trio.sleep_forever()
+    finally:
+        for pid in spawned:
+            _kill_group(pid)
 
 
 def _kill_group(pgid: int | None) -> None:
