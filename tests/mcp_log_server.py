@@ -6,7 +6,8 @@ It serves tools over a log file named by the ``LOG_FILE`` environment variable:
 ``picture()`` (an image block), ``where()`` (its cwd, pid and a few environment variables),
 ``spawn()`` (starts a long-lived helper process, returns its pid), ``crash()`` (exits).
 ``slow``, ``block`` and the hang mode write the server's pid to ``SLOW_PID_FILE`` when set.
-``MCP_TEST_MODE=exit`` makes it write to stderr and exit at once; ``MCP_TEST_MODE=hang`` makes
+``MCP_TEST_MODE=exit`` makes it write to stderr and exit at once; ``chatty`` writes 2 MB to
+stderr first; ``MCP_TEST_MODE=hang`` makes
 it never answer the handshake. ``MCP_TEST_TRANSPORT=http`` or ``sse`` serves on
 127.0.0.1:``MCP_TEST_PORT`` instead (``/mcp``, ``/sse``), where ``token()`` returns the
 request's ``X-Token`` header.
@@ -25,6 +26,10 @@ MODE = os.environ.get("MCP_TEST_MODE", "")
 if MODE == "exit":
     print("log server: cannot open the log: permission denied", file=sys.stderr, flush=True)
     sys.exit(3)
+if MODE == "chatty":  # a server that logs a lot to stderr before it serves
+    for i in range(20_000):
+        print(f"log server: noise line {i} " + "." * 80, file=sys.stderr)
+    sys.stderr.flush()
 if MODE == "hang":
     print("log server: waiting forever", file=sys.stderr, flush=True)
     if os.environ.get("SLOW_PID_FILE"):

@@ -254,10 +254,26 @@ def test_a_server_that_dies_mid_run_fails_its_calls_not_the_run(tmp_path):
     assert not alive(trio.run(main))
 
 
+def test_a_chatty_stderr_does_not_block_the_server_and_only_its_tail_is_kept(tmp_path):
+    async def main():
+        async with McpHub([logs_server(tmp_path, MCP_TEST_MODE="chatty")], cwd=tmp_path) as hub:
+            assert not (await hub.call("logs", "grep_log", {"pattern": "ok"})).is_error
+            await hub.call("logs", "crash", {})
+            later = await hub.call("logs", "grep_log", {"pattern": "ok"})
+            assert later.is_error
+            stderr = [line for line in later.content.splitlines() if line.startswith("stderr:")]
+            assert 0 < len(stderr) <= 8
+            assert stderr[-1] == "stderr: log server: crashed on purpose"
+
+    trio.run(main)
+
+
 def test_unusable_tools_are_left_out_with_a_note(tmp_path):
     long_name = "x" * 60
 
     async def main():
+        async with McpHub([], cwd=tmp_path) as none:
+            assert none.tools() == [] and none.notes == []
         async with McpHub([logs_server(tmp_path, name=long_name)], cwd=tmp_path) as hub:
             assert hub.tools() == []
             assert len(hub.notes) == 10

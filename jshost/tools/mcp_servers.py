@@ -22,7 +22,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -77,12 +76,65 @@ class McpTool(Tool):
         return await self._hub.call(self.server, self.tool, tool_input)
 
 
+class _Stderr:
+    """A server's stderr: a pipe whose last bytes are kept (a chatty server fills nothing).
+
+    ``file`` is the write end the server gets; the hub closes its copy once the server runs.
+    """
+
+    def __init__(self) -> None:
+        self._read, write = os.pipe()
+        os.set_blocking(self._read, False)
+        self.file: IO[str] = os.fdopen(write, "w")
+        self._tail = b""
+        self._cut = False
+
+    def _pump(self) -> bool:
+        """Take what is in the pipe now; False at its end (or once closed)."""
+        while self._read >= 0:
+            try:
+                chunk = os.read(self._read, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            self._tail += chunk
+            if len(self._tail) > _STDERR_TAIL:
+                self._tail, self._cut = self._tail[-_STDERR_TAIL:], True
+        return False
+
+    async def drain(self) -> None:
+        """Keep the pipe empty until its end (run in the server's task: cancelled with it)."""
+        while self._pump():
+            await trio.lowlevel.wait_readable(self._read)
+
+    def tail(self) -> list[str]:
+        """The last lines, made safe to show."""
+        self._pump()
+        lines = [ln.rstrip() for ln in self._tail.decode("utf-8", "replace").splitlines()]
+        if self._cut and lines:
+            lines = lines[1:]  # the first line may be cut
+        return [printable(ln) for ln in lines if ln.strip()][-_STDERR_LINES:]
+
+    def close_writer(self) -> None:
+        self.file.close()
+
+    def close(self) -> None:
+        self.close_writer()
+        if self._read >= 0:
+            self._pump()
+            os.close(self._read)
+            self._read = -1
+
+
 @dataclass
 class _Server:
     """A server's state while the hub is open."""
 
     config: McpServerConfig
-    errlog: IO[str]
+    stderr: _Stderr = field(default_factory=_Stderr)
     client: Any = None
     tools: list[McpTool] = field(default_factory=list)
     #: why it stopped answering, once it has
@@ -91,18 +143,8 @@ class _Server:
     spawned: list[int] = field(default_factory=list)
 
     def stderr_tail(self) -> list[str]:
-        """Its last stderr lines, made safe to show (read without moving the shared offset)."""
-        try:
-            fd = self.errlog.fileno()
-            size = os.fstat(fd).st_size
-            start = max(0, size - _STDERR_TAIL)
-            data = os.pread(fd, size - start, start)
-        except (OSError, ValueError):
-            return []
-        lines = [ln.rstrip() for ln in data.decode("utf-8", "replace").splitlines()]
-        if start > 0 and lines:
-            lines = lines[1:]  # the first line may be cut
-        return [printable(ln) for ln in lines if ln.strip()][-_STDERR_LINES:]
+        """Its last stderr lines, made safe to show."""
+        return self.stderr.tail()
 
 
 class McpHub:
@@ -172,12 +214,10 @@ class McpHub:
                 await stack.aclose()
         finally:
             for server in self._servers.values():
-                server.errlog.close()
+                server.stderr.close()
 
     async def _start(self, config: McpServerConfig, failures: list[McpStartError]) -> None:
-        # the server writes its stderr here; the hub closes it at its end
-        errlog = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")  # noqa: SIM115
-        server = self._servers[config.name] = _Server(config, errlog)
+        server = self._servers[config.name] = _Server(config)
         name = printable(config.name)
         assert self._nursery is not None
         try:
@@ -203,8 +243,10 @@ class McpHub:
         _SPAWNED.set(server.spawned)  # this task's own context: it starts one server
         async with trio.open_nursery() as guard:
             guard.start_soon(_reap, server.spawned)
+            guard.start_soon(server.stderr.drain)
             try:
-                async with _client(config, self._cwd, server.errlog) as client:
+                async with _client(config, self._cwd, server.stderr.file) as client:
+                    server.stderr.close_writer()  # the server has its own copy now
                     server.client = client
                     listed = await _list_tools(client)
                     server.tools = self._offer(config, listed)
@@ -215,6 +257,7 @@ class McpHub:
                 failure = exc
             finally:
                 server.client = None
+                server.stderr.close_writer()
                 guard.cancel_scope.cancel()  # the reaper kills what the server left behind
         if failure is None:
             return
