@@ -169,6 +169,9 @@ class McpHub:
         max_lines: int = 2_000,
     ) -> None:
         self._configs = list(servers)
+        names = [c.name for c in self._configs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"MCP server names repeat: {names} (McpConfigs.servers() merges)")
         self._cwd = Path(cwd)
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
