@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .journal import Recorder, Replay
     from .permissions.decision import Asker
     from .store import Store
-    from .tools.mcp_config import ApprovalStore
+    from .tools.mcp_config import ApprovalStore, McpServerConfig
     from .tools.toolbox import Toolbox
 
 __all__ = [
@@ -100,6 +100,8 @@ class ToolOptions:
             project's ``.mcp.json`` are kept (the CLI passes its ``Store``); None: none are.
         mcp_approved (Sequence[str]): project ``.mcp.json`` files (resolved paths) approved for
             this run only. Servers of a project file approved neither way are left out.
+        mcp_servers (Sequence[McpServerConfig] | None): exactly the servers to start, already
+            approved (the CLI's confirmation settles them); None: from the files, as above.
     """
 
     enabled: bool = True
@@ -113,6 +115,7 @@ class ToolOptions:
     home: str | os.PathLike[str] | None = None
     mcp_approvals: ApprovalStore | None = None
     mcp_approved: Sequence[str] = ()
+    mcp_servers: Sequence[McpServerConfig] | None = None
 
 
 def _workspace_root(given: str | os.PathLike[str] | None) -> Path:
@@ -193,6 +196,9 @@ def _mcp_hub(options: ToolOptions, root: Path) -> tuple[Any, list[str]]:
     )
     from .tools.mcp_servers import McpHub
 
+    if options.mcp_servers is not None:
+        servers = list(options.mcp_servers)
+        return (McpHub(servers, cwd=root) if servers else None), []
     try:
         configs = load_mcp_configs(root, [os.fspath(p) for p in options.mcp_config])
         pending = pending_approval(configs, options.mcp_approvals)

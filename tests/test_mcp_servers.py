@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -54,12 +56,14 @@ def test_start_list_call_and_close(tmp_path, monkeypatch):
             assert names == [
                 "mcp__logs__grep_log",
                 "mcp__logs__slow",
+                "mcp__logs__block",
                 "mcp__logs__fail",
                 "mcp__logs__flood",
                 "mcp__logs__picture",
                 "mcp__logs__where",
                 "mcp__logs__spawn",
                 "mcp__logs__crash",
+                "mcp__logs__token",
             ]
             grep = tools[0]
             assert isinstance(grep, McpTool) and grep.kind == "mcp"
@@ -157,6 +161,45 @@ def test_timeout_and_cancel_leave_the_client_usable(tmp_path):
     assert time.monotonic() - start < 15
 
 
+def test_cancelling_the_run_stops_a_busy_server_at_once(tmp_path):
+    pids = tmp_path / "block.pids"
+
+    async def main():
+        server = logs_server(tmp_path, SLOW_PID_FILE=str(pids))
+        with trio.CancelScope() as run:
+            async with McpHub([server], cwd=tmp_path) as hub, trio.open_nursery() as nursery:
+                nursery.start_soon(hub.call, "logs", "block", {"seconds": 30})
+                while not pids.exists():
+                    await trio.sleep(0.02)
+                await trio.sleep(0.1)
+                cancelled_at.append(time.monotonic())
+                run.cancel()  # as Ctrl-C or --timeout would
+                await trio.sleep_forever()
+
+    cancelled_at: list[float] = []
+    trio.run(main)
+    # the server ignores its closed stdin (it is blocked): without the reaper, the client's
+    # grace period (2 s, then SIGTERM) would hold the cancellation
+    took = time.monotonic() - cancelled_at[0]
+    assert took < 1.5, took
+    assert not alive(int(pids.read_text().split()[0]))
+
+
+def test_cancelling_a_start_stops_the_server_at_once(tmp_path):
+    pids = tmp_path / "hang.pids"
+
+    async def main():
+        hang = logs_server(tmp_path, name="stuck", MCP_TEST_MODE="hang", SLOW_PID_FILE=str(pids))
+        with trio.move_on_after(1.0):
+            async with McpHub([hang], cwd=tmp_path):
+                raise AssertionError("it started")
+
+    start = time.monotonic()
+    trio.run(main)
+    assert time.monotonic() - start < 2.0
+    assert not alive(int(pids.read_text().split()[0]))
+
+
 def test_a_server_that_exits_at_once_is_a_start_error_with_its_stderr(tmp_path):
     async def main():
         good = logs_server(tmp_path)
@@ -211,26 +254,96 @@ def test_a_server_that_dies_mid_run_fails_its_calls_not_the_run(tmp_path):
     assert not alive(trio.run(main))
 
 
+def test_a_chatty_stderr_does_not_block_the_server_and_only_its_tail_is_kept(tmp_path):
+    async def main():
+        async with McpHub([logs_server(tmp_path, MCP_TEST_MODE="chatty")], cwd=tmp_path) as hub:
+            assert not (await hub.call("logs", "grep_log", {"pattern": "ok"})).is_error
+            await hub.call("logs", "crash", {})
+            later = await hub.call("logs", "grep_log", {"pattern": "ok"})
+            assert later.is_error
+            stderr = [line for line in later.content.splitlines() if line.startswith("stderr:")]
+            assert 0 < len(stderr) <= 8
+            assert stderr[-1] == "stderr: log server: crashed on purpose"
+
+    trio.run(main)
+
+
 def test_unusable_tools_are_left_out_with_a_note(tmp_path):
     long_name = "x" * 60
 
     async def main():
+        async with McpHub([], cwd=tmp_path) as none:
+            assert none.tools() == [] and none.notes == []
         async with McpHub([logs_server(tmp_path, name=long_name)], cwd=tmp_path) as hub:
             assert hub.tools() == []
-            assert len(hub.notes) == 8
+            assert len(hub.notes) == 10
             assert hub.notes[0].startswith(f"MCP tool {long_name}/grep_log left out: its name")
 
     trio.run(main)
 
 
-def test_http_servers_are_refused_clearly(tmp_path):
-    web = McpServerConfig("web", type="http", url="http://127.0.0.1:9/mcp")
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(params=["http", "sse"])
+def url_server(request, tmp_path):
+    """The test server over HTTP on 127.0.0.1: (type, url)."""
+    kind = request.param
+    port = free_port()
+    log = tmp_path / "app.log"
+    log.write_text("09:00 ok start\n09:01 ERROR disk full\n")
+    env = {**os.environ, "MCP_TEST_TRANSPORT": kind, "MCP_TEST_PORT": str(port)}
+    env["LOG_FILE"] = str(log)
+    proc = subprocess.Popen(
+        [sys.executable, SERVER], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, "no server"
+                time.sleep(0.05)
+        path = "/sse" if kind == "sse" else "/mcp"
+        yield kind, f"http://127.0.0.1:{port}{path}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.slow
+def test_http_and_sse_servers_with_headers(tmp_path, url_server):
+    kind, url = url_server
+    cfg = {"mcpServers": {"web": {"type": kind, "url": url, "headers": {"X-Token": "${TOK}"}}}}
+    (tmp_path / ".mcp.json").write_text(json.dumps(cfg))
+    configs = load_mcp_configs(tmp_path, environ={"TOK": "s3cret"})
 
     async def main():
-        async with McpHub([web], cwd=tmp_path):
+        async with McpHub(configs.servers(), cwd=tmp_path, call_timeout=0.5) as hub:
+            assert "mcp__web__grep_log" in [t.name for t in hub.tools()]
+            grep = await hub.call("web", "grep_log", {"pattern": "ERROR"})
+            assert grep.content == "09:01 ERROR disk full\n"
+            assert (await hub.call("web", "token", {})).content == "s3cret"
+            slow = await hub.call("web", "slow", {"seconds": 30})
+            assert slow.is_error and "timed out" in slow.content
+            assert not (await hub.call("web", "grep_log", {"pattern": "ok"})).is_error
+
+    trio.run(main)
+
+
+def test_an_http_server_that_is_not_there_is_a_start_error(tmp_path):
+    web = McpServerConfig("web", type="http", url=f"http://127.0.0.1:{free_port()}/mcp")
+
+    async def main():
+        async with McpHub([web], cwd=tmp_path, start_timeout=10):
             pass
 
-    with pytest.raises(McpStartError, match="type 'http' is not supported yet"):
+    with pytest.raises(McpStartError, match=r"^MCP server web failed to start: .*\(http http://"):
         trio.run(main)
 
 

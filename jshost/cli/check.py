@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..plan import Plan
     from ..script import FanOut, Script
     from ..script.validate import Report
+    from .mcp_approval import McpApproval
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
 
@@ -321,8 +322,10 @@ def confirm_run(
     resume_id: str | None = None,
     plan: Callable[[], Plan | None] | None = None,
     cost: bool = False,
+    mcp: McpApproval | None = None,
 ) -> Plan | None:
-    """Ask before a run, unless this file with this content was approved for good.
+    """Ask before a run, unless this file with this content was approved for good (and no
+    project ``.mcp.json`` waits for approval: ``mcp``, whose ``confirmed`` a yes sets).
 
     ``plan`` makes the plan whose headline the question shows (with its dollar estimate when
     ``cost``: a paid worker); it is called only when the question is asked. Returns that
@@ -339,7 +342,9 @@ def confirm_run(
     try:
         with Store() as store:
             if path is not None:
-                if store.is_approved(path, report.sha256):
+                # a waiting .mcp.json is asked about on a terminal, else left out (run.py)
+                waiting = mcp and mcp.pending and sys.stdin.isatty() and sys.stderr.isatty()
+                if store.is_approved(path, report.sha256) and not waiting:
                     return None
                 lapsed = store.was_approved(path)
             if resume_id is not None:
@@ -380,6 +385,8 @@ def confirm_run(
         rows.append(("resume", f"{resume_id}: {stored} (returned at once, not paid again)"))
     if lapsed:
         rows.append(("note", 'the script changed since you chose "don\'t ask again" for it'))
+    if mcp is not None:
+        rows.extend(mcp.rows())
     made = plan() if plan is not None else None
     plan_lines: list[str] = []
     if made is not None:
@@ -404,6 +411,15 @@ def confirm_run(
         _drop_typeahead()
     if choice is Choice.NO:
         _fail("not run", EXIT_USAGE)
+    if mcp is not None:
+        mcp.confirmed = True
+    if choice is Choice.RUN_AND_REMEMBER and mcp is not None and mcp.pending:
+        try:
+            with Store() as store:
+                mcp.remember(store)
+        except JshostError as exc:
+            warning = f"could not remember the MCP approval: {printable(str(exc))}"
+            click.echo(f"jshost: warning: {warning}", err=True)
     if choice is Choice.RUN_AND_REMEMBER:
         if path is None:
             click.echo("jshost: a script without a file cannot be remembered", err=True)

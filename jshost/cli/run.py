@@ -274,6 +274,12 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
+    from .mcp_approval import mcp_for_run
+
+    try:
+        mcp = mcp_for_run(opts, worker_obj)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
     plan = None
     if not opts["yes"]:
         from ..estimate import PAID_WORKERS
@@ -289,7 +295,10 @@ def _execute(
             resume_id=resume_id,
             plan=None if resume_id else plan_for_confirmation(loaded, report, args, limits, opts),
             cost=worker_obj.name in PAID_WORKERS,
+            mcp=mcp,
         )
+    # the servers the run's toolbox starts (a waiting project .mcp.json only once approved)
+    opts["mcp_servers"] = mcp.settle() if mcp is not None else []
 
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
@@ -307,7 +316,9 @@ def _execute(
             model=opts["model"],
             store=store,
             resume_id=resume_id,
-            tools=dataclasses.replace(tools, mcp_approvals=store),
+            tools=dataclasses.replace(
+                tools, mcp_approvals=store, mcp_servers=opts.get("mcp_servers") or []
+            ),
         )
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)

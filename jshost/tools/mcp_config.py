@@ -101,7 +101,14 @@ class McpServerConfig:
                 shown += f"  (env: {', '.join(sorted(self.env))})"
         else:
             shown = f"{self.type} {self.url}"
+            if self.headers:
+                shown += f"  (headers: {', '.join(sorted(self.headers))})"
         return f"{self.name}: {shown}"
+
+    def where(self) -> str:
+        """What an error names: the program, or the URL (never arguments or header values,
+        which may hold an expanded secret)."""
+        return self.command if self.type == "stdio" else f"{self.type} {self.url}"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ does not start and list its tools within ``start_timeout`` is a :class:`McpStart
 it, with the last lines it wrote to stderr. :meth:`McpHub.tools` offers the listed tools as
 :class:`McpTool` (``mcp__<server>__<tool>``); a call goes to the server's ``tools/call`` with
 a time limit, and its result comes back as text, capped. Leaving the hub stops every server
-(the mcp stdio client closes stdin, then kills the server's process group).
+(the mcp stdio client closes stdin, then kills the server's process group; the hub then kills
+whatever the server left in its group). ``http`` (Streamable HTTP) and ``sse`` servers are
+connected to with the config's headers; nothing is started for them.
 
 The mcp ``Client`` owns an anyio task group, which must be entered and left by one task: each
 server gets a long-lived task of the hub's nursery that holds its client until the hub closes;
@@ -20,9 +22,8 @@ import json
 import os
 import signal
 import sys
-import tempfile
-from collections.abc import Sequence
-from contextlib import AsyncExitStack, suppress
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -75,30 +76,75 @@ class McpTool(Tool):
         return await self._hub.call(self.server, self.tool, tool_input)
 
 
+class _Stderr:
+    """A server's stderr: a pipe whose last bytes are kept (a chatty server fills nothing).
+
+    ``file`` is the write end the server gets; the hub closes its copy once the server runs.
+    """
+
+    def __init__(self) -> None:
+        self._read, write = os.pipe()
+        os.set_blocking(self._read, False)
+        self.file: IO[str] = os.fdopen(write, "w")
+        self._tail = b""
+        self._cut = False
+
+    def _pump(self) -> bool:
+        """Take what is in the pipe now; False at its end (or once closed)."""
+        while self._read >= 0:
+            try:
+                chunk = os.read(self._read, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            self._tail += chunk
+            if len(self._tail) > _STDERR_TAIL:
+                self._tail, self._cut = self._tail[-_STDERR_TAIL:], True
+        return False
+
+    async def drain(self) -> None:
+        """Keep the pipe empty until its end (run in the server's task: cancelled with it)."""
+        while self._pump():
+            await trio.lowlevel.wait_readable(self._read)
+
+    def tail(self) -> list[str]:
+        """The last lines, made safe to show."""
+        self._pump()
+        lines = [ln.rstrip() for ln in self._tail.decode("utf-8", "replace").splitlines()]
+        if self._cut and lines:
+            lines = lines[1:]  # the first line may be cut
+        return [printable(ln) for ln in lines if ln.strip()][-_STDERR_LINES:]
+
+    def close_writer(self) -> None:
+        self.file.close()
+
+    def close(self) -> None:
+        self.close_writer()
+        if self._read >= 0:
+            self._pump()
+            os.close(self._read)
+            self._read = -1
+
+
 @dataclass
 class _Server:
     """A server's state while the hub is open."""
 
     config: McpServerConfig
-    errlog: IO[str]
+    stderr: _Stderr = field(default_factory=_Stderr)
     client: Any = None
     tools: list[McpTool] = field(default_factory=list)
     #: why it stopped answering, once it has
     failure: str | None = None
+    #: the pid of the process the client started, which is also its process group's id
+    spawned: list[int] = field(default_factory=list)
 
     def stderr_tail(self) -> list[str]:
-        """Its last stderr lines, made safe to show (read without moving the shared offset)."""
-        try:
-            fd = self.errlog.fileno()
-            size = os.fstat(fd).st_size
-            start = max(0, size - _STDERR_TAIL)
-            data = os.pread(fd, size - start, start)
-        except (OSError, ValueError):
-            return []
-        lines = [ln.rstrip() for ln in data.decode("utf-8", "replace").splitlines()]
-        if start > 0 and lines:
-            lines = lines[1:]  # the first line may be cut
-        return [printable(ln) for ln in lines if ln.strip()][-_STDERR_LINES:]
+        """Its last stderr lines, made safe to show."""
+        return self.stderr.tail()
 
 
 class McpHub:
@@ -123,6 +169,9 @@ class McpHub:
         max_lines: int = 2_000,
     ) -> None:
         self._configs = list(servers)
+        names = [c.name for c in self._configs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"MCP server names repeat: {names} (McpConfigs.servers() merges)")
         self._cwd = Path(cwd)
         self.start_timeout = start_timeout
         self.call_timeout = call_timeout
@@ -168,12 +217,10 @@ class McpHub:
                 await stack.aclose()
         finally:
             for server in self._servers.values():
-                server.errlog.close()
+                server.stderr.close()
 
     async def _start(self, config: McpServerConfig, failures: list[McpStartError]) -> None:
-        # the server writes its stderr here; the hub closes it at its end
-        errlog = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")  # noqa: SIM115
-        server = self._servers[config.name] = _Server(config, errlog)
+        server = self._servers[config.name] = _Server(config)
         name = printable(config.name)
         assert self._nursery is not None
         try:
@@ -184,7 +231,7 @@ class McpHub:
                 McpStartError(
                     config.name,
                     f"MCP server {name} did not start and list its tools within "
-                    f"{self.start_timeout:g} s ({printable(config.describe())})",
+                    f"{self.start_timeout:g} s ({printable(config.where())})",
                     server.stderr_tail(),
                 )
             )
@@ -195,30 +242,38 @@ class McpHub:
         """Hold one server's client from start to the hub's close, in this one task."""
         config = server.config
         started = False
-        spawned: list[int] = []
-        _SPAWNED.set(spawned)  # this task's own context: it starts one server
-        try:
-            async with _client(config, self._cwd, server.errlog) as client:
-                server.client = client
-                listed = await _list_tools(client)
-                server.tools = self._offer(config, listed)
-                started = True
-                task_status.started()
-                await self._closing.wait()
-        except Exception as exc:  # every failure of a server is reported, by name
-            why = _reason(exc)
-            if not started:
-                raise McpStartError(
-                    config.name,
-                    f"MCP server {printable(config.name)} failed to start: {why} "
-                    f"({printable(config.describe())})",
-                    server.stderr_tail(),
-                ) from None
+        failure: Exception | None = None
+        _SPAWNED.set(server.spawned)  # this task's own context: it starts one server
+        async with trio.open_nursery() as guard:
+            guard.start_soon(_reap, server.spawned)
+            guard.start_soon(server.stderr.drain)
+            try:
+                async with _client(config, self._cwd, server.stderr.file) as client:
+                    server.stderr.close_writer()  # the server has its own copy now
+                    server.client = client
+                    listed = await _list_tools(client)
+                    server.tools = self._offer(config, listed)
+                    started = True
+                    task_status.started()
+                    await self._closing.wait()
+            except Exception as exc:  # every failure of a server is reported, by name
+                failure = exc
+            finally:
+                server.client = None
+                server.stderr.close_writer()
+                guard.cancel_scope.cancel()  # the reaper kills what the server left behind
+        if failure is None:
+            return
+        why = _reason(failure)
+        if started:
             server.failure = why
-        finally:
-            server.client = None
-            for pid in spawned:
-                _kill_group(pid)
+            return
+        raise McpStartError(
+            config.name,
+            f"MCP server {printable(config.name)} failed to start: {why} "
+            f"({printable(config.where())})",
+            server.stderr_tail(),
+        )
 
     def _offer(self, config: McpServerConfig, listed: list[Any]) -> list[McpTool]:
         tools: list[McpTool] = []
@@ -325,6 +380,20 @@ def _record_spawns() -> None:
     stdio._create_platform_compatible_process = recording  # type: ignore[attr-defined]
 
 
+async def _reap(spawned: list[int]) -> None:
+    """Wait; once cancelled, kill the server's process group at once.
+
+    Cancelled with its server task — the run is stopped, the start timed out — it kills
+    before the client's shutdown would give a busy server seconds of grace; cancelled by that
+    task after a normal shutdown, it kills whatever the server left in its group.
+    """
+    try:
+        await trio.sleep_forever()
+    finally:
+        for pid in spawned:
+            _kill_group(pid)
+
+
 def _kill_group(pgid: int | None) -> None:
     """Kill what is left of a stopped server's process group (nothing, usually)."""
     if pgid is None or sys.platform == "win32":
@@ -346,11 +415,28 @@ def _client(config: McpServerConfig, cwd: Path, errlog: IO[str]) -> Any:
             command=config.command, args=list(config.args), env=dict(config.env), cwd=cwd
         )
         return Client(stdio_client(params, errlog=errlog))
-    raise McpStartError(
-        config.name,
-        f"MCP server {printable(config.name)}: type {config.type!r} is not supported yet "
-        "(only stdio servers run for now)",
-    )
+    return Client(_url_transport(config))
+
+
+@asynccontextmanager
+async def _url_transport(config: McpServerConfig) -> AsyncIterator[Any]:
+    """An http (Streamable HTTP) or sse server's streams, sending the config's headers."""
+    if config.type == "sse":
+        from mcp.client.sse import sse_client
+
+        async with sse_client(config.url, headers=dict(config.headers)) as streams:
+            yield streams
+        return
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    # the mcp client's own defaults: a response stream may stay open for minutes
+    timeout = httpx2.Timeout(30.0, read=300.0)
+    async with (
+        httpx2.AsyncClient(headers=dict(config.headers), timeout=timeout) as http,
+        streamable_http_client(config.url, http_client=http) as streams,
+    ):
+        yield streams
 
 
 async def _list_tools(client: Any) -> list[Any]:
