@@ -26,6 +26,7 @@ from .workers.base import Worker
 if TYPE_CHECKING:
     from .engine import Engine, Limits
     from .journal import Recorder, Replay
+    from .permissions.decision import Asker
     from .store import Store
 
 __all__ = [
@@ -92,6 +93,7 @@ class Prepared:
         model: str | None,
         recorder: Recorder | None,
         replay: Replay | None,
+        asker: Asker | None = None,
     ) -> None:
         self.workflow = workflow
         self.worker = worker
@@ -100,6 +102,12 @@ class Prepared:
         self.model = model
         self.recorder = recorder
         self.replay = replay
+        #: who answers the agents' permission questions (the interactive view); None: nobody,
+        #: so ``ask`` means deny. A worker that asks itself (the sim's scripted tool calls)
+        #: has an ``asker`` attribute, set here when it has none.
+        self.asker = asker
+        if asker is not None and getattr(worker, "asker", False) is None:
+            worker.asker = asker  # type: ignore[attr-defined]
         self.run_id: str | None = getattr(recorder, "run_id", None)
         self._saved: list[Any] = []
         self._saved_lock = threading.Lock()
@@ -164,10 +172,12 @@ def prepare(
     model: str | None = None,
     store: Store | None = None,
     resume_id: str | None = None,
+    asker: Asker | None = None,
 ) -> Prepared:
     """Open a run of ``workflow`` in ``store`` (a new one, or ``resume_id`` replayed).
 
-    Without a store nothing is recorded and the run cannot be resumed.
+    Without a store nothing is recorded and the run cannot be resumed. ``asker`` answers the
+    agents' permission questions (the interactive view's prompt); without one, ask means deny.
 
     Raises:
         StoreError: the store cannot record the run; ``resume_id`` is unknown or not resumable.
@@ -199,4 +209,5 @@ def prepare(
         model=model,
         recorder=recorder,
         replay=replay,
+        asker=asker,
     )

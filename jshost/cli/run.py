@@ -285,6 +285,7 @@ def _execute(
             resume_id=resume_id,
             plan=None if resume_id else plan_for_confirmation(loaded, report, args, limits, opts),
             cost=worker_obj.name in PAID_WORKERS,
+            powers=_powers(opts, worker_obj, can_ask=interactive),
         )
 
     if note and not json_ and not quiet:
@@ -293,6 +294,13 @@ def _execute(
     from .. import _api
     from ..store import Store
 
+    # The interactive view asks the person about tool calls that need an answer; elsewhere
+    # nobody can, and ask means deny.
+    asker = None
+    if interactive:
+        from ..ui.asker import ViewAsker
+
+        asker = ViewAsker()
     try:
         store = Store()
         prepared = _api.prepare(
@@ -303,6 +311,7 @@ def _execute(
             model=opts["model"],
             store=store,
             resume_id=resume_id,
+            asker=asker,
         )
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
@@ -313,7 +322,7 @@ def _execute(
         keep_estimate(store, run_id, plan)
     ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
-        outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
+        outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None, asker=asker)
         save_error = prepared.finish(outcome)
 
     from ..ui.jsonl import outcome_json
@@ -354,7 +363,7 @@ def _execute(
         sys.exit(EXIT_FAILED)
 
 
-def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
+def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: Any = None) -> Any:
     """Run a prepared run with this terminal's view and signals; the outcome."""
     import trio
 
@@ -364,7 +373,7 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
         from ..ui.interactive import run_interactive  # imports textual: only for this view
 
         try:
-            return run_interactive(prepared.engine, run_id=interactive_id)
+            return run_interactive(prepared.engine, run_id=interactive_id, asker=asker)
         except KeyboardInterrupt:
             os._exit(EXIT_STOPPED)  # a second Ctrl-C: leave at once, the run as it stands
 
@@ -384,6 +393,30 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
     finally:
         if thread is not None:
             thread.finish()
+
+
+def _powers(opts: dict[str, Any], worker: Any, *, can_ask: bool) -> list[str]:
+    """The confirmation's "what the agents may do" lines, from the run's options.
+
+    A worker whose agents use tools lists them in ``tool_names`` (None or absent: none); the
+    rule and MCP options are read when the command has them.
+    """
+    from ..ui.powers import AgentPowers, powers_lines
+
+    tools = getattr(worker, "tool_names", None)
+    workspace = opts.get("workspace") or os.getcwd()
+    return powers_lines(
+        AgentPowers(
+            tools=None if tools is None else tuple(tools),
+            worker=worker.name,
+            mode=opts.get("permission_mode") or "default",
+            workspace=str(workspace),
+            allowed=tuple(opts.get("allowed_tools") or ()),
+            denied=tuple(opts.get("disallowed_tools") or ()),
+            mcp_servers=tuple(opts.get("mcp_servers") or ()),
+            can_ask=can_ask,
+        )
+    )
 
 
 def _want_interactive(opts: dict[str, Any]) -> bool:

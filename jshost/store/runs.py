@@ -27,6 +27,11 @@ _SESSION_SUMS = (
 )
 
 
+def _transcript(text: str | None) -> list[Any]:
+    value = _load(text)
+    return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
+
+
 class Store(Database):
     """A connection to the run store. Safe to share between threads (calls are serialized).
 
@@ -187,6 +192,8 @@ class Store(Database):
                 model_used=r[17],
                 cache_write=r[18],
                 cache_read=r[19],
+                transcript=tuple(_transcript(r[20])),
+                last_tool=_load(r[21]),
             )
             for r in rows
         ]
