@@ -20,7 +20,8 @@ __all__ = ["TITLE", "AgentPowers", "powers_lines"]
 TITLE = "What the agents may do"
 #: columns the block is wrapped to (an 80-column terminal, with a margin)
 WIDTH = 78
-_LABEL = 11
+#: where values start: two spaces, a label of up to 9 characters, two spaces
+_LABEL = 13
 
 _MODES = {
     "default": "reads inside the workspace; edits and commands only where a rule allows",
@@ -60,7 +61,7 @@ class AgentPowers:
 
 
 def _row(label: str, value: str, width: int) -> list[str]:
-    lead = f"  {label:<{_LABEL - 2}}"
+    lead = f"  {label:<{_LABEL - 4}}  "
     return textwrap.wrap(
         value,
         width=width,
@@ -71,8 +72,24 @@ def _row(label: str, value: str, width: int) -> list[str]:
     ) or [lead.rstrip()]
 
 
-def _items(values: Sequence[str]) -> str:
-    return ", ".join(printable(v) for v in values)
+def _list_row(label: str, values: Sequence[str], width: int) -> list[str]:
+    """A row of rules or names, wrapped between items, never inside one that fits a line."""
+    lead = f"  {label:<{_LABEL - 4}}  "
+    lines: list[str] = []
+    line = lead
+    for i, value in enumerate(values):
+        item = printable(value) + ("," if i < len(values) - 1 else "")
+        if line.strip() and line != lead and len(line) + 1 + len(item) > width:
+            lines.append(line)
+            line = " " * _LABEL
+        sep = "" if line in (lead, " " * _LABEL) else " "
+        if len(line) + len(sep) + len(item) > width:  # one item longer than a line
+            lines += _row(label if line == lead else "", item, width)[:-1]
+            line = _row(label if line == lead else "", item, width)[-1]
+            continue
+        line += sep + item
+    lines.append(line)
+    return lines
 
 
 def powers_lines(p: AgentPowers, width: int = WIDTH) -> list[str]:
@@ -83,18 +100,21 @@ def powers_lines(p: AgentPowers, width: int = WIDTH) -> list[str]:
         lines += _row("tools", f"none: {who} answer in text and touch nothing", width)
         lines += [printable(line) for line in p.extra]
         return lines
-    lines += _row("tools", _items(p.tools) if p.tools else "none", width)
+    lines += _list_row("tools", p.tools, width) if p.tools else _row("tools", "none", width)
     mode = printable(p.mode)
     lines += _row("mode", f"{mode}: {_MODES[p.mode]}" if p.mode in _MODES else mode, width)
     if p.workspace is not None:
         lines += _row("workspace", printable(p.workspace), width)
-    lines += _row("allow", _items(p.allowed) if p.allowed else "(the mode's defaults only)", width)
+    if p.allowed:
+        lines += _list_row("allow", p.allowed, width)
+    else:
+        lines += _row("allow", "(the mode's defaults only)", width)
     if p.denied:
-        lines += _row("deny", _items(p.denied), width)
+        lines += _list_row("deny", p.denied, width)
     if p.asked:
-        lines += _row("ask", _items(p.asked), width)
+        lines += _list_row("ask", p.asked, width)
     if p.mcp_servers:
-        lines += _row("MCP", _items(p.mcp_servers), width)
+        lines += _list_row("MCP", p.mcp_servers, width)
     questions = (
         "you are asked in the view (allow once, for this run, or deny)"
         if p.can_ask
