@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import trio
 from conftest import script_source
+from test_confirm import env  # noqa: F401 - the terminal's environment, a fixture
 from test_interactive import DEADLINE, screen, shown, until
 
 from jshost.engine import Engine, EngineThread, Limits
@@ -256,8 +257,9 @@ def test_the_agent_row_says_waiting_and_the_detail_shows_the_transcript_once_it_
     async def scenario(pilot):
         app = pilot.app
         await question(pilot, "Bash git push origin main")
+        # the question comes straight from the asker; the view's events a poll later
+        await until(pilot, lambda: app.view.agent(1) is not None and app.view.agent(1).waiting)
         view_agent = app.view.agent(1)
-        assert view_agent is not None and view_agent.waiting
         assert view_agent.tool_calls == (
             "Read README.md",
             "waiting for your answer: Bash(git push origin main)",
@@ -326,7 +328,7 @@ def test_watch_shows_an_agent_waiting_for_an_answer(tmp_path):
 def test_the_asker_answers_across_threads_and_close_denies_what_is_open():
     asker = ViewAsker()
     request = PermissionRequest(1, "a", "Bash", {"command": "ls"}, Decision("ask", "why"))
-    answers: list[str] = []
+    answers: dict[int, str] = {}
 
     def answer_from_another_thread() -> None:
         deadline = time.monotonic() + DEADLINE
@@ -342,16 +344,39 @@ def test_the_asker_answers_across_threads_and_close_denies_what_is_open():
         helper.start()
         async with trio.open_nursery() as nursery:
 
-            async def ask() -> None:
-                answers.append(await asker.ask(request))
+            async def ask(n: int) -> None:
+                answers[n] = await asker.ask(request)
 
-            nursery.start_soon(ask)
+            nursery.start_soon(ask, 1)
             await trio.sleep(0.05)
-            nursery.start_soon(ask)
+            nursery.start_soon(ask, 2)
         await trio.to_thread.run_sync(helper.join)
-        answers.append(await asker.ask(request))  # closed: deny without waiting
+        with trio.fail_after(1):
+            answers[3] = await asker.ask(request)  # closed: deny without waiting
 
     trio.run(main)
-    assert answers == ["run", "deny", "deny"]
+    assert answers == {1: "run", 2: "deny", 3: "deny"}
     with pytest.raises(ValueError, match="answer must be"):
         asker.answer(1, "always")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_jshost_run_on_a_terminal_asks_and_records_the_answer(tmp_path, env):  # noqa: F811
+    from test_confirm import Terminal
+
+    path = tmp_path / "acting.js"
+    path.write_text(script_source(ONE_ASKS, META), encoding="utf-8")
+    env["COLUMNS"], env["LINES"] = "80", "30"
+    term = Terminal(["run", str(path), "--yes", "--sim-latency", "0"], cwd=tmp_path, env=env)
+    term.expect("asks to use a tool")
+    term.expect("Bash git push origin main")
+    term.send("2")
+    term.expect("q leaves")
+    term.send("q")
+    assert term.wait() == 0
+    with Store(reading=True) as store:
+        [run] = store.list_runs()
+        pusher = store.agents(run.id)[0]
+    [entry] = [e for e in pusher.transcript if e["kind"] == "permission"]
+    assert entry["answer"] == "run"
+    assert pusher.last_tool is not None and pusher.last_tool["status"] == "ok"
