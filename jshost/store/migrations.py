@@ -5,7 +5,7 @@ Keyed by ``PRAGMA user_version``; :mod:`.db` applies the missing ones in one tra
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -123,5 +123,11 @@ _MIGRATIONS: dict[int, str] = {
     6: """
     ALTER TABLE agents ADD COLUMN transcript TEXT;
     ALTER TABLE agents ADD COLUMN last_tool TEXT;
+    """,
+    # 7: the git worktree an ``isolation: 'worktree'`` agent has on disk: set while it runs,
+    # cleared when it is removed, still set afterwards when it was kept for review.
+    7: """
+    ALTER TABLE agents ADD COLUMN worktree_path TEXT;
+    ALTER TABLE agents ADD COLUMN worktree_branch TEXT;
     """,
 }
