@@ -11,6 +11,7 @@ script is ``_workflow``'s, the public runs on top of the pipeline are ``_runs``'
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -242,6 +243,7 @@ class Prepared:
         recorder: Recorder | None,
         replay: Replay | None,
         toolbox: Toolbox | None = None,
+        asker: Asker | None = None,
     ) -> None:
         self.workflow = workflow
         self.worker = worker
@@ -254,6 +256,12 @@ class Prepared:
         self.model = model
         self.recorder = recorder
         self.replay = replay
+        #: who answers the agents' permission questions (the interactive view); None: nobody,
+        #: so ``ask`` means deny. A worker that asks itself (the sim's scripted tool calls)
+        #: has an ``asker`` attribute, set here when it has none.
+        self.asker = asker
+        if asker is not None and getattr(worker, "asker", False) is None:
+            worker.asker = asker  # type: ignore[attr-defined]
         self.run_id: str | None = getattr(recorder, "run_id", None)
         self._saved: list[Any] = []
         self._saved_lock = threading.Lock()
@@ -345,12 +353,15 @@ def prepare(
     store: Store | None = None,
     resume_id: str | None = None,
     tools: ToolOptions | None = None,
+    asker: Asker | None = None,
 ) -> Prepared:
     """Open a run of ``workflow`` in ``store`` (a new one, or ``resume_id`` replayed).
 
     Without a store nothing is recorded and the run cannot be resumed. ``tools`` says what
     the agents may do (the defaults when None); the workspace, rules and MCP servers are not
     part of an agent's cache key, so a resumed run does not re-run cached agents for them.
+    ``asker`` answers the agents' permission questions (the interactive view's prompt;
+    ``tools.asker`` wins when both are given); without one, ask means deny.
 
     Raises:
         StoreError: the store cannot record the run; ``resume_id`` is unknown or not resumable.
@@ -358,6 +369,8 @@ def prepare(
     """
     from .engine import NO_ARGS
 
+    if asker is not None and (tools is None or tools.asker is None):
+        tools = dataclasses.replace(tools or ToolOptions(), asker=asker)
     toolbox = build_toolbox(tools, worker)  # before the store: a bad rule opens no run
 
     recorder = replay = None
@@ -386,4 +399,5 @@ def prepare(
         recorder=recorder,
         replay=replay,
         toolbox=toolbox,
+        asker=asker,
     )

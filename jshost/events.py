@@ -121,6 +121,7 @@ Event = (
     | AgentQueued
     | AgentStarted
     | AgentProgress
+    | AgentTool
     | AgentFinished
     | BudgetChanged
     | RunPaused

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -323,12 +323,14 @@ def confirm_run(
     plan: Callable[[], Plan | None] | None = None,
     cost: bool = False,
     mcp: McpApproval | None = None,
+    powers: Sequence[str] = (),
 ) -> Plan | None:
     """Ask before a run, unless this file with this content was approved for good (and no
     project ``.mcp.json`` waits for approval: ``mcp``, whose ``confirmed`` a yes sets).
 
     ``plan`` makes the plan whose headline the question shows (with its dollar estimate when
-    ``cost``: a paid worker); it is called only when the question is asked. Returns that
+    ``cost``: a paid worker); it is called only when the question is asked. ``powers`` are
+    the "what the agents may do" lines (``jshost.ui.powers``). Returns that
     plan (None when nothing was asked).
     Exits 2 ("not run") when there is no terminal to ask on, or when the answer is No.
     """
@@ -407,6 +409,7 @@ def confirm_run(
             read_key=_read_key,
             view=view_script,
             plan_lines=plan_lines,
+            powers=powers,
         )
         _drop_typeahead()
     if choice is Choice.NO:

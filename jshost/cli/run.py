@@ -296,6 +296,7 @@ def _execute(
             plan=None if resume_id else plan_for_confirmation(loaded, report, args, limits, opts),
             cost=worker_obj.name in PAID_WORKERS,
             mcp=mcp,
+            powers=_powers(opts, worker_obj, can_ask=interactive),
         )
     # the servers the run's toolbox starts (a waiting project .mcp.json only once approved)
     opts["mcp_servers"] = mcp.settle() if mcp is not None else []
@@ -306,6 +307,13 @@ def _execute(
     from .. import _api
     from ..store import Store
 
+    # The interactive view asks the person about tool calls that need an answer; elsewhere
+    # nobody can, and ask means deny.
+    asker = None
+    if interactive:
+        from ..ui.asker import ViewAsker
+
+        asker = ViewAsker()
     try:
         store = Store()
         prepared = _api.prepare(
@@ -319,6 +327,7 @@ def _execute(
             tools=dataclasses.replace(
                 tools, mcp_approvals=store, mcp_servers=opts.get("mcp_servers") or []
             ),
+            asker=asker,
         )
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
@@ -335,7 +344,9 @@ def _execute(
     ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
         try:
-            outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
+            outcome = _run(
+                prepared, ui=ui, interactive_id=run_id if interactive else None, asker=asker
+            )
         except JshostError as exc:  # an MCP server that did not start: nothing ran
             _fail(str(exc), EXIT_FAILED)
         except BaseExceptionGroup as group:  # the same, from inside the signal nursery
@@ -383,7 +394,7 @@ def _execute(
         sys.exit(EXIT_FAILED)
 
 
-def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
+def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: Any = None) -> Any:
     """Run a prepared run with this terminal's view and signals; the outcome."""
     import trio
 
@@ -393,7 +404,7 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
         from ..ui.interactive import run_interactive  # imports textual: only for this view
 
         try:
-            return run_interactive(prepared.engine, run_id=interactive_id)
+            return run_interactive(prepared.engine, run_id=interactive_id, asker=asker)
         except KeyboardInterrupt:
             os._exit(EXIT_STOPPED)  # a second Ctrl-C: leave at once, the run as it stands
 
@@ -419,6 +430,34 @@ def _first_leaf(group: BaseException) -> BaseException:
     while isinstance(group, BaseExceptionGroup):
         group = group.exceptions[0]
     return group
+
+
+def _powers(opts: dict[str, Any], worker: Any, *, can_ask: bool) -> list[str]:
+    """The confirmation's "what the agents may do" lines, from the run's options.
+
+    A worker whose agents use tools lists them in ``tool_names`` (None or absent: none); the
+    rule and MCP options are read when the command has them.
+    """
+    from ..ui.powers import AgentPowers, powers_lines
+
+    tools = getattr(worker, "tool_names", None)
+    if opts.get("tools_on", True) and worker.supports_tools:
+        from ..tools.builtin import BUILTIN_TOOL_NAMES
+
+        tools = BUILTIN_TOOL_NAMES
+    workspace = opts.get("workspace") or os.getcwd()
+    return powers_lines(
+        AgentPowers(
+            tools=None if tools is None else tuple(tools),
+            worker=worker.name,
+            mode=opts.get("permission_mode") or "default",
+            workspace=str(workspace),
+            allowed=tuple(opts.get("allowed_tools") or ()),
+            denied=tuple(opts.get("disallowed_tools") or ()),
+            mcp_servers=tuple(opts.get("mcp_servers") or ()),
+            can_ask=can_ask,
+        )
+    )
 
 
 def _want_interactive(opts: dict[str, Any]) -> bool:

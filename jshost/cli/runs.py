@@ -243,6 +243,24 @@ def _show_agent(agent: Any, json_: bool) -> None:
         _say(agent.result, multiline=True)
     else:
         _say(json.dumps(agent.result, ensure_ascii=False, indent=2), multiline=True)
+    _show_transcript(agent)
+
+
+def _show_transcript(agent: Any) -> None:
+    """The agent's turns, tool calls and permission decisions, for people (stored text:
+    shown, never obeyed)."""
+    from ..transcripts import call_text, transcript_lines
+
+    if agent.transcript:
+        calls = sum(1 for e in agent.transcript if e.get("kind") == "tool_use")
+        _say(f"transcript ({calls} tool call{'' if calls == 1 else 's'}):")
+        for block in transcript_lines(agent.transcript):
+            _say(block, multiline=True)
+    elif agent.last_tool is not None:
+        # Running, or ended before its worker handed back a transcript: the latest call.
+        last = agent.last_tool
+        call = call_text(str(last.get("tool")), last.get("input"))
+        _say(f"latest tool call: {call} ({last.get('status')}) {last.get('summary') or ''}")
 
 
 def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]], usage: list[str]) -> None:

@@ -322,6 +322,9 @@ class AgentQueue:
     def _tool(self, rec: AgentRecord, use: ToolUse) -> None:
         if rec.status == "running":
             rec.last_tool = use
+            # Saved within a moment (the engine's idle flush): `watch` shows what a running
+            # agent does, and that it waits for a person's answer.
+            self.recorder.agent(rec)
             self._emit(ev.AgentTool(rec, use))
 
     def _progress(self, rec: AgentRecord, usage: Usage) -> None:

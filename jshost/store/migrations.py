@@ -117,10 +117,13 @@ _MIGRATIONS: dict[int, str] = {
     5: """
     ALTER TABLE runs ADD COLUMN estimate TEXT;
     """,
-    # 6: reserved for helper `surface` (agents.transcript), built at the same time; when the
-    # two branches merge, its statement replaces this empty placeholder (v7 needs nothing
-    # from it, and it nothing from v7).
-    6: "",
+    # 6: agents that act. ``transcript`` is the agent's conversation for people (JSON, cut to
+    # a bounded size), saved with its result; ``last_tool`` its latest tool call (JSON), so a
+    # watcher sees what a running agent does, and that it waits for a person's answer.
+    6: """
+    ALTER TABLE agents ADD COLUMN transcript TEXT;
+    ALTER TABLE agents ADD COLUMN last_tool TEXT;
+    """,
     # 7: the git worktree an ``isolation: 'worktree'`` agent has on disk: set while it runs,
     # cleared when it is removed, still set afterwards when it was kept for review.
     7: """

@@ -149,6 +149,10 @@ class AgentRow:
     #: the agent's git worktree, when it still has one (kept for review, or the run died)
     worktree_path: str | None = None
     worktree_branch: str | None = None
+    #: the agent's conversation for people (``jshost.transcripts``), saved when it ended
+    transcript: tuple[dict[str, Any], ...] = ()
+    #: its latest tool call, as ``jshost.transcripts.tool_use_json`` made it (None: none yet)
+    last_tool: dict[str, Any] | None = None
 
     @property
     def elapsed(self) -> float | None:
@@ -180,6 +184,8 @@ class AgentRow:
             "worktree": None
             if self.worktree_path is None
             else {"path": self.worktree_path, "branch": self.worktree_branch},
+            "last_tool": self.last_tool,
+            "transcript": list(self.transcript),
         }
 
 
@@ -193,5 +199,6 @@ _RUN_COLUMNS = (
 _AGENT_COLUMNS = (
     "idx, session, key, label, phase, model, prompt, options, status, result, error, "
     "tokens_in, tokens_out, attempts, queued_at, started_at, finished_at, "
-    "model_used, cache_write, cache_read, worktree_path, worktree_branch"
+    "model_used, cache_write, cache_read, worktree_path, worktree_branch, transcript, "
+    "last_tool"
 )

@@ -27,6 +27,11 @@ _SESSION_SUMS = (
 )
 
 
+def _transcript(text: str | None) -> list[Any]:
+    value = _load(text)
+    return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
+
+
 class Store(Database):
     """A connection to the run store. Safe to share between threads (calls are serialized).
 
@@ -189,6 +194,8 @@ class Store(Database):
                 cache_read=r[19],
                 worktree_path=r[20],
                 worktree_branch=r[21],
+                transcript=tuple(_transcript(r[22])),
+                last_tool=_load(r[23]),
             )
             for r in rows
         ]
