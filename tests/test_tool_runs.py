@@ -114,6 +114,18 @@ def test_cli_rules_and_workspace_reach_the_agents(tmp_path, env):
     first, second = summary["result"].split(" | ")
     assert first.splitlines()[0] == "payload-123"  # ran in the workspace, allowed by the rule
     assert "denied" in second and "Bash(ls" in second  # no rule for ls: the one that would
+    # --json shows every call, and the store keeps the agent's transcript for inspect
+    events = [json.loads(line) for line in result.stdout.splitlines()[:-1]]
+    calls = [e for e in events if e["event"] == "agent_tool"]
+    assert sorted((e["input"]["command"], e["status"]) for e in calls) == [
+        ("cat data.txt", "ok"),
+        ("ls", "denied"),
+    ]
+    assert [e["rule"] for e in calls if e["status"] == "ok"] == ["Bash(cat:*)"]
+    run_id = summary["run_id"]
+    shown = invoke(["inspect", run_id, "--agent", "1"], env)
+    assert shown.exit_code == 0, shown.output
+    assert "cat data.txt" in shown.stdout and "payload-123" in shown.stdout
 
 
 # -- resume ----------------------------------------------------------------------------------
