@@ -391,3 +391,38 @@ def test_stopping_a_run_kills_running_commands(tmp_path, env, how):
     while _alive(pid) and time.monotonic() < end:
         time.sleep(0.02)
     assert not _alive(pid), f"the command's child {pid} outlived the run"
+
+
+# -- a call's own options --------------------------------------------------------------------
+
+
+def test_disallowed_tools_and_bash_command_clamp_of_one_agent_call(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    body = (
+        "const a = await agent('no bash', { disallowedTools: ['Bash'] })\n"
+        "const b = await agent('clamped', { bashCommandClamp: ['Bash(echo:*)'] })\n"
+        "return [a, b]"
+    )
+    path = write(tmp_path, body)
+    offered: dict[str, list[str]] = {}
+
+    def model(req: dict[str, Any]) -> Reply:
+        prompt = req["messages"][0]["content"]
+        if len(req["messages"]) == 1:
+            offered[prompt] = [t["name"] for t in req["tools"]]
+            if prompt == "clamped":
+                return Reply(calls=[("Bash", {"command": "echo in"}), ("Bash", {"command": "ls"})])
+            return Reply(text="nothing to run")
+        return Reply(text=" | ".join(result_text(b) for b in tool_results(req)))
+
+    options = jshost.ToolOptions(workspace=ws, home=tmp_path, allowed_tools=["Bash"])
+    with MessagesServer(model) as server:
+        worker = AnthropicWorker(api_key=KEY, base_url=server.url, policy=FAST, config=Config())
+        result = jshost.run(path, worker=worker, tools=options)
+    assert result.ok, result.error
+    assert "Bash" not in offered["no bash"] and "Read" in offered["no bash"]
+    assert "Bash" in offered["clamped"]
+    ran, refused = result.result[1].split(" | ")
+    assert ran.splitlines()[0] == "in"
+    assert "denied" in refused and "bashCommandClamp" in refused, refused

@@ -64,8 +64,8 @@ def agent_tools(
     return toolbox.for_agent(
         index=request.index,
         label=request.label,
-        disallowed_tools=getattr(request, "disallowed_tools", None) or (),
-        bash_command_clamp=getattr(request, "bash_command_clamp", None) or (),
+        disallowed_tools=request.disallowed_tools,
+        bash_command_clamp=request.bash_command_clamp,
         agent_definition=request.agent_definition,
         cwd=getattr(request, "cwd", None),
         report=report,
