@@ -439,3 +439,28 @@ async def test_the_stagger_key_includes_the_tool_names(workspace):
             await pair(tooled(server, workspace), other)  # fewer tools: another prefix
     assert len(same) == 1 and "held" in same[0], same
     assert held == []
+
+
+async def test_a_deny_read_rule_hides_files_from_grep_and_glob_too(workspace):
+    (workspace / "secrets").mkdir()
+    (workspace / "secrets" / "keys.txt").write_text("TOKEN=hunter2\n")
+    (workspace / "app.py").write_text("TOKEN = load()\n")
+    searches = [
+        ("Grep", {"pattern": "TOKEN", "output_mode": "content", "-n": True, "-C": 1}),
+        ("Grep", {"pattern": "TOKEN", "output_mode": "count"}),
+        ("Grep", {"pattern": "TOKEN"}),
+        ("Glob", {"pattern": "**/*.txt"}),
+        ("Read", {"file_path": str(workspace / "secrets" / "keys.txt")}),
+    ]
+    model = Model([Reply(calls=searches), answer_with_results])
+    with MessagesServer(model) as server:
+        worker = tooled(server, workspace, disallowed_tools=["Read(./secrets/**)"])
+        await ask(worker, "find the token")
+        blocks = tool_results(server.posts[1])
+    texts = [result_text(b) for b in blocks]
+    for text in texts[:4]:  # the searches
+        assert "hunter2" not in text and "keys.txt" not in text, text
+    assert "app.py" in texts[0] and "TOKEN = load()" in texts[0]
+    assert "left out: files the permission rules deny" in texts[0]
+    assert "app.py" in texts[1] and "app.py" in texts[2]
+    assert blocks[4]["is_error"] is True and "Read(./secrets/**)" in texts[4]

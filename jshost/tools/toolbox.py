@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -370,7 +371,25 @@ class AgentTools:
         except Exception as exc:  # a tool's bug must not end the agent: the model is told
             text = f"{name} failed: {type(exc).__name__}: {exc}"
             return ToolOutput(text, is_error=True, summary=_first_line(text)), "error", None
+        if name in _WALKERS and isinstance(output.content, str):
+            output = await self._leave_out_denied(name, output)
         return output, ("error" if output.is_error else "ok"), decision.rule
+
+    async def _leave_out_denied(self, name: str, output: ToolOutput) -> ToolOutput:
+        """A directory search's output without the files a deny or ask ``Read`` rule covers
+        (``Read(./.env)`` denies grepping ``.env`` too), as the policy's walk filter says."""
+        walk_filter = getattr(self.policy, "walk_filter", None)
+        hidden = walk_filter(name, self.workspace) if walk_filter is not None else None
+        if hidden is None:
+            return output
+        text = str(output.content)
+        kept, dropped = await trio.to_thread.run_sync(
+            _drop_lines, text, hidden, abandon_on_cancel=True
+        )
+        if not dropped:
+            return output
+        note = f"[{dropped} line{'s' * (dropped != 1)} left out: files the permission rules deny]"
+        return dataclasses.replace(output, content="\n".join([*kept, note]))
 
     async def _ask(
         self, tool: Tool, tool_input: dict[str, Any], decision: Decision, targets: list[Path]
@@ -421,6 +440,26 @@ def denial_text(name: str, command: str | None, targets: Sequence[Path], decisio
     if decision.suggestion and decision.suggestion not in decision.reason:
         text += f" A rule that would allow it: {decision.suggestion}."
     return text + " Do not try to get around this; use what you are allowed to, or say so."
+
+
+#: tools that walk directories: their output names files the call's targets do not
+_WALKERS = frozenset({"Grep", "Glob"})
+_LINE_PATH = re.compile(r"[:-](?=\d)")
+
+
+def _drop_lines(text: str, hidden: Callable[[Path], bool]) -> tuple[list[str], int]:
+    """``text``'s lines less those that name a hidden file: a line that is an absolute path,
+    or starts with one followed by ``:N`` / ``-N`` (Grep's content and count lines)."""
+    kept: list[str] = []
+    dropped = 0
+    for line in text.split("\n"):
+        if line.startswith("/"):
+            candidates = [line, *(line[: m.start()] for m in _LINE_PATH.finditer(line))]
+            if any(hidden(Path(c)) for c in candidates if c):
+                dropped += 1
+                continue
+        kept.append(line)
+    return kept, dropped
 
 
 def _examine(
