@@ -228,10 +228,10 @@ class Policy:
             RuleError: a rule is malformed.
             PolicyError: ``mode`` is unknown or refused.
         """
-        deny = tuple(_rules(disallowed, "disallowedTools"))
+        deny = tuple(_rules(disallowed, "the agent's disallowedTools"))
         if defaults and all(r.source != _DEFAULTS for r in self._layer.disallowed):
             deny = (*_rules(WORKFLOW_SUBAGENT_DISALLOWED, _DEFAULTS), *deny)
-        clamps = tuple(_rules(clamp, "bashCommandClamp"))
+        clamps = tuple(_rules(clamp, "agent() bashCommandClamp"))
         for r in clamps:
             if r.tool != "Bash" or r.specifier is None:
                 raise RuleError(f"bashCommandClamp {r.text!r}: not a Bash(<prefix>) rule")
@@ -239,7 +239,7 @@ class Policy:
         if tools is not None:
             entries = [t.strip() if isinstance(t, str) else t for t in tools]
             if not any(e == "*" for e in entries):
-                listed = tuple(_rules([e for e in entries if e], "tools"))
+                listed = tuple(_rules([e for e in entries if e], "the agent type's tools"))
         child = Policy.__new__(Policy)
         child.__dict__.update(self.__dict__)
         if mode is not None:
