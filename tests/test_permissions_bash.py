@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jshost.permissions import Policy, parse_cli_rules, parse_rule
 from jshost.permissions.bash import (
@@ -302,3 +304,30 @@ def test_hostile_commands_are_checked_quickly(command, tmp_path):
     started = time.perf_counter()
     decide(policy, command, tmp_path)
     assert time.perf_counter() - started < 1.0
+
+
+_SHELL = st.sampled_from(
+    [
+        *"ab $`'\"\\;|&()<>{}[]*!#=\n\t-",
+        "rm",
+        "echo",
+        "$(",
+        "<<EOF\n",
+        "\nEOF\n",
+        "bash -c ",
+        "sudo ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(_SHELL, max_size=40).map("".join)))
+def test_any_command_gets_a_decision_and_rm_is_never_allowed_by_an_echo_rule(command):
+    policy = allowing("Bash(echo:*)", deny=("Bash(rm *)",))
+    d = policy.decide("Bash", {}, kind="exec", command=command, workspace=Workspace(Path("/w")))
+    assert d.behavior in ("allow", "ask", "deny")
+    split = split_command(command)
+    if d.behavior == "allow":
+        # allowed: it parsed, and every command it runs is an echo
+        assert split.complete
+        assert all(p.text == "echo" or p.text.startswith("echo ") for p in split.parts)
