@@ -83,10 +83,12 @@ def _spelled_out(word: str, pattern: str) -> bool:
 
 
 def parts_allowed(
-    patterns: Sequence[tuple[str, Rule]], split: CommandSplit, call: Call | None
+    patterns: Sequence[tuple[str, Rule]], split: CommandSplit, call: Call | None = None
 ) -> list[Rule] | None:
     """The rules that together allow every part of a compound command (each part by one of
-    them), or None when some part is allowed by none."""
+    them), or None when some part is allowed by none. With ``call``, a part naming a path
+    outside its workspace needs a pattern that spells the path out; without, no path check
+    (a clamp only limits)."""
     if not split.complete or not split.parts:
         return None
     used: dict[str, Rule] = {}
