@@ -398,7 +398,12 @@ class Policy:
     def _check_layer(self, call: Call) -> Decision | None:
         layer = self._layer
         if layer.tools is not None and call.tool not in _INTERNAL:
-            covering = [r for r in layer.tools if r.covers_tool(call.tool)]
+            # A tool list names tools, not families: `tools: Read` gives no Grep.
+            covering = [
+                r
+                for r in layer.tools
+                if r.tool == call.tool or (r.kind == "mcp" and r.covers_tool(call.tool))
+            ]
             if not covering or not (
                 any(r.specifier is None for r in covering)
                 or any(matches(r, call, allow=True) for r in covering)
