@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jshost.permissions import Policy, parse_cli_rules, parse_rule
 from jshost.permissions.bash import (
@@ -161,7 +163,6 @@ def test_an_echo_rule_allows_no_more_than_echo(command, tmp_path):
         "echo x > /dev/null",
         "timeout 5 echo x",
         "NO_COLOR=1 echo x",
-        "echo $(echo inner)",
     ],
 )
 def test_an_echo_rule_allows_echo(command, tmp_path):
@@ -230,7 +231,8 @@ def test_suggestions_name_the_first_words(tmp_path):
 
     assert suggestion("git status --short") == "Bash(git status *)"
     assert suggestion("git log | wc -l") == "Bash(wc *)"
-    assert suggestion("ls -la /tmp") == "Bash(ls *)"
+    assert suggestion("ls -la sub") == "Bash(ls *)"
+    assert suggestion("ls -la /tmp") == "Bash(ls -la /tmp)"  # a path outside: spelled out
     assert suggestion("./build.sh --fast") == "Bash(./build.sh *)"
     assert suggestion("echo x > out.txt") == "Bash(echo x > out.txt)"
     assert suggestion("echo (") is None
@@ -292,6 +294,8 @@ def test_an_echo_rule_does_not_allow_hidden_commands(command, tmp_path):
         "ls " + "x" * 99_000,
         "echo '" + "a " * 40_000 + "'",
         "f() { " * 900 + "x" + "; }" * 900,
+        ("ls " + "a " * 250 + ";") * 190,  # 47,500 arguments, each a path to look up
+        ("ls " + "/x/y " * 250 + ";") * 75,
     ],
 )
 def test_hostile_commands_are_checked_quickly(command, tmp_path):
@@ -302,3 +306,112 @@ def test_hostile_commands_are_checked_quickly(command, tmp_path):
     started = time.perf_counter()
     decide(policy, command, tmp_path)
     assert time.perf_counter() - started < 1.0
+
+
+_SHELL = st.sampled_from(
+    [
+        *"ab $`'\"\\;|&()<>{}[]*!#=\n\t-",
+        "rm",
+        "echo",
+        "$(",
+        "<<EOF\n",
+        "\nEOF\n",
+        "bash -c ",
+        "sudo ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=80), st.lists(_SHELL, max_size=40).map("".join)))
+def test_any_command_gets_a_decision_and_rm_is_never_allowed_by_an_echo_rule(command):
+    policy = allowing("Bash(echo:*)", deny=("Bash(rm *)",))
+    d = policy.decide("Bash", {}, kind="exec", command=command, workspace=Workspace(Path("/w")))
+    assert d.behavior in ("allow", "ask", "deny")
+    split = split_command(command)
+    if d.behavior == "allow":
+        # allowed: it parsed, and every command it runs is an echo
+        assert split.complete
+        assert all(p.text == "echo" or p.text.startswith("echo ") for p in split.parts)
+
+
+# ---- paths a command names -------------------------------------------------------------------
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = (tmp_path / "ws").resolve()
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "a.py").write_text("x")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "secret").write_text("s")
+    (root / "out").symlink_to(tmp_path / "outside")
+    (root / "inlink").symlink_to(root / "src")
+    return root
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat src/a.py",
+        "cat ./src/a.py src/*.py",
+        "cat a.py 2>/dev/null",
+        "cat inlink/a.py",
+        "grep -rn --include=*.py foo src",
+        "cat -- src/a.py",
+        "cat s/a/b",  # a relative path that does not exist is still the workspace's
+    ],
+)
+def test_commands_on_paths_inside_are_allowed(ws, command):
+    assert decide(allowing("Bash(cat *)", "Bash(grep *)"), command, ws) == "allow"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat /etc/passwd",
+        "cat ../x",
+        "cat src/../../x",
+        "cat ~/.ssh/id_rsa",
+        "cat ~root/.bashrc",
+        "cat out/secret",  # a link out of the workspace
+        "cat out",
+        "cat < /etc/passwd",
+        "cat $HOME/.ssh/id_rsa",
+        '"cat" "$F"',
+        "cat $(echo /etc/passwd)",
+        "grep --file=/etc/shadow x",
+        "grep -f/etc/shadow x",
+        "cat -- /etc/passwd",
+        "cat src/a.py > /tmp/x",
+    ],
+)
+def test_commands_naming_paths_outside_ask(ws, command):
+    policy = allowing("Bash(cat *)", "Bash(grep *)", "Bash(echo *)", "Bash(cat * > *)")
+    d = policy.decide("Bash", {}, kind="exec", command=command, workspace=Workspace(ws))
+    assert d.behavior == "ask", command
+    assert "outside the workspace" in d.reason or "redirection" in d.reason
+
+
+def test_a_rule_that_spells_the_path_out_allows_it(ws):
+    assert decide(allowing("Bash(cat /etc/hostname)"), "cat /etc/hostname", ws) == "allow"
+    assert decide(allowing("Bash(cat /etc/*)"), "cat /etc/hostname", ws) == "allow"
+    assert decide(allowing("Bash(cat /etc/*)"), "cat /var/log/syslog", ws) == "ask"
+    assert decide(allowing("Bash(curl *)"), "curl -s https://example.com/x", ws) == "allow"
+    # a bare Bash rule allows any command, paths and all
+    assert decide(allowing("Bash"), "cat /etc/passwd", ws) == "allow"
+
+
+def test_extra_dirs_count_as_inside(ws, tmp_path):
+    policy = Policy(
+        allow=parse_cli_rules(["Bash(cat *)"], "--allowed-tools"),
+        extra_dirs=[(tmp_path / "outside").resolve()],
+    )
+    assert decide(policy, "cat out/secret", ws) == "allow"
+    assert decide(policy, f"cat {tmp_path / 'outside' / 'secret'}", ws) == "allow"
+
+
+def test_too_many_arguments_are_not_checked_one_by_one(ws):
+    many = "cat " + " ".join(f"f{i}" for i in range(400))
+    assert decide(allowing("Bash(cat *)"), many, ws) == "ask"
+    assert decide(allowing("Bash(cat *)"), "cat " + " ".join(["f"] * 200), ws) == "allow"

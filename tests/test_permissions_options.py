@@ -324,3 +324,41 @@ def test_a_schema_agent_whose_type_denies_structured_output_is_refused():
         "disallowedTools deny it — refusing the spawn"
     )
     assert kind == "string" and [r.prompt for r in worker.requests] == ["y"]
+
+
+@pytest.mark.parametrize(
+    ("tools", "disallowed", "message"),
+    [
+        (
+            ("Read", "grep"),
+            (),
+            "agent({agentType}): agent type 'odd' (/p/.claude/agents/odd.md) has tools entry "
+            "'grep' that is not a permission rule: unknown tool 'grep'; did you mean Grep? — "
+            "refusing the spawn.",
+        ),
+        (
+            None,
+            ("Bash(rm",),
+            "agent({agentType}): agent type 'odd' (/p/.claude/agents/odd.md) has "
+            "disallowedTools entry 'Bash(rm' that is not a permission rule: unbalanced "
+            "parenthesis: '(' is never closed — refusing the spawn.",
+        ),
+    ],
+)
+def test_an_agent_type_with_a_malformed_rule_is_refused_naming_its_file(tools, disallowed, message):
+    odd = AgentType(
+        "odd", "d", tools=tools, disallowed_tools=disallowed, source="/p/.claude/agents/odd.md"
+    )
+    fine = AgentType("fine", "d", tools=("*",), disallowed_tools=("Bash(rm:*)", "mcp__x"))
+    worker = Recording()
+    body = """
+        const a = await agent('x', {agentType: 'odd'}).catch(e => e.message);
+        const b = await agent('y', {agentType: 'fine'});
+        return [a, typeof b];
+    """
+    script = parse_script(script_source(body), path="test.js")
+    types = AgentTypes([*BUILTIN_TYPES, odd, fine])
+    outcome = trio.run(Engine(script, worker=worker, limits=Limits(), agent_types=types).run)
+    assert outcome.status == "completed", outcome.error
+    assert outcome.result == [message, "string"]
+    assert [r.prompt for r in worker.requests] == ["y"]

@@ -324,7 +324,10 @@ def test_for_agent_tools_and_mode(ws, home):
     d = bash(agent, "ls", ws)
     assert d.behavior == "deny" and "agent type's tools" in d.reason
     assert edit(agent, ws.root / "a", ws).behavior == "deny"
+    assert read(agent, ws.root / "src", ws, tool="Glob").behavior == "deny"  # names, not families
     assert agent.decide("StructuredOutput", {}, kind="read", workspace=ws).behavior == "allow"
+    mcp = Policy(allow=rules("mcp__logs"), home=home).for_agent(tools=["mcp__logs"])
+    assert mcp.decide("mcp__logs__tail", {}, kind="mcp", workspace=ws).behavior == "allow"
     assert (
         Policy(home=home)
         .for_agent(tools=["*"])

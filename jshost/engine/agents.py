@@ -25,6 +25,7 @@ from ..permissions.call_options import (
     MAX_OPTION_RULE_CHARS,
     MAX_OPTION_RULES,
     CallOptionError,
+    agent_type_problem,
     check_call_options,
     schema_refusal,
 )
@@ -141,8 +142,12 @@ class AgentQueue:
                 # Before the agent gets an index or a cache key, as the reference checks it.
                 self._reply(request_id, False, _payload_error(exc.js_name, str(exc)))
                 return
-            refusal = schema_refusal(denied, definition.disallowed_tools)
-            if schema_text is not None and refusal is not None:
+            refusal = agent_type_problem(
+                definition.name, definition.source, definition.tools, definition.disallowed_tools
+            )
+            if refusal is None and schema_text is not None:
+                refusal = schema_refusal(denied, definition.disallowed_tools)
+            if refusal is not None:
                 self._reply(request_id, False, _payload_error(refusal.name, str(refusal)))
                 return
         self._text_bytes += cost

@@ -20,6 +20,7 @@ import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 __all__ = [
+    "MAX_ARGS",
     "MAX_COMMAND_CHARS",
     "MAX_PARTS",
     "CommandSplit",
@@ -33,6 +34,18 @@ __all__ = [
 MAX_COMMAND_CHARS = 100_000
 #: simple commands in one command the check reads; with more, it matches no allow rule
 MAX_PARTS = 1000
+#: arguments of one simple command checked for paths outside the workspace
+MAX_ARGS = 256
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_EXPANSIONS = frozenset(
+    {
+        "simple_expansion",
+        "expansion",
+        "command_substitution",
+        "process_substitution",
+        "arithmetic_expansion",
+    }
+)
 
 # Programs that run their arguments as a command, changing only how (reference §3.3).
 _WRAPPERS = frozenset({"timeout", "nice", "nohup", "time", "env"})
@@ -77,6 +90,10 @@ class Part:
     writes: tuple[str, ...] = ()
     #: command strings it hands to a shell (``bash -c``, ``eval``), split again for deny rules
     inner: tuple[str, ...] = ()
+    #: its arguments and redirection targets (unquoted), each with whether the shell expands
+    #: it (``$X``, ``$(…)``): what may name a path outside the workspace; at most
+    #: MAX_ARGS + 1 (more: the check gives up)
+    args: tuple[tuple[str, bool], ...] = ()
 
 
 @final
@@ -116,7 +133,8 @@ def _unquoted(node: Node) -> str:
     if t == "command_name" and node.named_child_count == 1:
         return _unquoted(node.named_children[0])
     if t == "word":
-        return re.sub(r"\\(.)", r"\1", _text(node), flags=re.S)
+        text = _text(node)
+        return _ESCAPE.sub(r"\1", text) if "\\" in text else text
     if t == "raw_string":
         return _text(node)[1:-1]
     if t == "string" and all(c.type in ('"', "string_content") for c in node.children):
@@ -216,7 +234,24 @@ def _command_part(node: Node, redirects: list[Node]) -> Part:
         # What it writes is part of what a rule must say: `Bash(echo * > out.txt)`.
         text = " ".join([text, *(" ".join(_text(r).split()) for r in writing)])
     variants.discard(text)
-    return Part(text, tuple(sorted(variants)), writes, tuple(inner))
+    args = [(plain[i], _expands(w)) for i, w in enumerate(words[1 : MAX_ARGS + 2], 1)]
+    for r in redirects:
+        dest = r.child_by_field_name("destination")
+        if r.type == "file_redirect" and dest is not None and dest.type != "number":
+            args.append((_unquoted(dest), _expands(dest)))
+    return Part(text, tuple(sorted(variants)), writes, tuple(inner), tuple(args))
+
+
+def _expands(node: Node) -> bool:
+    """Whether the shell expands a word (a variable, a command's output): its value is not
+    what it says."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.type in _EXPANSIONS:
+            return True
+        stack.extend(n.children)
+    return False
 
 
 def _deny_tails(words: list[str]) -> list[list[str]]:

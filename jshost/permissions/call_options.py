@@ -19,6 +19,7 @@ __all__ = [
     "MAX_OPTION_RULES",
     "MAX_OPTION_RULE_CHARS",
     "CallOptionError",
+    "agent_type_problem",
     "check_call_options",
     "schema_refusal",
     "structured_output_denied",
@@ -115,6 +116,29 @@ def schema_refusal(*denied: Iterable[str]) -> CallOptionError | None:
         "disallowedTools (the call's or its agent type's), or drop the schema.",
         "Error",
     )
+
+
+def agent_type_problem(
+    name: str, source: str, tools: Iterable[str] | None, disallowed: Iterable[str]
+) -> CallOptionError | None:
+    """Why an agent type's ``tools`` / ``disallowedTools`` cannot be used (an entry that is
+    no rule), or None: checked when a call names the type, so a typo in an agent file is a
+    rejection naming the file, not a denial that silently never applies."""
+    for field, entries in (("tools", tools or ()), ("disallowedTools", disallowed)):
+        for text in entries:
+            if field == "tools" and text.strip() == "*":
+                continue
+            try:
+                parse_rule(text, field)
+            except RuleError as exc:
+                problem = str(exc).split(": ", 1)[-1]
+                return CallOptionError(
+                    f"agent({{agentType}}): agent type '{printable(name)}' ({printable(source)}) "
+                    f"has {field} entry {_shown(text)} that is not a permission rule: "
+                    f"{problem}{_REFUSING}",
+                    "Error",
+                )
+    return None
 
 
 def check_call_options(

@@ -23,7 +23,14 @@ from typing import Any, Literal, Protocol
 
 from ..text import printable
 from .decision import Decision
-from .matching import Call, bash_suggestion, clamp_pattern, matches, parts_allowed
+from .matching import (
+    Call,
+    bash_suggestion,
+    clamp_pattern,
+    matches,
+    outside_args,
+    parts_allowed,
+)
 from .paths import Anchors, path_pattern, suggest_path_rule
 from .rules import EDIT_TOOLS, READ_TOOLS, Rule, RuleError, parse_rule, split_rules
 
@@ -228,10 +235,10 @@ class Policy:
             RuleError: a rule is malformed.
             PolicyError: ``mode`` is unknown or refused.
         """
-        deny = tuple(_rules(disallowed, "disallowedTools"))
+        deny = tuple(_rules(disallowed, "the agent's disallowedTools"))
         if defaults and all(r.source != _DEFAULTS for r in self._layer.disallowed):
             deny = (*_rules(WORKFLOW_SUBAGENT_DISALLOWED, _DEFAULTS), *deny)
-        clamps = tuple(_rules(clamp, "bashCommandClamp"))
+        clamps = tuple(_rules(clamp, "agent() bashCommandClamp"))
         for r in clamps:
             if r.tool != "Bash" or r.specifier is None:
                 raise RuleError(f"bashCommandClamp {r.text!r}: not a Bash(<prefix>) rule")
@@ -239,7 +246,7 @@ class Policy:
         if tools is not None:
             entries = [t.strip() if isinstance(t, str) else t for t in tools]
             if not any(e == "*" for e in entries):
-                listed = tuple(_rules([e for e in entries if e], "tools"))
+                listed = tuple(_rules([e for e in entries if e], "the agent type's tools"))
         child = Policy.__new__(Policy)
         child.__dict__.update(self.__dict__)
         if mode is not None:
@@ -354,7 +361,7 @@ class Policy:
             patterns = [
                 (r.specifier, r) for r in allowed if r.kind == "bash" and r.specifier is not None
             ]
-            used = parts_allowed(patterns, split)
+            used = parts_allowed(patterns, split, call)
             if used:
                 return Decision(
                     "allow",
@@ -391,7 +398,12 @@ class Policy:
     def _check_layer(self, call: Call) -> Decision | None:
         layer = self._layer
         if layer.tools is not None and call.tool not in _INTERNAL:
-            covering = [r for r in layer.tools if r.covers_tool(call.tool)]
+            # A tool list names tools, not families: `tools: Read` gives no Grep.
+            covering = [
+                r
+                for r in layer.tools
+                if r.tool == call.tool or (r.kind == "mcp" and r.covers_tool(call.tool))
+            ]
             if not covering or not (
                 any(r.specifier is None for r in covering)
                 or any(matches(r, call, allow=True) for r in covering)
@@ -409,7 +421,7 @@ class Policy:
         for clamp in layer.clamps:
             if (
                 split is None
-                or parts_allowed([(clamp_pattern(r), r) for r in clamp], split) is None
+                or parts_allowed([(clamp_pattern(r), r) for r in clamp], split, None) is None
             ):
                 return Decision(
                     "deny",
@@ -452,6 +464,14 @@ class Policy:
         split = call.bash()
         if split is not None and not split.complete:
             why = "it cannot be read as shell commands, so no rule can allow it"
+        elif split is not None and (
+            outside := [w for p in split.parts for w in outside_args(p, call)]
+        ):
+            shown = ", ".join(printable(w[:80]) for w in outside[:3])
+            why = (
+                f"no rule allows it (it names paths outside the workspace, or values only the "
+                f"shell knows: {shown}; only a rule that spells them out allows them)"
+            )
         elif split is not None and any(p.writes for p in split.parts):
             why = (
                 "no rule allows it (a redirection that writes a file is allowed only by a "
@@ -479,7 +499,8 @@ class Policy:
     def _suggest(self, call: Call) -> str | None:
         if call.tool == "Bash":
             split = call.bash()
-            return None if split is None else bash_suggestion(split, self.allow)
+            allowed = (*self.allow, *self._run.snapshot())
+            return None if split is None else bash_suggestion(split, allowed, call)
         if call.kind in ("read", "edit") and call.paths:
             allowed = (*self.allow, *self._run.snapshot())
             missing = [
