@@ -7,14 +7,21 @@ ripgrep comes from the ``ripgrep`` wheel in the test extra; the Python search ru
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 
 import pytest
+import trio
 from tool_kit import call, make_workspace, rg_program, touch
 
 from jshost.tools import ToolInputError, Workspace
 from jshost.tools.builtin import GrepTool, PathOutsideWorkspace
 from jshost.tools.builtin._caps import GREP_MAX_LINE_CHARS
+from jshost.tools.builtin._proc import off_loop
+from jshost.tools.builtin._pygrep import Query, compile_regex, search_files
+from jshost.tools.builtin._rg import rg_argv, rg_search
+from jshost.tools.builtin._walk import Walk
 
 T0 = 1_700_000_000
 
@@ -230,3 +237,80 @@ def test_both_engines_print_the_same(ws, tool_input):
     rg = call(GrepTool(rg=rg_program()), tool_input, workspace)
     assert python.content == rg.content and python.content != "No matches found"
     assert python.truncated == rg.truncated
+
+
+def test_a_cancelled_python_search_returns_at_once_and_its_thread_stops():
+    finished = threading.Event()
+
+    def spin(*, stop: threading.Event) -> None:
+        while not stop.wait(0.01):
+            pass
+        finished.set()
+
+    async def main() -> None:
+        with trio.move_on_after(0.2):
+            await off_loop(spin)
+
+    started = time.monotonic()
+    trio.run(main)
+    assert time.monotonic() - started < 1
+    assert finished.wait(2)  # the abandoned thread saw the stop and ended
+
+
+def test_walk_and_search_end_at_a_stop(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    for i in range(20):
+        touch(workspace.root / f"f{i}.txt", T0, "needle\n")
+    stop = threading.Event()
+    stop.set()
+    walk = Walk(workspace.root, workspace, stop=stop)
+    assert list(walk) == [] and walk.stopped == "was cancelled"
+    query = Query(compile_regex("needle", ignore_case=False, multiline=False), "count")
+    result = search_files(sorted(workspace.root.iterdir()), query, stop=stop)
+    assert result.files == [] and result.stopped == "was cancelled"
+
+
+def _children_running(marker: str) -> list[int]:
+    """Live processes whose command line mentions ``marker`` (zombies do not count)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read()
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in argv and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def test_a_cancelled_ripgrep_leaves_no_process(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    fifo = workspace.root / "never-written"
+    os.mkfifo(fifo)  # ripgrep blocks reading it: a search that does not end by itself
+    query = Query(None, "content")
+    argv = rg_argv(rg_program(), "x", fifo, workspace, query, ignore_case=False, glob=None,
+                   file_type=None)  # fmt: skip
+
+    async def main() -> None:
+        seen: list[int] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(rg_search, argv, workspace.root, query)
+            for _ in range(500):
+                await trio.sleep(0.01)
+                if seen := _children_running(str(fifo)):
+                    break
+            nursery.cancel_scope.cancel()
+        assert seen, "ripgrep never started"
+
+    started = time.monotonic()
+    trio.run(main)
+    assert time.monotonic() - started < 6
+    end = time.monotonic() + 2
+    while _children_running(str(fifo)) and time.monotonic() < end:
+        time.sleep(0.01)
+    assert _children_running(str(fifo)) == []

@@ -10,6 +10,7 @@ walk (:mod:`._walk`: .gitignore honoured, no symlinks, no .git or hidden dirs); 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -153,7 +154,13 @@ def _hits(path: Path, data: bytes, query: Query) -> FileHits | None:
     return hits
 
 
-def search_files(paths: Iterable[Path], query: Query, *, seconds: float = SEARCH_SECONDS) -> Result:
+def search_files(
+    paths: Iterable[Path],
+    query: Query,
+    *,
+    seconds: float = SEARCH_SECONDS,
+    stop: threading.Event | None = None,
+) -> Result:
     """Search ``paths`` (already filtered) in order; blocking: call it on a worker thread."""
     result = Result()
     deadline = time.monotonic() + seconds
@@ -162,6 +169,9 @@ def search_files(paths: Iterable[Path], query: Query, *, seconds: float = SEARCH
     for path in paths:
         if time.monotonic() > deadline:
             result.stopped = f"ran for {seconds:g} s"
+            break
+        if stop is not None and stop.is_set():
+            result.stopped = "was cancelled"
             break
         try:
             size = path.stat().st_size

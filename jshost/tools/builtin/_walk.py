@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -170,6 +171,8 @@ class Walk:
     gitignore: bool = True
     max_entries: int = MAX_WALK_ENTRIES
     seconds: float = WALK_SECONDS
+    #: set when the call was cancelled: the walk ends at the next entry
+    stop: threading.Event | None = None
     stopped: str = field(default="", init=False)
     entries: int = field(default=0, init=False)
 
@@ -180,13 +183,16 @@ class Walk:
         deadline = time.monotonic() + self.seconds
         parents: _Ignores | None = None
         if self.gitignore:
-            # the ignore files of the top's own parents, up to the workspace root, apply too
+            # the ignore files of the top's parents apply too, up to the workspace root (and
+            # never from a directory the workspace does not contain)
             chain = []
-            for p in [self.top, *self.top.parents]:
-                chain.append(p)
-                if p == self.workspace.root or not self.workspace.contains(p):
+            for p in self.top.parents:
+                if not self.workspace.contains(p):
                     break
-            for p in reversed(chain[1:]):
+                chain.append(p)
+                if p == self.workspace.root:
+                    break
+            for p in reversed(chain):
                 parents = _Ignores(p, _load_ignores(p), parents)
         stack: list[tuple[Path, _Ignores | None]] = [(self.top, parents)]
         while stack:
@@ -207,6 +213,9 @@ class Walk:
                     return
                 if time.monotonic() > deadline:
                     self.stopped = f"ran for {self.seconds:g} s"
+                    return
+                if self.stop is not None and self.stop.is_set():
+                    self.stopped = "was cancelled"
                     return
                 try:
                     mode = entry.stat(follow_symlinks=False).st_mode
