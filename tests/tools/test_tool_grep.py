@@ -314,3 +314,21 @@ def test_a_cancelled_ripgrep_leaves_no_process(tmp_path):
     while _children_running(str(fifo)) and time.monotonic() < end:
         time.sleep(0.01)
     assert _children_running(str(fifo)) == []
+
+
+def test_a_pattern_is_never_a_flag_or_shell_text(grep, tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    (workspace.root / "opts.txt").write_text("--files\n--pre=sh\n$(touch pwned)\n")
+    for pattern, expected in (("--files", "--files"), ("--pre=sh", "--pre=sh"), ("-f", "--files")):
+        tool_input = {"pattern": pattern, "path": "opts.txt", "output_mode": "content", "-n": False}
+        assert call(grep, tool_input, workspace).content == expected
+    out = call(grep, {"pattern": r"\$\(touch pwned\)", "glob": "$(touch pwned2)"}, workspace)
+    assert out.content == "No matches found"
+    assert not (workspace.root / "pwned").exists() and not (workspace.root / "pwned2").exists()
+
+
+def test_a_leading_slash_ties_the_glob_to_the_top(grep, ws):
+    workspace, _ = ws
+    touch(workspace.root / "src" / "deep.py", T0, "import os\n")
+    out = call(grep, {"pattern": "import", "glob": "/*.py"}, workspace)
+    assert lines(out, workspace.root) == ["app.py"]

@@ -149,7 +149,8 @@ class _Filter:
     def __init__(self, top: Path, glob: str | None, file_type: str | None) -> None:
         self.top = top
         self.glob = compile_glob(glob.removeprefix("/")) if glob else None
-        self.glob_on_path = bool(glob) and "/" in glob.strip("/")
+        # as in .gitignore: a slash anywhere but at the end ties the glob to the path
+        self.glob_on_path = bool(glob) and "/" in glob.rstrip("/")
         self.types = None
         if file_type:
             self.types = [compile_glob(g) for g in FILE_TYPES[file_type]]
