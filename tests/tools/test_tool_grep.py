@@ -332,3 +332,15 @@ def test_a_leading_slash_ties_the_glob_to_the_top(grep, ws):
     touch(workspace.root / "src" / "deep.py", T0, "import os\n")
     out = call(grep, {"pattern": "import", "glob": "/*.py"}, workspace)
     assert lines(out, workspace.root) == ["app.py"]
+
+
+@pytest.mark.parametrize("mode", ["content", "count", "files_with_matches"])
+def test_both_engines_keep_the_same_files_when_a_cap_cuts_the_search_short(tmp_path, mode):
+    workspace, _ = make_workspace(tmp_path)
+    names = ["a/x.txt", "a.txt", "a-b/y.txt", "B/z.txt", "_u.txt", "z/deep/er/w.txt", "a/b/c.txt"]
+    for i, name in enumerate(names * 1):
+        touch(workspace.root / name, T0 + i, "hit one\nmiss\nhit two\n")
+    tool_input = {"pattern": "hit", "output_mode": mode, "head_limit": 5, "offset": 1}
+    python = call(GrepTool(rg=None), tool_input, workspace)
+    rg = call(GrepTool(rg=rg_program()), tool_input, workspace)
+    assert python.content == rg.content and python.truncated

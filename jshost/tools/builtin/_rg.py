@@ -61,6 +61,9 @@ def rg_argv(
         "--hidden",
         "--no-require-git",
         "--no-ignore-global",
+        # one order (the Python walk's), so a search cut short keeps the same files
+        "--sort",
+        "path",
         "--max-filesize",
         f"{MAX_FILE_BYTES >> 20}M",
         "--glob",

@@ -160,8 +160,7 @@ def _load_ignores(directory: Path) -> Any:
 
 @dataclass
 class Walk:
-    """The regular files under ``top`` (not following symlinks): each directory's files by
-    name, then its subdirectories.
+    """The regular files under ``top`` (not following symlinks), in ``rg --sort path`` order.
 
     After iterating, ``stopped`` says why the walk ended early ("" when it did not).
     """
@@ -194,42 +193,53 @@ class Walk:
                     break
             for p in reversed(chain):
                 parents = _Ignores(p, _load_ignores(p), parents)
-        stack: list[tuple[Path, _Ignores | None]] = [(self.top, parents)]
+        # depth first, each directory's entries by name, a subdirectory entered where its
+        # name falls: the order of `rg --sort path`, so a search cut short by a cap keeps the
+        # same files whichever engine ran
+        stack: list[tuple[Iterator[os.DirEntry[str]], _Ignores | None]] = []
+        self._enter(self.top, parents, stack)
         while stack:
-            directory, above = stack.pop()
-            ignores = above
-            if self.gitignore:
-                ignores = _Ignores(directory, _load_ignores(directory), above)
+            entries, ignores = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            self.entries += 1
+            if self.entries > self.max_entries:
+                self.stopped = f"looked at {self.max_entries:,} entries"
+                return
+            if time.monotonic() > deadline:
+                self.stopped = f"ran for {self.seconds:g} s"
+                return
+            if self.stop is not None and self.stop.is_set():
+                self.stopped = "was cancelled"
+                return
             try:
-                with os.scandir(directory) as it:
-                    found = sorted(it, key=lambda e: e.name)
+                mode = entry.stat(follow_symlinks=False).st_mode
             except OSError:
-                continue  # unreadable: skipped, as rg does
-            subdirs: list[tuple[Path, _Ignores | None]] = []
-            for entry in found:
-                self.entries += 1
-                if self.entries > self.max_entries:
-                    self.stopped = f"looked at {self.max_entries:,} entries"
-                    return
-                if time.monotonic() > deadline:
-                    self.stopped = f"ran for {self.seconds:g} s"
-                    return
-                if self.stop is not None and self.stop.is_set():
-                    self.stopped = "was cancelled"
-                    return
-                try:
-                    mode = entry.stat(follow_symlinks=False).st_mode
-                except OSError:
+                continue
+            path = Path(entry.path)
+            if stat.S_ISDIR(mode):
+                if self._skip_dir(path):
                     continue
-                path = Path(entry.path)
-                if stat.S_ISDIR(mode):
-                    if self._skip_dir(path):
-                        continue
-                    if ignores is not None and ignores.ignored(path, True):
-                        continue
-                    subdirs.append((path, ignores))
-                elif stat.S_ISREG(mode):
-                    if ignores is not None and ignores.ignored(path, False):
-                        continue
-                    yield path
-            stack.extend(reversed(subdirs))
+                if ignores is not None and ignores.ignored(path, True):
+                    continue
+                self._enter(path, ignores, stack)
+            elif stat.S_ISREG(mode):
+                if ignores is not None and ignores.ignored(path, False):
+                    continue
+                yield path
+
+    def _enter(
+        self,
+        directory: Path,
+        above: _Ignores | None,
+        stack: list[tuple[Iterator[os.DirEntry[str]], _Ignores | None]],
+    ) -> None:
+        ignores = _Ignores(directory, _load_ignores(directory), above) if self.gitignore else None
+        try:
+            with os.scandir(directory) as it:
+                found = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return  # unreadable: skipped, as rg does
+        stack.append((iter(found), ignores))
