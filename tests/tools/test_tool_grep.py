@@ -213,6 +213,16 @@ def test_python_search_of_an_empty_match_pattern_costs_one_search_per_line(tmp_p
     assert time.monotonic() - started < 5
 
 
+def test_an_empty_line_is_not_the_end_after_the_last_newline(grep, tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    (workspace.root / "full.txt").write_text("a\nb\n")
+    (workspace.root / "gap.txt").write_text("a\n\nb")
+    out = call(grep, {"pattern": "^$"}, workspace)
+    assert lines(out, workspace.root) == ["gap.txt"]
+    out = call(grep, {"pattern": "^$", "output_mode": "content"}, workspace)
+    assert lines(out, workspace.root) == ["gap.txt:2:"]
+
+
 def test_unknown_type_in_python_lists_the_known_ones(ws):
     workspace, _ = ws
     with pytest.raises(ToolInputError, match=r"unknown file type 'cobol'.*known: c, cpp"):
@@ -226,6 +236,7 @@ def test_unknown_type_in_python_lists_the_known_ones(ws):
         {"pattern": "o", "output_mode": "count"},
         {"pattern": "O|t", "-i": True, "output_mode": "content", "-C": 2},
         {"pattern": "^$", "output_mode": "content"},
+        {"pattern": "^$"},  # the end of a file after its last newline is not an empty line
         {"pattern": r"\w+\(", "output_mode": "content", "-n": False, "glob": "**/*.py"},
         {"pattern": "e", "output_mode": "content", "head_limit": 3, "offset": 2},
         {"pattern": "TODO.*\n.*todo", "multiline": True, "output_mode": "content"},
