@@ -5,7 +5,8 @@ flushed to disk, takes the old file's permission bits, and is renamed over the o
 crash or a cancellation leaves either the old file or the new one, never half of one. A path
 is resolved first (:mod:`._paths`), so writing through a symlink writes its target and a
 symlink that points outside the workspace is refused like any outside path. Hidden directories
-(``.git``, other agents' worktrees) are never written.
+(other agents' worktrees), anything under a ``.git`` directory and the workspace's
+``.claude/settings.json`` / ``settings.local.json`` are never written (:func:`protected`).
 
 No read state is kept: ``Edit`` works on a file the agent has not ``Read``. It needs
 ``old_string`` to occur exactly once (or ``replace_all``), which already proves the agent
@@ -28,7 +29,7 @@ from . import _args
 from ._paths import check_inside, display, in_hidden, resolve
 from .read import SNIFF_BYTES, is_binary
 
-__all__ = ["MAX_EDIT_BYTES", "EditTool", "WriteTool", "atomic_write"]
+__all__ = ["MAX_EDIT_BYTES", "EditTool", "WriteTool", "atomic_write", "protected"]
 
 #: largest file Edit changes and Write writes
 MAX_EDIT_BYTES = 16 << 20
@@ -123,10 +124,31 @@ def atomic_write(path: Path, data: bytes) -> bool:
     return created
 
 
+_SETTINGS = (Path(".claude", "settings.json"), Path(".claude", "settings.local.json"))
+
+
+def protected(path: Path, workspace: Workspace) -> str | None:
+    """Why Write and Edit never change the resolved ``path``, whatever a rule says; or None.
+
+    git's own files (a hook runs code at the user's next commit) and the permission settings
+    (an agent would widen its own rules) change only through Bash, under Bash's rules.
+    """
+    if ".git" in path.parts:
+        return f"{path} is one of git's own files (.git): Write and Edit never change them"
+    for base in {workspace.root, workspace.project_root} - {None}:
+        assert base is not None
+        if any(path == base / s for s in _SETTINGS):
+            return f"{path} holds the permission rules: Write and Edit never change it"
+    if in_hidden(path, workspace):
+        return f"{path} is in a directory this agent may not change"
+    return None
+
+
 def _target(tool_input: dict[str, Any], workspace: Workspace) -> Path:
     path = check_inside(resolve(tool_input["file_path"], workspace), workspace)
-    if in_hidden(path, workspace):
-        raise ToolInputError(f"{path} is in a directory this agent may not change")
+    why = protected(path, workspace)
+    if why:
+        raise ToolInputError(why)
     return path
 
 
