@@ -142,3 +142,13 @@ def test_unusable_input(ws, tool_input, message):
     workspace, _ = ws
     with pytest.raises(ToolInputError, match=message):
         call(GLOB, tool_input, workspace)
+
+
+def test_a_hidden_dir_holding_the_root_hides_nothing_from_its_agent(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    worktrees = workspace.root / ".claude" / "worktrees"
+    mine = worktrees / "wf-1"
+    touch(mine / "src" / "a.py", T0, "x = 1\n")
+    agent = Workspace(mine, hidden=(worktrees,))
+    out = call(GLOB, {"pattern": "**/*.py"}, agent)
+    assert out.content == str(mine / "src" / "a.py")
