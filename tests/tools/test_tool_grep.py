@@ -355,3 +355,16 @@ def test_both_engines_keep_the_same_files_when_a_cap_cuts_the_search_short(tmp_p
     python = call(GrepTool(rg=None), tool_input, workspace)
     rg = call(GrepTool(rg=rg_program()), tool_input, workspace)
     assert python.content == rg.content and python.truncated
+
+
+def test_a_ripgrep_that_cannot_start_falls_back_to_python(ws):
+    workspace, _ = ws
+    out = call(GrepTool(rg=str(workspace.root / "no-such-rg")), {"pattern": "TODO"}, workspace)
+    assert lines(out, workspace.root) == ["notes.md", "src/lib.ts"]
+    assert not out.summary.endswith(", rg)")
+
+
+def test_an_unknown_type_is_an_input_error_in_both(grep, ws):
+    workspace, _ = ws
+    with pytest.raises(ToolInputError, match="cobol"):
+        call(grep, {"pattern": "x", "type": "cobol"}, workspace)

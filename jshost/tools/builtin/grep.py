@@ -271,7 +271,8 @@ class GrepTool(Tool):
             max_lines=want if mode == "content" else None,
         )
         rg = self.rg_program()
-        engine = "rg" if rg else "python"
+        result: Result | None = None
+        engine = "rg"
         if rg:
             argv = rg_argv(
                 rg, pattern, top, workspace, query,
@@ -281,7 +282,10 @@ class GrepTool(Tool):
                 result = await rg_search(argv, workspace.root, query)
             except RgError as exc:
                 raise ToolInputError(f"Grep cannot run this search: {exc}") from None
-        else:
+            except OSError:  # the program cannot start (gone, not executable): search in Python
+                result = None
+        if result is None:
+            engine = "python"
             if file_type and file_type not in FILE_TYPES:
                 raise ToolInputError(
                     f"unknown file type {file_type!r} (known: {', '.join(sorted(FILE_TYPES))}); "
