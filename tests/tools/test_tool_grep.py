@@ -17,7 +17,7 @@ from tool_kit import call, make_workspace, rg_program, touch
 
 from jshost.tools import ToolInputError, Workspace
 from jshost.tools.builtin import GrepTool, PathOutsideWorkspace
-from jshost.tools.builtin._caps import GREP_MAX_LINE_CHARS
+from jshost.tools.builtin._caps import GREP_MAX_LINE_CHARS, MAX_OUTPUT_BYTES
 from jshost.tools.builtin._proc import off_loop
 from jshost.tools.builtin._pygrep import Query, compile_regex, search_files
 from jshost.tools.builtin._rg import rg_argv, rg_search
@@ -368,3 +368,21 @@ def test_an_unknown_type_is_an_input_error_in_both(grep, ws):
     workspace, _ = ws
     with pytest.raises(ToolInputError, match="cobol"):
         call(grep, {"pattern": "x", "type": "cobol"}, workspace)
+
+
+def test_huge_output_is_capped_in_bytes_with_a_way_on(grep, tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    (workspace.root / "big.txt").write_text(("needle " + "x" * 400 + "\n") * 5000)
+    tool_input = {"pattern": "needle", "output_mode": "content", "head_limit": 0}
+    out = call(grep, tool_input, workspace)
+    assert out.truncated and len(out.content.encode()) <= MAX_OUTPUT_BYTES + 300
+    last = out.content.splitlines()[-1]
+    assert last.startswith("[… 5,000 lines in all; showing 1–") and "Use offset=" in last
+
+
+def test_a_walk_stops_at_its_entry_cap_and_says_so(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    for i in range(30):
+        touch(workspace.root / f"d{i}" / "f.txt", T0, "x\n")
+    walk = Walk(workspace.root, workspace, max_entries=10)
+    assert len(list(walk)) < 10 and walk.stopped == "looked at 10 entries"
