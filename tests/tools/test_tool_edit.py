@@ -113,6 +113,11 @@ def test_edit_with_an_empty_old_string_creates_a_file_only(ws):
     assert out.is_error and "not" in out.content
     out = call(EDIT, {"file_path": "missing.txt", "old_string": "a", "new_string": "b"}, workspace)
     assert out.is_error and "does not exist" in out.content
+    (workspace.root / "blank.txt").write_text("")
+    out = call(
+        EDIT, {"file_path": "blank.txt", "old_string": "", "new_string": "first\n"}, workspace
+    )
+    assert not out.is_error and (workspace.root / "blank.txt").read_text() == "first\n"
 
 
 def test_edit_finds_text_read_without_carriage_returns(ws):

@@ -204,42 +204,54 @@ def _snippet(text: str, at: int, changed: str) -> str:
     return "\n".join(f"{n + 1:>6}\t{lines[n]}" for n in range(start, end))
 
 
-def _edit(path: Path, shown: str, old: str, new: str, replace_all: bool) -> ToolOutput:
-    problem = _check_writable(path)
-    if problem:
-        return ToolOutput(problem, is_error=True, summary=f"Edit {shown}: refused")
-    if not path.exists():
-        if old:
+def _load(path: Path) -> tuple[os.stat_result, str] | ToolOutput:
+    """The file's stat and text, or the error that says why Edit cannot change it."""
+    try:
+        before = os.stat(path)
+        if before.st_size > MAX_EDIT_BYTES:
             return ToolOutput(
-                f"{path} does not exist (an empty old_string creates a file)",
+                f"{path} is {before.st_size:,} bytes; Edit changes files up to {MAX_EDIT_BYTES:,}",
                 is_error=True,
-                summary=f"Edit {shown}: missing",
             )
-        atomic_write(path, new.encode("utf-8"))
-        return ToolOutput(f"Created {path}", summary=f"Edit {shown} (created)")
-    before = os.stat(path)
-    if before.st_size > MAX_EDIT_BYTES:
-        return ToolOutput(
-            f"{path} is {before.st_size:,} bytes; Edit changes files up to {MAX_EDIT_BYTES:,}",
-            is_error=True,
-        )
-    data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_EDIT_BYTES + 1)
+    except OSError as exc:
+        return ToolOutput(f"cannot read {path}: {exc.strerror or exc}", is_error=True)
     if is_binary(data[:SNIFF_BYTES]):
         return ToolOutput(f"{path} is a binary file; Edit changes text files", is_error=True)
     try:
-        text = data.decode("utf-8")
+        return before, data.decode("utf-8")
     except UnicodeDecodeError:
         return ToolOutput(
             f"{path} is not UTF-8 text; Edit cannot change it safely (Write replaces it whole)",
             is_error=True,
         )
-    if not old:
-        if text:
-            return ToolOutput(
-                f"old_string is empty but {path} is not: give the text to replace",
-                is_error=True,
-            )
-        old_text = text
+
+
+def _edit(path: Path, shown: str, old: str, new: str, replace_all: bool) -> ToolOutput:
+    problem = _check_writable(path)
+    if problem:
+        return ToolOutput(problem, is_error=True, summary=f"Edit {shown}: refused")
+    if not path.exists() and old:
+        return ToolOutput(
+            f"{path} does not exist (an empty old_string creates a file)",
+            is_error=True,
+            summary=f"Edit {shown}: missing",
+        )
+    if not path.exists():
+        try:
+            atomic_write(path, new.encode("utf-8"))
+        except OSError as exc:
+            return ToolOutput(f"cannot write {path}: {exc.strerror or exc}", is_error=True)
+        return ToolOutput(f"Created {path}", summary=f"Edit {shown} (created)")
+    loaded = _load(path)
+    if isinstance(loaded, ToolOutput):
+        return loaded
+    before, text = loaded
+    if not old and text:
+        return ToolOutput(
+            f"old_string is empty but {path} is not: give the text to replace", is_error=True
+        )
     count = text.count(old) if old else 1
     if not count and "\r\n" in text and "\n" in old:
         # the model saw Read's lines without their carriage returns
@@ -260,11 +272,11 @@ def _edit(path: Path, shown: str, old: str, new: str, replace_all: bool) -> Tool
             is_error=True,
             summary=f"Edit {shown}: text not unique",
         )
-    at = text.find(old) if old else 0
-    if old:
-        updated = text.replace(old, new) if replace_all else text.replace(old, new, 1)
+    if not old:  # an empty file gets its first content
+        at, updated = 0, new
     else:
-        updated = old_text + new
+        at = text.find(old)
+        updated = text.replace(old, new) if replace_all else text.replace(old, new, 1)
     after = os.stat(path)
     if (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size):
         return ToolOutput(f"{path} changed while it was being edited: try again", is_error=True)
