@@ -386,3 +386,21 @@ def test_a_walk_stops_at_its_entry_cap_and_says_so(tmp_path):
         touch(workspace.root / f"d{i}" / "f.txt", T0, "x\n")
     walk = Walk(workspace.root, workspace, max_entries=10)
     assert len(list(walk)) < 10 and walk.stopped == "looked at 10 entries"
+
+
+def test_ignore_files_count_from_the_workspace_down(grep, tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    root = workspace.root
+    (root.parent / ".gitignore").write_text("*.txt\n")  # above the workspace: not its rules
+    (root / ".rgignore").write_text("skip.md\n")
+    (root / "sub").mkdir()
+    (root / "sub" / ".ignore").write_text("local.py\n")
+    for name in ("a.txt", "skip.md", "keep.md", "sub/local.py", "sub/other.py"):
+        touch(root / name, T0, "needle\n")
+    out = call(grep, {"pattern": "needle"}, workspace)
+    assert sorted(lines(out, root)) == ["a.txt", "keep.md", "sub/other.py"]
+    # searching a subdirectory still applies the workspace's own ignore files above it
+    (root / "sub" / "x.md").write_text("needle\n")
+    (root / ".gitignore").write_text("x.md\n")
+    out = call(grep, {"pattern": "needle", "path": "sub"}, workspace)
+    assert lines(out, root) == ["sub/other.py"]

@@ -69,6 +69,9 @@ def rg_argv(
         "--glob",
         "!.git",
     ]
+    if top == workspace.root:
+        argv.append("--no-ignore-parent")  # nothing above the workspace decides what is in it
+    argv.append("--no-ignore-exclude")  # .git/info/exclude: the Python walk does not read it
     for hidden in workspace.hidden:
         if top != hidden and top in hidden.parents:
             rel = hidden.relative_to(top).as_posix()

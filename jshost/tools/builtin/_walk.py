@@ -3,8 +3,9 @@
 The walk follows ripgrep's defaults where they matter for safety and for parity with it:
 symlinks are never followed (a link cannot lead the walk out of the workspace or round in a
 loop), ``.git`` and the workspace's hidden directories (other agents' worktrees) are never
-entered, and ``.gitignore`` / ``.ignore`` files are honoured (in or out of a git repository,
-as ``rg --no-require-git``). Dotfiles are included. Every walk has caps on the entries it looks
+entered, and ``.gitignore`` / ``.ignore`` / ``.rgignore`` files are honoured (in or out of a git
+repository, as ``rg --no-require-git``), those of the searched directory's parents only up to
+the workspace root. Dotfiles are included. Every walk has caps on the entries it looks
 at and on its time: it runs on a worker thread and stops, saying so, when a cap is reached.
 
 Glob patterns are translated to RE2, never to a backtracking engine: a pattern such as
@@ -35,7 +36,7 @@ MAX_WALK_ENTRIES = 200_000
 #: seconds one walk may take
 WALK_SECONDS = 30.0
 MAX_GLOB_CHARS = 1000
-_IGNORE_FILES = (".gitignore", ".ignore")
+_IGNORE_FILES = (".gitignore", ".ignore", ".rgignore")
 # an ignore file larger than this is not read (a hostile one could be made huge)
 _MAX_IGNORE_BYTES = 1 << 20
 
