@@ -120,6 +120,14 @@ def test_edit_with_an_empty_old_string_creates_a_file_only(ws):
     assert not out.is_error and (workspace.root / "blank.txt").read_text() == "first\n"
 
 
+def test_the_snippet_of_an_edit_in_a_minified_file_is_cut(ws):
+    workspace, _ = ws
+    (workspace.root / "app.min.js").write_text("var a=1;" + "x" * 100_000 + "\n")
+    edit = {"file_path": "app.min.js", "old_string": "var a=1;", "new_string": "var a=2;"}
+    out = call(EDIT, edit, workspace)
+    assert not out.is_error and len(out.content) < 3000 and "line cut" in out.content
+
+
 def test_edit_finds_text_read_without_carriage_returns(ws):
     workspace, _ = ws
     f = workspace.root / "dos.txt"

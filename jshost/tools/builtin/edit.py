@@ -26,6 +26,7 @@ import trio
 
 from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
+from ._caps import READ_MAX_LINE_CHARS, cut_line
 from ._paths import check_inside, display, in_hidden, resolve
 from .read import SNIFF_BYTES, is_binary
 
@@ -201,7 +202,9 @@ def _snippet(text: str, at: int, changed: str) -> str:
     last = first + changed.count("\n")
     start = max(0, first - _SNIPPET_AROUND)
     end = min(len(lines), last + _SNIPPET_AROUND + 1, start + _SNIPPET_MAX_LINES)
-    return "\n".join(f"{n + 1:>6}\t{lines[n]}" for n in range(start, end))
+    return "\n".join(
+        f"{n + 1:>6}\t{cut_line(lines[n], READ_MAX_LINE_CHARS)}" for n in range(start, end)
+    )
 
 
 def _load(path: Path) -> tuple[os.stat_result, str] | ToolOutput:

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
-from ._caps import GLOB_MAX_FILES
+from ._caps import GLOB_MAX_FILES, cap_lines
 from ._paths import check_inside, display, in_hidden, resolve
 from ._proc import off_loop
 from ._walk import Walk, compile_glob
@@ -131,8 +131,8 @@ class GlobTool(Tool):
             if stopped:
                 text += f" (the search stopped early: it {stopped})"
             return ToolOutput(text, summary=f"{summary} (no files)", truncated=bool(stopped))
-        shown = paths[:GLOB_MAX_FILES]
-        lines = [os.fspath(p) for p in shown]
+        lines, _ = cap_lines(os.fspath(p) for p in paths[:GLOB_MAX_FILES])
+        shown = paths[: len(lines)]
         truncated = matched > len(shown) or bool(stopped)
         if matched > len(shown):
             lines.append(
