@@ -404,3 +404,34 @@ def test_ignore_files_count_from_the_workspace_down(grep, tmp_path):
     (root / ".gitignore").write_text("x.md\n")
     out = call(grep, {"pattern": "needle", "path": "sub"}, workspace)
     assert lines(out, root) == ["sub/other.py"]
+
+
+@pytest.mark.slow
+def test_a_python_search_leaves_the_trio_thread_free(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    block = ("filler line without the word\n" * 4000).encode()
+    for i in range(300):
+        (workspace.root / f"f{i:03}.txt").write_bytes(block + b"needle\n")
+    gaps: list[float] = []
+
+    async def main() -> None:
+        done = trio.Event()
+
+        async def tick() -> None:
+            last = time.monotonic()
+            while not done.is_set():
+                await trio.sleep(0.005)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tick)
+            for tool_input in ({"pattern": "needle", "output_mode": "count", "head_limit": 0},
+                               {"pattern": "w.rd\\b", "output_mode": "content"}):  # fmt: skip
+                await GrepTool(rg=None).run(tool_input, workspace)
+            done.set()
+
+    trio.run(main)
+    assert len(gaps) > 5, "the search was too quick to tell"
+    assert max(gaps) < 0.25, f"the trio thread was held for {max(gaps):.3f} s"
