@@ -186,3 +186,10 @@ def test_unusable_input(ws, tool_input, message):
     workspace, _ = ws
     with pytest.raises(ToolInputError, match=message):
         call(BASH, tool_input, workspace)
+
+
+def test_a_workspace_that_is_gone_is_one_error(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    workspace.root.rmdir()
+    out = call(BASH, {"command": "echo hi"}, workspace)
+    assert out.is_error and out.content.startswith("cannot start the command")

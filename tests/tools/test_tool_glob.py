@@ -9,7 +9,7 @@ from tool_kit import call, make_workspace, touch
 
 from jshost.tools import ToolInputError, Workspace
 from jshost.tools.builtin import GlobTool, PathOutsideWorkspace
-from jshost.tools.builtin._caps import GLOB_MAX_FILES
+from jshost.tools.builtin._caps import GLOB_MAX_FILES, MAX_OUTPUT_BYTES
 
 GLOB = GlobTool()
 T0 = 1_700_000_000
@@ -142,3 +142,23 @@ def test_unusable_input(ws, tool_input, message):
     workspace, _ = ws
     with pytest.raises(ToolInputError, match=message):
         call(GLOB, tool_input, workspace)
+
+
+def test_a_hidden_dir_holding_the_root_hides_nothing_from_its_agent(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    worktrees = workspace.root / ".claude" / "worktrees"
+    mine = worktrees / "wf-1"
+    touch(mine / "src" / "a.py", T0, "x = 1\n")
+    agent = Workspace(mine, hidden=(worktrees,))
+    out = call(GLOB, {"pattern": "**/*.py"}, agent)
+    assert out.content == str(mine / "src" / "a.py")
+
+
+def test_long_paths_are_capped_in_bytes(tmp_path):
+    workspace, _ = make_workspace(tmp_path)
+    deep = workspace.root.joinpath(*(c * 250 for c in "abcd"))
+    for i in range(GLOB_MAX_FILES):
+        touch(deep / (f"{i:03}" + "f" * 200), T0 + i, "")
+    out = call(GLOB, {"pattern": "**/*"}, workspace)
+    assert out.truncated and len(out.content.encode()) <= MAX_OUTPUT_BYTES + 300
+    assert f"{GLOB_MAX_FILES} files match; showing the" in out.content.splitlines()[-1]

@@ -183,3 +183,12 @@ def test_unusable_input_says_what_to_fix(ws, tool_input, message):
     workspace, _ = ws
     with pytest.raises(ToolInputError, match=message):
         call(READ, tool_input, workspace)
+
+
+def test_a_path_is_never_shell_text(ws):
+    workspace, _ = ws
+    out = call(READ, {"file_path": "$(touch pwned)"}, workspace)
+    assert out.is_error and "does not exist" in out.content
+    out = call(READ, {"file_path": "`touch pwned2`; touch pwned3"}, workspace)
+    assert out.is_error
+    assert sorted(p.name for p in workspace.root.iterdir()) == []

@@ -4,7 +4,8 @@
 Each is a :class:`~jshost.tools.base.Tool`. Paths are resolved the same way everywhere
 (:mod:`._paths`: relative to the workspace root, symlinks followed, ``~`` refused) and a tool
 refuses a resolved path outside its :class:`~jshost.tools.base.Workspace` even when called
-directly; whoever allows more passes a workspace widened with :func:`allow_paths`. Output is
+directly; whoever allows more passes a workspace widened with :func:`allow_paths`. Write and
+Edit never change git's own files or the permission settings (:func:`protected`). Output is
 capped (:mod:`._caps`) with a note saying what was cut. Nothing a call does runs unbounded on
 the trio thread: file work goes to a worker thread that a cancellation abandons, programs run
 in a process group that a cancellation kills (:mod:`._proc`).
@@ -15,7 +16,7 @@ from __future__ import annotations
 from ..base import Tool
 from ._paths import PathOutsideWorkspace, allow_paths, resolve
 from .bash import BashTool
-from .edit import EditTool, WriteTool
+from .edit import EditTool, WriteTool, protected
 from .glob import GlobTool
 from .grep import GrepTool
 from .read import ReadTool
@@ -32,6 +33,7 @@ __all__ = [
     "WriteTool",
     "allow_paths",
     "builtin_tools",
+    "protected",
     "resolve",
 ]
 

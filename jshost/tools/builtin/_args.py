@@ -32,8 +32,15 @@ def check_fields(tool: str, tool_input: Any, schema: dict[str, Any]) -> dict[str
 
 def text(tool_input: dict[str, Any], key: str, *, default: str | None = None) -> str | None:
     value = tool_input.get(key, default)
-    if value is not None and not isinstance(value, str):
+    if value is None:
+        return None
+    if not isinstance(value, str):
         raise ToolInputError(f"{key} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON allows "\ud800"; no file, pattern or command can hold it
+        raise ToolInputError(f"{key} is not valid Unicode text (a lone surrogate)") from None
     return value
 
 

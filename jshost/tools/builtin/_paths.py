@@ -75,8 +75,16 @@ def check_inside(path: Path, workspace: Workspace) -> Path:
 
 
 def in_hidden(path: Path, workspace: Workspace) -> bool:
-    """Whether ``path`` is one of the workspace's hidden directories or inside one."""
-    return any(path == h or h in path.parents for h in workspace.hidden)
+    """Whether ``path`` is one of the workspace's hidden directories or inside one.
+
+    A hidden directory that holds the workspace root itself (an agent working in one of the
+    worktrees that are hidden from the others) hides nothing from that agent.
+    """
+    root = workspace.root
+    return any(
+        (path == h or h in path.parents) and not (root == h or h in root.parents)
+        for h in workspace.hidden
+    )
 
 
 def display(path: Path, workspace: Workspace) -> str:

@@ -14,20 +14,41 @@ its output stops :data:`DRAIN_SECONDS` after the program itself ends.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import trio
 
-__all__ = ["DRAIN_SECONDS", "run_in_group"]
+__all__ = ["DRAIN_SECONDS", "off_loop", "run_in_group"]
+
+T = TypeVar("T")
 
 #: after the program exits, how long its output may stay open (held by a process that left
 #: the group) before reading stops
 DRAIN_SECONDS = 2.0
 _CHUNK = 65536
+
+
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args, stop=event)`` on a worker thread; a cancelled call returns at once.
+
+    The thread is abandoned on cancellation (trio cannot interrupt it) and ``event`` is set,
+    so ``fn``, which checks it between files or lines, stops soon after instead of running to
+    its caps in the background.
+    """
+    stop = threading.Event()
+    try:
+        return await trio.to_thread.run_sync(
+            functools.partial(fn, *args, stop=stop), abandon_on_cancel=True
+        )
+    finally:
+        stop.set()
 
 
 def _kill_group(pgid: int) -> None:

@@ -10,6 +10,7 @@ walk (:mod:`._walk`: .gitignore honoured, no symlinks, no .git or hidden dirs); 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -94,13 +95,15 @@ def compile_regex(pattern: str, *, ignore_case: bool, multiline: bool) -> Any:
         ) from None
 
 
-def _matching_lines(query: Query, data: bytes) -> list[int]:
+def _matching_lines(query: Query, data: bytes, *, first_only: bool = False) -> list[int]:
     """0-based numbers of the lines a match touches, ascending, without repeats.
 
     Searches bytes from a moving position (a ``str`` would be re-encoded on every call), and
     after a match goes on from the next line: a pattern that matches the empty string costs
-    one search per line, not one per character.
+    one search per line, not one per character. The empty "line" after a final newline is
+    not a line (``^$`` does not match a file for its last newline), as in ripgrep.
     """
+    total = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
     found: list[int] = []
     pos = 0
     counted = 0  # data[:counted] holds `number` newlines
@@ -114,22 +117,25 @@ def _matching_lines(query: Query, data: bytes) -> list[int]:
         line_start = data.rfind(b"\n", 0, begin) + 1
         number += data.count(b"\n", counted, line_start)
         counted = line_start
+        if number >= total:
+            break
         # the match's last byte (its start for an empty match) is on the last line it touches
         anchor = max(begin, end - 1)
-        last = number + data.count(b"\n", begin, anchor)
+        last = min(number + data.count(b"\n", begin, anchor), total - 1)
         first = number if not found or found[-1] < number else found[-1] + 1
         found.extend(range(first, last + 1))
+        if first_only:
+            break
         nxt = data.find(b"\n", anchor)
         if nxt == -1:
             break
         pos = nxt + 1
-    total = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    return [n for n in found if n < total]
+    return found
 
 
 def _hits(path: Path, data: bytes, query: Query) -> FileHits | None:
     if query.mode == "files_with_matches":
-        return FileHits(path, 1) if query.program.search(data) is not None else None
+        return FileHits(path, 1) if _matching_lines(query, data, first_only=True) else None
     matched = _matching_lines(query, data)
     if not matched:
         return None
@@ -153,7 +159,13 @@ def _hits(path: Path, data: bytes, query: Query) -> FileHits | None:
     return hits
 
 
-def search_files(paths: Iterable[Path], query: Query, *, seconds: float = SEARCH_SECONDS) -> Result:
+def search_files(
+    paths: Iterable[Path],
+    query: Query,
+    *,
+    seconds: float = SEARCH_SECONDS,
+    stop: threading.Event | None = None,
+) -> Result:
     """Search ``paths`` (already filtered) in order; blocking: call it on a worker thread."""
     result = Result()
     deadline = time.monotonic() + seconds
@@ -162,6 +174,9 @@ def search_files(paths: Iterable[Path], query: Query, *, seconds: float = SEARCH
     for path in paths:
         if time.monotonic() > deadline:
             result.stopped = f"ran for {seconds:g} s"
+            break
+        if stop is not None and stop.is_set():
+            result.stopped = "was cancelled"
             break
         try:
             size = path.stat().st_size

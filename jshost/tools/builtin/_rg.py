@@ -61,11 +61,17 @@ def rg_argv(
         "--hidden",
         "--no-require-git",
         "--no-ignore-global",
+        # one order (the Python walk's), so a search cut short keeps the same files
+        "--sort",
+        "path",
         "--max-filesize",
         f"{MAX_FILE_BYTES >> 20}M",
         "--glob",
         "!.git",
     ]
+    if top == workspace.root:
+        argv.append("--no-ignore-parent")  # nothing above the workspace decides what is in it
+    argv.append("--no-ignore-exclude")  # .git/info/exclude: the Python walk does not read it
     for hidden in workspace.hidden:
         if top != hidden and top in hidden.parents:
             rel = hidden.relative_to(top).as_posix()

@@ -3,8 +3,9 @@
 The walk follows ripgrep's defaults where they matter for safety and for parity with it:
 symlinks are never followed (a link cannot lead the walk out of the workspace or round in a
 loop), ``.git`` and the workspace's hidden directories (other agents' worktrees) are never
-entered, and ``.gitignore`` / ``.ignore`` files are honoured (in or out of a git repository,
-as ``rg --no-require-git``). Dotfiles are included. Every walk has caps on the entries it looks
+entered, and ``.gitignore`` / ``.ignore`` / ``.rgignore`` files are honoured (in or out of a git
+repository, as ``rg --no-require-git``), those of the searched directory's parents only up to
+the workspace root. Dotfiles are included. Every walk has caps on the entries it looks
 at and on its time: it runs on a worker thread and stops, saying so, when a cap is reached.
 
 Glob patterns are translated to RE2, never to a backtracking engine: a pattern such as
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ MAX_WALK_ENTRIES = 200_000
 #: seconds one walk may take
 WALK_SECONDS = 30.0
 MAX_GLOB_CHARS = 1000
-_IGNORE_FILES = (".gitignore", ".ignore")
+_IGNORE_FILES = (".gitignore", ".ignore", ".rgignore")
 # an ignore file larger than this is not read (a hostile one could be made huge)
 _MAX_IGNORE_BYTES = 1 << 20
 
@@ -159,8 +161,7 @@ def _load_ignores(directory: Path) -> Any:
 
 @dataclass
 class Walk:
-    """The regular files under ``top`` (not following symlinks): each directory's files by
-    name, then its subdirectories.
+    """The regular files under ``top`` (not following symlinks), in ``rg --sort path`` order.
 
     After iterating, ``stopped`` says why the walk ended early ("" when it did not).
     """
@@ -170,6 +171,8 @@ class Walk:
     gitignore: bool = True
     max_entries: int = MAX_WALK_ENTRIES
     seconds: float = WALK_SECONDS
+    #: set when the call was cancelled: the walk ends at the next entry
+    stop: threading.Event | None = None
     stopped: str = field(default="", init=False)
     entries: int = field(default=0, init=False)
 
@@ -180,47 +183,64 @@ class Walk:
         deadline = time.monotonic() + self.seconds
         parents: _Ignores | None = None
         if self.gitignore:
-            # the ignore files of the top's own parents, up to the workspace root, apply too
+            # the ignore files of the top's parents apply too, up to the workspace root (and
+            # never from a directory the workspace does not contain)
             chain = []
-            for p in [self.top, *self.top.parents]:
-                chain.append(p)
-                if p == self.workspace.root or not self.workspace.contains(p):
+            for p in self.top.parents:
+                if not self.workspace.contains(p):
                     break
-            for p in reversed(chain[1:]):
+                chain.append(p)
+                if p == self.workspace.root:
+                    break
+            for p in reversed(chain):
                 parents = _Ignores(p, _load_ignores(p), parents)
-        stack: list[tuple[Path, _Ignores | None]] = [(self.top, parents)]
+        # depth first, each directory's entries by name, a subdirectory entered where its
+        # name falls: the order of `rg --sort path`, so a search cut short by a cap keeps the
+        # same files whichever engine ran
+        stack: list[tuple[Iterator[os.DirEntry[str]], _Ignores | None]] = []
+        self._enter(self.top, parents, stack)
         while stack:
-            directory, above = stack.pop()
-            ignores = above
-            if self.gitignore:
-                ignores = _Ignores(directory, _load_ignores(directory), above)
+            entries, ignores = stack[-1]
+            entry = next(entries, None)
+            if entry is None:
+                stack.pop()
+                continue
+            self.entries += 1
+            if self.entries > self.max_entries:
+                self.stopped = f"looked at {self.max_entries:,} entries"
+                return
+            if time.monotonic() > deadline:
+                self.stopped = f"ran for {self.seconds:g} s"
+                return
+            if self.stop is not None and self.stop.is_set():
+                self.stopped = "was cancelled"
+                return
             try:
-                with os.scandir(directory) as it:
-                    found = sorted(it, key=lambda e: e.name)
+                mode = entry.stat(follow_symlinks=False).st_mode
             except OSError:
-                continue  # unreadable: skipped, as rg does
-            subdirs: list[tuple[Path, _Ignores | None]] = []
-            for entry in found:
-                self.entries += 1
-                if self.entries > self.max_entries:
-                    self.stopped = f"looked at {self.max_entries:,} entries"
-                    return
-                if time.monotonic() > deadline:
-                    self.stopped = f"ran for {self.seconds:g} s"
-                    return
-                try:
-                    mode = entry.stat(follow_symlinks=False).st_mode
-                except OSError:
+                continue
+            path = Path(entry.path)
+            if stat.S_ISDIR(mode):
+                if self._skip_dir(path):
                     continue
-                path = Path(entry.path)
-                if stat.S_ISDIR(mode):
-                    if self._skip_dir(path):
-                        continue
-                    if ignores is not None and ignores.ignored(path, True):
-                        continue
-                    subdirs.append((path, ignores))
-                elif stat.S_ISREG(mode):
-                    if ignores is not None and ignores.ignored(path, False):
-                        continue
-                    yield path
-            stack.extend(reversed(subdirs))
+                if ignores is not None and ignores.ignored(path, True):
+                    continue
+                self._enter(path, ignores, stack)
+            elif stat.S_ISREG(mode):
+                if ignores is not None and ignores.ignored(path, False):
+                    continue
+                yield path
+
+    def _enter(
+        self,
+        directory: Path,
+        above: _Ignores | None,
+        stack: list[tuple[Iterator[os.DirEntry[str]], _Ignores | None]],
+    ) -> None:
+        ignores = _Ignores(directory, _load_ignores(directory), above) if self.gitignore else None
+        try:
+            with os.scandir(directory) as it:
+                found = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return  # unreadable: skipped, as rg does
+        stack.append((iter(found), ignores))

@@ -108,9 +108,16 @@ class BashTool(Tool):
         env = {**os.environ, **workspace.env}
         started = time.monotonic()
         status: int | None = None
-        with trio.move_on_after(timeout_ms / 1000) as scope:
-            status = await run_in_group(
-                [_shell(), "-c", command], cwd=workspace.root, env=env, on_stdout=output.feed
+        try:
+            with trio.move_on_after(timeout_ms / 1000) as scope:
+                status = await run_in_group(
+                    [_shell(), "-c", command], cwd=workspace.root, env=env, on_stdout=output.feed
+                )
+        except OSError as exc:  # no shell, or the workspace directory is gone
+            return ToolOutput(
+                f"cannot start the command: {exc.strerror or exc}",
+                is_error=True,
+                summary=f"Bash: {_headline(tool_input)} (did not start)",
             )
         elapsed = time.monotonic() - started
         text, cut = output.text()

@@ -5,7 +5,8 @@ flushed to disk, takes the old file's permission bits, and is renamed over the o
 crash or a cancellation leaves either the old file or the new one, never half of one. A path
 is resolved first (:mod:`._paths`), so writing through a symlink writes its target and a
 symlink that points outside the workspace is refused like any outside path. Hidden directories
-(``.git``, other agents' worktrees) are never written.
+(other agents' worktrees), anything under a ``.git`` directory and the workspace's
+``.claude/settings.json`` / ``settings.local.json`` are never written (:func:`protected`).
 
 No read state is kept: ``Edit`` works on a file the agent has not ``Read``. It needs
 ``old_string`` to occur exactly once (or ``replace_all``), which already proves the agent
@@ -25,10 +26,11 @@ import trio
 
 from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
+from ._caps import READ_MAX_LINE_CHARS, cut_line
 from ._paths import check_inside, display, in_hidden, resolve
 from .read import SNIFF_BYTES, is_binary
 
-__all__ = ["MAX_EDIT_BYTES", "EditTool", "WriteTool", "atomic_write"]
+__all__ = ["MAX_EDIT_BYTES", "EditTool", "WriteTool", "atomic_write", "protected"]
 
 #: largest file Edit changes and Write writes
 MAX_EDIT_BYTES = 16 << 20
@@ -123,10 +125,31 @@ def atomic_write(path: Path, data: bytes) -> bool:
     return created
 
 
+_SETTINGS = (Path(".claude", "settings.json"), Path(".claude", "settings.local.json"))
+
+
+def protected(path: Path, workspace: Workspace) -> str | None:
+    """Why Write and Edit never change the resolved ``path``, whatever a rule says; or None.
+
+    git's own files (a hook runs code at the user's next commit) and the permission settings
+    (an agent would widen its own rules) change only through Bash, under Bash's rules.
+    """
+    if ".git" in path.parts:
+        return f"{path} is one of git's own files (.git): Write and Edit never change them"
+    for base in {workspace.root, workspace.project_root} - {None}:
+        assert base is not None
+        if any(path == base / s for s in _SETTINGS):
+            return f"{path} holds the permission rules: Write and Edit never change it"
+    if in_hidden(path, workspace):
+        return f"{path} is in a directory this agent may not change"
+    return None
+
+
 def _target(tool_input: dict[str, Any], workspace: Workspace) -> Path:
     path = check_inside(resolve(tool_input["file_path"], workspace), workspace)
-    if in_hidden(path, workspace):
-        raise ToolInputError(f"{path} is in a directory this agent may not change")
+    why = protected(path, workspace)
+    if why:
+        raise ToolInputError(why)
     return path
 
 
@@ -179,45 +202,59 @@ def _snippet(text: str, at: int, changed: str) -> str:
     last = first + changed.count("\n")
     start = max(0, first - _SNIPPET_AROUND)
     end = min(len(lines), last + _SNIPPET_AROUND + 1, start + _SNIPPET_MAX_LINES)
-    return "\n".join(f"{n + 1:>6}\t{lines[n]}" for n in range(start, end))
+    return "\n".join(
+        f"{n + 1:>6}\t{cut_line(lines[n], READ_MAX_LINE_CHARS)}" for n in range(start, end)
+    )
+
+
+def _load(path: Path) -> tuple[os.stat_result, str] | ToolOutput:
+    """The file's stat and text, or the error that says why Edit cannot change it."""
+    try:
+        before = os.stat(path)
+        if before.st_size > MAX_EDIT_BYTES:
+            return ToolOutput(
+                f"{path} is {before.st_size:,} bytes; Edit changes files up to {MAX_EDIT_BYTES:,}",
+                is_error=True,
+            )
+        with open(path, "rb") as f:
+            data = f.read(MAX_EDIT_BYTES + 1)
+    except OSError as exc:
+        return ToolOutput(f"cannot read {path}: {exc.strerror or exc}", is_error=True)
+    if is_binary(data[:SNIFF_BYTES]):
+        return ToolOutput(f"{path} is a binary file; Edit changes text files", is_error=True)
+    try:
+        return before, data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ToolOutput(
+            f"{path} is not UTF-8 text; Edit cannot change it safely (Write replaces it whole)",
+            is_error=True,
+        )
 
 
 def _edit(path: Path, shown: str, old: str, new: str, replace_all: bool) -> ToolOutput:
     problem = _check_writable(path)
     if problem:
         return ToolOutput(problem, is_error=True, summary=f"Edit {shown}: refused")
+    if not path.exists() and old:
+        return ToolOutput(
+            f"{path} does not exist (an empty old_string creates a file)",
+            is_error=True,
+            summary=f"Edit {shown}: missing",
+        )
     if not path.exists():
-        if old:
-            return ToolOutput(
-                f"{path} does not exist (an empty old_string creates a file)",
-                is_error=True,
-                summary=f"Edit {shown}: missing",
-            )
-        atomic_write(path, new.encode("utf-8"))
+        try:
+            atomic_write(path, new.encode("utf-8"))
+        except OSError as exc:
+            return ToolOutput(f"cannot write {path}: {exc.strerror or exc}", is_error=True)
         return ToolOutput(f"Created {path}", summary=f"Edit {shown} (created)")
-    before = os.stat(path)
-    if before.st_size > MAX_EDIT_BYTES:
+    loaded = _load(path)
+    if isinstance(loaded, ToolOutput):
+        return loaded
+    before, text = loaded
+    if not old and text:
         return ToolOutput(
-            f"{path} is {before.st_size:,} bytes; Edit changes files up to {MAX_EDIT_BYTES:,}",
-            is_error=True,
+            f"old_string is empty but {path} is not: give the text to replace", is_error=True
         )
-    data = path.read_bytes()
-    if is_binary(data[:SNIFF_BYTES]):
-        return ToolOutput(f"{path} is a binary file; Edit changes text files", is_error=True)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return ToolOutput(
-            f"{path} is not UTF-8 text; Edit cannot change it safely (Write replaces it whole)",
-            is_error=True,
-        )
-    if not old:
-        if text:
-            return ToolOutput(
-                f"old_string is empty but {path} is not: give the text to replace",
-                is_error=True,
-            )
-        old_text = text
     count = text.count(old) if old else 1
     if not count and "\r\n" in text and "\n" in old:
         # the model saw Read's lines without their carriage returns
@@ -238,11 +275,11 @@ def _edit(path: Path, shown: str, old: str, new: str, replace_all: bool) -> Tool
             is_error=True,
             summary=f"Edit {shown}: text not unique",
         )
-    at = text.find(old) if old else 0
-    if old:
-        updated = text.replace(old, new) if replace_all else text.replace(old, new, 1)
+    if not old:  # an empty file gets its first content
+        at, updated = 0, new
     else:
-        updated = old_text + new
+        at = text.find(old)
+        updated = text.replace(old, new) if replace_all else text.replace(old, new, 1)
     after = os.stat(path)
     if (after.st_mtime_ns, after.st_size) != (before.st_mtime_ns, before.st_size):
         return ToolOutput(f"{path} changed while it was being edited: try again", is_error=True)

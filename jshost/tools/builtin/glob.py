@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
-import trio
-
 from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
-from ._caps import GLOB_MAX_FILES
+from ._caps import GLOB_MAX_FILES, cap_lines
 from ._paths import check_inside, display, in_hidden, resolve
+from ._proc import off_loop
 from ._walk import Walk, compile_glob
 
 __all__ = ["GlobTool", "search_dir"]
@@ -70,7 +70,9 @@ def _relative_pattern(pattern: str, top: Path) -> str:
     return pattern
 
 
-def _glob(top: Path, pattern: str, workspace: Workspace) -> tuple[list[Path], int, str]:
+def _glob(
+    top: Path, pattern: str, workspace: Workspace, *, stop: threading.Event
+) -> tuple[list[Path], int, str]:
     parts = pattern.split("/")
     # the literal directories a pattern starts with are entered directly, not searched for
     literal: list[str] = []
@@ -81,7 +83,7 @@ def _glob(top: Path, pattern: str, workspace: Workspace) -> tuple[list[Path], in
     if os.path.realpath(start) != str(start) or not start.is_dir() or in_hidden(start, workspace):
         return [], 0, ""
     program = compile_glob("/".join(parts))
-    walk = Walk(start, workspace)
+    walk = Walk(start, workspace, stop=stop)
     found: list[tuple[float, Path]] = []
     matched = 0
     for path in walk:
@@ -121,9 +123,7 @@ class GlobTool(Tool):
             raise ToolInputError(f"{top} is hidden from this agent's searches")
         pattern = _relative_pattern(raw, top)
         compile_glob(pattern)  # a bad pattern is an input error, before any walk
-        paths, matched, stopped = await trio.to_thread.run_sync(
-            _glob, top, pattern, workspace, abandon_on_cancel=True
-        )
+        paths, matched, stopped = await off_loop(_glob, top, pattern, workspace)
         where = display(top, workspace)
         summary = f"Glob {raw}" + ("" if where == "." else f" in {where}")
         if not paths:
@@ -131,8 +131,8 @@ class GlobTool(Tool):
             if stopped:
                 text += f" (the search stopped early: it {stopped})"
             return ToolOutput(text, summary=f"{summary} (no files)", truncated=bool(stopped))
-        shown = paths[:GLOB_MAX_FILES]
-        lines = [os.fspath(p) for p in shown]
+        lines, _ = cap_lines(os.fspath(p) for p in paths[:GLOB_MAX_FILES])
+        shown = paths[: len(lines)]
         truncated = matched > len(shown) or bool(stopped)
         if matched > len(shown):
             lines.append(

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
-
-import trio
 
 from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import GREP_MAX_LINE_CHARS, MAX_OUTPUT_BYTES, cap_lines, cut_line
 from ._paths import check_inside, display, in_hidden
+from ._proc import off_loop
 from ._pygrep import Query, Result, compile_regex, search_files
 from ._rg import RgError, rg_argv, rg_search
 from ._walk import Walk, compile_glob
@@ -149,7 +149,8 @@ class _Filter:
     def __init__(self, top: Path, glob: str | None, file_type: str | None) -> None:
         self.top = top
         self.glob = compile_glob(glob.removeprefix("/")) if glob else None
-        self.glob_on_path = bool(glob) and "/" in glob.strip("/")
+        # as in .gitignore: a slash anywhere but at the end ties the glob to the path
+        self.glob_on_path = bool(glob) and "/" in glob.rstrip("/")
         self.types = None
         if file_type:
             self.types = [compile_glob(g) for g in FILE_TYPES[file_type]]
@@ -162,11 +163,13 @@ class _Filter:
         return self.types is None or any(t.search(path.name) for t in self.types)
 
 
-def _py_search(top: Path, workspace: Workspace, query: Query, keep: _Filter) -> Result:
+def _py_search(
+    top: Path, workspace: Workspace, query: Query, keep: _Filter, *, stop: threading.Event
+) -> Result:
     if top.is_file():
-        return search_files([top], query)
-    walk = Walk(top, workspace)
-    result = search_files((p for p in walk if keep(p)), query)
+        return search_files([top], query, stop=stop)
+    walk = Walk(top, workspace, stop=stop)
+    result = search_files((p for p in walk if keep(p)), query, stop=stop)
     if walk.stopped and not result.stopped:
         result.stopped = f"the walk {walk.stopped}"
     return result
@@ -268,7 +271,8 @@ class GrepTool(Tool):
             max_lines=want if mode == "content" else None,
         )
         rg = self.rg_program()
-        engine = "rg" if rg else "python"
+        result: Result | None = None
+        engine = "rg"
         if rg:
             argv = rg_argv(
                 rg, pattern, top, workspace, query,
@@ -278,7 +282,10 @@ class GrepTool(Tool):
                 result = await rg_search(argv, workspace.root, query)
             except RgError as exc:
                 raise ToolInputError(f"Grep cannot run this search: {exc}") from None
-        else:
+            except OSError:  # the program cannot start (gone, not executable): search in Python
+                result = None
+        if result is None:
+            engine = "python"
             if file_type and file_type not in FILE_TYPES:
                 raise ToolInputError(
                     f"unknown file type {file_type!r} (known: {', '.join(sorted(FILE_TYPES))}); "
@@ -287,9 +294,7 @@ class GrepTool(Tool):
             program = compile_regex(pattern, ignore_case=ignore_case, multiline=multiline)
             keep = _Filter(top, glob, file_type)
             query = Query(program, mode, before, after, multiline, query.max_lines)
-            result = await trio.to_thread.run_sync(
-                _py_search, top, workspace, query, keep, abandon_on_cancel=True
-            )
+            result = await off_loop(_py_search, top, workspace, query, keep)
         lines = _render(result, query, single_file, numbers)
         return _output(lines, result, pattern, top, workspace, mode, head_limit, offset, engine)
 
@@ -310,7 +315,8 @@ def _output(
     engine: str,
 ) -> ToolOutput:
     where = display(top, workspace)
-    summary = f"Grep {pattern!r}" + ("" if where == "." else f" in {where}")
+    shown_pattern = pattern if len(pattern) <= 60 else pattern[:59] + "…"
+    summary = f"Grep {shown_pattern!r}" + ("" if where == "." else f" in {where}")
     unit = "lines" if mode == "content" else "files"
     more_exist = result.stopped == "enough"
     stopped = "" if more_exist else result.stopped
@@ -320,9 +326,9 @@ def _output(
             text += f" (the search stopped early: it {stopped})"
         return ToolOutput(text, summary=f"{summary}: no matches", truncated=bool(stopped))
     window = lines[offset : offset + head_limit] if head_limit else lines[offset:]
-    shown, cut = cap_lines(window, max_lines=len(window) + 1, max_bytes=MAX_OUTPUT_BYTES)
+    kept, cut = cap_lines(window, max_lines=len(window) + 1, max_bytes=MAX_OUTPUT_BYTES)
     notes: list[str] = []
-    end = offset + len(shown)
+    end = offset + len(kept)
     if cut or end < len(lines) or more_exist:
         total = "more" if more_exist else f"{len(lines):,}"
         notes.append(
@@ -331,11 +337,11 @@ def _output(
         )
     if stopped:
         notes.append(f"[… the search stopped early: it {stopped}; narrow path, glob or type]")
-    if not shown:
+    if not kept:
         notes.insert(0, f"(offset {offset} is past the {len(lines):,} {unit} found)")
     found = _plural(len(result.files), "file") if mode != "content" else _plural(len(lines), "line")
     return ToolOutput(
-        "\n".join([*shown, *notes]),
+        "\n".join([*kept, *notes]),
         summary=f"{summary} ({found}{', ' + engine if engine == 'rg' else ''})",
         truncated=bool(notes),
     )

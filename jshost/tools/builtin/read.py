@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
-
-import trio
 
 from ..base import Tool, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import MAX_OUTPUT_BYTES, READ_MAX_LINE_CHARS
 from ._paths import check_inside, display, resolve
+from ._proc import off_loop
 
 __all__ = ["DEFAULT_READ_LINES", "ReadTool", "is_binary"]
 
@@ -87,7 +87,7 @@ def _show(raw: bytes, size: int) -> str:
     return line
 
 
-def _read(path: Path, shown: str, offset: int, limit: int) -> ToolOutput:
+def _read(path: Path, shown: str, offset: int, limit: int, *, stop: threading.Event) -> ToolOutput:
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -129,6 +129,8 @@ def _read(path: Path, shown: str, offset: int, limit: int) -> ToolOutput:
         cut_by_bytes = False
         for number, (raw, length) in enumerate(_lines(f), start=1):
             if number < first:
+                if not number % 4096 and stop.is_set():
+                    break  # cancelled while skipping to a far offset
                 continue
             if len(out) >= limit:
                 more = True
@@ -172,6 +174,4 @@ class ReadTool(Tool):
         check_inside(path, workspace)
         shown = display(path, workspace)
         # a slow disk or a huge file must not hold the trio thread; a cancelled read is dropped
-        return await trio.to_thread.run_sync(
-            _read, path, shown, offset, limit, abandon_on_cancel=True
-        )
+        return await off_loop(_read, path, shown, offset, limit)
