@@ -25,12 +25,15 @@ from jshost.tools.mcp_config import approval_key, load_config_file
 
 SCRIPT = "export const meta = { name: 'mcpcheck', description: 'no agents' }\nreturn 'done'\n"
 WORKER = ["--worker", "anthropic", "--base-url", "http://127.0.0.1:9"]
-# A real server: an approved file's servers start with the run (and one that cannot start
-# stops it), so what is approved here must be able to start.
-SERVER = str(Path(__file__).resolve().parent / "mcp_log_server.py")
+SERVER = str(Path(__file__).with_name("mcp_log_server.py"))
+# a real server, so that once the toolbox starts approved servers these runs still succeed
 CONFIG = {
     "mcpServers": {
-        "logs": {"command": sys.executable, "args": [SERVER, "--dir", "${LOGS:-/var/log}"]}
+        "logs": {
+            "command": sys.executable,
+            "args": [SERVER, "--dir", "${LOGS:-/var/log}"],
+            "env": {"LOG_FILE": "${LOGS:-/var/log}/app.log"},
+        }
     }
 }
 
@@ -142,7 +145,7 @@ def piped(ws: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def test_the_confirmation_lists_the_servers_and_yes_approves_them_for_this_run(ws, env):
     term = start(ws, env)
     term.expect(f"mcp: {(ws / '.mcp.json').resolve()} (needs your approval)")
-    term.expect(f"server: logs: {sys.executable} {SERVER} --dir /var/log")
+    term.expect(f"server: logs: {sys.executable} {SERVER} --dir /var/log  (env: LOG_FILE)")
     term.expect("Choose 1-4")
     term.send("1")
     term.expect("done")
