@@ -405,7 +405,7 @@ def _powers(opts: dict[str, Any], worker: Any, *, can_ask: bool) -> list[str]:
     from ..ui.powers import AgentPowers, powers_lines
 
     tools: list[str] | None = None
-    if getattr(worker, "supports_tools", False) and opts.get("tools") is not False:
+    if getattr(worker, "supports_tools", False) and opts.get("tools_on", True):
         from ..tools import builtin  # type: ignore[attr-defined]
 
         tools = list(builtin.BUILTIN_TOOL_NAMES)
