@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 import trio
+from click.testing import CliRunner
 from conftest import script_source
 from test_confirm import env  # noqa: F401 - the terminal's environment, a fixture
 from test_interactive import DEADLINE, screen, shown, until
 
+from jshost.cli import cli
 from jshost.engine import Engine, EngineThread, Limits
 from jshost.permissions.decision import Decision, PermissionRequest
 from jshost.script import parse_script
@@ -309,6 +311,9 @@ def test_watch_shows_an_agent_waiting_for_an_answer(tmp_path):
             assert "#1 waiting" in " ".join(row.split())
             await pilot.press("enter")  # the detail
             text = await shown(pilot, "paused: waiting for your answer")
+            # and inspect, meanwhile, says what the running agent waits on
+            out = CliRunner().invoke(cli, ["inspect", s.run_id, "--agent", "1"]).stdout
+            assert "latest tool call: Bash git push origin main (waiting)" in out
             [pending] = s.asker.pending()
             s.asker.answer(pending.id, "once")
             await until(pilot, lambda: not app.view.agent(1).waiting, "the answer to be stored")
