@@ -189,6 +189,23 @@ def test_the_buttons_answer_with_the_mouse_and_enter_alone_denies():
     assert permission_entries(s.drive(stray_enter), 1)[0]["answer"] == "deny"
 
 
+def test_arrows_and_tab_move_between_the_buttons_and_enter_takes_the_focused_one():
+    s = Session(ONE_ASKS)
+
+    async def scenario(pilot):
+        await question(pilot, "Bash git push origin main")
+        seen = [pilot.app.focused.id]
+        for key in ("left", "left", "left", "tab", "shift+tab", "right"):
+            await pilot.press(key)
+            seen.append(pilot.app.focused.id)
+        assert seen == ["deny", "run", "once", "deny", "once", "deny", "once"]
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.view.finished, "the run's end")
+        await pilot.press("q")
+
+    assert permission_entries(s.drive(scenario), 1)[0]["answer"] == "once"
+
+
 TWO_ASK = """
 return await parallel([
   () => agent('[[sim:tool=Bash rm -rf build => ask]] clean', { label: 'cleaner' }),
