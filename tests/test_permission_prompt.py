@@ -322,6 +322,7 @@ def test_watch_shows_an_agent_waiting_for_an_answer(tmp_path):
             await until(pilot, lambda: app.view is not None and app.view.agent(1) is not None)
             await until(pilot, lambda: app.view.agent(1).waiting, "the stored waiting state")
             assert asking(app) is None  # a watcher answers nothing
+            await shown(pilot, "agents 1 running (1 waiting for an answer) · 0 queued")
             await pilot.press("enter")  # all agents
             text = await shown(pilot, "waiting for your answer: Bash(git push origin main)")
             row = next(line for line in text.splitlines() if "pusher" in line)
