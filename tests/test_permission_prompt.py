@@ -403,3 +403,22 @@ def test_jshost_run_on_a_terminal_asks_and_records_the_answer(tmp_path, env):  #
     [entry] = [e for e in pusher.transcript if e["kind"] == "permission"]
     assert entry["answer"] == "run"
     assert pusher.last_tool is not None and pusher.last_tool["status"] == "ok"
+
+
+def test_the_prompt_shows_the_models_input_inert():
+    s = Session(
+        "return await agent('[[sim:tool=Bash printf \\u001b[2J\\u001b[31mboo\\u0007 => ask]]',"
+        " { label: 'sly\\u202e' })"
+    )
+
+    async def scenario(pilot):
+        await question(pilot, "Bash printf")
+        text = screen(pilot.app)
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+        assert "Bash printf ⟨U+001B⟩[2J⟨U+001B⟩[31mboo⟨U+0007⟩" in text
+        assert "Agent #1 sly⟨U+202E⟩ asks to use a tool" in text
+        await pilot.press("3")
+        await until(pilot, lambda: pilot.app.view.finished, "the run's end")
+        await pilot.press("q")
+
+    assert permission_entries(s.drive(scenario), 1)[0]["answer"] == "deny"
