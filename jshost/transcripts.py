@@ -315,11 +315,15 @@ def transcript_lines(entries: Any, *, results: bool = True) -> list[str]:
                 "once": "allowed once by you",
                 "run": "allowed for this run by you",
                 "deny": "denied by you",
-            }.get(str(answer)) or {
-                "allow": "allowed",
-                "deny": "denied",
-                "ask": "needed your answer; nobody could give it, so denied",
-            }.get(str(e.get("behavior")), str(e.get("behavior", "")))
+            }.get(str(answer))
+            if shown is None:
+                shown = {
+                    "allow": "allowed",
+                    "deny": "denied",
+                    "ask": "needed your answer; nobody could give it, so denied",
+                }.get(str(e.get("behavior")), str(e.get("behavior", "")))
+                if isinstance(answer, str) and answer:  # the worker's note: "nobody to ask"
+                    shown += f" ({answer})"
             line = f"  ? {tool}: {shown}"
             if e.get("rule"):
                 line += f" (rule {e['rule']})"

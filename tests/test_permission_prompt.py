@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 import trio
+from click.testing import CliRunner
 from conftest import script_source
 from test_confirm import env  # noqa: F401 - the terminal's environment, a fixture
 from test_interactive import DEADLINE, screen, shown, until
 
+from jshost.cli import cli
 from jshost.engine import Engine, EngineThread, Limits
 from jshost.permissions.decision import Decision, PermissionRequest
 from jshost.script import parse_script
@@ -187,6 +189,23 @@ def test_the_buttons_answer_with_the_mouse_and_enter_alone_denies():
     assert permission_entries(s.drive(stray_enter), 1)[0]["answer"] == "deny"
 
 
+def test_arrows_and_tab_move_between_the_buttons_and_enter_takes_the_focused_one():
+    s = Session(ONE_ASKS)
+
+    async def scenario(pilot):
+        await question(pilot, "Bash git push origin main")
+        seen = [pilot.app.focused.id]
+        for key in ("left", "left", "left", "tab", "shift+tab", "right"):
+            await pilot.press(key)
+            seen.append(pilot.app.focused.id)
+        assert seen == ["deny", "run", "once", "deny", "once", "deny", "once"]
+        await pilot.press("enter")
+        await until(pilot, lambda: pilot.app.view.finished, "the run's end")
+        await pilot.press("q")
+
+    assert permission_entries(s.drive(scenario), 1)[0]["answer"] == "once"
+
+
 TWO_ASK = """
 return await parallel([
   () => agent('[[sim:tool=Bash rm -rf build => ask]] clean', { label: 'cleaner' }),
@@ -303,12 +322,16 @@ def test_watch_shows_an_agent_waiting_for_an_answer(tmp_path):
             await until(pilot, lambda: app.view is not None and app.view.agent(1) is not None)
             await until(pilot, lambda: app.view.agent(1).waiting, "the stored waiting state")
             assert asking(app) is None  # a watcher answers nothing
+            await shown(pilot, "agents 1 running (1 waiting for an answer) · 0 queued")
             await pilot.press("enter")  # all agents
             text = await shown(pilot, "waiting for your answer: Bash(git push origin main)")
             row = next(line for line in text.splitlines() if "pusher" in line)
             assert "#1 waiting" in " ".join(row.split())
             await pilot.press("enter")  # the detail
             text = await shown(pilot, "paused: waiting for your answer")
+            # and inspect, meanwhile, says what the running agent waits on
+            out = CliRunner().invoke(cli, ["inspect", s.run_id, "--agent", "1"]).stdout
+            assert "latest tool call: Bash git push origin main (waiting)" in out
             [pending] = s.asker.pending()
             s.asker.answer(pending.id, "once")
             await until(pilot, lambda: not app.view.agent(1).waiting, "the answer to be stored")
@@ -380,3 +403,22 @@ def test_jshost_run_on_a_terminal_asks_and_records_the_answer(tmp_path, env):  #
     [entry] = [e for e in pusher.transcript if e["kind"] == "permission"]
     assert entry["answer"] == "run"
     assert pusher.last_tool is not None and pusher.last_tool["status"] == "ok"
+
+
+def test_the_prompt_shows_the_models_input_inert():
+    s = Session(
+        "return await agent('[[sim:tool=Bash printf \\u001b[2J\\u001b[31mboo\\u0007 => ask]]',"
+        " { label: 'sly\\u202e' })"
+    )
+
+    async def scenario(pilot):
+        await question(pilot, "Bash printf")
+        text = screen(pilot.app)
+        assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+        assert "Bash printf ⟨U+001B⟩[2J⟨U+001B⟩[31mboo⟨U+0007⟩" in text
+        assert "Agent #1 sly⟨U+202E⟩ asks to use a tool" in text
+        await pilot.press("3")
+        await until(pilot, lambda: pilot.app.view.finished, "the run's end")
+        await pilot.press("q")
+
+    assert permission_entries(s.drive(scenario), 1)[0]["answer"] == "deny"

@@ -266,10 +266,15 @@ def test_a_version_5_store_is_upgraded_and_its_agents_have_no_transcript(tmp_pat
     db.close()
     with Store(path) as store:
         [agent] = store.agents("wf_old")
-    assert SCHEMA_VERSION >= 6  # v7 (worktrees) came later
+    assert SCHEMA_VERSION >= 6
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert (agent.transcript, agent.last_tool) == ((), None)
     assert agent.to_json()["transcript"] == [] and agent.to_json()["last_tool"] is None
+    # and an upgraded store takes transcripts
+    with Store(path) as store:
+        store._query('UPDATE agents SET transcript = \'[{"kind": "note", "text": "x"}]\'')
+        [agent] = store.agents("wf_old")
+    assert agent.transcript == ({"kind": "note", "text": "x"},)
 
 
 # -- the plain and live views ------------------------------------------------------------------
@@ -378,9 +383,14 @@ def test_one_line_forms_of_a_call():
              "answer": "run"},
             {"kind": "permission", "tool": "Bash", "behavior": "ask", "rule": None,
              "answer": None},
+            {"kind": "permission", "tool": "Bash", "behavior": "deny", "rule": "Bash(rm *)",
+             "answer": ""},
+            {"kind": "permission", "tool": "Edit", "behavior": "deny", "rule": None,
+             "answer": "nobody to ask"},
         ]
     )  # fmt: skip
     assert lines[0] == '  → Read a {"limit": 5}'
     assert lines[1].startswith("  ← 0\n    1\n") and lines[1].endswith("… 18 more lines")
     assert lines[2] == "  ? Bash: allowed for this run by you (rule Bash(ls))"
     assert lines[3] == "  ? Bash: needed your answer; nobody could give it, so denied"
+    assert lines[4:] == ["  ? Bash: denied (rule Bash(rm *))", "  ? Edit: denied (nobody to ask)"]

@@ -435,26 +435,25 @@ def _first_leaf(group: BaseException) -> BaseException:
 def _powers(opts: dict[str, Any], worker: Any, *, can_ask: bool) -> list[str]:
     """The confirmation's "what the agents may do" lines, from the run's options.
 
-    A worker whose agents use tools lists them in ``tool_names`` (None or absent: none); the
-    rule and MCP options are read when the command has them.
+    A worker that can use tools says so (``supports_tools``; the anthropic worker once its
+    tool loop lands): its agents get the built-in tools unless ``--no-tools``. The rule
+    options are read when the command has them; MCP servers have lines of their own.
     """
     from ..ui.powers import AgentPowers, powers_lines
 
-    tools = getattr(worker, "tool_names", None)
-    if opts.get("tools_on", True) and worker.supports_tools:
-        from ..tools.builtin import BUILTIN_TOOL_NAMES
+    tools: list[str] | None = None
+    if getattr(worker, "supports_tools", False) and opts.get("tools_on", True):
+        from ..tools import builtin  # type: ignore[attr-defined]
 
-        tools = BUILTIN_TOOL_NAMES
-    workspace = opts.get("workspace") or os.getcwd()
+        tools = list(builtin.BUILTIN_TOOL_NAMES)
     return powers_lines(
         AgentPowers(
-            tools=None if tools is None else tuple(tools),
+            tools=tools,
             worker=worker.name,
             mode=opts.get("permission_mode") or "default",
-            workspace=str(workspace),
+            workspace=str(opts.get("workspace") or os.getcwd()),
             allowed=tuple(opts.get("allowed_tools") or ()),
             denied=tuple(opts.get("disallowed_tools") or ()),
-            mcp_servers=tuple(opts.get("mcp_servers") or ()),
             can_ask=can_ask,
         )
     )

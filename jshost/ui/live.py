@@ -30,6 +30,7 @@ from .state import (
     count_states,
     phase_summaries,
     tokens_k,
+    waits_for_answer,
 )
 
 __all__ = [
@@ -238,6 +239,9 @@ def agents_line(agents: Iterable[Any], cap: int | None) -> Text:
     c = count_states(agents)
     text = Text("agents ")
     text.append(f"{c['running']} running", style=STATE_STYLE["running"])
+    waiting = sum(1 for a in agents if waits_for_answer(a))
+    if waiting:  # paused on a tool call until a person answers
+        text.append(f" ({waiting} waiting for an answer)", style="bold yellow")
     text.append(f" · {c['queued']} queued · ")
     text.append(f"{c['done']} done", style=STATE_STYLE["done"])
     text.append(" · ")

@@ -37,6 +37,7 @@ __all__ = [
     "tokens_k",
     "view_from_state",
     "view_from_store",
+    "waits_for_answer",
 ]
 
 STATES = ("running", "queued", "done", "failed", "skipped", "cancelled", "cached")
@@ -70,6 +71,13 @@ def tokens_k(n: int) -> str:
     if n < 1_000_000:
         return f"{n / 1000:.1f}k"
     return f"{n / 1_000_000:.2f}M"
+
+
+def waits_for_answer(a: Any) -> bool:
+    """Whether agent ``a`` (a record or a view) is paused on a tool call until a person
+    answers (the interactive view's permission prompt)."""
+    use = getattr(a, "last_tool", None)
+    return a.status == "running" and use is not None and use.status == "waiting"
 
 
 def count_states(agents: Iterable[Any]) -> dict[str, int]:
@@ -253,11 +261,7 @@ class AgentView:
     @property
     def waiting(self) -> bool:
         """Whether the agent is paused on a tool call until a person answers."""
-        return (
-            self.status == "running"
-            and self.last_tool is not None
-            and self.last_tool.status == "waiting"
-        )
+        return waits_for_answer(self)
 
     def elapsed(self, now: float) -> float | None:
         if self.started_at is None:

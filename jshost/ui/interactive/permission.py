@@ -45,7 +45,8 @@ class PermissionScreen(ModalScreen[str | None]):
     """One agent's question: allow this call once, allow it for the rest of the run, or deny.
 
     ``1``/``o`` allow once, ``2``/``a`` allow for this run, ``3``/``d``/``n``/Esc deny; or
-    click. Enter takes the focused button, Deny to begin with: a stray Enter allows nothing.
+    click. Enter takes the focused button, Deny to begin with: a stray Enter allows nothing;
+    ←/→ (↑/↓, Tab) move between the buttons.
     """
 
     AUTO_FOCUS = "#deny"
@@ -53,8 +54,9 @@ class PermissionScreen(ModalScreen[str | None]):
         Binding("1,o", "answer('once')", "allow once"),
         Binding("2,a", "answer('run')", "allow for this run"),
         Binding("3,d,n,escape", "answer('deny')", "deny"),
-        Binding("left,up", "app.focus_previous", "previous", show=False),
-        Binding("right,down,tab", "app.focus_next", "next", show=False),
+        # The screen's own: the app's focus keys are off while a dialog is up (check_action).
+        Binding("left,up,shift+tab", "move(-1)", "previous", show=False),
+        Binding("right,down,tab", "move(1)", "next", show=False),
     ]
     DEFAULT_CSS = """
     PermissionScreen { align: center middle; }
@@ -112,6 +114,11 @@ class PermissionScreen(ModalScreen[str | None]):
         if more != self.more:
             self.more = more
             self.query_one("#ask-more", Static).update(self._more_text())
+
+    def action_move(self, delta: int) -> None:
+        buttons = list(self.query(Button))
+        at = buttons.index(self.focused) if self.focused in buttons else len(buttons) - 1
+        buttons[(at + delta) % len(buttons)].focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
