@@ -124,6 +124,9 @@ async def test_a_tool_call_reads_a_real_file_and_the_answer_comes_from_it(worksp
     (block,) = tool_results(second)
     call = second["messages"][1]["content"][0]
     assert block["tool_use_id"] == call["id"] and not block.get("is_error")
+    # each turn reads the conversation so far from the prompt cache: a breakpoint on its end
+    assert block["cache_control"] == {"type": "ephemeral"}
+    assert first["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     assert [u.status for u in uses] == ["ok"] and uses[0].tool == "Read"
     kinds = [e["kind"] for e in result.transcript]
     assert kinds == ["tool_use", "tool_result", "text"]
@@ -239,6 +242,7 @@ async def test_pause_turn_sends_the_conversation_back_to_go_on(workspace):
         second = server.posts[1]
     assert result.value == "finished"
     assert second["messages"][-1]["role"] == "assistant"
+    assert "cache_control" not in second["messages"][-1]["content"][-1]  # none on its turn
 
 
 def _alive(pid: int) -> bool:

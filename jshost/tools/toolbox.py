@@ -73,8 +73,6 @@ class PolicyLike(Protocol):
 
     def allow_for_run(self, rule: str) -> Any: ...
 
-    def describe(self, workspace: Workspace | None = None) -> list[str]: ...
-
 
 class McpHubLike(Protocol):
     """What the toolbox needs of ``jshost.tools.mcp_servers.McpHub``: an async context
@@ -150,16 +148,6 @@ class Toolbox:
         self._mcp_tools = []
         if stack is not None:
             await stack.aclose()
-
-    def describe(self) -> list[str]:
-        """Lines for the confirmation screen: what the agents may do."""
-        names = [t.name for t in self.builtin]
-        servers = getattr(self.mcp, "servers", None)
-        mcp = f" + MCP servers {', '.join(servers())}" if callable(servers) else ""
-        lines = [f"tools: {', '.join(names)}{mcp}"]
-        lines += self.policy.describe(self.workspace)
-        lines.append(f"turns per agent: at most {self.max_turns}")
-        return lines
 
     def validator(self, tool: Tool) -> Draft202012Validator:
         found = self._validators.get(tool.name)

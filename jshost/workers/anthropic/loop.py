@@ -217,9 +217,11 @@ async def _run_turn(
 def _with_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The conversation with a cache breakpoint on its last block, so that each turn reads the
     turns before it from the prompt cache (tools, system and this one: 3 of the 4 allowed)."""
-    if len(messages) < 2:
-        return messages
     last = messages[-1]
+    if len(messages) < 2 or last["role"] != "user":
+        # After pause_turn the conversation ends with the model's own turn, whose last block
+        # may be one that takes no breakpoint (thinking): that request goes without one.
+        return messages
     content = last["content"]
     if isinstance(content, str):
         content = [{"type": "text", "text": content}]
