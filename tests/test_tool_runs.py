@@ -426,3 +426,21 @@ def test_disallowed_tools_and_bash_command_clamp_of_one_agent_call(tmp_path):
     ran, refused = result.result[1].split(" | ")
     assert ran.splitlines()[0] == "in"
     assert "denied" in refused and "bashCommandClamp" in refused, refused
+
+
+def test_resume_takes_the_tool_options_and_checks_them(tmp_path, env):
+    path = write(tmp_path, "const a = await agent('one')\nthrow new Error('stop here')")
+    with MessagesServer() as server:
+        first = invoke(["run", path, "--yes", "--json", "--base-url", server.url], env)
+        run_id = json.loads(first.stdout.splitlines()[-1])["run_id"]
+        bad = invoke(["resume", run_id, "--yes", "--allowed-tools", "Read(x"], env)
+        asked = len(server.posts)
+        good = invoke(
+            ["resume", run_id, "--yes", "--json", "--base-url", server.url, "--no-tools"], env
+        )
+        assert len(server.posts) == asked  # the cached agent did not run again
+    assert first.exit_code == 1
+    assert bad.exit_code == 2 and bad.stderr.strip().splitlines() == [
+        "jshost: --allowed-tools 'Read(x': unbalanced parenthesis: '(' is never closed"
+    ]
+    assert good.exit_code == 1 and '"agent_cached"' in good.stdout
