@@ -468,3 +468,18 @@ async def test_a_deny_read_rule_hides_files_from_grep_and_glob_too(workspace):
     assert "left out: files the permission rules deny" in texts[0]
     assert "app.py" in texts[1] and "app.py" in texts[2]
     assert blocks[4]["is_error"] is True and "Read(./secrets/**)" in texts[4]
+
+
+async def test_a_turn_with_structured_output_and_other_tools_runs_them_all(workspace):
+    report = workspace / "report.md"
+    calls = [
+        ("Write", {"file_path": str(report), "content": "# findings\n"}),
+        ("StructuredOutput", {"answer": "written to report.md"}),
+    ]
+    model = Model([Reply(calls=calls)])
+    with MessagesServer(model) as server:
+        worker = tooled(server, workspace, permission_mode="acceptEdits")
+        result = await ask(worker, "write it and say so", schema=SCHEMA)
+        assert len(server.posts) == 1  # the valid StructuredOutput ended the agent
+    assert result.value == {"answer": "written to report.md"}
+    assert report.read_text() == "# findings\n"  # the other call of the turn ran
