@@ -270,6 +270,7 @@ def _mcp_file(tmp_path: Path, log: Path, **env: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_an_mcp_tool_serves_agents_under_the_rules(tmp_path, env):
     ws = tmp_path / "ws"
     ws.mkdir()
