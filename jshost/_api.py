@@ -372,6 +372,8 @@ def prepare(
     if asker is not None and (tools is None or tools.asker is None):
         tools = dataclasses.replace(tools or ToolOptions(), asker=asker)
     toolbox = build_toolbox(tools, worker)  # before the store: a bad rule opens no run
+    if toolbox is None and tools is not None and tools.workspace is not None:
+        _workspace_root(tools.workspace)  # a workspace that is not a directory opens no run
 
     recorder = replay = None
     if store is not None:
@@ -390,7 +392,7 @@ def prepare(
             recorder = store.begin_run(**kw)
         else:
             recorder, replay = store.resume_run(resume_id, **kw)
-    return Prepared(
+    prepared = Prepared(
         workflow,
         worker=worker,
         limits=limits,
@@ -401,3 +403,7 @@ def prepare(
         toolbox=toolbox,
         asker=asker,
     )
+    if toolbox is None and tools is not None and tools.workspace is not None:
+        # No tools, but agent types and worktrees still come from the workspace given.
+        prepared.workspace = _workspace_root(tools.workspace)
+    return prepared

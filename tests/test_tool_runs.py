@@ -445,3 +445,29 @@ def test_resume_takes_the_tool_options_and_checks_them(tmp_path, env):
         "jshost: --allowed-tools 'Read(x': unbalanced parenthesis: '(' is never closed"
     ]
     assert good.exit_code == 1 and '"agent_cached"' in good.stdout
+
+
+def test_prepare_gives_the_worker_the_toolbox_with_the_views_asker(tmp_path):
+    from jshost import _api
+    from jshost.engine import NO_ARGS, Limits
+
+    class Person:
+        async def ask(self, request: Any) -> str:
+            return "deny"
+
+    person = Person()
+    workflow = jshost.parse(META + "return 1\n", name="flow.js")
+    worker = AnthropicWorker(api_key=KEY, base_url="http://127.0.0.1:9", config=Config())
+    options = jshost.ToolOptions(workspace=tmp_path, home=tmp_path, max_turns=7)
+    kw = {"worker": worker, "limits": Limits(), "args": NO_ARGS}
+    prepared = _api.prepare(workflow, tools=options, asker=person, **kw)
+    assert prepared.toolbox is not None and worker.toolbox is prepared.toolbox
+    assert prepared.toolbox.asker is person and prepared.toolbox.max_turns == 7
+    assert prepared.workspace == tmp_path.resolve()  # agent types and worktrees start here
+    off = _api.prepare(workflow, tools=jshost.ToolOptions(enabled=False), **kw)
+    assert off.toolbox is None and worker.toolbox is None  # a worker used again keeps none
+    assert off.workspace is None
+    there = _api.prepare(
+        workflow, tools=jshost.ToolOptions(enabled=False, workspace=tmp_path), **kw
+    )
+    assert there.workspace == tmp_path.resolve()
