@@ -483,3 +483,20 @@ async def test_a_turn_with_structured_output_and_other_tools_runs_them_all(works
         assert len(server.posts) == 1  # the valid StructuredOutput ended the agent
     assert result.value == {"answer": "written to report.md"}
     assert report.read_text() == "# findings\n"  # the other call of the turn ran
+
+
+async def test_a_stalled_turn_is_sent_again_without_running_its_tools_twice(workspace):
+    log = workspace / "runs.log"
+    lines: list[str] = []
+    with MessagesServer() as server:
+        server.enqueue(
+            Reply(calls=[("Bash", {"command": f"echo ran >> {log.name}"})]),
+            Reply(hang=True),  # the second turn stalls: sent again
+            Reply(text="done"),
+        )
+        worker = tooled(server, workspace, allowed_tools=["Bash"])
+        result = await ask(worker, "once", stall_ms=300, log=lines.append)
+        assert len(server.posts) == 3
+    assert result.value == "done" and result.attempts == 2
+    assert log.read_text() == "ran\n"  # the tool ran once
+    assert any(line.startswith('[stall] agent "agent" stalled') for line in lines), lines
