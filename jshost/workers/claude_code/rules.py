@@ -1,0 +1,69 @@
+"""Permission rules as the claude-code worker hands them to the program.
+
+The program takes rules as one comma-separated ``--allowedTools``/``--disallowedTools`` value
+and splits it on commas and spaces outside parentheses, so a rule that does not have the shape
+``Tool`` or ``Tool(specifier)`` would silently become other rules (or none). Each rule is
+checked here first; one that is wrong is a usage error naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+__all__ = ["RuleShapeError", "check_rules"]
+
+# A tool name (built-in, or mcp__server__tool), then optionally one parenthesised specifier.
+_RULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*(\((?P<spec>.*)\))?$", re.DOTALL)
+
+
+class RuleShapeError(ValueError):
+    """A permission rule that the program could not read as one rule."""
+
+
+def _problem(rule: str) -> str | None:
+    m = _RULE.match(rule)
+    if m is None:
+        return "a rule is Tool or Tool(specifier), e.g. Read or Bash(git log *)"
+    spec = m.group("spec")
+    if spec is not None:
+        if not spec.strip():
+            return "the specifier in parentheses is empty"
+        depth = 0
+        for ch in spec:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth < 0:
+                return "unbalanced parentheses"
+        if depth:
+            return "unbalanced parentheses"
+    if any(ord(ch) < 32 for ch in rule):
+        return "control characters are not allowed"
+    return None
+
+
+def check_rules(rules: Iterable[str], where: str) -> list[str]:
+    """``rules`` as a list, each checked (see the module docstring).
+
+    Raises:
+        RuleShapeError: the first rule that is wrong, named with ``where`` it came from.
+    """
+    out: list[str] = []
+    for raw in rules:
+        if not isinstance(raw, str):
+            raise RuleShapeError(f"{where}: a rule must be a string, not {type(raw).__name__}")
+        rule = raw.strip()
+        problem = _problem(rule)
+        if problem is None:
+            try:
+                from ...permissions.rules import parse_rule  # type: ignore[import-not-found]
+            except ImportError:
+                pass  # jshost's shared rule parser, where it is installed (helper perms)
+            else:
+                try:
+                    parse_rule(rule, where)
+                except ValueError as exc:
+                    problem = str(exc)
+        if problem is not None:
+            raise RuleShapeError(f"{where}: {rule!r}: {problem}")
+        out.append(rule)
+    return out
