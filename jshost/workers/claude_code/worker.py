@@ -1,0 +1,534 @@
+"""The claude-code worker itself: attempts, options, the permission callback, the schema check.
+
+Imports the SDK (~0.6 s): only ``jshost.workers.claude_code.ClaudeCodeWorker`` reaches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, final
+
+import trio
+from claude_agent_sdk import (
+    AgentDefinition,
+    CanUseToolShadowedWarning,
+    ClaudeAgentOptions,
+    ClaudeSDKError,
+    PermissionResultAllow,
+    PermissionResultDeny,
+    ProcessError,
+    query,
+)
+from jsonschema import Draft202012Validator
+
+from ...config import Config, load_config
+from ...errors import RetryableWorkerError, WorkerError
+from ...permissions.decision import Asker, Decision, PermissionRequest
+from ...records import ToolUse, Usage
+from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
+from ..answers import tool_schema
+from ..base import AgentRejectedError, AgentRequest, AgentResult, Worker, report_tool
+from ..prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM
+from .program import find_program
+from .rules import check_rules
+from .stream import Attempt
+from .transport import SessionTransport
+
+# The SDK logs a program that dies as an error; with no logging set up, Python's last-resort
+# handler would print it over the live view. The worker reports it (with stderr) instead;
+# an application that configures logging still gets the SDK's records.
+logging.getLogger("claude_agent_sdk").addHandler(logging.NullHandler())
+# That allow rules decide before the callback is asked is what jshost wants: say nothing.
+warnings.filterwarnings("ignore", category=CanUseToolShadowedWarning)
+
+__all__ = ["EFFORT_LEVELS", "PERMISSION_MODES", "WORKFLOW_DENIED", "ClaudeCodeWorker"]
+
+EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk", "auto", "bypassPermissions")
+#: tools a workflow agent never gets (reference §6.1): no agents of its own, no workflows
+WORKFLOW_DENIED = ("Agent", "Workflow")
+_NO_OUTPUT = "the program reported success without structured output"
+_MAX_PROBLEMS = 20
+
+
+def _effort(effort: Any) -> str | None:
+    if not isinstance(effort, str):
+        return None
+    level = effort.strip().lower()
+    level = "medium" if level == "med" else level
+    return level if level in EFFORT_LEVELS else None
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _stderr_tail(lines: Iterable[str], n: int = 5) -> str:
+    tail = [line.strip() for line in lines if line.strip()][-n:]
+    return (" — last stderr: " + " | ".join(_clip(x, 200) for x in tail)) if tail else ""
+
+
+class _Watchdog:
+    """The no-progress limit of one attempt: a cancel scope whose deadline moves on progress."""
+
+    def __init__(self, stall: float) -> None:
+        self.stall = stall
+        self.scope = trio.CancelScope(deadline=trio.current_time() + stall)
+        self._held = 0
+
+    def progress(self) -> None:
+        if not self._held:
+            self.scope.deadline = trio.current_time() + self.stall
+
+    @contextlib.contextmanager
+    def held(self) -> Any:
+        """Waiting for a person is not a stall."""
+        self._held += 1
+        self.scope.deadline = math.inf
+        try:
+            yield
+        finally:
+            self._held -= 1
+            self.progress()
+
+
+@dataclasses.dataclass
+class _Plan:
+    model: str
+    effort: str | None = None
+    schema: Any = None
+    tool_schema: dict[str, Any] | None = None
+    wrapped: bool = False
+    validator: Draft202012Validator | None = None
+
+
+@final
+class ClaudeCodeWorker(Worker):
+    """Runs each agent as a Claude Code subagent: the claude program, via claude-agent-sdk.
+
+    Args:
+        cli_path (str | Path | None): the program; found as ``program.find_program`` says
+            when None.
+        config (Config | None): model aliases; read from the config file when None.
+        model (str | None): the run's model (alias or id) for agents that name none.
+        base_url (str | None): the API's base URL for the program (``ANTHROPIC_BASE_URL``).
+        workspace (str | Path | None): the agents' working directory (an agent's own ``cwd``,
+            its worktree, wins); the current directory when None.
+        allowed_tools, disallowed_tools (Sequence[str]): permission rules (``Read``,
+            ``Bash(git log *)``), checked here and passed to the program.
+        permission_mode (str): the program's permission mode; ``acceptEdits`` as the
+            reference's workflow agents.
+        setting_sources (Sequence[str]): Claude Code settings files the program reads
+            (``user``, ``project``, ``local``); none by default.
+        mcp_servers (Mapping[str, dict]): approved MCP server configs, by name; the program
+            loads these and no others (``--strict-mcp-config``).
+        asker (Asker | None): answers calls the rules say to ask about; None: denied.
+        env (Mapping[str, str] | None): extra environment for the program.
+        structured_output_cap (int): failed StructuredOutput calls before ``agent({schema})``
+            rejects (the program's ``MAX_STRUCTURED_OUTPUT_RETRIES``).
+        attempts (int): attempts per agent; backoff (float): seconds before the 2nd, doubled.
+        stall (float): seconds without a message before an attempt is abandoned.
+        max_turns (int | None): the program's ``--max-turns``.
+    """
+
+    name = "claude-code"
+    supports_schema = True
+    description = (
+        "Claude Code subagents (the claude program via claude-agent-sdk; ~200 MB per agent)"
+    )
+
+    def __init__(
+        self,
+        *,
+        cli_path: str | Path | None = None,
+        config: Config | None = None,
+        model: str | None = None,
+        base_url: str | None = None,
+        workspace: str | Path | None = None,
+        allowed_tools: Sequence[str] = (),
+        disallowed_tools: Sequence[str] = (),
+        permission_mode: str = "acceptEdits",
+        setting_sources: Sequence[str] = (),
+        mcp_servers: Mapping[str, dict[str, Any]] | None = None,
+        asker: Asker | None = None,
+        env: Mapping[str, str] | None = None,
+        structured_output_cap: int = STRUCTURED_OUTPUT_CAP,
+        attempts: int = 6,
+        backoff: float = 0.5,
+        stall: float = 180.0,
+        max_turns: int | None = None,
+    ) -> None:
+        if permission_mode not in PERMISSION_MODES:
+            raise ValueError(
+                f"permission mode {permission_mode!r} is not one of {', '.join(PERMISSION_MODES)}"
+            )
+        if structured_output_cap < 1 or attempts < 1 or stall <= 0:
+            raise ValueError("structured_output_cap and attempts must be ≥ 1, stall > 0")
+        bad = [s for s in setting_sources if s not in ("user", "project", "local")]
+        if bad:
+            raise ValueError(f"unknown settings source {bad[0]!r} (user, project, local)")
+        program, problem = find_program(env or {}, str(cli_path) if cli_path else None)
+        if program is None:
+            raise ValueError(problem)
+        self.cli_path = program
+        self.config = config if config is not None else load_config()
+        self.default_model = self.config.resolve_model(model)
+        self.base_url = base_url
+        self.workspace = Path(workspace).absolute() if workspace is not None else None
+        self.allowed_tools = check_rules(allowed_tools, "allowed tools")
+        self.disallowed_tools = check_rules(disallowed_tools, "disallowed tools")
+        self.permission_mode = permission_mode
+        self.setting_sources = list(dict.fromkeys(setting_sources))
+        self.mcp_servers = dict(mcp_servers or {})
+        self.asker = asker
+        self.structured_output_cap = structured_output_cap
+        self.attempts = attempts
+        self.backoff = backoff
+        self.stall = stall
+        self.max_turns = max_turns
+        self._env = {**(env or {}), "MAX_STRUCTURED_OUTPUT_RETRIES": str(structured_output_cap)}
+        if base_url:
+            self._env["ANTHROPIC_BASE_URL"] = base_url
+        self._run_rules: list[str] = []  # "allow for this run" answers
+        self._noted: set[str] = set()
+
+    def describe(self) -> str:
+        where = f", {self.base_url}" if self.base_url else ""
+        sources = ",".join(self.setting_sources) or "none"
+        return (
+            f"claude-code worker (default model {self.default_model}{where}; "
+            f"Claude Code settings: {sources})"
+        )
+
+    def model_name(self, model: str | None) -> str | None:
+        if model in (None, "inherit"):
+            return self.default_model
+        try:
+            return self.config.resolve_model(model)
+        except ValueError:
+            return model
+
+    # -- one agent ---------------------------------------------------------------------------
+
+    async def run(self, request: AgentRequest) -> AgentResult:
+        if request.schema is not None and (problem := schema_problem(request.schema)):
+            raise AgentRejectedError(problem, name="TypeError")
+        try:
+            model = (
+                self.default_model
+                if request.model in (None, "inherit")
+                else self.config.resolve_model(request.model)
+            )
+        except ValueError as exc:
+            raise AgentRejectedError(str(exc), name="TypeError") from None
+        plan = _Plan(model=model, effort=_effort(request.effort))
+        if request.effort is not None and plan.effort is None:
+            self._note(
+                request,
+                f"effort:{request.effort!r}",
+                f"[{request.label}] effort "
+                f"{request.effort!r} is not a Claude Code level ({', '.join(EFFORT_LEVELS)}): "
+                "not applied",
+            )
+        if request.schema is not None:
+            plan.schema = request.schema
+            plan.tool_schema, plan.wrapped = tool_schema(request.schema)
+            plan.validator = Draft202012Validator(request.schema)
+
+        usage, transcript, model_used = Usage(), [], model
+        reasons: list[str] = []
+        for attempt in range(1, self.attempts + 1):
+            state = Attempt(base=usage)
+            try:
+                value = await self._attempt(request, plan, state)
+            except RetryableWorkerError as exc:
+                reasons.append(str(exc))
+            except WorkerError as exc:
+                usage, model_used = usage + state.usage, state.model or model_used
+                exc.usage, exc.model, exc.attempts = usage, model_used, attempt
+                exc.transcript = (*transcript, *state.transcript)
+                raise
+            else:
+                usage, model_used = usage + state.usage, state.model or model_used
+                transcript += state.transcript
+                return AgentResult(
+                    value=value,
+                    usage=usage,
+                    model=model_used,
+                    attempts=attempt,
+                    transcript=tuple(transcript),
+                )
+            usage, model_used = usage + state.usage, state.model or model_used
+            transcript += state.transcript
+            transcript.append({"kind": "note", "text": f"attempt {attempt} failed: {reasons[-1]}"})
+            if attempt < self.attempts:
+                self._log(
+                    request,
+                    f'[retry] agent "{request.label}": {reasons[-1]} — retrying '
+                    f"({attempt}/{self.attempts - 1})",
+                )
+                await trio.sleep(min(self.backoff * 2 ** (attempt - 1), 8.0))
+        if all(r.startswith(_NO_OUTPUT) for r in reasons):
+            error: WorkerError = AgentRejectedError(
+                "agent({schema}): subagent completed without calling StructuredOutput "
+                f"(on all {self.attempts} attempts)"
+            )
+        else:
+            error = WorkerError(f"{reasons[-1]} (gave up after {self.attempts} attempts)")
+        error.usage, error.model, error.attempts = usage, model_used, self.attempts
+        error.transcript = tuple(transcript)
+        raise error
+
+    def _options(self, request: AgentRequest, plan: _Plan, state: Attempt) -> ClaudeAgentOptions:
+        cwd = getattr(request, "cwd", None) or self.workspace or Path.cwd()
+        extra: dict[str, str | None] = {"no-session-persistence": None}
+        agents = None
+        if request.agent_type:
+            extra["agent"] = request.agent_type
+            agents = _agent_definition(request)
+        disallowed = [
+            *WORKFLOW_DENIED,
+            *self.disallowed_tools,
+            *check_rules(getattr(request, "disallowed_tools", None) or (), "disallowedTools"),
+        ]
+        return ClaudeAgentOptions(
+            cli_path=str(self.cli_path),
+            cwd=str(cwd),
+            system_prompt={
+                "type": "preset",
+                "preset": "claude_code",
+                "append": SCHEMA_SYSTEM if plan.schema is not None else PLAIN_SYSTEM,
+            },
+            model=plan.model,
+            effort=plan.effort,  # type: ignore[arg-type]
+            allowed_tools=[*self.allowed_tools, *self._run_rules],
+            disallowed_tools=list(dict.fromkeys(disallowed)),
+            permission_mode=self.permission_mode,  # type: ignore[arg-type]
+            setting_sources=list(self.setting_sources),  # type: ignore[arg-type]
+            mcp_servers=dict(self.mcp_servers),  # type: ignore[arg-type]
+            strict_mcp_config=True,
+            output_format=(
+                {"type": "json_schema", "schema": plan.tool_schema}
+                if plan.tool_schema is not None
+                else None
+            ),
+            include_partial_messages=True,
+            can_use_tool=self._asking(request, state),
+            stderr=state.stderr.append,
+            extra_args=extra,
+            env=dict(self._env),
+            max_turns=self.max_turns,
+            agents=agents,
+        )
+
+    async def _attempt(self, request: AgentRequest, plan: _Plan, state: Attempt) -> Any:
+        """One run of the program; its value, or the reason it failed (a WorkerError)."""
+        options = self._options(request, plan, state)
+        # The transport needs the flag query() would add for a can_use_tool callback.
+        transport = SessionTransport(
+            prompt=request.prompt,
+            options=dataclasses.replace(options, permission_prompt_tool_name="stdio"),
+        )
+        state.watchdog = watchdog = _Watchdog((request.stall_ms or self.stall * 1000) / 1000)
+        failure: str | None = None
+        with watchdog.scope:
+            try:
+                async with contextlib.aclosing(
+                    query(prompt=request.prompt, options=options, transport=transport)
+                ) as messages:
+                    try:
+                        async for message in messages:
+                            watchdog.progress()
+                            state.see(message)
+                    except BaseException:
+                        transport.kill()  # now, not after the SDK's grace periods
+                        raise
+            except ProcessError as exc:
+                if state.result is None:
+                    code = f" (exit code {exc.exit_code})" if exc.exit_code is not None else ""
+                    failure = f"the Claude Code program stopped{code}"
+            except ClaudeSDKError as exc:
+                failure = f"the Claude Code program failed: {_clip(str(exc))}"
+        if watchdog.scope.cancelled_caught:
+            raise RetryableWorkerError(
+                f"stalled (no message from the program for {watchdog.stall:g}s)"
+            )
+        if failure is None and state.result is None:
+            failure = "the Claude Code program ended without a result"
+        if failure is not None:
+            raise RetryableWorkerError(failure + _stderr_tail(state.stderr))
+        self._cost_note(state)
+        return await self._value(plan, state)
+
+    async def _value(self, plan: _Plan, state: Attempt) -> Any:
+        result = state.result
+        if result.is_error:
+            raise _result_error(result, self.structured_output_cap)
+        if plan.schema is None:
+            return result.result if isinstance(result.result, str) else ""
+        output = result.structured_output
+        if output is None:
+            raise RetryableWorkerError(_NO_OUTPUT)
+        value, problems = await trio.to_thread.run_sync(
+            _check, plan, output, abandon_on_cancel=True
+        )
+        if problems:
+            raise RetryableWorkerError(
+                "the program's structured output does not match the schema: " + "; ".join(problems)
+            )
+        return value
+
+    # -- permissions -------------------------------------------------------------------------
+
+    def _asking(self, request: AgentRequest, state: Attempt) -> Any:
+        async def can_use_tool(tool: str, tool_input: dict[str, Any], context: Any) -> Any:
+            suggestion = _suggested_rule(getattr(context, "suggestions", None) or [])
+            reason = getattr(context, "decision_reason", None) or f"no rule allows {tool}"
+            asker = self.asker
+            if asker is None:
+                toolbox = getattr(self, "toolbox", None)  # the run's, once the pipeline sets one
+                asker = getattr(toolbox, "asker", None)
+            blocked = getattr(context, "blocked_path", None) or next(
+                (
+                    tool_input[k]
+                    for k in ("file_path", "notebook_path", "path")
+                    if isinstance(tool_input.get(k), str)
+                ),
+                None,
+            )
+            decision = Decision("ask", str(reason), source="claude-code", suggestion=suggestion)
+            answer = "deny"
+            if asker is not None:
+                report_tool(ToolUse(tool, tool_input, "waiting", summary=f"asking: {reason}"))
+                with state.watchdog.held():
+                    answer = await asker.ask(
+                        PermissionRequest(
+                            request.index,
+                            request.label,
+                            tool,
+                            tool_input,
+                            decision,
+                            (str(blocked),) if blocked else (),
+                        )
+                    )
+            state.transcript.append(
+                {
+                    "kind": "permission",
+                    "tool": tool,
+                    "behavior": "ask",
+                    "rule": suggestion,
+                    "answer": answer,
+                }
+            )
+            if answer == "once":
+                return PermissionResultAllow(updated_input=tool_input)
+            if answer == "run":
+                if suggestion and suggestion not in self._run_rules:
+                    self._run_rules.append(suggestion)  # later agents start with it
+                return PermissionResultAllow(
+                    updated_input=tool_input,
+                    updated_permissions=list(getattr(context, "suggestions", None) or []),
+                )
+            state.denied(getattr(context, "tool_use_id", None))
+            why = "denied by the user" if asker is not None else "nobody to ask (no asker)"
+            return PermissionResultDeny(
+                message=f"Permission to use {tool} was not given: {reason}; {why}."
+            )
+
+        return can_use_tool
+
+    # -- narration ---------------------------------------------------------------------------
+
+    def _cost_note(self, state: Attempt) -> None:
+        cost = getattr(state.result, "total_cost_usd", None)
+        if isinstance(cost, int | float) and not isinstance(cost, bool):
+            state.transcript.append(
+                {
+                    "kind": "note",
+                    "text": f"Claude Code's own cost figure for this attempt: ${cost:.6f}",
+                    "cost_usd": float(cost),
+                }
+            )
+
+    @staticmethod
+    def _log(request: AgentRequest, line: str) -> None:
+        if request.log is not None:
+            request.log(line)
+
+    def _note(self, request: AgentRequest, key: str, line: str) -> None:
+        if key not in self._noted:
+            self._noted.add(key)
+            self._log(request, line)
+
+
+def _check(plan: _Plan, output: Any) -> tuple[Any, list[str]]:
+    """The value in the program's structured output, and what is wrong with it."""
+    assert plan.validator is not None
+    if plan.wrapped:
+        if not isinstance(output, dict) or "value" not in output:
+            return None, ["$: the wrapped output has no 'value'"]
+        value, prefix = output["value"], "$.value"
+    else:
+        value, prefix = output, "$"
+    errors = sorted(plan.validator.iter_errors(value), key=lambda e: e.json_path)
+    problems = [_clip(f"{prefix}{e.json_path[1:]}: {e.message}") for e in errors]
+    if len(problems) > _MAX_PROBLEMS:
+        problems = [*problems[:_MAX_PROBLEMS], f"… and {len(problems) - _MAX_PROBLEMS} more"]
+    return value, problems
+
+
+def _result_error(result: Any, cap: int) -> WorkerError:
+    """The failure a result with ``is_error`` means."""
+    subtype = str(result.subtype or "")
+    errors = [str(e) for e in (result.errors or []) if e]
+    text = _clip(str(result.result or "; ".join(errors) or subtype))
+    if subtype == "error_max_structured_output_retries":
+        return AgentRejectedError(structured_output_cap_message(text, cap))
+    if subtype == "error_max_turns":
+        return WorkerError(f"the agent used all its turns ({text})")
+    status = result.api_error_status
+    if isinstance(status, int):
+        hint = " (check ANTHROPIC_API_KEY or the Claude Code login)" if status in (401, 403) else ""
+        if 400 <= status < 500 and status not in (408, 409, 429):
+            return WorkerError(f"{text}{hint}")
+        return RetryableWorkerError(text)
+    return RetryableWorkerError(f"{subtype or 'error'}: {text}")
+
+
+def _suggested_rule(suggestions: Sequence[Any]) -> str | None:
+    """The first ``Tool(content)`` rule among the program's permission suggestions."""
+    for update in suggestions:
+        for rule in getattr(update, "rules", None) or []:
+            tool = getattr(rule, "tool_name", None)
+            if not tool:
+                continue
+            content = getattr(rule, "rule_content", None)
+            return f"{tool}({content})" if content else str(tool)
+    return None
+
+
+def _agent_definition(request: AgentRequest) -> dict[str, AgentDefinition] | None:
+    """The agent type jshost found for this agent (``AgentRequest.agent_definition``), as the
+    program's own definition, so it runs without the program reading settings files."""
+    found = getattr(request, "agent_definition", None)
+    name = request.agent_type
+    if found is None or not name:
+        return None
+    tools = getattr(found, "tools", None)
+    denied = getattr(found, "disallowed_tools", None)
+    return {
+        name: AgentDefinition(
+            description=str(getattr(found, "description", "") or name),
+            prompt=str(getattr(found, "system_prompt", "") or ""),
+            tools=list(tools) if tools else None,
+            disallowedTools=list(denied) if denied else None,
+            model=getattr(found, "model", None),
+            permissionMode=getattr(found, "permission_mode", None),
+        )
+    }

@@ -1,0 +1,140 @@
+"""``--worker claude-code`` from the command line: a sample workflow end to end against the fake
+program (tests/fake_claude.py), and the one-line refusals when the extra or program is missing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from procs import finish, jshost
+
+FAKE = Path(__file__).parent / "fake_claude.py"
+
+SAMPLE = """\
+export const meta = { name: "cc-sample", description: "a fan-out and a schema" };
+phase("ask");
+const [a, b] = await parallel([
+  () => agent("say one", { label: "one" }),
+  () => agent("say two [[fake {\\"text\\": \\"TWO\\", \\"cost\\": 0.5}]]", {
+    label: "two",
+    model: "haiku",
+  }),
+]);
+phase("count");
+const n = await agent("count", {
+  label: "count",
+  schema: { type: "array", items: { type: "integer" }, minItems: 3 },
+});
+return { a, b, n };
+"""
+
+
+def test_a_sample_workflow_runs_on_the_claude_code_worker(tmp_path):
+    script = tmp_path / "sample.js"
+    script.write_text(SAMPLE)
+    argv_log = tmp_path / "argv.jsonl"
+    env = {"JSHOST_CLAUDE_PATH": str(FAKE), "FAKE_CLAUDE_ARGV": str(argv_log)}
+    proc = jshost(
+        tmp_path, "run", str(script), "--worker", "claude-code", "--yes", "--json", env=env
+    )
+    code, out, err = finish(proc)
+    assert code == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["status"] == "completed"
+    assert summary["result"] == {"a": "echo: say one", "b": "TWO", "n": [4, 4, 4]}
+    assert summary["cost_usd_reported"] == 0.5 + 2 * 0.00013
+    assert set(summary["cost_usd_estimate"]) == {"claude-sonnet-5-5", "claude-haiku-5-5"}
+    runs = [json.loads(line) for line in argv_log.read_text().splitlines()]
+    assert len(runs) == 3 and all("--no-session-persistence" in argv for argv in runs)
+    # the text summary puts the program's figure beside the list-price estimate
+    proc = jshost(tmp_path, "run", str(script), "--worker", "claude-code", "--yes", env=env)
+    code, out, err = finish(proc)
+    assert code == 0, err
+    lines = err.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("cost (estimate"))
+    assert lines[at + 1] == "cost reported by Claude Code: $0.500"
+
+
+def _refused(tmp_path: Path, env: dict[str, str], *prefix: str) -> str:
+    script = tmp_path / "one.js"
+    script.write_text(
+        'export const meta = {name: "one", description: "d"};\nreturn await agent("x");\n'
+    )
+    proc = jshost(
+        tmp_path, *prefix, "run", str(script), "--worker", "claude-code", "--yes", env=env
+    )
+    code, out, err = finish(proc)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "runs.db").exists() or "agent" not in out
+    return err.strip()
+
+
+def test_a_missing_program_is_one_line_and_exit_2(tmp_path):
+    err = _refused(tmp_path, {"JSHOST_CLAUDE_PATH": str(tmp_path / "no-such-claude")})
+    missing = str(tmp_path / "no-such-claude")
+    assert err == f"jshost: JSHOST_CLAUDE_PATH={missing!r} is not an executable file"
+
+
+def test_a_missing_extra_is_one_line_and_exit_2(tmp_path):
+    # The package made unimportable, as where the extra was never installed.
+    hide = "import sys; sys.modules['claude_agent_sdk'] = None; from jshost.cli import main; main()"
+    script = tmp_path / "one.js"
+    script.write_text(
+        'export const meta = {name: "one", description: "d"};\nreturn await agent("x");\n'
+    )
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
+    env["JSHOST_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", hide, "run", str(script), "--worker", "claude-code", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        "jshost: the claude-code worker needs the claude-agent-sdk package: "
+        "pip install 'jshost[claude-code]'"
+    )
+    listed = subprocess.run(
+        [sys.executable, "-c", hide, "workers"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (
+        "claude-code  (jshost) not ready: the claude-code worker needs the claude-agent-sdk"
+        in listed.stdout
+    )
+
+
+def test_a_bad_settings_source_is_one_line_and_exit_2(tmp_path):
+    err = _refused(
+        tmp_path, {"JSHOST_CLAUDE_PATH": str(FAKE), "JSHOST_CLAUDE_SETTING_SOURCES": "user,team"}
+    )
+    assert err == (
+        "jshost: JSHOST_CLAUDE_SETTING_SOURCES: 'team' is not a settings source "
+        "(user, project, local)"
+    )
+
+
+def test_setting_sources_reach_the_program(tmp_path):
+    script = tmp_path / "one.js"
+    script.write_text(
+        'export const meta = {name: "one", description: "d"};\nreturn await agent("x");\n'
+    )
+    argv_log = tmp_path / "argv.jsonl"
+    env = {
+        "JSHOST_CLAUDE_PATH": str(FAKE),
+        "FAKE_CLAUDE_ARGV": str(argv_log),
+        "JSHOST_CLAUDE_SETTING_SOURCES": "user, project",
+    }
+    code, _, err = finish(
+        jshost(tmp_path, "run", str(script), "--worker", "claude-code", "--yes", env=env)
+    )
+    assert code == 0, err
+    (argv,) = [json.loads(line) for line in argv_log.read_text().splitlines()]
+    assert "--setting-sources=user,project" in argv
+    assert "Claude Code settings: user,project" in err
