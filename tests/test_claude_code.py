@@ -188,7 +188,7 @@ def test_a_text_agent_gets_the_answer_usage_cost_and_the_flags_it_needs(tmp_path
     assert flag(argv, "--permission-mode") == "acceptEdits"
     assert flag(argv, "--setting-sources") == ""  # no settings files unless asked for
     assert flag(argv, "--allowedTools") == "Read,Bash(git log *)"
-    assert flag(argv, "--disallowedTools") == "Agent,Workflow"
+    assert flag(argv, "--disallowedTools") == "Agent,Workflow,AskUserQuestion"
     assert "--no-session-persistence" in argv and "--strict-mcp-config" in argv
     assert "--include-partial-messages" in argv
     assert "verbatim, as a string" in flag(argv, "--append-system-prompt")

@@ -51,8 +51,9 @@ __all__ = ["EFFORT_LEVELS", "PERMISSION_MODES", "WORKFLOW_DENIED", "ClaudeCodeWo
 
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk", "auto", "bypassPermissions")
-#: tools a workflow agent never gets (reference §6.1): no agents of its own, no workflows
-WORKFLOW_DENIED = ("Agent", "Workflow")
+#: tools a workflow agent never gets (reference §6.1): no agents or workflows of its own, and
+#: no questions to a user (nobody reads them: the script gets the answer)
+WORKFLOW_DENIED = ("Agent", "Workflow", "AskUserQuestion")
 _NO_OUTPUT = "the program reported success without structured output"
 _MAX_PROBLEMS = 20
 
@@ -347,7 +348,7 @@ class ClaudeCodeWorker(Worker):
                             watchdog.progress()
                             state.see(message)
                     except BaseException:
-                        transport.kill()  # now, not after the SDK's grace periods
+                        transport.stop()  # now, not after the SDK's grace periods
                         raise
             except ProcessError as exc:
                 if state.result is None:
