@@ -112,7 +112,32 @@ async def main(out: dict[str, Any]) -> None:
             "results": [e["content"] for e in result.transcript if e["kind"] == "tool_result"],
         }
 
-        # 4. cancelled while a Bash command runs: the program and the command are gone at once
+        # 4. a read outside the workspace: the program asks, the run's asker answers
+        class Asker:
+            def __init__(self) -> None:
+                self.asked: list[Any] = []
+
+            async def ask(self, request: Any) -> str:
+                self.asked.append(request)
+                return "once"
+
+        worker.asker = asker = Asker()
+        outside = home / "outside.txt"
+        outside.write_text("plum\n")
+        server.enqueue(
+            Reply(tool_input={"file_path": str(outside)}, tool_name="Read"), Reply(text="plum")
+        )
+        seen.clear()
+        result = await worker.run(AgentRequest(index=4, prompt="read it", label="ask"))
+        out["ask"] = {
+            "value": result.value,
+            "asked": [(r.tool, r.decision.reason, r.decision.suggestion) for r in asker.asked],
+            "reported": [(u.tool, u.status) for u in seen],
+            "results": [e["content"] for e in result.transcript if e["kind"] == "tool_result"],
+        }
+        worker.asker = None
+
+        # 5. cancelled while a Bash command runs: the program and the command are gone at once
         command = f"python3 -c 'import time; time.sleep({MARKER})'"
         server.enqueue(Reply(tool_input={"command": command}, tool_name="Bash"))
         found: dict[str, Any] = {}

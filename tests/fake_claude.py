@@ -14,7 +14,8 @@ What it does comes from a directive in the prompt, ``[[fake {json}]]`` (default:
 - ``text``: the answer's text; ``usage``: ``[input, output]`` tokens; ``cost``: dollars.
 - ``output``: the structured output to give when a schema is asked for (default: a value
   made up from the schema); ``no_output``: report success without it.
-- ``tool``: ``[name, input, result text]`` — a tool call and its result before the answer;
+- ``tool``: ``[name, input, result text]`` — a tool call and its result before the answer
+  (``tool_sleep`` seconds apart);
   ``ask``: ask ``can_use_tool`` about that call first (denied: the result is an error).
 - ``api_error``: an HTTP status: the answer is an API error result.
 - ``die``: exit with this code mid-stream, after writing ``stderr`` lines;
@@ -457,6 +458,7 @@ def main() -> int:
             denied = inner.get("behavior") != "allow"
             if denied:
                 result_text = inner.get("message", "denied")
+        time.sleep(float(script.get("tool_sleep", 0)))
         player.tool_result(call_id, result_text, denied)
 
     schema_text = flag(argv, "--json-schema")

@@ -420,3 +420,11 @@ def test_cancellation_kills_the_program_and_its_children_within_a_second(tmp_pat
 def test_a_stalled_program_is_abandoned_and_retried(tmp_path, fake_env):
     with pytest.raises(WorkerError, match=r"stalled .*gave up after 2 attempts"):
         run(worker(tmp_path, attempts=2), directive(sleep=30), stall_ms=300)
+
+
+def test_a_tool_at_work_is_not_a_stall(tmp_path, fake_env):
+    # The fake sends the tool call, then stays silent for 1 s before its result: longer than
+    # stallMs, but a running tool has a timeout of its own.
+    script = directive(tool=["Bash", {"command": "make"}, "built"], tool_sleep=1.0, text="built it")
+    result = run(worker(tmp_path, attempts=1), script, stall_ms=400)
+    assert result.value == "built it"

@@ -70,6 +70,13 @@ def test_the_real_program_answers_uses_tools_and_stops_at_once():
     assert seen["tool"]["value"] == "tangerine"
     assert seen["tool"]["reported"] == [["Read", "ok"]]
     assert "tangerine" in seen["tool"]["results"][0]
+    # a read outside the workspace was put to the run's asker, allowed once, and ran
+    ask = seen["ask"]
+    assert ask["value"] == "plum"
+    assert [a[0] for a in ask["asked"]] == ["Read"]
+    assert "outside" in ask["asked"][0][1]
+    assert ask["reported"] == [["Read", "waiting"], ["Read", "ok"]]
+    assert "plum" in ask["results"][0]
     # cancelled while its Bash command ran: back within a second, nothing left running
     cancel = seen["cancel"]
     assert cancel["sleepers"], "the Bash command never started"

@@ -81,6 +81,11 @@ class Attempt:
             return usage_of(self.result.usage)
         return self.done + self.current
 
+    @property
+    def tools_running(self) -> bool:
+        """Whether a tool call has started and not yet come back."""
+        return any(name != STRUCTURED_TOOL for name, _, _ in self._calls.values())
+
     def denied(self, tool_use_id: str | None) -> None:
         """The permission callback refused this call."""
         if tool_use_id:

@@ -83,9 +83,10 @@ class _Watchdog:
         self.scope = trio.CancelScope(deadline=trio.current_time() + stall)
         self._held = 0
 
-    def progress(self) -> None:
-        if not self._held:
-            self.scope.deadline = trio.current_time() + self.stall
+    def progress(self, *, busy: bool = False) -> None:
+        if self._held:
+            return
+        self.scope.deadline = math.inf if busy else trio.current_time() + self.stall
 
     @contextlib.contextmanager
     def held(self) -> Any:
@@ -345,8 +346,10 @@ class ClaudeCodeWorker(Worker):
                 ) as messages:
                     try:
                         async for message in messages:
-                            watchdog.progress()
                             state.see(message)
+                            # A tool at work sends nothing until it is done, and has a timeout
+                            # of its own (Bash: 2 min by default): that silence is no stall.
+                            watchdog.progress(busy=state.tools_running)
                     except BaseException:
                         transport.stop()  # now, not after the SDK's grace periods
                         raise
