@@ -103,6 +103,12 @@ class Prepared:
         self.run_id: str | None = getattr(recorder, "run_id", None)
         self._saved: list[Any] = []
         self._saved_lock = threading.Lock()
+        #: where agent types are discovered from and isolated agents' worktrees are made (None:
+        #: the current directory), and the user's home for ~/.claude/agents (None: the real one)
+        self.workspace: Path | None = None
+        self.home: Path | None = None
+        #: the permission rules' say on an agent type: ``denial(name) -> (rule, source) | None``
+        self.agent_type_denial: Callable[[str], tuple[str, str] | None] | None = None
 
     def _saved_workflows(self) -> list[Any]:
         # Discovered once per run, not per workflow('name') call: a script that misses in a
@@ -119,6 +125,12 @@ class Prepared:
 
         found = find_workflow(name, workflows=self._saved_workflows())
         return None if found is None else found.path
+
+    def _agent_types(self) -> Any:
+        # Called once a run by the engine, in a worker thread, at the first agentType.
+        from .agent_types import discover_agent_types
+
+        return discover_agent_types(self.workspace, home=self.home)
 
     def engine(self, sink: ev.Sink | None = None) -> Engine:
         """The engine for this run, publishing its events to ``sink``."""
@@ -137,6 +149,9 @@ class Prepared:
             model_policy=ModelPolicy.from_env(),
             resolve_workflow=self._resolve_workflow,
             workflow_names=lambda: [wf.name for wf in self._saved_workflows()],
+            agent_types=self._agent_types,
+            agent_type_denial=self.agent_type_denial,
+            workspace=self.workspace,
         )
 
     async def serve(self, engine: Engine) -> RunOutcome:

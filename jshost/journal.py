@@ -89,6 +89,8 @@ class Replay:
     started: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     disabled: bool = False
+    #: key → (path, branch) of the worktree the latest session kept for that call, still there
+    worktrees: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_entries(cls, entries: Iterable[JournalEntry]) -> Replay:

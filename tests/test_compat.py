@@ -302,10 +302,18 @@ def test_default_concurrency_is_16_whatever_the_cpu_count(tmp_path):
     assert out[-1]["peak_concurrency"] == 16
 
 
-def test_an_agent_type_is_passed_on_not_refused(tmp_path):
-    # Difference D10: no agent registry yet, so no agentType is unknown.
-    status, summary = run_json(write(tmp_path, "return await agent('x', { agentType: 'nope' })\n"))
+def test_an_unknown_agent_type_throws_the_references_message(tmp_path, monkeypatch):
+    # §3.1: an agentType that names no agent file (nor a built-in type) rejects, catchably.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    body = "return await agent('x', { agentType: 'nope' }).catch(e => e.message)\n"
+    status, summary = run_json(write(tmp_path, body))
     assert (status, summary["status"]) == (0, "completed")
+    assert summary["result"] == (
+        "agent({agentType}): agent type 'nope' not found. "
+        "Available agents: Explore, general-purpose"
+    )
 
 
 # -- docs/COMPATIBILITY.md cannot rot ---------------------------------------------------------

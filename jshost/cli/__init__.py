@@ -69,6 +69,7 @@ def _internal_error(exc: BaseException) -> None:
 
 
 def _register() -> None:
+    from .agents import agents_cmd
     from .check import show_cmd, validate_cmd
     from .library import list_cmd, save_cmd
     from .plan import plan_cmd
@@ -88,6 +89,7 @@ def _register() -> None:
         show_cmd,
         watch_cmd,
         workers_cmd,
+        agents_cmd,
     ):
         cli.add_command(command)
     cli.add_command(plan_cmd)
@@ -104,6 +106,7 @@ def _register() -> None:
         "watch": "Follow a run live from another terminal.",
         "workers": "List the model workers, built-in and plugins.",
         "plan": "Estimate agents, tokens and cost of a run.",
+        "agents": "List the agent types agentType can name.",
     }
     for name, text in short_help.items():
         cli.commands[name].short_help = text

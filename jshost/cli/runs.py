@@ -201,6 +201,11 @@ def inspect_cmd(
         out = run.to_json(full=True)
         out["counts"] = out.pop("agents")
         out["agents"] = [a.to_json() for a in agents]
+        out["kept_worktrees"] = [
+            {"agent": a.index, "path": a.worktree_path, "branch": a.worktree_branch}
+            for a in agents
+            if a.worktree_path is not None
+        ]
         out["failures"] = [text for kind, text in logs if kind == "failure"]
         out["logs"] = [text for kind, text in logs if kind == "log"]
         out.update(stored_spent(run, agents, estimate)[1])
@@ -226,6 +231,8 @@ def _show_agent(agent: Any, json_: bool) -> None:
     _say(f"  key {agent.key}")
     if agent.options:
         _say(f"  options {json_text(json.dumps(agent.options, ensure_ascii=False))}")
+    if agent.worktree_path is not None:
+        _say(f"  worktree {agent.worktree_path} ({agent.worktree_branch}) — review and merge")
     _say("prompt:")
     _say(agent.prompt, multiline=True)
     if agent.error:
@@ -300,6 +307,11 @@ def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]], usage: l
             for a in agents
         ]
         _table(rows, ["  #", "STATUS", "LABEL", "TOKENS", "RESULT / ERROR"])
+    kept = [a for a in agents if a.worktree_path is not None]
+    if kept:
+        _say("\nkept worktrees (review and merge)", multiline=True)
+        for a in kept:
+            _say(f"  #{a.index} {a.worktree_path} ({a.worktree_branch}) [{a.label}]")
     failures = [text for kind, text in logs if kind == "failure"]
     if failures:
         _say("\nfailures", multiline=True)

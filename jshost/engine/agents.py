@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 import trio
 
 from .. import events as ev
+from ..agent_types import AgentType, AgentTypeError
 from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_surrogate
 from ..errors import WorkerError
 from ..journal import JournalEntry, cache_key
@@ -23,6 +25,7 @@ from ..records import AgentRecord, ToolUse, Usage
 from ..schemas import schema_problem, schema_size_problem
 from ..workers.base import AgentRejectedError, AgentRequest, progress_callback, tool_callback
 from .bridge import _need, _payload_error, _title
+from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, Worktrees, worktree_note
 
 __all__ = ["AgentQueue", "default_label"]
 
@@ -102,6 +105,15 @@ class AgentQueue:
             if problem:
                 self._reply(request_id, False, _payload_error("TypeError", problem))
                 return
+        definition = None
+        agent_type = opts.get("agentType")
+        if isinstance(agent_type, str) and agent_type:
+            try:
+                definition = await self._agent_definition(agent_type)
+            except AgentTypeError as exc:
+                # Before the agent gets an index or a cache key, as the reference checks it.
+                self._reply(request_id, False, _payload_error(exc.js_name, str(exc)))
+                return
         self._text_bytes += cost
 
         def text(key: str) -> str | None:
@@ -126,7 +138,11 @@ class AgentQueue:
         if rec.phase is not None:
             self._add_phase(rec.phase)
         asked = None if rec.model in (None, "inherit") else rec.model
-        model, note = self._model_policy.choose(asked, self.model)
+        # Reference §6.4: the environment's model > the script's > the agent type's > the run's.
+        fallback = (
+            self.model if definition is None or definition.model is None else definition.model
+        )
+        model, note = self._model_policy.choose(asked, fallback)
         if note is not None:
             self._log(f"[{label}] {note}")
         request = AgentRequest(
@@ -138,6 +154,7 @@ class AgentQueue:
             effort=effort if isinstance(effort, str | int | float) else None,
             phase=rec.phase,
             agent_type=text("agentType"),
+            agent_definition=definition,
             isolation=text("isolation"),
             stall_ms=int(stall) if isinstance(stall, int | float) and stall > 0 else None,
             log=self._log,
@@ -147,18 +164,39 @@ class AgentQueue:
         self.agents.append(rec)
         self._by_request[request_id] = rec
         decision = self._replay.decide(key) if self._replay is not None else None
+        kept = self._replay.worktrees.get(key) if self._replay is not None else None
         if decision is not None and decision.hit:
             rec.status = "cached"
             rec.result = decision.value
+            if kept is not None:
+                # The worktree an earlier session kept for this result stays where it is.
+                rec.worktree_path, rec.worktree_branch = kept
             rec.started_at = rec.finished_at = rec.queued_at
             self.recorder.agent(rec)
             self._reply(request_id, True, decision.value)
             self._emit(ev.AgentFinished(rec))
             return
+        if kept is not None:
+            self._log(
+                f"[{label}] the worktree an earlier session kept stays at {kept[0]} "
+                f"({kept[1]}); this run gives the agent a new one"
+            )
         self.recorder.agent(rec)
         self._emit(ev.AgentQueued(rec))
         self._queue.append((request_id, rec, request))
         self._pump()
+
+    async def _agent_definition(self, name: str) -> AgentType:
+        """The agent type ``name``; raises ``AgentTypeError`` with the reference's message."""
+        if self._agent_types is None:
+            async with self._types_lock:
+                if self._agent_types is None:
+                    # Once a run, at the first agentType: a walk up the directories and a
+                    # read of every agent file, so off the trio thread.
+                    self._agent_types = await trio.to_thread.run_sync(
+                        self._discover_types, abandon_on_cancel=True
+                    )
+        return self._agent_types.get(name, denial=self._agent_type_denial)
 
     def _stopping(self) -> bool:
         """Whether the run is ending (stop, --timeout, the script done): nothing new starts."""
@@ -265,6 +303,40 @@ class AgentQueue:
             self.recorder.agent(rec)
             self._emit(ev.AgentStarted(rec))
 
+    def _worktree_set(self) -> Worktrees:
+        if self._worktrees is None:
+            run_id = getattr(self.recorder, "run_id", None)
+            self._worktrees = Worktrees(self.workspace, run_id)
+        return self._worktrees
+
+    async def _isolated(self, rec: AgentRecord, request: AgentRequest) -> Any:
+        """:meth:`_attempts`, in a git worktree of the agent's own when it asked for one.
+
+        The worktree is made once the agent has its slot and goes (or is kept) before the
+        agent's end is recorded, whichever way it ends: stopped and skipped agents too.
+        """
+        if request.isolation != "worktree":
+            return await self._attempts(rec, request)
+        trees = self._worktree_set()
+        try:
+            tree = await trees.create(rec.index)
+        except WorktreeIsolationError as exc:
+            raise AgentRejectedError(str(exc), name=exc.name) from None
+        rec.worktree_path, rec.worktree_branch = str(tree.path), tree.branch
+        self.recorder.agent(rec)  # on record while it runs: a killed process leaves it behind
+        # The worker gets the note; the cache key and the record keep the script's prompt.
+        note = worktree_note(tree, trees.workspace)
+        request = replace(request, cwd=tree.path, prompt=request.prompt + note)
+        try:
+            return await self._attempts(rec, request)
+        finally:
+            removed = False
+            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
+                removed = await trees.release(tree)
+            if removed:
+                rec.worktree_path = rec.worktree_branch = None
+            self.recorder.agent(rec)
+
     def _finish_skipped(self, request_id: int, rec: AgentRecord) -> None:
         rec.status = "skipped"
         rec.error = "skipped by the user"
@@ -279,7 +351,7 @@ class AgentQueue:
         progress_callback.set(lambda usage: self._progress(rec, usage))
         tool_callback.set(lambda use: self._tool(rec, use))
         try:
-            result = await self._attempts(rec, request)
+            result = await self._isolated(rec, request)
             if result is None:
                 self._finish_skipped(request_id, rec)
                 return

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import trio
 
 from .. import events as ev
+from ..agent_types import AgentTypes, Denial, discover_agent_types
 from ..errors import StoreError, WorkflowError
 from ..journal import Recorder, Replay
 from ..limits import Limits
@@ -35,6 +36,7 @@ from .agents import AgentQueue
 from .bridge import Bridge, _BridgeError, _clip
 from .children import ChildWorkflows, _Child
 from .timers import Timers
+from .worktrees import Worktrees
 
 __all__ = ["NO_ARGS", "Engine"]
 
@@ -69,6 +71,14 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         replay (Replay | None): stored results of earlier sessions, when resuming.
         model_policy (ModelPolicy | None): the reference's model settings
             (``CLAUDE_CODE_SUBAGENT_MODEL`` and ``_FORCE``); none apply when None.
+        agent_types (AgentTypes | Callable[[], AgentTypes] | None): the agent types
+            ``agent({agentType})`` resolves against, or a function that discovers them (called
+            once, in a worker thread, at the first ``agentType``); None: discovered from the
+            current directory.
+        agent_type_denial (Denial | None): ``denial(name) -> (rule, source) | None``, the
+            permission rules' say on an agent type (``Agent(<name>)`` deny rules).
+        workspace (Path | None): the directory the run works in (None: the process's working
+            directory); ``isolation: 'worktree'`` agents get worktrees of its git repository.
     """
 
     def __init__(
@@ -85,8 +95,23 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         recorder: Recorder | None = None,
         replay: Replay | None = None,
         model_policy: ModelPolicy | None = None,
+        agent_types: AgentTypes | Callable[[], AgentTypes] | None = None,
+        agent_type_denial: Denial | None = None,
+        workspace: Path | None = None,
     ) -> None:
         self.script = script
+        self.workspace = workspace
+        self._worktrees: Worktrees | None = None  # made when the first isolated agent starts
+        self._agent_types: AgentTypes | None = (
+            agent_types if isinstance(agent_types, AgentTypes) else None
+        )
+        self._discover_types: Callable[[], AgentTypes] = (
+            agent_types
+            if callable(agent_types) and not isinstance(agent_types, AgentTypes)
+            else discover_agent_types
+        )
+        self._types_lock = trio.Lock()
+        self._agent_type_denial = agent_type_denial
         self._model_policy = model_policy or ModelPolicy()
         self.recorder = recorder or Recorder()
         self._replay = replay

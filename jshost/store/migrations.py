@@ -5,7 +5,7 @@ Keyed by ``PRAGMA user_version``; :mod:`.db` applies the missing ones in one tra
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -116,5 +116,15 @@ _MIGRATIONS: dict[int, str] = {
     # set the estimate beside what the run spent.
     5: """
     ALTER TABLE runs ADD COLUMN estimate TEXT;
+    """,
+    # 6: reserved for helper `surface` (agents.transcript), built at the same time; when the
+    # two branches merge, its statement replaces this empty placeholder (v7 needs nothing
+    # from it, and it nothing from v7).
+    6: "",
+    # 7: the git worktree an ``isolation: 'worktree'`` agent has on disk: set while it runs,
+    # cleared when it is removed, still set afterwards when it was kept for review.
+    7: """
+    ALTER TABLE agents ADD COLUMN worktree_path TEXT;
+    ALTER TABLE agents ADD COLUMN worktree_branch TEXT;
     """,
 }

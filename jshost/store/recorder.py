@@ -82,6 +82,8 @@ class RunRecorder(Recorder):
             None if rec.model_used is None else _text(rec.model_used),
             rec.usage.cache_creation_input_tokens,
             rec.usage.cache_read_input_tokens,
+            None if rec.worktree_path is None else _text(rec.worktree_path),
+            None if rec.worktree_branch is None else _text(rec.worktree_branch),
         )
 
     def entry(self, entry: JournalEntry) -> None:
@@ -127,7 +129,7 @@ class RunRecorder(Recorder):
                 if rows:
                     db.executemany(
                         f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) "
-                        f"VALUES ({', '.join('?' * 21)})",
+                        f"VALUES ({', '.join('?' * 23)})",
                         rows,
                     )
                 if journal:

@@ -152,4 +152,8 @@ def outcome_json(outcome: RunOutcome, meta_name: str, run_id: str | None = None)
         "peak_concurrency": o.peak_concurrency,
         "problem": o.worker_problem,
         "failures": o.failures,
+        "kept_worktrees": [
+            {"agent": a.index, "path": a.worktree_path, "branch": a.worktree_branch}
+            for a in o.kept_worktrees
+        ],
     }

@@ -17,8 +17,10 @@ import abc
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, final
 
+from ..agent_types import AgentType
 from ..errors import WorkerError
 from ..records import ToolUse, Usage
 
@@ -47,8 +49,13 @@ class AgentRequest:
     """One ``agent()`` call as a worker sees it.
 
     ``schema`` is a checked JSON Schema (or None for a text answer); ``model`` is what the
-    script asked for (an alias, a full id, ``inherit``) or None. ``log``, when given, takes
-    narrator lines for the run's log (a stall and its retry, say).
+    script asked for (an alias, a full id, ``inherit``), else its agent type's model, or None.
+    ``log``, when given, takes narrator lines for the run's log (a stall and its retry, say).
+    ``agent_definition`` is the agent type ``agent_type`` resolved to (set by the engine; None:
+    no ``agentType``, the reference's implicit workflow-subagent); a worker that cannot honour
+    types ignores it. ``cwd`` is the directory the agent works in: its own git worktree when it
+    asked for ``isolation: 'worktree'`` (the prompt then ends with a paragraph saying so), else
+    None for the run's workspace.
     """
 
     index: int
@@ -61,6 +68,8 @@ class AgentRequest:
     agent_type: str | None = None
     isolation: str | None = None
     stall_ms: int | None = None
+    agent_definition: AgentType | None = None
+    cwd: Path | None = None
     log: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 

@@ -9,6 +9,13 @@ markers in the prompt, so the same knobs work from tests, samples and the comman
 - ``[[sim:latency=2.5]]`` — this agent takes 2.5 s
 - ``[[sim:tokens=1200]]`` — this agent reports 1200 output tokens
 - ``[[sim:hang]]`` — this agent never finishes (until cancelled)
+- ``[[sim:write=PATH:TEXT]]`` — as it starts, this agent writes TEXT to the file PATH (relative,
+  inside its working directory: its worktree under ``isolation: 'worktree'``, else the
+  process's directory); may be given more than once
+- ``[[sim:read=PATH]]`` — this agent's text answer is the content of PATH (read as it ends,
+  after its latency), or ``[sim] PATH: no such file``
+
+``write`` and ``read`` let tests show offline that isolated agents never see each other's files.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ import math
 import os
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, final
 
 import trio
 
+from ...agent_types import AgentType
 from ...errors import WorkerError
 from ..base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker, report_usage
 
@@ -42,6 +51,39 @@ def _append_line(path: str, line: str) -> None:
         os.write(fd, (line.replace("\n", " ") + "\n").encode("utf-8", "backslashreplace"))
     finally:
         os.close(fd)
+
+
+def _agent_file(request: AgentRequest, name: str) -> Path:
+    """``name`` inside the agent's working directory; WorkerError for a path leading out."""
+    base = (request.cwd or Path.cwd()).resolve()
+    rel = Path(name)
+    if not name or rel.is_absolute() or ".." in rel.parts:
+        raise WorkerError(f"sim: a file marker needs a relative path inside {base}, not {name!r}")
+    path = (base / rel).resolve()
+    if not path.is_relative_to(base):
+        raise WorkerError(f"sim: {name!r} leads outside {base}")
+    return path
+
+
+def _write_files(request: AgentRequest, writes: list[str]) -> None:
+    for spec in writes:
+        name, _, text = spec.partition(":")
+        path = _agent_file(request, name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise WorkerError(f"sim: cannot write {name}: {exc.strerror}") from None
+
+
+def _read_file(request: AgentRequest, name: str) -> str:
+    path = _agent_file(request, name)
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return f"[sim] {name}: no such file"
+    except OSError as exc:
+        raise WorkerError(f"sim: cannot read {name}: {exc.strerror}") from None
 
 
 def _tokens(text: str) -> int:
@@ -87,6 +129,9 @@ class SimWorker(Worker):
         self._exec_log = exec_log
         self.structured_output_cap = structured_output_cap
         self.calls = 0
+        #: the agent type each agent (by index) arrived with, when it had one: the sim honours
+        #: no type, it keeps them so tests can see what the engine resolved
+        self.agent_definitions: dict[int, AgentType] = {}
 
     def describe(self) -> str:
         return f"sim worker (offline, {self.latency:g} s simulated latency)"
@@ -96,6 +141,8 @@ class SimWorker(Worker):
 
     async def run(self, request: AgentRequest) -> AgentResult:
         self.calls += 1
+        if request.agent_definition is not None:
+            self.agent_definitions[request.index] = request.agent_definition
         if self._exec_log:
             _append_line(self._exec_log, f"{request.index}\t{request.label}")
         markers = {m.group("key"): m.group("value") for m in _MARKER.finditer(request.prompt)}
@@ -110,6 +157,10 @@ class SimWorker(Worker):
             spread = int(digest[:8], 16) / 0xFFFFFFFF * 2 - 1
             delay = max(0.0, delay * (1 + self.jitter * spread))
         report_usage(Usage(input_tokens=_tokens(request.prompt) + 12))
+        found = _MARKER.finditer(request.prompt)
+        writes = [m.group("value") or "" for m in found if m.group("key") == "write"]
+        if writes:
+            await trio.to_thread.run_sync(_write_files, request, writes)
         if "hang" in markers:
             await trio.sleep_forever()
         if delay:
@@ -139,6 +190,9 @@ class SimWorker(Worker):
                     structured_output_cap_message(str(exc), self.structured_output_cap)
                 ) from None
             out_text = repr(value)
+        elif "read" in markers:
+            value = await trio.to_thread.run_sync(_read_file, request, markers["read"] or "")
+            out_text = value
         else:
             first = " ".join(request.prompt.split())
             if len(first) > 120:
