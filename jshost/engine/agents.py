@@ -21,6 +21,12 @@ from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_
 from ..errors import WorkerError
 from ..journal import JournalEntry, cache_key
 from ..limits import Limits
+from ..permissions.call_options import (
+    MAX_OPTION_RULE_CHARS,
+    MAX_OPTION_RULES,
+    CallOptionError,
+    check_call_options,
+)
 from ..records import AgentRecord, ToolUse, Usage
 from ..schemas import schema_problem, schema_size_problem
 from ..workers.base import AgentRejectedError, AgentRequest, progress_callback, tool_callback
@@ -35,10 +41,19 @@ def default_label(prompt: str) -> str:
     return " ".join(prompt.split())[:60].strip() or "agent"
 
 
+#: the options that are arrays of rule strings (reference §3.1); every other option is a scalar
+RULE_OPTIONS = ("disallowedTools", "bashCommandClamp")
+
+
 def _text_cost(prompt: str, opts: dict[str, Any], schema_text: str | None) -> int:
     """Bytes of host memory an agent() call's text takes (kept in its record and the store)."""
     cost = sys.getsizeof(prompt) + (0 if schema_text is None else sys.getsizeof(schema_text))
-    return cost + sum(sys.getsizeof(v) for v in opts.values() if isinstance(v, str))
+    for v in opts.values():
+        if isinstance(v, str):
+            cost += sys.getsizeof(v)
+        elif isinstance(v, list):
+            cost += sys.getsizeof(v) + sum(sys.getsizeof(s) for s in v if isinstance(s, str))
+    return cost
 
 
 class AgentQueue:
@@ -83,6 +98,17 @@ class AgentQueue:
             return
         cost = _text_cost(prompt, opts, schema_text)
         refused = self._agent_problem(prompt, opts, cost)
+        denied: tuple[str, ...] = ()
+        clamp: tuple[str, ...] = ()
+        if refused is None:
+            try:
+                denied, clamp = check_call_options(
+                    opts.get("disallowedTools"),
+                    opts.get("bashCommandClamp"),
+                    schema=schema_text is not None,
+                )
+            except CallOptionError as exc:
+                refused = exc.name, str(exc)
         if refused is not None:
             self._reply(request_id, False, _payload_error(*refused))
             return
@@ -157,6 +183,8 @@ class AgentQueue:
             agent_definition=definition,
             isolation=text("isolation"),
             stall_ms=int(stall) if isinstance(stall, int | float) and stall > 0 else None,
+            disallowed_tools=denied,
+            bash_command_clamp=clamp,
             log=self._log,
         )
         # One name for the model from queued to done: what the worker will say it used.
@@ -228,6 +256,20 @@ class AgentQueue:
             opts["phase"] = _title(opts["phase"])
         for key, value in opts.items():
             _need(isinstance(key, str) and len(key) < 64, "bad option name")
+            if key in RULE_OPTIONS:
+                # The runtime sends these as arrays of strings, bounded; anything else is a
+                # broken bridge, not a script's mistake (that is reported by the runtime).
+                _need(
+                    isinstance(value, list)
+                    and len(value) <= MAX_OPTION_RULES
+                    and all(isinstance(s, str) for s in value),
+                    "bad option value",
+                )
+                for i, item in enumerate(value):
+                    refused = text_problem(item, f"agent({{{key}}})[{i}]", MAX_OPTION_RULE_CHARS)
+                    if refused is not None:
+                        return refused
+                continue
             _need(isinstance(value, str | int | float | bool), "bad option value")
             if isinstance(value, str) and key != "phase":
                 refused = text_problem(value, f"agent() option {key}", MAX_TITLE_CHARS)

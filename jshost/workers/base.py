@@ -70,6 +70,11 @@ class AgentRequest:
     stall_ms: int | None = None
     agent_definition: AgentType | None = None
     cwd: Path | None = None
+    #: the call's ``disallowedTools``: tool names or rules denied to this agent, on top of the
+    #: defaults (checked rule texts, as the script wrote them)
+    disallowed_tools: tuple[str, ...] = ()
+    #: the call's ``bashCommandClamp``: ``Bash(<prefix>)`` rules outside which Bash is denied
+    bash_command_clamp: tuple[str, ...] = ()
     log: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
