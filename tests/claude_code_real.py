@@ -137,7 +137,20 @@ async def main(out: dict[str, Any]) -> None:
         }
         worker.asker = None
 
-        # 5. cancelled while a Bash command runs: the program and the command are gone at once
+        # 5. bashCommandClamp: a PreToolUse hook of ours refuses a command outside it
+        server.enqueue(Reply(tool_input={"command": "echo hi"}, tool_name="Bash"), Reply(text="no"))
+        seen.clear()
+        result = await worker.run(
+            AgentRequest(
+                index=5, prompt="say hi", label="clamp", bash_command_clamp=("Bash(git *)",)
+            )
+        )
+        out["clamp"] = {
+            "reported": [(u.tool, u.status) for u in seen],
+            "results": [e["content"] for e in result.transcript if e["kind"] == "tool_result"],
+        }
+
+        # 6. cancelled while a Bash command runs: the program and the command are gone at once
         command = f"python3 -c 'import time; time.sleep({MARKER})'"
         server.enqueue(Reply(tool_input={"command": command}, tool_name="Bash"))
         found: dict[str, Any] = {}

@@ -17,6 +17,8 @@ What it does comes from a directive in the prompt, ``[[fake {json}]]`` (default:
 - ``tool``: ``[name, input, result text]`` — a tool call and its result before the answer
   (``tool_sleep`` seconds apart);
   ``ask``: ask ``can_use_tool`` about that call first (denied: the result is an error).
+- PreToolUse hooks the SDK registered in ``initialize`` are called for the tool call
+  (``hook_callback``); a hook's deny makes the result an error, as the real program does.
 - ``api_error``: an HTTP status: the answer is an API error result.
 - ``die``: exit with this code mid-stream, after writing ``stderr`` lines;
   ``die_times``: die only on the first N runs for this prompt (state in ``$FAKE_CLAUDE_STATE``).
@@ -334,6 +336,7 @@ def main() -> int:
     if request is None or request.get("type") != "control_request":
         print("fake claude: expected the initialize control request", file=sys.stderr)
         return 1
+    hooks = (request.get("request") or {}).get("hooks") or {}
     response = {"commands": [], "models": [], "account": {}, "pid": os.getpid()}
     out(
         {
@@ -420,14 +423,55 @@ def main() -> int:
             pass
         return 0
 
+    hook_denied = False
     if "tool" in script:
         name, tool_input, result_text = script["tool"]
         call_id = "toolu_fake_0001"
         player.message(
             [{"type": "tool_use", "id": call_id, "name": name, "input": tool_input}], n_in, n_out
         )
+        hooked = [
+            m
+            for m in (hooks.get("PreToolUse") or [])
+            if m.get("matcher") in (None, name) or name in str(m.get("matcher")).split("|")
+        ]
+        for matcher in hooked:
+            for callback_id in matcher.get("hookCallbackIds", []):
+                out(
+                    {
+                        "type": "control_request",
+                        "request_id": str(uuid.uuid4()),
+                        "flush": True,
+                        "request": {
+                            "subtype": "hook_callback",
+                            "callback_id": callback_id,
+                            "input": {
+                                "session_id": SESSION,
+                                "transcript_path": "",
+                                "cwd": os.getcwd(),
+                                "permission_mode": flag(argv, "--permission-mode") or "default",
+                                "hook_event_name": "PreToolUse",
+                                "tool_name": name,
+                                "tool_input": tool_input,
+                                "tool_use_id": call_id,
+                                "effort": {"level": "medium"},
+                                "prompt_id": str(uuid.uuid4()),
+                            },
+                            "tool_use_id": call_id,
+                        },
+                    }
+                )
+                answer = (read() or {}).get("response", {}).get("response") or {}
+                said = answer.get("hookSpecificOutput") or {}
+                if said.get("permissionDecision") == "deny":
+                    reason = said.get("permissionDecisionReason", "")
+                    player.tool_result(call_id, f"PreToolUse:{name} hook error: {reason}", True)
+                    script = {**script, "ask": False}
+                    hook_denied = True
         denied = False
-        if script.get("ask"):
+        if hook_denied:
+            pass
+        elif script.get("ask"):
             rid = str(uuid.uuid4())
             out(
                 {
@@ -459,7 +503,8 @@ def main() -> int:
             if denied:
                 result_text = inner.get("message", "denied")
         time.sleep(float(script.get("tool_sleep", 0)))
-        player.tool_result(call_id, result_text, denied)
+        if not hook_denied:
+            player.tool_result(call_id, result_text, denied)
 
     schema_text = flag(argv, "--json-schema")
     fields: dict[str, Any] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,14 +102,27 @@ def _fake_frames(case: str, tmp_path: Path) -> list[dict[str, Any]]:
         "ask": {"tool": ["Read", {"file_path": "/etc/hostname"}, "1\tvm"], "ask": True},
         "schema": {},
         "error": {"api_error": 400},
+        "hook": {"tool": ["Bash", {"command": "echo hi"}, "hi"], "text": "denied"},
     }
     argv = ["--output-format", "stream-json", "--verbose", "--include-partial-messages"]
     if case == "schema":
         argv.append(
             '--json-schema={"type": "object", "properties": {"answer": {"type": "string"}}}'
         )
+    hooks = {"PreToolUse": [{"matcher": "Bash", "hookCallbackIds": ["hook_0"]}]}
+    deny = {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": "outside the clamp",
+        }
+    }
     lines = [
-        {"type": "control_request", "request_id": "req_1", "request": {"subtype": "initialize"}},
+        {
+            "type": "control_request",
+            "request_id": "req_1",
+            "request": {"subtype": "initialize", "hooks": hooks if case == "hook" else None},
+        },
         {
             "type": "user",
             "session_id": "",
@@ -120,7 +134,7 @@ def _fake_frames(case: str, tmp_path: Path) -> list[dict[str, Any]]:
             "response": {
                 "subtype": "success",
                 "request_id": "x",
-                "response": {"behavior": "allow"},
+                "response": deny if case == "hook" else {"behavior": "allow"},
             },
         },
     ]
@@ -136,7 +150,7 @@ def _fake_frames(case: str, tmp_path: Path) -> list[dict[str, Any]]:
 NOT_FAKED = {"system/session_state_changed"}  # the fake sends running/idle but not requires_action
 
 
-@pytest.mark.parametrize("case", ["text", "tool", "ask", "schema", "error"])
+@pytest.mark.parametrize("case", ["text", "tool", "ask", "schema", "error", "hook"])
 def test_fake_frames_have_the_real_keys(case, tmp_path):
     real = [
         json.loads(line) for line in (FIXTURES / f"{case}.stdout.jsonl").read_text().splitlines()
@@ -185,7 +199,7 @@ def test_a_text_agent_gets_the_answer_usage_cost_and_the_flags_it_needs(tmp_path
     (argv,) = argvs(fake_env)
     assert flag(argv, "--model") == "claude-opus-5-5"
     assert flag(argv, "--effort") == "high"
-    assert flag(argv, "--permission-mode") == "acceptEdits"
+    assert flag(argv, "--permission-mode") == "default"
     assert flag(argv, "--setting-sources") == ""  # no settings files unless asked for
     assert flag(argv, "--allowedTools") == "Read,Bash(git log *)"
     assert flag(argv, "--disallowedTools") == "Agent,Workflow,AskUserQuestion"
@@ -423,8 +437,75 @@ def test_a_stalled_program_is_abandoned_and_retried(tmp_path, fake_env):
 
 
 def test_a_tool_at_work_is_not_a_stall(tmp_path, fake_env):
-    # The fake sends the tool call, then stays silent for 1 s before its result: longer than
+    # The fake sends the tool call, then stays silent for 3 s before its result: longer than
     # stallMs, but a running tool has a timeout of its own.
-    script = directive(tool=["Bash", {"command": "make"}, "built"], tool_sleep=1.0, text="built it")
-    result = run(worker(tmp_path, attempts=1), script, stall_ms=400)
+    script = directive(tool=["Bash", {"command": "make"}, "built"], tool_sleep=3.0, text="built it")
+    result = run(worker(tmp_path, attempts=1), script, stall_ms=1500)
     assert result.value == "built it"
+
+
+def test_bash_command_clamp_denies_commands_outside_it(tmp_path, fake_env):
+    seen = []
+
+    async def main(command: str) -> Any:
+        tool_callback.set(seen.append)
+        script = directive(tool=["Bash", {"command": command}, "ran"], text="done")
+        request = AgentRequest(
+            index=0, prompt=script, label="a", bash_command_clamp=("Bash(git log *)",)
+        )
+        return await worker(tmp_path, allowed_tools=["Bash"]).run(request)
+
+    inside = trio.run(main, "git log -3 && git log --stat")
+    outside = trio.run(main, "git log -1; rm -rf build")
+    assert [u.status for u in seen] == ["ok", "denied"]
+    assert next(e for e in inside.transcript if e["kind"] == "tool_result")["content"] == "ran"
+    denial = next(e for e in outside.transcript if e["kind"] == "tool_result")
+    assert denial["is_error"] and "limited to Bash(git log *)" in denial["content"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ("Bash(", "unbalanced parenthesis"),
+        ("Read(a)x", "text after the closing ')'"),
+        ("Bash(git log), Read", "text after the closing ')'"),
+        # jshost's parser takes it; the program's flag must not carry a line break
+        ("Bash(git log\nrm -rf /)", "control characters are not allowed"),
+    ],
+)
+def test_a_rule_the_program_would_misread_is_refused_before_anything_runs(tmp_path, rule, problem):
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        worker(tmp_path, allowed_tools=[rule])
+
+
+def test_mcp_and_wildcard_rules_pass_through(tmp_path, fake_env):
+    w = worker(tmp_path, allowed_tools=["mcp__logs__*", "Bash(npm run *)"])
+    run(w, "x")
+    (argv,) = argvs(fake_env)
+    assert flag(argv, "--allowedTools") == "mcp__logs__*,Bash(npm run *)"
+
+
+@pytest.mark.parametrize("mode", ["bypassPermissions", "auto", "yolo"])
+def test_modes_jshost_does_not_offer_are_refused(tmp_path, mode):
+    with pytest.raises(ValueError, match="is not one of default, acceptEdits, plan, dontAsk"):
+        worker(tmp_path, permission_mode=mode)
+
+
+def test_an_agent_type_is_passed_with_its_definition_and_mode(tmp_path, fake_env):
+    from jshost.agent_types import AgentType
+
+    kind = AgentType(
+        name="reviewer",
+        description="reviews diffs",
+        tools=("Read", "Grep"),
+        disallowed_tools=("Bash",),
+        permission_mode="plan",
+        system_prompt="You review.",
+    )
+    request = AgentRequest(
+        index=0, prompt="review", label="r", agent_type="reviewer", agent_definition=kind
+    )
+    trio.run(worker(tmp_path).run, request)
+    (argv,) = argvs(fake_env)
+    assert flag(argv, "--agent") == "reviewer"
+    assert flag(argv, "--permission-mode") == "plan"

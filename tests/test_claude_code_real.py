@@ -77,6 +77,9 @@ def test_the_real_program_answers_uses_tools_and_stops_at_once():
     assert "outside" in ask["asked"][0][1]
     assert ask["reported"] == [["Read", "waiting"], ["Read", "ok"]]
     assert "plum" in ask["results"][0]
+    # a command outside the agent's bashCommandClamp was refused by our hook, not run
+    assert seen["clamp"]["reported"] == [["Bash", "denied"]]
+    assert "limited to Bash(git *)" in seen["clamp"]["results"][0]
     # cancelled while its Bash command ran: back within a second, nothing left running
     cancel = seen["cancel"]
     assert cancel["sleepers"], "the Bash command never started"

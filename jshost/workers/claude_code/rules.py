@@ -3,7 +3,9 @@
 The program takes rules as one comma-separated ``--allowedTools``/``--disallowedTools`` value
 and splits it on commas and spaces outside parentheses, so a rule that does not have the shape
 ``Tool`` or ``Tool(specifier)`` would silently become other rules (or none). Each rule is
-checked here first; one that is wrong is a usage error naming it.
+checked here first, by jshost's rule parser (``jshost.permissions.parse_rule``, the same one
+the anthropic worker's rules go through) and for that shape; one that is wrong is a usage
+error naming it.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ...permissions.rules import RuleError, parse_rule
+
 __all__ = ["RuleShapeError", "check_rules"]
 
 # A tool name (built-in, or mcp__server__tool), then optionally one parenthesised specifier.
-_RULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*(\((?P<spec>.*)\))?$", re.DOTALL)
+_RULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:*-]*(\((?P<spec>.*)\))?$", re.DOTALL)
 
 
 class RuleShapeError(ValueError):
@@ -52,17 +56,13 @@ def check_rules(rules: Iterable[str], where: str) -> list[str]:
         if not isinstance(raw, str):
             raise RuleShapeError(f"{where}: a rule must be a string, not {type(raw).__name__}")
         rule = raw.strip()
+        # jshost's one rule parser first (the anthropic worker's rules are the same rules),
+        # then the program's tokenizer's needs.
+        try:
+            parse_rule(rule, where)
+        except RuleError as exc:
+            raise RuleShapeError(str(exc)) from None
         problem = _problem(rule)
-        if problem is None:
-            try:
-                from ...permissions.rules import parse_rule  # type: ignore[import-not-found]
-            except ImportError:
-                pass  # jshost's shared rule parser, where it is installed (helper perms)
-            else:
-                try:
-                    parse_rule(rule, where)
-                except ValueError as exc:
-                    problem = str(exc)
         if problem is not None:
             raise RuleShapeError(f"{where}: {rule!r}: {problem}")
         out.append(rule)

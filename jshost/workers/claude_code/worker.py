@@ -20,6 +20,7 @@ from claude_agent_sdk import (
     CanUseToolShadowedWarning,
     ClaudeAgentOptions,
     ClaudeSDKError,
+    HookMatcher,
     PermissionResultAllow,
     PermissionResultDeny,
     ProcessError,
@@ -29,7 +30,10 @@ from jsonschema import Draft202012Validator
 
 from ...config import Config, load_config
 from ...errors import RetryableWorkerError, WorkerError
+from ...permissions.bash import split_command
 from ...permissions.decision import Asker, Decision, PermissionRequest
+from ...permissions.matching import clamp_pattern, parts_allowed
+from ...permissions.rules import parse_rule
 from ...records import ToolUse, Usage
 from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
 from ..answers import tool_schema
@@ -50,7 +54,9 @@ warnings.filterwarnings("ignore", category=CanUseToolShadowedWarning)
 __all__ = ["EFFORT_LEVELS", "PERMISSION_MODES", "WORKFLOW_DENIED", "ClaudeCodeWorker"]
 
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
-PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk", "auto", "bypassPermissions")
+#: the modes jshost offers every worker; bypassPermissions and auto are refused (tools run with
+#: the user's rights; jshost has no safety classifier), as for the anthropic worker's tools
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk")
 #: tools a workflow agent never gets (reference §6.1): no agents or workflows of its own, and
 #: no questions to a user (nobody reads them: the script gets the answer)
 WORKFLOW_DENIED = ("Agent", "Workflow", "AskUserQuestion")
@@ -124,8 +130,8 @@ class ClaudeCodeWorker(Worker):
             its worktree, wins); the current directory when None.
         allowed_tools, disallowed_tools (Sequence[str]): permission rules (``Read``,
             ``Bash(git log *)``), checked here and passed to the program.
-        permission_mode (str): the program's permission mode; ``acceptEdits`` as the
-            reference's workflow agents.
+        permission_mode (str): the program's permission mode (``default``: reads in the
+            workspace are allowed, edits and commands ask); an agent type's own mode wins.
         setting_sources (Sequence[str]): Claude Code settings files the program reads
             (``user``, ``project``, ``local``); none by default.
         mcp_servers (Mapping[str, dict]): approved MCP server configs, by name; the program
@@ -155,7 +161,7 @@ class ClaudeCodeWorker(Worker):
         workspace: str | Path | None = None,
         allowed_tools: Sequence[str] = (),
         disallowed_tools: Sequence[str] = (),
-        permission_mode: str = "acceptEdits",
+        permission_mode: str = "default",
         setting_sources: Sequence[str] = (),
         mcp_servers: Mapping[str, dict[str, Any]] | None = None,
         asker: Asker | None = None,
@@ -288,7 +294,7 @@ class ClaudeCodeWorker(Worker):
         raise error
 
     def _options(self, request: AgentRequest, plan: _Plan, state: Attempt) -> ClaudeAgentOptions:
-        cwd = getattr(request, "cwd", None) or self.workspace or Path.cwd()
+        cwd = request.cwd or self.workspace or Path.cwd()
         extra: dict[str, str | None] = {"no-session-persistence": None}
         agents = None
         if request.agent_type:
@@ -297,8 +303,10 @@ class ClaudeCodeWorker(Worker):
         disallowed = [
             *WORKFLOW_DENIED,
             *self.disallowed_tools,
-            *check_rules(getattr(request, "disallowed_tools", None) or (), "disallowedTools"),
+            *check_rules(request.disallowed_tools, "disallowedTools"),
         ]
+        own = getattr(request.agent_definition, "permission_mode", None)
+        mode = own if own in PERMISSION_MODES else self.permission_mode
         return ClaudeAgentOptions(
             cli_path=str(self.cli_path),
             cwd=str(cwd),
@@ -311,7 +319,7 @@ class ClaudeCodeWorker(Worker):
             effort=plan.effort,  # type: ignore[arg-type]
             allowed_tools=[*self.allowed_tools, *self._run_rules],
             disallowed_tools=list(dict.fromkeys(disallowed)),
-            permission_mode=self.permission_mode,  # type: ignore[arg-type]
+            permission_mode=mode,  # type: ignore[arg-type]
             setting_sources=list(self.setting_sources),  # type: ignore[arg-type]
             mcp_servers=dict(self.mcp_servers),  # type: ignore[arg-type]
             strict_mcp_config=True,
@@ -327,6 +335,7 @@ class ClaudeCodeWorker(Worker):
             env=dict(self._env),
             max_turns=self.max_turns,
             agents=agents,
+            hooks=self._clamp(request, state),  # type: ignore[arg-type]
         )
 
     async def _attempt(self, request: AgentRequest, plan: _Plan, state: Attempt) -> Any:
@@ -389,6 +398,38 @@ class ClaudeCodeWorker(Worker):
         return value
 
     # -- permissions -------------------------------------------------------------------------
+
+    def _clamp(self, request: AgentRequest, state: Attempt) -> dict[str, Any] | None:
+        """The agent's ``bashCommandClamp`` as a PreToolUse hook: the program has no such
+        option, and a hook decides before its rules, so no allow rule can widen the clamp."""
+        if not request.bash_command_clamp:
+            return None
+        rules = [parse_rule(text, "bashCommandClamp") for text in request.bash_command_clamp]
+        patterns = [(clamp_pattern(rule), rule) for rule in rules]
+        shown = ", ".join(rule.text for rule in rules)
+
+        def inside(command: str) -> bool:
+            return parts_allowed(patterns, split_command(command)) is not None
+
+        async def hook(data: Any, tool_use_id: str | None, context: Any) -> dict[str, Any]:
+            tool_input = data.get("tool_input") if isinstance(data, dict) else None
+            command = tool_input.get("command") if isinstance(tool_input, dict) else None
+            # The command is the model's: parsed off the run loop.
+            if isinstance(command, str) and await trio.to_thread.run_sync(
+                inside, command, abandon_on_cancel=True
+            ):
+                return {}
+            state.denied(tool_use_id)
+            reason = f"Bash is limited to {shown} for this agent (bashCommandClamp)"
+            return {
+                "hookSpecificOutput": {
+                    "hookEventName": "PreToolUse",
+                    "permissionDecision": "deny",
+                    "permissionDecisionReason": reason,
+                }
+            }
+
+        return {"PreToolUse": [HookMatcher(matcher="Bash", hooks=[hook])]}
 
     def _asking(self, request: AgentRequest, state: Attempt) -> Any:
         async def can_use_tool(tool: str, tool_input: dict[str, Any], context: Any) -> Any:
@@ -519,8 +560,10 @@ def _suggested_rule(suggestions: Sequence[Any]) -> str | None:
 
 def _agent_definition(request: AgentRequest) -> dict[str, AgentDefinition] | None:
     """The agent type jshost found for this agent (``AgentRequest.agent_definition``), as the
-    program's own definition, so it runs without the program reading settings files."""
-    found = getattr(request, "agent_definition", None)
+    program's own definition, so it runs without the program reading settings files. Its model
+    is not passed: the engine already put it into ``request.model``, with the reference's
+    precedence, and ``--model`` carries that."""
+    found = request.agent_definition
     name = request.agent_type
     if found is None or not name:
         return None
@@ -532,7 +575,6 @@ def _agent_definition(request: AgentRequest) -> dict[str, AgentDefinition] | Non
             prompt=str(getattr(found, "system_prompt", "") or ""),
             tools=list(tools) if tools else None,
             disallowedTools=list(denied) if denied else None,
-            model=getattr(found, "model", None),
             permissionMode=getattr(found, "permission_mode", None),
         )
     }
