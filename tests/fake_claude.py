@@ -27,7 +27,11 @@ What it does comes from a directive in the prompt, ``[[fake {json}]]`` (default:
 - ``max_turns``: end with ``error_max_turns``; ``structured_retries``: end with
   ``error_max_structured_output_retries``.
 
-It appends its argv (one JSON line per run) to ``$FAKE_CLAUDE_ARGV`` when that is set.
+- ``write``: ``{relative path: text}`` — files to write in its working directory first (as an
+  agent's Write tool would).
+
+It appends its argv (one JSON line per run) to ``$FAKE_CLAUDE_ARGV`` when that is set, and its
+working directory as the last item (``--fake-cwd=…``).
 """
 
 from __future__ import annotations
@@ -331,7 +335,7 @@ def main() -> int:
     argv = sys.argv[1:]
     if os.environ.get("FAKE_CLAUDE_ARGV"):
         with open(os.environ["FAKE_CLAUDE_ARGV"], "a") as f:
-            f.write(json.dumps(argv) + "\n")
+            f.write(json.dumps([*argv, f"--fake-cwd={os.getcwd()}"]) + "\n")
     request = read()
     if request is None or request.get("type") != "control_request":
         print("fake claude: expected the initialize control request", file=sys.stderr)
@@ -363,6 +367,13 @@ def main() -> int:
     out(init(argv, os.getcwd()))
     out(system("status", status="requesting"))
 
+    for name, text in (script.get("write") or {}).items():
+        target = Path(name)
+        if target.is_absolute() or ".." in target.parts:
+            print("fake claude: writes stay in the working directory", file=sys.stderr)
+            return 2
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
     if script.get("child"):
         child = subprocess.Popen(["sleep", "600"])
         Path(script["child"]).write_text(str(child.pid))

@@ -208,15 +208,6 @@ def test_a_text_agent_gets_the_answer_usage_cost_and_the_flags_it_needs(tmp_path
     assert "verbatim, as a string" in flag(argv, "--append-system-prompt")
 
 
-def test_the_agent_runs_in_the_workspace(tmp_path, fake_env):
-    (tmp_path / "ws").mkdir()
-    w = worker(tmp_path, workspace=tmp_path / "ws")
-    # The fake reports its cwd in the init frame; the SDK's stderr is not needed for that.
-    result = run(w, directive(text="ok"))
-    assert result.value == "ok"
-    assert "PWD" not in os.environ or os.environ["PWD"] != str(tmp_path / "ws")
-
-
 def test_a_schema_answer_is_the_structured_output_validated_again(tmp_path, fake_env):
     w = worker(tmp_path)
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
@@ -509,3 +500,14 @@ def test_an_agent_type_is_passed_with_its_definition_and_mode(tmp_path, fake_env
     (argv,) = argvs(fake_env)
     assert flag(argv, "--agent") == "reviewer"
     assert flag(argv, "--permission-mode") == "plan"
+
+
+def test_the_agent_works_in_its_own_directory_else_the_workspace(tmp_path, fake_env):
+    (tmp_path / "ws").mkdir()
+    (tmp_path / "wt").mkdir()
+    w = worker(tmp_path, workspace=tmp_path / "ws")
+    run(w, "in the workspace")
+    run(w, "in a worktree", cwd=tmp_path / "wt")
+    first, second = argvs(fake_env)
+    assert flag(first, "--fake-cwd") == str(tmp_path / "ws")
+    assert flag(second, "--fake-cwd") == str(tmp_path / "wt")

@@ -4,9 +4,12 @@ program (tests/fake_claude.py), and the one-line refusals when the extra or prog
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from procs import finish, jshost
 
 FAKE = Path(__file__).parent / "fake_claude.py"
@@ -138,3 +141,54 @@ def test_setting_sources_reach_the_program(tmp_path):
     (argv,) = [json.loads(line) for line in argv_log.read_text().splitlines()]
     assert "--setting-sources=user,project" in argv
     assert "Claude Code settings: user,project" in err
+
+
+WORKTREES = """\
+export const meta = { name: "cc-worktrees", description: "two agents edit one file" };
+const fake = (who) => `[[fake {"write": {"notes.txt": "${who} was here\\\\n"}, "text": "${who}"}]]`;
+const edits = await parallel(["a", "b"].map((who) => () =>
+  agent(`edit as ${who} ${fake(who)}`, { label: who, isolation: "worktree" })));
+return edits;
+"""
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_worktree_agents_on_claude_code_each_edit_their_own_checkout(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "config", "user.email", "t@example.invalid")
+    _git(repo, "config", "user.name", "t")
+    (repo / "notes.txt").write_text("original\n")
+    _git(repo, "add", "notes.txt")
+    _git(repo, "commit", "-qm", "start")
+    script = repo / "edit.js"
+    script.write_text(WORKTREES)
+    env = {"JSHOST_CLAUDE_PATH": str(FAKE)}
+    proc = jshost(
+        tmp_path / "home",
+        "run",
+        str(script),
+        "--worker",
+        "claude-code",
+        "--yes",
+        "--json",
+        env=env,
+        cwd=repo,
+    )
+    code, out, err = finish(proc)
+    assert code == 0, err
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["result"] == ["a", "b"]
+    kept = {k["agent"]: Path(k["path"]) for k in summary["kept_worktrees"]}
+    assert len(kept) == 2
+    texts = sorted((path / "notes.txt").read_text() for path in kept.values())
+    assert texts == ["a was here\n", "b was here\n"]
+    assert (repo / "notes.txt").read_text() == "original\n"  # the main checkout saw neither
+    assert _git(repo, "status", "--porcelain") == "?? edit.js\n"
