@@ -511,3 +511,12 @@ def test_the_agent_works_in_its_own_directory_else_the_workspace(tmp_path, fake_
     first, second = argvs(fake_env)
     assert flag(first, "--fake-cwd") == str(tmp_path / "ws")
     assert flag(second, "--fake-cwd") == str(tmp_path / "wt")
+
+
+def test_a_key_the_program_prints_never_reaches_the_failure_line(tmp_path, fake_env):
+    script = directive(die=1, stderr=["auth failed for key sk-ant-secret-123456"])
+    w = worker(tmp_path, attempts=1, env={"ANTHROPIC_API_KEY": "sk-ant-secret-123456"})
+    with pytest.raises(WorkerError) as caught:
+        run(w, script)
+    assert "sk-ant-secret" not in str(caught.value)
+    assert "auth failed for key <redacted>" in str(caught.value)

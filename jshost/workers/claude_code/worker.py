@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -76,8 +77,15 @@ def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _stderr_tail(lines: Iterable[str], n: int = 5) -> str:
+#: variables whose values must never reach a failure line (the program's stderr might echo one)
+_SECRET_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+
+
+def _stderr_tail(lines: Iterable[str], env: Mapping[str, str], n: int = 5) -> str:
     tail = [line.strip() for line in lines if line.strip()][-n:]
+    secrets = [v for k in _SECRET_VARS if len(v := env.get(k) or os.environ.get(k, "")) >= 8]
+    for secret in secrets:
+        tail = [line.replace(secret, "<redacted>") for line in tail]
     return (" — last stderr: " + " | ".join(_clip(x, 200) for x in tail)) if tail else ""
 
 
@@ -375,7 +383,7 @@ class ClaudeCodeWorker(Worker):
         if failure is None and state.result is None:
             failure = "the Claude Code program ended without a result"
         if failure is not None:
-            raise RetryableWorkerError(failure + _stderr_tail(state.stderr))
+            raise RetryableWorkerError(failure + _stderr_tail(state.stderr, self._env))
         self._cost_note(state)
         return await self._value(plan, state)
 
