@@ -17,7 +17,6 @@ from typing import Any, final
 
 import trio
 from claude_agent_sdk import (
-    AgentDefinition,
     CanUseToolShadowedWarning,
     ClaudeAgentOptions,
     ClaudeSDKError,
@@ -36,10 +35,19 @@ from ...permissions.decision import Asker, Decision, PermissionRequest
 from ...permissions.matching import clamp_pattern, parts_allowed
 from ...permissions.rules import parse_rule
 from ...records import ToolUse, Usage
-from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
+from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem
 from ..answers import tool_schema
 from ..base import AgentRejectedError, AgentRequest, AgentResult, Worker, report_tool
 from ..prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM
+from .outcome import (
+    EFFORT_LEVELS,
+    Plan,
+    agent_definition,
+    check_output,
+    effort,
+    result_error,
+    suggested_rule,
+)
 from .program import find_program
 from .rules import check_rules
 from .stream import Attempt
@@ -54,7 +62,6 @@ warnings.filterwarnings("ignore", category=CanUseToolShadowedWarning)
 
 __all__ = ["EFFORT_LEVELS", "PERMISSION_MODES", "WORKFLOW_DENIED", "ClaudeCodeWorker"]
 
-EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 #: the modes jshost offers every worker; bypassPermissions and auto are refused (tools run with
 #: the user's rights; jshost has no safety classifier), as for the anthropic worker's tools
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk")
@@ -62,15 +69,6 @@ PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk")
 #: no questions to a user (nobody reads them: the script gets the answer)
 WORKFLOW_DENIED = ("Agent", "Workflow", "AskUserQuestion")
 _NO_OUTPUT = "the program reported success without structured output"
-_MAX_PROBLEMS = 20
-
-
-def _effort(effort: Any) -> str | None:
-    if not isinstance(effort, str):
-        return None
-    level = effort.strip().lower()
-    level = "medium" if level == "med" else level
-    return level if level in EFFORT_LEVELS else None
 
 
 def _clip(text: str, limit: int = 300) -> str:
@@ -112,16 +110,6 @@ class _Watchdog:
         finally:
             self._held -= 1
             self.progress()
-
-
-@dataclasses.dataclass
-class _Plan:
-    model: str
-    effort: str | None = None
-    schema: Any = None
-    tool_schema: dict[str, Any] | None = None
-    wrapped: bool = False
-    validator: Draft202012Validator | None = None
 
 
 @final
@@ -243,7 +231,7 @@ class ClaudeCodeWorker(Worker):
             )
         except ValueError as exc:
             raise AgentRejectedError(str(exc), name="TypeError") from None
-        plan = _Plan(model=model, effort=_effort(request.effort))
+        plan = Plan(model=model, effort=effort(request.effort))
         if request.effort is not None and plan.effort is None:
             self._note(
                 request,
@@ -301,13 +289,13 @@ class ClaudeCodeWorker(Worker):
         error.transcript = tuple(transcript)
         raise error
 
-    def _options(self, request: AgentRequest, plan: _Plan, state: Attempt) -> ClaudeAgentOptions:
+    def _options(self, request: AgentRequest, plan: Plan, state: Attempt) -> ClaudeAgentOptions:
         cwd = request.cwd or self.workspace or Path.cwd()
         extra: dict[str, str | None] = {"no-session-persistence": None}
         agents = None
         if request.agent_type:
             extra["agent"] = request.agent_type
-            agents = _agent_definition(request)
+            agents = agent_definition(request)
         disallowed = [
             *WORKFLOW_DENIED,
             *self.disallowed_tools,
@@ -346,7 +334,7 @@ class ClaudeCodeWorker(Worker):
             hooks=self._clamp(request, state),  # type: ignore[arg-type]
         )
 
-    async def _attempt(self, request: AgentRequest, plan: _Plan, state: Attempt) -> Any:
+    async def _attempt(self, request: AgentRequest, plan: Plan, state: Attempt) -> Any:
         """One run of the program; its value, or the reason it failed (a WorkerError)."""
         options = self._options(request, plan, state)
         # The transport needs the flag query() would add for a can_use_tool callback.
@@ -387,17 +375,17 @@ class ClaudeCodeWorker(Worker):
         self._cost_note(state)
         return await self._value(plan, state)
 
-    async def _value(self, plan: _Plan, state: Attempt) -> Any:
+    async def _value(self, plan: Plan, state: Attempt) -> Any:
         result = state.result
         if result.is_error:
-            raise _result_error(result, self.structured_output_cap)
+            raise result_error(result, self.structured_output_cap)
         if plan.schema is None:
             return result.result if isinstance(result.result, str) else ""
         output = result.structured_output
         if output is None:
             raise RetryableWorkerError(_NO_OUTPUT)
         value, problems = await trio.to_thread.run_sync(
-            _check, plan, output, abandon_on_cancel=True
+            check_output, plan, output, abandon_on_cancel=True
         )
         if problems:
             raise RetryableWorkerError(
@@ -441,7 +429,7 @@ class ClaudeCodeWorker(Worker):
 
     def _asking(self, request: AgentRequest, state: Attempt) -> Any:
         async def can_use_tool(tool: str, tool_input: dict[str, Any], context: Any) -> Any:
-            suggestion = _suggested_rule(getattr(context, "suggestions", None) or [])
+            suggestion = suggested_rule(getattr(context, "suggestions", None) or [])
             reason = getattr(context, "decision_reason", None) or f"no rule allows {tool}"
             asker = self.asker
             if asker is None:
@@ -518,71 +506,3 @@ class ClaudeCodeWorker(Worker):
         if key not in self._noted:
             self._noted.add(key)
             self._log(request, line)
-
-
-def _check(plan: _Plan, output: Any) -> tuple[Any, list[str]]:
-    """The value in the program's structured output, and what is wrong with it."""
-    assert plan.validator is not None
-    if plan.wrapped:
-        if not isinstance(output, dict) or "value" not in output:
-            return None, ["$: the wrapped output has no 'value'"]
-        value, prefix = output["value"], "$.value"
-    else:
-        value, prefix = output, "$"
-    errors = sorted(plan.validator.iter_errors(value), key=lambda e: e.json_path)
-    problems = [_clip(f"{prefix}{e.json_path[1:]}: {e.message}") for e in errors]
-    if len(problems) > _MAX_PROBLEMS:
-        problems = [*problems[:_MAX_PROBLEMS], f"… and {len(problems) - _MAX_PROBLEMS} more"]
-    return value, problems
-
-
-def _result_error(result: Any, cap: int) -> WorkerError:
-    """The failure a result with ``is_error`` means."""
-    subtype = str(result.subtype or "")
-    errors = [str(e) for e in (result.errors or []) if e]
-    text = _clip(str(result.result or "; ".join(errors) or subtype))
-    if subtype == "error_max_structured_output_retries":
-        return AgentRejectedError(structured_output_cap_message(text, cap))
-    if subtype == "error_max_turns":
-        return WorkerError(f"the agent used all its turns ({text})")
-    status = result.api_error_status
-    if isinstance(status, int):
-        hint = " (check ANTHROPIC_API_KEY or the Claude Code login)" if status in (401, 403) else ""
-        if 400 <= status < 500 and status not in (408, 409, 429):
-            return WorkerError(f"{text}{hint}")
-        return RetryableWorkerError(text)
-    return RetryableWorkerError(f"{subtype or 'error'}: {text}")
-
-
-def _suggested_rule(suggestions: Sequence[Any]) -> str | None:
-    """The first ``Tool(content)`` rule among the program's permission suggestions."""
-    for update in suggestions:
-        for rule in getattr(update, "rules", None) or []:
-            tool = getattr(rule, "tool_name", None)
-            if not tool:
-                continue
-            content = getattr(rule, "rule_content", None)
-            return f"{tool}({content})" if content else str(tool)
-    return None
-
-
-def _agent_definition(request: AgentRequest) -> dict[str, AgentDefinition] | None:
-    """The agent type jshost found for this agent (``AgentRequest.agent_definition``), as the
-    program's own definition, so it runs without the program reading settings files. Its model
-    is not passed: the engine already put it into ``request.model``, with the reference's
-    precedence, and ``--model`` carries that."""
-    found = request.agent_definition
-    name = request.agent_type
-    if found is None or not name:
-        return None
-    tools = getattr(found, "tools", None)
-    denied = getattr(found, "disallowed_tools", None)
-    return {
-        name: AgentDefinition(
-            description=str(getattr(found, "description", "") or name),
-            prompt=str(getattr(found, "system_prompt", "") or ""),
-            tools=list(tools) if tools else None,
-            disallowedTools=list(denied) if denied else None,
-            permissionMode=getattr(found, "permission_mode", None),
-        )
-    }
