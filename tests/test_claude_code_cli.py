@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,49 @@ def test_worktree_agents_on_claude_code_each_edit_their_own_checkout(tmp_path):
     assert texts == ["a was here\n", "b was here\n"]
     assert (repo / "notes.txt").read_text() == "original\n"  # the main checkout saw neither
     assert _git(repo, "status", "--porcelain") == "?? edit.js\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find orphans")
+def test_ctrl_c_stops_the_run_and_leaves_no_program_or_child_behind(tmp_path):
+    pidfile = tmp_path / "child.pid"
+    script = tmp_path / "slow.js"
+    fake = f'[[fake {{"child": "{pidfile}", "sleep": 60}}]]'
+    script.write_text(
+        'export const meta = {name: "slow", description: "d"};\n'
+        f"return await agent({json.dumps('wait ' + fake)});\n"
+    )
+    proc = jshost(
+        tmp_path,
+        "run",
+        str(script),
+        "--worker",
+        "claude-code",
+        "--yes",
+        env={"JSHOST_CLAUDE_PATH": str(FAKE)},
+    )
+    deadline = time.monotonic() + 30
+    while not (pidfile.exists() and pidfile.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.02)
+    child = int(pidfile.read_text())
+    program = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    code, _, err = finish(proc, timeout=30)
+    took = time.monotonic() - sent
+    print(f'ctrl-c to exit: {took:.2f} s')
+    assert code == 130, err
+    assert took < 3.0, took  # the program is gone within ~0.5 s; the rest is jshost's exit
+    for _ in range(100):
+        if not _alive(child) and not _alive(program):
+            break
+        time.sleep(0.02)
+    assert not _alive(program) and not _alive(child)
