@@ -232,7 +232,7 @@ def test_ctrl_c_stops_the_run_and_leaves_no_program_or_child_behind(tmp_path):
     proc.send_signal(signal.SIGINT)
     code, _, err = finish(proc, timeout=30)
     took = time.monotonic() - sent
-    print(f'ctrl-c to exit: {took:.2f} s')
+    print(f"ctrl-c to exit: {took:.2f} s")
     assert code == 130, err
     assert took < 3.0, took  # the program is gone within ~0.5 s; the rest is jshost's exit
     for _ in range(100):
