@@ -520,3 +520,44 @@ def test_a_key_the_program_prints_never_reaches_the_failure_line(tmp_path, fake_
         run(w, script)
     assert "sk-ant-secret" not in str(caught.value)
     assert "auth failed for key <redacted>" in str(caught.value)
+
+
+def test_the_runs_policy_from_flags_and_settings_files_reaches_the_program(tmp_path, fake_env):
+    from jshost.permissions import Policy, load_settings
+
+    ws, home = tmp_path / "ws", tmp_path / "home"
+    (ws / ".claude").mkdir(parents=True)
+    (home / ".claude").mkdir(parents=True)
+    (ws / ".claude" / "settings.json").write_text(
+        json.dumps(
+            {
+                "permissions": {
+                    "allow": ["Bash(npm test)"],
+                    "ask": ["Edit(./src/**)"],
+                    "deny": ["Read(./.env)"],
+                    "additionalDirectories": [str(tmp_path)],
+                }
+            }
+        )
+    )
+    policy = Policy.from_settings(
+        load_settings(ws, home),
+        allowed=["Read"],
+        disallowed=["Bash(rm *)"],
+        mode="acceptEdits",
+        home=home,
+    )
+    asker = Asker("once")
+    w = worker(tmp_path)
+    w.apply_policy(policy, workspace=ws, asker=asker, max_turns=7)
+    run(w, "x")
+    (argv,) = argvs(fake_env)
+    assert flag(argv, "--allowedTools") == "Read,Bash(npm test)"
+    assert (
+        flag(argv, "--disallowedTools") == "Agent,Workflow,AskUserQuestion,Bash(rm *),Read(./.env)"
+    )
+    assert json.loads(flag(argv, "--settings")) == {"permissions": {"ask": ["Edit(./src/**)"]}}
+    assert flag(argv, "--add-dir") == str(tmp_path)
+    assert flag(argv, "--permission-mode") == "acceptEdits"
+    assert flag(argv, "--max-turns") == "7"
+    assert flag(argv, "--fake-cwd") == str(ws)

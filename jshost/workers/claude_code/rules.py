@@ -11,11 +11,13 @@ error naming it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ...permissions.rules import RuleError, parse_rule
 
-__all__ = ["RuleShapeError", "check_rules"]
+__all__ = ["PolicyRules", "RuleShapeError", "check_rules", "from_policy"]
 
 # A tool name (built-in, or mcp__server__tool), then optionally one parenthesised specifier.
 _RULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:*-]*(\((?P<spec>.*)\))?$", re.DOTALL)
@@ -67,3 +69,39 @@ def check_rules(rules: Iterable[str], where: str) -> list[str]:
             raise RuleShapeError(f"{where}: {rule!r}: {problem}")
         out.append(rule)
     return out
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    """A permission policy in the program's terms."""
+
+    rules: tuple[list[str], list[str], list[str]]  # allow, deny, ask
+    extra_dirs: list[str]
+    mode: str
+
+
+def from_policy(policy: Any, modes: Sequence[str]) -> PolicyRules:
+    """The program's rules, extra directories and mode for a ``jshost.permissions.Policy``:
+    allow and deny rules become ``--allowedTools``/``--disallowedTools``, ask rules a
+    ``--settings`` permissions block, extra directories ``--add-dir``.
+
+    Raises:
+        RuleShapeError: a rule the program would misread.
+        ValueError: a mode not in ``modes``.
+    """
+    mode = str(getattr(policy, "mode", "default"))
+    if mode not in modes:
+        raise ValueError(f"permission mode {mode!r} is not one of {', '.join(modes)}")
+
+    def texts(rules: Iterable[Any]) -> list[str]:
+        return [getattr(r, "text", str(r)) for r in rules]
+
+    return PolicyRules(
+        rules=(
+            check_rules(texts(policy.allow), "allowed tools"),
+            check_rules(texts(policy.deny), "disallowed tools"),
+            check_rules(texts(policy.ask), "ask rules"),
+        ),
+        extra_dirs=[str(d) for d in getattr(policy, "extra_dirs", ())],
+        mode=mode,
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 import os
@@ -49,7 +50,7 @@ from .outcome import (
     suggested_rule,
 )
 from .program import find_program
-from .rules import check_rules
+from .rules import check_rules, from_policy
 from .stream import Attempt
 from .transport import SessionTransport
 
@@ -199,8 +200,60 @@ class ClaudeCodeWorker(Worker):
         self._env = {**(env or {}), "MAX_STRUCTURED_OUTPUT_RETRIES": str(structured_output_cap)}
         if base_url:
             self._env["ANTHROPIC_BASE_URL"] = base_url
+        self.ask_rules: list[str] = []
+        self.extra_dirs: list[str] = []
         self._run_rules: list[str] = []  # "allow for this run" answers
+        self._toolbox_seen: Any = None
         self._noted: set[str] = set()
+
+    def apply_policy(
+        self,
+        policy: Any,
+        *,
+        workspace: str | Path | None = None,
+        asker: Asker | None = None,
+        max_turns: int | None = None,
+    ) -> None:
+        """Take the run's permission policy (``jshost.permissions.Policy``: command-line rules,
+        then the settings files', and the mode), as the anthropic worker's tools do; see
+        ``rules.from_policy``.
+
+        Raises:
+            ValueError: a rule the program would misread, or a mode it is not given.
+        """
+        taken = from_policy(policy, PERMISSION_MODES)
+        self.allowed_tools, self.disallowed_tools, self.ask_rules = taken.rules
+        self.extra_dirs, self.permission_mode = taken.extra_dirs, taken.mode
+        if workspace is not None:
+            self.workspace = Path(workspace).absolute()
+        if asker is not None:
+            self.asker = asker
+        if max_turns is not None:
+            self.max_turns = max_turns
+
+    def _take_toolbox(self) -> None:
+        """The run's toolbox, where the pipeline sets one (``Worker.toolbox``): its policy,
+        workspace, asker and turn cap. Its tools and MCP hub are not used: the program has
+        its own."""
+        toolbox = getattr(self, "toolbox", None)
+        if toolbox is None or toolbox is self._toolbox_seen:
+            return
+        self._toolbox_seen = toolbox
+        root = getattr(getattr(toolbox, "workspace", None), "root", None)
+        self.apply_policy(
+            toolbox.policy,
+            workspace=root,
+            asker=getattr(toolbox, "asker", None),
+            max_turns=getattr(toolbox, "max_turns", None),
+        )
+
+    async def __aenter__(self) -> ClaudeCodeWorker:
+        # Not the base class's: a run's toolbox would start its MCP servers in jshost, and
+        # the program starts the approved ones itself.
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
     def describe(self) -> str:
         where = f", {self.base_url}" if self.base_url else ""
@@ -221,6 +274,7 @@ class ClaudeCodeWorker(Worker):
     # -- one agent ---------------------------------------------------------------------------
 
     async def run(self, request: AgentRequest) -> AgentResult:
+        self._take_toolbox()
         if request.schema is not None and (problem := schema_problem(request.schema)):
             raise AgentRejectedError(problem, name="TypeError")
         try:
@@ -330,6 +384,10 @@ class ClaudeCodeWorker(Worker):
             extra_args=extra,
             env=dict(self._env),
             max_turns=self.max_turns,
+            add_dirs=list(self.extra_dirs),
+            settings=(
+                json.dumps({"permissions": {"ask": self.ask_rules}}) if self.ask_rules else None
+            ),
             agents=agents,
             hooks=self._clamp(request, state),  # type: ignore[arg-type]
         )
