@@ -24,6 +24,11 @@ from jshost.testing import check_worker
 from jshost.workers.base import AgentRejectedError, AgentRequest, progress_callback, tool_callback
 from jshost.workers.claude_code import ClaudeCodeWorker
 
+# The worker silences this SDK warning (allow rules deciding first is what jshost wants) with a
+# process-wide filter, which pytest resets per test; tests/test_claude_code_cli.py checks that
+# a real run prints nothing of it.
+pytestmark = pytest.mark.filterwarnings("ignore::claude_agent_sdk.CanUseToolShadowedWarning")
+
 HERE = Path(__file__).parent
 FAKE = HERE / "fake_claude.py"
 FIXTURES = HERE / "fixtures" / "claude_code"

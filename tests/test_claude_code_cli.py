@@ -240,3 +240,20 @@ def test_ctrl_c_stops_the_run_and_leaves_no_program_or_child_behind(tmp_path):
             break
         time.sleep(0.02)
     assert not _alive(program) and not _alive(child)
+
+
+def test_the_sdks_shadowing_warning_is_not_printed(tmp_path):
+    # An allow rule for a whole tool makes the SDK warn that can_use_tool is not asked for it;
+    # that is what jshost wants, and a warning on the terminal would only confuse.
+    code = (
+        "import trio; from jshost.workers.claude_code import ClaudeCodeWorker; "
+        "from jshost.workers.base import AgentRequest; "
+        f"w = ClaudeCodeWorker(cli_path={str(FAKE)!r}, allowed_tools=['Read']); "
+        "print(trio.run(w.run, AgentRequest(index=0, prompt='hi', label='a')).value)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "echo: hi\n"
+    assert done.stderr == ""
