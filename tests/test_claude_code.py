@@ -566,3 +566,42 @@ def test_the_runs_policy_from_flags_and_settings_files_reaches_the_program(tmp_p
     assert flag(argv, "--permission-mode") == "acceptEdits"
     assert flag(argv, "--max-turns") == "7"
     assert flag(argv, "--fake-cwd") == str(ws)
+
+
+def test_only_the_approved_mcp_servers_reach_the_program(tmp_path, fake_env):
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Server:  # the shape of jshost.tools.mcp_config.McpServerConfig
+        name: str
+        type: str = "stdio"
+        command: str = ""
+        args: tuple[str, ...] = ()
+        env: dict[str, str] = field(default_factory=dict)
+        url: str = ""
+        headers: dict[str, str] = field(default_factory=dict)
+
+    servers = [
+        Server("logs", command="python3", args=("-m", "logs_server"), env={"LEVEL": "info"}),
+        Server("docs", type="http", url="http://127.0.0.1:9/mcp", headers={"x": "y"}),
+    ]
+    run(worker(tmp_path, mcp_servers=servers), "x")
+    (argv,) = argvs(fake_env)
+    assert "--strict-mcp-config" in argv
+    assert json.loads(flag(argv, "--mcp-config")) == {
+        "mcpServers": {
+            "logs": {
+                "type": "stdio",
+                "command": "python3",
+                "args": ["-m", "logs_server"],
+                "env": {"LEVEL": "info"},
+            },
+            "docs": {"type": "http", "url": "http://127.0.0.1:9/mcp", "headers": {"x": "y"}},
+        }
+    }
+
+
+def test_without_approved_servers_the_program_gets_no_mcp_config(tmp_path, fake_env):
+    run(worker(tmp_path), "x")
+    (argv,) = argvs(fake_env)
+    assert "--strict-mcp-config" in argv and flag(argv, "--mcp-config") is None

@@ -11,13 +11,13 @@ error naming it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ...permissions.rules import RuleError, parse_rule
 
-__all__ = ["PolicyRules", "RuleShapeError", "check_rules", "from_policy"]
+__all__ = ["PolicyRules", "RuleShapeError", "check_rules", "from_policy", "mcp_server_configs"]
 
 # A tool name (built-in, or mcp__server__tool), then optionally one parenthesised specifier.
 _RULE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:*-]*(\((?P<spec>.*)\))?$", re.DOTALL)
@@ -105,3 +105,37 @@ def from_policy(policy: Any, modes: Sequence[str]) -> PolicyRules:
         extra_dirs=[str(d) for d in getattr(policy, "extra_dirs", ())],
         mode=mode,
     )
+
+
+def mcp_server_configs(servers: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, Any]:
+    """Approved MCP servers in the program's ``--mcp-config`` shape, by name.
+
+    Takes a mapping of name → the program's own config dict, or jshost's server configs
+    (``jshost.tools.mcp_config.McpServerConfig``: ``name``, ``type``, ``command``, ``args``,
+    ``env``, ``url``, ``headers``), as approval leaves them.
+
+    Raises:
+        ValueError: a server without a name, or of a type the program does not run.
+    """
+    if servers is None:
+        return {}
+    if isinstance(servers, Mapping):
+        return {str(k): dict(v) for k, v in servers.items()}
+    out: dict[str, Any] = {}
+    for server in servers:
+        name = getattr(server, "name", "")
+        kind = getattr(server, "type", "stdio")
+        if not name:
+            raise ValueError("an MCP server config without a name")
+        if kind == "stdio":
+            out[name] = {
+                "type": "stdio",
+                "command": server.command,
+                "args": list(server.args),
+                "env": dict(server.env),
+            }
+        elif kind in ("http", "sse"):
+            out[name] = {"type": kind, "url": server.url, "headers": dict(server.headers)}
+        else:
+            raise ValueError(f"MCP server {name!r}: type {kind!r} is not one the program runs")
+    return out

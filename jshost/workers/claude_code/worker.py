@@ -50,7 +50,7 @@ from .outcome import (
     suggested_rule,
 )
 from .program import find_program
-from .rules import check_rules, from_policy
+from .rules import check_rules, from_policy, mcp_server_configs
 from .stream import Attempt
 from .transport import SessionTransport
 
@@ -131,8 +131,9 @@ class ClaudeCodeWorker(Worker):
             workspace are allowed, edits and commands ask); an agent type's own mode wins.
         setting_sources (Sequence[str]): Claude Code settings files the program reads
             (``user``, ``project``, ``local``); none by default.
-        mcp_servers (Mapping[str, dict]): approved MCP server configs, by name; the program
-            loads these and no others (``--strict-mcp-config``).
+        mcp_servers: the approved MCP servers (jshost's server configs, or the program's
+            config dicts by name); the program loads these and no others
+            (``--strict-mcp-config``).
         asker (Asker | None): answers calls the rules say to ask about; None: denied.
         env (Mapping[str, str] | None): extra environment for the program.
         structured_output_cap (int): failed StructuredOutput calls before ``agent({schema})``
@@ -160,7 +161,7 @@ class ClaudeCodeWorker(Worker):
         disallowed_tools: Sequence[str] = (),
         permission_mode: str = "default",
         setting_sources: Sequence[str] = (),
-        mcp_servers: Mapping[str, dict[str, Any]] | None = None,
+        mcp_servers: Mapping[str, dict[str, Any]] | Sequence[Any] | None = None,
         asker: Asker | None = None,
         env: Mapping[str, str] | None = None,
         structured_output_cap: int = STRUCTURED_OUTPUT_CAP,
@@ -190,7 +191,7 @@ class ClaudeCodeWorker(Worker):
         self.disallowed_tools = check_rules(disallowed_tools, "disallowed tools")
         self.permission_mode = permission_mode
         self.setting_sources = list(dict.fromkeys(setting_sources))
-        self.mcp_servers = dict(mcp_servers or {})
+        self.mcp_servers = mcp_server_configs(mcp_servers)
         self.asker = asker
         self.structured_output_cap = structured_output_cap
         self.attempts = attempts
