@@ -275,7 +275,10 @@ class ClaudeCodeWorker(Worker):
     # -- one agent ---------------------------------------------------------------------------
 
     async def run(self, request: AgentRequest) -> AgentResult:
-        self._take_toolbox()
+        try:
+            self._take_toolbox()
+        except ValueError as exc:  # a rule the program would misread: no agent can run
+            raise WorkerError(str(exc)) from None
         if request.schema is not None and (problem := schema_problem(request.schema)):
             raise AgentRejectedError(problem, name="TypeError")
         try:
