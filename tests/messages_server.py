@@ -230,6 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         body = self._read_body()
         owner.record(Recorded("POST", self.path, dict(self.headers.items()), body))
+        # Claude Code asks for /v1/messages?beta=true: the query string names no other endpoint.
         if self.path.split("?", 1)[0] != "/v1/messages":
             self.send_error(404)
             return

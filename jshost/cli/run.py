@@ -53,8 +53,9 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
             # A plain string, checked by the worker registry when the run starts: a Choice
             # would have to read every installed plugin just to build --help.
             help="Model worker: anthropic (the Messages API; the default when "
-            "ANTHROPIC_API_KEY is set), sim (offline and deterministic), or one an "
-            "installed plugin adds (see `jshost workers`).",
+            "ANTHROPIC_API_KEY is set), claude-code (each agent a Claude Code subagent; "
+            "pip install 'jshost[claude-code]'; ~200 MB per running agent), sim (offline "
+            "and deterministic), or one an installed plugin adds (see `jshost workers`).",
         ),
         click.option(
             "--base-url",

@@ -184,6 +184,11 @@ class McpHub:
         self._nursery: trio.Nursery | None = None
         self._closing = trio.Event()
 
+    @property
+    def configs(self) -> list[McpServerConfig]:
+        """The servers this hub starts (a worker that starts them itself reads them here)."""
+        return list(self._configs)
+
     # ---- lifetime ----------------------------------------------------------------------
 
     async def __aenter__(self) -> McpHub:
