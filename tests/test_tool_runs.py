@@ -79,6 +79,18 @@ def test_a_bad_tool_option_is_one_line_and_exit_2(tmp_path, env, flags, message)
     assert "Traceback" not in result.output
 
 
+def test_a_bad_rule_is_an_error_on_a_worker_without_tools_too(tmp_path):
+    # The sim runs no tools, but a typo in a rule is still a typo: say so, run nothing.
+    path = write(tmp_path, "return await agent('hi')")
+    result = invoke(
+        ["run", path, "--yes", "--worker", "sim", "--allowed-tools", "Bash(git log"], {}
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        "jshost: --allowed-tools 'Bash(git log': unbalanced parenthesis: '(' is never closed"
+    ]
+
+
 def test_tools_are_on_by_default_and_off_with_no_tools(tmp_path, env, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = write(tmp_path, "return await agent('hi')")

@@ -67,10 +67,24 @@ def tool_options() -> list[Any]:
 
 
 def tool_options_from(opts: dict[str, Any], *, asker: Any = None) -> ToolOptions:
-    """The ``ToolOptions`` the command line gave; raises ``UsageError`` for a bad value
-    (rules are checked when the run's toolbox is built, with the flag they came from)."""
+    """The ``ToolOptions`` the command line gave; raises ``UsageError`` for a bad value.
+
+    Rules are parsed here too, whatever the worker: a typo in a rule is an error even on a
+    worker without tools, not a flag silently ignored.
+    """
     from ..errors import UsageError
 
+    for flag, key in (
+        ("--allowed-tools", "allowed_tools"),
+        ("--disallowed-tools", "disallowed_tools"),
+    ):
+        if opts.get(key):
+            from ..permissions import RuleError, parse_cli_rules
+
+            try:
+                parse_cli_rules(opts[key], flag)
+            except RuleError as exc:
+                raise UsageError(str(exc)) from None
     mode = opts.get("permission_mode")
     if mode is not None:
         from ..permissions import PolicyError, check_mode

@@ -91,6 +91,18 @@ def test_runs_in_the_workspace_with_its_env_no_input_and_no_terminal(tmp_path):
     assert lines[2] == "not a tty" and lines[3:5] == ["no-tty-out", "no-dev-tty"]
 
 
+def test_the_model_services_credentials_are_withheld_from_commands(ws, monkeypatch):
+    # A command's output lands in the agent's transcript, which is stored: the API key the
+    # run uses must never be one `env` away from it. Other variables pass through.
+    workspace, _ = ws
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret-value")
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "token-secret-value")
+    monkeypatch.setenv("JSHOST_TEST_PASSTHROUGH", "kept")
+    out = call(BASH, {"command": "env"}, workspace)
+    assert "secret-value" not in out.content
+    assert "JSHOST_TEST_PASSTHROUGH=kept" in out.content
+
+
 def test_the_command_leads_its_own_process_group(ws):
     workspace, _ = ws
     out = call(BASH, {"command": "echo $$; cut -d' ' -f5,6 /proc/$$/stat"}, workspace)
