@@ -137,6 +137,8 @@ def _unquoted(node: Node) -> str:
         return _ESCAPE.sub(r"\1", text) if "\\" in text else text
     if t == "raw_string":
         return _text(node)[1:-1]
+    if t == "ansi_c_string":  # `$'…'`: with a backslash in it, _expands says so
+        return _text(node)[2:-1]
     if t == "string" and all(c.type in ('"', "string_content") for c in node.children):
         return "".join(_text(c) for c in node.children if c.type == "string_content")
     if t == "concatenation":
@@ -250,6 +252,8 @@ def _expands(node: Node) -> bool:
         n = stack.pop()
         if n.type in _EXPANSIONS:
             return True
+        if n.type == "ansi_c_string" and "\\" in _text(n):
+            return True  # `$'\x2fetc'` is `/etc`: what it says is not its value
         stack.extend(n.children)
     return False
 

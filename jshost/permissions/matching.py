@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import expansion
 from .bash import MAX_ARGS, CommandSplit, Part, bash_pattern_matches, split_command
 from .paths import Anchors, path_pattern
 from .rules import Rule
@@ -77,9 +78,11 @@ def _part_allowed(pattern: str, part: Part, call: Call | None) -> bool:
 def _spelled_out(word: str, pattern: str) -> bool:
     """Whether a rule's pattern names the word (``cat /etc/hostname``) or a directory of it
     followed by a wildcard (``cat /etc/*``)."""
-    if word in pattern:
+    # Whole words of the pattern, not pieces of it: `ls *` names neither a link `l` nor `*`.
+    named = {t for t in pattern.split() if t.strip("*")}
+    if word in named:
         return True
-    return any(word[: i + 1] + "*" in pattern for i, c in enumerate(word) if c == "/" and i > 0)
+    return any(word[: i + 1] + "*" in named for i, c in enumerate(word) if c == "/" and i > 0)
 
 
 def parts_allowed(
@@ -125,11 +128,33 @@ def outside_args(part: Part, call: Call) -> list[str]:
     else:
         found = []
         for word, expands in part.args:
-            candidate = None if expands else _path_in(word)
-            if expands or (candidate is not None and not _inside(candidate, call)):
+            if expands or not _word_inside(word, call):
                 found.append(word)
     call.outside[key] = found
     return found
+
+
+def _word_inside(word: str, call: Call) -> bool:
+    """Whether every path the shell may make of ``word`` lies inside: each word its braces
+    give, and each file its wildcards may match (``{/etc/x,a}``, ``lin*/x`` through a link)."""
+    words = expansion.braces(word)
+    if words is None:
+        return False
+    for each in words:
+        path = _path_in(each)
+        if path is None:
+            continue
+        if expansion.has_glob(path):
+            if path.startswith("~"):
+                if path != "~" and not path.startswith("~/"):
+                    return False  # another user's home
+                path = str(call.anchors.home) + path[1:]
+            matched = expansion.glob(path, call.anchors.cwd)
+            if matched is None or not all(_inside(m, call) for m in matched):
+                return False
+        if not _inside(path, call):  # no match: the shell passes the word as it is
+            return False
+    return True
 
 
 def _path_in(word: str) -> str | None:

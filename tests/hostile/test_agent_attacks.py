@@ -1,0 +1,156 @@
+"""Attacks on "agents' tools run only where the rules allow, only inside the workspace".
+
+The attacker writes the model's replies (the loopback Messages server plays the model), the
+files of the workspace (symlinks a cloned repository may hold) and the project's own
+``.claude`` files. Every tool runs for real, only in the test's temporary directories; the
+"outside" a tool must not reach is a sibling temporary directory holding a secret.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from messages_server import MessagesServer, Reply, result_text, tool_results
+
+from jshost._api import ToolOptions, build_toolbox
+from jshost.config import Config
+from jshost.permissions import Policy, parse_rule
+from jshost.tools.base import Workspace
+from jshost.workers.anthropic import AnthropicWorker, RetryPolicy
+from jshost.workers.base import AgentRequest
+
+KEY = "sk-ant-test-redteam"
+FAST = RetryPolicy(backoff=0.001, max_backoff=0.004, retry_after_cap=0.05, stall=10.0)
+SECRET = "redteam-secret-5d1e"
+
+
+@pytest.fixture
+def place(tmp_path: Path) -> tuple[Path, Path]:
+    """A workspace and, beside it, an outside directory with a secret file in it."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.txt").write_text("inside\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(SECRET + "\n")
+    (tmp_path / "home").mkdir()
+    return ws.resolve(), outside.resolve()
+
+
+def bash(allow: str, command: str, ws: Path) -> str:
+    policy = Policy(allow=[parse_rule(allow, "--allowed-tools")], home=ws.parent / "home")
+    decision = policy.decide(
+        "Bash", {"command": command}, kind="exec", paths=[], command=command,
+        workspace=Workspace(ws),
+    )  # fmt: skip
+    return decision.behavior
+
+
+# -- the paths a command names: what the shell makes of a word ------------------------------
+
+
+def test_brace_expansion_cannot_name_a_path_outside(place):
+    ws, outside = place
+    secret = outside / "secret.txt"
+    rel = os.path.relpath(secret, ws)  # ../outside/secret.txt
+    for command in (
+        f"cat {{{secret},a.txt}}",  # cat /…/outside/secret.txt a.txt
+        f"cat a.txt{{,/../{rel}}}",
+        "cat {..,x}/outside/secret.txt",
+        f"cat --file={{{secret},a}}",
+        f"cat < {{{secret},a.txt}}",
+    ):
+        assert bash("Bash(cat:*)", command, ws) == "ask", command
+    # braces that stay inside are still allowed
+    (ws / "b.txt").write_text("b\n")
+    assert bash("Bash(cat:*)", "cat {a,b}.txt", ws) == "allow"
+
+
+def test_a_wildcard_cannot_reach_through_a_link_out(place):
+    ws, outside = place
+    (ws / "vendor-link").symlink_to(outside)  # a cloned repository may hold such a link
+    for command in (
+        "cat vendor-l*/secret.txt",
+        "cat vendor-lin?/secret.txt",
+        "cat vendor-lin[k]/secret.txt",
+        "cat vendor-l{i..i}nk/secret.txt",
+        "ls *",
+        "ls vendor*",
+    ):
+        assert bash("Bash(cat:*)" if "cat" in command else "Bash(ls:*)", command, ws) == "ask"
+    (ws / "vendor-link").unlink()
+    assert bash("Bash(ls:*)", "ls *", ws) == "allow"
+    assert bash("Bash(cat:*)", "cat *.txt", ws) == "allow"
+
+
+def test_a_short_link_name_is_not_spelled_out_by_the_rule(place):
+    """`Bash(ls:*)` holds the letter `l`; a link named `l` is still a path outside."""
+    ws, outside = place
+    (ws / "l").symlink_to(outside)
+    (ws / "s").symlink_to(outside / "secret.txt")
+    assert bash("Bash(ls:*)", "ls l", ws) == "ask"
+    assert bash("Bash(cat:*)", "cat s", ws) == "ask"
+    assert bash("Bash(cat:*)", "cat *", ws) == "ask"
+    # a rule that does spell the path out allows it
+    assert bash(f"Bash(cat {outside}/*)", f"cat {outside}/secret.txt", ws) == "allow"
+
+
+def test_ansi_c_quoting_cannot_hide_a_path(place):
+    ws, outside = place
+    secret = str(outside / "secret.txt")
+    hexed = "".join(f"\\x{ord(c):02x}" if c == "/" else c for c in secret)
+    for command in (f"cat $'{secret}'", f"cat $'{hexed}'", f'cat $"{secret}"'):
+        assert bash("Bash(cat:*)", command, ws) == "ask", command
+    assert bash("Bash(cat:*)", "cat $'a.txt'", ws) == "allow"
+
+
+def test_a_huge_brace_sequence_is_refused_quickly(place):
+    ws, _ = place
+    import time
+
+    started = time.monotonic()
+    assert bash("Bash(cat:*)", "cat {1..100000000}", ws) == "ask"
+    assert bash("Bash(cat:*)", "cat " + "{a,b}" * 40, ws) == "ask"  # 2**40 words
+    assert time.monotonic() - started < 2
+
+
+# -- end to end: the model's call, the real loop, a real shell -------------------------------
+
+
+async def run_agent(ws: Path, replies: list[Any], **options: Any) -> Any:
+    turn = {"n": 0}
+
+    def model(body: dict[str, Any]) -> Reply:
+        step = replies[min(turn["n"], len(replies) - 1)]
+        turn["n"] += 1
+        return step(body) if callable(step) else step
+
+    with MessagesServer(model) as server:
+        worker = AnthropicWorker(api_key=KEY, base_url=server.url, policy=FAST, config=Config())
+        worker.toolbox = build_toolbox(
+            ToolOptions(workspace=ws, home=ws.parent / "home", **options), worker
+        )
+        with trio.fail_after(30):
+            async with worker:
+                return await worker.run(AgentRequest(index=1, prompt="go", label="agent"))
+
+
+def say_results(body: dict[str, Any]) -> Reply:
+    return Reply(text=" | ".join(result_text(b) for b in tool_results(body)))
+
+
+@pytest.mark.anyio
+async def test_a_braced_cat_of_a_secret_outside_is_denied_end_to_end(place):
+    ws, outside = place
+    command = f"cat {{{outside}/secret.txt,a.txt}}"
+    result = await run_agent(
+        ws,
+        [Reply(calls=[("Bash", {"command": command})]), say_results],
+        allowed_tools=["Bash(cat:*)"],
+    )
+    assert SECRET not in result.value and "denied" in result.value
+    assert SECRET not in str(result.transcript)
