@@ -37,6 +37,7 @@ from .builtin import allow_paths
 
 __all__ = [
     "DEFAULT_MAX_TURNS",
+    "MAX_PARALLEL_CALLS",
     "TRANSCRIPT_RESULT_CHARS",
     "AgentTools",
     "McpHubLike",
@@ -46,6 +47,10 @@ __all__ = [
 
 #: how much of a tool result the transcript keeps (the model gets the tool's own cap)
 TRANSCRIPT_RESULT_CHARS = 2000
+#: calls of one agent that run at once (Claude Code's default tool-use concurrency); the rest of
+#: a turn's calls wait their turn, so a reply with thousands of calls cannot start thousands of
+#: processes (a Grep is a ripgrep process, and Grep needs no rule)
+MAX_PARALLEL_CALLS = 10
 _MAX_INPUT_PROBLEMS = 10
 
 
@@ -236,6 +241,7 @@ class AgentTools:
         self._report = report
         self.transcript: list[dict[str, Any]] = []
         self._announced: set[str] = set()
+        self._slots = trio.CapacityLimiter(MAX_PARALLEL_CALLS)
 
     @property
     def specs(self) -> list[ToolSpec]:
@@ -285,9 +291,10 @@ class AgentTools:
         trio cancellation stops a running tool.
         """
         self.tool_use(tool_use_id, name, tool_input)
-        started = time.monotonic()
-        output, status, rule = await self._call(name, tool_input)
-        elapsed = time.monotonic() - started
+        async with self._slots:
+            started = time.monotonic()
+            output, status, rule = await self._call(name, tool_input)
+            elapsed = time.monotonic() - started
         self.tool_result(tool_use_id, output)
         summary = output.summary or _first_line(_text_of(output.content))
         self.report(

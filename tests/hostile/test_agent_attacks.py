@@ -154,3 +154,23 @@ async def test_a_braced_cat_of_a_secret_outside_is_denied_end_to_end(place):
     )
     assert SECRET not in result.value and "denied" in result.value
     assert SECRET not in str(result.transcript)
+
+
+@pytest.mark.anyio
+@pytest.mark.slow
+async def test_a_reply_with_many_calls_runs_only_a_few_at_once(place):
+    """40 calls in one reply: at most 10 processes run at once (Claude Code's default)."""
+    ws, _ = place
+    command = "touch run.$$; sleep 0.25; ls | grep -c '^run[.]'; rm -f run.$$"
+    calls = [("Bash", {"command": command}) for _ in range(40)]
+    counts: list[int] = []
+
+    def count(body: dict[str, Any]) -> Reply:
+        for block in tool_results(body):
+            counts.append(int(result_text(block).split()[0]))
+        return Reply(text="done")
+
+    result = await run_agent(ws, [Reply(calls=calls), count], allowed_tools=["Bash"])
+    assert result.value == "done" and len(counts) == 40
+    assert max(counts) <= 10, counts
+    assert max(counts) > 1  # still in parallel
