@@ -7,7 +7,16 @@ may do and which rule said so; an :class:`Asker` answers the calls that must ask
 """
 
 from .decision import Answer, Asker, Decision, PermissionRequest
-from .policy import MODES, Mode, Policy, PolicyError, check_mode, parse_cli_rules, unanswered
+from .policy import (
+    MODES,
+    Mode,
+    Policy,
+    PolicyError,
+    check_mode,
+    mode_for_type,
+    parse_cli_rules,
+    unanswered,
+)
 from .rules import Rule, RuleError, parse_rule, split_rules
 from .settings import Settings, SettingsError, SettingsFile, load_settings
 
@@ -27,6 +36,7 @@ __all__ = [
     "SettingsFile",
     "check_mode",
     "load_settings",
+    "mode_for_type",
     "parse_cli_rules",
     "parse_rule",
     "split_rules",

@@ -42,6 +42,7 @@ __all__ = [
     "PolicyError",
     "WorkspaceLike",
     "check_mode",
+    "mode_for_type",
     "parse_cli_rules",
     "unanswered",
 ]
@@ -95,6 +96,26 @@ def check_mode(mode: str, source: str) -> Mode:
     raise PolicyError(
         f"{source}: unknown permission mode {printable(repr(mode))}; use one of " + ", ".join(MODES)
     )
+
+
+#: modes from the fewest powers to the most
+_BREADTH = {"plan": 0, "dontAsk": 1, "default": 2, "acceptEdits": 3}
+
+
+def mode_for_type(session: str, own: str | None, scope: str) -> str | None:
+    """The permission mode an agent of a type runs in: the type's own ``permissionMode``
+    (None: the session's), except that a project's type may not widen the session's mode.
+
+    A project's ``.claude/agents/*.md`` arrives with a cloned repository, and an agent that
+    may edit the workspace may write one: such a file may narrow (``plan``), never grant edits
+    the user did not (``acceptEdits`` under ``--permission-mode plan``). Types of the user's
+    own ``~/.claude/agents`` keep Claude Code's meaning: the type's mode wins.
+    """
+    if own is None or scope != "project":
+        return own
+    if _BREADTH.get(own, 0) > _BREADTH.get(session, 0):
+        return session
+    return own
 
 
 def parse_cli_rules(values: Iterable[str], flag: str) -> list[Rule]:

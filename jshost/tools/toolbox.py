@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import trio
 from jsonschema import Draft202012Validator
 
-from ..permissions import unanswered
+from ..permissions import mode_for_type, unanswered
 from ..permissions.decision import Asker, Decision, PermissionRequest
 from ..records import ToolUse
 from . import DEFAULT_MAX_TURNS
@@ -180,7 +180,11 @@ class Toolbox:
         listed = getattr(agent_definition, "tools", None)
         allow = _names(listed)
         denied = [*disallowed_tools, *(getattr(agent_definition, "disallowed_tools", None) or ())]
-        mode = getattr(agent_definition, "permission_mode", None)
+        mode = mode_for_type(
+            getattr(self.policy, "mode", "default"),
+            getattr(agent_definition, "permission_mode", None),
+            getattr(agent_definition, "scope", "project"),
+        )
         policy = self.policy.for_agent(
             disallowed=tuple(denied),
             clamp=tuple(bash_command_clamp),

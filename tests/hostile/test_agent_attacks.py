@@ -174,3 +174,90 @@ async def test_a_reply_with_many_calls_runs_only_a_few_at_once(place):
     assert result.value == "done" and len(counts) == 40
     assert max(counts) <= 10, counts
     assert max(counts) > 1  # still in parallel
+
+
+# -- a project's agent type may narrow the run's mode, never widen it ----------------------
+
+FIXER = """---
+name: fixer
+description: fixes things
+permissionMode: acceptEdits
+---
+You fix things.
+"""
+
+
+def found_type(ws: Path, name: str) -> Any:
+    from jshost.agent_types import discover_agent_types
+
+    return discover_agent_types(ws, home=ws.parent / "home").get(name)
+
+
+@pytest.mark.anyio
+async def test_a_project_agent_type_cannot_grant_edits_the_run_did_not(place):
+    ws, _ = place
+    (ws / ".claude" / "agents").mkdir(parents=True)
+    (ws / ".claude" / "agents" / "fixer.md").write_text(FIXER)
+    fixer = found_type(ws, "fixer")
+    assert fixer.scope == "project" and fixer.permission_mode == "acceptEdits"
+    write = ("Write", {"file_path": str(ws / "pwned.txt"), "content": "x"})
+
+    async def one(mode: str) -> Any:
+        turn = {"n": 0}
+
+        def model(body: dict[str, Any]) -> Reply:
+            turn["n"] += 1
+            return Reply(calls=[write]) if turn["n"] == 1 else say_results(body)
+
+        with MessagesServer(model) as server:
+            worker = AnthropicWorker(api_key=KEY, base_url=server.url, policy=FAST, config=Config())
+            worker.toolbox = build_toolbox(
+                ToolOptions(workspace=ws, home=ws.parent / "home", permission_mode=mode), worker
+            )
+            request = AgentRequest(
+                index=1, prompt="fix", label="f", agent_type="fixer", agent_definition=fixer
+            )
+            with trio.fail_after(30):
+                async with worker:
+                    return await worker.run(request)
+
+    for mode in ("plan", "default"):
+        result = await one(mode)
+        assert "denied" in result.value and not (ws / "pwned.txt").exists(), mode
+    # the user's own type keeps Claude Code's meaning: its mode wins
+    home_agents = ws.parent / "home" / ".claude" / "agents"
+    home_agents.mkdir(parents=True)
+    (ws / ".claude" / "agents" / "fixer.md").unlink()
+    (home_agents / "fixer.md").write_text(FIXER)
+    fixer = found_type(ws, "fixer")
+    assert fixer.scope == "user"
+    result = await one("default")
+    assert (ws / "pwned.txt").exists(), result.value
+
+
+def test_the_claude_code_worker_gets_the_narrowed_mode(place, tmp_path, monkeypatch):
+    import json as _json
+
+    from jshost.workers.claude_code import ClaudeCodeWorker
+
+    ws, _ = place
+    (ws / ".claude" / "agents").mkdir(parents=True)
+    (ws / ".claude" / "agents" / "fixer.md").write_text(FIXER)
+    fixer = found_type(ws, "fixer")
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("FAKE_CLAUDE_STATE", str(state))
+    monkeypatch.setenv("FAKE_CLAUDE_ARGV", str(tmp_path / "argv.jsonl"))
+    fake = Path(__file__).parent.parent / "fake_claude.py"
+    worker = ClaudeCodeWorker(cli_path=fake, workspace=ws, permission_mode="plan", backoff=0.01)
+    seen: list[Any] = []
+    build = worker._options
+    worker._options = lambda *a: seen.append(build(*a)) or seen[-1]  # type: ignore[method-assign]
+    request = AgentRequest(
+        index=0, prompt="fix", label="f", agent_type="fixer", agent_definition=fixer
+    )
+    trio.run(worker.run, request)
+    (argv,) = [_json.loads(x) for x in (tmp_path / "argv.jsonl").read_text().splitlines()]
+    assert "--permission-mode=plan" in argv
+    (options,) = seen
+    assert options.agents["fixer"].permissionMode == "plan"

@@ -96,11 +96,12 @@ def suggested_rule(suggestions: Sequence[Any]) -> str | None:
     return None
 
 
-def agent_definition(request: AgentRequest) -> dict[str, Any] | None:
+def agent_definition(request: AgentRequest, permission_mode: Any = ...) -> dict[str, Any] | None:
     """The agent type jshost found for this agent (``AgentRequest.agent_definition``), as the
     program's own definition, so it runs without the program reading settings files. Its model
     is not passed: the engine already put it into ``request.model``, with the reference's
-    precedence, and ``--model`` carries that."""
+    precedence, and ``--model`` carries that. ``permission_mode``, when given, is the mode the
+    type may have (a project's type may not widen the run's: ``mode_for_type``)."""
     found = request.agent_definition
     name = request.agent_type
     if found is None or not name:
@@ -113,7 +114,11 @@ def agent_definition(request: AgentRequest) -> dict[str, Any] | None:
             prompt=str(getattr(found, "system_prompt", "") or ""),
             tools=list(tools) if tools else None,
             disallowedTools=list(denied) if denied else None,
-            permissionMode=getattr(found, "permission_mode", None),
+            permissionMode=(
+                getattr(found, "permission_mode", None)
+                if permission_mode is ...
+                else permission_mode
+            ),
         )
     }
 

@@ -34,6 +34,7 @@ from ...errors import RetryableWorkerError, WorkerError
 from ...permissions.bash import split_command
 from ...permissions.decision import Asker, Decision, PermissionRequest
 from ...permissions.matching import clamp_pattern, parts_allowed
+from ...permissions.policy import mode_for_type
 from ...permissions.rules import parse_rule
 from ...records import ToolUse, Usage
 from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem
@@ -357,17 +358,21 @@ class ClaudeCodeWorker(Worker):
     def _options(self, request: AgentRequest, plan: Plan, state: Attempt) -> ClaudeAgentOptions:
         cwd = request.cwd or self.workspace or Path.cwd()
         extra: dict[str, str | None] = {"no-session-persistence": None}
+        own = mode_for_type(
+            self.permission_mode,
+            getattr(request.agent_definition, "permission_mode", None),
+            getattr(request.agent_definition, "scope", "project"),
+        )
+        mode = own if own in PERMISSION_MODES else self.permission_mode
         agents = None
         if request.agent_type:
             extra["agent"] = request.agent_type
-            agents = agent_definition(request)
+            agents = agent_definition(request, permission_mode=own)
         disallowed = [
             *WORKFLOW_DENIED,
             *self.disallowed_tools,
             *check_rules(request.disallowed_tools, "disallowedTools"),
         ]
-        own = getattr(request.agent_definition, "permission_mode", None)
-        mode = own if own in PERMISSION_MODES else self.permission_mode
         return ClaudeAgentOptions(
             cli_path=str(self.cli_path),
             cwd=str(cwd),
