@@ -103,6 +103,11 @@ class ToolOptions:
             this run only. Servers of a project file approved neither way are left out.
         mcp_servers (Sequence[McpServerConfig] | None): exactly the servers to start, already
             approved (the CLI's confirmation settles them); None: from the files, as above.
+        settings_approved (Sequence[str]): the workspace's ``.claude/settings*.json`` files
+            (resolved paths) whose grants (allow rules, ``defaultMode: acceptEdits``,
+            ``additionalDirectories``) are approved for this run. A project file approved
+            neither so nor for good (in ``mcp_approvals``, the store's approvals) keeps only
+            its ask and deny rules: it may have come with a cloned repository.
     """
 
     enabled: bool = True
@@ -117,6 +122,7 @@ class ToolOptions:
     mcp_approvals: ApprovalStore | None = None
     mcp_approved: Sequence[str] = ()
     mcp_servers: Sequence[McpServerConfig] | None = None
+    settings_approved: Sequence[str] = ()
 
 
 def _workspace_root(given: str | os.PathLike[str] | None) -> Path:
@@ -154,6 +160,7 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
     home = Path(options.home).resolve() if options.home is not None else None
     try:
         settings = load_settings(root, home)
+        settings, notes = _approved_settings(settings, options)
         policy = Policy.from_settings(
             settings,
             allowed=options.allowed_tools,
@@ -171,7 +178,8 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
         # Glob and Grep never walk into isolated agents' worktrees from the main checkout.
         hidden=hidden_worktrees(root, root),
     )
-    hub, notes = _mcp_hub(options, root)
+    hub, mcp_notes = _mcp_hub(options, root)
+    notes += mcp_notes
     return Toolbox(
         builtin_tools(),
         policy,
@@ -181,6 +189,33 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
         mcp=hub,
         max_turns=options.max_turns,
         notes=notes,
+    )
+
+
+def _approved_settings(settings: Any, options: ToolOptions) -> tuple[Any, list[str]]:
+    """The settings with the grants of unapproved project files left out, and a line for
+    each such file."""
+    store = options.mcp_approvals
+    approved = {str(Path(p).resolve()) for p in options.settings_approved}
+
+    def is_approved(f: Any) -> bool:
+        if str(f.path.resolve()) in approved:
+            return True
+        return store is not None and store.is_approved(f.approval_key, f.sha256)
+
+    pending = settings.unapproved(is_approved)
+    return settings.leave_out_grants(pending), [settings_left_out(f) for f in pending]
+
+
+def settings_left_out(file: Any) -> str:
+    """The line said when a project settings file's grants are left out."""
+    from .text import printable
+
+    return printable(
+        f"{file.path} grants {', '.join(file.grants())}; left out: a project's settings may "
+        "come with a cloned repository, and these are not approved. Approve them by running "
+        'without --yes on a terminal and choosing "don\'t ask again", or give the rules with '
+        "--allowed-tools / --permission-mode"
     )
 
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..script import FanOut, Script
     from ..script.validate import Report
     from .mcp_approval import McpApproval
+    from .settings_approval import SettingsApproval
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
 
@@ -324,6 +325,7 @@ def confirm_run(
     cost: bool = False,
     mcp: McpApproval | None = None,
     powers: Sequence[str] = (),
+    settings: SettingsApproval | None = None,
 ) -> Plan | None:
     """Ask before a run, unless this file with this content was approved for good (and no
     project ``.mcp.json`` waits for approval: ``mcp``, whose ``confirmed`` a yes sets).
@@ -345,7 +347,9 @@ def confirm_run(
         with Store() as store:
             if path is not None:
                 # a waiting .mcp.json is asked about on a terminal, else left out (run.py)
-                waiting = mcp and mcp.pending and sys.stdin.isatty() and sys.stderr.isatty()
+                # (and so are a project's settings files that grant powers)
+                pending = (mcp and mcp.pending) or (settings and settings.pending)
+                waiting = pending and sys.stdin.isatty() and sys.stderr.isatty()
                 if store.is_approved(path, report.sha256) and not waiting:
                     return None
                 lapsed = store.was_approved(path)
@@ -389,6 +393,8 @@ def confirm_run(
         rows.append(("note", 'the script changed since you chose "don\'t ask again" for it'))
     if mcp is not None:
         rows.extend(mcp.rows())
+    if settings is not None:
+        rows.extend(settings.rows())
     made = plan() if plan is not None else None
     plan_lines: list[str] = []
     if made is not None:
@@ -416,6 +422,15 @@ def confirm_run(
         _fail("not run", EXIT_USAGE)
     if mcp is not None:
         mcp.confirmed = True
+    if settings is not None:
+        settings.confirmed = True
+    if choice is Choice.RUN_AND_REMEMBER and settings is not None and settings.pending:
+        try:
+            with Store() as store:
+                settings.remember(store)
+        except JshostError as exc:
+            warning = f"could not remember the settings approval: {printable(str(exc))}"
+            click.echo(f"jshost: warning: {warning}", err=True)
     if choice is Choice.RUN_AND_REMEMBER and mcp is not None and mcp.pending:
         try:
             with Store() as store:

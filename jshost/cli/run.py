@@ -281,6 +281,9 @@ def _execute(
         mcp = mcp_for_run(opts, worker_obj)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
+    from .settings_approval import settings_for_run
+
+    settings_ok = settings_for_run(opts, worker_obj)
     plan = None
     if not opts["yes"]:
         from ..estimate import PAID_WORKERS
@@ -298,6 +301,7 @@ def _execute(
             cost=worker_obj.name in PAID_WORKERS,
             mcp=mcp,
             powers=_powers(opts, worker_obj, can_ask=interactive),
+            settings=settings_ok,
         )
     # the servers the run's toolbox starts (a waiting project .mcp.json only once approved)
     opts["mcp_servers"] = mcp.settle() if mcp is not None else []
@@ -326,7 +330,10 @@ def _execute(
             store=store,
             resume_id=resume_id,
             tools=dataclasses.replace(
-                tools, mcp_approvals=store, mcp_servers=opts.get("mcp_servers") or []
+                tools,
+                mcp_approvals=store,
+                mcp_servers=opts.get("mcp_servers") or [],
+                settings_approved=settings_ok.approved_paths() if settings_ok else (),
             ),
             asker=asker,
         )

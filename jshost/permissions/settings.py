@@ -10,6 +10,8 @@ error naming the file (and the line and column for JSON).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +20,21 @@ from typing import Any, final
 from ..text import printable
 from .rules import Rule, RuleError, parse_rule
 
-__all__ = ["MAX_SETTINGS_BYTES", "Settings", "SettingsError", "SettingsFile", "load_settings"]
+__all__ = [
+    "APPROVAL_PREFIX",
+    "MAX_SETTINGS_BYTES",
+    "Settings",
+    "SettingsError",
+    "SettingsFile",
+    "load_settings",
+]
 
 #: bytes of one settings file (Claude Code's are a few KiB)
 MAX_SETTINGS_BYTES = 4 << 20
+#: the approvals-table key of a project settings file: this prefix and its resolved path
+APPROVAL_PREFIX = "settings:"
+#: modes that give agents more than the ``default`` mode does
+_WIDENING_MODES = ("acceptEdits", "bypassPermissions", "auto")
 _KNOWN_MODES = ("default", "acceptEdits", "plan", "dontAsk", "bypassPermissions", "auto")
 
 
@@ -40,6 +53,29 @@ class SettingsFile:
     deny: tuple[Rule, ...] = ()
     default_mode: str | None = None
     additional_directories: tuple[Path, ...] = ()
+    #: a file of the workspace (``.claude/settings*.json``): it may arrive with a cloned
+    #: repository, so what it grants applies only once the user approves it
+    project: bool = False
+    #: the hex sha256 of the file's bytes (what an approval remembers)
+    sha256: str = ""
+
+    @property
+    def approval_key(self) -> str:
+        return APPROVAL_PREFIX + str(self.path.resolve())
+
+    def grants(self) -> list[str]:
+        """What this file gives agents beyond the defaults: its allow rules, a widening
+        ``defaultMode``, its ``additionalDirectories`` (ask and deny rules only take away)."""
+        found = [f"allow {r.text}" for r in self.allow]
+        if self.default_mode in _WIDENING_MODES:
+            found.append(f"defaultMode {self.default_mode}")
+        found += [f"additionalDirectories {d}" for d in self.additional_directories]
+        return found
+
+    def without_grants(self) -> SettingsFile:
+        """This file with only what takes powers away (ask and deny rules, a narrowing mode)."""
+        mode = None if self.default_mode in _WIDENING_MODES else self.default_mode
+        return dataclasses.replace(self, allow=(), default_mode=mode, additional_directories=())
 
 
 @final
@@ -69,6 +105,16 @@ class Settings:
     def default_mode_source(self) -> str | None:
         found = next((f for f in self.files if f.default_mode), None)
         return None if found is None else f"{found.path} permissions.defaultMode"
+
+    def unapproved(self, approved: Any) -> list[SettingsFile]:
+        """The project files that grant something and are not approved: ``approved(file)``
+        says whether one is (for this run, or for good with its current content)."""
+        return [f for f in self.files if f.project and f.grants() and not approved(f)]
+
+    def leave_out_grants(self, files: Any) -> Settings:
+        """These settings with the grants of ``files`` left out (their ask/deny rules kept)."""
+        keys = {f.path for f in files}
+        return Settings(tuple(f.without_grants() if f.path in keys else f for f in self.files))
 
     @property
     def additional_directories(self) -> tuple[Path, ...]:
@@ -115,8 +161,17 @@ def load_settings(workspace: Any, home: Path | None = None) -> Settings:
         seen.add(real)
         loaded = read_settings_file(path, root)
         if loaded is not None:
-            files.append(loaded)
+            # The workspace's own files (not the user's, when the workspace is the home).
+            project = path.parent.parent == root and real != _resolved(candidates[-1])
+            files.append(dataclasses.replace(loaded, project=project))
     return Settings(tuple(files))
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path
 
 
 def read_settings_file(path: Path, base: Path) -> SettingsFile | None:
@@ -141,8 +196,9 @@ def read_settings_file(path: Path, base: Path) -> SettingsFile | None:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SettingsError(f"{_where(path)}: not UTF-8 text (byte {exc.start})") from None
+    digest = hashlib.sha256(data).hexdigest()
     if not text.strip():
-        return SettingsFile(path)
+        return SettingsFile(path, sha256=digest)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -155,7 +211,7 @@ def read_settings_file(path: Path, base: Path) -> SettingsFile | None:
         raise SettingsError(f"{_where(path)}: must hold a JSON object, got {_type(doc)}")
     perms = doc.get("permissions")
     if perms is None:
-        return SettingsFile(path)
+        return SettingsFile(path, sha256=digest)
     if not isinstance(perms, dict):
         raise SettingsError(f"{_where(path)}: 'permissions' must be an object, got {_type(perms)}")
     lists = {key: _rule_list(path, perms, key) for key in ("allow", "ask", "deny")}
@@ -180,7 +236,9 @@ def read_settings_file(path: Path, base: Path) -> SettingsFile | None:
         for d in dirs:
             p = Path(d).expanduser()
             extra.append((p if p.is_absolute() else base / p).resolve())
-    return SettingsFile(path, lists["allow"], lists["ask"], lists["deny"], mode, tuple(extra))
+    return SettingsFile(
+        path, lists["allow"], lists["ask"], lists["deny"], mode, tuple(extra), sha256=digest
+    )
 
 
 def _rule_list(path: Path, perms: dict[str, Any], key: str) -> tuple[Rule, ...]:
