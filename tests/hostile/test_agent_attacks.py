@@ -261,3 +261,49 @@ def test_the_claude_code_worker_gets_the_narrowed_mode(place, tmp_path, monkeypa
     assert "--permission-mode=plan" in argv
     (options,) = seen
     assert options.agents["fixer"].permissionMode == "plan"
+
+
+# -- a command that leaves its process group ---------------------------------------------
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+DAEMONS = (
+    "setsid sh -c 'echo $$ > a.pid; exec sleep 300' >/dev/null 2>&1 < /dev/null & "
+    "(setsid sh -c 'sh -c \"echo \\$\\$ > b.pid; exec sleep 300\" &' >/dev/null 2>&1 &); "
+    "sleep 0.3; echo started"
+)
+
+
+@pytest.mark.anyio
+async def test_a_daemon_started_with_setsid_does_not_outlive_the_call(place):
+    ws, _ = place
+    result = await run_agent(
+        ws, [Reply(calls=[("Bash", {"command": DAEMONS})]), say_results], allowed_tools=["Bash"]
+    )
+    assert "started" in result.value
+    pids = [int((ws / name).read_text()) for name in ("a.pid", "b.pid")]
+    await trio.sleep(0.2)
+    assert [alive(p) for p in pids] == [False, False]
+
+
+@pytest.mark.anyio
+async def test_a_daemon_does_not_outlive_a_stopped_agent(place):
+    import time
+
+    ws, _ = place
+    command = DAEMONS.replace("echo started", "sleep 60")
+    started = time.monotonic()
+    with trio.move_on_after(2):
+        await run_agent(ws, [Reply(calls=[("Bash", {"command": command})])], allowed_tools=["Bash"])
+    stopped = time.monotonic()
+    assert stopped - started < 3.5  # the stop landed (2 s, then at most ~1 s to clean up)
+    pids = [int((ws / name).read_text()) for name in ("a.pid", "b.pid")]
+    await trio.sleep(0.2)
+    assert [alive(p) for p in pids] == [False, False]

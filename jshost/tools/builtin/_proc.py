@@ -7,8 +7,12 @@ process left in the group gets SIGKILL at once, so nothing it started is left ru
 
 The group is killed while its leader is still unreaped (a zombie keeps its pid, and with it the
 group id, from being reused), so the kill can never reach an unrelated process. A process that
-leaves the group on purpose (``setsid``, a double-forking daemon) is beyond this reach; reading
-its output stops :data:`DRAIN_SECONDS` after the program itself ends.
+leaves the group on purpose (``setsid``, a double-forking daemon) is beyond that reach; reading
+its output stops :data:`DRAIN_SECONDS` after the program itself ends. For those, a caller may
+give a ``marker``: the program's environment gets ``JSHOST_TOOL_CALL=<marker>``, which every
+process it starts inherits, and when the program ends (or is stopped) every process of this
+user whose environment holds it is killed too (:func:`kill_marked`, Linux's ``/proc``). A
+process that starts with an environment of its own (``env -i``) escapes this as well.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any, TypeVar
 
 import trio
 
-__all__ = ["DRAIN_SECONDS", "off_loop", "run_in_group"]
+__all__ = ["CALL_MARKER", "DRAIN_SECONDS", "kill_marked", "off_loop", "run_in_group"]
 
 T = TypeVar("T")
 
@@ -33,6 +37,10 @@ T = TypeVar("T")
 #: the group) before reading stops
 DRAIN_SECONDS = 2.0
 _CHUNK = 65536
+#: the environment variable that names one call's processes (see ``marker``)
+CALL_MARKER = "JSHOST_TOOL_CALL"
+#: sweeps of /proc after a marked program ends: a process may fork while one runs
+_SWEEPS = 5
 
 
 async def off_loop(fn: Callable[..., T], *args: Any) -> T:
@@ -49,6 +57,41 @@ async def off_loop(fn: Callable[..., T], *args: Any) -> T:
         )
     finally:
         stop.set()
+
+
+def kill_marked(marker: str) -> int:
+    """SIGKILL every process of this user whose environment holds ``CALL_MARKER=marker``;
+    how many were killed. Each is held by a pidfd before its environment is read, so the
+    signal cannot reach a process that reused the pid."""
+    if not os.path.isdir("/proc") or not hasattr(signal, "pidfd_send_signal"):
+        return 0
+    needle = f"\0{CALL_MARKER}={marker}\0".encode()
+    uid, me, killed = os.getuid(), os.getpid(), 0
+    for _ in range(_SWEEPS):
+        found = 0
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == me:
+                continue
+            try:
+                fd = os.pidfd_open(int(name))
+            except OSError:
+                continue
+            try:
+                if os.stat(f"/proc/{name}").st_uid != uid:
+                    continue
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    env = b"\0" + f.read() + b"\0"
+                if needle in env:
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    found += 1
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+        killed += found
+        if not found:
+            break
+    return killed
 
 
 def _kill_group(pgid: int) -> None:
@@ -73,12 +116,16 @@ async def run_in_group(
     env: dict[str, str],
     on_stdout: Callable[[bytes], bool | None],
     on_stderr: Callable[[bytes], bool | None] | None = None,
+    marker: str | None = None,
 ) -> int | None:
     """Run ``argv``; its exit status, or None when a sink returned False (it was stopped).
 
     Without ``on_stderr``, stderr goes into the same pipe as stdout (interleaved as written).
-    Cancellation kills the group and re-raises once every process of it is gone.
+    Cancellation kills the group and re-raises once every process of it is gone. With
+    ``marker``, the processes that left the group are looked for and killed too (above).
     """
+    if marker is not None:
+        env = {**env, CALL_MARKER: marker}
     proc = await trio.lowlevel.open_process(
         list(argv),
         cwd=os.fspath(cwd),
@@ -125,6 +172,9 @@ async def run_in_group(
             nursery.cancel_scope.cancel()
     finally:
         _kill_group(pgid)
+        if marker is not None:
+            with trio.CancelScope(shield=True), trio.move_on_after(0.5):
+                await trio.to_thread.run_sync(kill_marked, marker, abandon_on_cancel=True)
         with trio.CancelScope(shield=True), trio.move_on_after(5):
             await proc.wait()
         if pidfd is not None:

@@ -9,13 +9,15 @@ stderr share one pipe, so the model sees them interleaved in the order they were
 Each call is a fresh shell: ``cd`` and ``export`` do not carry over.
 
 When the command ends, times out, or the call is cancelled, the whole process group is killed
-(:mod:`._proc`): a background job it started does not outlive it. Output is kept as its first
+(:mod:`._proc`): a background job it started does not outlive it, nor does one that left the
+group (``setsid``, a daemon) while it kept the environment it inherited. Output is kept as its first
 and last 15,000 bytes, with a note saying how much of the middle was dropped.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -117,7 +119,12 @@ class BashTool(Tool):
         try:
             with trio.move_on_after(timeout_ms / 1000) as scope:
                 status = await run_in_group(
-                    [_shell(), "-c", command], cwd=workspace.root, env=env, on_stdout=output.feed
+                    [_shell(), "-c", command],
+                    cwd=workspace.root,
+                    env=env,
+                    on_stdout=output.feed,
+                    # what leaves the process group (`setsid`, a daemon) is found by this
+                    marker=secrets.token_hex(8),
                 )
         except OSError as exc:  # no shell, or the workspace directory is gone
             return ToolOutput(
