@@ -134,12 +134,14 @@ def outside_args(part: Part, call: Call) -> list[str]:
     return found
 
 
-def _word_inside(word: str, call: Call) -> bool:
-    """Whether every path the shell may make of ``word`` lies inside: each word its braces
-    give, and each file its wildcards may match (``{/etc/x,a}``, ``lin*/x`` through a link)."""
+def _candidates(word: str, call: Call) -> list[str] | None:
+    """Every path the shell may make of ``word``: each word its braces give, each file its
+    wildcards may match (``{/etc/x,a}``, ``lin*/x`` through a link), and the word itself (a
+    wildcard that matches nothing is passed as written). None: too many to know."""
     words = expansion.braces(word)
     if words is None:
-        return False
+        return None
+    found: list[str] = []
     for each in words:
         path = _path_in(each)
         if path is None:
@@ -147,14 +149,46 @@ def _word_inside(word: str, call: Call) -> bool:
         if expansion.has_glob(path):
             if path.startswith("~"):
                 if path != "~" and not path.startswith("~/"):
-                    return False  # another user's home
+                    return None  # another user's home
                 path = str(call.anchors.home) + path[1:]
             matched = expansion.glob(path, call.anchors.cwd)
-            if matched is None or not all(_inside(m, call) for m in matched):
-                return False
-        if not _inside(path, call):  # no match: the shell passes the word as it is
-            return False
-    return True
+            if matched is None:
+                return None
+            found.extend(matched)
+        found.append(path)
+    return found
+
+
+def _word_inside(word: str, call: Call) -> bool:
+    """Whether every path the shell may make of ``word`` lies inside the workspace."""
+    found = _candidates(word, call)
+    return found is not None and all(_inside(p, call) for p in found)
+
+
+def _names_covered(rule: Rule, call: Call) -> bool:
+    """Whether a Bash command names a file a ``Read`` path rule covers (``cat .env`` under
+    ``Read(./.env)``): Claude Code applies Read deny rules to the files a command names.
+    A word whose paths cannot all be known counts as naming one."""
+    split = call.bash()
+    if split is None or not split.complete:
+        return False  # such a command matches no allow rule: it asks anyway
+    pattern = path_pattern(rule.specifier or "")
+    cwd, home = call.anchors.cwd, call.anchors.home
+    for part in split.parts:
+        for word, expands in part.args[:MAX_ARGS]:
+            if expands:
+                continue  # its value is unknown: only a rule that spells it out allows it
+            found = _candidates(word, call)
+            if found is None:
+                return True
+            for each in found:
+                if each == "~" or each.startswith("~/"):
+                    each = str(home) + each[1:]
+                plain = Path(os.path.normpath(cwd / each))
+                for path in {plain, Path(os.path.realpath(plain))}:
+                    if pattern.matches(path, call.anchors, is_dir=_is_dir(path)):
+                        return True
+    return False
 
 
 def _path_in(word: str) -> str | None:
@@ -193,6 +227,14 @@ def matches(rule: Rule, call: Call, *, allow: bool) -> bool:
     """Whether ``rule`` matches the call: an allow rule every part of it (each command of a
     compound, each path), a deny or ask rule any part."""
     if not rule.covers_tool(call.tool):
+        if (
+            not allow
+            and call.tool == "Bash"
+            and rule.kind == "path"
+            and rule.specifier is not None
+            and rule.covers_tool("Read")
+        ):
+            return _names_covered(rule, call)
         return False
     spec = rule.specifier
     if spec is None:

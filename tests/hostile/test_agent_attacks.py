@@ -307,3 +307,46 @@ async def test_a_daemon_does_not_outlive_a_stopped_agent(place):
     pids = [int((ws / name).read_text()) for name in ("a.pid", "b.pid")]
     await trio.sleep(0.2)
     assert [alive(p) for p in pids] == [False, False]
+
+
+# -- a Read deny rule holds for the files a command names --------------------------------
+
+
+def test_a_read_deny_rule_holds_for_a_command_that_names_the_file(place):
+    ws, _ = place
+    (ws / "secrets").mkdir()
+    (ws / "secrets" / "key").write_text(SECRET)
+    (ws / ".env").write_text(SECRET)
+    (ws / "e").symlink_to(".env")
+    policy = Policy(
+        allow=[parse_rule(r, "--allowed-tools") for r in ("Bash(cat:*)", "Bash(grep:*)")],
+        deny=[parse_rule(r, "--disallowed-tools") for r in ("Read(./secrets/**)", "Read(./.env)")],
+        home=ws.parent / "home",
+    )
+
+    def decide(command: str) -> str:
+        return policy.decide(
+            "Bash", {}, kind="exec", command=command, workspace=Workspace(ws)
+        ).behavior
+
+    for command in (
+        "cat secrets/key",
+        "cat ./secrets/key",
+        "cat se*/key",
+        "cat .env",
+        "cat e",  # a link to it
+        "cat .en?",
+        "cat {a.txt,.env}",
+        "grep x < .env",
+        "cat a.txt; cat .env",
+    ):
+        assert decide(command) == "deny", command
+    assert decide("cat a.txt") == "allow"
+    # the same through an agent's own disallowedTools
+    agent = Policy(allow=[parse_rule("Bash(cat:*)", "t")], home=ws.parent / "home").for_agent(
+        disallowed=["Read(./.env)"]
+    )
+    assert (
+        agent.decide("Bash", {}, kind="exec", command="cat .env", workspace=Workspace(ws)).behavior
+        == "deny"
+    )
