@@ -32,6 +32,7 @@ from .matching import (
     parts_allowed,
 )
 from .paths import Anchors, path_pattern, suggest_path_rule
+from .protected import protected as _protected
 from .rules import EDIT_TOOLS, READ_TOOLS, Rule, RuleError, parse_rule, split_rules
 
 __all__ = [
@@ -369,7 +370,10 @@ class Policy:
                 source="plan mode",
             )
         allowed = (*self.allow, *self._run.snapshot())
+        guarded = _protected(call)
         for rule in allowed:
+            if guarded and not all(n in (rule.specifier or "") for n in guarded):
+                continue  # a protected path needs a rule that names it
             if matches(rule, call, allow=True):
                 return Decision(
                     "allow",
@@ -475,11 +479,17 @@ class Policy:
                     suggestion=suggestion,
                 )
             )
-        if call.kind == "edit" and mode == "acceptEdits" and call.inside():
+        guarded = _protected(call)
+        if call.kind == "edit" and mode == "acceptEdits" and call.inside() and not guarded:
             return Decision(
                 "allow", f"{what} is inside the workspace (acceptEdits mode)", source="acceptEdits"
             )
         why = "no rule allows it"
+        if guarded:
+            why = (
+                f"{', '.join(guarded)} is a protected path (it configures tools that run "
+                "code: git, editors, Claude Code), which only a rule that names it allows"
+            )
         if call.kind == "edit" and not call.inside():
             why = "it is outside the workspace and no rule allows it"
         split = call.bash()
