@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, final
@@ -180,14 +182,28 @@ def read_settings_file(path: Path, base: Path) -> SettingsFile | None:
     Relative ``additionalDirectories`` are relative to ``base`` (the workspace).
     """
     try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_SETTINGS_BYTES + 1)
+        # Non-blocking and checked before reading: a link to /dev/stdin or a FIFO (a cloned
+        # repository may hold the link) would otherwise hold the run before it starts.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise SettingsError(f"{_where(path)}: is a directory, not a settings file") from None
     except OSError as exc:
         raise SettingsError(f"{_where(path)}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise SettingsError(f"{_where(path)}: is a directory, not a settings file")
+        if not stat.S_ISREG(mode):
+            raise SettingsError(
+                f"{_where(path)}: not a regular file (a device, pipe or socket); a settings "
+                "file is JSON text"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_SETTINGS_BYTES + 1)
+    except OSError as exc:
+        raise SettingsError(f"{_where(path)}: cannot read it: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_SETTINGS_BYTES:
         raise SettingsError(
             f"{_where(path)}: larger than {MAX_SETTINGS_BYTES >> 20} MiB; not a settings file"

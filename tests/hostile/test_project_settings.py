@@ -180,3 +180,35 @@ def test_the_confirmation_shows_the_grants_and_yes_applies_them(cloned, term_env
     (file,) = [f for f in load_settings(cloned, cloned.parent / "home").files if f.project]
     with Store() as store:
         assert not store.is_approved(file.approval_key, file.sha256)
+
+
+@pytest.mark.parametrize("target", ["fifo", "stdin"])
+def test_a_settings_file_that_is_a_pipe_is_refused_not_waited_on(cloned, target):
+    """`.claude/settings.json -> /dev/stdin` (git keeps such a link) or a FIFO: one line, exit
+    2, at once, instead of a run that waits forever before it starts."""
+    import time
+
+    from procs import finish, jshost
+
+    settings = cloned / ".claude" / "settings.json"
+    settings.unlink()
+    if target == "fifo":
+        os.mkfifo(cloned.parent / "pipe")
+        settings.symlink_to(cloned.parent / "pipe")
+    else:
+        settings.symlink_to("/dev/stdin")
+    (cloned / "flow.js").write_text(SCRIPT)
+    started = time.monotonic()
+    proc = jshost(
+        cloned.parent / "jh",
+        *("run", "flow.js", "--yes", "--worker", "anthropic", "--base-url", "http://127.0.0.1:9"),
+        env={"ANTHROPIC_API_KEY": KEY, "HOME": str(cloned.parent / "home")},
+        cwd=cloned,
+        stdin=__import__("subprocess").PIPE,  # held open: never an end of file
+    )
+    try:
+        code, _, err = finish(proc, timeout=20)
+    finally:
+        proc.kill()  # (a no-op once it has ended)
+    assert code == 2 and "not a regular file" in err, err
+    assert time.monotonic() - started < 15
