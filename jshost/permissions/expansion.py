@@ -114,8 +114,8 @@ def _sequence(inner: str) -> list[str] | None:
 def glob(pattern: str, cwd: Path) -> list[str] | None:
     """The existing paths (absolute) a glob may match, looked up one component at a time;
     None when that would look at more than :data:`MAX_ENTRIES` entries or give more than
-    :data:`MAX_WORDS` paths. Hidden names match too, and a wildcard component that starts
-    with ``.`` may also be ``.`` or ``..`` (shells differ there)."""
+    :data:`MAX_WORDS` paths. Hidden names match too, and a wildcard component that could
+    match ``.`` or ``..`` is taken to (shells differ there)."""
     current = [Path("/") if pattern.startswith("/") else cwd]
     budget = MAX_ENTRIES
     for comp in pattern.split("/"):
@@ -139,8 +139,10 @@ def glob(pattern: str, cwd: Path) -> list[str] | None:
                         return None
                     if regex.match(entry.name):
                         found.append(base / entry.name)
+            # A leading `.` is matched only by a literal one; shells differ on whether `.*`
+            # then matches `.` and `..` (bash 5.2 says no, dash yes): when it could, count both.
             if comp.startswith("."):
-                found += [base / ".", base / ".."]
+                found += [base / d for d in (".", "..") if regex.match(d)]
             if len(found) > MAX_WORDS:
                 return None
         current = found
