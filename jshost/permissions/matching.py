@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from . import expansion
 from .bash import MAX_ARGS, CommandSplit, Part, bash_pattern_matches, split_command
 from .paths import Anchors, path_pattern
+from .protected import protected_names
 from .rules import Rule
 
 __all__ = [
@@ -213,14 +214,19 @@ def _inside(word: str, call: Call) -> bool:
             return False  # another user's home
         path = call.anchors.home / word[2:]
     elif "/" not in word and word not in (".", ".."):
-        # A plain name is in the working directory, unless it is a link out of it.
-        if not os.path.islink(cwd / word):
+        # A plain name is in the working directory, unless it is a link out of it (or a
+        # protected name: `.git`, `.mcp.json`).
+        if not os.path.islink(cwd / word) and not protected_names(Path(word), Path()):
             return True
         path = cwd / word
     else:
         path = cwd / word
     real = Path(os.path.realpath(path))
-    return str(real) in _DEVICES or call.contains(real)
+    if str(real) in _DEVICES:
+        return True
+    # A protected path (`.git/config`, `.vscode/tasks.json`) counts as outside: the command
+    # may write it (`git log --output=.git/config`), and code would run from it later.
+    return call.contains(real) and not protected_names(real, cwd)
 
 
 def matches(rule: Rule, call: Call, *, allow: bool) -> bool:

@@ -500,8 +500,9 @@ class Policy:
         ):
             shown = ", ".join(printable(w[:80]) for w in outside[:3])
             why = (
-                f"no rule allows it (it names paths outside the workspace, or values only the "
-                f"shell knows: {shown}; only a rule that spells them out allows them)"
+                f"no rule allows it (it names paths outside the workspace or protected ones "
+                f"such as .git, or values only the shell knows: {shown}; only a rule that "
+                "spells them out allows them)"
             )
         elif split is not None and any(p.writes for p in split.parts):
             why = (

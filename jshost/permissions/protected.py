@@ -6,13 +6,16 @@ workspace could turn an edit there into a command run later, outside every rule.
 there is allowed neither by ``acceptEdits`` nor by a broad rule (``Edit``, ``Edit(./**)``), only
 by a rule whose pattern names it (``Edit(./.vscode/settings.json)``), like Claude Code's
 protected paths. (The built-in Write and Edit refuse ``.git`` and the settings files outright.)
+A Bash command that names one (``git log --output=.git/config``) needs a rule that spells the
+path out, as for a path outside the workspace: the command may write it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-__all__ = ["PROTECTED_DIRS", "PROTECTED_FILES", "protected"]
+__all__ = ["PROTECTED_DIRS", "PROTECTED_FILES", "protected", "protected_names"]
 
 #: names in the workspace that configure programs which run code (git hooks, editor tasks,
 #: Claude Code's own settings and agents, shell start-up files): an edit there is allowed
@@ -42,11 +45,17 @@ def protected(call: Any) -> list[str]:
         return []
     found: dict[str, None] = {}
     for path in call.paths:
-        try:
-            parts = path.relative_to(call.anchors.cwd).parts
-        except ValueError:
-            parts = path.parts
-        found.update(dict.fromkeys(p for p in parts[:-1] if p in PROTECTED_DIRS))
-        if parts and (parts[-1] in PROTECTED_FILES or parts[-1] in PROTECTED_DIRS):
-            found[parts[-1]] = None
+        found.update(dict.fromkeys(protected_names(path, call.anchors.cwd)))
     return list(found)
+
+
+def protected_names(path: Path, root: Path) -> list[str]:
+    """The protected names in ``path`` (relative to ``root`` when inside it)."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        parts = path.parts
+    found = [p for p in parts[:-1] if p in PROTECTED_DIRS]
+    if parts and (parts[-1] in PROTECTED_FILES or parts[-1] in PROTECTED_DIRS):
+        found.append(parts[-1])
+    return found

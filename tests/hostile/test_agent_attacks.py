@@ -395,3 +395,20 @@ async def test_accept_edits_does_not_write_editor_tasks_agent_types_or_hooks(pla
         "Write", {}, kind="edit", paths=[tree / "a.py"], workspace=Workspace(tree)
     )
     assert inside.behavior == "allow"
+
+
+def test_a_command_cannot_write_git_config_through_an_allowed_option(place):
+    """`Bash(git log:*)` + a commit message the repository's author wrote: `git log -1
+    --format=%B --output=.git/config` would plant `core.fsmonitor = <command>`, which the
+    next allowed `git status` runs. A protected path in a command needs a rule naming it."""
+    ws, _ = place
+    (ws / ".git").mkdir()
+    for command in (
+        "git log -1 --format=%B --output=.git/config",
+        "git log --output .git/hooks/pre-commit",
+        "git log --output=.gi*/config",
+        "git log --output=.vscode/tasks.json",
+    ):
+        assert bash("Bash(git log:*)", command, ws) == "ask", command
+    assert bash("Bash(git log:*)", "git log --output=notes.txt", ws) == "allow"
+    assert bash("Bash(git log:*)", "git log -- a.txt", ws) == "allow"
