@@ -6,17 +6,9 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
-from .patterns import (
-    MAX_ECMA_PATTERNS,
-    PatternError,
-    compile_pattern,
-    format_checker,
-    is_fallback,
-    schema_patterns,
-)
+# jsonschema (with referencing and its format checkers) and .patterns (re2, quickjs) load
+# in the functions that need them: a run whose agents pass no schema never imports them, which
+# is a fifth of `jshost run`'s start-up (bench/RESULTS.md, issue 22).
 
 __all__ = [
     "MAX_SCHEMA_CHARS",
@@ -270,6 +262,18 @@ def schema_problem(schema: Any) -> str | None:
             "agent({schema}) received an invalid JSON Schema: "
             f"a schema must be an object or a boolean, not {type(schema).__name__}"
         )
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from .patterns import (
+        MAX_ECMA_PATTERNS,
+        PatternError,
+        compile_pattern,
+        format_checker,
+        is_fallback,
+        schema_patterns,
+    )
+
     try:
         if not _plainly_valid(schema):
             Draft202012Validator.check_schema(schema, format_checker=format_checker())
@@ -322,6 +326,8 @@ def schema_problems(schema: Any) -> list[tuple[str, tuple[str | int, ...]]]:
     if not isinstance(schema, dict | bool) or _plainly_valid(schema):
         first = schema_problem(schema)
         return [] if first is None else [(first, ())]
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(Draft202012Validator.META_SCHEMA)
     found: list[tuple[str, tuple[str | int, ...]]] = []
     extra = 0
