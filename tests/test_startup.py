@@ -93,3 +93,31 @@ def test_an_agent_with_a_schema_still_gets_its_schema_checked(tmp_path: Path) ->
     exit_part, loaded = _run_probe(script, tmp_path / "home")
     assert exit_part == "EXIT 0"
     assert "jsonschema" in loaded
+
+
+def test_the_globals_the_linter_takes_without_a_sandbox_are_all_real_globals() -> None:
+    """``SURE_GLOBALS`` lets the linter skip building a sandbox; it must never name a global
+    that the real sandbox lacks, or `validate` would pass a script that fails at run time."""
+    from jshost.sandbox import SURE_GLOBALS, global_names
+
+    assert global_names() >= SURE_GLOBALS, sorted(SURE_GLOBALS - global_names())
+
+
+def test_validating_a_plain_script_builds_no_sandbox(tmp_path: Path) -> None:
+    from jshost.sandbox import context
+    from jshost.script.validate import validate_source
+
+    context.global_names.cache_clear()
+    report = validate_source(
+        "export const meta = { name: 'one', description: 'one agent' }\n"
+        "const r = await parallel([1, 2].map(n => () => agent(`n ${JSON.stringify(n)}`)))\n"
+        "log(String(r.length)); return Math.max(...r.map(x => x.length))\n"
+    )
+    assert not report.errors, report.diagnostics
+    assert context.global_names.cache_info().currsize == 0
+    # a name outside the sure set still gets the real answer: an undefined one is reported
+    report = validate_source(
+        "export const meta = { name: 'one', description: 'one agent' }\nreturn frobnicate(1)\n"
+    )
+    assert any("'frobnicate' is not defined" in d.message for d in report.diagnostics)
+    assert context.global_names.cache_info().currsize == 1
