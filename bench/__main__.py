@@ -7,7 +7,8 @@
     python -m bench --only makespan,startup
 
 Sections: makespan (figures 1 and 2: makespan efficiency and shapes), overhead (3: host CPU
-per agent), warm (3b: CPU per agent of a run in a warm process), startup (4), validate (5:
+per agent), warm (3b: CPU per agent of a run in a warm process), resume (3c: 1000 cached
+agents replayed), startup (4), validate (5:
 validation speed), memory (6), live (7: live view cost), prefix_cache (8: prompt-cache stagger,
 input-token cost of a same-prefix fan-out). Each figure is a ratio or a count measured side by
 side in one run. Benchmarks are not tests: they never fail on a timing, and pytest never collects
@@ -31,6 +32,7 @@ SECTIONS = (
     "makespan",
     "overhead",
     "warm",
+    "resume",
     "startup",
     "validate",
     "memory",
@@ -64,6 +66,12 @@ def _warm(quick: bool, repeat: int | None) -> Any:
     from . import warm
 
     return warm.run(quick, repeat)
+
+
+def _resume(quick: bool, repeat: int | None) -> Any:
+    from . import resume
+
+    return resume.run(quick, repeat)
 
 
 def _startup(quick: bool, repeat: int | None) -> Any:
@@ -106,6 +114,7 @@ RUNNERS: dict[str, Callable[[bool, int | None], Any]] = {
     "makespan": _makespan,
     "overhead": _overhead,
     "warm": _warm,
+    "resume": _resume,
     "startup": _startup,
     "validate": _validate,
     "memory": _memory,
@@ -273,6 +282,43 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                         if wa["cpu_over_floor_spread"] is None
                         else _range(wa["cpu_over_floor_spread"]),
                         f"{wa['first_run_cpu_per_agent_us']:.0f} us",
+                    ],
+                ]
+            ),
+            "",
+        ]
+
+    if "resume" in res:
+        rs = res["resume"]
+        lines += [
+            f"3c. Resume replay: {rs['agents']} cached agents answered from the journal "
+            f"(jshost resume's pipeline, in-process), the host's CPU (all threads) and wall from "
+            f"opening the run to its outcome, median of {rs['repeats']} (low..high); floor = "
+            f"one query for the journal's results + the same calls in a bare QuickJS context; "
+            f"target <= {rs['target_s']:g} s",
+            *_table(
+                [
+                    [
+                        "CPU",
+                        "(low..high)",
+                        "wall",
+                        "(low..high)",
+                        "",
+                        "per agent",
+                        "floor",
+                        "CPU/floor",
+                        "fresh run CPU",
+                    ],
+                    [
+                        f"{rs['cpu_s'] * 1e3:.0f} ms",
+                        _range(rs["cpu_s_spread"], "{:.3f}"),
+                        f"{rs['wall_s'] * 1e3:.0f} ms",
+                        _range(rs["wall_s_spread"], "{:.3f}"),
+                        _verdict(max(rs["cpu_s"], rs["wall_s"]) <= rs["target_s"]),
+                        f"{rs['cpu_per_agent_us']:.0f} us",
+                        f"{rs['floor_cpu_s'] * 1e3:.1f} ms",
+                        f"{rs['cpu_over_floor']:.1f}",
+                        f"{rs['fresh_cpu_s'] * 1e3:.0f} ms",
                     ],
                 ]
             ),
