@@ -359,6 +359,35 @@
 
   // ---- agent() -------------------------------------------------------------------------------
   const OPTION_KEYS = ['label', 'phase', 'model', 'effort', 'isolation', 'agentType', 'stallMs'];
+  // Arrays of rule strings (reference §3.1); the host parses the rules. The bounds are those of
+  // jshost/permissions/call_options.py, checked here so an oversized array never crosses.
+  const RULE_OPTION_KEYS = ['disallowedTools', 'bashCommandClamp'];
+  const MAX_OPTION_RULES = 64;
+  const MAX_OPTION_RULE_CHARS = 1000;
+  const REFUSING = ' — refusing the spawn.';
+  const typeName = (v) => (v === null ? 'null' : isArray(v) ? 'array' : typeof v);
+  // A snapshot of the script's array: its length and each item read once, into an array of the
+  // bridge's own (no prototype, so no toJSON the script planted on Array.prototype applies).
+  const ruleList = (key, v) => {
+    const what = 'agent({' + key + '})';
+    if (!isArray(v)) throw new TypeErrorC(what + ' must be an array of strings, got ' + typeName(v) + REFUSING);
+    const n = Num(v.length);
+    if (!(n <= MAX_OPTION_RULES)) {
+      throw new RangeErrorC(what + ' has ' + n + ' entries; at most ' + MAX_OPTION_RULES + REFUSING);
+    }
+    const list = internal();
+    for (let i = 0; i < n; i++) {
+      const item = v[i];
+      if (typeof item !== 'string') {
+        throw new TypeErrorC(what + '[' + i + '] must be a string, got ' + typeName(item) + REFUSING);
+      }
+      if (item.length > MAX_OPTION_RULE_CHARS) {
+        throw new RangeErrorC(what + '[' + i + '] is ' + item.length + ' characters long; at most ' + MAX_OPTION_RULE_CHARS + REFUSING);
+      }
+      nativePush(list, item);
+    }
+    return list;
+  };
   const makeAgent = (scope) =>
     function agent(prompt, opts) {
       if (stopped) return never();
@@ -382,6 +411,11 @@
           if (v !== undefined && v !== null && typeof v !== 'function') {
             picked[key] = typeof v === 'number' || typeof v === 'boolean' ? v : Str(v);
           }
+        }
+        for (let k = 0; k < RULE_OPTION_KEYS.length; k++) {
+          const key = RULE_OPTION_KEYS[k];
+          const v = o[key];
+          if (v !== undefined && v !== null) picked[key] = ruleList(key, v);
         }
         if (picked.isolation === 'remote') {
           throw new ErrorC("agent({isolation:'remote'}) is not available in this build");

@@ -35,6 +35,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._api import ToolOptions
     from ._runs import RunHandle, RunResult, arun, resume, run, start
     from ._workflow import Workflow, load, parse
     from .engine import Limits
@@ -58,6 +59,7 @@ _WHERE = {
     "ScriptError": "errors",
     "Store": "store",
     "StoreError": "errors",
+    "ToolOptions": "_api",
     "Usage": "workers",
     "UsageError": "errors",
     "Worker": "workers",
@@ -84,6 +86,7 @@ __all__ = [
     "ScriptError",
     "Store",
     "StoreError",
+    "ToolOptions",
     "Usage",
     "UsageError",
     "Worker",

@@ -11,26 +11,35 @@ script is ``_workflow``'s, the public runs on top of the pipeline are ``_runs``'
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, final
 
 from . import events as ev
 from ._workflow import Workflow, load, parse
-from .errors import JshostError
+from .errors import JshostError, UsageError
 from .records import RunOutcome
+from .tools import DEFAULT_MAX_TURNS
 from .workers.base import Worker
 
 if TYPE_CHECKING:
     from .engine import Engine, Limits
     from .journal import Recorder, Replay
+    from .permissions.decision import Asker
     from .store import Store
+    from .tools.mcp_config import ApprovalStore, McpServerConfig
+    from .tools.toolbox import Toolbox
 
 __all__ = [
     "Prepared",
+    "ToolOptions",
     "Workflow",
+    "build_toolbox",
     "load",
     "parse",
     "prepare",
@@ -64,6 +73,147 @@ def resolve_worker(
     raise TypeError(f"worker must be a Worker, a name or a function, not {type(worker).__name__}")
 
 
+# ---- what agents may do -------------------------------------------------------------------------
+
+
+@final
+@dataclass(frozen=True)
+class ToolOptions:
+    """What a run's agents may do on this machine (docs/tools.md); the defaults are Claude
+    Code's: tools on, read-only tools allowed inside the workspace, nothing else without a rule.
+
+    Attributes:
+        enabled (bool): False: agents get no tools at all (``--no-tools``).
+        workspace (str | PathLike | None): where agents act; None: the current directory.
+        allowed_tools (Sequence[str]): allow rules, as ``--allowed-tools`` takes them
+            (``"Bash(git log:*)"``, ``"Edit"``, ``"Read(./src/**)"``).
+        disallowed_tools (Sequence[str]): deny rules (``--disallowed-tools``).
+        permission_mode (str | None): ``default``, ``acceptEdits``, ``plan`` or ``dontAsk``;
+            None: the settings' ``defaultMode``, else ``default``.
+        mcp_config (Sequence[str | PathLike]): MCP server files (``--mcp-config``): their
+            servers start without asking, as the user named them.
+        max_turns (int): model requests an agent may make (``--max-turns``).
+        asker (Asker | None): who answers calls the rules say to ask about (the interactive
+            view); None: ``ask`` means deny.
+        home (str | PathLike | None): the user's home, for ``~/.claude/settings.json``
+            (tests); None: the real one.
+        mcp_approvals (ApprovalStore | None): where "don't ask again" approvals of a
+            project's ``.mcp.json`` are kept (the CLI passes its ``Store``); None: none are.
+        mcp_approved (Sequence[str]): project ``.mcp.json`` files (resolved paths) approved for
+            this run only. Servers of a project file approved neither way are left out.
+        mcp_servers (Sequence[McpServerConfig] | None): exactly the servers to start, already
+            approved (the CLI's confirmation settles them); None: from the files, as above.
+    """
+
+    enabled: bool = True
+    workspace: str | os.PathLike[str] | None = None
+    allowed_tools: Sequence[str] = ()
+    disallowed_tools: Sequence[str] = ()
+    permission_mode: str | None = None
+    mcp_config: Sequence[str | os.PathLike[str]] = ()
+    max_turns: int = DEFAULT_MAX_TURNS
+    asker: Asker | None = None
+    home: str | os.PathLike[str] | None = None
+    mcp_approvals: ApprovalStore | None = None
+    mcp_approved: Sequence[str] = ()
+    mcp_servers: Sequence[McpServerConfig] | None = None
+
+
+def _workspace_root(given: str | os.PathLike[str] | None) -> Path:
+    text = os.fspath(given) if given is not None else os.getcwd()
+    path = Path(text).expanduser()
+    try:
+        root = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise UsageError(f"--workspace: no such directory: {text!r}") from None
+    if not root.is_dir():
+        raise UsageError(f"--workspace: not a directory: {text!r}")
+    return root
+
+
+def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None:
+    """The run's toolbox, or None when its agents get no tools (turned off, or a worker that
+    cannot use them).
+
+    Raises:
+        UsageError: a workspace that is not a directory, a rule that does not parse (naming
+            the option and the rule), an unknown permission mode, an MCP file that cannot be
+            used, a turn cap below 1.
+    """
+    options = options or ToolOptions()
+    if not options.enabled or not worker.supports_tools:
+        return None
+    from .permissions import Policy, PolicyError, RuleError, SettingsError, load_settings
+    from .tools.base import Workspace
+    from .tools.builtin import builtin_tools
+    from .tools.toolbox import Toolbox
+
+    if options.max_turns < 1:
+        raise UsageError(f"--max-turns must be at least 1, not {options.max_turns}")
+    root = _workspace_root(options.workspace)
+    home = Path(options.home).resolve() if options.home is not None else None
+    try:
+        settings = load_settings(root, home)
+        policy = Policy.from_settings(
+            settings,
+            allowed=options.allowed_tools,
+            disallowed=options.disallowed_tools,
+            mode=options.permission_mode,
+            home=home,
+        )
+    except (RuleError, PolicyError, SettingsError) as exc:
+        raise UsageError(str(exc)) from None
+    from .worktree_paths import hidden_worktrees
+
+    workspace = Workspace(
+        root=root,
+        extra_dirs=tuple(settings.additional_directories),
+        # Glob and Grep never walk into isolated agents' worktrees from the main checkout.
+        hidden=hidden_worktrees(root, root),
+    )
+    hub, notes = _mcp_hub(options, root)
+    return Toolbox(
+        builtin_tools(),
+        policy,
+        workspace,
+        home=home,
+        asker=options.asker,
+        mcp=hub,
+        max_turns=options.max_turns,
+        notes=notes,
+    )
+
+
+def _mcp_hub(options: ToolOptions, root: Path) -> tuple[Any, list[str]]:
+    """The run's MCP servers: the workspace's ``.mcp.json`` when approved (for good in
+    ``mcp_approvals``, or for this run in ``mcp_approved``), and every ``--mcp-config``; and a
+    line for each project file left out."""
+    from .tools.mcp_config import (
+        McpConfigError,
+        changed_since_approval,
+        left_out_message,
+        load_mcp_configs,
+        pending_approval,
+    )
+    from .tools.mcp_servers import McpHub
+
+    if options.mcp_servers is not None:
+        servers = list(options.mcp_servers)
+        return (McpHub(servers, cwd=root) if servers else None), []
+    try:
+        configs = load_mcp_configs(root, [os.fspath(p) for p in options.mcp_config])
+        pending = pending_approval(configs, options.mcp_approvals)
+        left_out = [f for f in pending if f.origin not in options.mcp_approved]
+        servers = configs.servers(leave_out=left_out)
+    except McpConfigError as exc:
+        raise UsageError(str(exc)) from None
+    notes = [
+        left_out_message(f, changed=changed_since_approval(f, options.mcp_approvals))
+        for f in left_out
+    ]
+    return (McpHub(servers, cwd=root) if servers else None), notes
+
+
 def _caps(limits: Limits) -> dict[str, Any]:
     return {
         "concurrency": limits.concurrency,
@@ -92,23 +242,46 @@ class Prepared:
         model: str | None,
         recorder: Recorder | None,
         replay: Replay | None,
+        toolbox: Toolbox | None = None,
+        asker: Asker | None = None,
     ) -> None:
         self.workflow = workflow
         self.worker = worker
+        #: what the agents may do (None: no tools); the worker opens it with the run
+        self.toolbox = toolbox
+        if worker.supports_tools:
+            worker.toolbox = toolbox  # None too: a worker used again must not keep old tools
         self.limits = limits
         self.args = args
         self.model = model
         self.recorder = recorder
         self.replay = replay
+        #: who answers the agents' permission questions (the interactive view); None: nobody,
+        #: so ``ask`` means deny. A worker that asks itself (the sim's scripted tool calls)
+        #: has an ``asker`` attribute, set here when it has none.
+        self.asker = asker
+        if asker is not None and getattr(worker, "asker", False) is None:
+            worker.asker = asker  # type: ignore[attr-defined]
         self.run_id: str | None = getattr(recorder, "run_id", None)
         self._saved: list[Any] = []
         self._saved_lock = threading.Lock()
-        #: where agent types are discovered from (None: the current directory), and the user's
-        #: home for ~/.claude/agents (None: the real one)
+        #: where agent types are discovered from and isolated agents' worktrees are made (None:
+        #: the current directory), and the user's home for ~/.claude/agents (None: the real one)
         self.workspace: Path | None = None
         self.home: Path | None = None
         #: the permission rules' say on an agent type: ``denial(name) -> (rule, source) | None``
         self.agent_type_denial: Callable[[str], tuple[str, str] | None] | None = None
+        if toolbox is not None:
+            # Agent types are found from the workspace, and Agent(<type>) rules deny types.
+            self.workspace = toolbox.workspace.root
+            self.home = toolbox.home
+            policy = toolbox.policy
+
+            def denial(name: str) -> tuple[str, str] | None:
+                found = policy.agent_type_denial(name)  # type: ignore[attr-defined]
+                return None if found is None else (found.rule or "", found.source or "")
+
+            self.agent_type_denial = denial
 
     def _saved_workflows(self) -> list[Any]:
         # Discovered once per run, not per workflow('name') call: a script that misses in a
@@ -151,6 +324,7 @@ class Prepared:
             workflow_names=lambda: [wf.name for wf in self._saved_workflows()],
             agent_types=self._agent_types,
             agent_type_denial=self.agent_type_denial,
+            workspace=self.workspace,
         )
 
     async def serve(self, engine: Engine) -> RunOutcome:
@@ -178,15 +352,28 @@ def prepare(
     model: str | None = None,
     store: Store | None = None,
     resume_id: str | None = None,
+    tools: ToolOptions | None = None,
+    asker: Asker | None = None,
 ) -> Prepared:
     """Open a run of ``workflow`` in ``store`` (a new one, or ``resume_id`` replayed).
 
-    Without a store nothing is recorded and the run cannot be resumed.
+    Without a store nothing is recorded and the run cannot be resumed. ``tools`` says what
+    the agents may do (the defaults when None); the workspace, rules and MCP servers are not
+    part of an agent's cache key, so a resumed run does not re-run cached agents for them.
+    ``asker`` answers the agents' permission questions (the interactive view's prompt;
+    ``tools.asker`` wins when both are given); without one, ask means deny.
 
     Raises:
         StoreError: the store cannot record the run; ``resume_id`` is unknown or not resumable.
+        UsageError: ``tools`` cannot be used (see :func:`build_toolbox`).
     """
     from .engine import NO_ARGS
+
+    if asker is not None and (tools is None or tools.asker is None):
+        tools = dataclasses.replace(tools or ToolOptions(), asker=asker)
+    toolbox = build_toolbox(tools, worker)  # before the store: a bad rule opens no run
+    if toolbox is None and tools is not None and tools.workspace is not None:
+        _workspace_root(tools.workspace)  # a workspace that is not a directory opens no run
 
     recorder = replay = None
     if store is not None:
@@ -205,7 +392,7 @@ def prepare(
             recorder = store.begin_run(**kw)
         else:
             recorder, replay = store.resume_run(resume_id, **kw)
-    return Prepared(
+    prepared = Prepared(
         workflow,
         worker=worker,
         limits=limits,
@@ -213,4 +400,10 @@ def prepare(
         model=model,
         recorder=recorder,
         replay=replay,
+        toolbox=toolbox,
+        asker=asker,
     )
+    if toolbox is None and tools is not None and tools.workspace is not None:
+        # No tools, but agent types and worktrees still come from the workspace given.
+        prepared.workspace = _workspace_root(tools.workspace)
+    return prepared

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
 from . import events as ev
-from ._api import prepare, resolve_worker
+from ._api import ToolOptions, prepare, resolve_worker
 from ._workflow import Workflow, _as_workflow, parse
 from .errors import WorkflowError
 from .records import RunOutcome, RunStatus
@@ -138,6 +138,7 @@ class _Session:
         model: str | None,
         resume_id: str | None = None,
         keep_events: bool = False,
+        tools: ToolOptions | None = None,
     ) -> None:
         from .engine import NO_ARGS, Limits
         from .store import Store
@@ -158,6 +159,7 @@ class _Session:
                 model=model,
                 store=store,
                 resume_id=resume_id,
+                tools=tools,
             )
         except BaseException:
             self._close_store()
@@ -273,6 +275,7 @@ def start(
     store: Store | None = None,
     on_event: Callable[[ev.Event], None] | None = None,
     model: str | None = None,
+    tools: ToolOptions | None = None,
 ) -> RunHandle:
     """Start a run on a thread of its own and return at once; see :func:`run`."""
     session = _Session(
@@ -284,6 +287,7 @@ def start(
         on_event=on_event,
         model=model,
         keep_events=True,
+        tools=tools,
     )
     return RunHandle(session)
 
@@ -297,6 +301,7 @@ def run(
     store: Store | None = None,
     on_event: Callable[[ev.Event], None] | None = None,
     model: str | None = None,
+    tools: ToolOptions | None = None,
 ) -> RunResult:
     """Run a workflow to its end and return how it ended: ``start(...).wait()``.
 
@@ -312,12 +317,16 @@ def run(
             such a run has no ``run_id`` afterwards and cannot be resumed.
         on_event: called with every event, in order, on a thread of its own.
         model: the model for agents that ask for none (as ``--model``).
+        tools: what agents may do on this machine (``ToolOptions``: workspace, rules, mode,
+            MCP servers, turn cap, who answers permission requests); None: the defaults
+            (tools on for a worker that supports them, read-only inside the current
+            directory). See docs/tools.md.
 
     The script's failure is a ``failed`` result, not an exception.
 
     Raises:
         ScriptError: the script has errors (nothing ran).
-        UsageError: an unknown worker name, a missing API key.
+        UsageError: an unknown worker name, a missing API key, unusable ``tools``.
         StoreError: the store cannot record the run.
     """
     return start(
@@ -328,6 +337,7 @@ def run(
         store=store,
         on_event=on_event,
         model=model,
+        tools=tools,
     ).wait()
 
 
@@ -340,6 +350,7 @@ async def arun(
     store: Store | None = None,
     on_event: Callable[[ev.Event], None] | None = None,
     model: str | None = None,
+    tools: ToolOptions | None = None,
 ) -> RunResult:
     """:func:`run` for async callers, with the same arguments.
 
@@ -359,6 +370,7 @@ async def arun(
             store=store,
             on_event=on_event,
             model=model,
+            tools=tools,
         )
         outcome = None
         try:
@@ -380,6 +392,7 @@ async def arun(
         store=store,
         on_event=on_event,
         model=model,
+        tools=tools,
     )
     loop = asyncio.get_running_loop()
     waiting = loop.run_in_executor(None, handle.wait)
@@ -398,12 +411,15 @@ def resume(
     worker: Worker | str | Callable[..., Any] | None = None,
     limits: Limits | None = None,
     on_event: Callable[[ev.Event], None] | None = None,
+    tools: ToolOptions | None = None,
 ) -> RunResult:
     """Resume a stopped, failed or interrupted run kept in ``store``, as ``jshost resume`` does.
 
     The stored script runs again with the stored args, caps and model; each ``agent()`` call
     whose result is stored returns it at once. ``worker`` and ``limits`` replace the stored ones
-    when given (the worker by default: as for :func:`run`).
+    when given (the worker by default: as for :func:`run`). ``tools`` are not stored with a
+    run: pass them again (the defaults when None). They are not part of an agent's cache
+    key, so agents whose results are stored are not re-run for a changed rule.
 
     Raises:
         StoreError: no such run, or it cannot be resumed (it completed, or it is running).
@@ -437,5 +453,6 @@ def resume(
         model=row.model,
         resume_id=row.id,
         keep_events=True,
+        tools=tools,
     )
     return RunHandle(session).wait()

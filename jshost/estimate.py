@@ -347,3 +347,26 @@ def spent_json(
         out["unpriced_models"] = unpriced
     out["estimate"] = dict(estimate) if estimate else None
     return out
+
+
+def reported_cost(transcripts: Iterable[Iterable[Mapping[str, Any]]]) -> float | None:
+    """Dollars a worker's own accounting reported for the agents (the claude-code worker puts
+    the program's figure in a transcript note with ``cost_usd``), or None when none did."""
+    total, found = 0.0, False
+    for transcript in transcripts:
+        for entry in transcript or ():
+            cost = entry.get("cost_usd") if isinstance(entry, Mapping) else None
+            if entry.get("kind") == "note" and isinstance(cost, int | float):
+                total, found = total + float(cost), True
+    return total if found else None
+
+
+def with_reported_cost(
+    lines: list[str], data: dict[str, Any], cost: float | None
+) -> tuple[list[str], dict[str, Any]]:
+    """The usage block with the reported cost beside the list-price estimate."""
+    if cost is None:
+        return lines, data
+    line = f"cost reported by Claude Code: {format_dollars(cost)}"
+    at = next((i + 1 for i, x in enumerate(lines) if x.startswith("cost (estimate")), len(lines))
+    return [*lines[:at], line, *lines[at:]], {**data, "cost_usd_reported": round(cost, 6)}

@@ -205,6 +205,7 @@ Event = (
     | AgentQueued
     | AgentStarted
     | AgentProgress
+    | AgentTool
     | AgentFinished
     | BudgetChanged
     | RunPaused

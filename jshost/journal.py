@@ -29,8 +29,18 @@ __all__ = [
 ]
 
 #: the ``agent()`` options that shape a result, and so belong in its key (not label, phase,
-#: stallMs: renaming a label must not cost a rerun)
-KEY_OPTIONS = ("schema", "model", "effort", "isolation", "agentType")
+#: stallMs: renaming a label must not cost a rerun). The reference's 7-field form: an option a
+#: call does not give is left out, so the keys of calls without the last two are those of
+#: the 5-field form, and runs stored before them resume from their cache.
+KEY_OPTIONS = (
+    "schema",
+    "model",
+    "effort",
+    "isolation",
+    "agentType",
+    "disallowedTools",
+    "bashCommandClamp",
+)
 
 
 def _sorted(value: Any) -> Any:
@@ -89,6 +99,8 @@ class Replay:
     started: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     disabled: bool = False
+    #: key → (path, branch) of the worktree the latest session kept for that call, still there
+    worktrees: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_entries(cls, entries: Iterable[JournalEntry]) -> Replay:

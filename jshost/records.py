@@ -89,6 +89,10 @@ class AgentRecord:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     #: the latest tool call (live views show it); None until the agent uses a tool
     last_tool: ToolUse | None = None
+    #: the git worktree of an ``isolation: 'worktree'`` agent while it exists: set when it is
+    #: made, cleared when it is removed; still set once the agent has ended = kept for review
+    worktree_path: str | None = None
+    worktree_branch: str | None = None
     queued_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
@@ -138,3 +142,8 @@ class RunOutcome:
 
     def count(self, status: AgentStatus) -> int:
         return sum(1 for a in self.agents if a.status == status)
+
+    @property
+    def kept_worktrees(self) -> list[AgentRecord]:
+        """Agents whose worktree was kept (it has changes to review), in call order."""
+        return [a for a in self.agents if a.worktree_path is not None]

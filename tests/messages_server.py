@@ -6,9 +6,12 @@ Messages API for that: ``POST /v1/messages`` (JSON, or server-sent events when t
 asks for ``stream``) and ``GET /v1/models/{id}``.
 
 A test scripts replies in order with :meth:`MessagesServer.enqueue`, or answers every request
-with a ``responder(request_body) -> Reply`` function. The server records every request, counts
-the requests in flight (and the peak), and notices when a client hangs up on a reply it is
-holding back, so tests can check that cancellation really aborts the HTTP request.
+with a ``responder(request_body) -> Reply`` function. A reply may call several tools at once
+(``Reply(calls=[("Read", {...}), ("Grep", {...})])``), as a model playing an agent with tools
+does; :func:`tool_results` reads the ``tool_result`` blocks the next request sends back. The
+server records every request, counts the requests in flight (and the peak), and notices when
+a client hangs up on a reply it is holding back, so tests can check that cancellation really
+aborts the HTTP request.
 
 With ``prompt_cache=True`` it reports prompt-cache usage as the API does: the part of a request
 up to its last ``cache_control`` breakpoint (tools, then system, then messages) is the prefix;
@@ -38,7 +41,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["MessagesServer", "Recorded", "Reply", "text_of_last_user_turn"]
+__all__ = ["MessagesServer", "Recorded", "Reply", "text_of_last_user_turn", "tool_results"]
 
 _NO_TOOL: Any = object()
 _ids = itertools.count(1)
@@ -52,6 +55,8 @@ class Reply:
         text: the assistant's text (default: ``echo: <last user text>``).
         tool_input: answer with a ``tool_use`` block for the request's first tool, with this input.
         tool_name: name the tool in that block this instead.
+        calls: answer with one ``tool_use`` block per ``(tool name, input)``, in order, after
+            ``text`` when it is given too (the model's words before its calls).
         status: HTTP status; anything but 200 sends an API error body of ``error_type``.
         error_type: the API error type for a non-200 status (``rate_limit_error``, …).
         error_message: its message (default ``scripted <status>``).
@@ -74,6 +79,7 @@ class Reply:
     text: str | None = None
     tool_input: Any = _NO_TOOL
     tool_name: str | None = None
+    calls: list[tuple[str, Any]] | None = None
     status: int = 200
     error_type: str = "api_error"
     error_message: str | None = None
@@ -120,6 +126,22 @@ def text_of_last_user_turn(body: dict[str, Any]) -> str:
             elif isinstance(inner, list):
                 parts.extend(b.get("text", "") for b in inner)
     return "\n".join(parts)
+
+
+def tool_results(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``tool_result`` blocks of a request's last user message, in order."""
+    content = body["messages"][-1]["content"]
+    if isinstance(content, str):
+        return []
+    return [b for b in content if b.get("type") == "tool_result"]
+
+
+def result_text(block: dict[str, Any]) -> str:
+    """A ``tool_result`` block's content as text."""
+    inner = block.get("content")
+    if isinstance(inner, list):
+        return "\n".join(b.get("text", "") for b in inner)
+    return str(inner or "")
 
 
 class _Server(ThreadingHTTPServer):
@@ -208,7 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         body = self._read_body()
         owner.record(Recorded("POST", self.path, dict(self.headers.items()), body))
-        if self.path != "/v1/messages":
+        # Claude Code asks for /v1/messages?beta=true: the query string names no other endpoint.
+        if self.path.split("?", 1)[0] != "/v1/messages":
             self.send_error(404)
             return
         reply = owner.next_reply(body)
@@ -307,7 +330,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _message(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-    if reply.tool_input is not _NO_TOOL:
+    if reply.calls is not None:
+        content = [{"type": "text", "text": reply.text}] if reply.text else []
+        content += [
+            {"type": "tool_use", "id": f"toolu_{next(_ids):04d}", "name": name, "input": data}
+            for name, data in reply.calls
+        ]
+        stop = reply.stop_reason or ("tool_use" if reply.calls else "end_turn")
+    elif reply.tool_input is not _NO_TOOL:
         tool = reply.tool_name or body["tools"][0]["name"]
         content: list[dict[str, Any]] = [
             {
@@ -527,6 +557,14 @@ class MessagesServer:
 
 
 def _default_responder(body: dict[str, Any]) -> Reply:
-    if body.get("tools"):
+    # Only a schema agent must call a tool to finish; an agent with tools may just answer.
+    names = [t.get("name") for t in body.get("tools") or []]
+    if "StructuredOutput" in names:
+        return Reply(tool_input={}, tool_name="StructuredOutput")
+    if names and names[0] not in _AGENT_TOOLS:
         return Reply(tool_input={})
     return Reply()
+
+
+# The built-in tools of an agent: the default answer to a request that offers them is text.
+_AGENT_TOOLS = {"Read", "Grep", "Glob", "Bash", "Edit", "Write"}

@@ -73,7 +73,8 @@ def _cli_events(args: list[str], env: dict[str, str | None]) -> list[dict[str, A
 # Phases, agents done / failed / skipped / cancelled, progress, logs, failures, budget.
 MAIN = """
 phase('One')
-const a = await agent('first [[sim:tokens=30]]', { label: 'first', model: 'haiku' })
+const a = await agent('first [[sim:tokens=30]] [[sim:tool=Read src/app.py]]',
+  { label: 'first', model: 'haiku' })
 log('after first')
 const b = await agent('[[sim:fail=broken]] second', { label: 'second' })
 phase('Two')

@@ -112,16 +112,18 @@ def plugin_site(tmp_path, monkeypatch) -> Path:
 
 def test_builtins_need_no_metadata_and_empty_load_plugins_loads_none(plugin_site):
     env = {"JSHOST_LOAD_PLUGINS": ""}
-    assert worker_names(env) == ["sim", "anthropic"]
-    assert [i.name for i in worker_infos(env)] == ["sim", "anthropic"]
+    assert worker_names(env) == ["sim", "anthropic", "claude-code"]
+    assert [i.name for i in worker_infos(env)] == ["sim", "anthropic", "claude-code"]
     assert isinstance(get_worker("sim", WorkerSettings(), env), SimWorker)
-    with pytest.raises(UsageError, match=r"^unknown worker 'echo' \(known: sim, anthropic\)$"):
+    with pytest.raises(
+        UsageError, match=r"^unknown worker 'echo' \(known: sim, anthropic, claude-code\)$"
+    ):
         get_worker("echo", WorkerSettings(), env)
 
 
 def test_entry_point_plugin_is_listed_and_built_with_the_host_resolved_key(plugin_site):
     env = {"ECHO_KEY": " k1 "}
-    assert worker_names(env) == ["sim", "anthropic", "echo", "notworker", "crashes"]
+    assert worker_names(env) == ["sim", "anthropic", "claude-code", "echo", "notworker", "crashes"]
     info = {i.name: i for i in worker_infos(env)}
     echo = info["echo"]
     assert (echo.package, echo.ready, echo.needs_key, echo.key_env_var) == (
@@ -168,9 +170,14 @@ def test_a_factory_that_crashes_or_returns_no_worker_is_a_usage_error(plugin_sit
 
 def test_load_plugins_restricts_by_entry_point_or_package_name(plugin_site):
     by_package = {"JSHOST_LOAD_PLUGINS": "jshost-broken"}
-    assert [i.name for i in worker_infos(by_package)] == ["sim", "anthropic", "broken"]
+    assert [i.name for i in worker_infos(by_package)] == [
+        "sim",
+        "anthropic",
+        "claude-code",
+        "broken",
+    ]
     by_name = {"JSHOST_LOAD_PLUGINS": " echo , nothing"}
-    assert worker_names(by_name) == ["sim", "anthropic", "echo"]
+    assert worker_names(by_name) == ["sim", "anthropic", "claude-code", "echo"]
 
 
 def test_anthropic_registration_mirrors_the_worker_class():
@@ -191,12 +198,12 @@ def test_jshost_workers_lists_plugins_and_their_state(plugin_site, monkeypatch):
     result = CliRunner().invoke(cli, ["workers"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0] == "sim        (jshost) ready"
-    assert "anthropic  (jshost) not ready: no API key: set ANTHROPIC_API_KEY" in lines
-    assert "echo       (jshost-echo) ready" in lines
-    assert "           Echoes the prompt back (a test plugin)." in lines
+    assert lines[0] == "sim          (jshost) ready"
+    assert "anthropic    (jshost) not ready: no API key: set ANTHROPIC_API_KEY" in lines
+    assert "echo         (jshost-echo) ready" in lines
+    assert "             Echoes the prompt back (a test plugin)." in lines
     assert any(
-        line.startswith("broken     (jshost-broken) not ready: ImportError: needs libmissing")
+        line.startswith("broken       (jshost-broken) not ready: ImportError: needs libmissing")
         for line in lines
     )
 
@@ -246,7 +253,8 @@ def test_run_with_a_plugin_worker_and_an_unknown_one(plugin_site, tmp_path, monk
     result = CliRunner().invoke(cli, ["run", str(flow), "--worker", "nope", "--yes"])
     assert result.exit_code == 2
     assert result.output.endswith(
-        "jshost: unknown worker 'nope' (known: sim, anthropic, echo, notworker, crashes)\n"
+        "jshost: unknown worker 'nope' "
+        "(known: sim, anthropic, claude-code, echo, notworker, crashes)\n"
     )
 
 

@@ -743,7 +743,7 @@ def test_report_json_shape():
             "name": "agent-unknown-option",
             "message": "unknown agent() option 'lable' is ignored (did you mean 'label'?)",
             "hint": "known options: label, phase, schema, model, effort, isolation, agentType, "
-            "stallMs",
+            "stallMs, disallowedTools, bashCommandClamp",
         }
     ]
     assert data["fanout"]["text"] == "1 agent"

@@ -171,7 +171,9 @@ def cap_options(resume: bool = False, *, timeout: bool = False) -> list[Any]:
                 "concurrency",
                 resume,
                 "Agents running at once (env JSHOST_MAX_CONCURRENT_AGENTS, or Claude Code's "
-                "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set).",
+                "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS; ours wins when both are set). "
+                "With the claude-code worker each running agent is a ~200 MB process: 16 take "
+                "~3.2 GB, so lower it on a small machine.",
             ),
         ),
         click.option(

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..plan import Plan
     from ..script import FanOut, Script
     from ..script.validate import Report
+    from .mcp_approval import McpApproval
 
 __all__ = ["checked_script", "checked_source", "confirm_run", "show_cmd", "validate_cmd"]
 
@@ -321,11 +322,15 @@ def confirm_run(
     resume_id: str | None = None,
     plan: Callable[[], Plan | None] | None = None,
     cost: bool = False,
+    mcp: McpApproval | None = None,
+    powers: Sequence[str] = (),
 ) -> Plan | None:
-    """Ask before a run, unless this file with this content was approved for good.
+    """Ask before a run, unless this file with this content was approved for good (and no
+    project ``.mcp.json`` waits for approval: ``mcp``, whose ``confirmed`` a yes sets).
 
     ``plan`` makes the plan whose headline the question shows (with its dollar estimate when
-    ``cost``: a paid worker); it is called only when the question is asked. Returns that
+    ``cost``: a paid worker); it is called only when the question is asked. ``powers`` are
+    the "what the agents may do" lines (``jshost.ui.powers``). Returns that
     plan (None when nothing was asked).
     Exits 2 ("not run") when there is no terminal to ask on, or when the answer is No.
     """
@@ -339,7 +344,9 @@ def confirm_run(
     try:
         with Store() as store:
             if path is not None:
-                if store.is_approved(path, report.sha256):
+                # a waiting .mcp.json is asked about on a terminal, else left out (run.py)
+                waiting = mcp and mcp.pending and sys.stdin.isatty() and sys.stderr.isatty()
+                if store.is_approved(path, report.sha256) and not waiting:
                     return None
                 lapsed = store.was_approved(path)
             if resume_id is not None:
@@ -380,6 +387,8 @@ def confirm_run(
         rows.append(("resume", f"{resume_id}: {stored} (returned at once, not paid again)"))
     if lapsed:
         rows.append(("note", 'the script changed since you chose "don\'t ask again" for it'))
+    if mcp is not None:
+        rows.extend(mcp.rows())
     made = plan() if plan is not None else None
     plan_lines: list[str] = []
     if made is not None:
@@ -400,10 +409,20 @@ def confirm_run(
             read_key=_read_key,
             view=view_script,
             plan_lines=plan_lines,
+            powers=powers,
         )
         _drop_typeahead()
     if choice is Choice.NO:
         _fail("not run", EXIT_USAGE)
+    if mcp is not None:
+        mcp.confirmed = True
+    if choice is Choice.RUN_AND_REMEMBER and mcp is not None and mcp.pending:
+        try:
+            with Store() as store:
+                mcp.remember(store)
+        except JshostError as exc:
+            warning = f"could not remember the MCP approval: {printable(str(exc))}"
+            click.echo(f"jshost: warning: {warning}", err=True)
     if choice is Choice.RUN_AND_REMEMBER:
         if path is None:
             click.echo("jshost: a script without a file cannot be remembered", err=True)

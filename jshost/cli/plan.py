@@ -120,7 +120,7 @@ def spent(
     outcome: Any, worker: str, limits: Limits, plan: Plan | None
 ) -> tuple[list[str], dict[str, Any]]:
     """The summary's usage block (text lines and JSON) for a finished run."""
-    from ..estimate import spent_json, spent_lines
+    from ..estimate import reported_cost, spent_json, spent_lines, with_reported_cost
 
     agents = _ran(outcome.agents)
     estimate = plan.to_json() if plan is not None else None
@@ -128,20 +128,29 @@ def spent(
     lines = spent_lines(
         agents, worker=worker, budget=limits.budget, estimate=estimate, settings=settings
     )
-    return lines, spent_json(agents, worker=worker, estimate=estimate, settings=settings)
+    data = spent_json(agents, worker=worker, estimate=estimate, settings=settings)
+    reported = reported_cost(
+        getattr(a, "transcript", None) or () for a in outcome.agents if a.status != "cached"
+    )
+    return with_reported_cost(lines, data, reported)
 
 
 def stored_spent(
     row: Any, agents: Any, estimate: dict[str, Any] | None
 ) -> tuple[list[str], dict[str, Any]]:
     """The same block for a stored run, for ``inspect``."""
-    from ..estimate import spent_json, spent_lines
+    from ..estimate import reported_cost, spent_json, spent_lines, with_reported_cost
 
     ran = _ran(agents)
     settings = _settings()
     budget = row.caps.get("budget") if isinstance(row.caps, dict) else None
     lines = spent_lines(ran, worker=row.worker, budget=budget, estimate=estimate, settings=settings)
-    return lines, spent_json(ran, worker=row.worker, estimate=estimate, settings=settings)
+    data = spent_json(ran, worker=row.worker, estimate=estimate, settings=settings)
+    # Stored rows carry transcripts from store schema 6 on; older rows have none.
+    reported = reported_cost(
+        getattr(a, "transcript", None) or () for a in agents if a.status != "cached"
+    )
+    return with_reported_cost(lines, data, reported)
 
 
 def with_usage(summary: list[str], usage: list[str]) -> list[str]:

@@ -6,6 +6,7 @@ ran), 130 stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ from ._edge import (
     cap_options,
     parse_budget,
 )
+from ._tool_options import tool_options, tool_options_from
 from .exits import EXIT_FAILED, EXIT_STOPPED, EXIT_USAGE
 
 
@@ -51,8 +53,9 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
             # A plain string, checked by the worker registry when the run starts: a Choice
             # would have to read every installed plugin just to build --help.
             help="Model worker: anthropic (the Messages API; the default when "
-            "ANTHROPIC_API_KEY is set), sim (offline and deterministic), or one an "
-            "installed plugin adds (see `jshost workers`).",
+            "ANTHROPIC_API_KEY is set), claude-code (each agent a Claude Code subagent; "
+            "pip install 'jshost[claude-code]'; ~200 MB per running agent), sim (offline "
+            "and deterministic), or one an installed plugin adds (see `jshost workers`).",
         ),
         click.option(
             "--base-url",
@@ -67,6 +70,7 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
             "CLAUDE_CODE_SUBAGENT_MODEL_FORCE, the model a script asks for is ignored.",
         ),
         *cap_options(resume, timeout=True),
+        *tool_options(),
         click.option(
             "--sim-latency",
             type=click.FloatRange(0, 3600),
@@ -246,6 +250,7 @@ def _execute(
                 memory=int(opts["memory_limit"]) << 20, cpu_slice=opts["cpu_limit"]
             ),
         )
+        tools = tool_options_from(opts)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
@@ -270,6 +275,12 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
+    from .mcp_approval import mcp_for_run
+
+    try:
+        mcp = mcp_for_run(opts, worker_obj)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
     plan = None
     if not opts["yes"]:
         from ..estimate import PAID_WORKERS
@@ -285,7 +296,11 @@ def _execute(
             resume_id=resume_id,
             plan=None if resume_id else plan_for_confirmation(loaded, report, args, limits, opts),
             cost=worker_obj.name in PAID_WORKERS,
+            mcp=mcp,
+            powers=_powers(opts, worker_obj, can_ask=interactive),
         )
+    # the servers the run's toolbox starts (a waiting project .mcp.json only once approved)
+    opts["mcp_servers"] = mcp.settle() if mcp is not None else []
 
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
@@ -293,6 +308,13 @@ def _execute(
     from .. import _api
     from ..store import Store
 
+    # The interactive view asks the person about tool calls that need an answer; elsewhere
+    # nobody can, and ask means deny.
+    asker = None
+    if interactive:
+        from ..ui.asker import ViewAsker
+
+        asker = ViewAsker()
     try:
         store = Store()
         prepared = _api.prepare(
@@ -303,17 +325,36 @@ def _execute(
             model=opts["model"],
             store=store,
             resume_id=resume_id,
+            tools=dataclasses.replace(
+                tools, mcp_approvals=store, mcp_servers=opts.get("mcp_servers") or []
+            ),
+            asker=asker,
         )
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
     except JshostError as exc:
         _fail(str(exc), EXIT_USAGE if resume_id else EXIT_FAILED)
     run_id = prepared.run_id
+    if prepared.toolbox is not None and not json_:
+        for line in prepared.toolbox.notes:
+            click.echo(f"jshost: warning: {printable(line)}", err=True)
     if plan is not None:
         from .plan import keep_estimate
 
         keep_estimate(store, run_id, plan)
     ui = None if interactive else _make_ui(run_id, json_=json_, quiet=quiet, live=opts["live"])
     with store:
-        outcome = _run(prepared, ui=ui, interactive_id=run_id if interactive else None)
+        try:
+            outcome = _run(
+                prepared, ui=ui, interactive_id=run_id if interactive else None, asker=asker
+            )
+        except JshostError as exc:  # an MCP server that did not start: nothing ran
+            _fail(str(exc), EXIT_FAILED)
+        except BaseExceptionGroup as group:  # the same, from inside the signal nursery
+            found, rest = group.split(JshostError)
+            if found is None or rest is not None:
+                raise
+            _fail(str(_first_leaf(found)), EXIT_FAILED)
         save_error = prepared.finish(outcome)
 
     from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
@@ -355,7 +396,7 @@ def _execute(
         sys.exit(EXIT_FAILED)
 
 
-def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
+def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: Any = None) -> Any:
     """Run a prepared run with this terminal's view and signals; the outcome."""
     import trio
 
@@ -363,7 +404,7 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
         from ..ui.interactive import run_interactive  # imports textual: only for this view
 
         try:
-            return run_interactive(prepared.engine, run_id=interactive_id)
+            return run_interactive(prepared.engine, run_id=interactive_id, asker=asker)
         except KeyboardInterrupt:
             os._exit(EXIT_STOPPED)  # a second Ctrl-C: leave at once, the run as it stands
 
@@ -387,6 +428,39 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None) -> Any:
     finally:
         if thread is not None:
             thread.finish()
+
+
+def _first_leaf(group: BaseException) -> BaseException:
+    while isinstance(group, BaseExceptionGroup):
+        group = group.exceptions[0]
+    return group
+
+
+def _powers(opts: dict[str, Any], worker: Any, *, can_ask: bool) -> list[str]:
+    """The confirmation's "what the agents may do" lines, from the run's options.
+
+    A worker that can use tools says so (``supports_tools``; the anthropic worker once its
+    tool loop lands): its agents get the built-in tools unless ``--no-tools``. The rule
+    options are read when the command has them; MCP servers have lines of their own.
+    """
+    from ..ui.powers import AgentPowers, powers_lines
+
+    tools: list[str] | None = None
+    if getattr(worker, "supports_tools", False) and opts.get("tools_on", True):
+        from ..tools import builtin  # type: ignore[attr-defined]
+
+        tools = list(builtin.BUILTIN_TOOL_NAMES)
+    return powers_lines(
+        AgentPowers(
+            tools=tools,
+            worker=worker.name,
+            mode=opts.get("permission_mode") or "default",
+            workspace=str(opts.get("workspace") or os.getcwd()),
+            allowed=tuple(opts.get("allowed_tools") or ()),
+            denied=tuple(opts.get("disallowed_tools") or ()),
+            can_ask=can_ask,
+        )
+    )
 
 
 def _want_interactive(opts: dict[str, Any]) -> bool:

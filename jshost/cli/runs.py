@@ -201,6 +201,11 @@ def inspect_cmd(
         out = run.to_json(full=True)
         out["counts"] = out.pop("agents")
         out["agents"] = [a.to_json() for a in agents]
+        out["kept_worktrees"] = [
+            {"agent": a.index, "path": a.worktree_path, "branch": a.worktree_branch}
+            for a in agents
+            if a.worktree_path is not None
+        ]
         out["failures"] = [text for kind, text in logs if kind == "failure"]
         out["logs"] = [text for kind, text in logs if kind == "log"]
         out.update(stored_spent(run, agents, estimate)[1])
@@ -226,6 +231,8 @@ def _show_agent(agent: Any, json_: bool) -> None:
     _say(f"  key {agent.key}")
     if agent.options:
         _say(f"  options {json_text(json.dumps(agent.options, ensure_ascii=False))}")
+    if agent.worktree_path is not None:
+        _say(f"  worktree {agent.worktree_path} ({agent.worktree_branch}) — review and merge")
     _say("prompt:")
     _say(agent.prompt, multiline=True)
     if agent.error:
@@ -236,6 +243,24 @@ def _show_agent(agent: Any, json_: bool) -> None:
         _say(agent.result, multiline=True)
     else:
         _say(json.dumps(agent.result, ensure_ascii=False, indent=2), multiline=True)
+    _show_transcript(agent)
+
+
+def _show_transcript(agent: Any) -> None:
+    """The agent's turns, tool calls and permission decisions, for people (stored text:
+    shown, never obeyed)."""
+    from ..transcripts import call_text, transcript_lines
+
+    if agent.transcript:
+        calls = sum(1 for e in agent.transcript if e.get("kind") == "tool_use")
+        _say(f"transcript ({calls} tool call{'' if calls == 1 else 's'}):")
+        for block in transcript_lines(agent.transcript):
+            _say(block, multiline=True)
+    elif agent.last_tool is not None:
+        # Running, or ended before its worker handed back a transcript: the latest call.
+        last = agent.last_tool
+        call = call_text(str(last.get("tool")), last.get("input"))
+        _say(f"latest tool call: {call} ({last.get('status')}) {last.get('summary') or ''}")
 
 
 def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]], usage: list[str]) -> None:
@@ -300,6 +325,11 @@ def _show_run(run: Any, agents: list[Any], logs: list[tuple[str, str]], usage: l
             for a in agents
         ]
         _table(rows, ["  #", "STATUS", "LABEL", "TOKENS", "RESULT / ERROR"])
+    kept = [a for a in agents if a.worktree_path is not None]
+    if kept:
+        _say("\nkept worktrees (review and merge)", multiline=True)
+        for a in kept:
+            _say(f"  #{a.index} {a.worktree_path} ({a.worktree_branch}) [{a.label}]")
     failures = [text for kind, text in logs if kind == "failure"]
     if failures:
         _say("\nfailures", multiline=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from typing import Any, Literal
 
 import trio
@@ -20,10 +21,19 @@ from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_
 from ..errors import WorkerError
 from ..journal import JournalEntry, cache_key
 from ..limits import Limits
+from ..permissions.call_options import (
+    MAX_OPTION_RULE_CHARS,
+    MAX_OPTION_RULES,
+    CallOptionError,
+    agent_type_problem,
+    check_call_options,
+    schema_refusal,
+)
 from ..records import AgentRecord, ToolUse, Usage
 from ..schemas import schema_problem, schema_size_problem
 from ..workers.base import AgentRejectedError, AgentRequest, progress_callback, tool_callback
 from .bridge import _need, _payload_error, _title
+from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, Worktrees, worktree_note
 
 __all__ = ["AgentQueue", "default_label"]
 
@@ -33,10 +43,19 @@ def default_label(prompt: str) -> str:
     return " ".join(prompt.split())[:60].strip() or "agent"
 
 
+#: the options that are arrays of rule strings (reference §3.1); every other option is a scalar
+RULE_OPTIONS = ("disallowedTools", "bashCommandClamp")
+
+
 def _text_cost(prompt: str, opts: dict[str, Any], schema_text: str | None) -> int:
     """Bytes of host memory an agent() call's text takes (kept in its record and the store)."""
     cost = sys.getsizeof(prompt) + (0 if schema_text is None else sys.getsizeof(schema_text))
-    return cost + sum(sys.getsizeof(v) for v in opts.values() if isinstance(v, str))
+    for v in opts.values():
+        if isinstance(v, str):
+            cost += sys.getsizeof(v)
+        elif isinstance(v, list):
+            cost += sys.getsizeof(v) + sum(sys.getsizeof(s) for s in v if isinstance(s, str))
+    return cost
 
 
 class AgentQueue:
@@ -81,6 +100,17 @@ class AgentQueue:
             return
         cost = _text_cost(prompt, opts, schema_text)
         refused = self._agent_problem(prompt, opts, cost)
+        denied: tuple[str, ...] = ()
+        clamp: tuple[str, ...] = ()
+        if refused is None:
+            try:
+                denied, clamp = check_call_options(
+                    opts.get("disallowedTools"),
+                    opts.get("bashCommandClamp"),
+                    schema=schema_text is not None,
+                )
+            except CallOptionError as exc:
+                refused = exc.name, str(exc)
         if refused is not None:
             self._reply(request_id, False, _payload_error(*refused))
             return
@@ -111,6 +141,14 @@ class AgentQueue:
             except AgentTypeError as exc:
                 # Before the agent gets an index or a cache key, as the reference checks it.
                 self._reply(request_id, False, _payload_error(exc.js_name, str(exc)))
+                return
+            refusal = agent_type_problem(
+                definition.name, definition.source, definition.tools, definition.disallowed_tools
+            )
+            if refusal is None and schema_text is not None:
+                refusal = schema_refusal(denied, definition.disallowed_tools)
+            if refusal is not None:
+                self._reply(request_id, False, _payload_error(refusal.name, str(refusal)))
                 return
         self._text_bytes += cost
 
@@ -155,6 +193,8 @@ class AgentQueue:
             agent_definition=definition,
             isolation=text("isolation"),
             stall_ms=int(stall) if isinstance(stall, int | float) and stall > 0 else None,
+            disallowed_tools=denied,
+            bash_command_clamp=clamp,
             log=self._log,
         )
         # One name for the model from queued to done: what the worker will say it used.
@@ -162,14 +202,23 @@ class AgentQueue:
         self.agents.append(rec)
         self._by_request[request_id] = rec
         decision = self._replay.decide(key) if self._replay is not None else None
+        kept = self._replay.worktrees.get(key) if self._replay is not None else None
         if decision is not None and decision.hit:
             rec.status = "cached"
             rec.result = decision.value
+            if kept is not None:
+                # The worktree an earlier session kept for this result stays where it is.
+                rec.worktree_path, rec.worktree_branch = kept
             rec.started_at = rec.finished_at = rec.queued_at
             self.recorder.agent(rec)
             self._reply(request_id, True, decision.value)
             self._emit(ev.AgentFinished(rec))
             return
+        if kept is not None:
+            self._log(
+                f"[{label}] the worktree an earlier session kept stays at {kept[0]} "
+                f"({kept[1]}); this run gives the agent a new one"
+            )
         self.recorder.agent(rec)
         self._emit(ev.AgentQueued(rec))
         self._queue.append((request_id, rec, request))
@@ -217,6 +266,20 @@ class AgentQueue:
             opts["phase"] = _title(opts["phase"])
         for key, value in opts.items():
             _need(isinstance(key, str) and len(key) < 64, "bad option name")
+            if key in RULE_OPTIONS:
+                # The runtime sends these as arrays of strings, bounded; anything else is a
+                # broken bridge, not a script's mistake (that is reported by the runtime).
+                _need(
+                    isinstance(value, list)
+                    and len(value) <= MAX_OPTION_RULES
+                    and all(isinstance(s, str) for s in value),
+                    "bad option value",
+                )
+                for i, item in enumerate(value):
+                    refused = text_problem(item, f"agent({{{key}}})[{i}]", MAX_OPTION_RULE_CHARS)
+                    if refused is not None:
+                        return refused
+                continue
             _need(isinstance(value, str | int | float | bool), "bad option value")
             if isinstance(value, str) and key != "phase":
                 refused = text_problem(value, f"agent() option {key}", MAX_TITLE_CHARS)
@@ -264,6 +327,9 @@ class AgentQueue:
     def _tool(self, rec: AgentRecord, use: ToolUse) -> None:
         if rec.status == "running":
             rec.last_tool = use
+            # Saved within a moment (the engine's idle flush): `watch` shows what a running
+            # agent does, and that it waits for a person's answer.
+            self.recorder.agent(rec)
             self._emit(ev.AgentTool(rec, use))
 
     def _progress(self, rec: AgentRecord, usage: Usage) -> None:
@@ -292,6 +358,40 @@ class AgentQueue:
             self.recorder.agent(rec)
             self._emit(ev.AgentStarted(rec))
 
+    def _worktree_set(self) -> Worktrees:
+        if self._worktrees is None:
+            run_id = getattr(self.recorder, "run_id", None)
+            self._worktrees = Worktrees(self.workspace, run_id)
+        return self._worktrees
+
+    async def _isolated(self, rec: AgentRecord, request: AgentRequest) -> Any:
+        """:meth:`_attempts`, in a git worktree of the agent's own when it asked for one.
+
+        The worktree is made once the agent has its slot and goes (or is kept) before the
+        agent's end is recorded, whichever way it ends: stopped and skipped agents too.
+        """
+        if request.isolation != "worktree":
+            return await self._attempts(rec, request)
+        trees = self._worktree_set()
+        try:
+            tree = await trees.create(rec.index)
+        except WorktreeIsolationError as exc:
+            raise AgentRejectedError(str(exc), name=exc.name) from None
+        rec.worktree_path, rec.worktree_branch = str(tree.path), tree.branch
+        self.recorder.agent(rec)  # on record while it runs: a killed process leaves it behind
+        # The worker gets the note; the cache key and the record keep the script's prompt.
+        note = worktree_note(tree, trees.workspace)
+        request = replace(request, cwd=tree.path, prompt=request.prompt + note)
+        try:
+            return await self._attempts(rec, request)
+        finally:
+            removed = False
+            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
+                removed = await trees.release(tree)
+            if removed:
+                rec.worktree_path = rec.worktree_branch = None
+            self.recorder.agent(rec)
+
     def _finish_skipped(self, request_id: int, rec: AgentRecord) -> None:
         rec.status = "skipped"
         rec.error = "skipped by the user"
@@ -306,7 +406,7 @@ class AgentQueue:
         progress_callback.set(lambda usage: self._progress(rec, usage))
         tool_callback.set(lambda use: self._tool(rec, use))
         try:
-            result = await self._attempts(rec, request)
+            result = await self._isolated(rec, request)
             if result is None:
                 self._finish_skipped(request_id, rec)
                 return

@@ -36,6 +36,7 @@ from .agents import AgentQueue
 from .bridge import Bridge, _BridgeError, _clip
 from .children import ChildWorkflows, _Child
 from .timers import Timers
+from .worktrees import Worktrees
 
 __all__ = ["NO_ARGS", "Engine"]
 
@@ -76,6 +77,8 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
             current directory.
         agent_type_denial (Denial | None): ``denial(name) -> (rule, source) | None``, the
             permission rules' say on an agent type (``Agent(<name>)`` deny rules).
+        workspace (Path | None): the directory the run works in (None: the process's working
+            directory); ``isolation: 'worktree'`` agents get worktrees of its git repository.
     """
 
     def __init__(
@@ -94,8 +97,11 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         model_policy: ModelPolicy | None = None,
         agent_types: AgentTypes | Callable[[], AgentTypes] | None = None,
         agent_type_denial: Denial | None = None,
+        workspace: Path | None = None,
     ) -> None:
         self.script = script
+        self.workspace = workspace
+        self._worktrees: Worktrees | None = None  # made when the first isolated agent starts
         self._agent_types: AgentTypes | None = (
             agent_types if isinstance(agent_types, AgentTypes) else None
         )

@@ -7,5 +7,28 @@ may do and which rule said so; an :class:`Asker` answers the calls that must ask
 """
 
 from .decision import Answer, Asker, Decision, PermissionRequest
+from .policy import MODES, Mode, Policy, PolicyError, check_mode, parse_cli_rules, unanswered
+from .rules import Rule, RuleError, parse_rule, split_rules
+from .settings import Settings, SettingsError, SettingsFile, load_settings
 
-__all__ = ["Answer", "Asker", "Decision", "PermissionRequest"]
+__all__ = [
+    "MODES",
+    "Answer",
+    "Asker",
+    "Decision",
+    "Mode",
+    "PermissionRequest",
+    "Policy",
+    "PolicyError",
+    "Rule",
+    "RuleError",
+    "Settings",
+    "SettingsError",
+    "SettingsFile",
+    "check_mode",
+    "load_settings",
+    "parse_cli_rules",
+    "parse_rule",
+    "split_rules",
+    "unanswered",
+]

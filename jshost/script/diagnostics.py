@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "E505": "agent-isolation",
     "E506": "agent-schema-invalid",
     "E507": "agent-schema-unsatisfiable",
+    "E508": "agent-permission-rule",
     "E601": "parallel-not-array",
     "E602": "parallel-not-thunks",
     "E603": "pipeline-items-not-array",

@@ -5,7 +5,7 @@ Keyed by ``PRAGMA user_version``; :mod:`.db` applies the missing ones in one tra
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -116,5 +116,18 @@ _MIGRATIONS: dict[int, str] = {
     # set the estimate beside what the run spent.
     5: """
     ALTER TABLE runs ADD COLUMN estimate TEXT;
+    """,
+    # 6: agents that act. ``transcript`` is the agent's conversation for people (JSON, cut to
+    # a bounded size), saved with its result; ``last_tool`` its latest tool call (JSON), so a
+    # watcher sees what a running agent does, and that it waits for a person's answer.
+    6: """
+    ALTER TABLE agents ADD COLUMN transcript TEXT;
+    ALTER TABLE agents ADD COLUMN last_tool TEXT;
+    """,
+    # 7: the git worktree an ``isolation: 'worktree'`` agent has on disk: set while it runs,
+    # cleared when it is removed, still set afterwards when it was kept for review.
+    7: """
+    ALTER TABLE agents ADD COLUMN worktree_path TEXT;
+    ALTER TABLE agents ADD COLUMN worktree_branch TEXT;
     """,
 }

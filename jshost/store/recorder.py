@@ -8,6 +8,7 @@ from typing import Any
 
 from ..bounds import MAX_STORED_LOG_BYTES
 from ..journal import JournalEntry, Recorder
+from ..transcripts import bound_transcript, tool_use_json
 from .db import Database, _dump, _text
 from .rows import _AGENT_COLUMNS
 
@@ -82,6 +83,11 @@ class RunRecorder(Recorder):
             None if rec.model_used is None else _text(rec.model_used),
             rec.usage.cache_creation_input_tokens,
             rec.usage.cache_read_input_tokens,
+            None if rec.worktree_path is None else _text(rec.worktree_path),
+            None if rec.worktree_branch is None else _text(rec.worktree_branch),
+            # Set when the agent ends, so saved in the same commit as its result.
+            _dump(bound_transcript(rec.transcript)) if rec.transcript else None,
+            None if rec.last_tool is None else _dump(tool_use_json(rec.last_tool)),
         )
 
     def entry(self, entry: JournalEntry) -> None:
@@ -127,7 +133,7 @@ class RunRecorder(Recorder):
                 if rows:
                     db.executemany(
                         f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) "
-                        f"VALUES ({', '.join('?' * 21)})",
+                        f"VALUES ({', '.join('?' * 25)})",
                         rows,
                     )
                 if journal:

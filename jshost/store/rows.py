@@ -146,6 +146,13 @@ class AgentRow:
     model_used: str | None = None
     cache_write: int = 0
     cache_read: int = 0
+    #: the agent's git worktree, when it still has one (kept for review, or the run died)
+    worktree_path: str | None = None
+    worktree_branch: str | None = None
+    #: the agent's conversation for people (``jshost.transcripts``), saved when it ended
+    transcript: tuple[dict[str, Any], ...] = ()
+    #: its latest tool call, as ``jshost.transcripts.tool_use_json`` made it (None: none yet)
+    last_tool: dict[str, Any] | None = None
 
     @property
     def elapsed(self) -> float | None:
@@ -174,6 +181,11 @@ class AgentRow:
             },
             "attempts": self.attempts,
             "elapsed_s": None if self.elapsed is None else round(self.elapsed, 3),
+            "worktree": None
+            if self.worktree_path is None
+            else {"path": self.worktree_path, "branch": self.worktree_branch},
+            "last_tool": self.last_tool,
+            "transcript": list(self.transcript),
         }
 
 
@@ -187,5 +199,6 @@ _RUN_COLUMNS = (
 _AGENT_COLUMNS = (
     "idx, session, key, label, phase, model, prompt, options, status, result, error, "
     "tokens_in, tokens_out, attempts, queued_at, started_at, finished_at, "
-    "model_used, cache_write, cache_read"
+    "model_used, cache_write, cache_read, worktree_path, worktree_branch, transcript, "
+    "last_tool"
 )

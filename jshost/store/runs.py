@@ -27,6 +27,11 @@ _SESSION_SUMS = (
 )
 
 
+def _transcript(text: str | None) -> list[Any]:
+    value = _load(text)
+    return [e for e in value if isinstance(e, dict)] if isinstance(value, list) else []
+
+
 class Store(Database):
     """A connection to the run store. Safe to share between threads (calls are serialized).
 
@@ -187,6 +192,10 @@ class Store(Database):
                 model_used=r[17],
                 cache_write=r[18],
                 cache_read=r[19],
+                worktree_path=r[20],
+                worktree_branch=r[21],
+                transcript=tuple(_transcript(r[22])),
+                last_tool=_load(r[23]),
             )
             for r in rows
         ]
@@ -216,6 +225,23 @@ class Store(Database):
                 (run_id,),
             )
         ]
+
+    def _kept_worktrees(self, run_id: str) -> dict[str, tuple[str, str]]:
+        """Key → (path, branch) of the worktrees the latest session kept, still on disk.
+
+        Read before a resume replaces that session's agent rows, so a cached agent keeps
+        pointing at the worktree its result was made in.
+        """
+        rows = self._query(
+            "SELECT key, worktree_path, worktree_branch FROM agents "
+            "WHERE run_id = ? AND worktree_path IS NOT NULL",
+            (run_id,),
+        )
+        return {
+            key: (path, branch or "")
+            for key, path, branch in rows
+            if os.path.isdir(path)  # the user may have removed it since
+        }
 
     def _new_id(self) -> str:
         return "wf_" + secrets.token_hex(6)
@@ -295,6 +321,7 @@ class Store(Database):
                     "run the script again instead"
                 )
             session = row.sessions + 1
+            replay.worktrees = self._kept_worktrees(row.id)
             with self.transaction() as db:
                 # The session being replaced was paid for: add it to the run's totals before
                 # its agent rows go.

@@ -9,4 +9,8 @@ then runs it. Nothing here imports the engine, a worker or a view: workers impor
 
 from .base import Tool, ToolInputError, ToolOutput, ToolSpec, Workspace
 
-__all__ = ["Tool", "ToolInputError", "ToolOutput", "ToolSpec", "Workspace"]
+__all__ = ["DEFAULT_MAX_TURNS", "Tool", "ToolInputError", "ToolOutput", "ToolSpec", "Workspace"]
+
+#: the turns (model requests) an agent may take before it fails (``--max-turns``); here, not in
+#: ``toolbox`` (which imports trio), so that ``jshost --help`` can show it
+DEFAULT_MAX_TURNS = 50

@@ -1,6 +1,7 @@
 """The question ``jshost run`` asks on a terminal before anything runs.
 
-It shows what will run — the script's header, the caps and budget, the validation warnings —
+It shows what will run — the script's header, the caps and budget, what the agents may do (tools,
+permission mode, workspace, rules, MCP servers), the validation warnings —
 then exactly four choices: run it; run it and don't ask again for this file with this content;
 view the raw script (then the choices again); or don't run it. A digit, ``y`` or ``n`` chooses at
 once; ↑/↓ move the marker and Enter takes the marked choice. Input and output are passed in,
@@ -59,6 +60,7 @@ def ask(
     read_key: Callable[[str], str | None],
     view: Callable[[], None],
     plan_lines: Sequence[str] = (),
+    powers: Sequence[str] = (),
 ) -> Choice:
     """Show the review screen and ask until there is an answer.
 
@@ -72,6 +74,8 @@ def ask(
         view: shows the raw script (through a pager on a terminal).
         plan_lines: the plan's headline (agents by model, estimated tokens and cost, the
             budget), shown above the choices.
+        powers: what the agents may do (``jshost.ui.powers.powers_lines``): lines already
+            sanitised and wrapped, shown under the run's rows.
 
     Returns:
         The choice; end of input counts as "No".
@@ -80,6 +84,10 @@ def ask(
     console.print(header_panel(report, _TITLE))
     for label, value in run_rows:
         console.print(Text.assemble((f"{label}: ", "bold"), visible(value)))
+    if powers:
+        console.print()
+        for i, line in enumerate(powers):
+            console.print(Text(visible(line), style="bold" if i == 0 else ""), soft_wrap=True)
     warnings = [d for d in report.diagnostics if d.severity == "warning"]
     if warnings:
         console.print(Text(f"{len(warnings)} validation warning(s):", style="yellow bold"))

@@ -7,7 +7,8 @@ bounded by coalescing: events that only describe an intermediate state (an agent
 started or progressing, a budget figure, a log line, a phase title) are dropped and counted,
 while the events a summary depends on (agents finishing, failure lines, the end of the run)
 are kept: there are at most a few per agent, agents are capped, and the engine caps failure
-lines.
+lines. Tool calls (``AgentTool``) are kept too: ``--json`` promises every one, and an agent
+makes at most a few per turn of its capped turns.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from typing import IO, Any
 
 from .. import events as ev
 from ..records import RunOutcome
+from ..transcripts import tool_use_json
 from .dispatch import EventsDropped, Stamped
 from .summary import tokens_by_model
 
@@ -60,6 +61,9 @@ def event_json(item: Stamped, t0: float, run_id: str | None = None) -> dict[str,
         out = {"event": "agent_started", **_agent(e.agent)}
     elif isinstance(e, ev.AgentProgress):
         out = {"event": "agent_progress", **_agent(e.agent), "tokens": _tokens(e.agent)}
+    elif isinstance(e, ev.AgentTool):
+        # Every call, never coalesced away: its input exact but for strings cut very long.
+        out = {"event": "agent_tool", **_agent(e.agent), **tool_use_json(e.use)}
     elif isinstance(e, ev.AgentFinished):
         a = e.agent
         out = {"event": _AGENT_END.get(a.status, "agent_" + a.status), **_agent(a)}
@@ -152,4 +156,8 @@ def outcome_json(outcome: RunOutcome, meta_name: str, run_id: str | None = None)
         "peak_concurrency": o.peak_concurrency,
         "problem": o.worker_problem,
         "failures": o.failures,
+        "kept_worktrees": [
+            {"agent": a.index, "path": a.worktree_path, "branch": a.worktree_branch}
+            for a in o.kept_worktrees
+        ],
     }

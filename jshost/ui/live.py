@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..text import printable
+from ..transcripts import use_line
 from .dispatch import Stamped
 from .state import (
     STATE_STYLE,
@@ -29,6 +30,7 @@ from .state import (
     count_states,
     phase_summaries,
     tokens_k,
+    waits_for_answer,
 )
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "agents_line",
     "log_lines",
     "phase_cells",
+    "running_label",
     "state_counts",
     "tokens_line",
 ]
@@ -172,7 +175,7 @@ class LiveView(RunState):
             took = clock(now - a.started_at) if a.started_at is not None else ""
             table.add_row(
                 f"#{a.index}",
-                Text(printable(a.label), style=STATE_STYLE["running"]),
+                running_label(a),
                 Text(printable(a.model_used or a.model or "default"), style="dim"),
                 took,
                 f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
@@ -183,6 +186,21 @@ class LiveView(RunState):
 
 
 # ---- pieces the interactive view draws the same way ------------------------------------------
+
+
+def running_label(a: Any) -> Text:
+    """A running agent's label, then what it does now: its latest tool call (``Read
+    src/app.py``), or that it waits for a person's answer. One line, cut by the cell."""
+    text = Text(printable(a.label), style=STATE_STYLE["running"])
+    use = getattr(a, "last_tool", None)
+    if use is not None:
+        style = "yellow" if use.status in ("waiting", "denied") else "dim"
+        text.append("  ")
+        text.append(printable(use_line(use, limit=160)), style=style)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
 
 _MARKS = {
     "active": Text("▸", style="cyan"),
@@ -221,6 +239,9 @@ def agents_line(agents: Iterable[Any], cap: int | None) -> Text:
     c = count_states(agents)
     text = Text("agents ")
     text.append(f"{c['running']} running", style=STATE_STYLE["running"])
+    waiting = sum(1 for a in agents if waits_for_answer(a))
+    if waiting:  # paused on a tool call until a person answers
+        text.append(f" ({waiting} waiting for an answer)", style="bold yellow")
     text.append(f" · {c['queued']} queued · ")
     text.append(f"{c['done']} done", style=STATE_STYLE["done"])
     text.append(" · ")

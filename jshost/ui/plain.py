@@ -6,6 +6,7 @@ from typing import IO
 
 from .. import events as ev
 from ..text import printable
+from ..transcripts import use_line
 from .dispatch import EventsDropped, Stamped
 
 __all__ = ["PlainProgress"]
@@ -65,6 +66,10 @@ class PlainProgress:
         elif isinstance(event, EventsDropped):
             what = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in event.counts.items())
             self._line(f"dropped {what} event(s): the output could not keep up (all are stored)")
+        elif isinstance(event, ev.AgentTool):
+            # Calm by default: refused calls only (--json and inspect show every call).
+            if event.use.status == "denied":
+                self._line(f"[{event.agent.label}] {use_line(event.use)}")
         elif isinstance(event, ev.AgentFinished) and self.agents:
             a = event.agent
             if a.status == "cached":

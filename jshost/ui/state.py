@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .. import events as ev
+from ..records import ToolUse
+from ..transcripts import tool_use_from_json, use_line
 from ..workers.base import Usage
 from .dispatch import EventsDropped, Stamped
 
@@ -35,6 +37,7 @@ __all__ = [
     "tokens_k",
     "view_from_state",
     "view_from_store",
+    "waits_for_answer",
 ]
 
 STATES = ("running", "queued", "done", "failed", "skipped", "cancelled", "cached")
@@ -49,6 +52,8 @@ STATE_STYLE = {
 }
 #: run statuses after which nothing changes any more
 FINISHED = ("completed", "failed", "stopped", "interrupted")
+#: tool calls of each agent a view keeps while the agent runs (its transcript has them all)
+TOOL_ROWS = 50
 
 
 def clock(seconds: float) -> str:
@@ -66,6 +71,13 @@ def tokens_k(n: int) -> str:
     if n < 1_000_000:
         return f"{n / 1000:.1f}k"
     return f"{n / 1_000_000:.2f}M"
+
+
+def waits_for_answer(a: Any) -> bool:
+    """Whether agent ``a`` (a record or a view) is paused on a tool call until a person
+    answers (the interactive view's permission prompt)."""
+    use = getattr(a, "last_tool", None)
+    return a.status == "running" and use is not None and use.status == "waiting"
 
 
 def count_states(agents: Iterable[Any]) -> dict[str, int]:
@@ -156,6 +168,8 @@ class RunState:
         self.stopping = False
         self.outcome: Any = None
         self.agents: dict[int, Any] = {}
+        #: each agent's latest tool calls (reported, as they happened), newest last
+        self.tool_calls: dict[int, deque[ToolUse]] = {}
         self.phases: list[str] = []
         self.current_phase: str | None = None
         self.logs: deque[tuple[str, str]] = deque(maxlen=log_rows)
@@ -185,6 +199,12 @@ class RunState:
             self._phase(a.phase)
             if isinstance(e, ev.AgentFinished) and a.status == "done":
                 self.spent += a.usage.output_tokens
+        elif isinstance(e, ev.AgentTool):
+            self.agents[e.agent.index] = e.agent
+            calls = self.tool_calls.setdefault(e.agent.index, deque(maxlen=TOOL_ROWS))
+            if calls and calls[-1].status == "waiting" and calls[-1].tool == e.use.tool:
+                calls.pop()  # the answer replaces the question
+            calls.append(e.use)
         elif isinstance(e, ev.PhaseStarted):
             self._phase(e.title)
             self.current_phase = e.title
@@ -233,6 +253,15 @@ class AgentView:
     model_used: str | None = None
     #: recent tool calls, for workers that report them (None: this worker reports none)
     tool_calls: tuple[str, ...] | None = None
+    #: the latest tool call (None: none yet)
+    last_tool: ToolUse | None = None
+    #: the whole conversation, once the agent has ended (``jshost.transcripts``)
+    transcript: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the agent is paused on a tool call until a person answers."""
+        return waits_for_answer(self)
 
     def elapsed(self, now: float) -> float | None:
         if self.started_at is None:
@@ -278,7 +307,7 @@ class RunView:
         return next((a for a in self.agents if a.index == index), None)
 
 
-def _agent_from_record(rec: Any) -> AgentView:
+def _agent_from_record(rec: Any, calls: Iterable[ToolUse] | None = None) -> AgentView:
     return AgentView(
         index=rec.index,
         label=rec.label,
@@ -294,6 +323,9 @@ def _agent_from_record(rec: Any) -> AgentView:
         error=rec.error,
         options=rec.options,
         model_used=rec.model_used,
+        tool_calls=None if calls is None else tuple(use_line(use) for use in calls),
+        last_tool=rec.last_tool,
+        transcript=tuple(rec.transcript),
     )
 
 
@@ -333,7 +365,9 @@ def view_from_state(
         elapsed=end - state.t0 if state.t0 is not None else 0.0,
         phases=tuple(state.phases),
         current_phase=state.current_phase,
-        agents=tuple(_agent_from_record(a) for _, a in sorted(state.agents.items())),
+        agents=tuple(
+            _agent_from_record(a, state.tool_calls.get(i)) for i, a in sorted(state.agents.items())
+        ),
         logs=tuple(state.logs),
         max_agents=limits.max_agents if limits is not None else None,
         budget=limits.budget if limits is not None else None,
@@ -380,6 +414,8 @@ def view_from_store(run: Any, agents: list[Any], logs: list[tuple[str, str]]) ->
             result=a.result,
             error=a.error,
             options=a.options,
+            last_tool=tool_use_from_json(a.last_tool),
+            transcript=a.transcript,
         )
         for a in agents
     )

@@ -112,6 +112,14 @@ def format_summary(outcome: RunOutcome, run_id: str | None = None) -> list[str]:
         lines.extend(f"  {printable(f)}" for f in shown)
         if len(o.failures) > len(shown):
             lines.append(f"  … and {len(o.failures) - len(shown)} more (jshost inspect shows all)")
+    if kept := o.kept_worktrees:
+        lines.append(f"kept worktrees ({len(kept)}) — review and merge:")
+        for a in kept:
+            earlier = " · kept by an earlier session" if a.status == "cached" else ""
+            lines.append(
+                f"  {printable(a.worktree_path or '')} ({printable(a.worktree_branch or '')})"
+                f" · [{printable(a.label)}]{earlier}"
+            )
     if o.dropped_logs:
         lines.append(f"log: {o.dropped_logs:,} earlier lines not kept in memory")
     if run_id is not None:

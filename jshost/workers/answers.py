@@ -17,7 +17,12 @@ from jsonschema import Draft202012Validator
 
 from ..schemas import STRUCTURED_OUTPUT_CAP, structured_output_cap_message
 
-__all__ = ["STRUCTURED_OUTPUT_CAP", "check_answer", "structured_output_cap_message"]
+__all__ = [
+    "STRUCTURED_OUTPUT_CAP",
+    "check_answer",
+    "structured_output_cap_message",
+    "tool_schema",
+]
 
 _MAX_PROBLEMS = 20
 _MAX_PROBLEM_CHARS = 300
@@ -50,3 +55,24 @@ def check_answer(schema: dict[str, Any] | bool, text: str) -> tuple[Any, list[st
     if len(problems) > _MAX_PROBLEMS:
         problems = [*problems[:_MAX_PROBLEMS], f"… and {len(problems) - _MAX_PROBLEMS} more"]
     return value, problems
+
+
+def tool_schema(schema: dict[str, Any] | bool) -> tuple[dict[str, Any], bool]:
+    """The ``StructuredOutput`` input schema for ``schema``, and whether it was wrapped.
+
+    A tool's input must be an object: any other root becomes ``{"value": <schema>}``.
+    """
+    if isinstance(schema, dict) and schema.get("type") == "object":
+        return schema, False
+    inner = {} if schema is True else dict(schema)  # type: ignore[arg-type]
+    wrapper: dict[str, Any] = {
+        "type": "object",
+        "properties": {"value": inner},
+        "required": ["value"],
+        "additionalProperties": False,
+    }
+    # "#/$defs/x" resolves from the document root, so definitions move to the new root.
+    for key in ("$defs", "definitions"):
+        if key in inner:
+            wrapper[key] = inner.pop(key)
+    return wrapper, True

@@ -17,11 +17,15 @@ import abc
 import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, final
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, final
 
 from ..agent_types import AgentType
 from ..errors import WorkerError
 from ..records import ToolUse, Usage
+
+if TYPE_CHECKING:
+    from ..tools.toolbox import Toolbox
 
 __all__ = [
     "AgentRejectedError",
@@ -52,7 +56,9 @@ class AgentRequest:
     ``log``, when given, takes narrator lines for the run's log (a stall and its retry, say).
     ``agent_definition`` is the agent type ``agent_type`` resolved to (set by the engine; None:
     no ``agentType``, the reference's implicit workflow-subagent); a worker that cannot honour
-    types ignores it.
+    types ignores it. ``cwd`` is the directory the agent works in: its own git worktree when it
+    asked for ``isolation: 'worktree'`` (the prompt then ends with a paragraph saying so), else
+    None for the run's workspace.
     """
 
     index: int
@@ -65,7 +71,13 @@ class AgentRequest:
     agent_type: str | None = None
     isolation: str | None = None
     stall_ms: int | None = None
+    #: the call's ``disallowedTools``: tool names or rules denied to this agent, on top of the
+    #: defaults (checked rule texts, as the script wrote them)
+    disallowed_tools: tuple[str, ...] = ()
+    #: the call's ``bashCommandClamp``: ``Bash(<prefix>)`` rules outside which Bash is denied
+    bash_command_clamp: tuple[str, ...] = ()
     agent_definition: AgentType | None = None
+    cwd: Path | None = None
     log: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
 
@@ -91,6 +103,11 @@ class Worker(abc.ABC):
     #: whether this worker needs an API key, and the environment variable that holds it
     needs_key: ClassVar[bool] = False
     key_env_var: ClassVar[str | None] = None
+    #: whether this worker's agents can use the run's tools (``toolbox``)
+    supports_tools: ClassVar[bool] = False
+    #: the run's tools, rules and workspace; set by the pipeline (``jshost/_api.py``) on a
+    #: worker that supports tools, opened and closed with the worker. None: no tools.
+    toolbox: Toolbox | None = None
 
     @abc.abstractmethod
     async def run(self, request: AgentRequest) -> AgentResult:
@@ -116,10 +133,16 @@ class Worker(abc.ABC):
         """Release connections and other resources."""
 
     async def __aenter__(self) -> Worker:
+        if self.toolbox is not None:
+            await self.toolbox.open()  # MCP servers start once per run, here
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        finally:
+            if self.toolbox is not None:
+                await self.toolbox.close()
 
 
 #: set by the engine for each running agent's task (trio gives every task its own context)

@@ -8,11 +8,25 @@ import json
 
 from tree_sitter import Node
 
+from ...permissions.call_options import CallOptionError, check_call_options
 from ..meta import literal_value, unparen
 from .linter import _Linter
 
 #: agent() options the runtime reads; any other key is ignored (W502).
-AGENT_OPTIONS = ("label", "phase", "schema", "model", "effort", "isolation", "agentType", "stallMs")
+AGENT_OPTIONS = (
+    "label",
+    "phase",
+    "schema",
+    "model",
+    "effort",
+    "isolation",
+    "agentType",
+    "stallMs",
+    "disallowedTools",
+    "bashCommandClamp",
+)
+#: the options that are arrays of permission rules (reference §3.1)
+RULE_OPTIONS = ("disallowedTools", "bashCommandClamp")
 #: effort levels (``med`` is the reference runtime's alias of ``medium``); numbers pass too.
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _EFFORT_ALIASES = ("med",)
@@ -87,6 +101,9 @@ def check_option(linter: _Linter, key: str, value: Node) -> None:
                 value,
             )
         return
+    if key in RULE_OPTIONS:
+        check_rule_option(linter, key, value, kind)
+        return
     if key == "stallMs":
         if kind != "number":
             linter.report(
@@ -126,6 +143,34 @@ def check_option(linter: _Linter, key: str, value: Node) -> None:
             linter.report(
                 "E505", f"agent() option 'isolation' must be 'worktree', not {text!r}", value
             )
+
+
+def check_rule_option(linter: _Linter, key: str, value: Node, kind: str) -> None:
+    """A literal ``disallowedTools`` / ``bashCommandClamp``: an array of rule strings, each
+    one a rule (a ``Bash(<prefix>)`` one for the clamp); the runtime's own messages."""
+    what = f"agent({{{key}}})"
+    if kind != "array":
+        linter.report("E503", f"{what} must be an array of strings, not {_a(kind)}", value)
+        return
+    items = [c for c in value.named_children if c.type != "comment"]
+    for i, item in enumerate(items):
+        item_kind = linter.kind(item)
+        if item_kind is None:
+            continue
+        if item_kind != "string":
+            linter.report("E503", f"{what}[{i}] must be a string, not {_a(item_kind)}", item)
+            continue
+        text = linter.string_value(item)
+        if text is None:
+            continue
+        try:
+            check_call_options(
+                [text] if key == "disallowedTools" else None,
+                [text] if key == "bashCommandClamp" else None,
+            )
+        except CallOptionError as exc:
+            message = str(exc).replace(f"{what}[0]", f"{what}[{i}]", 1)
+            linter.report("E508", message, item)
 
 
 def check_schema(linter: _Linter, value: Node) -> None:

@@ -28,6 +28,7 @@ from ...errors import JshostError
 from ...text import printable
 from ..live import agents_line, log_lines, phase_cells, state_counts, tokens_line
 from ..state import STATES, AgentView, RunView, clock, count_states, phase_summaries, tokens_k
+from .permission import PermissionPrompts
 from .screens import HelpScreen, SaveScreen, StopScreen
 from .sources import LOG_ROWS, STORE_POLL_FINISHED, Source
 from .widgets import (
@@ -63,7 +64,7 @@ class _Signal(Message):
 Level = Literal["run", "agents", "detail"]
 
 
-class RunApp(App[int]):
+class RunApp(PermissionPrompts, App[int]):
     """The interactive view of one run: run and phases → agents of a phase → agent detail.
 
     Args:
@@ -170,6 +171,7 @@ class RunApp(App[int]):
             self.say("")
         if now >= self._next_poll:
             await self.refresh_view()
+        self.ask_next()
 
     async def refresh_view(self) -> None:
         """Read the run again and redraw (never two reads at once)."""
@@ -358,7 +360,7 @@ class RunApp(App[int]):
             a.status,
             a.attempts,
             a.usage,
-            a.model_used,
+            (a.model_used, a.last_tool, a.tool_calls, len(a.transcript)),
             int(took) if took is not None else None,
             self.section,
             frozenset(self.expanded),
@@ -489,6 +491,8 @@ class RunApp(App[int]):
         return True
 
     async def _steer(self, action: str, *args: Any) -> bool:
+        if action == "stop":
+            self.deny_all_questions()  # at once: a stopping run waits for nobody's answer
         # On a worker thread: the call waits for the engine's thread to take it.
         ok = await asyncio.to_thread(self.source.steer, action, *args)
         await self.refresh_view()

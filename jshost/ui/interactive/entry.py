@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...engine import Engine, RunOutcome
+from ..asker import ViewAsker
 from ..dispatch import EventQueue
 from .app import EXIT_STOPPED, RunApp
 from .sources import LiveSource, StoreSource
@@ -15,15 +16,22 @@ from .sources import LiveSource, StoreSource
 __all__ = ["run_interactive", "watch"]
 
 
-def run_interactive(engine_factory: Callable[[Any], Engine], *, run_id: str) -> RunOutcome:
+def run_interactive(
+    engine_factory: Callable[[Any], Engine], *, run_id: str, asker: ViewAsker | None = None
+) -> RunOutcome:
     """Run an engine with the interactive view on this terminal; the outcome once both end.
 
-    ``engine_factory(sink)`` builds the engine with the given event sink.
+    ``engine_factory(sink)`` builds the engine with the given event sink. ``asker``, the one
+    the run's workers ask (``jshost._api.prepare(asker=…)``), has its questions shown here.
     """
     queue = EventQueue()
-    source = LiveSource(engine_factory(queue.put), queue, run_id=run_id)
+    source = LiveSource(engine_factory(queue.put), queue, run_id=run_id, asker=asker)
     app = RunApp(source, handle_signals=True)
-    app.run()
+    try:
+        app.run()
+    finally:
+        if asker is not None:
+            asker.close()  # nobody is left to answer: from now on, ask means deny
     runner = source.runner
     # The view may close on the run's last event, a moment before its thread has returned.
     if not runner.done.is_set() and source.state.outcome is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ...engine import Engine, EngineThread
+from ..asker import ViewAsker
 from ..dispatch import EventQueue
 from ..state import RunState, RunView, view_from_state, view_from_store
 
@@ -46,14 +47,18 @@ class LiveSource:
         engine (Engine): the engine, built with ``sink=queue.put``.
         queue (EventQueue): the queue the engine's events go to.
         run_id (str): the run's id in the store.
+        asker (ViewAsker | None): the agents' permission questions, which the view asks.
     """
 
     read_only = False
     blocking = False
     poll_interval = LIVE_POLL
 
-    def __init__(self, engine: Engine, queue: EventQueue, *, run_id: str) -> None:
+    def __init__(
+        self, engine: Engine, queue: EventQueue, *, run_id: str, asker: ViewAsker | None = None
+    ) -> None:
         self.runner = EngineThread(engine)
+        self.asker = asker
         self.queue = queue
         self.run_id = run_id
         self.state = RunState(log_rows=LOG_ROWS)
@@ -88,6 +93,7 @@ class StoreSource:
     read_only = True
     blocking = True
     poll_interval = STORE_POLL
+    asker = None  # a watcher answers nothing: the terminal running the run does
 
     def __init__(self, store: Any, run_id: str) -> None:
         self.store = store

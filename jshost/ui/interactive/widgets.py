@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ...text import printable
+from ...transcripts import transcript_lines, use_line
 from ..state import STATE_STYLE, AgentView, RunView, clock, tokens_k
 from ..summary import format_result
 
@@ -130,10 +131,16 @@ def _status_text(view: RunView) -> Text:
 def _agent_cells(a: AgentView, now: float) -> tuple[RenderableType, ...]:
     took = a.elapsed(now)
     tries = f" ×{a.attempts}" if a.attempts > 1 else ""
+    status = Text("waiting", style="bold yellow") if a.waiting else None
+    label = Text(printable(a.label) + tries)
+    if a.status == "running" and a.last_tool is not None:
+        label.append("  ")
+        style = "yellow" if a.last_tool.status in ("waiting", "denied") else "dim"
+        label.append(printable(use_line(a.last_tool, limit=160)), style=style)
     return (
         f"#{a.index}",
-        Text(a.status, style=STATE_STYLE.get(a.status, "")),
-        Text(printable(a.label) + tries),
+        status or Text(a.status, style=STATE_STYLE.get(a.status, "")),
+        label,
         Text(printable(a.model_used or a.model or "default")),
         f"{tokens_k(a.usage.input_tokens)}→{tokens_k(a.usage.output_tokens)}",
         clock(took) if took is not None else "",
@@ -192,9 +199,14 @@ def agent_sections(a: AgentView) -> list[tuple[str, str | None]]:
         sections.append(("error", printable(a.error or a.status, multiline=True)))
     else:
         sections.append(("result", None))
-    if a.tool_calls is not None:
+    if a.transcript:
+        lines = transcript_lines(a.transcript)
+        sections.append(("transcript", printable("\n".join(lines), multiline=True)))
+    elif a.tool_calls is not None:
         calls = "\n".join(printable(call) for call in a.tool_calls)
         sections.append(("recent tool calls", calls or "none yet"))
+    elif a.last_tool is not None:
+        sections.append(("latest tool call", printable(use_line(a.last_tool))))
     return sections
 
 
@@ -225,6 +237,10 @@ def agent_detail(
     text.append(f" · elapsed {clock(took) if took is not None else '–'}")
     starts = []
     line = 3
+    if a.waiting and a.last_tool is not None:
+        text.append("\npaused: ", style="bold yellow")
+        text.append(printable(use_line(a.last_tool)), style="yellow")
+        line += 1
     for i, (name, body) in enumerate(agent_sections(a)):
         text.append("\n\n")
         line += 1

@@ -23,20 +23,27 @@ How an agent runs:
   the failure line ``[label] failed: <reason>``.
 - **Cancellation** (Ctrl-C, budget stop, run timeout) is trio cancellation: it closes the HTTP
   connection of every request in flight at once.
+- **Tools.** When the run has a toolbox (``jshost/tools/toolbox.py``), every agent gets the
+  tools its options and agent type leave it, and runs the tool-use loop of ``loop``: tool calls
+  run concurrently under the permission rules until the model ends its turn, with
+  ``StructuredOutput`` among the tools of a schema agent (``tool_choice`` auto), at most
+  ``max_turns`` requests; the stall ladder applies to each request.
 - **Effort** becomes ``output_config.effort`` (and adaptive thinking for plain agents) on
   models whose capabilities, read once per run from the Models API, include it; see
   ``docs/anthropic-worker.md``.
 
 The package: this module runs agents (plan, attempts, the conversation); ``client`` holds the
 SDK client, its retry timing and the one translation of SDK errors; ``models`` what models
-accept (effort, capabilities, the StructuredOutput schema); ``stagger`` the prompt-cache stagger.
+accept (effort, capabilities, the StructuredOutput schema); ``stagger`` the prompt-cache stagger;
+``loop`` the tool-use loop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, final
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, final
 
 import anthropic
 import trio
@@ -45,7 +52,14 @@ from jsonschema import Draft202012Validator
 from ...config import Config, load_config
 from ...errors import RetryableWorkerError, WorkerError
 from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
-from ..base import AgentRejectedError, AgentRequest, AgentResult, Worker, report_usage
+from ..base import (
+    AgentRejectedError,
+    AgentRequest,
+    AgentResult,
+    Worker,
+    report_tool,
+    report_usage,
+)
 from ..prompts import _TOOL_DESCRIPTION, NUDGE, PLAIN_SYSTEM, SCHEMA_SYSTEM
 from .client import (
     _WATCHDOG,
@@ -69,6 +83,9 @@ from .models import (
     tool_schema,
 )
 from .stagger import PrefixStagger, current_ticket, prefix_key, stagger_ms
+
+if TYPE_CHECKING:
+    from ...tools.toolbox import AgentTools
 
 __all__ = ["EFFORT_LEVELS", "AnthropicWorker", "RetryPolicy", "effort_level", "tool_schema"]
 
@@ -107,6 +124,7 @@ class AnthropicWorker(Worker):
 
     name = "anthropic"
     supports_schema = True
+    supports_tools = True
     needs_key = True
     key_env_var = "ANTHROPIC_API_KEY"
 
@@ -188,35 +206,65 @@ class AnthropicWorker(Worker):
             raise AgentRejectedError(str(exc), name="TypeError") from None
         tally = _Tally(model)
         ticket = None
+        tools = None
+        if self.toolbox is not None:
+            from .loop import agent_tools
+
+            tools = agent_tools(self.toolbox, request, report=report_tool)
         try:
             plan = await self._plan(request, model)
-            ticket = await self._wait_for_prefix(request, plan)
+            ticket = await self._wait_for_prefix(request, plan, tools)
             token = current_ticket.set(ticket)
             try:
-                value, attempts = await self._attempts(request, plan, tally)
+                if tools is None:
+                    value, attempts = await self._attempts(
+                        request, tally, lambda: self._converse(request, plan, tally)
+                    )
+                else:
+                    from .loop import converse_with_tools
+
+                    assert self.toolbox is not None
+                    value, attempts = await converse_with_tools(
+                        self, request, plan, tally, tools, max_turns=self.toolbox.max_turns
+                    )
             finally:
                 current_ticket.reset(token)
         except WorkerError as exc:
             exc.usage, exc.model, exc.attempts = tally.usage, tally.model, tally.attempts
+            if tools is not None:
+                exc.transcript = tuple(tools.transcript)
             if isinstance(exc, _Refused):
                 self._unreached += 1
             raise
         finally:
             if ticket is not None:
                 ticket.finished()
-        return AgentResult(value=value, usage=tally.usage, model=tally.model, attempts=attempts)
+        return AgentResult(
+            value=value,
+            usage=tally.usage,
+            model=tally.model,
+            attempts=attempts,
+            transcript=() if tools is None else tuple(tools.transcript),
+        )
 
-    async def _wait_for_prefix(self, request: AgentRequest, plan: _Plan) -> Any:
+    async def _wait_for_prefix(
+        self, request: AgentRequest, plan: _Plan, tools: AgentTools | None
+    ) -> Any:
         """The prompt-cache stagger (reference §6.7): a same-prefix sibling's response first."""
         if self._stagger.cap_ms <= 0:
             return None
+        names = [TOOL] if plan.tool_schema is not None else []
+        cwd = os.getcwd()
+        if tools is not None:
+            names += tools.names
+            cwd = str(tools.workspace.root)
         key = prefix_key(
             model=plan.model,
             effort=plan.effort,
             agent_type=request.agent_type,
-            tool_names=[TOOL] if plan.tool_schema is not None else [],
+            tool_names=names,
             schema=plan.tool_schema,
-            cwd=os.getcwd(),
+            cwd=cwd,
         )
 
         def held(ms: int) -> None:
@@ -228,20 +276,23 @@ class AnthropicWorker(Worker):
 
         return await self._stagger.enter(key, log=held)
 
-    async def _attempts(self, request: AgentRequest, plan: _Plan, tally: _Tally) -> tuple[Any, int]:
-        """The reference's ladder: a stalled or broken attempt starts again, 6 attempts at most."""
+    async def _attempts(
+        self, request: AgentRequest, tally: _Tally, once: Callable[[], Awaitable[Any]]
+    ) -> tuple[Any, int]:
+        """The reference's ladder: a stalled or broken attempt of ``once`` (a whole
+        conversation, or one request of the tool loop) starts again, 6 attempts at most."""
         stall_ms = request.stall_ms or round(self.policy.stall * 1000)
         n = self.policy.attempts
         reasons: list[str] = []
         for attempt in range(1, n + 1):
-            tally.attempts = attempt
+            tally.attempts = max(tally.attempts, attempt)
             watchdog = _Watchdog(stall_ms / 1000)
             token = _WATCHDOG.set(watchdog)
             reason = "stalled"
             try:
                 with watchdog.scope:
                     try:
-                        return await self._converse(request, plan, tally), attempt
+                        return await once(), attempt
                     except RetryableWorkerError as exc:
                         reason = str(exc)
             finally:
@@ -352,14 +403,23 @@ class AnthropicWorker(Worker):
         return value, problems
 
     async def _send(
-        self, plan: _Plan, messages: list[dict[str, Any]], tally: _Tally, *, forced: bool
+        self,
+        plan: _Plan,
+        messages: list[dict[str, Any]],
+        tally: _Tally,
+        *,
+        forced: bool,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> Any:
         """One request, tried again briefly while its connection is refused."""
         for retry in range(self.policy.refused_retries + 1):
             if self._unreachable is not None:
                 raise _Refused(self._unreachable)
             try:
-                reply = await self._send_once(plan, messages, tally, forced=forced)
+                reply = await self._send_once(
+                    plan, messages, tally, forced=forced, system=system, tools=tools
+                )
             except _Refused as exc:
                 if retry == self.policy.refused_retries:
                     if not self._answered:
@@ -376,19 +436,34 @@ class AnthropicWorker(Worker):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send_once(
-        self, plan: _Plan, messages: list[dict[str, Any]], tally: _Tally, *, forced: bool
+        self,
+        plan: _Plan,
+        messages: list[dict[str, Any]],
+        tally: _Tally,
+        *,
+        forced: bool,
+        system: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
     ) -> Any:
-        """One streamed request; every event counts as progress for the attempt's watchdog."""
+        """One streamed request; every event counts as progress for the attempt's watchdog.
+
+        ``tools`` (with ``system``) are the tool loop's: offered with ``tool_choice`` auto,
+        parallel calls allowed. Without them a schema agent gets StructuredOutput alone.
+        """
         # Cache breakpoints after the tools and after the system prompt: the prefix every
         # agent of a fan-out shares is written once and read by the rest.
-        system = SCHEMA_SYSTEM if plan.tool_schema is not None else PLAIN_SYSTEM
+        if system is None:
+            system = SCHEMA_SYSTEM if plan.tool_schema is not None else PLAIN_SYSTEM
         params: dict[str, Any] = {
             "model": plan.model,
             "max_tokens": self.config.max_tokens,
             "system": [{"type": "text", "text": system, "cache_control": _EPHEMERAL}],
             "messages": messages,
         }
-        if plan.tool_schema is not None:
+        if tools:
+            params["tools"] = tools
+            params["tool_choice"] = {"type": "auto"}
+        elif plan.tool_schema is not None:
             choice = {"type": "tool", "name": TOOL} if forced else {"type": "auto"}
             params["tools"] = [
                 {

@@ -8,6 +8,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ..answers import tool_schema
+
+__all__ = ["EFFORT_LEVELS", "TOOL", "effort_level", "tool_schema"]
+
 TOOL = "StructuredOutput"
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
 
@@ -56,27 +60,6 @@ def _fit_level(level: str, supported: tuple[str, ...]) -> str | None:
     rank = EFFORT_LEVELS.index(level)
     below = [x for x in supported if EFFORT_LEVELS.index(x) <= rank]
     return below[-1] if below else supported[0]
-
-
-def tool_schema(schema: dict[str, Any] | bool) -> tuple[dict[str, Any], bool]:
-    """The ``StructuredOutput`` input schema for ``schema``, and whether it was wrapped.
-
-    A tool's input must be an object: any other root becomes ``{"value": <schema>}``.
-    """
-    if isinstance(schema, dict) and schema.get("type") == "object":
-        return schema, False
-    inner = {} if schema is True else dict(schema)  # type: ignore[arg-type]
-    wrapper: dict[str, Any] = {
-        "type": "object",
-        "properties": {"value": inner},
-        "required": ["value"],
-        "additionalProperties": False,
-    }
-    # "#/$defs/x" resolves from the document root, so definitions move to the new root.
-    for key in ("$defs", "definitions"):
-        if key in inner:
-            wrapper[key] = inner.pop(key)
-    return wrapper, True
 
 
 @dataclass

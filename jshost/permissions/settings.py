@@ -1,0 +1,211 @@
+"""Claude Code's settings files, as far as permissions go.
+
+``permissions.allow`` / ``ask`` / ``deny`` (lists of rules), ``permissions.defaultMode`` and
+``permissions.additionalDirectories``, read from ``.claude/settings.local.json`` and
+``.claude/settings.json`` in the workspace and ``~/.claude/settings.json``; that is also their
+precedence (command-line options come before all three). Other keys are Claude Code's business
+and are ignored; a file that is not JSON, or a permissions key of the wrong shape, is an
+error naming the file (and the line and column for JSON).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, final
+
+from ..text import printable
+from .rules import Rule, RuleError, parse_rule
+
+__all__ = ["MAX_SETTINGS_BYTES", "Settings", "SettingsError", "SettingsFile", "load_settings"]
+
+#: bytes of one settings file (Claude Code's are a few KiB)
+MAX_SETTINGS_BYTES = 4 << 20
+_KNOWN_MODES = ("default", "acceptEdits", "plan", "dontAsk", "bypassPermissions", "auto")
+
+
+class SettingsError(ValueError):
+    """Raised when a settings file cannot be read or has the wrong shape; names the file."""
+
+
+@final
+@dataclass(frozen=True)
+class SettingsFile:
+    """The permission settings of one file."""
+
+    path: Path
+    allow: tuple[Rule, ...] = ()
+    ask: tuple[Rule, ...] = ()
+    deny: tuple[Rule, ...] = ()
+    default_mode: str | None = None
+    additional_directories: tuple[Path, ...] = ()
+
+
+@final
+@dataclass(frozen=True)
+class Settings:
+    """The settings files that exist, highest precedence first (local, project, user)."""
+
+    files: tuple[SettingsFile, ...] = ()
+
+    @property
+    def allow(self) -> tuple[Rule, ...]:
+        return tuple(r for f in self.files for r in f.allow)
+
+    @property
+    def ask(self) -> tuple[Rule, ...]:
+        return tuple(r for f in self.files for r in f.ask)
+
+    @property
+    def deny(self) -> tuple[Rule, ...]:
+        return tuple(r for f in self.files for r in f.deny)
+
+    @property
+    def default_mode(self) -> str | None:
+        return next((f.default_mode for f in self.files if f.default_mode), None)
+
+    @property
+    def default_mode_source(self) -> str | None:
+        found = next((f for f in self.files if f.default_mode), None)
+        return None if found is None else f"{found.path} permissions.defaultMode"
+
+    @property
+    def additional_directories(self) -> tuple[Path, ...]:
+        seen: dict[Path, None] = {}
+        for f in self.files:
+            seen.update(dict.fromkeys(f.additional_directories))
+        return tuple(seen)
+
+
+def _where(path: Path) -> str:
+    return printable(str(path))
+
+
+def load_settings(workspace: Any, home: Path | None = None) -> Settings:
+    """The permission settings for a workspace (a path, or anything with a ``root``).
+
+    Args:
+        workspace: the workspace directory (``.claude/settings*.json`` under it).
+        home (Path | None): the home directory (``~/.claude/settings.json``); None: the
+            user's. Tests pass a temporary directory.
+
+    Raises:
+        SettingsError: a file is unreadable, not JSON, or has a permissions key of the
+            wrong shape (a rule in it malformed included).
+    """
+    # (a Path has a `root` too: "/")
+    root = Path(workspace if isinstance(workspace, str | Path) else workspace.root)
+    home = Path.home() if home is None else Path(home)
+    candidates = [
+        root / ".claude" / "settings.local.json",
+        root / ".claude" / "settings.json",
+        home / ".claude" / "settings.json",
+    ]
+    files: list[SettingsFile] = []
+    seen: set[Path] = set()
+    for path in candidates:
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):
+            real = path
+        # The workspace may be the home directory: read its settings once.
+        if real in seen:
+            continue
+        seen.add(real)
+        loaded = read_settings_file(path, root)
+        if loaded is not None:
+            files.append(loaded)
+    return Settings(tuple(files))
+
+
+def read_settings_file(path: Path, base: Path) -> SettingsFile | None:
+    """One file's permission settings, or None when it does not exist.
+
+    Relative ``additionalDirectories`` are relative to ``base`` (the workspace).
+    """
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_SETTINGS_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise SettingsError(f"{_where(path)}: is a directory, not a settings file") from None
+    except OSError as exc:
+        raise SettingsError(f"{_where(path)}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise SettingsError(
+            f"{_where(path)}: larger than {MAX_SETTINGS_BYTES >> 20} MiB; not a settings file"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{_where(path)}: not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        return SettingsFile(path)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(
+            f"{_where(path)}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise SettingsError(f"{_where(path)}: nested too deeply to be a settings file") from None
+    if not isinstance(doc, dict):
+        raise SettingsError(f"{_where(path)}: must hold a JSON object, got {_type(doc)}")
+    perms = doc.get("permissions")
+    if perms is None:
+        return SettingsFile(path)
+    if not isinstance(perms, dict):
+        raise SettingsError(f"{_where(path)}: 'permissions' must be an object, got {_type(perms)}")
+    lists = {key: _rule_list(path, perms, key) for key in ("allow", "ask", "deny")}
+    mode = perms.get("defaultMode")
+    if mode is not None:
+        if not isinstance(mode, str):
+            raise SettingsError(
+                f"{_where(path)}: 'permissions.defaultMode' must be a string, got {_type(mode)}"
+            )
+        if mode not in _KNOWN_MODES:
+            raise SettingsError(
+                f"{_where(path)}: unknown permissions.defaultMode {printable(repr(mode))}; use "
+                "default, acceptEdits, plan or dontAsk"
+            )
+    dirs = perms.get("additionalDirectories")
+    extra: list[Path] = []
+    if dirs is not None:
+        if not isinstance(dirs, list) or not all(isinstance(d, str) and d for d in dirs):
+            raise SettingsError(
+                f"{_where(path)}: 'permissions.additionalDirectories' must be a list of paths"
+            )
+        for d in dirs:
+            p = Path(d).expanduser()
+            extra.append((p if p.is_absolute() else base / p).resolve())
+    return SettingsFile(path, lists["allow"], lists["ask"], lists["deny"], mode, tuple(extra))
+
+
+def _rule_list(path: Path, perms: dict[str, Any], key: str) -> tuple[Rule, ...]:
+    value = perms.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise SettingsError(
+            f"{_where(path)}: 'permissions.{key}' must be a list of rules, got {_type(value)}"
+        )
+    rules = []
+    for i, item in enumerate(value):
+        source = f"{_where(path)} permissions.{key}[{i}]"
+        if not isinstance(item, str):
+            raise SettingsError(f"{source}: a rule must be a string, got {_type(item)}")
+        try:
+            rules.append(parse_rule(item, source))
+        except RuleError as exc:
+            raise SettingsError(str(exc)) from None
+    return tuple(rules)
+
+
+def _type(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number"
+    )

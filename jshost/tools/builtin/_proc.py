@@ -1,0 +1,136 @@
+"""Running a program in a process group of its own, and taking the whole group down after.
+
+``Bash`` and ripgrep run this way. The program starts in a new session (its own process
+group, no controlling terminal), with stdin on ``/dev/null``. When it ends, when its caller
+stops reading, when a timeout fires or when trio cancels the call (Ctrl-C, a stopped run), every
+process left in the group gets SIGKILL at once, so nothing it started is left running.
+
+The group is killed while its leader is still unreaped (a zombie keeps its pid, and with it the
+group id, from being reused), so the kill can never reach an unrelated process. A process that
+leaves the group on purpose (``setsid``, a double-forking daemon) is beyond this reach; reading
+its output stops :data:`DRAIN_SECONDS` after the program itself ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+__all__ = ["DRAIN_SECONDS", "off_loop", "run_in_group"]
+
+T = TypeVar("T")
+
+#: after the program exits, how long its output may stay open (held by a process that left
+#: the group) before reading stops
+DRAIN_SECONDS = 2.0
+_CHUNK = 65536
+
+
+async def off_loop(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args, stop=event)`` on a worker thread; a cancelled call returns at once.
+
+    The thread is abandoned on cancellation (trio cannot interrupt it) and ``event`` is set,
+    so ``fn``, which checks it between files or lines, stops soon after instead of running to
+    its caps in the background.
+    """
+    stop = threading.Event()
+    try:
+        return await trio.to_thread.run_sync(
+            functools.partial(fn, *args, stop=stop), abandon_on_cancel=True
+        )
+    finally:
+        stop.set()
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+async def _pump(stream: trio.abc.ReceiveStream, sink: Callable[[bytes], bool]) -> bool:
+    """Feed ``stream`` to ``sink`` until EOF (True) or until ``sink`` says stop (False)."""
+    while True:
+        chunk = await stream.receive_some(_CHUNK)
+        if not chunk:
+            return True
+        if sink(chunk) is False:
+            return False
+
+
+async def run_in_group(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    on_stdout: Callable[[bytes], bool | None],
+    on_stderr: Callable[[bytes], bool | None] | None = None,
+) -> int | None:
+    """Run ``argv``; its exit status, or None when a sink returned False (it was stopped).
+
+    Without ``on_stderr``, stderr goes into the same pipe as stdout (interleaved as written).
+    Cancellation kills the group and re-raises once every process of it is gone.
+    """
+    proc = await trio.lowlevel.open_process(
+        list(argv),
+        cwd=os.fspath(cwd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if on_stderr is not None else subprocess.STDOUT,
+        start_new_session=True,
+    )
+    pgid = proc.pid  # a new session's leader: its pid is the group's id
+    pidfd: int | None = None
+    with contextlib.suppress(OSError, AttributeError):
+        pidfd = os.pidfd_open(proc.pid)
+    stopped = False
+    try:
+        async with trio.open_nursery() as nursery:
+            pumps_done = trio.Event()
+            remaining = [1 if on_stderr is None else 2]
+
+            async def pump(stream: trio.abc.ReceiveStream, sink: Callable) -> None:
+                nonlocal stopped
+                try:
+                    if not await _pump(stream, sink):
+                        stopped = True
+                        nursery.cancel_scope.cancel()
+                finally:
+                    remaining[0] -= 1
+                    if not remaining[0]:
+                        pumps_done.set()
+
+            assert proc.stdout is not None
+            nursery.start_soon(pump, proc.stdout, on_stdout)
+            if on_stderr is not None:
+                assert proc.stderr is not None
+                nursery.start_soon(pump, proc.stderr, on_stderr)
+            if pidfd is not None:
+                await trio.lowlevel.wait_readable(pidfd)  # exited, not yet reaped
+            else:  # pragma: no cover (Linux before 5.3)
+                await proc.wait()
+            # what the program left behind (a `cmd &`) would hold the pipe open: gone now
+            _kill_group(pgid)
+            with trio.move_on_after(DRAIN_SECONDS):
+                await pumps_done.wait()
+            nursery.cancel_scope.cancel()
+    finally:
+        _kill_group(pgid)
+        with trio.CancelScope(shield=True), trio.move_on_after(5):
+            await proc.wait()
+        if pidfd is not None:
+            os.close(pidfd)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                with trio.CancelScope(shield=True):
+                    await stream.aclose()
+    return None if stopped else proc.returncode

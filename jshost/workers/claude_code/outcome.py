@@ -1,0 +1,125 @@
+"""What the claude-code worker makes of an agent's request and of the program's result:
+the plan (model, effort, schema wrapping), the value's check, a failed result's error, and the
+agent type and permission suggestion in the program's terms. No SDK import."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from ...errors import RetryableWorkerError, WorkerError
+from ...schemas import structured_output_cap_message
+from ..base import AgentRejectedError, AgentRequest
+
+__all__ = [
+    "EFFORT_LEVELS",
+    "Plan",
+    "agent_definition",
+    "check_output",
+    "effort",
+    "result_error",
+    "suggested_rule",
+]
+
+EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+_MAX_PROBLEMS = 20
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def effort(effort: Any) -> str | None:
+    if not isinstance(effort, str):
+        return None
+    level = effort.strip().lower()
+    level = "medium" if level == "med" else level
+    return level if level in EFFORT_LEVELS else None
+
+
+@dataclasses.dataclass
+class Plan:
+    model: str
+    effort: str | None = None
+    schema: Any = None
+    tool_schema: dict[str, Any] | None = None
+    wrapped: bool = False
+    validator: Draft202012Validator | None = None
+
+
+def check_output(plan: Plan, output: Any) -> tuple[Any, list[str]]:
+    """The value in the program's structured output, and what is wrong with it."""
+    assert plan.validator is not None
+    if plan.wrapped:
+        if not isinstance(output, dict) or "value" not in output:
+            return None, ["$: the wrapped output has no 'value'"]
+        value, prefix = output["value"], "$.value"
+    else:
+        value, prefix = output, "$"
+    errors = sorted(plan.validator.iter_errors(value), key=lambda e: e.json_path)
+    problems = [_clip(f"{prefix}{e.json_path[1:]}: {e.message}") for e in errors]
+    if len(problems) > _MAX_PROBLEMS:
+        problems = [*problems[:_MAX_PROBLEMS], f"… and {len(problems) - _MAX_PROBLEMS} more"]
+    return value, problems
+
+
+def result_error(result: Any, cap: int) -> WorkerError:
+    """The failure a result with ``is_error`` means."""
+    subtype = str(result.subtype or "")
+    errors = [str(e) for e in (result.errors or []) if e]
+    text = _clip(str(result.result or "; ".join(errors) or subtype))
+    if subtype == "error_max_structured_output_retries":
+        return AgentRejectedError(structured_output_cap_message(text, cap))
+    if subtype == "error_max_turns":
+        return WorkerError(f"the agent used all its turns ({text})")
+    status = result.api_error_status
+    if isinstance(status, int):
+        hint = " (check ANTHROPIC_API_KEY or the Claude Code login)" if status in (401, 403) else ""
+        if 400 <= status < 500 and status not in (408, 409, 429):
+            return WorkerError(f"{text}{hint}")
+        return RetryableWorkerError(text)
+    return RetryableWorkerError(f"{subtype or 'error'}: {text}")
+
+
+def suggested_rule(suggestions: Sequence[Any]) -> str | None:
+    """The first ``Tool(content)`` rule among the program's permission suggestions."""
+    for update in suggestions:
+        for rule in getattr(update, "rules", None) or []:
+            tool = getattr(rule, "tool_name", None)
+            if not tool:
+                continue
+            content = getattr(rule, "rule_content", None)
+            return f"{tool}({content})" if content else str(tool)
+    return None
+
+
+def agent_definition(request: AgentRequest) -> dict[str, Any] | None:
+    """The agent type jshost found for this agent (``AgentRequest.agent_definition``), as the
+    program's own definition, so it runs without the program reading settings files. Its model
+    is not passed: the engine already put it into ``request.model``, with the reference's
+    precedence, and ``--model`` carries that."""
+    found = request.agent_definition
+    name = request.agent_type
+    if found is None or not name:
+        return None
+    tools = getattr(found, "tools", None)
+    denied = getattr(found, "disallowed_tools", None)
+    return {
+        name: _definition(
+            description=str(getattr(found, "description", "") or name),
+            prompt=str(getattr(found, "system_prompt", "") or ""),
+            tools=list(tools) if tools else None,
+            disallowedTools=list(denied) if denied else None,
+            permissionMode=getattr(found, "permission_mode", None),
+        )
+    }
+
+
+def _definition(**fields: Any) -> Any:
+    # The SDK's dataclass, imported here so that this module imports no SDK at load time.
+    from claude_agent_sdk import AgentDefinition
+
+    return AgentDefinition(**fields)
