@@ -381,7 +381,7 @@ def test_load_plugins_filters_installed_plugins(venv, tmp_path):
     home = tmp_path / "home"
     only = run_jshost(venv, home, "workers", env={"JSHOST_LOAD_PLUGINS": "jshost-openai-compat"})
     names = [line.split()[0] for line in only.stdout.splitlines() if not line.startswith(" ")]
-    assert names == ["sim", "anthropic", "openai-compat"]
+    assert names == ["sim", "anthropic", "claude-code", "openai-compat"]
     none = run_jshost(venv, home, "workers", env={"JSHOST_LOAD_PLUGINS": ""})
     names = [line.split()[0] for line in none.stdout.splitlines() if not line.startswith(" ")]
     assert names == ["sim", "anthropic"]

@@ -146,8 +146,10 @@ def name_of(body: dict[str, Any]) -> str:
 
 def good(body: dict[str, Any]) -> Reply:
     name = name_of(body)
-    if body.get("tools"):
-        return Reply(tool_input={"n": len(name)})
+    # Agents on the command line also get the built-in tools: only a schema agent's request
+    # offers StructuredOutput, the tool this model answers with.
+    if any(t.get("name") == "StructuredOutput" for t in body.get("tools") or []):
+        return Reply(tool_input={"n": len(name)}, tool_name="StructuredOutput")
     # 'slow' streams 9 events 80 ms apart: 0.64 s in all, more than its stallMs of 400.
     return Reply(text=f"done: {name}", gap=0.08 if name == "slow" else 0.0)
 
