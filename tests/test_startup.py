@@ -25,6 +25,8 @@ NOT_ON_A_PLAIN_RUN = (
     "yaml",
     "textual",
     "httpx",
+    # rich draws views and wraps lines for a terminal; --quiet to a pipe needs neither
+    "rich",
     # JSON Schema checking: only when an agent() passes a schema
     "jsonschema",
     "referencing",
