@@ -202,3 +202,38 @@ def test_reads_args_finds_what_a_walk_of_every_node_finds(body: str, reads: bool
     source = f"export const meta = {{ name: 'a', description: 'b' }}\n{body}\n"
     tree = js_parser().parse(source.encode("utf-8"))
     assert validate_source(source).reads_args == _reads_args_by_walk(tree.root_node) == reads
+
+
+PLAIN_SCHEMAS = [
+    {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}, "required": ["n"]},
+    {"type": "array", "items": {"type": "string", "maxLength": 3}, "minItems": 1},
+    # property names that a walk looking for regexes stops at
+    {"type": "object", "properties": {"pattern": {"type": "string"}}},
+    {"type": "object", "properties": {"patternProperties": {"type": "object"}}},
+    {"anyOf": [{"type": "null"}, {"enum": [{"pattern": "(?<=x)"}]}]},
+]
+
+
+@pytest.mark.parametrize("schema", PLAIN_SCHEMAS)
+def test_a_plain_schema_is_usable_without_the_meta_schema_check(schema: dict) -> None:
+    """The fast path skips jsonschema and the regex engines for schemas of the keywords it
+    knows: the full check must have nothing to say about them either."""
+    from jshost.schemas import _meta_schema_and_pattern_problem, _plainly_valid, schema_problem
+
+    assert _plainly_valid(schema)
+    assert schema_problem(schema) is None
+    assert _meta_schema_and_pattern_problem(schema) is None
+
+
+def test_validating_plain_schemas_imports_no_schema_checker() -> None:
+    code = (
+        "import sys\nfrom jshost.script.validate import validate_source\n"
+        "r = validate_source(\"export const meta = { name: 'a', description: 'b' }\\n"
+        "return await agent('n', { schema: { type: 'object', properties: { n: { type: "
+        "'integer' } }, required: ['n'] } })\\n\")\n"
+        "assert not r.errors, r.diagnostics\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'jsonschema', 're2'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
