@@ -45,7 +45,7 @@ class _Event:
     22): each generates and compiles six methods at import. The behaviour is the same: fields
     by position or keyword, frozen (``FrozenInstanceError``), ``==`` and ``hash`` over the
     fields of the same class, the dataclass ``repr`` (without the fields in ``_no_repr``) and
-    ``__match_args__``.
+    ``__match_args__``; copy and pickle work as they did.
     """
 
     __slots__: tuple[str, ...] = ()
@@ -70,6 +70,10 @@ class _Event:
 
     def __hash__(self) -> int:
         return hash(self._values())
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # copy and pickle rebuild through __init__ (frozen: no setattr after it)
+        return self.__class__, self._values()
 
     def __repr__(self) -> str:
         names = (name for name in self.__slots__ if name not in self._no_repr)

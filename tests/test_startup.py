@@ -144,6 +144,11 @@ def test_events_keep_the_frozen_dataclass_behaviour() -> None:
         line.message = "changed"  # type: ignore[misc]
     with pytest.raises(TypeError):
         ev.LogLine()  # type: ignore[call-arg]
+    import copy
+    import pickle
+
+    assert copy.copy(line) == line == pickle.loads(pickle.dumps(line))
+    assert copy.deepcopy(ev.BudgetChanged(1, 2)) == ev.BudgetChanged(1, 2)
     match ev.BudgetChanged(3, 10):
         case ev.BudgetChanged(spent, total):
             assert (spent, total) == (3, 10)
