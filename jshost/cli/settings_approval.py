@@ -15,11 +15,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import JshostError
-from ..permissions import SettingsError, SettingsFile, load_settings
 from ..text import printable
+
+if TYPE_CHECKING:
+    from ..permissions import SettingsFile
 
 __all__ = ["SettingsApproval", "settings_for_run"]
 
@@ -68,6 +70,8 @@ def settings_for_run(opts: dict[str, Any], worker: Any) -> SettingsApproval | No
     that cannot be read is left to the toolbox, which reports it."""
     if not opts.get("tools_on", True) or not getattr(worker, "supports_tools", True):
         return None
+    from ..permissions import SettingsError, load_settings
+
     root = Path(opts.get("workspace") or os.getcwd()).expanduser()
     try:
         settings = load_settings(root.resolve())
