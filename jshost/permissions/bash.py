@@ -18,6 +18,8 @@ from typing import final
 
 from tree_sitter import Language, Node, Parser
 
+from .expansion import braces, has_glob
+
 __all__ = [
     "MAX_ARGS",
     "MAX_COMMAND_CHARS",
@@ -93,6 +95,9 @@ class Part:
     #: it (``$X``, ``$(…)``): what may name a path outside the workspace; at most
     #: MAX_ARGS + 1 (more: the check gives up)
     args: tuple[tuple[str, bool], ...] = ()
+    #: the program it runs is computed by the shell (``$x -rf a``, ``$(echo rm)``, ``/bin/r?``):
+    #: any deny or ask rule for a command may be about it
+    opaque: bool = False
 
 
 @final
@@ -234,6 +239,14 @@ def _command_part(node: Node, redirects: list[Node]) -> Part:
     }
     tails = _deny_tails(plain)
     variants.update(" ".join(t) for t in tails)
+    opaque = False
+    if plain:
+        # `/bin/rm` and `{rm,-rf}` run `rm` too: deny rules also see the program's own name
+        # and the words the braces give; a name only the shell knows may be any program.
+        named = braces(plain[0]) or [plain[0]]
+        first = named[0].rsplit("/", 1)[-1] if named[0] != "/" else named[0]
+        variants.add(" ".join([first, *named[1:], *plain[1:]]))
+        opaque = _expands(words[0]) or has_glob(named[0]) or braces(plain[0]) is None
     inner = [c for t in (plain, *tails) for c in _inner_commands(t)]
     if writing:
         # What it writes is part of what a rule must say: `Bash(echo * > out.txt)`.
@@ -244,7 +257,7 @@ def _command_part(node: Node, redirects: list[Node]) -> Part:
         dest = r.child_by_field_name("destination")
         if r.type == "file_redirect" and dest is not None and dest.type != "number":
             args.append((_unquoted(dest), _expands(dest)))
-    return Part(text, tuple(sorted(variants)), writes, tuple(inner), tuple(args))
+    return Part(text, tuple(sorted(variants)), writes, tuple(inner), tuple(args), opaque)
 
 
 def _expands(node: Node) -> bool:

@@ -251,6 +251,10 @@ def matches(rule: Rule, call: Call, *, allow: bool) -> bool:
             return False
         if allow:
             return _bash_allows(spec, split, call)
+        if not split.complete or any(p.opaque for p in split.parts):
+            # A command that cannot be read, or a program only the shell can name, may be
+            # the one this rule is about.
+            return True
         return any(bash_pattern_matches(spec, s) for s in split.spellings())
     if rule.kind == "path":
         if not call.paths:

@@ -412,3 +412,31 @@ def test_a_command_cannot_write_git_config_through_an_allowed_option(place):
         assert bash("Bash(git log:*)", command, ws) == "ask", command
     assert bash("Bash(git log:*)", "git log --output=notes.txt", ws) == "allow"
     assert bash("Bash(git log:*)", "git log -- a.txt", ws) == "allow"
+
+
+def test_a_bash_deny_rule_holds_for_every_spelling_of_the_program(place):
+    """`--allowed-tools Bash --disallowed-tools 'Bash(rm:*)'`: rm is still denied when the
+    command names it by its path, through braces or wildcards, or leaves it to the shell."""
+    ws, _ = place
+    policy = Policy(
+        allow=[parse_rule("Bash", "--allowed-tools")],
+        deny=[parse_rule("Bash(rm:*)", "--disallowed-tools")],
+        home=ws.parent / "home",
+    )
+
+    def decide(command: str) -> str:
+        return policy.decide(
+            "Bash", {}, kind="exec", command=command, workspace=Workspace(ws)
+        ).behavior
+
+    for command in (
+        "/bin/rm -rf a.txt",
+        "{rm,-rf} a.txt",
+        "/bin/r[m] -rf a.txt",
+        "/bin/r? -rf a.txt",
+        "$(echo rm) -rf a.txt",
+        "x=rm; $x -rf a.txt",
+    ):
+        assert decide(command) == "deny", command
+    for command in ("ls -la", "/usr/bin/git status", "echo $HOME", "./run.sh"):
+        assert decide(command) == "allow", command
