@@ -43,7 +43,7 @@ from .estimate import (
 )
 from .script import FanOut, Script
 from .settings import ModelPolicy
-from .workers.base import AgentRequest, AgentResult, Usage, Worker
+from .workers.base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker
 from .workers.prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM, TOOL, TOOL_DESCRIPTION
 from .workers.sim import SimWorker
 
@@ -80,6 +80,10 @@ class _PlanWorker(Worker):
 
     def describe(self) -> str:
         return "sim worker (dry run)"
+
+    def model_name(self, model: str | None) -> str | None:
+        # An agent that never reaches run() (a worktree that cannot be made) keeps this name.
+        return self.model_of(model)
 
     def model_of(self, requested: str | None) -> str:
         try:
@@ -123,6 +127,18 @@ class _PlanEngine(Engine):
 
     def children(self) -> list[str]:
         return [c.name for c in self._children]
+
+    async def _isolated(self, rec: Any, request: AgentRequest) -> Any:
+        # A dry run writes nothing: it checks that a worktree could be made (the run fails
+        # the agent where it could not) and makes none.
+        if request.isolation == "worktree":
+            from .engine.worktrees import WorktreeIsolationError
+
+            try:
+                await self._worktree_set().check()
+            except WorktreeIsolationError as exc:
+                raise AgentRejectedError(str(exc), name=exc.name) from None
+        return await self._attempts(rec, request)
 
 
 @dataclass

@@ -43,10 +43,12 @@ from ..prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM
 from .outcome import (
     EFFORT_LEVELS,
     Plan,
+    UnreachableError,
     agent_definition,
     check_output,
     effort,
     result_error,
+    retry_line,
     suggested_rule,
 )
 from .program import find_program
@@ -209,6 +211,16 @@ class ClaudeCodeWorker(Worker):
         self._run_rules: list[str] = []  # "allow for this run" answers
         self._toolbox_seen: Any = None
         self._noted: set[str] = set()
+        # The program could not reach the API and nothing ever answered: its own retries take
+        # minutes, so later agents fail at once with this reason.
+        self._unreachable: str | None = None
+        self._answered, self._unreached = False, 0
+
+    def problem(self) -> str | None:
+        if self._unreachable is None:
+            return None
+        n = self._unreached
+        return f"{self._unreachable}: {n:,} agent{'' if n == 1 else 's'} failed without an answer"
 
     def apply_policy(
         self,
@@ -288,6 +300,9 @@ class ClaudeCodeWorker(Worker):
             raise WorkerError(str(exc)) from None
         if request.schema is not None and (problem := schema_problem(request.schema)):
             raise AgentRejectedError(problem, name="TypeError")
+        if self._unreachable is not None:
+            self._unreached += 1
+            raise WorkerError(f"{self._unreachable} (not tried again: nothing has answered)")
         try:
             model = (
                 self.default_model
@@ -314,11 +329,15 @@ class ClaudeCodeWorker(Worker):
         reasons: list[str] = []
         for attempt in range(1, self.attempts + 1):
             state = Attempt(base=usage)
+            state.on_retry = lambda data: self._log(request, retry_line(request.label, data))
             try:
                 value = await self._attempt(request, plan, state)
             except RetryableWorkerError as exc:
                 reasons.append(str(exc))
             except WorkerError as exc:
+                if isinstance(exc, UnreachableError) and not self._answered:
+                    self._unreachable = str(exc)
+                    self._unreached += 1
                 usage, model_used = usage + state.usage, state.model or model_used
                 exc.usage, exc.model, exc.attempts = usage, model_used, attempt
                 exc.transcript = (*transcript, *state.transcript)
@@ -447,7 +466,11 @@ class ClaudeCodeWorker(Worker):
     async def _value(self, plan: Plan, state: Attempt) -> Any:
         result = state.result
         if result.is_error:
-            raise result_error(result, self.structured_output_cap)
+            error = result_error(result, self.structured_output_cap, state.api_error)
+            if not isinstance(error, UnreachableError):
+                self._answered = True
+            raise error
+        self._answered = True
         if plan.schema is None:
             return result.result if isinstance(result.result, str) else ""
         output = result.structured_output
