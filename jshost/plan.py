@@ -453,8 +453,17 @@ def format_plan(plan: Plan) -> list[str]:
         lines.append(f"Note: the dry run failed ({plan.error}); counts are up to that point")
     if plan.size is not None:
         lines.append(f"Warning: {plan.size.text()}")
+    lines.append(TOOLS_NOTE)
     lines.append(
         f"(dry run: {plan.elapsed:.2f} s; nothing was run or spent. Output tokens are typical "
         "figures per model; tune them in the config file.)"
     )
     return lines
+
+
+#: What the estimate cannot know: how many turns an agent with tools takes (docs/tools.md).
+TOOLS_NOTE = (
+    "Note: each agent is counted as one request. Agents with tools (the anthropic and "
+    "claude-code workers) make one request per turn, up to --max-turns, so such a run can "
+    "spend several times this: cap it with --budget."
+)

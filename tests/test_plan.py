@@ -379,3 +379,5 @@ def test_a_dry_run_makes_no_worktree_and_counts_isolated_agents_by_their_model(t
     assert done.returncode == 0, done.stderr
     assert "Agents: 3 agents (3 Sonnet)" in done.stdout, done.stdout
     assert "no price for" not in done.stdout
+    # what the estimate cannot know, said rather than guessed
+    assert "Note: each agent is counted as one request. Agents with tools" in done.stdout
