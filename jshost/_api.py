@@ -408,6 +408,8 @@ def prepare(
     if asker is not None and (tools is None or tools.asker is None):
         tools = dataclasses.replace(tools or ToolOptions(), asker=asker)
     toolbox = build_toolbox(tools, worker)  # before the store: a bad rule opens no run
+    if hasattr(worker, "tools_off"):  # a worker whose tools are its own (claude-code)
+        worker.tools_off = tools is not None and not tools.enabled
     denial = None if toolbox is not None else _rules_without_tools(tools or ToolOptions())
 
     recorder = replay = None

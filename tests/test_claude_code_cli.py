@@ -330,3 +330,23 @@ def test_no_credentials_or_no_api_fail_at_once_with_a_clear_line(tmp_path, how):
         assert "the API did not answer (no connection); Claude Code retries it up to 2" in err
         assert "[one] failed: cannot reach the API: API Error: Connection refused" in err
         assert "[two] failed: cannot reach the API" in err and "not tried again" in err
+
+
+def test_no_tools_gives_the_program_no_tools(tmp_path):
+    # Found as a new user: --no-tools changed nothing on this worker (the program kept all
+    # its tools, and the rules given beside it were dropped).
+    script = tmp_path / "one.js"
+    script.write_text(
+        'export const meta = {name: "one", description: "d"};\nreturn await agent("x");\n'
+    )
+    argv_log = tmp_path / "argv.jsonl"
+    env = {"JSHOST_CLAUDE_PATH": str(FAKE), "FAKE_CLAUDE_ARGV": str(argv_log)}
+    for flags in (["--no-tools"], []):
+        proc = jshost(
+            tmp_path, "run", str(script), "--worker", "claude-code", "--yes", *flags, env=env
+        )
+        code, _out, err = finish(proc)
+        assert code == 0, err
+    off, on = (json.loads(line) for line in argv_log.read_text().splitlines())
+    assert "--tools=" in off
+    assert not any(arg.startswith("--tools") for arg in on)

@@ -150,9 +150,9 @@ class ClaudeCodeWorker(Worker):
     # The pipeline builds it a toolbox: its policy, workspace, asker and approved MCP servers
     # reach the program's flags (the program runs its own tools).
     supports_tools = True
-    description = (
-        "Claude Code subagents (the claude program via claude-agent-sdk; ~200 MB per agent)"
-    )
+    #: ``--no-tools`` (set by the pipeline): the program gets no tools at all (``--tools=``)
+    tools_off = False
+    description = "Claude Code subagents (the claude program via claude-agent-sdk; ~200 MB each)"
 
     def __init__(
         self,
@@ -278,10 +278,8 @@ class ClaudeCodeWorker(Worker):
     def describe(self) -> str:
         where = f", {self.base_url}" if self.base_url else ""
         sources = ",".join(self.setting_sources) or "none"
-        return (
-            f"claude-code worker (default model {self.default_model}{where}; "
-            f"Claude Code settings: {sources})"
-        )
+        model = self.default_model
+        return f"claude-code worker (default model {model}{where}; Claude Code settings: {sources})"
 
     def model_name(self, model: str | None) -> str | None:
         if model in (None, "inherit"):
@@ -397,6 +395,7 @@ class ClaudeCodeWorker(Worker):
             },
             model=plan.model,
             effort=plan.effort,  # type: ignore[arg-type]
+            tools=[] if self.tools_off else None,
             allowed_tools=[*self.allowed_tools, *self._run_rules],
             disallowed_tools=list(dict.fromkeys(disallowed)),
             permission_mode=mode,  # type: ignore[arg-type]
