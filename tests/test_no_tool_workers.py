@@ -95,3 +95,10 @@ def test_the_python_api_checks_rules_for_a_worker_without_tools(project):
     denied = jshost.ToolOptions(disallowed_tools=["Agent(reviewer)"])
     result = jshost.run(workflow, worker="sim", tools=denied)
     assert "is denied by permission rule 'Agent(reviewer)'" in result.result[0]
+
+
+def test_help_says_what_resume_does_not_keep_and_which_workers_use_tools():
+    resume = CliRunner().invoke(cli, ["resume", "--help"], terminal_width=200).output
+    assert "tool rules, mode and MCP servers are not stored: give them again" in resume
+    run_help = CliRunner().invoke(cli, ["run", "--help"], terminal_width=200).output
+    assert "(anthropic; claude-code: the program's own). The sim runs none." in run_help

@@ -203,7 +203,8 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
 
     The stored script and args run again; each agent() call whose result is stored returns
     it at once, so only what did not finish is paid for. Caps are the stored ones unless
-    given again here.
+    given again here; the workspace, tool rules, mode and MCP servers are not stored: give
+    them again (the defaults apply otherwise).
 
     \b
     Example usage:
