@@ -11,7 +11,7 @@ from collections import deque
 from typing import Any
 
 from ...records import ToolUse, Usage
-from ..base import report_tool, report_usage
+from ..base import report_tool, report_transcript, report_usage
 
 __all__ = ["RESULT_CHARS", "Attempt", "usage_of"]
 
@@ -66,6 +66,7 @@ class Attempt:
         self.base = base or Usage()  # what earlier attempts of the agent cost
         self.watchdog: Any = None  # the attempt's stall watchdog (set by the worker)
         self.transcript: list[dict[str, Any]] = []
+        report_transcript(self.transcript)  # this attempt's, kept if the agent is stopped
         self.done = Usage()  # messages finished in this attempt
         self.current = Usage()  # the message being streamed
         self.model = ""
