@@ -245,8 +245,8 @@ def profile(shape: str, n: int, top: int = 25) -> str:
     js_profile = cProfile.Profile(time.thread_time)
     original_run = sandbox_mod.JsThread.run
 
-    async def run(self: Any, fn: Callable[..., Any], *a: Any) -> Any:
-        return await original_run(self, lambda *x: js_profile.runcall(fn, *x), *a)
+    async def run(self: Any, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+        return await original_run(self, lambda *x: js_profile.runcall(fn, *x), *a, **kw)
 
     main_profile = cProfile.Profile(time.thread_time)
     sandbox_mod.JsThread.run = run  # type: ignore[method-assign]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +125,8 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         raise UsageError(f"cannot read the config file {str(path)!r}: {exc}") from None
     else:
         read = path
+        import tomllib  # only when there is a file: a few hundred µs of every start-up
+
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:

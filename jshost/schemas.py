@@ -6,17 +6,9 @@ import json
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
-from .patterns import (
-    MAX_ECMA_PATTERNS,
-    PatternError,
-    compile_pattern,
-    format_checker,
-    is_fallback,
-    schema_patterns,
-)
+# jsonschema (with referencing and its format checkers) and .patterns (re2, quickjs) load
+# in the functions that need them: a run whose agents pass no schema never imports them, which
+# is a fifth of `jshost run`'s start-up (bench/RESULTS.md, issue 22).
 
 __all__ = [
     "MAX_SCHEMA_CHARS",
@@ -260,19 +252,23 @@ def _ref_cycle(root: Any) -> str | None:
     return None
 
 
-def schema_problem(schema: Any) -> str | None:
-    """The exact ``agent()`` rejection message for a bad schema, or None when it is usable."""
-    size = schema_size_problem(len(json.dumps(schema, ensure_ascii=False, default=str)))
-    if size:
-        return size
-    if not isinstance(schema, dict | bool):
-        return (
-            "agent({schema}) received an invalid JSON Schema: "
-            f"a schema must be an object or a boolean, not {type(schema).__name__}"
-        )
+def _meta_schema_and_pattern_problem(schema: Any) -> str | None:
+    """The 2020-12 meta-schema's verdict on ``schema``, then its regexes' (each compiles in the
+    host's dialect; at most MAX_ECMA_PATTERNS need the bounded ECMAScript engine)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from .patterns import (
+        MAX_ECMA_PATTERNS,
+        PatternError,
+        compile_pattern,
+        format_checker,
+        is_fallback,
+        schema_patterns,
+    )
+
     try:
-        if not _plainly_valid(schema):
-            Draft202012Validator.check_schema(schema, format_checker=format_checker())
+        Draft202012Validator.check_schema(schema, format_checker=format_checker())
     except SchemaError as exc:
         where = exc.json_path if exc.json_path != "$" else ""
         return f"agent({{schema}}) received an invalid JSON Schema: {exc.message}" + (
@@ -289,6 +285,27 @@ def schema_problem(schema: Any) -> str | None:
             f"agent({{schema}}) received an unusable JSON Schema — {fallbacks} patterns use "
             f"lookaround or backreferences; at most {MAX_ECMA_PATTERNS} may (see SECURITY.md)"
         )
+    return None
+
+
+def schema_problem(schema: Any) -> str | None:
+    """The exact ``agent()`` rejection message for a bad schema, or None when it is usable."""
+    size = schema_size_problem(len(json.dumps(schema, ensure_ascii=False, default=str)))
+    if size:
+        return size
+    if not isinstance(schema, dict | bool):
+        return (
+            "agent({schema}) received an invalid JSON Schema: "
+            f"a schema must be an object or a boolean, not {type(schema).__name__}"
+        )
+    # A schema of the keywords _plainly_valid knows needs neither jsonschema nor the regex
+    # engines (those keywords hold no regex, and property names found where a walk looks for
+    # `patternProperties` are then those keywords, plain words): `validate` of a script with
+    # hundreds of such schemas imports and runs neither (issue 22).
+    if not _plainly_valid(schema):
+        problem = _meta_schema_and_pattern_problem(schema)
+        if problem is not None:
+            return problem
     cycle = _ref_cycle(schema)
     if cycle:
         return (
@@ -322,6 +339,8 @@ def schema_problems(schema: Any) -> list[tuple[str, tuple[str | int, ...]]]:
     if not isinstance(schema, dict | bool) or _plainly_valid(schema):
         first = schema_problem(schema)
         return [] if first is None else [(first, ())]
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(Draft202012Validator.META_SCHEMA)
     found: list[tuple[str, tuple[str | int, ...]]] = []
     extra = 0

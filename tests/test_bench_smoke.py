@@ -44,6 +44,10 @@ EXPECTED: dict[str, dict[Any, tuple[str, ...]]] = {
         "": ("agents", "cpu_per_agent_us", "cpu_per_agent_us_spread", "floor_cpu_per_agent_us",
              "cpu_over_floor", "cpu_over_floor_spread", "first_run_cpu_per_agent_us"),
     },
+    "resume": {
+        "": ("agents", "cpu_s", "wall_s", "cpu_s_spread", "floor_cpu_s", "cpu_over_floor",
+             "fresh_cpu_s"),
+    },
     "startup": {
         command: ("floor", "wall_ms", "cpu_ms", "wall_over_floor", "wall_over_floor_spread")
         for command in ("python -c pass", "jshost --help", "jshost validate samples/hello.js",
@@ -135,6 +139,7 @@ def test_the_new_rows_stand_beside_their_floors(figures: dict[str, Any]) -> None
 def test_the_report_prints_every_section(figures: dict[str, Any]) -> None:
     text = "\n".join(format_report(figures))
     for heading in ("1. Makespan", "2. Shapes", "3. Host overhead", "3b. Host CPU per agent",
-                    "4. Start-up", "5. Validation speed", "6. Memory", "7. Live view"):  # fmt: skip
+                    "3c. Resume replay", "4. Start-up", "5. Validation speed", "6. Memory",
+                    "7. Live view"):  # fmt: skip
         assert heading in text
     assert "jshost run (1 agent)" in text and "bare trio" in text

@@ -384,7 +384,7 @@ def test_load_plugins_filters_installed_plugins(venv, tmp_path):
     assert names == ["sim", "anthropic", "claude-code", "openai-compat"]
     none = run_jshost(venv, home, "workers", env={"JSHOST_LOAD_PLUGINS": ""})
     names = [line.split()[0] for line in none.stdout.splitlines() if not line.startswith(" ")]
-    assert names == ["sim", "anthropic"]
+    assert names == ["sim", "anthropic", "claude-code"]
 
     flow = tmp_path / "flow.js"
     flow.write_text(script_source("return 1"))
@@ -399,7 +399,8 @@ def test_load_plugins_filters_installed_plugins(venv, tmp_path):
         env={"JSHOST_LOAD_PLUGINS": "broken"},
     )
     assert done.returncode == 2
-    assert done.stderr == "jshost: unknown worker 'openai-compat' (known: sim, anthropic)\n"
+    known = "sim, anthropic, claude-code"
+    assert done.stderr == f"jshost: unknown worker 'openai-compat' (known: {known})\n"
 
 
 @pytest.mark.slow

@@ -13,22 +13,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..errors import JshostError, UsageError
-from ..tools.mcp_config import (
-    McpConfigError,
-    McpConfigFile,
-    McpConfigs,
-    McpServerConfig,
-    approve,
-    changed_since_approval,
-    left_out_message,
-    load_mcp_configs,
-    pending_approval,
-)
+
+if TYPE_CHECKING:
+    from ..tools.mcp_config import McpConfigFile, McpConfigs, McpServerConfig
+
+# ..tools.mcp_config loads in the functions below: a run whose worker takes no tools (the sim)
+# returns before reading any MCP file, and need not import the module (issue 22, start-up).
 
 __all__ = ["McpApproval", "mcp_for_run"]
 
@@ -71,6 +66,8 @@ class McpApproval:
 
     def remember(self, store: Any) -> None:
         """Approve the pending files for good (``don't ask again``)."""
+        from ..tools.mcp_config import approve
+
         approve(self.pending, store)
 
     def servers(self) -> list[McpServerConfig]:
@@ -79,6 +76,8 @@ class McpApproval:
 
     def settle(self) -> list[McpServerConfig]:
         """The servers to start, saying on stderr which were left out and how to approve them."""
+        from ..tools.mcp_config import left_out_message
+
         if not self.confirmed:
             for file in self.pending:
                 line = left_out_message(file, changed=file in self.changed)
@@ -91,6 +90,13 @@ def mcp_for_run(opts: dict[str, Any], worker: Any) -> McpApproval | None:
     that cannot use them) or there are none. Raises ``UsageError`` for a bad config file."""
     if not opts.get("tools_on", True) or not getattr(worker, "supports_tools", True):
         return None
+    from ..tools.mcp_config import (
+        McpConfigError,
+        changed_since_approval,
+        load_mcp_configs,
+        pending_approval,
+    )
+
     workspace = Path(opts.get("workspace") or os.getcwd())
     try:
         configs = load_mcp_configs(workspace, tuple(opts.get("mcp_config") or ()))

@@ -367,12 +367,13 @@ def _execute(
             _fail(str(_first_leaf(found)), EXIT_FAILED)
         save_error = prepared.finish(outcome)
 
-    from ..ui.jsonl import outcome_json
     from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
     from .plan import spent, with_usage
 
     usage_lines, usage_json = spent(outcome, worker_obj.name, limits, plan)
     if json_:
+        from ..ui.jsonl import outcome_json
+
         summary = {**outcome_json(outcome, loaded.meta.name, run_id), **usage_json}
         click.echo(json.dumps(summary, ensure_ascii=True))
     else:
@@ -409,8 +410,6 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: An
     """Run a prepared run with this terminal's view and signals; the outcome."""
     import trio
 
-    from ..ui.dispatch import UiThread
-
     if interactive_id is not None:
         from ..ui.interactive import run_interactive  # imports textual: only for this view
 
@@ -419,7 +418,11 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: An
         except KeyboardInterrupt:
             os._exit(EXIT_STOPPED)  # a second Ctrl-C: leave at once, the run as it stands
 
-    thread = UiThread(ui).start() if ui is not None else None
+    thread = None
+    if ui is not None:  # --quiet draws nothing: no UI thread, nor its module
+        from ..ui.dispatch import UiThread
+
+        thread = UiThread(ui).start()
     engine = prepared.engine(thread.sink if thread is not None else None)
 
     async def main() -> Any:

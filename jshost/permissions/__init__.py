@@ -6,10 +6,29 @@ from a call's ``disallowedTools`` / ``bashCommandClamp``. A :class:`Decision` sa
 may do and which rule said so; an :class:`Asker` answers the calls that must ask a person.
 """
 
-from .decision import Answer, Asker, Decision, PermissionRequest
-from .policy import MODES, Mode, Policy, PolicyError, check_mode, parse_cli_rules, unanswered
-from .rules import Rule, RuleError, parse_rule, split_rules
-from .settings import Settings, SettingsError, SettingsFile, load_settings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .decision import Answer, Asker, Decision, PermissionRequest
+    from .policy import MODES, Mode, Policy, PolicyError, check_mode, parse_cli_rules, unanswered
+    from .rules import Rule, RuleError, parse_rule, split_rules
+    from .settings import Settings, SettingsError, SettingsFile, load_settings
+
+# The names load lazily, as jshost's own do: the engine and the linter reach this package for
+# every run (``call_options``), and the policy with its matchers and Bash parser is
+# milliseconds of start-up that a run without tools never uses (issue 22).
+_WHERE = {
+    **dict.fromkeys(("Answer", "Asker", "Decision", "PermissionRequest"), "decision"),
+    **dict.fromkeys(
+        ("MODES", "Mode", "Policy", "PolicyError", "check_mode", "parse_cli_rules", "unanswered"),
+        "policy",
+    ),
+    **dict.fromkeys(("Rule", "RuleError", "parse_rule", "split_rules"), "rules"),
+    **dict.fromkeys(("Settings", "SettingsError", "SettingsFile", "load_settings"), "settings"),
+}
 
 __all__ = [
     "MODES",
@@ -32,3 +51,16 @@ __all__ = [
     "split_rules",
     "unanswered",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

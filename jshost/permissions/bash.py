@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from typing import final
 
-import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
 __all__ = [
@@ -120,6 +119,10 @@ class CommandSplit:
 
 @functools.cache
 def _parser() -> Parser:
+    # Imported at the first Bash rule or command, not with the module: the engine and the
+    # linter reach this package for every run, most of which never match a Bash rule.
+    import tree_sitter_bash
+
     return Parser(Language(tree_sitter_bash.language()))
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import final
+from typing import TYPE_CHECKING, final
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 __all__ = ["Anchors", "PathPattern", "path_pattern", "suggest_path_rule"]
 
@@ -64,6 +65,10 @@ class PathPattern:
 
 @functools.lru_cache(maxsize=512)
 def _spec(line: str) -> pathspec.PathSpec:
+    # Here, not at the top: the linter reaches this package to check agent() options, and
+    # pathspec (with its regex backends) is 20-40 ms of every `jshost run`'s start-up.
+    import pathspec
+
     if line in ("", "/"):
         line = "/**"
     return pathspec.GitIgnoreSpec.from_lines([line])

@@ -7,6 +7,7 @@ run. The sandbox imports neither workers nor the store.
 from .context import (
     CHILD_LINE_BASE,
     RUNTIME_LINE_BASE,
+    SURE_GLOBALS,
     JsThread,
     Sandbox,
     SandboxLimitError,
@@ -19,6 +20,7 @@ from .context import (
 __all__ = [
     "CHILD_LINE_BASE",
     "RUNTIME_LINE_BASE",
+    "SURE_GLOBALS",
     "JsThread",
     "Sandbox",
     "SandboxLimitError",

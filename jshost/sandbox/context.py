@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ from ..limits import SandboxLimits
 __all__ = [
     "CHILD_LINE_BASE",
     "RUNTIME_LINE_BASE",
+    "SURE_GLOBALS",
     "JsThread",
     "Sandbox",
     "SandboxLimitError",
@@ -194,13 +194,19 @@ class JsThread:
 
 def _runtime_source() -> str:
     # A built wheel carries runtime.js inside the package (hatch force-include); an editable
-    # checkout has it only at the repository root, where the design card puts it.
+    # checkout has it only at the repository root, where the design card puts it. Both are
+    # looked at as plain paths first: importlib.resources costs a few milliseconds of
+    # start-up (issue 22) and is needed only when jshost is imported from an archive.
+    here = Path(__file__).resolve()
+    checkout = here.parents[2] / "runtime.js"
+    for candidate in (here.parents[1] / "runtime.js", checkout):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    from importlib import resources
+
     packaged = resources.files("jshost").joinpath("runtime.js")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")
-    checkout = Path(__file__).resolve().parents[2] / "runtime.js"
-    if checkout.is_file():
-        return checkout.read_text(encoding="utf-8")
     raise RuntimeError(
         f"runtime.js is neither in the jshost package nor at {checkout}: reinstall jshost"
     )
@@ -366,6 +372,81 @@ class Sandbox:
         except quickjs.JSException as exc:
             raise _translate(exc, self.limits) from None
         return self.take()
+
+
+#: Globals a script surely sees: the workflow globals and the standard built-ins every QuickJS
+#: jshost supports keeps after the lockdown. A subset of :func:`global_names` (a test holds it
+#: so): the linter asks the real context only for a name outside it, which a plain script never
+#: uses, so checking one costs no sandbox of its own (5 ms of every start-up, issue 22).
+SURE_GLOBALS = frozenset(
+    [
+        "agent",
+        "parallel",
+        "pipeline",
+        "phase",
+        "log",
+        "args",
+        "budget",
+        "workflow",
+        "setTimeout",
+        "clearTimeout",
+        "console",
+        "globalThis",
+        "undefined",
+        "NaN",
+        "Infinity",
+        "isFinite",
+        "isNaN",
+        "parseFloat",
+        "parseInt",
+        "decodeURI",
+        "decodeURIComponent",
+        "encodeURI",
+        "encodeURIComponent",
+        "escape",
+        "unescape",
+        "Object",
+        "Function",
+        "Array",
+        "String",
+        "Number",
+        "Boolean",
+        "Symbol",
+        "BigInt",
+        "Math",
+        "JSON",
+        "Date",
+        "RegExp",
+        "Promise",
+        "Proxy",
+        "Reflect",
+        "Map",
+        "Set",
+        "WeakMap",
+        "WeakSet",
+        "ArrayBuffer",
+        "DataView",
+        "Int8Array",
+        "Uint8Array",
+        "Uint8ClampedArray",
+        "Int16Array",
+        "Uint16Array",
+        "Int32Array",
+        "Uint32Array",
+        "Float32Array",
+        "Float64Array",
+        "BigInt64Array",
+        "BigUint64Array",
+        "Error",
+        "EvalError",
+        "RangeError",
+        "ReferenceError",
+        "SyntaxError",
+        "TypeError",
+        "URIError",
+        "AggregateError",
+    ]
+)
 
 
 @functools.cache

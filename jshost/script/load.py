@@ -9,6 +9,7 @@ early is refused.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -391,40 +392,42 @@ def _clearly_escapes(wrapped: str) -> bool:
 
 
 # TypeScript constructs, tried on the line of a syntax error (strings and comments blanked):
-# one that covers the error's column names what QuickJS stumbled on.
-_TS_PATTERNS = [
-    (re.compile(r"\b(?:export\s+)?interface\s+[A-Za-z_$][\w$]*"), "an interface declaration"),
-    (
-        re.compile(r"\b(?:export\s+)?type\s+[A-Za-z_$][\w$]*\s*(?:<[^>]*>\s*)?="),
-        "a type alias",
-    ),
-    (re.compile(r"\b(?:export\s+)?(?:const\s+)?enum\s+[A-Za-z_$][\w$]*"), "an enum"),
-    (re.compile(r"\bimport\s+type\b"), "a type-only import"),
-    (
-        re.compile(
-            r"\b(?:declare|abstract|namespace|private|protected|public|readonly|implements)"
-            r"\s+[A-Za-z_$]"
+# one that covers the error's column names what QuickJS stumbled on. Compiled at the first
+# syntax error, not at import: a script that compiles never needs them (issue 22, start-up).
+@functools.cache
+def _ts_patterns() -> tuple[list[tuple[re.Pattern[str], str]], re.Pattern[str]]:
+    return [
+        (re.compile(r"\b(?:export\s+)?interface\s+[A-Za-z_$][\w$]*"), "an interface declaration"),
+        (
+            re.compile(r"\b(?:export\s+)?type\s+[A-Za-z_$][\w$]*\s*(?:<[^>]*>\s*)?="),
+            "a type alias",
         ),
-        "a TypeScript-only keyword",
-    ),
-    (re.compile(r"\b(?:as|satisfies)\s+(?:const\b|[A-Za-z_$][\w$.]*)"), "a type assertion"),
-    (re.compile(r"\bfunction\s*\*?\s*[A-Za-z_$][\w$]*\s*<"), "a generic function"),
-    (
-        re.compile(
-            r"[A-Za-z_$][\w$]*\s*<\s*[A-Za-z_$][\w$]*(?:\[\])?(?:\s*,\s*[\w$\[\]]+)*\s*>\s*\("
+        (re.compile(r"\b(?:export\s+)?(?:const\s+)?enum\s+[A-Za-z_$][\w$]*"), "an enum"),
+        (re.compile(r"\bimport\s+type\b"), "a type-only import"),
+        (
+            re.compile(
+                r"\b(?:declare|abstract|namespace|private|protected|public|readonly|implements)"
+                r"\s+[A-Za-z_$]"
+            ),
+            "a TypeScript-only keyword",
         ),
-        "generic type arguments",
-    ),
-    (re.compile(r"<\s*(?:any|unknown|string|number|boolean|[A-Z][\w$]*)\s*>"), "a type cast"),
-    (
-        re.compile(r"(?:[A-Za-z_$][\w$]*|\))\s*\??\s*:\s*[A-Za-z_${\[(][\w$<>\[\],.|&\s]*"),
-        "a type annotation",
-    ),
-    (re.compile(r"[\w$)\]]!(?=\s*(?:[.;,)\]]|$))"), "a non-null assertion"),
-]
-_STRINGS_AND_COMMENTS = re.compile(
-    r"'(?:[^'\\\n]|\\.)*'?|\"(?:[^\"\\\n]|\\.)*\"?|`(?:[^`\\]|\\.)*`?|//.*|/\*.*?(?:\*/|$)"
-)
+        (re.compile(r"\b(?:as|satisfies)\s+(?:const\b|[A-Za-z_$][\w$.]*)"), "a type assertion"),
+        (re.compile(r"\bfunction\s*\*?\s*[A-Za-z_$][\w$]*\s*<"), "a generic function"),
+        (
+            re.compile(
+                r"[A-Za-z_$][\w$]*\s*<\s*[A-Za-z_$][\w$]*(?:\[\])?(?:\s*,\s*[\w$\[\]]+)*\s*>\s*\("
+            ),
+            "generic type arguments",
+        ),
+        (re.compile(r"<\s*(?:any|unknown|string|number|boolean|[A-Z][\w$]*)\s*>"), "a type cast"),
+        (
+            re.compile(r"(?:[A-Za-z_$][\w$]*|\))\s*\??\s*:\s*[A-Za-z_${\[(][\w$<>\[\],.|&\s]*"),
+            "a type annotation",
+        ),
+        (re.compile(r"[\w$)\]]!(?=\s*(?:[.;,)\]]|$))"), "a non-null assertion"),
+    ], re.compile(
+        r"'(?:[^'\\\n]|\\.)*'?|\"(?:[^\"\\\n]|\\.)*\"?|`(?:[^`\\]|\\.)*`?|//.*|/\*.*?(?:\*/|$)"
+    )
 
 
 def _typescript_construct(source: str, line: int, col: int) -> str | None:
@@ -432,9 +435,10 @@ def _typescript_construct(source: str, line: int, col: int) -> str | None:
     lines = source.split("\n")
     if not 1 <= line <= len(lines):
         return None
-    text = _STRINGS_AND_COMMENTS.sub(lambda m: " " * len(m.group()), lines[line - 1])
+    patterns, strings_and_comments = _ts_patterns()
+    text = strings_and_comments.sub(lambda m: " " * len(m.group()), lines[line - 1])
     at = col - 1
-    for pattern, name in _TS_PATTERNS:
+    for pattern, name in patterns:
         for match in pattern.finditer(text):
             # QuickJS reports at the construct, or just after the token it stopped on.
             if match.start() <= at <= match.end() + 1:

@@ -7,16 +7,15 @@ the ESTree names and checks acorn would make, keeping every error message word f
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-import tree_sitter_javascript
-from tree_sitter import Language, Node, Parser, Tree
+from tree_sitter import Node, Tree
 
 from jshost.script.diagnostics import Diagnostic, SourceMap, decode
+from jshost.script.grammar import js_parser
 
 __all__ = [
     "Meta",
@@ -109,12 +108,6 @@ class MetaSpan:
     end: int
     export_start: int
     export_end: int
-
-
-@functools.cache
-def js_parser() -> Parser:
-    """The process's tree-sitter JavaScript parser (built once)."""
-    return Parser(Language(tree_sitter_javascript.language()))
 
 
 _parser = js_parser

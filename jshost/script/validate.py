@@ -7,6 +7,7 @@ here spends a token or evaluates the script: QuickJS only compiles it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, final
@@ -115,7 +116,8 @@ def _report(found: Inspection) -> Report:
         meta=found.meta,
         script=found.script,
         fanout=fanout,
-        reads_args=found.tree is not None and _reads_args(found.tree.root_node),
+        reads_args=found.tree is not None
+        and _reads_args(found.tree.root_node, found.positions.data),
     )
 
 
@@ -131,19 +133,28 @@ _DECLARES = frozenset(
 )
 
 
-def _reads_args(root: Node) -> bool:
+_NAMES = ("identifier", "shorthand_property_identifier")
+_ARGS = re.compile(rb"args")
+
+
+def _reads_args(root: Node, data: bytes) -> bool:
     """Whether the script reads the global ``args``: a reference, and no declaration of its
     own (a script that names a parameter ``args`` is not asking for --args: better silent than
-    wrong)."""
-    reads = False
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        stack.extend(node.children)
-        if node.type not in ("identifier", "shorthand_property_identifier"):
-            continue
-        if node.text != b"args":
-            continue
+    wrong). ``data`` is the text the tree was parsed from."""
+    # Names are compared as written, so each such node sits where the text reads `args`: look
+    # up the node at each of those places rather than visit the tree (a Python walk over
+    # every node was a third of validating 512 KiB, issue 22).
+    found = []
+    for m in _ARGS.finditer(data):
+        node = root.descendant_for_byte_range(m.start(), m.end())
+        if (
+            node is not None
+            and node.type in _NAMES
+            and node.start_byte == m.start()
+            and node.end_byte == m.end()
+        ):
+            found.append(node)
+    for node in found:
         parent = node.parent
         declared = parent is not None and (
             parent.type in _DECLARES
@@ -153,8 +164,7 @@ def _reads_args(root: Node) -> bool:
             declared = parent.child_by_field_name("parameter") == node
         if declared:
             return False
-        reads = True
-    return reads
+    return bool(found)
 
 
 def format_text(report: Report, *, excerpts: bool = True) -> list[str]:

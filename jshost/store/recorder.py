@@ -33,6 +33,9 @@ class RunRecorder(Recorder):
         self._elapsed_before = elapsed_before
         self._agents: dict[int, Any] = {}  # index → the engine's live record
         self._journal: list[tuple[Any, ...]] = []
+        #: agent index -> its result's JSON text, encoded once for the journal row and, in the
+        #: same flush, reused for the agent row (a result can be megabytes)
+        self._result_json: dict[int, str] = {}
         self._logs: list[tuple[Any, ...]] = []
         self._paused: bool | None = None  # a pause state not saved yet
         self._log_count = 0
@@ -59,8 +62,10 @@ class RunRecorder(Recorder):
         with self._mutex:
             self._agents[rec.index] = rec
 
-    def _agent_row(self, rec: Any) -> tuple[Any, ...]:
-        result = None if rec.status not in ("done", "cached") else _dump(rec.result)
+    def _agent_row(self, rec: Any, result_json: str | None = None) -> tuple[Any, ...]:
+        result = None
+        if rec.status in ("done", "cached"):
+            result = result_json if result_json is not None else _dump(rec.result)
         return (
             self.run_id,
             rec.index,
@@ -95,6 +100,8 @@ class RunRecorder(Recorder):
         row = (self.run_id, self.session, entry.type, entry.key, entry.agent, result)
         with self._mutex:
             self._journal.append(row)
+            if result is not None:
+                self._result_json[entry.agent] = result
 
     def log(self, kind: str, text: str) -> None:
         self._log_count += 1
@@ -126,9 +133,11 @@ class RunRecorder(Recorder):
                 return
             agents, journal, logs = self._agents, self._journal, self._logs
             self._agents, self._journal, self._logs = {}, [], []
+            # Taken with the journal rows they belong to, so none outlives its flush.
+            result_json, self._result_json = self._result_json, {}
             paused, self._paused = self._paused, None
         try:
-            rows = [self._agent_row(rec) for rec in agents.values()]
+            rows = [self._agent_row(rec, result_json.get(rec.index)) for rec in agents.values()]
             with self.store.transaction() as db:
                 if rows:
                     db.executemany(
@@ -157,6 +166,7 @@ class RunRecorder(Recorder):
                 agents.update(self._agents)
                 self._agents = agents
                 self._journal = journal + self._journal
+                self._result_json = {**result_json, **self._result_json}
                 self._logs = logs + self._logs
                 if self._paused is None:
                     self._paused = paused

@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from typing import IO
 
-from rich.cells import cell_len
-
 __all__ = ["terminal_width", "wrap_line", "wrap_lines"]
 
 #: a continuation line starts this much further in than the line it continues
@@ -39,6 +37,15 @@ def terminal_width(stream: IO[str]) -> int | None:
         return os.get_terminal_size(fd).columns or None
     except OSError:
         return None
+
+
+def cell_len(text: str) -> int:
+    """Columns ``text`` takes on a terminal."""
+    # rich's cell tables load at the first line wrapped for a terminal: written to a pipe or
+    # a file nothing is wrapped, and `jshost run` need not import rich (issue 22, start-up).
+    from rich.cells import cell_len as columns
+
+    return columns(text)
 
 
 def _fill(parts: list[str], joint: str, first: str, rest: str, width: int) -> list[str]:

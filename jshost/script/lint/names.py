@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tree_sitter import Node
 
-from ...sandbox import global_names
+from ...sandbox import SURE_GLOBALS, global_names
 from .determinism import check_date, check_math
 from .linter import _Linter
 
@@ -61,7 +61,7 @@ _HOST_APIS = frozenset(
 
 
 def check_globals(linter: _Linter) -> None:
-    known = global_names()
+    known = SURE_GLOBALS  # widened to every global only for a name outside it
     for name, nodes in linter.globals_used.items():
         reads = [n for n in nodes if not _is_typeof_operand(n)]
         if name in _ABSENT or name in ("eval", "Function"):
@@ -102,7 +102,9 @@ def check_globals(linter: _Linter) -> None:
             for node in reads:
                 check_math(linter, node)
         elif name not in known and name != "arguments" and linter.complete:
-            undefined_name(linter, name, reads)
+            known = global_names()
+            if name not in known:
+                undefined_name(linter, name, reads)
 
 
 def typeof_guarded(linter: _Linter, node: Node, name: str) -> bool:

@@ -1,0 +1,244 @@
+"""What `jshost run` imports on its plainest path: start-up is most of a short run's cost.
+
+Issue 22 measured `jshost run` of a one-agent workflow at 2.4 × a bare-trio process doing the
+same schedule, most of it imports. A run on the sim worker with no tools, MCP servers, schemas
+or views configured must not pay for the packages only those need. Each name below is a package
+whose import costs milliseconds; the test names the one that slipped back onto the path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: never imported by a plain sim run: model SDKs, tools, MCP, settings files, full-screen views
+NOT_ON_A_PLAIN_RUN = (
+    "anthropic",
+    "claude_agent_sdk",
+    "mcp",
+    "pathspec",
+    "yaml",
+    "textual",
+    "httpx",
+    # rich draws views and wraps lines for a terminal; --quiet to a pipe needs neither
+    "rich",
+    # JSON Schema checking: only when an agent() passes a schema
+    "jsonschema",
+    "referencing",
+    "re2",
+)
+
+PROBE = """
+import sys
+from jshost.cli import main
+sys.argv = ["jshost", "run", {script!r}, "--worker", "sim", "--sim-latency", "0",
+            "--yes", "--quiet", "--no-live", "--no-interactive"]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+else:
+    code = 0
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r}))
+print(f"EXIT {{code}} LOADED [{{','.join(loaded)}}]")
+"""
+
+
+def _run_probe(script: Path, home: Path) -> tuple[str, set[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
+    env["JSHOST_HOME"] = str(home)
+    env["HOME"] = str(home)  # no user settings, agent types or MCP config from the real home
+    code = PROBE.format(script=str(script), heavy=NOT_ON_A_PLAIN_RUN)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=script.parent,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    last = out.stdout.strip().splitlines()[-1]
+    exit_part, _, loaded = last.partition(" LOADED ")
+    return exit_part, {name for name in loaded.strip("[]").split(",") if name}
+
+
+def test_a_plain_sim_run_imports_no_sdk_tools_mcp_schema_checker_or_full_screen_view(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "one.js"
+    script.write_text(
+        "export const meta = { name: 'one', description: 'one agent' }\n"
+        "return await agent('say hello', { label: 'hello' })\n",
+        encoding="utf-8",
+    )
+    exit_part, loaded = _run_probe(script, tmp_path / "home")
+    assert exit_part == "EXIT 0"
+    assert loaded == set(), f"a plain `jshost run` imported {sorted(loaded)}"
+
+
+@pytest.mark.slow
+def test_an_agent_with_a_schema_still_gets_its_schema_checked(tmp_path: Path) -> None:
+    """The lazy import is a deferral, not a removal: a schema still loads the checker."""
+    script = tmp_path / "schema.js"
+    script.write_text(
+        "export const meta = { name: 'schema', description: 'one agent with a schema' }\n"
+        "return await agent('count', { label: 'n', schema: { type: 'object', properties: "
+        "{ n: { type: 'integer', pattern: 'x' } }, required: ['n'] } })\n",
+        encoding="utf-8",
+    )
+    exit_part, loaded = _run_probe(script, tmp_path / "home")
+    assert exit_part == "EXIT 0"
+    assert "jsonschema" in loaded
+
+
+def test_the_globals_the_linter_takes_without_a_sandbox_are_all_real_globals() -> None:
+    """``SURE_GLOBALS`` lets the linter skip building a sandbox; it must never name a global
+    that the real sandbox lacks, or `validate` would pass a script that fails at run time."""
+    from jshost.sandbox import SURE_GLOBALS, global_names
+
+    assert global_names() >= SURE_GLOBALS, sorted(SURE_GLOBALS - global_names())
+
+
+def test_validating_a_plain_script_builds_no_sandbox(tmp_path: Path) -> None:
+    from jshost.sandbox import context
+    from jshost.script.validate import validate_source
+
+    context.global_names.cache_clear()
+    report = validate_source(
+        "export const meta = { name: 'one', description: 'one agent' }\n"
+        "const r = await parallel([1, 2].map(n => () => agent(`n ${JSON.stringify(n)}`)))\n"
+        "log(String(r.length)); return Math.max(...r.map(x => x.length))\n"
+    )
+    assert not report.errors, report.diagnostics
+    assert context.global_names.cache_info().currsize == 0
+    # a name outside the sure set still gets the real answer: an undefined one is reported
+    report = validate_source(
+        "export const meta = { name: 'one', description: 'one agent' }\nreturn frobnicate(1)\n"
+    )
+    assert any("'frobnicate' is not defined" in d.message for d in report.diagnostics)
+    assert context.global_names.cache_info().currsize == 1
+
+
+def test_events_keep_the_frozen_dataclass_behaviour() -> None:
+    """jshost.events is written out rather than generated by @dataclass (start-up); what UIs
+    and tests rely on stays: fields by position or keyword, frozen, equal and hashed by value
+    within a class, the dataclass repr, and structural pattern matching."""
+    import dataclasses
+
+    from jshost import events as ev
+
+    line = ev.LogLine("hello")
+    assert line == ev.LogLine(message="hello") and line != ev.FailureLine("hello")
+    assert hash(line) == hash(ev.LogLine("hello")) and len({line, ev.LogLine("hello")}) == 1
+    assert repr(line) == "LogLine(message='hello')"
+    assert repr(ev.BudgetChanged(3, total=10)) == "BudgetChanged(spent=3, total=10)"
+    assert repr(ev.RunFinished(outcome=object())) == "RunFinished()"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        line.message = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ev.LogLine()  # type: ignore[call-arg]
+    import copy
+    import pickle
+
+    assert copy.copy(line) == line == pickle.loads(pickle.dumps(line))
+    assert copy.deepcopy(ev.BudgetChanged(1, 2)) == ev.BudgetChanged(1, 2)
+    match ev.BudgetChanged(3, 10):
+        case ev.BudgetChanged(spent, total):
+            assert (spent, total) == (3, 10)
+        case _:
+            raise AssertionError("no match")
+
+
+def _reads_args_by_walk(root: Any) -> bool:
+    """The former implementation: every node of the tree visited in Python."""
+    from jshost.script.validate import _DECLARES
+
+    reads, stack = False, [root]
+    while stack:
+        node = stack.pop()
+        stack.extend(node.children)
+        if node.type not in ("identifier", "shorthand_property_identifier"):
+            continue
+        if node.text != b"args":
+            continue
+        parent = node.parent
+        declared = parent is not None and (
+            parent.type in _DECLARES
+            and (parent.type == "formal_parameters" or parent.child_by_field_name("name") == node)
+        )
+        if parent is not None and parent.type == "arrow_function":
+            declared = parent.child_by_field_name("parameter") == node
+        if declared:
+            return False
+        reads = True
+    return reads
+
+
+@pytest.mark.parametrize(
+    ("body", "reads"),
+    [
+        ("return args.n", True),
+        ("const { n } = args; return n", True),
+        ("return { args }", True),
+        ("return xargs + argsy + args_ + args", True),
+        ("return xargs + argsy", False),
+        ("function f(args) { return args } return f(1)", False),
+        ("const f = args => args; return f(1)", False),
+        ("const args = 1; return args", False),
+        ("return 'args' + `${'args'}`", False),
+        ("// args\nreturn 1 /* args */", False),
+        ("const é = 'ü'; return args[é]", True),
+        ("return 1", False),
+    ],
+)
+def test_reads_args_finds_what_a_walk_of_every_node_finds(body: str, reads: bool) -> None:
+    """Whether a script reads ``args`` is found from the places its text reads `args`, not by
+    visiting every node (a third of validating 512 KiB): the answer must stay the walk's."""
+    from jshost.script.grammar import js_parser
+    from jshost.script.validate import validate_source
+
+    source = f"export const meta = {{ name: 'a', description: 'b' }}\n{body}\n"
+    tree = js_parser().parse(source.encode("utf-8"))
+    assert validate_source(source).reads_args == _reads_args_by_walk(tree.root_node) == reads
+
+
+PLAIN_SCHEMAS = [
+    {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}, "required": ["n"]},
+    {"type": "array", "items": {"type": "string", "maxLength": 3}, "minItems": 1},
+    # property names that a walk looking for regexes stops at
+    {"type": "object", "properties": {"pattern": {"type": "string"}}},
+    {"type": "object", "properties": {"patternProperties": {"type": "object"}}},
+    {"anyOf": [{"type": "null"}, {"enum": [{"pattern": "(?<=x)"}]}]},
+]
+
+
+@pytest.mark.parametrize("schema", PLAIN_SCHEMAS)
+def test_a_plain_schema_is_usable_without_the_meta_schema_check(schema: dict) -> None:
+    """The fast path skips jsonschema and the regex engines for schemas of the keywords it
+    knows: the full check must have nothing to say about them either."""
+    from jshost.schemas import _meta_schema_and_pattern_problem, _plainly_valid, schema_problem
+
+    assert _plainly_valid(schema)
+    assert schema_problem(schema) is None
+    assert _meta_schema_and_pattern_problem(schema) is None
+
+
+def test_validating_plain_schemas_imports_no_schema_checker() -> None:
+    code = (
+        "import sys\nfrom jshost.script.validate import validate_source\n"
+        "r = validate_source(\"export const meta = { name: 'a', description: 'b' }\\n"
+        "return await agent('n', { schema: { type: 'object', properties: { n: { type: "
+        "'integer' } }, required: ['n'] } })\\n\")\n"
+        "assert not r.errors, r.diagnostics\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'jsonschema', 're2'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
