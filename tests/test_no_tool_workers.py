@@ -84,6 +84,8 @@ def test_tool_flags_on_the_sim_say_they_change_nothing(project):
         "jshost: note: the sim worker runs no tools, so --allowed-tools, --max-turns change "
         "nothing in this run" in err
     )
+    code, _, err = run("types.js", "--permission-mode", "plan")
+    assert "the sim worker runs no tools, so --permission-mode changes nothing" in err
     code, _, err = run("types.js")
     assert "jshost: note:" not in err  # nothing given, nothing to say
 

@@ -310,8 +310,8 @@ def _execute(
         if given:
             click.echo(
                 f"jshost: note: the {worker_obj.name} worker runs no tools, so "
-                f"{', '.join(given)} change nothing in this run (they apply to agents with "
-                "tools: --worker anthropic or claude-code)",
+                f"{', '.join(given)} {'changes' if len(given) == 1 else 'change'} nothing in "
+                "this run (they apply to agents with tools: --worker anthropic or claude-code)",
                 err=True,
             )
 
