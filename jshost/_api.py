@@ -365,8 +365,23 @@ class Prepared:
 
     async def serve(self, engine: Engine) -> RunOutcome:
         """Run ``engine`` in the current trio run, its worker open for the run's length."""
-        async with self.worker:  # its connections close with the run
-            return await engine.run()
+        entered = False
+        try:
+            async with self.worker:  # its connections close with the run
+                entered = True
+                return await engine.run()
+        except BaseException as exc:
+            # The worker did not open (an MCP server that did not start): nothing ran, and the
+            # run is recorded as failed with the reason, not left to look interrupted.
+            found = exc
+            while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+                found = found.exceptions[0]
+            if not entered and isinstance(found, JshostError):
+                from .errors import WorkflowError
+
+                error = WorkflowError(str(found), name=type(found).__name__)
+                self.finish(RunOutcome("failed", None, error, [], [], [], [], 0.0, 0))
+            raise
 
     def finish(self, outcome: RunOutcome) -> str | None:
         """Record the run's end; the store's complaint when it could not (the run still ended)."""
