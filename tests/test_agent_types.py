@@ -588,3 +588,22 @@ def test_model_precedence_environment_script_type_run():
         script, worker=worker, agent_types=types, model_policy=ModelPolicy(subagent_model="x")
     )
     assert {r.split("]")[0] for r in trio.run(env.run).result} == {"[sim x"}
+
+
+def test_a_dont_ask_type_is_found_and_its_agents_are_never_asked(repo, home):
+    # Found as a new user: --permission-mode dontAsk works, but a type asking for it was
+    # skipped as "not one jshost implements".
+    from jshost.permissions import Policy
+
+    agent_file(
+        repo / ".claude" / "agents", "quiet", simple("quiet", extra="permissionMode: dontAsk")
+    )
+    types = discover_agent_types(repo, home=home)
+    assert found(types)["quiet"].permission_mode == "dontAsk"
+    policy = Policy.from_settings(None).for_agent(mode="dontAsk")
+    from jshost.tools.base import Workspace
+
+    decision = policy.decide(
+        "Bash", {"command": "make"}, kind="exec", command="make", workspace=Workspace(root=repo)
+    )
+    assert decision.behavior == "deny" and "dontAsk" in decision.reason
