@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import trio
+from fake_claude import flag
 from messages_server import MessagesServer, Reply, result_text, tool_results
 
 from jshost._api import ToolOptions, build_toolbox
@@ -262,7 +263,8 @@ def test_the_claude_code_worker_gets_the_narrowed_mode(place, tmp_path, monkeypa
     )
     trio.run(worker.run, request)
     (argv,) = [_json.loads(x) for x in (tmp_path / "argv.jsonl").read_text().splitlines()]
-    assert "--permission-mode=plan" in argv
+    # (--flag=value or --flag value: claude-agent-sdk releases write it either way)
+    assert flag(argv, "--permission-mode") == "plan"
     (options,) = seen
     assert options.agents["fixer"].permissionMode == "plan"
 
