@@ -9,8 +9,7 @@ from typing import Any
 from ..bounds import MAX_STORED_LOG_BYTES
 from ..journal import JournalEntry, Recorder
 from ..transcripts import bound_transcript, tool_use_json
-from .db import Database, _dump, _text
-from .rows import _AGENT_COLUMNS
+from .db import _AGENT_COLUMNS, Database, _dump, _text
 
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
