@@ -31,6 +31,12 @@ NOT_ON_A_PLAIN_RUN = (
     "jsonschema",
     "referencing",
     "re2",
+    # the other commands (registered lazily) and the classes that read a stored run
+    "jshost.cli.agents",
+    "jshost.cli.runs",
+    "jshost.cli.watch",
+    "jshost.cli.workers",
+    "jshost.store.rows",
 )
 
 PROBE = """
@@ -44,7 +50,7 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r}))
+loaded = sorted(({{m.split(".")[0] for m in sys.modules}} | set(sys.modules)) & set({heavy!r}))
 print(f"EXIT {{code}} LOADED [{{','.join(loaded)}}]")
 """
 
