@@ -37,6 +37,9 @@ NOT_ON_A_PLAIN_RUN = (
     "jshost.cli.watch",
     "jshost.cli.workers",
     "jshost.store.rows",
+    # what a worker with tools asks the user about (MCP configs, project settings)
+    "jshost.cli.mcp_approval",
+    "jshost.cli.settings_approval",
 )
 
 PROBE = """
