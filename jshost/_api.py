@@ -219,6 +219,42 @@ def settings_left_out(file: Any) -> str:
     )
 
 
+def _rules_without_tools(options: ToolOptions) -> Callable[[str], tuple[str, str] | None]:
+    """For a run whose agents get no tools (a worker without them, or turned off): the
+    options are still checked — a bad rule, mode or ``--mcp-config`` file is an error, not an
+    option silently ignored — and ``Agent(<type>)`` deny rules still deny agent types.
+
+    Raises:
+        UsageError: as :func:`build_toolbox`.
+    """
+    from .permissions import Policy, PolicyError, RuleError, SettingsError, load_settings
+    from .tools.mcp_config import McpConfigError, load_mcp_configs
+
+    root = _workspace_root(options.workspace)
+    home = Path(options.home).resolve() if options.home is not None else None
+    try:
+        settings = load_settings(root, home)
+    except SettingsError:
+        settings = None  # its rules would only deny agent types: not worth failing a run for
+    try:
+        policy = Policy.from_settings(
+            settings,
+            allowed=options.allowed_tools,
+            disallowed=options.disallowed_tools,
+            mode=options.permission_mode,
+            home=home,
+        )
+        load_mcp_configs(root, [os.fspath(p) for p in options.mcp_config], project=False)
+    except (RuleError, PolicyError, SettingsError, McpConfigError) as exc:
+        raise UsageError(str(exc)) from None
+
+    def denial(name: str) -> tuple[str, str] | None:
+        found = policy.agent_type_denial(name)
+        return None if found is None else (found.rule or "", found.source or "")
+
+    return denial
+
+
 def _mcp_hub(options: ToolOptions, root: Path) -> tuple[Any, list[str]]:
     """The run's MCP servers: the workspace's ``.mcp.json`` when approved (for good in
     ``mcp_approvals``, or for this run in ``mcp_approved``), and every ``--mcp-config``; and a
@@ -364,8 +400,23 @@ class Prepared:
 
     async def serve(self, engine: Engine) -> RunOutcome:
         """Run ``engine`` in the current trio run, its worker open for the run's length."""
-        async with self.worker:  # its connections close with the run
-            return await engine.run()
+        entered = False
+        try:
+            async with self.worker:  # its connections close with the run
+                entered = True
+                return await engine.run()
+        except BaseException as exc:
+            # The worker did not open (an MCP server that did not start): nothing ran, and the
+            # run is recorded as failed with the reason, not left to look interrupted.
+            found = exc
+            while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+                found = found.exceptions[0]
+            if not entered and isinstance(found, JshostError):
+                from .errors import WorkflowError
+
+                error = WorkflowError(str(found), name=type(found).__name__)
+                self.finish(RunOutcome("failed", None, error, [], [], [], [], 0.0, 0))
+            raise
 
     def finish(self, outcome: RunOutcome) -> str | None:
         """Record the run's end; the store's complaint when it could not (the run still ended)."""
@@ -407,8 +458,9 @@ def prepare(
     if asker is not None and (tools is None or tools.asker is None):
         tools = dataclasses.replace(tools or ToolOptions(), asker=asker)
     toolbox = build_toolbox(tools, worker)  # before the store: a bad rule opens no run
-    if toolbox is None and tools is not None and tools.workspace is not None:
-        _workspace_root(tools.workspace)  # a workspace that is not a directory opens no run
+    if hasattr(worker, "tools_off"):  # a worker whose tools are its own (claude-code)
+        worker.tools_off = tools is not None and not tools.enabled
+    denial = None if toolbox is not None else _rules_without_tools(tools or ToolOptions())
 
     recorder = replay = None
     if store is not None:
@@ -438,7 +490,9 @@ def prepare(
         toolbox=toolbox,
         asker=asker,
     )
-    if toolbox is None and tools is not None and tools.workspace is not None:
-        # No tools, but agent types and worktrees still come from the workspace given.
-        prepared.workspace = _workspace_root(tools.workspace)
+    if toolbox is None:
+        prepared.agent_type_denial = denial
+        if tools is not None and tools.workspace is not None:
+            # No tools, but agent types and worktrees still come from the workspace given.
+            prepared.workspace = _workspace_root(tools.workspace)
     return prepared

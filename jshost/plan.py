@@ -43,7 +43,7 @@ from .estimate import (
 )
 from .script import FanOut, Script
 from .settings import ModelPolicy
-from .workers.base import AgentRequest, AgentResult, Usage, Worker
+from .workers.base import AgentRejectedError, AgentRequest, AgentResult, Usage, Worker
 from .workers.prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM, TOOL, TOOL_DESCRIPTION
 from .workers.sim import SimWorker
 
@@ -80,6 +80,10 @@ class _PlanWorker(Worker):
 
     def describe(self) -> str:
         return "sim worker (dry run)"
+
+    def model_name(self, model: str | None) -> str | None:
+        # An agent that never reaches run() (a worktree that cannot be made) keeps this name.
+        return self.model_of(model)
 
     def model_of(self, requested: str | None) -> str:
         try:
@@ -123,6 +127,18 @@ class _PlanEngine(Engine):
 
     def children(self) -> list[str]:
         return [c.name for c in self._children]
+
+    async def _isolated(self, rec: Any, request: AgentRequest) -> Any:
+        # A dry run writes nothing: it checks that a worktree could be made (the run fails
+        # the agent where it could not) and makes none.
+        if request.isolation == "worktree":
+            from .engine.worktrees import WorktreeIsolationError
+
+            try:
+                await self._worktree_set().check()
+            except WorktreeIsolationError as exc:
+                raise AgentRejectedError(str(exc), name=exc.name) from None
+        return await self._attempts(rec, request)
 
 
 @dataclass
@@ -437,8 +453,17 @@ def format_plan(plan: Plan) -> list[str]:
         lines.append(f"Note: the dry run failed ({plan.error}); counts are up to that point")
     if plan.size is not None:
         lines.append(f"Warning: {plan.size.text()}")
+    lines.append(TOOLS_NOTE)
     lines.append(
         f"(dry run: {plan.elapsed:.2f} s; nothing was run or spent. Output tokens are typical "
         "figures per model; tune them in the config file.)"
     )
     return lines
+
+
+#: What the estimate cannot know: how many turns an agent with tools takes (docs/tools.md).
+TOOLS_NOTE = (
+    "Note: each agent is counted as one request. Agents with tools (the anthropic and "
+    "claude-code workers) make one request per turn, up to --max-turns, so such a run can "
+    "spend several times this: cap it with --budget."
+)

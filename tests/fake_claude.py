@@ -20,6 +20,8 @@ What it does comes from a directive in the prompt, ``[[fake {json}]]`` (default:
 - PreToolUse hooks the SDK registered in ``initialize`` are called for the tool call
   (``hook_callback``); a hook's deny makes the result an error, as the real program does.
 - ``api_error``: an HTTP status: the answer is an API error result.
+- ``no_login``: answer as the real program does without credentials; ``unreachable``: as it
+  does when the API refused every connection (two ``api_retry`` frames first).
 - ``die``: exit with this code mid-stream, after writing ``stderr`` lines;
   ``die_times``: die only on the first N runs for this prompt (state in ``$FAKE_CLAUDE_STATE``).
 - ``sleep``: seconds to wait before answering; ``child``: start a ``sleep 600`` child first and
@@ -386,6 +388,74 @@ def main() -> int:
         for line in script.get("stderr", ["fake claude: something broke"]):
             print(line, file=sys.stderr, flush=True)
         return int(script["die"])
+
+    if script.get("no_login") or script.get("unreachable"):
+        # As the real program (2.1.337) answers with no credentials, or when every retry of
+        # a refused connection failed: a synthetic assistant message with an ``error``, and a
+        # "success" result with is_error and no HTTP status.
+        if script.get("no_login"):
+            text, error, api_error = (
+                "Not logged in · Please run /login",
+                "authentication_failed",
+                "no_credential",
+            )
+        else:
+            text = (
+                "API Error: Connection refused — a firewall or proxy may be blocking it "
+                "(ECONNREFUSED)"
+            )
+            error, api_error = "server_error", "connection_failed"
+            for attempt in (1, 2):
+                out(
+                    system(
+                        "api_retry",
+                        attempt=attempt,
+                        max_retries=2,
+                        retry_delay_ms=10,
+                        error_status=None,
+                        error="unknown",
+                    )
+                )
+        out(
+            {
+                "type": "assistant",
+                "message": {
+                    "diagnostics": None,
+                    "id": str(uuid.uuid4()),
+                    "container": None,
+                    "model": "<synthetic>",
+                    "role": "assistant",
+                    "stop_details": None,
+                    "stop_reason": "stop_sequence",
+                    "stop_sequence": "",
+                    "type": "message",
+                    "usage": usage(0, 0),
+                    "content": [{"type": "text", "text": text}],
+                    "context_management": None,
+                },
+                "parent_tool_use_id": None,
+                "session_id": SESSION,
+                "uuid": str(uuid.uuid4()),
+                "timestamp": now(),
+                "error": error,
+                "is_api_error_message": True,
+                "api_error": api_error,
+            }
+        )
+        out(
+            player.result(
+                is_error=True,
+                result=text,
+                terminal_reason="api_error",
+                stop_reason="stop_sequence",
+                api_error=api_error,
+                duration_api_ms=0,
+            )
+        )
+        out(state("idle"))
+        while read() is not None:
+            pass
+        return 0
 
     if "api_error" in script:
         status = int(script["api_error"])

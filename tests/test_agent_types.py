@@ -514,6 +514,7 @@ def test_agents_json_has_stable_keys(repo, home):
         "permissionMode": None,
         "scope": "project",
         "source": str(repo / ".claude" / "agents" / "rev.md"),
+        "deniedBy": None,
     }
     assert [a["name"] for a in data["agents"][1:]] == ["general-purpose", "Explore"]
     assert data["agents"][2]["tools"] == ["Read", "Grep", "Glob"]
@@ -588,3 +589,36 @@ def test_model_precedence_environment_script_type_run():
         script, worker=worker, agent_types=types, model_policy=ModelPolicy(subagent_model="x")
     )
     assert {r.split("]")[0] for r in trio.run(env.run).result} == {"[sim x"}
+
+
+def test_a_dont_ask_type_is_found_and_its_agents_are_never_asked(repo, home):
+    # Found as a new user: --permission-mode dontAsk works, but a type asking for it was
+    # skipped as "not one jshost implements".
+    from jshost.permissions import Policy
+
+    agent_file(
+        repo / ".claude" / "agents", "quiet", simple("quiet", extra="permissionMode: dontAsk")
+    )
+    types = discover_agent_types(repo, home=home)
+    assert found(types)["quiet"].permission_mode == "dontAsk"
+    policy = Policy.from_settings(None).for_agent(mode="dontAsk")
+    from jshost.tools.base import Workspace
+
+    decision = policy.decide(
+        "Bash", {"command": "make"}, kind="exec", command="make", workspace=Workspace(root=repo)
+    )
+    assert decision.behavior == "deny" and "dontAsk" in decision.reason
+
+
+def test_agents_says_which_types_a_settings_rule_denies(repo, home):
+    # Found as a new user: a type denied by Agent(<name>) in .claude/settings.json was listed
+    # like any other, and a run then threw for it.
+    agent_file(repo / ".claude" / "agents", "rev", simple("reviewer"))
+    rules = {"permissions": {"deny": ["Agent(reviewer)"]}}
+    (repo / ".claude" / "settings.json").write_text(json.dumps(rules))
+    data = json.loads(invoke("agents", "--json", "--workspace", str(repo)).stdout)
+    where = f"{repo / '.claude' / 'settings.json'} permissions.deny[0]"
+    assert data["agents"][0]["deniedBy"] == f"Agent(reviewer) ({where})"
+    assert data["agents"][1]["deniedBy"] is None
+    text = invoke("agents", "--workspace", str(repo)).stdout
+    assert f"  denied by Agent(reviewer) ({where}): agent({{agentType: 'reviewer'}}) throws" in text

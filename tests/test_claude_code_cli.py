@@ -295,3 +295,58 @@ def test_the_command_lines_rules_mode_and_mcp_servers_reach_the_program(tmp_path
     assert '"logs"' in config
     # jshost started no server of its own: the program starts the approved ones
     assert "MCP server" not in err
+
+
+NO_API = """\
+export const meta = { name: "no-api", description: "agents the API never answers" };
+const first = await agent("one [[fake {\\"%(how)s\\": true}]]", { label: "one" });
+const second = await agent("two [[fake {\\"%(how)s\\": true}]]", { label: "two" });
+return [first, second];
+"""
+
+
+@pytest.mark.parametrize("how", ["no_login", "unreachable"])
+def test_no_credentials_or_no_api_fail_at_once_with_a_clear_line(tmp_path, how):
+    # Found as a new user: without a login each agent was tried 6 times ("success: Not logged
+    # in · Please run /login"), and a refused connection, which the program itself retries
+    # for minutes, was tried 6 times more per agent.
+    script = tmp_path / "no-api.js"
+    script.write_text(NO_API % {"how": how})
+    argv_log = tmp_path / "argv.jsonl"
+    env = {"JSHOST_CLAUDE_PATH": str(FAKE), "FAKE_CLAUDE_ARGV": str(argv_log)}
+    proc = jshost(
+        tmp_path, "run", str(script), "--worker", "claude-code", "--yes", "--no-live", env=env
+    )
+    code, _out, err = finish(proc)
+    assert code == 0, err  # the script got null twice and returned
+    runs = argv_log.read_text().splitlines()
+    assert "success:" not in err and "retrying" not in err
+    if how == "no_login":
+        assert len(runs) == 2  # one attempt per agent: a login does not appear on a retry
+        assert "Not logged in · Please run /login — the Claude Code program has no cred" in err
+        assert "set ANTHROPIC_API_KEY, or log in once with Claude Code" in err
+    else:
+        assert len(runs) == 1  # the second agent is not sent to a closed door again
+        assert "the API did not answer (no connection); Claude Code retries it up to 2" in err
+        assert "[one] failed: cannot reach the API: API Error: Connection refused" in err
+        assert "[two] failed: cannot reach the API" in err and "not tried again" in err
+
+
+def test_no_tools_gives_the_program_no_tools(tmp_path):
+    # Found as a new user: --no-tools changed nothing on this worker (the program kept all
+    # its tools, and the rules given beside it were dropped).
+    script = tmp_path / "one.js"
+    script.write_text(
+        'export const meta = {name: "one", description: "d"};\nreturn await agent("x");\n'
+    )
+    argv_log = tmp_path / "argv.jsonl"
+    env = {"JSHOST_CLAUDE_PATH": str(FAKE), "FAKE_CLAUDE_ARGV": str(argv_log)}
+    for flags in (["--no-tools"], []):
+        proc = jshost(
+            tmp_path, "run", str(script), "--worker", "claude-code", "--yes", *flags, env=env
+        )
+        code, _out, err = finish(proc)
+        assert code == 0, err
+    off, on = (json.loads(line) for line in argv_log.read_text().splitlines())
+    assert "--tools=" in off
+    assert not any(arg.startswith("--tools") for arg in on)

@@ -99,7 +99,7 @@ def test_worker_choice_follows_the_key():
     assert choose_worker(None, {"ANTHROPIC_API_KEY": "k"}) == ("anthropic", "")
     assert choose_worker(None, {"ANTHROPIC_API_KEY": " "}) == (
         "sim",
-        "using the offline sim worker (no API key configured)",
+        "using the offline sim worker (no API key configured; its agents run no tools)",
     )
     assert choose_worker("sim", {"ANTHROPIC_API_KEY": "k"}) == ("sim", "")
 

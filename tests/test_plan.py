@@ -344,3 +344,40 @@ def test_plan_reads_the_caps_as_run_does_including_claude_codes_concurrency_vari
         "CLAUDE_CODE_WORKFLOW_MAX_CONCURRENT_AGENTS"
         in CliRunner().invoke(cli, ["plan", "--help"]).output
     )
+
+
+ISOLATED = """export const meta = { name: 'iso', description: 'an isolated agent' }
+await agent('look', { model: 'sonnet' })
+await agent('look again')
+try { await agent('fix', { model: 'sonnet', isolation: 'worktree' }) } catch (e) { log(e.name) }
+return 1
+"""
+
+
+def test_a_dry_run_makes_no_worktree_and_counts_isolated_agents_by_their_model(tmp_path):
+    # Found as a new user: the dry run made (and removed) a real worktree per isolated agent
+    # and left .claude/worktrees/.gitignore behind; where none could be made, the agent was
+    # counted under the alias it asked for ("2 Sonnet + 1 Sonnet", "no price for sonnet").
+    script = tmp_path / "iso.js"
+    script.write_text(ISOLATED)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "f.txt").write_text("hello\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    done = jshost("plan", str(script), cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert "Agents: 3 agents (3 Sonnet)" in done.stdout
+    assert not (repo / ".claude").exists()
+    listed = subprocess.run([*git, "worktree", "list"], capture_output=True, text=True).stdout
+    assert len(listed.splitlines()) == 1
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    done = jshost("plan", str(script), cwd=outside)
+    assert done.returncode == 0, done.stderr
+    assert "Agents: 3 agents (3 Sonnet)" in done.stdout, done.stdout
+    assert "no price for" not in done.stdout
+    # what the estimate cannot know, said rather than guessed
+    assert "Note: each agent is counted as one request. Agents with tools" in done.stdout

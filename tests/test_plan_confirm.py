@@ -54,6 +54,7 @@ def test_confirmation_shows_the_plan_headline_and_the_run_compares_estimate_and_
         term.expect(line)
     assert term.wait() == 0
     assert "$" not in term.text  # the sim worker costs nothing: no dollars anywhere
+    assert "one request per turn" not in term.text  # nor do its agents use tools
     with Store() as store:
         [run] = store.list_runs()
         estimate = store.estimate(run.id)
@@ -89,6 +90,8 @@ def test_on_the_anthropic_worker_the_headline_has_a_cost_and_the_plan_sends_noth
         term.expect(" out) · ~$0.0")
         term.expect("budget: none")
         term.expect("Choose 1-4 (")
+        # The estimate counts one request per agent; agents with tools make one per turn.
+        assert "cost: an agent with tools makes one request per turn" in term.text
         term.send("4\r")
         assert term.wait() == 2
         assert server.requests == []  # neither the plan nor the question reached the API

@@ -313,7 +313,7 @@ def test_plain_progress_line_by_line(tmp_path):
     total = tokens_in + a1.tokens_out
     assert total < 1000  # written as they are (1000 and more would read 1.2k)
     assert lines == [
-        "jshost: using the offline sim worker (no API key configured)",
+        "jshost: using the offline sim worker (no API key configured; its agents run no tools)",
         "running progress-test: progress output test",
         "  sim worker (offline, 0 s simulated latency); concurrency 16, max 1000 agents",
         "phase One",

@@ -483,3 +483,21 @@ def test_prepare_gives_the_worker_the_toolbox_with_the_views_asker(tmp_path):
         workflow, tools=jshost.ToolOptions(enabled=False, workspace=tmp_path), **kw
     )
     assert there.workspace == tmp_path.resolve()
+
+
+def test_an_mcp_server_that_does_not_start_leaves_a_failed_run_not_an_interrupted_one(
+    tmp_path, env, monkeypatch
+):
+    # Found as a new user: the run was left "interrupted" (as if jshost had crashed).
+    monkeypatch.setenv("JSHOST_HOME", str(tmp_path / "store"))
+    config = tmp_path / "servers.json"
+    config.write_text(json.dumps({"mcpServers": {"x": {"command": str(tmp_path / "nope")}}}))
+    path = write(tmp_path, "return await agent('hi')")
+    env = {**env, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}  # never reached
+    result = invoke(["run", path, "--yes", "--mcp-config", str(config)], env)
+    assert result.exit_code == 1
+    assert "MCP server x failed to start: command not found" in result.stderr
+    with Store() as store:
+        (run,) = store.list_runs()
+        assert run.status == "failed"
+        assert "MCP server x failed to start" in run.error["message"]

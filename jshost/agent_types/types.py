@@ -21,9 +21,9 @@ MAX_FRONTMATTER_CHARS = 64 * 1024
 #: files looked at in one agents directory; the rest are skipped with a reason
 MAX_FILES_PER_DIR = 500
 #: the ``permissionMode`` values jshost's permission rules implement (Claude Code also has
-#: ``dontAsk``, ``bypassPermissions`` and ``auto``; a file asking for one is skipped rather than
-#: run under a mode it did not ask for)
-PERMISSION_MODES = ("default", "acceptEdits", "plan")
+#: ``bypassPermissions`` and ``auto``; a file asking for one is skipped rather than run under a
+#: mode it did not ask for)
+PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk")
 
 
 @dataclass(frozen=True)

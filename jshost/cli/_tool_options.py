@@ -22,7 +22,8 @@ def tool_options() -> list[Any]:
             "tools_on",
             default=True,
             help="Let agents use tools (Read, Grep, Glob, Bash, Edit, Write, MCP) under the "
-            "permission rules; workers that support tools only (anthropic). Default: on.",
+            "permission rules, on workers with tools (anthropic; claude-code: the program's "
+            "own). The sim runs none. Default: on.",
         ),
         click.option(
             "--workspace",

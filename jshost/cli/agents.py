@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -49,7 +50,8 @@ def agents_cmd(json_: bool, workspace: Path | None) -> None:
       {"agents": [{"name", "description", "tools" (list, or null: all),
                    "disallowedTools", "model" (null: the run's), "permissionMode"
                    (null: the session's), "scope" (project|user|built-in),
-                   "source" (path or "built-in")}],
+                   "source" (path or "built-in"), "deniedBy" (the settings' Agent(<name>)
+                   deny rule, or null)}],
        "skipped": [{"path", "scope", "reason"}]}
 
     \b
@@ -64,9 +66,10 @@ def agents_cmd(json_: bool, workspace: Path | None) -> None:
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
         click.echo(f"jshost: cannot list agent types: {printable(str(exc))}", err=True)
         sys.exit(EXIT_FAILED)
+    denied = _denials(workspace)
     if json_:
         out = {
-            "agents": [t.to_json() for t in types],
+            "agents": [{**t.to_json(), "deniedBy": denied(t.name)} for t in types],
             "skipped": [s.to_json() for s in types.skipped],
         }
         click.echo(json_text(json.dumps(out, ensure_ascii=False, indent=2)))
@@ -85,5 +88,24 @@ def agents_cmd(json_: bool, workspace: Path | None) -> None:
             extra.append(f"permission mode: {t.permission_mode}")
         if extra:
             click.echo(printable("  " + "; ".join(extra)))
+        if rule := denied(t.name):
+            click.echo(printable(f"  denied by {rule}: agent({{agentType: '{t.name}'}}) throws"))
     for s in types.skipped:
         click.echo(printable(f"skipped {s.path} ({s.scope}): {s.reason}"), err=True)
+
+
+def _denials(workspace: Path | None) -> Callable[[str], str | None]:
+    """``denied(name)``: the settings files' ``Agent(<name>)`` deny rule and its file, or None.
+    A settings file that cannot be read denies nothing here (``run`` reports it)."""
+    from ..permissions import Policy, SettingsError, load_settings
+
+    try:
+        policy = Policy.from_settings(load_settings((workspace or Path.cwd()).resolve(), None))
+    except (SettingsError, OSError):
+        return lambda name: None
+
+    def denied(name: str) -> str | None:
+        found = policy.agent_type_denial(name)
+        return None if found is None else f"{found.rule} ({found.source})"
+
+    return denied

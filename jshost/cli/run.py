@@ -203,7 +203,8 @@ def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
 
     The stored script and args run again; each agent() call whose result is stored returns
     it at once, so only what did not finish is paid for. Caps are the stored ones unless
-    given again here.
+    given again here; the workspace, tool rules, mode and MCP servers are not stored: give
+    them again (the defaults apply otherwise).
 
     \b
     Example usage:
@@ -312,6 +313,15 @@ def _execute(
 
     if note and not json_ and not quiet:
         click.echo(f"jshost: {note}", err=True)
+    if not getattr(worker_obj, "supports_tools", False) and not json_ and not quiet:
+        given = [f for f, k in _TOOL_FLAGS if opts.get(k) not in (None, (), [])]
+        if given:
+            click.echo(
+                f"jshost: note: the {worker_obj.name} worker runs no tools, so "
+                f"{', '.join(given)} {'changes' if len(given) == 1 else 'change'} nothing in "
+                "this run (they apply to agents with tools: --worker anthropic or claude-code)",
+                err=True,
+            )
 
     from .. import _api
     from ..store import Store
@@ -441,6 +451,15 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: An
             thread.finish()
 
 
+_TOOL_FLAGS = (
+    ("--allowed-tools", "allowed_tools"),
+    ("--disallowed-tools", "disallowed_tools"),
+    ("--permission-mode", "permission_mode"),
+    ("--mcp-config", "mcp_config"),
+    ("--max-turns", "max_turns"),
+)
+
+
 def _first_leaf(group: BaseException) -> BaseException:
     while isinstance(group, BaseExceptionGroup):
         group = group.exceptions[0]
@@ -470,6 +489,16 @@ def _powers(opts: dict[str, Any], worker: Any, *, can_ask: bool) -> list[str]:
             allowed=tuple(opts.get("allowed_tools") or ()),
             denied=tuple(opts.get("disallowed_tools") or ()),
             can_ask=can_ask,
+            # The estimate counts one request per agent; a tool loop makes one per turn.
+            extra=(
+                ()
+                if tools is None
+                else (
+                    "cost: an agent with tools makes one request per turn, up to --max-turns; "
+                    "the estimate counts one per agent, so the run can spend several times "
+                    "more (cap it with --budget)",
+                )
+            ),
         )
     )
 

@@ -31,7 +31,13 @@ from ..permissions.call_options import (
 )
 from ..records import AgentRecord, ToolUse, Usage
 from ..schemas import schema_problem, schema_size_problem
-from ..workers.base import AgentRejectedError, AgentRequest, progress_callback, tool_callback
+from ..workers.base import (
+    AgentRejectedError,
+    AgentRequest,
+    progress_callback,
+    tool_callback,
+    transcript_callback,
+)
 from .bridge import _need, _payload_error, _title
 from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, Worktrees, worktree_note
 
@@ -352,6 +358,10 @@ class AgentQueue:
             # Only our own scope's cancel gets here: the user skipped or restarted the agent.
             if self._actions.pop(rec.index, None) != "restart":
                 return None
+            self._restarted_transcripts[rec.index] = [
+                *self._transcript_so_far(rec),
+                {"kind": "note", "text": "restarted by the user"},
+            ]
             self._restarts[rec.index] = self._restarts.get(rec.index, 0) + 1
             rec.attempts += 1
             rec.started_at = time.monotonic()
@@ -392,8 +402,16 @@ class AgentQueue:
                 rec.worktree_path = rec.worktree_branch = None
             self.recorder.agent(rec)
 
+    def _transcript_so_far(self, rec: AgentRecord, last: Any = None) -> list[dict[str, Any]]:
+        """Earlier attempts' entries (restarts), then ``last`` (the worker's own account), else
+        what the worker had written when the agent ended."""
+        live = self._live_transcripts.pop(rec.index, None) or []
+        earlier = self._restarted_transcripts.pop(rec.index, [])
+        return [*earlier, *(live if last is None else last)]
+
     def _finish_skipped(self, request_id: int, rec: AgentRecord) -> None:
         rec.status = "skipped"
+        rec.transcript = self._transcript_so_far(rec)
         rec.error = "skipped by the user"
         rec.finished_at = time.monotonic()
         self.recorder.agent(rec)
@@ -405,24 +423,28 @@ class AgentQueue:
     async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
         progress_callback.set(lambda usage: self._progress(rec, usage))
         tool_callback.set(lambda use: self._tool(rec, use))
+        transcript_callback.set(
+            lambda entries: self._live_transcripts.__setitem__(rec.index, entries)
+        )
         try:
             result = await self._isolated(rec, request)
             if result is None:
                 self._finish_skipped(request_id, rec)
                 return
         except AgentRejectedError as exc:
-            rec.transcript = list(exc.transcript)
+            rec.transcript = self._transcript_so_far(rec, exc.transcript)
             self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._rejected.append(rec)
             self._reply(request_id, False, _payload_error(exc.name, str(exc)))
         except WorkerError as exc:
-            rec.transcript = list(exc.transcript)
+            rec.transcript = self._transcript_so_far(rec, exc.transcript)
             self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._add_failure(f"[{rec.label}] failed: {exc}")
             self._reply(request_id, True, None)
         except Exception as exc:  # a worker bug must not take the run down
+            rec.transcript = self._transcript_so_far(rec)
             self._finish_failed(rec, f"{type(exc).__name__}: {exc}")
             self._add_failure(f"[{rec.label}] failed: {type(exc).__name__}: {exc}")
             self._reply(request_id, True, None)
@@ -430,7 +452,7 @@ class AgentQueue:
             value = result.value
             rec.status = "done"
             rec.result = value
-            rec.transcript = list(result.transcript)
+            rec.transcript = self._transcript_so_far(rec, result.transcript)
             self._charge(rec, result.usage, result.model, result.attempts)
             rec.finished_at = time.monotonic()
             self.recorder.agent(rec)
@@ -439,6 +461,8 @@ class AgentQueue:
             self._reply(request_id, True, value)
             self._emit(ev.AgentFinished(rec))
         finally:
+            if rec.status == "running":  # cancelled (a stop, --timeout): keep what it wrote
+                rec.transcript = self._transcript_so_far(rec)
             # Bookkeeping (tokens spent, finish time) is done before the slot goes to the next
             # agent in the queue, so the budget check at slot time sees it.
             self._scopes.pop(rec.index, None)

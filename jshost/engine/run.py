@@ -156,6 +156,10 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         # Steering running agents: their cancel scopes, what a cancel means, restarts so far.
         self._scopes: dict[int, trio.CancelScope] = {}
         self._actions: dict[int, Literal["skip", "restart"]] = {}
+        # Running agents' transcripts as their workers write them (report_transcript), and
+        # what earlier attempts of restarted agents wrote: kept however an agent ends.
+        self._live_transcripts: dict[int, list[dict[str, Any]]] = {}
+        self._restarted_transcripts: dict[int, list[dict[str, Any]]] = {}
         self._restarts: dict[int, int] = {}
         self._deadline = math.inf  # the --timeout's trio deadline
         self._timed_out = False

@@ -200,6 +200,23 @@ class Worktrees:
             raise WorktreeIsolationError(str(self._root))
         return self._root
 
+    async def check(self) -> tuple[Path, str]:
+        """The repository's root and HEAD commit a worktree would start from; changes nothing
+        (``jshost plan`` asks this instead of making worktrees).
+
+        Raises:
+            WorktreeIsolationError: no git, no repository, or no commit.
+        """
+        root = await self._git_root()
+        try:
+            head = await git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=root)
+        except _GitFailed:
+            raise WorktreeIsolationError(
+                f"{_PREFIX}: the git repository at {root} has no commits yet — a worktree "
+                f"starts from the HEAD commit (make a first commit, {_DROP})"
+            ) from None
+        return root, head.strip()
+
     async def create(self, index: int) -> Worktree:
         """A new worktree for agent #index, from the checkout's HEAD commit.
 
@@ -207,15 +224,7 @@ class Worktrees:
             WorktreeIsolationError: no git, no repository, no commit, or git refused.
         """
         async with self._lock:
-            root = await self._git_root()
-            try:
-                head = await git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=root)
-            except _GitFailed:
-                raise WorktreeIsolationError(
-                    f"{_PREFIX}: the git repository at {root} has no commits yet — a worktree "
-                    f"starts from the HEAD commit (make a first commit, {_DROP})"
-                ) from None
-            head = head.strip()
+            root, head = await self.check()
             base = worktrees_dir(root)
             try:
                 inside, taken = await trio.to_thread.run_sync(

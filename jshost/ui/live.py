@@ -9,6 +9,7 @@ bounded.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -192,6 +193,9 @@ def running_label(a: Any) -> Text:
     """A running agent's label, then what it does now: its latest tool call (``Read
     src/app.py``), or that it waits for a person's answer. One line, cut by the cell."""
     text = Text(printable(a.label), style=STATE_STYLE["running"])
+    tree = getattr(a, "worktree", None) or getattr(a, "worktree_path", None)
+    if tree:  # an isolated agent: the name of its worktree (.claude/worktrees/<run>-<n>)
+        text.append(f"  ⎇ {printable(os.path.basename(tree))}", style="cyan")
     use = getattr(a, "last_tool", None)
     if use is not None:
         style = "yellow" if use.status in ("waiting", "denied") else "dim"

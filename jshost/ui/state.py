@@ -257,6 +257,9 @@ class AgentView:
     last_tool: ToolUse | None = None
     #: the whole conversation, once the agent has ended (``jshost.transcripts``)
     transcript: tuple[dict[str, Any], ...] = ()
+    #: its git worktree (``isolation: 'worktree'``) while it has one: path and branch
+    worktree: str | None = None
+    worktree_branch: str | None = None
 
     @property
     def waiting(self) -> bool:
@@ -326,6 +329,8 @@ def _agent_from_record(rec: Any, calls: Iterable[ToolUse] | None = None) -> Agen
         tool_calls=None if calls is None else tuple(use_line(use) for use in calls),
         last_tool=rec.last_tool,
         transcript=tuple(rec.transcript),
+        worktree=getattr(rec, "worktree_path", None),
+        worktree_branch=getattr(rec, "worktree_branch", None),
     )
 
 
@@ -416,6 +421,8 @@ def view_from_store(run: Any, agents: list[Any], logs: list[tuple[str, str]]) ->
             options=a.options,
             last_tool=tool_use_from_json(a.last_tool),
             transcript=a.transcript,
+            worktree=a.worktree_path,
+            worktree_branch=a.worktree_branch,
         )
         for a in agents
     )

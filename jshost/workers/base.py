@@ -157,6 +157,21 @@ tool_callback: contextvars.ContextVar[Callable[[ToolUse], None] | None] = contex
 )
 
 
+#: set by the engine for each running agent's task: takes the list the worker writes the
+#: current attempt's transcript into, so an agent stopped, skipped or restarted keeps it
+transcript_callback: contextvars.ContextVar[Callable[[list[dict[str, Any]]], None] | None] = (
+    contextvars.ContextVar("jshost_transcript_callback", default=None)
+)
+
+
+def report_transcript(entries: list[dict[str, Any]]) -> None:
+    """Hand the engine the list this attempt's transcript entries are appended to, as it
+    starts (the same list, not a copy); outside a run it does nothing."""
+    callback = transcript_callback.get()
+    if callback is not None:
+        callback(entries)
+
+
 def report_tool(use: ToolUse) -> None:
     """Tell the engine about a tool call of the current agent (started, finished, denied,
     waiting for a person), for events and live views; outside a run it does nothing."""

@@ -282,7 +282,7 @@ def choose_worker(requested: str | None, env: Mapping[str, str] | None = None) -
         return requested, ""
     if env.get("ANTHROPIC_API_KEY", "").strip():
         return "anthropic", ""
-    return "sim", "using the offline sim worker (no API key configured)"
+    return "sim", "using the offline sim worker (no API key configured; its agents run no tools)"
 
 
 def _find(name: str, env: Mapping[str, str]) -> _Entry:

@@ -360,7 +360,7 @@ class RunApp(PermissionPrompts, App[int]):
             a.status,
             a.attempts,
             a.usage,
-            (a.model_used, a.last_tool, a.tool_calls, len(a.transcript)),
+            (a.model_used, a.last_tool, a.tool_calls, len(a.transcript), a.worktree),
             int(took) if took is not None else None,
             self.section,
             frozenset(self.expanded),

@@ -133,6 +133,8 @@ def _agent_cells(a: AgentView, now: float) -> tuple[RenderableType, ...]:
     tries = f" ×{a.attempts}" if a.attempts > 1 else ""
     status = Text("waiting", style="bold yellow") if a.waiting else None
     label = Text(printable(a.label) + tries)
+    if a.worktree:  # an isolated agent: its worktree's name (the detail has the path)
+        label.append(f"  ⎇ {printable(a.worktree.rsplit('/', 1)[-1])}", style="cyan")
     if a.status == "running" and a.last_tool is not None:
         label.append("  ")
         style = "yellow" if a.last_tool.status in ("waiting", "denied") else "dim"
@@ -240,6 +242,12 @@ def agent_detail(
     if a.waiting and a.last_tool is not None:
         text.append("\npaused: ", style="bold yellow")
         text.append(printable(use_line(a.last_tool)), style="yellow")
+        line += 1
+    if a.worktree:
+        # Where an isolated agent works; once it has ended, a worktree still here was kept.
+        after = "" if a.status in ("queued", "running") else " — kept: review and merge"
+        branch = f" ({printable(a.worktree_branch)})" if a.worktree_branch else ""
+        text.append(f"\nworktree {printable(a.worktree)}{branch}{after}")
         line += 1
     for i, (name, body) in enumerate(agent_sections(a)):
         text.append("\n\n")

@@ -58,6 +58,7 @@ from ..base import (
     AgentResult,
     Worker,
     report_tool,
+    report_transcript,
     report_usage,
 )
 from ..prompts import _TOOL_DESCRIPTION, NUDGE, PLAIN_SYSTEM, SCHEMA_SYSTEM
@@ -211,6 +212,7 @@ class AnthropicWorker(Worker):
             from .loop import agent_tools
 
             tools = agent_tools(self.toolbox, request, report=report_tool)
+            report_transcript(tools.transcript)  # kept if the agent is stopped or skipped
         try:
             plan = await self._plan(request, model)
             ticket = await self._wait_for_prefix(request, plan, tools)

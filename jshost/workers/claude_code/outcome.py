@@ -5,7 +5,8 @@ agent type and permission suggestion in the program's terms. No SDK import."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -16,11 +17,14 @@ from ..base import AgentRejectedError, AgentRequest
 
 __all__ = [
     "EFFORT_LEVELS",
+    "NOT_LOGGED_IN_HINT",
     "Plan",
+    "UnreachableError",
     "agent_definition",
     "check_output",
     "effort",
     "result_error",
+    "retry_line",
     "suggested_rule",
 ]
 
@@ -66,8 +70,19 @@ def check_output(plan: Plan, output: Any) -> tuple[Any, list[str]]:
     return value, problems
 
 
-def result_error(result: Any, cap: int) -> WorkerError:
-    """The failure a result with ``is_error`` means."""
+NOT_LOGGED_IN_HINT = (
+    "the Claude Code program has no credentials: set ANTHROPIC_API_KEY, or log in once with "
+    "Claude Code (`claude`, then /login)"
+)
+
+
+class UnreachableError(WorkerError):
+    """The program could not reach the API, after its own retries: trying again is no use."""
+
+
+def result_error(result: Any, cap: int, api_error: str | None = None) -> WorkerError:
+    """The failure a result with ``is_error`` means (``api_error``: the program's name for
+    why its last reply failed, from the assistant message, when it said)."""
     subtype = str(result.subtype or "")
     errors = [str(e) for e in (result.errors or []) if e]
     text = _clip(str(result.result or "; ".join(errors) or subtype))
@@ -81,7 +96,26 @@ def result_error(result: Any, cap: int) -> WorkerError:
         if 400 <= status < 500 and status not in (408, 409, 429):
             return WorkerError(f"{text}{hint}")
         return RetryableWorkerError(text)
-    return RetryableWorkerError(f"{subtype or 'error'}: {text}")
+    # No HTTP status: the request never got an answer. Without credentials the program
+    # does not even try; a connection that fails has already been retried by the program
+    # itself (10 times, minutes): another attempt would only wait as long again.
+    if api_error in ("authentication_failed", "billing_error"):
+        return WorkerError(f"{text} — {NOT_LOGGED_IN_HINT}")
+    if text.startswith("API Error:") and getattr(result, "terminal_reason", None) == "api_error":
+        return UnreachableError(f"cannot reach the API: {text}")
+    # A failed result reports the subtype "success" (the session ended normally): no prefix.
+    prefix = "" if subtype in ("", "success") else f"{subtype}: "
+    return RetryableWorkerError(f"{prefix}{text}")
+
+
+def retry_line(label: str, data: dict[str, Any]) -> str:
+    """The log line for the program's first ``api_retry`` frame: it retries a failing API
+    for minutes before the agent fails, and says nothing else meanwhile."""
+    status = data.get("error_status")
+    why = f"status {status}" if status else "no connection"
+    most = data.get("max_retries")
+    times = f"up to {most} times" if isinstance(most, int) else "several times"
+    return f"[{label}] the API did not answer ({why}); Claude Code retries it {times} first"
 
 
 def suggested_rule(suggestions: Sequence[Any]) -> str | None:
@@ -128,3 +162,19 @@ def _definition(**fields: Any) -> Any:
     from claude_agent_sdk import AgentDefinition
 
     return AgentDefinition(**fields)
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: variables whose values must never reach a failure line (the program's stderr might echo one)
+_SECRET_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+
+
+def _stderr_tail(lines: Iterable[str], env: Mapping[str, str], n: int = 5) -> str:
+    tail = [line.strip() for line in lines if line.strip()][-n:]
+    secrets = [v for k in _SECRET_VARS if len(v := env.get(k) or os.environ.get(k, "")) >= 8]
+    for secret in secrets:
+        tail = [line.replace(secret, "<redacted>") for line in tail]
+    return (" — last stderr: " + " | ".join(_clip(x, 200) for x in tail)) if tail else ""

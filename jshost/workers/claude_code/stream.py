@@ -11,7 +11,7 @@ from collections import deque
 from typing import Any
 
 from ...records import ToolUse, Usage
-from ..base import report_tool, report_usage
+from ..base import report_tool, report_transcript, report_usage
 
 __all__ = ["RESULT_CHARS", "Attempt", "usage_of"]
 
@@ -66,6 +66,7 @@ class Attempt:
         self.base = base or Usage()  # what earlier attempts of the agent cost
         self.watchdog: Any = None  # the attempt's stall watchdog (set by the worker)
         self.transcript: list[dict[str, Any]] = []
+        report_transcript(self.transcript)  # this attempt's, kept if the agent is stopped
         self.done = Usage()  # messages finished in this attempt
         self.current = Usage()  # the message being streamed
         self.model = ""
@@ -73,6 +74,13 @@ class Attempt:
         self.stderr: deque[str] = deque(maxlen=20)
         self._calls: dict[str, tuple[str, dict[str, Any], float]] = {}
         self._denied: set[str] = set()
+        #: the program's own name for why its last reply failed (an assistant message's
+        #: ``error``: ``authentication_failed``, ``server_error``, …), else None
+        self.api_error: str | None = None
+        #: called with the program's first ``api_retry`` frame of the attempt (its data): the
+        #: program retries a failing API on its own, for minutes, and says nothing else meanwhile
+        self.on_retry: Any = None
+        self.retries = 0
 
     @property
     def usage(self) -> Usage:
@@ -99,6 +107,10 @@ class Attempt:
             self._assistant(message)
         elif kind == "UserMessage":
             self._user(message)
+        elif kind == "SystemMessage" and message.subtype == "api_retry":
+            self.retries += 1
+            if self.retries == 1 and self.on_retry is not None:
+                self.on_retry(message.data if isinstance(message.data, dict) else {})
         elif kind == "SystemMessage" and message.subtype == "permission_denied":
             data = message.data if isinstance(message.data, dict) else {}
             if isinstance(data.get("tool_use_id"), str):
@@ -135,6 +147,8 @@ class Attempt:
     def _assistant(self, message: Any) -> None:
         if message.model and message.model != "<synthetic>":
             self.model = message.model
+        if getattr(message, "error", None):
+            self.api_error = str(message.error)
         for block in message.content or []:
             name = type(block).__name__
             if name == "TextBlock" and block.text:

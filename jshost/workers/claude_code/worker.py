@@ -10,9 +10,8 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, final
 
@@ -44,10 +43,14 @@ from ..prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM
 from .outcome import (
     EFFORT_LEVELS,
     Plan,
+    UnreachableError,
+    _clip,
+    _stderr_tail,
     agent_definition,
     check_output,
     effort,
     result_error,
+    retry_line,
     suggested_rule,
 )
 from .program import find_program
@@ -71,22 +74,6 @@ PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk")
 #: no questions to a user (nobody reads them: the script gets the answer)
 WORKFLOW_DENIED = ("Agent", "Workflow", "AskUserQuestion")
 _NO_OUTPUT = "the program reported success without structured output"
-
-
-def _clip(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-#: variables whose values must never reach a failure line (the program's stderr might echo one)
-_SECRET_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
-
-
-def _stderr_tail(lines: Iterable[str], env: Mapping[str, str], n: int = 5) -> str:
-    tail = [line.strip() for line in lines if line.strip()][-n:]
-    secrets = [v for k in _SECRET_VARS if len(v := env.get(k) or os.environ.get(k, "")) >= 8]
-    for secret in secrets:
-        tail = [line.replace(secret, "<redacted>") for line in tail]
-    return (" — last stderr: " + " | ".join(_clip(x, 200) for x in tail)) if tail else ""
 
 
 class _Watchdog:
@@ -149,9 +136,9 @@ class ClaudeCodeWorker(Worker):
     # The pipeline builds it a toolbox: its policy, workspace, asker and approved MCP servers
     # reach the program's flags (the program runs its own tools).
     supports_tools = True
-    description = (
-        "Claude Code subagents (the claude program via claude-agent-sdk; ~200 MB per agent)"
-    )
+    #: ``--no-tools`` (set by the pipeline): the program gets no tools at all (``--tools=``)
+    tools_off = False
+    description = "Claude Code subagents (the claude program via claude-agent-sdk; ~200 MB each)"
 
     def __init__(
         self,
@@ -210,6 +197,16 @@ class ClaudeCodeWorker(Worker):
         self._run_rules: list[str] = []  # "allow for this run" answers
         self._toolbox_seen: Any = None
         self._noted: set[str] = set()
+        # The program could not reach the API and nothing ever answered: its own retries take
+        # minutes, so later agents fail at once with this reason.
+        self._unreachable: str | None = None
+        self._answered, self._unreached = False, 0
+
+    def problem(self) -> str | None:
+        if self._unreachable is None:
+            return None
+        n = self._unreached
+        return f"{self._unreachable}: {n:,} agent{'' if n == 1 else 's'} failed without an answer"
 
     def apply_policy(
         self,
@@ -267,10 +264,8 @@ class ClaudeCodeWorker(Worker):
     def describe(self) -> str:
         where = f", {self.base_url}" if self.base_url else ""
         sources = ",".join(self.setting_sources) or "none"
-        return (
-            f"claude-code worker (default model {self.default_model}{where}; "
-            f"Claude Code settings: {sources})"
-        )
+        model = self.default_model
+        return f"claude-code worker (default model {model}{where}; Claude Code settings: {sources})"
 
     def model_name(self, model: str | None) -> str | None:
         if model in (None, "inherit"):
@@ -289,6 +284,9 @@ class ClaudeCodeWorker(Worker):
             raise WorkerError(str(exc)) from None
         if request.schema is not None and (problem := schema_problem(request.schema)):
             raise AgentRejectedError(problem, name="TypeError")
+        if self._unreachable is not None:
+            self._unreached += 1
+            raise WorkerError(f"{self._unreachable} (not tried again: nothing has answered)")
         try:
             model = (
                 self.default_model
@@ -315,11 +313,15 @@ class ClaudeCodeWorker(Worker):
         reasons: list[str] = []
         for attempt in range(1, self.attempts + 1):
             state = Attempt(base=usage)
+            state.on_retry = lambda data: self._log(request, retry_line(request.label, data))
             try:
                 value = await self._attempt(request, plan, state)
             except RetryableWorkerError as exc:
                 reasons.append(str(exc))
             except WorkerError as exc:
+                if isinstance(exc, UnreachableError) and not self._answered:
+                    self._unreachable = str(exc)
+                    self._unreached += 1
                 usage, model_used = usage + state.usage, state.model or model_used
                 exc.usage, exc.model, exc.attempts = usage, model_used, attempt
                 exc.transcript = (*transcript, *state.transcript)
@@ -383,6 +385,7 @@ class ClaudeCodeWorker(Worker):
             },
             model=plan.model,
             effort=plan.effort,  # type: ignore[arg-type]
+            tools=[] if self.tools_off else None,
             allowed_tools=[*self.allowed_tools, *self._run_rules],
             disallowed_tools=list(dict.fromkeys(disallowed)),
             permission_mode=mode,  # type: ignore[arg-type]
@@ -452,7 +455,11 @@ class ClaudeCodeWorker(Worker):
     async def _value(self, plan: Plan, state: Attempt) -> Any:
         result = state.result
         if result.is_error:
-            raise result_error(result, self.structured_output_cap)
+            error = result_error(result, self.structured_output_cap, state.api_error)
+            if not isinstance(error, UnreachableError):
+                self._answered = True
+            raise error
+        self._answered = True
         if plan.schema is None:
             return result.result if isinstance(result.result, str) else ""
         output = result.structured_output

@@ -49,6 +49,7 @@ from ..base import (
     Usage,
     Worker,
     report_tool,
+    report_transcript,
     report_usage,
 )
 
@@ -210,6 +211,7 @@ class SimWorker(Worker):
             if m.group("key") == "tool"
         ]
         transcript: list[dict[str, Any]] = []
+        report_transcript(transcript)  # kept if the agent is stopped, skipped or restarted
         for n, call in enumerate(calls):
             await self._scripted_tool(request, n, *call, transcript, delay / (len(calls) + 1))
         if calls:
