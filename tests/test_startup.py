@@ -40,6 +40,9 @@ NOT_ON_A_PLAIN_RUN = (
     # what a worker with tools asks the user about (MCP configs, project settings)
     "jshost.cli.mcp_approval",
     "jshost.cli.settings_approval",
+    # the permission policy and MCP configs, with no rule, mode, settings file or config given
+    "jshost.permissions.policy",
+    "jshost.tools.mcp_config",
 )
 
 PROBE = """
