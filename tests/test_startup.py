@@ -42,6 +42,7 @@ NOT_ON_A_PLAIN_RUN = (
     "jshost.cli.settings_approval",
     # the permission policy and MCP configs, with no rule, mode, settings file or config given
     "jshost.permissions.policy",
+    "jshost.permissions.decision",
     "jshost.tools.mcp_config",
 )
 
