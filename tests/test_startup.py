@@ -43,6 +43,7 @@ NOT_ON_A_PLAIN_RUN = (
     # the permission policy and MCP configs, with no rule, mode, settings file or config given
     "jshost.permissions.policy",
     "jshost.permissions.decision",
+    "jshost.permissions.rules",
     "jshost.tools.mcp_config",
 )
 
