@@ -227,8 +227,7 @@ def _rules_without_tools(options: ToolOptions) -> Callable[[str], tuple[str, str
     Raises:
         UsageError: as :func:`build_toolbox`.
     """
-    from .permissions import Policy, PolicyError, RuleError, SettingsError, load_settings
-    from .tools.mcp_config import McpConfigError, load_mcp_configs
+    from .permissions import SettingsError, load_settings
 
     root = _workspace_root(options.workspace)
     home = Path(options.home).resolve() if options.home is not None else None
@@ -236,6 +235,19 @@ def _rules_without_tools(options: ToolOptions) -> Callable[[str], tuple[str, str
         settings = load_settings(root, home)
     except SettingsError:
         settings = None  # its rules would only deny agent types: not worth failing a run for
+    given = (
+        options.allowed_tools,
+        options.disallowed_tools,
+        options.permission_mode,
+        options.mcp_config,
+    )
+    if (settings is None or not settings.files) and not any(given):
+        # Nothing to check and no rule to deny with: the policy's matchers and parsers are
+        # milliseconds of every plain run's start-up (issue 22).
+        return lambda name: None
+    from .permissions import Policy, PolicyError, RuleError
+    from .tools.mcp_config import McpConfigError, load_mcp_configs
+
     try:
         policy = Policy.from_settings(
             settings,

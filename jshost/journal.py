@@ -131,7 +131,8 @@ class Recorder:
 
     The engine calls :meth:`agent`, :meth:`entry` and :meth:`log` as things happen (they must
     be cheap), and :meth:`flush` before each batch of results reaches the script: when flush
-    returns, everything recorded so far must be durable.
+    returns, everything recorded so far must be durable, except the rows of agents that are
+    only queued or running, which may wait until :attr:`save_by` (they are for watchers).
     """
 
     def agent(self, rec: Any) -> None:
@@ -150,6 +151,11 @@ class Recorder:
     def dirty(self) -> bool:
         """Whether anything is recorded that :meth:`flush` has not saved yet."""
         return False
+
+    @property
+    def save_by(self) -> float | None:
+        """When (``time.monotonic()``) rows kept back for watchers are due; None: none are."""
+        return None
 
     def flush(self) -> None:
         """Make everything recorded so far durable."""

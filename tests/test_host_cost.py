@@ -90,3 +90,68 @@ def test_a_result_is_encoded_once_for_both_of_its_rows(
         db.close()
     assert agents == journal
     assert agents[1] == real(big) and agents[2] == real(["late"])
+
+
+def _rows(path: Path, run_id: str) -> dict[int, str]:
+    db = sqlite3.connect(path)
+    try:
+        return dict(db.execute("SELECT idx, status FROM agents WHERE run_id = ?", (run_id,)))
+    finally:
+        db.close()
+
+
+def test_an_agent_that_starts_and_ends_between_flushes_is_written_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[tuple[int, str]] = []
+    real = recorder_mod.RunRecorder._agent_row
+
+    def counting(self, rec, result_json=None):  # type: ignore[no-untyped-def]
+        written.append((rec.index, rec.status))
+        return real(self, rec, result_json)
+
+    monkeypatch.setattr(recorder_mod.RunRecorder, "_agent_row", counting)
+    with Store(tmp_path / "jshost.db") as store:
+        rec_ = _recorder(store)
+        rec = _done(1, "x")
+        rec.status, rec.result = "running", None
+        rec_.agent(rec)
+        rec_.entry(JournalEntry("started", rec.key, rec.index))
+        rec_.flush()  # a batch of results reaches the script: the running row may wait
+        assert _rows(tmp_path / "jshost.db", rec_.run_id) == {}
+        assert rec_.dirty and rec_.save_by is not None
+        rec.status, rec.result = "done", "x"
+        rec_.agent(rec)
+        rec_.entry(JournalEntry("result", rec.key, rec.index, "x"))
+        rec_.flush()  # a result is committed before the script sees it
+        assert _rows(tmp_path / "jshost.db", rec_.run_id) == {1: "done"}
+        assert not rec_.dirty and rec_.save_by is None
+    assert written == [(1, "done")]
+
+
+def test_a_running_agent_reaches_watchers_within_the_watch_delay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder_mod, "WATCH_DELAY", 0.2)
+    path = tmp_path / "jshost.db"
+    with Store(path) as store:
+        rec_ = _recorder(store)
+        running = _done(1, None)
+        running.status = "running"
+        rec_.agent(running)
+        tree = _done(2, None)
+        tree.status, tree.worktree_path = "running", str(tmp_path / "wt")
+        rec_.agent(tree)
+        rec_.flush()
+        # a worktree's path is on record at once: a killed process must leave it behind
+        assert _rows(path, rec_.run_id) == {2: "running"}
+        due = rec_.save_by
+        assert due is not None and due - time.monotonic() <= 0.2
+        time.sleep(max(0.0, due - time.monotonic()))
+        rec_.flush()
+        assert _rows(path, rec_.run_id) == {1: "running", 2: "running"}
+        queued = _done(3, None)
+        queued.status = "queued"
+        rec_.agent(queued)
+        rec_.flush(full=True)
+        assert _rows(path, rec_.run_id)[3] == "queued"

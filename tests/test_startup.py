@@ -31,6 +31,20 @@ NOT_ON_A_PLAIN_RUN = (
     "jsonschema",
     "referencing",
     "re2",
+    # the other commands (registered lazily) and the classes that read a stored run
+    "jshost.cli.agents",
+    "jshost.cli.runs",
+    "jshost.cli.watch",
+    "jshost.cli.workers",
+    "jshost.store.rows",
+    # what a worker with tools asks the user about (MCP configs, project settings)
+    "jshost.cli.mcp_approval",
+    "jshost.cli.settings_approval",
+    # the permission policy and MCP configs, with no rule, mode, settings file or config given
+    "jshost.permissions.policy",
+    "jshost.permissions.decision",
+    "jshost.permissions.rules",
+    "jshost.tools.mcp_config",
 )
 
 PROBE = """
@@ -44,7 +58,7 @@ except SystemExit as exc:
     code = exc.code
 else:
     code = 0
-loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({heavy!r}))
+loaded = sorted(({{m.split(".")[0] for m in sys.modules}} | set(sys.modules)) & set({heavy!r}))
 print(f"EXIT {{code}} LOADED [{{','.join(loaded)}}]")
 """
 

@@ -6,6 +6,7 @@ codes, fail() and the error lines they share live in _edge.py.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -16,8 +17,53 @@ from ..errors import JshostError
 from ._edge import _fail
 from .exits import EXIT_FAILED, EXIT_STOPPED
 
+#: each command and the module that defines it, imported when the command is used: `jshost
+#: run` pays for none of the others (issue 22's start-up)
+_COMMANDS = {
+    "run": ("run", "run_cmd"),
+    "resume": ("run", "resume_cmd"),
+    "runs": ("runs", "runs_cmd"),
+    "inspect": ("runs", "inspect_cmd"),
+    "save": ("library", "save_cmd"),
+    "list": ("library", "list_cmd"),
+    "validate": ("check", "validate_cmd"),
+    "show": ("check", "show_cmd"),
+    "watch": ("watch", "watch_cmd"),
+    "workers": ("workers", "workers_cmd"),
+    "agents": ("agents", "agents_cmd"),
+    "plan": ("plan", "plan_cmd"),
+}
+# click cuts a docstring's first sentence at 45 characters, mid-phrase; these fit whole.
+_SHORT_HELP = {
+    "run": "Run a workflow script or a saved workflow.",
+    "resume": "Resume a stopped or failed run, reusing results.",
+    "runs": "List stored runs, newest first.",
+    "inspect": "Show one stored run in full.",
+    "save": "Save a script as a workflow to run by name.",
+    "list": "List saved workflows.",
+    "validate": "Check scripts without running them.",
+    "show": "Show a script exactly as it would run.",
+    "watch": "Follow a run live from another terminal.",
+    "workers": "List the model workers, built-in and plugins.",
+    "plan": "Estimate agents, tokens and cost of a run.",
+    "agents": "List the agent types agentType can name.",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _COMMANDS:
+            module, attr = _COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+            command.short_help = _SHORT_HELP.get(cmd_name, command.short_help)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="jshost")
 def cli() -> None:
     """Run Claude Code workflow scripts in a sandbox, with model workers under caps.
@@ -66,50 +112,3 @@ def _internal_error(exc: BaseException) -> None:
         "(set JSHOST_RAISE_ERRORS=1 to see the traceback)",
         EXIT_FAILED,
     )
-
-
-def _register() -> None:
-    from .agents import agents_cmd
-    from .check import show_cmd, validate_cmd
-    from .library import list_cmd, save_cmd
-    from .plan import plan_cmd
-    from .run import resume_cmd, run_cmd
-    from .runs import inspect_cmd, runs_cmd
-    from .watch import watch_cmd
-    from .workers import workers_cmd
-
-    for command in (
-        run_cmd,
-        resume_cmd,
-        runs_cmd,
-        inspect_cmd,
-        save_cmd,
-        list_cmd,
-        validate_cmd,
-        show_cmd,
-        watch_cmd,
-        workers_cmd,
-        agents_cmd,
-    ):
-        cli.add_command(command)
-    cli.add_command(plan_cmd)
-    # click cuts a docstring's first sentence at 45 characters, mid-phrase; these fit whole.
-    short_help = {
-        "run": "Run a workflow script or a saved workflow.",
-        "resume": "Resume a stopped or failed run, reusing results.",
-        "runs": "List stored runs, newest first.",
-        "inspect": "Show one stored run in full.",
-        "save": "Save a script as a workflow to run by name.",
-        "list": "List saved workflows.",
-        "validate": "Check scripts without running them.",
-        "show": "Show a script exactly as it would run.",
-        "watch": "Follow a run live from another terminal.",
-        "workers": "List the model workers, built-in and plugins.",
-        "plan": "Estimate agents, tokens and cost of a run.",
-        "agents": "List the agent types agentType can name.",
-    }
-    for name, text in short_help.items():
-        cli.commands[name].short_help = text
-
-
-_register()

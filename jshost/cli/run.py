@@ -276,15 +276,19 @@ def _execute(
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
 
-    from .mcp_approval import mcp_for_run
+    mcp: Any = None
+    settings_ok: Any = None
+    # Both are None for agents without tools: their modules are not worth importing then.
+    if opts.get("tools_on", True) and getattr(worker_obj, "supports_tools", True):
+        from .mcp_approval import mcp_for_run
 
-    try:
-        mcp = mcp_for_run(opts, worker_obj)
-    except UsageError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    from .settings_approval import settings_for_run
+        try:
+            mcp = mcp_for_run(opts, worker_obj)
+        except UsageError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        from .settings_approval import settings_for_run
 
-    settings_ok = settings_for_run(opts, worker_obj)
+        settings_ok = settings_for_run(opts, worker_obj)
     plan = None
     if not opts["yes"]:
         from ..estimate import PAID_WORKERS

@@ -381,6 +381,9 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         deadline = self._timers.next_at()
         if self.recorder.dirty:  # someone may be watching the store: save within a moment
             deadline = min(deadline, trio.current_time() + FLUSH_INTERVAL)
+            save_by = self.recorder.save_by  # rows kept back for watchers, due by then
+            if save_by is not None:
+                deadline = min(deadline, trio.current_time() + save_by - time.monotonic())
         with trio.move_on_at(deadline):
             await self._wakeup.wait()
         self._wakeup = None

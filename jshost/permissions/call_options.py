@@ -10,10 +10,12 @@ Code refuses the spawn, rather than running an agent with limits other than thos
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..text import printable
-from .rules import Rule, RuleError, parse_rule
+
+if TYPE_CHECKING:  # the rule parser loads at the first call that passes rules (issue 22)
+    from .rules import Rule
 
 __all__ = [
     "MAX_OPTION_RULES",
@@ -78,6 +80,8 @@ def _strings(option: str, value: Any) -> list[str]:
 
 
 def _parse(option: str, i: int, text: str) -> Rule:
+    from .rules import RuleError, parse_rule
+
     try:
         return parse_rule(text, f"agent() {option}")
     except RuleError as exc:
@@ -101,6 +105,8 @@ def schema_refusal(*denied: Iterable[str]) -> CallOptionError | None:
     """The reference's refusal when a schema agent's merged ``disallowedTools`` (the call's,
     its agent type's) deny StructuredOutput, or None. Entries that are no rule are skipped
     (their own check reports them)."""
+    from .rules import RuleError, parse_rule
+
     rules = []
     for texts in denied:
         for text in texts:
@@ -124,6 +130,8 @@ def agent_type_problem(
     """Why an agent type's ``tools`` / ``disallowedTools`` cannot be used (an entry that is
     no rule), or None: checked when a call names the type, so a typo in an agent file is a
     rejection naming the file, not a denial that silently never applies."""
+    from .rules import RuleError, parse_rule
+
     for field, entries in (("tools", tools or ()), ("disallowedTools", disallowed)):
         for text in entries:
             if field == "tools" and text.strip() == "*":

@@ -17,10 +17,12 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 from ..text import printable
-from .rules import Rule, RuleError, parse_rule
+
+if TYPE_CHECKING:  # the rule parser loads with the first settings file that has rules
+    from .rules import Rule
 
 __all__ = [
     "APPROVAL_PREFIX",
@@ -265,6 +267,8 @@ def _rule_list(path: Path, perms: dict[str, Any], key: str) -> tuple[Rule, ...]:
         raise SettingsError(
             f"{_where(path)}: 'permissions.{key}' must be a list of rules, got {_type(value)}"
         )
+    from .rules import RuleError, parse_rule
+
     rules = []
     for i, item in enumerate(value):
         source = f"{_where(path)} permissions.{key}[{i}]"

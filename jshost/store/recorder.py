@@ -9,11 +9,13 @@ from typing import Any
 from ..bounds import MAX_STORED_LOG_BYTES
 from ..journal import JournalEntry, Recorder
 from ..transcripts import bound_transcript, tool_use_json
-from .db import Database, _dump, _text
-from .rows import _AGENT_COLUMNS
+from .db import _AGENT_COLUMNS, Database, _dump, _text
 
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
+#: longest a queued or running agent's row waits to be saved: the engine's idle flush
+#: (engine.run.FLUSH_INTERVAL), so `watch` sees it as soon as it did before
+WATCH_DELAY = 0.5
 
 
 class RunRecorder(Recorder):
@@ -32,6 +34,11 @@ class RunRecorder(Recorder):
         self.session = session
         self._elapsed_before = elapsed_before
         self._agents: dict[int, Any] = {}  # index → the engine's live record
+        #: records only queued or running (a watcher's view, no result): saved at the first
+        #: flush from ``_since + WATCH_DELAY`` on, so an agent that starts and ends between
+        #: two flushes is written once, not once per state
+        self._waiting: dict[int, Any] = {}
+        self._since: float | None = None  # when the oldest of them was noted (monotonic)
         self._journal: list[tuple[Any, ...]] = []
         #: agent index -> its result's JSON text, encoded once for the journal row and, in the
         #: same flush, reused for the agent row (a result can be megabytes)
@@ -60,7 +67,20 @@ class RunRecorder(Recorder):
         the middle of a change is always followed by one that reads the finished state.
         """
         with self._mutex:
-            self._agents[rec.index] = rec
+            # A worktree's path is saved at once: a killed process must leave it on record.
+            if rec.status in ("queued", "running") and rec.worktree_path is None:
+                self._waiting[rec.index] = rec
+                if self._since is None:
+                    self._since = time.monotonic()
+            else:
+                self._agents[rec.index] = rec
+                if self._waiting.pop(rec.index, None) is not None and not self._waiting:
+                    self._since = None
+
+    @property
+    def save_by(self) -> float | None:
+        since = self._since
+        return None if since is None else since + WATCH_DELAY
 
     def _agent_row(self, rec: Any, result_json: str | None = None) -> tuple[Any, ...]:
         result = None
@@ -122,14 +142,25 @@ class RunRecorder(Recorder):
 
     @property
     def dirty(self) -> bool:
-        return bool(self._agents or self._journal or self._logs or self._paused is not None)
+        return bool(
+            self._agents or self._waiting or self._journal or self._logs or self._paused is not None
+        )
 
     # ---- committing (any thread, one at a time) ----------------------------------------
 
-    def flush(self) -> None:
-        """Commit everything buffered; raises ``StoreError`` and keeps the buffer on failure."""
+    def flush(self, full: bool = False) -> None:
+        """Commit what is buffered; raises ``StoreError`` and keeps the buffer on failure.
+
+        Results, failures, the journal, logs and the pause state are always committed; the
+        rows of agents only queued or running once they are due (or with ``full``).
+        """
         with self._mutex:
-            if not self.dirty:
+            since = self._since
+            due = full or (since is not None and time.monotonic() - since >= WATCH_DELAY - 0.01)
+            if due and self._waiting:
+                self._waiting.update(self._agents)
+                self._agents, self._waiting, self._since = self._waiting, {}, None
+            if not (self._agents or self._journal or self._logs or self._paused is not None):
                 return
             agents, journal, logs = self._agents, self._journal, self._logs
             self._agents, self._journal, self._logs = {}, [], []
@@ -177,7 +208,7 @@ class RunRecorder(Recorder):
         if self._closed:
             return
         try:
-            self.flush()
+            self.flush(full=True)
             error = None
             if outcome.error is not None:
                 e = outcome.error

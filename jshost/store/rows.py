@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The columns the classes read: in db.py, so writing a run needs none of this module.
+from .db import _AGENT_COLUMNS, _RUN_COLUMNS  # noqa: F401
+
 
 @dataclass(frozen=True)
 class RunRow:
@@ -187,18 +190,3 @@ class AgentRow:
             "last_tool": self.last_tool,
             "transcript": list(self.transcript),
         }
-
-
-_RUN_COLUMNS = (
-    "id, name, path, script, sha256, args, meta, status, created_at, started_at, finished_at, "
-    "elapsed, sessions, result, error, caps, worker, model, agents_total, agents_done, "
-    "agents_failed, agents_skipped, agents_cached, tokens_in, tokens_out, dropped_logs, paused, "
-    "cache_write, cache_read, prior_agents, prior_tokens_in, prior_tokens_out, prior_cache_write, "
-    "prior_cache_read"
-)
-_AGENT_COLUMNS = (
-    "idx, session, key, label, phase, model, prompt, options, status, result, error, "
-    "tokens_in, tokens_out, attempts, queued_at, started_at, finished_at, "
-    "model_used, cache_write, cache_read, worktree_path, worktree_branch, transcript, "
-    "last_tool"
-)

@@ -6,13 +6,15 @@ import os
 import secrets
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from ..journal import JournalEntry, Replay
-from .db import Database, _dump, _load, _text
+from .db import _AGENT_COLUMNS, _RUN_COLUMNS, Database, _dump, _load, _text
 from .recorder import RunRecorder
-from .rows import _AGENT_COLUMNS, _RUN_COLUMNS, AgentRow, RunRow
+
+if TYPE_CHECKING:  # built when a stored run is read: a fresh run never needs them
+    from .rows import AgentRow, RunRow
 
 #: what one session's agents add up to, from the agents table (so also while it runs, and
 #: after its process died): calls, by state, tokens, and the agents that really started
@@ -90,6 +92,8 @@ class Store(Database):
     # ---- runs ------------------------------------------------------------------------
 
     def _row(self, t: tuple[Any, ...]) -> RunRow:
+        from .rows import RunRow
+
         values = list(t)
         args_text = values[5]
         (n, done, failed, skipped, cached, t_in, t_out, c_write, c_read, started) = self._query(
@@ -167,6 +171,8 @@ class Store(Database):
         return self._row(rows[0])
 
     def agents(self, run_id: str) -> list[AgentRow]:
+        from .rows import AgentRow
+
         rows = self._query(
             f"SELECT {_AGENT_COLUMNS} FROM agents WHERE run_id = ? ORDER BY idx", (run_id,)
         )

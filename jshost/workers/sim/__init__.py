@@ -34,13 +34,12 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, final
+from typing import TYPE_CHECKING, Any, final
 
 import trio
 
 from ...agent_types import AgentType
 from ...errors import WorkerError
-from ...permissions.decision import Asker, Decision, PermissionRequest
 from ...records import ToolUse
 from ..base import (
     AgentRejectedError,
@@ -52,6 +51,9 @@ from ..base import (
     report_transcript,
     report_usage,
 )
+
+if TYPE_CHECKING:  # a scripted tool call needs the rest: a plain sim run never imports it
+    from ...permissions.decision import Asker
 
 __all__ = ["SimWorker"]
 
@@ -280,6 +282,7 @@ class SimWorker(Worker):
         delay: float,
     ) -> None:
         """Report one ``[[sim:tool=…]]`` call as a worker with tools would (nothing runs)."""
+        from ...permissions.decision import Decision, PermissionRequest
         from ...transcripts import call_text, rule_text
 
         call_id = f"sim_{request.index}_{n + 1}"
