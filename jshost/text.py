@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["cell_width", "encodable", "json_text", "printable"]
+__all__ = ["cell_width", "clip", "encodable", "json_text", "printable"]
 
 # Every code point of the general categories Cc (C0, DEL, C1), Cf (format: bidi controls,
 # zero-width characters, soft hyphen, BOM, tags), Cs (surrogates: only a JS string holds
@@ -96,6 +96,11 @@ def json_text(dumped: str) -> str:
     if dumped.isascii() and "\x7f" not in dumped:
         return dumped
     return _UNSAFE.sub(_json_escape, dumped)
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the last of them ``…`` when something was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def encodable(exact: str) -> str:

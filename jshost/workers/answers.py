@@ -16,10 +16,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..schemas import STRUCTURED_OUTPUT_CAP, structured_output_cap_message
+from ..text import clip
 
 __all__ = [
     "STRUCTURED_OUTPUT_CAP",
     "check_answer",
+    "schema_problems",
     "structured_output_cap_message",
     "tool_schema",
 ]
@@ -28,10 +30,6 @@ _MAX_PROBLEMS = 20
 _MAX_PROBLEM_CHARS = 300
 # Models often wrap JSON in a Markdown fence even when told not to.
 _FENCE = re.compile(r"^\s*```[a-zA-Z0-9_-]*\s*\n(?P<body>.*?)\n\s*```\s*$", re.DOTALL)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _MAX_PROBLEM_CHARS else text[: _MAX_PROBLEM_CHARS - 1] + "…"
 
 
 def check_answer(schema: dict[str, Any] | bool, text: str) -> tuple[Any, list[str]]:
@@ -47,14 +45,23 @@ def check_answer(schema: dict[str, Any] | bool, text: str) -> tuple[Any, list[st
         value = json.loads(body)
     except ValueError as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
-        return None, [_clip(f"the reply is not JSON: {getattr(exc, 'msg', exc)}{where}")]
+        return None, [
+            clip(f"the reply is not JSON: {getattr(exc, 'msg', exc)}{where}", _MAX_PROBLEM_CHARS)
+        ]
     except RecursionError:
         return None, ["the reply is JSON nested too deeply"]
-    errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: e.json_path)
-    problems = [_clip(f"{e.json_path}: {e.message}") for e in errors]
+    return value, schema_problems(Draft202012Validator(schema), value)
+
+
+def schema_problems(validator: Draft202012Validator, value: Any, prefix: str = "$") -> list[str]:
+    """What is wrong with ``value`` (nothing: valid), one clipped line per problem ordered by
+    where it is, at most 20 and a count of the rest; paths start with ``prefix`` (``$.value``
+    for a wrapped answer). Slow on a large value: call it off the run loop."""
+    errors = sorted(validator.iter_errors(value), key=lambda e: e.json_path)
+    problems = [clip(f"{prefix}{e.json_path[1:]}: {e.message}", _MAX_PROBLEM_CHARS) for e in errors]
     if len(problems) > _MAX_PROBLEMS:
         problems = [*problems[:_MAX_PROBLEMS], f"… and {len(problems) - _MAX_PROBLEMS} more"]
-    return value, problems
+    return problems
 
 
 def tool_schema(schema: dict[str, Any] | bool) -> tuple[dict[str, Any], bool]:

@@ -52,6 +52,7 @@ from jsonschema import Draft202012Validator
 from ...config import Config, load_config
 from ...errors import RetryableWorkerError, WorkerError
 from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem, structured_output_cap_message
+from ..answers import schema_problems
 from ..base import (
     AgentRejectedError,
     AgentRequest,
@@ -90,17 +91,11 @@ if TYPE_CHECKING:
 
 __all__ = ["EFFORT_LEVELS", "AnthropicWorker", "RetryPolicy", "effort_level", "tool_schema"]
 
-_MAX_PROBLEMS = 20
 _EPHEMERAL = {"type": "ephemeral"}
-_MAX_PROBLEM_CHARS = 300
 
 
 def _tool_result(call_id: str, text: str) -> dict[str, Any]:
     return {"type": "tool_result", "tool_use_id": call_id, "content": text, "is_error": True}
-
-
-def _clip(text: str, limit: int = _MAX_PROBLEM_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @final
@@ -398,11 +393,7 @@ class AnthropicWorker(Worker):
             value, prefix = tool_input["value"], "$.value"
         else:
             value, prefix = tool_input, "$"
-        errors = sorted(plan.validator.iter_errors(value), key=lambda e: e.json_path)
-        problems = [_clip(f"{prefix}{e.json_path[1:]}: {e.message}") for e in errors]
-        if len(problems) > _MAX_PROBLEMS:
-            problems = [*problems[:_MAX_PROBLEMS], f"… and {len(problems) - _MAX_PROBLEMS} more"]
-        return value, problems
+        return value, schema_problems(plan.validator, value, prefix)
 
     async def _send(
         self,

@@ -13,6 +13,8 @@ from jsonschema import Draft202012Validator
 
 from ...errors import RetryableWorkerError, WorkerError
 from ...schemas import structured_output_cap_message
+from ...text import clip
+from ..answers import schema_problems
 from ..base import AgentRejectedError, AgentRequest
 
 __all__ = [
@@ -29,11 +31,6 @@ __all__ = [
 ]
 
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
-_MAX_PROBLEMS = 20
-
-
-def _clip(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def effort(effort: Any) -> str | None:
@@ -63,11 +60,7 @@ def check_output(plan: Plan, output: Any) -> tuple[Any, list[str]]:
         value, prefix = output["value"], "$.value"
     else:
         value, prefix = output, "$"
-    errors = sorted(plan.validator.iter_errors(value), key=lambda e: e.json_path)
-    problems = [_clip(f"{prefix}{e.json_path[1:]}: {e.message}") for e in errors]
-    if len(problems) > _MAX_PROBLEMS:
-        problems = [*problems[:_MAX_PROBLEMS], f"… and {len(problems) - _MAX_PROBLEMS} more"]
-    return value, problems
+    return value, schema_problems(plan.validator, value, prefix)
 
 
 NOT_LOGGED_IN_HINT = (
@@ -85,7 +78,7 @@ def result_error(result: Any, cap: int, api_error: str | None = None) -> WorkerE
     why its last reply failed, from the assistant message, when it said)."""
     subtype = str(result.subtype or "")
     errors = [str(e) for e in (result.errors or []) if e]
-    text = _clip(str(result.result or "; ".join(errors) or subtype))
+    text = clip(str(result.result or "; ".join(errors) or subtype), 300)
     if subtype == "error_max_structured_output_retries":
         return AgentRejectedError(structured_output_cap_message(text, cap))
     if subtype == "error_max_turns":
@@ -164,10 +157,6 @@ def _definition(**fields: Any) -> Any:
     return AgentDefinition(**fields)
 
 
-def _clip(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 #: variables whose values must never reach a failure line (the program's stderr might echo one)
 _SECRET_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 
@@ -177,4 +166,4 @@ def _stderr_tail(lines: Iterable[str], env: Mapping[str, str], n: int = 5) -> st
     secrets = [v for k in _SECRET_VARS if len(v := env.get(k) or os.environ.get(k, "")) >= 8]
     for secret in secrets:
         tail = [line.replace(secret, "<redacted>") for line in tail]
-    return (" — last stderr: " + " | ".join(_clip(x, 200) for x in tail)) if tail else ""
+    return (" — last stderr: " + " | ".join(clip(x, 200) for x in tail)) if tail else ""

@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any
 
 from ...records import ToolUse, Usage
+from ...text import clip
 from ..base import report_tool, report_transcript, report_usage
 
 __all__ = ["RESULT_CHARS", "Attempt", "usage_of"]
@@ -35,10 +36,6 @@ def usage_of(raw: Any) -> Usage:
     return Usage(*(v if isinstance(v, int) and not isinstance(v, bool) else 0 for v in values))
 
 
-def _clip(text: str, limit: int = RESULT_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _result_text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -55,7 +52,7 @@ def _summary(tool: str, tool_input: dict[str, Any]) -> str:
     for key in ("command", "file_path", "pattern", "path", "url"):
         value = tool_input.get(key)
         if isinstance(value, str) and value:
-            return _clip(f"{tool} {value}", 200)
+            return clip(f"{tool} {value}", 200)
     return tool
 
 
@@ -171,7 +168,7 @@ class Attempt:
                 {
                     "kind": "tool_result",
                     "id": block.tool_use_id,
-                    "content": _clip(text),
+                    "content": clip(text, RESULT_CHARS),
                     "is_error": is_error,
                 }
             )
@@ -188,7 +185,7 @@ class Attempt:
             summary = _summary(tool, tool_input)
             if status != "ok":
                 first = text.strip().splitlines()[0] if text.strip() else summary
-                summary = f"{status}: {_clip(first, 200)}"
+                summary = f"{status}: {clip(first, 200)}"
             report_tool(
                 ToolUse(
                     tool=tool,

@@ -37,6 +37,7 @@ from ...permissions.policy import mode_for_type
 from ...permissions.rules import parse_rule
 from ...records import ToolUse, Usage
 from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem
+from ...text import clip
 from ..answers import tool_schema
 from ..base import AgentRejectedError, AgentRequest, AgentResult, Worker, report_tool
 from ..prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM
@@ -44,7 +45,6 @@ from .outcome import (
     EFFORT_LEVELS,
     Plan,
     UnreachableError,
-    _clip,
     _stderr_tail,
     agent_definition,
     check_output,
@@ -440,7 +440,7 @@ class ClaudeCodeWorker(Worker):
                     code = f" (exit code {exc.exit_code})" if exc.exit_code is not None else ""
                     failure = f"the Claude Code program stopped{code}"
             except ClaudeSDKError as exc:
-                failure = f"the Claude Code program failed: {_clip(str(exc))}"
+                failure = f"the Claude Code program failed: {clip(str(exc), 300)}"
         if watchdog.scope.cancelled_caught:
             raise RetryableWorkerError(
                 f"stalled (no message from the program for {watchdog.stall:g}s)"
