@@ -42,6 +42,11 @@ DEFAULT_MODELS: Mapping[str, str] = {
     "opus": "claude-opus-5-5",
     "fable": "claude-fable-5-2",
 }
+#: environment variables that hold a model service's credentials: never handed to a command an
+#: agent runs (its output is stored), and redacted from any line a worker reports
+CREDENTIAL_VARS = frozenset(
+    {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY"}
+)
 _ALIAS = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV_PREFIX = "JSHOST_MODEL_"
 

@@ -3,10 +3,11 @@
 The command runs as ``bash -c COMMAND`` (``/bin/sh -c`` where there is no bash) with the
 workspace root as its working directory, stdin on ``/dev/null`` and no terminal (a new
 session: nothing can open ``/dev/tty`` or wait for a key). Its environment is this process's
-without the model API's credentials (:data:`WITHHELD_ENV`: a command the model runs could
-print them into its transcript, which is stored), plus :attr:`Workspace.env`. stdout and
-stderr share one pipe, so the model sees them interleaved in the order they were written.
-Each call is a fresh shell: ``cd`` and ``export`` do not carry over.
+without the model service's credentials (``jshost.config.CREDENTIAL_VARS``: a command the
+model runs could print them into its transcript, which is stored), plus
+:attr:`Workspace.env`. stdout and stderr share one pipe, so the model sees them interleaved
+in the order they were written. Each call is a fresh shell: ``cd`` and ``export`` do not
+carry over.
 
 When the command ends, times out, or the call is cancelled, the whole process group is killed
 (:mod:`._proc`): a background job it started does not outlive it, nor does one that left the
@@ -25,6 +26,7 @@ from typing import Any, ClassVar
 
 import trio
 
+from ...config import CREDENTIAL_VARS
 from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import BASH_MAX_BYTES, HeadTail
@@ -35,10 +37,6 @@ __all__ = ["DEFAULT_TIMEOUT_MS", "MAX_COMMAND_CHARS", "MAX_TIMEOUT_MS", "BashToo
 DEFAULT_TIMEOUT_MS = 120_000
 MAX_TIMEOUT_MS = 600_000
 MAX_COMMAND_CHARS = 100_000
-#: credentials of the model service, never handed to a command the model runs
-WITHHELD_ENV = frozenset(
-    {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY"}
-)
 
 _SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -112,7 +110,7 @@ class BashTool(Tool):
         _args.text(tool_input, "description")
         assert timeout_ms is not None
         output = HeadTail(BASH_MAX_BYTES)
-        env = {k: v for k, v in os.environ.items() if k not in WITHHELD_ENV}
+        env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARS}
         env.update(workspace.env)
         started = time.monotonic()
         status: int | None = None

@@ -11,6 +11,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from ...config import CREDENTIAL_VARS
 from ...errors import RetryableWorkerError, WorkerError
 from ...schemas import structured_output_cap_message
 from ...text import clip
@@ -157,13 +158,10 @@ def _definition(**fields: Any) -> Any:
     return AgentDefinition(**fields)
 
 
-#: variables whose values must never reach a failure line (the program's stderr might echo one)
-_SECRET_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
-
-
 def _stderr_tail(lines: Iterable[str], env: Mapping[str, str], n: int = 5) -> str:
     tail = [line.strip() for line in lines if line.strip()][-n:]
-    secrets = [v for k in _SECRET_VARS if len(v := env.get(k) or os.environ.get(k, "")) >= 8]
+    values = (env.get(k) or os.environ.get(k, "") for k in CREDENTIAL_VARS)
+    secrets = [v for v in values if len(v) >= 8]
     for secret in secrets:
         tail = [line.replace(secret, "<redacted>") for line in tail]
     return (" — last stderr: " + " | ".join(clip(x, 200) for x in tail)) if tail else ""
