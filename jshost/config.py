@@ -91,6 +91,15 @@ class Config:
             raise ValueError(f"unknown model {name!r} (known: {known}, or a full model id)")
         return name
 
+    def agent_model(self, asked: str | None, default: str) -> str:
+        """The model an agent that asks for ``asked`` runs on: ``default`` (the run's model,
+        already resolved) for None or ``inherit``, else :meth:`resolve_model`'s id.
+
+        Raises:
+            ValueError: as :meth:`resolve_model`.
+        """
+        return default if asked in (None, "inherit") else self.resolve_model(asked)
+
 
 def config_path(env: Mapping[str, str] | None = None) -> Path:
     """``$JSHOST_HOME/config.toml``, else ``config.toml`` in the user config directory."""

@@ -177,10 +177,8 @@ class AnthropicWorker(Worker):
         await self._client.close()
 
     def model_name(self, model: str | None) -> str | None:
-        if model in (None, "inherit"):
-            return self.default_model
         try:
-            return self.config.resolve_model(model)
+            return self.config.agent_model(model, self.default_model)
         except ValueError:
             return model  # run() rejects the agent, with the reason
 
@@ -193,11 +191,7 @@ class AnthropicWorker(Worker):
             self._unreached += 1
             raise WorkerError(f"{self._unreachable} (not tried again: it refused every attempt)")
         try:
-            model = (
-                self.default_model
-                if request.model in (None, "inherit")
-                else self.config.resolve_model(request.model)
-            )
+            model = self.config.agent_model(request.model, self.default_model)
         except ValueError as exc:
             raise AgentRejectedError(str(exc), name="TypeError") from None
         tally = _Tally(model)

@@ -268,10 +268,8 @@ class ClaudeCodeWorker(Worker):
         return f"claude-code worker (default model {model}{where}; Claude Code settings: {sources})"
 
     def model_name(self, model: str | None) -> str | None:
-        if model in (None, "inherit"):
-            return self.default_model
         try:
-            return self.config.resolve_model(model)
+            return self.config.agent_model(model, self.default_model)
         except ValueError:
             return model
 
@@ -288,11 +286,7 @@ class ClaudeCodeWorker(Worker):
             self._unreached += 1
             raise WorkerError(f"{self._unreachable} (not tried again: nothing has answered)")
         try:
-            model = (
-                self.default_model
-                if request.model in (None, "inherit")
-                else self.config.resolve_model(request.model)
-            )
+            model = self.config.agent_model(request.model, self.default_model)
         except ValueError as exc:
             raise AgentRejectedError(str(exc), name="TypeError") from None
         plan = Plan(model=model, effort=effort(request.effort))
