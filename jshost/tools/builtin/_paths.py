@@ -19,10 +19,13 @@ import dataclasses
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from ..base import ToolInputError, Workspace
+from ..base import Tool, ToolInputError, Workspace
+from . import _args
 
 __all__ = [
+    "FileTool",
     "PathOutsideWorkspace",
     "allow_paths",
     "check_inside",
@@ -106,3 +109,15 @@ def allow_paths(workspace: Workspace, paths: Iterable[Path]) -> Workspace:
     if not extra:
         return workspace
     return dataclasses.replace(workspace, extra_dirs=(*workspace.extra_dirs, *extra))
+
+
+class FileTool(Tool):
+    """A tool whose one target is the file its ``file_path`` names (Read, Write, Edit)."""
+
+    def checked(self, tool_input: dict[str, Any]) -> dict[str, Any]:
+        """``tool_input`` with its fields checked against the tool's schema."""
+        return _args.check_fields(self.spec.name, tool_input, self.spec.input_schema)
+
+    def targets(self, tool_input: dict[str, Any], workspace: Workspace) -> list[Path]:
+        self.checked(tool_input)
+        return [resolve(tool_input["file_path"], workspace)]

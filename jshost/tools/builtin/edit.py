@@ -24,10 +24,10 @@ from typing import Any, ClassVar
 
 import trio
 
-from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
+from ..base import ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import READ_MAX_LINE_CHARS, cut_line
-from ._paths import check_inside, display, in_hidden, resolve
+from ._paths import FileTool, check_inside, display, in_hidden, resolve
 from .read import SNIFF_BYTES, is_binary
 
 __all__ = ["MAX_EDIT_BYTES", "EditTool", "WriteTool", "atomic_write", "protected"]
@@ -294,18 +294,14 @@ def _edit(path: Path, shown: str, old: str, new: str, replace_all: bool) -> Tool
     )
 
 
-class WriteTool(Tool):
+class WriteTool(FileTool):
     """``Write {file_path, content}``."""
 
     spec: ClassVar[ToolSpec] = ToolSpec("Write", _WRITE_DESCRIPTION, _WRITE_SCHEMA)
     kind: ClassVar[ToolKind] = "edit"
 
-    def targets(self, tool_input: dict[str, Any], workspace: Workspace) -> list[Path]:
-        _args.check_fields("Write", tool_input, _WRITE_SCHEMA)
-        return [resolve(tool_input["file_path"], workspace)]
-
     async def run(self, tool_input: dict[str, Any], workspace: Workspace) -> ToolOutput:
-        _args.check_fields("Write", tool_input, _WRITE_SCHEMA)
+        self.checked(tool_input)
         content = _args.text(tool_input, "content")
         assert content is not None
         path = _target(tool_input, workspace)
@@ -313,18 +309,14 @@ class WriteTool(Tool):
         return await trio.to_thread.run_sync(_write, path, display(path, workspace), content)
 
 
-class EditTool(Tool):
+class EditTool(FileTool):
     """``Edit {file_path, old_string, new_string, replace_all?}``."""
 
     spec: ClassVar[ToolSpec] = ToolSpec("Edit", _EDIT_DESCRIPTION, _EDIT_SCHEMA)
     kind: ClassVar[ToolKind] = "edit"
 
-    def targets(self, tool_input: dict[str, Any], workspace: Workspace) -> list[Path]:
-        _args.check_fields("Edit", tool_input, _EDIT_SCHEMA)
-        return [resolve(tool_input["file_path"], workspace)]
-
     async def run(self, tool_input: dict[str, Any], workspace: Workspace) -> ToolOutput:
-        _args.check_fields("Edit", tool_input, _EDIT_SCHEMA)
+        self.checked(tool_input)
         old = _args.text(tool_input, "old_string")
         new = _args.text(tool_input, "new_string")
         replace_all = _args.boolean(tool_input, "replace_all")

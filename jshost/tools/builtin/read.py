@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
-from ..base import Tool, ToolKind, ToolOutput, ToolSpec, Workspace
+from ..base import ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import MAX_OUTPUT_BYTES, READ_MAX_LINE_CHARS
-from ._paths import check_inside, display, resolve
+from ._paths import FileTool, check_inside, display, resolve
 from ._proc import off_loop
 
 __all__ = ["DEFAULT_READ_LINES", "ReadTool", "is_binary"]
@@ -155,18 +155,14 @@ def _read(path: Path, shown: str, offset: int, limit: int, *, stop: threading.Ev
     return ToolOutput(text, summary=f"Read {shown} ({window})", truncated=more)
 
 
-class ReadTool(Tool):
+class ReadTool(FileTool):
     """``Read {file_path, offset?, limit?}``."""
 
     spec: ClassVar[ToolSpec] = ToolSpec("Read", _DESCRIPTION, _SCHEMA)
     kind: ClassVar[ToolKind] = "read"
 
-    def targets(self, tool_input: dict[str, Any], workspace: Workspace) -> list[Path]:
-        _args.check_fields("Read", tool_input, _SCHEMA)
-        return [resolve(tool_input["file_path"], workspace)]
-
     async def run(self, tool_input: dict[str, Any], workspace: Workspace) -> ToolOutput:
-        _args.check_fields("Read", tool_input, _SCHEMA)
+        self.checked(tool_input)
         path = resolve(tool_input["file_path"], workspace)
         offset = _args.integer(tool_input, "offset", default=1, low=0)
         limit = _args.integer(tool_input, "limit", default=DEFAULT_READ_LINES, low=1)
