@@ -149,7 +149,7 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
     options = options or ToolOptions()
     if not options.enabled or not worker.supports_tools:
         return None
-    from .permissions import Policy, PolicyError, RuleError, SettingsError, load_settings
+    from .permissions import PolicyError, RuleError, SettingsError, load_settings
     from .tools.base import Workspace
     from .tools.builtin import builtin_tools
     from .tools.toolbox import Toolbox
@@ -161,13 +161,7 @@ def build_toolbox(options: ToolOptions | None, worker: Worker) -> Toolbox | None
     try:
         settings = load_settings(root, home)
         settings, notes = _approved_settings(settings, options)
-        policy = Policy.from_settings(
-            settings,
-            allowed=options.allowed_tools,
-            disallowed=options.disallowed_tools,
-            mode=options.permission_mode,
-            home=home,
-        )
+        policy = _policy(settings, options, home)
     except (RuleError, PolicyError, SettingsError) as exc:
         raise UsageError(str(exc)) from None
     from .worktree_paths import hidden_worktrees
@@ -245,20 +239,32 @@ def _rules_without_tools(options: ToolOptions) -> Callable[[str], tuple[str, str
         # Nothing to check and no rule to deny with: the policy's matchers and parsers are
         # milliseconds of every plain run's start-up (issue 22).
         return lambda name: None
-    from .permissions import Policy, PolicyError, RuleError
+    from .permissions import PolicyError, RuleError
     from .tools.mcp_config import McpConfigError, load_mcp_configs
 
     try:
-        policy = Policy.from_settings(
-            settings,
-            allowed=options.allowed_tools,
-            disallowed=options.disallowed_tools,
-            mode=options.permission_mode,
-            home=home,
-        )
+        policy = _policy(settings, options, home)
         load_mcp_configs(root, [os.fspath(p) for p in options.mcp_config], project=False)
     except (RuleError, PolicyError, SettingsError, McpConfigError) as exc:
         raise UsageError(str(exc)) from None
+    return _type_denial(policy)
+
+
+def _policy(settings: Any, options: ToolOptions, home: Path | None) -> Any:
+    """The run's permission policy: the settings files' rules under the command line's."""
+    from .permissions import Policy
+
+    return Policy.from_settings(
+        settings,
+        allowed=options.allowed_tools,
+        disallowed=options.disallowed_tools,
+        mode=options.permission_mode,
+        home=home,
+    )
+
+
+def _type_denial(policy: Any) -> Callable[[str], tuple[str, str] | None]:
+    """The engine's ``agent_type_denial``: ``(rule, source)`` of the rule denying a type."""
 
     def denial(name: str) -> tuple[str, str] | None:
         found = policy.agent_type_denial(name)
@@ -358,13 +364,7 @@ class Prepared:
             # Agent types are found from the workspace, and Agent(<type>) rules deny types.
             self.workspace = toolbox.workspace.root
             self.home = toolbox.home
-            policy = toolbox.policy
-
-            def denial(name: str) -> tuple[str, str] | None:
-                found = policy.agent_type_denial(name)  # type: ignore[attr-defined]
-                return None if found is None else (found.rule or "", found.source or "")
-
-            self.agent_type_denial = denial
+            self.agent_type_denial = _type_denial(toolbox.policy)
 
     def _saved_workflows(self) -> list[Any]:
         # Discovered once per run, not per workflow('name') call: a script that misses in a
