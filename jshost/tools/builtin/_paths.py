@@ -25,8 +25,8 @@ from ..base import Tool, ToolInputError, Workspace
 from . import _args
 
 __all__ = [
-    "FileTool",
     "PathOutsideWorkspace",
+    "PathTool",
     "allow_paths",
     "check_inside",
     "display",
@@ -111,8 +111,12 @@ def allow_paths(workspace: Workspace, paths: Iterable[Path]) -> Workspace:
     return dataclasses.replace(workspace, extra_dirs=(*workspace.extra_dirs, *extra))
 
 
-class FileTool(Tool):
-    """A tool whose one target is the file its ``file_path`` names (Read, Write, Edit)."""
+class PathTool(Tool):
+    """A tool whose one target is a path of its input: the file ``file_path`` names (Read,
+    Write, Edit), or the directory a search starts from (Glob, Grep override :meth:`target`)."""
+
+    def target(self, tool_input: dict[str, Any], workspace: Workspace) -> Path:
+        return resolve(tool_input["file_path"], workspace)
 
     def checked(self, tool_input: dict[str, Any]) -> dict[str, Any]:
         """``tool_input`` with its fields checked against the tool's schema."""
@@ -120,4 +124,4 @@ class FileTool(Tool):
 
     def targets(self, tool_input: dict[str, Any], workspace: Workspace) -> list[Path]:
         self.checked(tool_input)
-        return [resolve(tool_input["file_path"], workspace)]
+        return [self.target(tool_input, workspace)]

@@ -27,7 +27,7 @@ import trio
 from ..base import ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import READ_MAX_LINE_CHARS, cut_line
-from ._paths import FileTool, check_inside, display, in_hidden, resolve
+from ._paths import PathTool, check_inside, display, in_hidden, resolve
 from .read import SNIFF_BYTES, is_binary
 
 __all__ = ["MAX_EDIT_BYTES", "EditTool", "WriteTool", "atomic_write", "protected"]
@@ -294,7 +294,7 @@ def _edit(path: Path, shown: str, old: str, new: str, replace_all: bool) -> Tool
     )
 
 
-class WriteTool(FileTool):
+class WriteTool(PathTool):
     """``Write {file_path, content}``."""
 
     spec: ClassVar[ToolSpec] = ToolSpec("Write", _WRITE_DESCRIPTION, _WRITE_SCHEMA)
@@ -309,7 +309,7 @@ class WriteTool(FileTool):
         return await trio.to_thread.run_sync(_write, path, display(path, workspace), content)
 
 
-class EditTool(FileTool):
+class EditTool(PathTool):
     """``Edit {file_path, old_string, new_string, replace_all?}``."""
 
     spec: ClassVar[ToolSpec] = ToolSpec("Edit", _EDIT_DESCRIPTION, _EDIT_SCHEMA)

@@ -7,10 +7,10 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
+from ..base import ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import GLOB_MAX_FILES, cap_lines
-from ._paths import check_inside, display, in_hidden, resolve
+from ._paths import PathTool, check_inside, display, in_hidden, resolve
 from ._proc import off_loop
 from ._walk import Walk, compile_glob
 
@@ -100,18 +100,17 @@ def _glob(
     return [p for _, p in found], matched, walk.stopped
 
 
-class GlobTool(Tool):
+class GlobTool(PathTool):
     """``Glob {pattern, path?}``."""
 
     spec: ClassVar[ToolSpec] = ToolSpec("Glob", _DESCRIPTION, _SCHEMA)
     kind: ClassVar[ToolKind] = "read"
 
-    def targets(self, tool_input: dict[str, Any], workspace: Workspace) -> list[Path]:
-        _args.check_fields("Glob", tool_input, _SCHEMA)
-        return [search_dir(tool_input, workspace)]
+    def target(self, tool_input: dict[str, Any], workspace: Workspace) -> Path:
+        return search_dir(tool_input, workspace)
 
     async def run(self, tool_input: dict[str, Any], workspace: Workspace) -> ToolOutput:
-        _args.check_fields("Glob", tool_input, _SCHEMA)
+        self.checked(tool_input)
         raw = _args.text(tool_input, "pattern")
         if not raw:
             raise ToolInputError("pattern must be a non-empty glob")

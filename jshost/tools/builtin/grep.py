@@ -21,10 +21,10 @@ import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
+from ..base import ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import GREP_MAX_LINE_CHARS, MAX_OUTPUT_BYTES, cap_lines, cut_line
-from ._paths import check_inside, display, in_hidden
+from ._paths import PathTool, check_inside, display, in_hidden
 from ._proc import off_loop
 from ._pygrep import Query, Result, compile_regex, search_files
 from ._rg import RgError, rg_argv, rg_search
@@ -205,7 +205,7 @@ def _render(result: Result, query: Query, single_file: bool, numbers: bool) -> l
     return out
 
 
-class GrepTool(Tool):
+class GrepTool(PathTool):
     """``Grep {pattern, path?, glob?, output_mode?, -B?, -A?, -C?, context?, -n?, -i?, type?,
     head_limit?, offset?, multiline?}``.
 
@@ -225,12 +225,11 @@ class GrepTool(Tool):
             return shutil.which("rg")
         return self._rg or None
 
-    def targets(self, tool_input: dict[str, Any], workspace: Workspace) -> list[Path]:
-        _args.check_fields("Grep", tool_input, _SCHEMA)
-        return [search_dir(tool_input, workspace)]
+    def target(self, tool_input: dict[str, Any], workspace: Workspace) -> Path:
+        return search_dir(tool_input, workspace)
 
     async def run(self, tool_input: dict[str, Any], workspace: Workspace) -> ToolOutput:
-        _args.check_fields("Grep", tool_input, _SCHEMA)
+        self.checked(tool_input)
         pattern = _args.text(tool_input, "pattern")
         if not pattern:
             raise ToolInputError("pattern must be a non-empty regular expression")

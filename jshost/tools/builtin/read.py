@@ -12,7 +12,7 @@ from typing import Any, BinaryIO, ClassVar
 from ..base import ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import MAX_OUTPUT_BYTES, READ_MAX_LINE_CHARS
-from ._paths import FileTool, check_inside, display, resolve
+from ._paths import PathTool, check_inside, display, resolve
 from ._proc import off_loop
 
 __all__ = ["DEFAULT_READ_LINES", "ReadTool", "is_binary"]
@@ -155,7 +155,7 @@ def _read(path: Path, shown: str, offset: int, limit: int, *, stop: threading.Ev
     return ToolOutput(text, summary=f"Read {shown} ({window})", truncated=more)
 
 
-class ReadTool(FileTool):
+class ReadTool(PathTool):
     """``Read {file_path, offset?, limit?}``."""
 
     spec: ClassVar[ToolSpec] = ToolSpec("Read", _DESCRIPTION, _SCHEMA)
