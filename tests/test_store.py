@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import sqlite3
 import threading
+from typing import Any
 
 import pytest
 import trio
@@ -111,6 +113,33 @@ def test_fresh_store_is_migrated_and_in_wal_mode(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"runs", "agents", "journal", "logs", "approvals"} <= tables
+
+
+def _open_store_at_once(path: str, barrier: Any, errors: Any) -> None:
+    barrier.wait()
+    try:
+        Store(path).close()
+    except StoreError as exc:
+        errors.put(str(exc))
+
+
+def test_processes_creating_the_store_at_once_all_open_it(tmp_path):
+    # SQLite skips the busy handler when it switches a file to WAL: two `jshost run` starting
+    # at once on a fresh home used to fail one of them with "locked" instead of waiting.
+    ctx = multiprocessing.get_context("fork")
+    errors = ctx.Queue()
+    for attempt in range(40):
+        path = str(tmp_path / f"s{attempt}.db")
+        barrier = ctx.Barrier(2)
+        procs = [
+            ctx.Process(target=_open_store_at_once, args=(path, barrier, errors)) for _ in range(2)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        assert [p.exitcode for p in procs] == [0, 0]
+    assert errors.empty(), errors.get()
 
 
 def test_store_from_a_newer_jshost_is_refused(tmp_path):

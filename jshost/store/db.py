@@ -26,6 +26,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,28 @@ def _explain(exc: sqlite3.Error, where: Path) -> str:
     return f"run store {where}: {text}"
 
 
+def _enter_wal(db: sqlite3.Connection) -> str:
+    """Switch to WAL, retrying while another process holds the file.
+
+    SQLite does not call the busy handler for a journal-mode change: when two processes
+    create the store at once, one gets "database is locked" at once instead of waiting.
+    WAL is persistent, so the mode is read first and set only on a store that lacks it.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() == "wal":
+                return mode
+            return db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 class Database:
     """The connection, its lock and this process's run locks; :class:`.Store` builds on it."""
 
@@ -153,7 +176,7 @@ class Database:
         db = self._db
         db.isolation_level = None  # explicit transactions only
         db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _enter_wal(db)
         if str(mode).lower() != "wal":
             raise sqlite3.OperationalError(f"cannot switch to WAL mode (got {mode})")
         db.execute("PRAGMA synchronous = NORMAL")
