@@ -14,8 +14,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jshost.errors import ScriptLoadError
+from jshost.sandbox import check_function_source
+from jshost.sandbox.lexing import slash_free
 from jshost.script.diagnostics import CODES, REFUSED
-from jshost.script.load import _META_HEAD, PREFIX, SUFFIX, _clearly_escapes, parse_script
+from jshost.script.load import (
+    _META_HEAD,
+    _UNCOMPILABLE,
+    PREFIX,
+    SUFFIX,
+    _clearly_escapes,
+    parse_script,
+)
 from jshost.script.meta import js_parser
 from jshost.script.validate import format_text, validate_file, validate_source
 
@@ -145,3 +154,63 @@ def test_arbitrary_bytes_never_crash(tmp_path_factory, data, seed):
     path.write_bytes(seed.encode()[: len(data)] + data)
     report = validate_file(path)
     check_report(report.source, report)
+
+
+def check_two_compiles_agree(source: str) -> None:
+    """The syntax check's two-compile path (a clean, slash-free script: declaration and method
+    only) says what all three compiles say, escapes and QuickJS's own quirks included."""
+    head = _META_HEAD.match(source)
+    body = (
+        source
+        if head is None
+        else source[: head.start("head")] + "void" + source[head.end("head") :]
+    )
+    if _UNCOMPILABLE.search(body):
+        return  # the binding cannot take it; the load checks report it instead
+    wrapped = PREFIX + body + SUFFIX
+    assert check_function_source(wrapped, likely_valid=True) == check_function_source(wrapped)
+
+
+SLASH_FRAGMENTS = ["/", "/'/", "'/'", "/`/", "`/`", "/re/", "a / b", "} /", ") /", "//", "/*", "*/"]
+
+
+@settings(FUZZ, max_examples=400)
+@given(mutated_scripts())
+def test_the_syntax_checks_two_compiles_agree_with_three(source):
+    check_two_compiles_agree(source)
+
+
+@settings(FUZZ, max_examples=400)
+@given(
+    st.lists(st.sampled_from(list("{}()[];,.=>'\"`$ \nx0") + FRAGMENTS + SLASH_FRAGMENTS)).map(
+        "".join
+    )
+)
+def test_the_syntax_checks_two_compiles_agree_on_arbitrary_text(text):
+    for source in (text, "x = 1\n" + text + "\n"):
+        check_two_compiles_agree(source)
+
+
+@settings(FUZZ, max_examples=400)
+@given(
+    st.lists(st.sampled_from(list("{}()[];,.=+'\"`$ \n\\x") + SLASH_FRAGMENTS + ["${"])).map(
+        "".join
+    )
+)
+def test_slash_free_text_has_no_slash_token_for_tree_sitter(text):
+    """Where ``slash_free`` says no ``/`` is a token, tree-sitter's clean parse agrees."""
+    tree = js_parser().parse(text.encode("utf-8", "surrogatepass"))
+    if not slash_free(text) or tree.root_node.has_error:
+        return
+    cursor, kinds = tree.walk(), set()
+    while True:
+        kinds.add(cursor.node.type)
+        if cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                break
+        else:
+            continue
+        break
+    assert not kinds & {"regex", "/", "/="}, text

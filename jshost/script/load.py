@@ -455,13 +455,15 @@ def _syntax_problem(
     cannot close the wrapper early: that takes a ``}`` the body does not open, an error at the
     top level of the script (tree-sitter's statement lists are the same in a program and in a
     function body). So the second parse, of the wrapper, is only needed for a script with
-    errors; the fuzz tests check that it never finds an escape in a clean one. (QuickJS counts
-    lines by LF only; its positions are used as they are.)
+    errors; the fuzz tests check that it never finds an escape in a clean one. A clean script
+    is also likely to compile, so QuickJS tries the two forms that guard against an early close
+    first (see ``check_function_source``). (QuickJS counts lines by LF only; its positions are
+    used as they are.)
     """
     error = (
         "EscapeError: the script body closes the workflow function early"
         if not source_clean and _clearly_escapes(wrapped)
-        else check_function_source(wrapped)
+        else check_function_source(wrapped, likely_valid=source_clean)
     )
     if error is None:
         return None

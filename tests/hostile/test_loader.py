@@ -39,9 +39,10 @@ def wrapped(body: str) -> str:
         "}, (() => { for (;;) {} })(), function () {",
     ],
 )
-def test_the_syntax_check_refuses_escapes_without_running_them(body):
+@pytest.mark.parametrize("likely_valid", [False, True])
+def test_the_syntax_check_refuses_escapes_without_running_them(body, likely_valid):
     started = time.monotonic()
-    assert check_function_source(wrapped(body)) == sandbox_mod._ESCAPE
+    assert check_function_source(wrapped(body), likely_valid=likely_valid) == sandbox_mod._ESCAPE
     # The scratch context has a 0.5 s CPU limit: a payload that ran would have used it up.
     assert time.monotonic() - started < 0.3
 
@@ -58,3 +59,39 @@ def test_the_syntax_check_refuses_escapes_without_running_them(body):
 )
 def test_the_syntax_check_accepts_real_bodies(body):
     assert check_function_source(wrapped("\n" + body)) is None
+    assert check_function_source(wrapped("\n" + body), likely_valid=True) is None
+
+
+def count_compiles(monkeypatch) -> list[str]:
+    """The forms the syntax check compiles (the real compile, only counted)."""
+    forms: list[str] = []
+    compile_error = sandbox_mod._compile_error
+
+    def counted(ctx, code):
+        forms.append(code[:3])
+        return compile_error(ctx, code)
+
+    monkeypatch.setattr(sandbox_mod, "_compile_error", counted)
+    return forms
+
+
+def test_a_clean_body_without_a_slash_token_is_checked_by_the_two_guarding_compiles(
+    monkeypatch,
+):
+    forms = count_compiles(monkeypatch)
+    body = "// a comment/with slashes\nconst a = `x/${'/'}/y` + \"/\"\nreturn a"
+    assert check_function_source(wrapped(body), likely_valid=True) is None
+    assert forms == ["asy", "({ "]  # the declaration and the method: no third compile
+    forms.clear()
+    assert check_function_source(wrapped("return 6 / 2"), likely_valid=True) is None
+    assert forms == ["asy", "({ ", "(as"]
+
+
+@pytest.mark.parametrize("likely_valid", [False, True])
+def test_quickjs_own_arrow_prescan_error_is_still_reported(likely_valid):
+    # QuickJS's pre-scan of `(` reads `/'/` after `}` as a division, so a string starts there
+    # and the brackets it counts end early, before a `=>`: it then refuses the expression,
+    # which the declaration and the method forms accept. A run would refuse it as well.
+    body = "{} /'/; let x = '})=>'"
+    error = check_function_source(wrapped(body), likely_valid=likely_valid)
+    assert error is not None and error.startswith("SyntaxError: Unexpected token 'function'")

@@ -1,0 +1,77 @@
+"""Where a ``/`` can be a token of a JavaScript text, read as QuickJS's lexer reads it.
+
+The syntax check (``context.check_function_source``) compiles a script as a declaration and as
+a method, which is the guard against a body that closes the workflow function early; it used to
+compile the expression form too. That third compile only matters when QuickJS's own pre-scan of
+a parenthesised expression (is this an arrow function's parameter list?) matches brackets
+differently from its parser, and the pre-scan only differs at a ``/``: it guesses regex or
+division from the previous token, the parser knows. In a text with no ``/`` token at all (every
+``/`` inside a comment, a string or a template's characters) the pre-scan sees the parser's own
+tokens, so the expression form compiles exactly when the declaration form does (issue 22).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["slash_free"]
+
+# Code up to the next place that needs a look: a quote, a backtick or a slash (and, inside a
+# template substitution, a brace: the `}` that ends the substitution).
+_CODE = re.compile(r"[^'\"`/]*")
+_SUBSTITUTION_CODE = re.compile(r"[^'\"`/{}]*")
+_STRINGS = {
+    "'": re.compile(r"'[^'\\\n\r]*(?:\\(?:\r\n|[\s\S])[^'\\\n\r]*)*'"),
+    '"': re.compile(r'"[^"\\\n\r]*(?:\\(?:\r\n|[\s\S])[^"\\\n\r]*)*"'),
+}
+_COMMENT = re.compile(r"//[^\n\r\u2028\u2029]*|/\*[\s\S]*?\*/")
+# A template's characters up to its closing backtick or its next `${`.
+_TEMPLATE_CHARS = re.compile(r"[^`\\$]*(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*)*")
+
+
+def slash_free(text: str) -> bool:
+    """Whether no ``/`` of ``text`` is a token (a division or a regular expression): each one
+    is inside a comment, a string or a template's characters.
+
+    Linear in the text (every match moves on, none is tried twice). Anything this reader does
+    not follow to the end (an unterminated string, comment or template) answers False, which
+    only ever costs the caller its third compile.
+    """
+    pos, end = 0, len(text)
+    # For each template substitution open around ``pos``: the braces opened inside it.
+    braces: list[int] = []
+    while True:
+        pos = (_SUBSTITUTION_CODE if braces else _CODE).match(text, pos).end()
+        if pos >= end:
+            return not braces
+        ch = text[pos]
+        if ch == "/":
+            found = _COMMENT.match(text, pos)
+            if found is None:
+                return False
+            pos = found.end()
+            continue
+        if ch in "'\"":
+            found = _STRINGS[ch].match(text, pos)
+            if found is None:
+                return False
+            pos = found.end()
+            continue
+        if ch == "{":
+            braces[-1] += 1
+            pos += 1
+            continue
+        if ch == "}" and braces[-1]:
+            braces[-1] -= 1
+            pos += 1
+            continue
+        if ch == "}":  # the end of a substitution: the template's characters go on
+            braces.pop()
+        pos = _TEMPLATE_CHARS.match(text, pos + 1).end()
+        if pos >= end:
+            return False
+        if text[pos] == "`":
+            pos += 1
+        else:  # `${`
+            braces.append(0)
+            pos += 2
