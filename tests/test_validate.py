@@ -7,6 +7,7 @@ Positions are 1-based ``line:col`` in characters, as ``validate`` prints them.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -310,6 +311,36 @@ log(outer(), f({}), C, globalThis, JSON, Promise, Symbol.iterator, NaN, Infinity
 def test_block_scoped_names_do_not_leak():
     body = "{ const inner = 1 }\nfor (let i = 0; i < 1; i++) {}\nlog(inner, i)\n"
     assert found(body) == [(4, 5, "W401"), (4, 12, "W401")]
+
+
+def test_names_inside_object_and_array_literals_are_seen():
+    # The walk passes over objects and arrays that are only literals (keys, strings,
+    # numbers, true, false, null); a name anywhere in one makes it no such literal.
+    body = """\
+const a = { k: 'x', 'q': [1, -2.5e3, null, { deep: [true, missingA] }] }
+const b = [{ s: "it's" }, { missingB }, { [missingC]: 1 }, { t: `${missingD}` }]
+const c = { u: 1, /* note */ v: missingE, w: undefined, x: 'a\\'b' }
+log(a, b, c, { 'y': [[], {}], z: 0x1F }, [missingF])
+"""
+    assert found(body) == [
+        (2, 59, "W401"),
+        (3, 29, "W401"),
+        (3, 44, "W401"),
+        (3, 68, "W401"),
+        (4, 33, "W401"),
+        (5, 43, "W401"),
+    ]
+
+
+def test_deeply_nested_literals_are_walked_in_linear_time():
+    # Each object or array is a candidate literal: the scans must not start over at every
+    # level (quadratic in the nesting), whatever breaks the literal at the bottom.
+    depth = 20_000
+    body = "const x = " + "[{ a: " * depth + "missingName" + " }]" * depth + "\nlog(x)\n"
+    started = time.process_time()
+    report = validate_source(META + body, path="t.js")
+    assert time.process_time() - started < 5
+    assert any(d.code == "W401" and "missingName" in d.message for d in report.diagnostics)
 
 
 def test_meta_is_not_visible_to_the_body():

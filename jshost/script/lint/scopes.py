@@ -7,7 +7,9 @@ shadows a global is never mistaken for it. The walk also reports what only a sta
 
 from __future__ import annotations
 
-from tree_sitter import Node
+import re
+
+from tree_sitter import Language, Node
 
 from .linter import _Linter, _Scope
 from .nodes import _DECLARED_FUNCTIONS, _FUNCTIONS, _LOOPS
@@ -88,51 +90,108 @@ def bind(linter: _Linter, pattern: Node | None, scope: _Scope, value: Node | Non
             stack.extend(node.named_children)
 
 
+# What the walk does at a node, by its kind id (``_actions``).
+_SKIP, _DESCEND, _REFERENCE, _CALL, _SCOPE, _LITERAL = range(6)
+# Tokens of a literal made only of objects, arrays, strings, numbers, true, false and null,
+# whose identifiers are all keys (followed by a colon). An object or array of a clean tree
+# that is all such tokens holds no reference, declaration, scope or call: the walk skips it.
+# Anything else (a comment, a template, a shorthand, a computed key, a non-ASCII name) ends
+# the match, which only means the walk goes in.
+_LITERAL_TOKENS = re.compile(
+    rb"(?:[ \t\r\n{}\[\],:]+"
+    rb"|'[^'\\\n\r]*(?:\\[^\n\r][^'\\\n\r]*)*'"
+    rb'|"[^"\\\n\r]*(?:\\[^\n\r][^"\\\n\r]*)*"'
+    rb"|[A-Za-z_$][\w$]*[ \t]*:"
+    rb"|-?[0-9][\w.]*"
+    rb"|(?:true|false|null)(?![\w$]))*"
+)
+
+_ACTIONS: dict[int, bytes] = {}
+
+
+def _actions(language: Language) -> bytes:
+    """The walk's action for each kind id of ``language`` (every id up to 0xFFFF, so an error
+    node's id needs no test): decided once per grammar instead of by name at every node."""
+    key = id(language)
+    if key not in _ACTIONS:
+        table = bytearray([_DESCEND]) * 0x10000
+        for kind_id in range(language.node_kind_count):
+            kind = language.node_kind_for_id(kind_id)
+            named = language.node_kind_is_named(kind_id)
+            if kind in _REFERENCES:
+                table[kind_id] = _REFERENCE
+            elif kind in _LEAVES or not named:  # tokens: nothing below them
+                table[kind_id] = _SKIP
+            elif kind == "call_expression":
+                table[kind_id] = _CALL
+            elif kind in ("object", "array"):
+                table[kind_id] = _LITERAL
+            elif kind in _SCOPING:  # `function` and `class` are tokens too: named only
+                table[kind_id] = _SCOPE
+        _ACTIONS[key] = bytes(table)
+    return _ACTIONS[key]
+
+
 def walk(linter: _Linter, root: Node, top: _Scope) -> None:
     """Visit every node once, in source order, with the scope it is in.
 
     A tree cursor, not recursion (scripts and fuzzed inputs may nest deeper than Python's
     recursion limit) and not lists of children (this loop sees every node of the script,
-    and a cursor step costs a fraction of building them). ``scopes`` holds each open scope
-    with the depth of the node that opened it; the scope of a node is the innermost one
-    opened above it.
+    and a cursor step costs a fraction of building them). A node's action comes from a table
+    by kind id, and literal objects and arrays are not entered (issue 22: on 512 KiB this
+    loop sees 212,000 nodes). ``scope`` was opened by the node at ``scope_depth``; ``outer``
+    holds the scopes around it, each with the depth of the node that opened it.
     """
-    cursor = root.walk()
-    scopes: list[tuple[int, _Scope, bool]] = [(-1, top, True)]  # (depth, scope, function?)
+    table = _actions(linter.tree.language)
     declared, refs = linter.declared, linter.refs
+    cursor = root.walk()
+    outer: list[tuple[int, _Scope, bool]] = []
+    scope, scope_depth, in_function = top, -1, True
+    # Literals: the last scan for literal tokens started at ``scanned`` and ended at
+    # ``stopped``; an object or array that starts in between is a literal if it ends by then
+    # (so the scans never overlap: linear in the text, however literals nest).
+    data, literals = linter.data, linter.complete
+    scanned = stopped = -1
     depth = 0
+    skip, reference = _SKIP, _REFERENCE  # the commonest actions, as locals
     while True:
         node = cursor.node
-        kind = node.type
-        while scopes[-1][0] >= depth:
-            scopes.pop()
-        scope = scopes[-1][1]
-        descend = True
-        if kind in _REFERENCES:
-            # `({a} = o)` assigns to `a`: a pattern outside a declaration is a reference.
-            if node.start_byte not in declared:
-                refs.append((node, scope))
-            descend = False
-        elif kind in _LEAVES:
-            descend = False
-        elif kind == "call_expression":
-            function = node.child_by_field_name("function")
-            if function is not None and function.type == "import":
-                linter.report("E203", "import() is not available in workflow scripts.", node)
-        elif kind in _SCOPING and node.is_named:  # `function` and `class` are tokens too
-            # A function's body block is the function's own scope, not a new one.
-            is_body = (
-                kind == "statement_block"
-                and scopes[-1][0] == depth - 1
-                and scopes[-1][2]
-                and cursor.field_name == "body"
-            )
-            inner, descend = enter(linter, node, kind, scope, is_body)
-            if inner is not scope:
-                scopes.append((depth, inner, kind in _FUNCTIONS))
-        if descend and cursor.goto_first_child():
-            depth += 1
-            continue
+        action = table[node.kind_id]
+        if action != skip:
+            while scope_depth >= depth:
+                scope_depth, scope, in_function = outer.pop()
+            descend = True
+            if action == reference:
+                # `({a} = o)` assigns to `a`: a pattern outside a declaration is a reference.
+                if node.start_byte not in declared:
+                    refs.append((node, scope))
+                descend = False
+            elif action == _LITERAL:
+                if literals:
+                    start = node.start_byte
+                    if not scanned <= start < stopped:
+                        scanned, stopped = start, _LITERAL_TOKENS.match(data, start).end()  # type: ignore[union-attr]
+                    descend = node.end_byte > stopped
+            elif action == _CALL:
+                function = node.child_by_field_name("function")
+                if function is not None and function.type == "import":
+                    linter.report("E203", "import() is not available in workflow scripts.", node)
+            elif action == _SCOPE:
+                kind = node.type
+                # A function's body block is the function's own scope, not a new one.
+                is_body = (
+                    kind == "statement_block"
+                    and scope_depth == depth - 1
+                    and in_function
+                    and cursor.field_name == "body"
+                )
+                inner, descend = enter(linter, node, kind, scope, is_body)
+                if inner is not scope:
+                    outer.append((scope_depth, scope, in_function))
+                    scope, scope_depth, in_function = inner, depth, kind in _FUNCTIONS
+            if descend and cursor.goto_first_child():
+                depth += 1
+                continue
         while not cursor.goto_next_sibling():
             if not cursor.goto_parent():
                 return
