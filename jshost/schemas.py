@@ -29,9 +29,26 @@ MAX_SCHEMA_CHARS = 64 * 1024
 STRUCTURED_OUTPUT_CAP = 5
 
 
+_BOUNDS = (
+    ("minLength", "maxLength"),
+    ("minItems", "maxItems"),
+    ("minProperties", "maxProperties"),
+    ("minimum", "maximum"),
+)
+
+
+# The keywords _contradiction looks at (a bound needs its lower half): a schema with none of
+# them, such as most leaves ({"type": "string"}), has nothing to check.
+_CONTRADICTION_KEYS = frozenset(
+    {"properties", "required", "additionalProperties", "items", "contains"}
+    | {"allOf", "anyOf", "oneOf", "prefixItems"}
+    | {lower for lower, _ in _BOUNDS}
+)
+
+
 def _contradiction(schema: Any, path: str) -> str | None:
     """A provable contradiction in ``schema`` (recursively), or None."""
-    if not isinstance(schema, dict):
+    if not isinstance(schema, dict) or _CONTRADICTION_KEYS.isdisjoint(schema):
         return None
     props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
     required = schema.get("required") if isinstance(schema.get("required"), list) else []
@@ -61,13 +78,7 @@ def _contradiction(schema: Any, path: str) -> str | None:
                 found = _contradiction(sub, f"{path}.{key}[{i}]")
                 if found:
                     return found
-    for key in ("minLength", "minItems", "minProperties", "minimum"):
-        upper = {
-            "minLength": "maxLength",
-            "minItems": "maxItems",
-            "minProperties": "maxProperties",
-            "minimum": "maximum",
-        }[key]
+    for key, upper in _BOUNDS:
         lo, hi = schema.get(key), schema.get(upper)
         if (
             isinstance(lo, int | float)
@@ -290,7 +301,13 @@ def _meta_schema_and_pattern_problem(schema: Any) -> str | None:
 
 def schema_problem(schema: Any) -> str | None:
     """The exact ``agent()`` rejection message for a bad schema, or None when it is usable."""
-    size = schema_size_problem(len(json.dumps(schema, ensure_ascii=False, default=str)))
+    return _first_problem(schema, None)
+
+
+def _first_problem(schema: Any, plain: bool | None) -> str | None:
+    """:func:`schema_problem`; ``plain`` is ``_plainly_valid(schema)`` when already known."""
+    text = json.dumps(schema, ensure_ascii=False, default=str)
+    size = schema_size_problem(len(text))
     if size:
         return size
     if not isinstance(schema, dict | bool):
@@ -302,11 +319,12 @@ def schema_problem(schema: Any) -> str | None:
     # engines (those keywords hold no regex, and property names found where a walk looks for
     # `patternProperties` are then those keywords, plain words): `validate` of a script with
     # hundreds of such schemas imports and runs neither (issue 22).
-    if not _plainly_valid(schema):
+    if not (_plainly_valid(schema) if plain is None else plain):
         problem = _meta_schema_and_pattern_problem(schema)
         if problem is not None:
             return problem
-    cycle = _ref_cycle(schema)
+    # A cycle takes a `$ref` (JSON has no other way back: the text shows every object once).
+    cycle = _ref_cycle(schema) if '"$ref"' in text or '"$dynamicRef"' in text else None
     if cycle:
         return (
             "agent({schema}) received an unusable JSON Schema — a $ref cycle that never "
@@ -336,8 +354,9 @@ def schema_problems(schema: Any) -> list[tuple[str, tuple[str | int, ...]]]:
     The messages are :func:`schema_problem`'s, one per invalid place (``agent()`` itself
     rejects with the first); a usable schema gives none. At most :data:`MAX_SCHEMA_PROBLEMS`.
     """
-    if not isinstance(schema, dict | bool) or _plainly_valid(schema):
-        first = schema_problem(schema)
+    plain = isinstance(schema, dict | bool) and _plainly_valid(schema)
+    if not isinstance(schema, dict | bool) or plain:
+        first = _first_problem(schema, plain)
         return [] if first is None else [(first, ())]
     from jsonschema import Draft202012Validator
 

@@ -299,14 +299,18 @@ def export_statement(linter: _Linter, node: Node) -> bool:
 
 
 def resolve(linter: _Linter) -> None:
+    text, resolved = linter.text, linter.resolved
+    globals_used, uses = linter.globals_used, linter.uses
     for node, scope in linter.refs:
-        name = linter.text(node)
-        found = scope.lookup(name)
-        linter.resolved[node.start_byte] = found
+        name = text(node)
+        found: _Scope | None = scope
+        while found is not None and name not in found.names:  # _Scope.lookup, inlined
+            found = found.parent
+        resolved[node.start_byte] = found
         if found is None:
-            linter.globals_used.setdefault(name, []).append(node)
+            globals_used.setdefault(name, []).append(node)
         else:
-            linter.uses.setdefault((id(found), name), []).append(node)
+            uses.setdefault((id(found), name), []).append(node)
 
 
 def pattern_names(linter: _Linter, pattern: Node) -> list[str]:
