@@ -1,13 +1,13 @@
 """Where a ``/`` can be a token of a JavaScript text, read as QuickJS's lexer reads it.
 
-The syntax check (``context.check_function_source``) compiles a script as a declaration and as
-a method, which is the guard against a body that closes the workflow function early; it used to
-compile the expression form too. That third compile only matters when QuickJS's own pre-scan of
-a parenthesised expression (is this an arrow function's parameter list?) matches brackets
-differently from its parser, and the pre-scan only differs at a ``/``: it guesses regex or
-division from the previous token, the parser knows. In a text with no ``/`` token at all (every
-``/`` inside a comment, a string or a template's characters) the pre-scan sees the parser's own
-tokens, so the expression form compiles exactly when the declaration form does (issue 22).
+The syntax check (``context.check_function_source``) proves with the declaration form that a
+script's body does not close the workflow function early; it used to compile the expression
+form every time too. That compile only matters when QuickJS's own pre-scan of a parenthesised
+expression (is this an arrow function's parameter list?) matches brackets differently from its
+parser, and the pre-scan only differs at a ``/``: it guesses regex or division from the
+previous token, the parser knows. In a text with no ``/`` token at all (every ``/`` inside a
+comment, a string or a template's characters) the pre-scan sees the parser's own tokens, so
+the expression form compiles exactly when the declaration form does (issue 22).
 """
 
 from __future__ import annotations

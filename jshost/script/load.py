@@ -457,9 +457,9 @@ def _syntax_problem(
     top level of the script (tree-sitter's statement lists are the same in a program and in a
     function body). So the second parse, of the wrapper, is only needed for a script with
     errors; the fuzz tests check that it never finds an escape in a clean one. A clean script
-    is also likely to compile, so QuickJS tries the two forms that guard against an early close
-    first (see ``check_function_source``). (QuickJS counts lines by LF only; its positions are
-    used as they are.)
+    is also likely to compile, so QuickJS tries the declaration form first, which with its
+    function's source text proves there is no early close (see ``check_function_source``).
+    (QuickJS counts lines by LF only; its positions are used as they are.)
     """
     error = (
         "EscapeError: the script body closes the workflow function early"

@@ -75,16 +75,35 @@ def count_compiles(monkeypatch) -> list[str]:
     return forms
 
 
-def test_a_clean_body_without_a_slash_token_is_checked_by_the_two_guarding_compiles(
-    monkeypatch,
-):
+def test_a_clean_body_is_checked_by_compiling_the_declaration_alone(monkeypatch):
     forms = count_compiles(monkeypatch)
     body = "// a comment/with slashes\nconst a = `x/${'/'}/y` + \"/\"\nreturn a"
     assert check_function_source(wrapped(body), likely_valid=True) is None
-    assert forms == ["asy", "({ "]  # the declaration and the method: no third compile
+    # the declaration's function spans the whole text: no early close, and no / token that
+    # would need the expression form
+    assert forms == ["asy"]
     forms.clear()
     assert check_function_source(wrapped("return 6 / 2"), likely_valid=True) is None
-    assert forms == ["asy", "({ ", "(as"]
+    assert forms == ["asy", "(as"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # compiles as a declaration followed by more code: the function ends early
+        "} + (() => { for (;;) {} })() + function () {",
+        # ... and declares another function of the same name, which the global then holds
+        "return 1 }\nasync function __workflow__() { return 2",
+        # ... or rebinds the names the check reads the source text with
+        "}; var Function = 1, Reflect = 2; async function __workflow__() {",
+    ],
+)
+def test_a_declaration_that_ends_early_is_caught_by_the_method_form(monkeypatch, body):
+    three = check_function_source(wrapped(body))
+    assert three is not None  # refused: an escape, or the expression's own syntax error
+    forms = count_compiles(monkeypatch)
+    assert check_function_source(wrapped(body), likely_valid=True) == three
+    assert forms[:2] == ["asy", "({ "]
 
 
 @pytest.mark.parametrize("likely_valid", [False, True])
