@@ -91,7 +91,7 @@ def bind(linter: _Linter, pattern: Node | None, scope: _Scope, value: Node | Non
 
 
 # What the walk does at a node, by its kind id (``_actions``).
-_SKIP, _DESCEND, _REFERENCE, _CALL, _SCOPE, _LITERAL = range(6)
+_SKIP, _DESCEND, _REFERENCE, _IMPORT, _SCOPE, _LITERAL = range(6)
 # Tokens of a literal made only of objects, arrays, strings, numbers, true, false and null,
 # whose identifiers are all keys (followed by a colon). An object or array of a clean tree
 # that is all such tokens holds no reference, declaration, scope or call: the walk skips it.
@@ -120,10 +120,10 @@ def _actions(language: Language) -> bytes:
             named = language.node_kind_is_named(kind_id)
             if kind in _REFERENCES:
                 table[kind_id] = _REFERENCE
+            elif kind == "import":  # `import(…)`: the callee, named or (in a broken tree) not
+                table[kind_id] = _IMPORT
             elif kind in _LEAVES or not named:  # tokens: nothing below them
                 table[kind_id] = _SKIP
-            elif kind == "call_expression":
-                table[kind_id] = _CALL
             elif kind in ("object", "array"):
                 table[kind_id] = _LITERAL
             elif kind in _SCOPING:  # `function` and `class` are tokens too: named only
@@ -172,10 +172,17 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
                     if not scanned <= start < stopped:
                         scanned, stopped = start, _LITERAL_TOKENS.match(data, start).end()  # type: ignore[union-attr]
                     descend = node.end_byte > stopped
-            elif action == _CALL:
-                function = node.child_by_field_name("function")
-                if function is not None and function.type == "import":
-                    linter.report("E203", "import() is not available in workflow scripts.", node)
+            elif action == _IMPORT:
+                # Reported at the call, the node just before this one: a look at the calls
+                # that have this callee, not at every call (issue 22).
+                descend = False
+                call = node.parent if cursor.field_name == "function" else None
+                if (
+                    call is not None
+                    and call.type == "call_expression"
+                    and call.child_by_field_name("function") == node
+                ):
+                    linter.report("E203", "import() is not available in workflow scripts.", call)
             elif action == _SCOPE:
                 kind = node.type
                 # A function's body block is the function's own scope, not a new one.
