@@ -16,15 +16,17 @@ import re
 
 __all__ = ["slash_free"]
 
-# Code up to the next place that needs a look: a quote, a backtick or a slash (and, inside a
-# template substitution, a brace: the `}` that ends the substitution).
-_CODE = re.compile(r"[^'\"`/]*")
-_SUBSTITUTION_CODE = re.compile(r"[^'\"`/{}]*")
-_STRINGS = {
-    "'": re.compile(r"'[^'\\\n\r]*(?:\\(?:\r\n|[\s\S])[^'\\\n\r]*)*'"),
-    '"': re.compile(r'"[^"\\\n\r]*(?:\\(?:\r\n|[\s\S])[^"\\\n\r]*)*"'),
-}
-_COMMENT = re.compile(r"//[^\n\r\u2028\u2029]*|/\*[\s\S]*?\*/")
+# A string or a comment, as one token (an unterminated one does not match).
+_STRING_OR_COMMENT = (
+    r"'[^'\\\n\r]*(?:\\(?:\r\n|[\s\S])[^'\\\n\r]*)*'"
+    r'|"[^"\\\n\r]*(?:\\(?:\r\n|[\s\S])[^"\\\n\r]*)*"'
+    r"|//[^\n\r\u2028\u2029]*|/\*[\s\S]*?\*/"
+)
+# Code with its strings and comments, up to a place that needs a look: a backtick, a slash
+# that starts no comment, a quote that starts no string (and, inside a template substitution,
+# a brace: the `}` that ends the substitution). One match in C for most of a script.
+_CODE = re.compile(rf"(?:[^'\"`/]+|{_STRING_OR_COMMENT})*")
+_SUBSTITUTION_CODE = re.compile(rf"(?:[^'\"`/{{}}]+|{_STRING_OR_COMMENT})*")
 # A template's characters up to its closing backtick or its next `${`.
 _TEMPLATE_CHARS = re.compile(r"[^`\\$]*(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*)*")
 
@@ -35,7 +37,7 @@ def slash_free(text: str) -> bool:
 
     Linear in the text (every match moves on, none is tried twice). Anything this reader does
     not follow to the end (an unterminated string, comment or template) answers False, which
-    only ever costs the caller its third compile.
+    only ever costs the caller the expression compile.
     """
     pos, end = 0, len(text)
     # For each template substitution open around ``pos``: the braces opened inside it.
@@ -45,18 +47,8 @@ def slash_free(text: str) -> bool:
         if pos >= end:
             return not braces
         ch = text[pos]
-        if ch == "/":
-            found = _COMMENT.match(text, pos)
-            if found is None:
-                return False
-            pos = found.end()
-            continue
-        if ch in "'\"":
-            found = _STRINGS[ch].match(text, pos)
-            if found is None:
-                return False
-            pos = found.end()
-            continue
+        if ch in "/'\"":
+            return False  # a division or a regular expression, or an unterminated string
         if ch == "{":
             braces[-1] += 1
             pos += 1

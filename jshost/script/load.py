@@ -329,7 +329,8 @@ def _inspect(found: Inspection, report: Callable[[Diagnostic | None], None]) -> 
     for problem in _control_problems(source, positions, path):
         report(problem)
     tree = found.tree = js_parser().parse(positions.data)
-    compilable = _UNCOMPILABLE.search(source) is None
+    # NUL is ASCII, lone surrogates are not: an ASCII text needs one look for NUL only.
+    compilable = "\0" not in source if source.isascii() else _UNCOMPILABLE.search(source) is None
     clean = not tree.root_node.has_error
     head = _META_HEAD.match(source)
     if head is None:

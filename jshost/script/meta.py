@@ -141,6 +141,8 @@ class _Reader:
         self.path = path
         self.positions = positions or SourceMap(source)
         self.data = self.positions.data
+        # An ASCII text's byte offsets are its character offsets: no decoding (issue 22).
+        self._ascii_text = self.positions.source if self.positions.ascii else None
         self.collect = collect
         self.problems: list[_Problem] = []
 
@@ -148,6 +150,8 @@ class _Reader:
         return self.positions.offset(byte)
 
     def text(self, node: Node) -> str:
+        if self._ascii_text is not None:
+            return self._ascii_text[node.start_byte : node.end_byte]
         return decode(self.data[node.start_byte : node.end_byte])
 
     def error(self, message: str, node: Node | None, code: str = "E107") -> _Problem:
@@ -161,10 +165,12 @@ class _Reader:
         self.problems.append(problem)
 
     def value(self, node: Node, depth: int = 0) -> Any:
-        node = unparen(node)
+        kind = node.type
+        if kind == "parenthesized_expression":
+            node = unparen(node)
+            kind = node.type
         if depth > _MAX_DEPTH:
             raise self.error(_PURE + "meta is nested too deeply", node)
-        kind = node.type
         if kind == "object":
             return self.object(node, depth)
         if kind == "array":
@@ -391,7 +397,9 @@ def _js_number_str(value: float) -> str:
 
 def _js_key_order(obj: dict[str, Any]) -> dict[str, Any]:
     # JS enumerates array-index keys first, ascending, then the rest in insertion order.
-    indices = [k for k in obj if _ARRAY_INDEX_RE.fullmatch(k) and int(k) < 2**32 - 1]
+    indices = [
+        k for k in obj if k[:1].isdigit() and _ARRAY_INDEX_RE.fullmatch(k) and int(k) < 2**32 - 1
+    ]
     if not indices:
         return obj
     ordered = {k: obj[k] for k in sorted(indices, key=int)}
