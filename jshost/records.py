@@ -13,12 +13,72 @@ from typing import Any, Literal, final
 
 from .errors import WorkflowError
 
-__all__ = ["AgentRecord", "AgentStatus", "RunOutcome", "RunStatus", "ToolUse", "Usage"]
+__all__ = [
+    "AgentRecord",
+    "AgentStatus",
+    "RunOutcome",
+    "RunStatus",
+    "Stored",
+    "ToolUse",
+    "Usage",
+    "held_result",
+    "keep_results",
+]
 
 AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled", "cached"]
 RunStatus = Literal["completed", "failed", "stopped"]
 #: how a tool call went: ran (ok/error), refused by the rules, or waiting for a person's answer
 ToolUseStatus = Literal["ok", "error", "denied", "waiting"]
+
+
+class Stored:
+    """A value kept where it is durable (the run store) instead of in memory.
+
+    A result field holding one reads the value back (:meth:`load`) each time it is asked
+    for: a finished agent's large answer lives in the script's heap and in the store, not a
+    third time in the host (issue 22). Subclasses know where the value is.
+    """
+
+    __slots__ = ()
+
+    def load(self) -> Any:
+        raise NotImplementedError
+
+
+class ResultField:
+    """A record's ``result``: the value itself, or a :class:`Stored` read back when asked.
+
+    A data descriptor, so a dataclass keeps ``result`` as a field (its default is None) and
+    every read of ``rec.result`` gives the value whichever way it is held.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return None  # the field's default
+        value = obj.__dict__.get(self.name)
+        return value.load() if isinstance(value, Stored) else value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+
+def held_result(obj: Any) -> Any:
+    """``obj.result`` as it is held: the value, or the :class:`Stored` that reads it back.
+
+    For a snapshot that passes the result on without reading the store (a view's rows).
+    """
+    return vars(obj).get("result")
+
+
+def keep_results(records: Any) -> None:
+    """Read each record's result that is held in the store back into the record, for good:
+    the store is about to go (a temporary one, deleted with its run)."""
+    for rec in records:
+        if isinstance(held_result(rec), Stored):
+            rec.result = rec.result
 
 
 @final
@@ -78,7 +138,9 @@ class AgentRecord:
     key: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     status: AgentStatus = "queued"
-    result: Any = None
+    #: the answer; once it is committed to the run store a large one is read back from there
+    #: when asked for (the script holds it too), so the host does not keep a copy of its own
+    result: Any = ResultField()
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
     #: the model the worker reports it used (an id; the script's ``model`` may be an alias)

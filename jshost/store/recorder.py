@@ -10,12 +10,17 @@ from ..bounds import MAX_STORED_LOG_BYTES
 from ..journal import JournalEntry, Recorder
 from ..transcripts import bound_transcript, tool_use_json
 from .db import _AGENT_COLUMNS, Database, _dump, _text
+from .results import LEND_CHARS, Results
 
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
 #: longest a queued or running agent's row waits to be saved: the engine's idle flush
 #: (engine.run.FLUSH_INTERVAL), so `watch` sees it as soon as it did before
 WATCH_DELAY = 0.5
+
+
+#: where the result's JSON is in a row of _agent_row
+_RESULT = 10
 
 
 class RunRecorder(Recorder):
@@ -51,6 +56,8 @@ class RunRecorder(Recorder):
         self._mono0 = time.monotonic()
         self._wall0 = time.time()
         self._closed = False
+        #: where records whose large results were committed read them back (results.py)
+        self._results = Results(store, run_id, session)
         # The engine buffers on the trio thread while a flush may run on the sandbox's thread.
         self._mutex = threading.Lock()
 
@@ -202,6 +209,12 @@ class RunRecorder(Recorder):
                 if self._paused is None:
                     self._paused = paused
             raise
+        # Committed: a large answer is in the store now, and the script has (or is about to
+        # get, from the batch already encoded) its own copy; the record lets go of it.
+        for rec, row in zip(agents.values(), rows, strict=True):
+            text = row[_RESULT]
+            if text is not None and len(text) >= LEND_CHARS:
+                self._results.lend(rec, text)
 
     def finish(self, outcome: Any) -> None:
         """Flush, then record how the session ended, and let go of the run's lock."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .. import events as ev
-from ..records import ToolUse
+from ..records import ResultField, ToolUse, held_result
 from ..transcripts import tool_use_from_json, use_line
 from ..workers.base import Usage
 from .dispatch import EventsDropped, Stamped
@@ -246,7 +246,9 @@ class AgentView:
     attempts: int = 0
     started_at: float | None = None
     finished_at: float | None = None
-    result: Any = None
+    #: read back from the run store when shown, if the engine's record holds it there: a
+    #: snapshot of a thousand agents reads no answer until one is looked at
+    result: Any = ResultField()  # noqa: RUF009 - a descriptor, one for the class
     error: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     #: the model id the worker reports it used, when it has said
@@ -322,7 +324,7 @@ def _agent_from_record(rec: Any, calls: Iterable[ToolUse] | None = None) -> Agen
         attempts=rec.attempts,
         started_at=rec.started_at,
         finished_at=rec.finished_at,
-        result=rec.result,
+        result=held_result(rec),
         error=rec.error,
         options=rec.options,
         model_used=rec.model_used,
