@@ -23,6 +23,7 @@ __all__ = [
     "Usage",
     "held_result",
     "keep_results",
+    "lend_result",
 ]
 
 AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled", "cached"]
@@ -46,39 +47,45 @@ class Stored:
 
 
 class ResultField:
-    """A record's ``result``: the value itself, or a :class:`Stored` read back when asked.
+    """A record's ``result`` once it is held in the store: read back each time it is asked.
 
-    A data descriptor, so a dataclass keeps ``result`` as a field (its default is None) and
-    every read of ``rec.result`` gives the value whichever way it is held.
+    The value itself lives in the record's own ``result`` attribute, which a plain read finds
+    first (this descriptor costs nothing then); :func:`lend_result` takes it away and leaves a
+    :class:`Stored`, which this descriptor, the class's default for ``result``, then loads.
     """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
             return None  # the field's default
-        value = obj.__dict__.get(self.name)
-        return value.load() if isinstance(value, Stored) else value
+        stored = vars(obj).get(_STORED)
+        return None if stored is None else stored.load()
 
-    def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__[self.name] = value
+
+_STORED = "_stored_result"
+
+
+def lend_result(obj: Any, stored: Stored) -> None:
+    """From now on ``obj.result`` is read back through ``stored``; the value is let go."""
+    held = vars(obj)
+    held[_STORED] = stored  # first: a reader on another thread finds the one or the other
+    held.pop("result", None)
 
 
 def held_result(obj: Any) -> Any:
-    """``obj.result`` as it is held: the value, or the :class:`Stored` that reads it back.
-
-    For a snapshot that passes the result on without reading the store (a view's rows).
-    """
-    return vars(obj).get("result")
+    """``obj.result`` as it is held: the value, or the :class:`Stored` that reads it back
+    (for a snapshot that passes the result on without reading the store)."""
+    held = vars(obj)
+    return held["result"] if "result" in held else held.get(_STORED)
 
 
 def keep_results(records: Any) -> None:
-    """Read each record's result that is held in the store back into the record, for good:
-    the store is about to go (a temporary one, deleted with its run)."""
+    """Read each record's result held in the store back into the record, for good: the
+    store is about to go (a temporary one, deleted with its run)."""
     for rec in records:
-        if isinstance(held_result(rec), Stored):
-            rec.result = rec.result
+        held = vars(rec)
+        if "result" not in held and _STORED in held:
+            rec.result = held[_STORED].load()
+            del held[_STORED]
 
 
 @final

@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..journal import JournalEntry, Replay
-from ..records import Stored, held_result
+from ..records import Stored, held_result, lend_result
 from .db import Database, _load
 
 __all__ = ["LEND_CHARS", "JournalResult", "Results", "StoredResult", "plain_json", "replay_of"]
@@ -63,7 +63,7 @@ class Results:
             return
         value = held_result(rec)
         if type(value) is str or (not isinstance(value, Stored) and plain_json(value)):
-            rec.result = StoredResult(self, rec.index, rec.key)
+            lend_result(rec, StoredResult(self, rec.index, rec.key))
 
     def read(self, index: int, key: str) -> Any:
         """The result of agent ``index`` (cache key ``key``) of this session.
@@ -72,6 +72,11 @@ class Results:
         that row. A closed store is opened again for the read.
         """
         if getattr(self.store, "closed", False):
+            if not self.store.path.is_file():  # never make an empty store where one was
+                raise StoreError(
+                    f"the result of agent #{index} of run {self.run_id} was in the run store "
+                    f"{self.store.path}, which is gone"
+                )
             db = Database(self.store.path, reading=True)
             try:
                 return self._read(db, index, key)

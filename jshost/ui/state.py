@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .. import events as ev
-from ..records import ResultField, ToolUse, held_result
+from ..records import ResultField, Stored, ToolUse, held_result, lend_result
 from ..transcripts import tool_use_from_json, use_line
 from ..workers.base import Usage
 from .dispatch import EventsDropped, Stamped
@@ -313,6 +313,15 @@ class RunView:
 
 
 def _agent_from_record(rec: Any, calls: Iterable[ToolUse] | None = None) -> AgentView:
+    result = held_result(rec)
+    if isinstance(result, Stored):
+        view = _agent_view(rec, calls, None)
+        lend_result(view, result)  # read back only if this agent's detail is shown
+        return view
+    return _agent_view(rec, calls, result)
+
+
+def _agent_view(rec: Any, calls: Iterable[ToolUse] | None, result: Any) -> AgentView:
     return AgentView(
         index=rec.index,
         label=rec.label,
@@ -324,7 +333,7 @@ def _agent_from_record(rec: Any, calls: Iterable[ToolUse] | None = None) -> Agen
         attempts=rec.attempts,
         started_at=rec.started_at,
         finished_at=rec.finished_at,
-        result=held_result(rec),
+        result=result,
         error=rec.error,
         options=rec.options,
         model_used=rec.model_used,
