@@ -168,6 +168,36 @@ def test_small_and_inexact_answers_stay_in_the_record(tmp_path):
     assert plain_json({"a": [1, 2.5, None, True, "x"]})
 
 
+def test_structured_and_unusual_text_answers_read_back_exactly(tmp_path):
+    structured = {
+        "rows": [{"n": i, "x": i / 3, "ok": i % 2 == 0, "none": None} for i in range(60)],
+        "text": "héllo ✓ " * 40,
+    }
+    odd_text = "a lone surrogate \ud800, a NUL \x00, an escape \x1b[31m " * 40
+    given = {"structured": structured, "odd": odd_text}
+
+    class Given(Worker):
+        name = "given"
+
+        async def run(self, request: AgentRequest) -> AgentResult:
+            return AgentResult(value=given[request.prompt], usage=Usage(1, 1), model="m")
+
+    source = script_source(
+        "const s = await agent('structured'); const t = await agent('odd')\n"
+        "return [s.rows.length, t.length]"
+    )
+    with Store(tmp_path / "jshost.db") as store:
+        result = jshost.run(jshost.parse(source), worker=Given(), store=store)
+        assert result.result == [60, len(odd_text)]
+        s_rec, t_rec = result.outcome.agents
+        assert isinstance(held_result(s_rec), Stored) and isinstance(held_result(t_rec), Stored)
+        assert s_rec.result == structured and type(s_rec.result["rows"][0]["x"]) is float
+        assert t_rec.result == odd_text
+        # An object read back is the stored one each time: a caller's change stays its own.
+        s_rec.result["rows"].clear()
+        assert s_rec.result == structured
+
+
 RESUMABLE = script_source(
     """
 const heads = []

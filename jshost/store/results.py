@@ -55,6 +55,10 @@ class Results:
         self.store = store
         self.run_id = run_id
         self.session = session
+        #: the latest text answer read and its agent: a view's detail asks for the one it
+        #: shows at every redraw. One answer kept, and only text: an object read back is a
+        #: fresh copy every time, so a caller that changes one never sees it changed later
+        self._last: tuple[int, Any] | None = None
 
     def lend(self, rec: Any, text: str) -> None:
         """Let ``rec`` read its result back from the store, its row (holding ``text``, the
@@ -71,6 +75,15 @@ class Results:
         From its agents row; from the journal when a later session of the run has replaced
         that row. A closed store is opened again for the read.
         """
+        last = self._last
+        if last is not None and last[0] == index:
+            return last[1]
+        value = self._read_open(index, key)
+        if type(value) is str:
+            self._last = (index, value)
+        return value
+
+    def _read_open(self, index: int, key: str) -> Any:
         if getattr(self.store, "closed", False):
             if not self.store.path.is_file():  # never make an empty store where one was
                 raise StoreError(
