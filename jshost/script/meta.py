@@ -563,6 +563,15 @@ def parse_meta(source: str, *, path: str | None = None) -> tuple[Meta, MetaSpan]
     return found.meta, found.span
 
 
+def string_literal(text: str) -> str | None:
+    """The value of a string literal from its source text (quotes included), as
+    :func:`literal_value` reads a ``string`` node; None where that reads none."""
+    try:
+        return _decode(text[1:-1])
+    except (ValueError, OverflowError, RecursionError):
+        return None
+
+
 def literal_value(node: Node, positions: SourceMap) -> tuple[bool, Any]:
     """``(True, value)`` if ``node`` is a pure literal (by meta's rules), else ``(False, None)``.
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from tree_sitter import Node, Tree
 
 from ..diagnostics import Diagnostic, SourceMap, decode
-from ..meta import Meta, MetaSpan, literal_value, unparen
+from ..meta import Meta, MetaSpan, literal_value, string_literal, unparen
 from .nodes import _PROMISE_GLOBALS
 
 
@@ -190,7 +190,10 @@ class _Linter:
 
     def string_value(self, node: Node) -> str | None:
         node = unparen(node)
-        if node.type == "template_string" and any(
+        kind = node.type
+        if kind == "string":  # the commonest case, read without a literal reader (issue 22)
+            return string_literal(self.text(node))
+        if kind == "template_string" and any(
             c.type == "template_substitution" for c in node.named_children
         ):
             return None
