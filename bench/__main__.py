@@ -372,8 +372,8 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                 f"<= {va['target_s']:g} s per script, and <= "
                 f"{va.get('target_512k_s', 0.3):g} s of CPU for 512 KiB (issue 22); floor = "
                 "one tree-sitter parse + the sandbox's syntax check of the script (QuickJS "
-                "compiles it as a declaration and a method; as an expression too only where a "
-                "/ token needs it)"
+                "compiles it as a declaration; as a method only when the function's source "
+                "text does not prove its end, as an expression only where a / token needs it)"
             )
             rows = [["size", "chars", "lines", "wall", "CPU", "wall/target", "", "diagnostics",
                      "floor CPU", "CPU/floor", "512 KiB target"]]  # fmt: skip

@@ -108,11 +108,11 @@ def time_validate(source: str, repeat: int) -> tuple[float, float, int]:
 def time_floor(source: str, repeat: int) -> float:
     """Median CPU seconds of what any ``validate`` of ``source`` must do: one tree-sitter parse
     and the sandbox's syntax check, as ``validate`` runs it on a script tree-sitter parses
-    cleanly (``likely_valid``): QuickJS compiles the script as a declaration and as a method,
-    the guard against a body that closes the workflow function early, and as an expression
-    only where a ``/`` token could mislead its arrow pre-scan (these scripts have none; since
-    issue 22's second pass, three compiles before). Nothing of the lint, the meta reader or
-    the report."""
+    cleanly (``likely_valid``): QuickJS compiles the script as a declaration, whose function's
+    source text proves the body does not close it early (else the method form is compiled),
+    and as an expression only where a ``/`` token could mislead its arrow pre-scan (these
+    scripts have none). Three compiles before issue 22's second pass. Nothing of the lint, the
+    meta reader or the report."""
     from jshost.sandbox import check_function_source
     from jshost.script.grammar import js_parser
     from jshost.script.load import PREFIX, SUFFIX
