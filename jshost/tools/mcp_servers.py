@@ -34,6 +34,7 @@ from ..errors import JshostError
 from ..text import printable
 from .base import Tool, ToolInputError, ToolOutput, ToolSpec, Workspace
 from .mcp_config import McpServerConfig, normalize_name
+from .reaper import REAPER
 
 __all__ = ["McpHub", "McpStartError", "McpTool"]
 
@@ -249,24 +250,28 @@ class McpHub:
         started = False
         failure: Exception | None = None
         _SPAWNED.set(server.spawned)  # this task's own context: it starts one server
-        async with trio.open_nursery() as guard:
-            guard.start_soon(_reap, server.spawned)
-            guard.start_soon(server.stderr.drain)
-            try:
-                async with _client(config, self._cwd, server.stderr.file) as client:
-                    server.stderr.close_writer()  # the server has its own copy now
-                    server.client = client
-                    listed = await _list_tools(client)
-                    server.tools = self._offer(config, listed)
-                    started = True
-                    task_status.started()
-                    await self._closing.wait()
-            except Exception as exc:  # every failure of a server is reported, by name
-                failure = exc
-            finally:
-                server.client = None
-                server.stderr.close_writer()
-                guard.cancel_scope.cancel()  # the reaper kills what the server left behind
+        try:
+            async with trio.open_nursery() as guard:
+                guard.start_soon(_reap, server.spawned)
+                guard.start_soon(server.stderr.drain)
+                try:
+                    async with _client(config, self._cwd, server.stderr.file) as client:
+                        server.stderr.close_writer()  # the server has its own copy now
+                        server.client = client
+                        listed = await _list_tools(client)
+                        server.tools = self._offer(config, listed)
+                        started = True
+                        task_status.started()
+                        await self._closing.wait()
+                except Exception as exc:  # every failure of a server is reported, by name
+                    failure = exc
+                finally:
+                    server.client = None
+                    server.stderr.close_writer()
+                    guard.cancel_scope.cancel()  # the reaper kills what the server left behind
+        finally:
+            for pid in server.spawned:  # waited for by the client, or killed by _reap
+                REAPER.forget(pid)
         if failure is None:
             return
         why = _reason(failure)
@@ -375,7 +380,10 @@ def _record_spawns() -> None:
         return  # another mcp version: the client's own shutdown is all there is
 
     async def recording(*args: Any, **kwargs: Any) -> Any:
-        process = await spawn(*args, **kwargs)
+        # jshost's own until the client has waited for it: no orphan sweep may take it
+        with REAPER.spawning() as record:
+            process = await spawn(*args, **kwargs)
+            record(process.pid)
         sink = _SPAWNED.get()
         if sink is not None:
             sink.append(process.pid)

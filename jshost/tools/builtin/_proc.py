@@ -12,7 +12,11 @@ its output stops :data:`DRAIN_SECONDS` after the program itself ends. For those,
 give a ``marker``: the program's environment gets ``JSHOST_TOOL_CALL=<marker>``, which every
 process it starts inherits, and when the program ends (or is stopped) every process of this
 user whose environment holds it is killed too (:func:`kill_marked`, Linux's ``/proc``). A
-process that starts with an environment of its own (``env -i``) escapes this as well.
+process that starts with an environment of its own (``env -i``) escapes that too; for it, a
+call with a marker also holds jshost as a child subreaper (:mod:`jshost.tools.reaper`) from
+before its fork, so such a process is handed to jshost when its parent exits, and the sweep
+after the call kills it. Every program started here is recorded as jshost's own until it has
+been waited for, so no sweep takes it for an orphan.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
+
+from ..reaper import REAPER
 
 __all__ = ["CALL_MARKER", "DRAIN_SECONDS", "kill_marked", "off_loop", "run_in_group"]
 
@@ -126,15 +132,23 @@ async def run_in_group(
     """
     if marker is not None:
         env = {**env, CALL_MARKER: marker}
-    proc = await trio.lowlevel.open_process(
-        list(argv),
-        cwd=os.fspath(cwd),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE if on_stderr is not None else subprocess.STDOUT,
-        start_new_session=True,
-    )
+        REAPER.hold()  # from before the fork: only then are its orphans handed to jshost
+    try:
+        with REAPER.spawning() as record:
+            proc = await trio.lowlevel.open_process(
+                list(argv),
+                cwd=os.fspath(cwd),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if on_stderr is not None else subprocess.STDOUT,
+                start_new_session=True,
+            )
+            record(proc.pid, marker)
+    except BaseException:
+        if marker is not None:
+            await REAPER.release()
+        raise
     pgid = proc.pid  # a new session's leader: its pid is the group's id
     pidfd: int | None = None
     with contextlib.suppress(OSError, AttributeError):
@@ -167,6 +181,9 @@ async def run_in_group(
                 await proc.wait()
             # what the program left behind (a `cmd &`) would hold the pipe open: gone now
             _kill_group(pgid)
+            if marker is not None:  # and what left the group, before waiting on the pipe
+                await trio.to_thread.run_sync(kill_marked, marker, abandon_on_cancel=True)
+                await REAPER.sweep()
             with trio.move_on_after(DRAIN_SECONDS):
                 await pumps_done.wait()
             nursery.cancel_scope.cancel()
@@ -177,8 +194,13 @@ async def run_in_group(
                 await trio.to_thread.run_sync(kill_marked, marker, abandon_on_cancel=True)
         with trio.CancelScope(shield=True), trio.move_on_after(5):
             await proc.wait()
+        if proc.returncode is not None:
+            REAPER.forget(proc.pid)
         if pidfd is not None:
             os.close(pidfd)
+        if marker is not None:
+            # what shed the group and the marker (`env -i setsid …`) was handed to jshost
+            await REAPER.release()
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 with trio.CancelScope(shield=True):

@@ -11,7 +11,8 @@ carry over.
 
 When the command ends, times out, or the call is cancelled, the whole process group is killed
 (:mod:`._proc`): a background job it started does not outlive it, nor does one that left the
-group (``setsid``, a daemon) while it kept the environment it inherited. Output is kept as its first
+group (``setsid``, a daemon), with the environment it inherited (the marker) or without it
+(jshost is its subreaper: :mod:`jshost.tools.reaper`). Output is kept as its first
 and last 15,000 bytes, with a note saying how much of the middle was dropped.
 """
 

@@ -38,6 +38,7 @@ from ...permissions.rules import parse_rule
 from ...records import ToolUse, Usage
 from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem
 from ...text import clip
+from ...tools.reaper import REAPER
 from ..answers import tool_schema
 from ..base import AgentRejectedError, AgentRequest, AgentResult, Worker, report_tool
 from ..prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM
@@ -255,11 +256,16 @@ class ClaudeCodeWorker(Worker):
 
     async def __aenter__(self) -> ClaudeCodeWorker:
         # Not the base class's: a run's toolbox would start its MCP servers in jshost, and
-        # the program starts the approved ones itself.
+        # the program starts the approved ones itself. The program runs tools, so jshost is a
+        # child subreaper meanwhile: what its commands shed is handed to jshost and swept.
+        REAPER.hold()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        finally:
+            await REAPER.release()
 
     def describe(self) -> str:
         where = f", {self.base_url}" if self.base_url else ""
