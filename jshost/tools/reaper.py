@@ -1,4 +1,4 @@
-"""Catching what a tool's command leaves behind, whatever environment it gave itself.
+"""While tools run: catching what a command leaves behind, and keeping jshost's memory its own.
 
 A ``Bash`` command runs in a process group of its own, killed whole when it ends, and every
 process it starts carries a marker in its environment (:mod:`jshost.tools.builtin._proc`).
@@ -22,6 +22,10 @@ What a sweep never touches:
 - a child leading a session of its own that started before jshost became a subreaper: it can
   only be a direct child (a program that embeds jshost may have started helpers), never an
   orphan of a tool (SECURITY.md says what this leaves to such programs).
+
+While held, jshost is also not dumpable (``PR_SET_DUMPABLE`` 0): a command the rules allow
+to read ``/proc`` (``cat /proc/$PPID/environ``) cannot read jshost's environment, where the
+API key is, or its memory, unless it runs as root.
 
 Zombies of orphans are reaped (only by pid: never ``waitpid(-1)``, which would steal the exit
 status of a process trio or the SDKs wait for). A sweep reads ``/proc`` on a worker thread,
@@ -107,6 +111,8 @@ class Reaper:
         #: set the flag ourselves (a host program that made itself a subreaper keeps it, and
         #: its orphans are its own: we sweep nothing then)
         self._ours = False
+        #: made the process not dumpable (and will make it dumpable again)
+        self._undumped = False
         #: the start time (clock ticks since boot) from which a session leader may be an orphan
         self._since = 0
         #: pid → the environment marker of the ``Bash`` call it runs (None: another program)
@@ -151,7 +157,9 @@ class Reaper:
     # ---- the subreaper flag --------------------------------------------------------------
 
     def hold(self) -> None:
-        """Be a subreaper from now on (until the matching :meth:`release`)."""
+        """Tools run from now on (until the matching :meth:`release`): be a subreaper, and
+        not dumpable, so that no command of the same user can read jshost's environment (the
+        API key) or memory through ``/proc`` (:mod:`jshost.tools.prctl`)."""
         with self._lock:
             self._holders += 1
             if self._holders > 1:
@@ -159,6 +167,8 @@ class Reaper:
             if prctl.child_subreaper() is False and prctl.set_child_subreaper(True):
                 self._ours = True
                 self._since = _boot_ticks()
+            if prctl.dumpable() is True and prctl.set_dumpable(False):
+                self._undumped = True
 
     async def release(self) -> int:
         """Sweep (shielded, bounded); the last release then turns the flag off. How many
@@ -171,6 +181,9 @@ class Reaper:
                 if self._holders == 0 and self._ours:
                     prctl.set_child_subreaper(False)
                     self._ours = False
+                if self._holders == 0 and self._undumped:
+                    prctl.set_dumpable(True)  # for debuggers and core dumps, once tools are done
+                    self._undumped = False
 
     @property
     def active(self) -> bool:

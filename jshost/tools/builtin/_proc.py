@@ -33,9 +33,17 @@ from typing import Any, TypeVar
 
 import trio
 
+from ...config import CREDENTIAL_VARS
 from ..reaper import REAPER
 
-__all__ = ["CALL_MARKER", "DRAIN_SECONDS", "kill_marked", "off_loop", "run_in_group"]
+__all__ = [
+    "CALL_MARKER",
+    "DRAIN_SECONDS",
+    "kill_marked",
+    "off_loop",
+    "run_in_group",
+    "tool_env",
+]
 
 T = TypeVar("T")
 
@@ -47,6 +55,14 @@ _CHUNK = 65536
 CALL_MARKER = "JSHOST_TOOL_CALL"
 #: sweeps of /proc after a marked program ends: a process may fork while one runs
 _SWEEPS = 5
+
+
+def tool_env() -> dict[str, str]:
+    """This process's environment without the model service's credentials
+    (``jshost.config.CREDENTIAL_VARS``), for every program a tool runs: a command's output is
+    stored and sent to the model, and a program's ``/proc/<pid>/environ`` is readable by any
+    command of the same user while it runs (a concurrent ``Bash`` call's)."""
+    return {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARS}
 
 
 async def off_loop(fn: Callable[..., T], *args: Any) -> T:
