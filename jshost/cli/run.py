@@ -104,8 +104,9 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
 
 
 RUN_EXIT_CODES = (
-    "Exit codes: 0 completed; 1 the script failed; 2 usage or validation error, or No at the "
-    'confirmation ("not run": nothing ran, nothing spent); 130 stopped (resumable).'
+    "Exit codes: 0 completed; 1 the script failed; 2 usage or validation error, an MCP server "
+    'that cannot start, or No at the confirmation ("not run": nothing ran, nothing spent); '
+    "130 stopped (resumable)."
 )
 
 
@@ -369,13 +370,14 @@ def _execute(
             outcome = _run(
                 prepared, ui=ui, interactive_id=run_id if interactive else None, asker=asker
             )
-        except JshostError as exc:  # an MCP server that did not start: nothing ran
-            _fail(str(exc), EXIT_FAILED)
+        except JshostError as exc:  # an MCP server that did not start (a UsageError): nothing ran
+            _fail(str(exc), EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED)
         except BaseExceptionGroup as group:  # the same, from inside the signal nursery
             found, rest = group.split(JshostError)
             if found is None or rest is not None:
                 raise
-            _fail(str(_first_leaf(found)), EXIT_FAILED)
+            leaf = _first_leaf(found)
+            _fail(str(leaf), EXIT_USAGE if isinstance(leaf, UsageError) else EXIT_FAILED)
         save_error = prepared.finish(outcome)
 
     from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
