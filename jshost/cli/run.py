@@ -308,6 +308,7 @@ def _execute(
             mcp=mcp,
             powers=_powers(opts, worker_obj, can_ask=interactive),
             settings=settings_ok,
+            turns=_turns(tools, worker_obj),
         )
     # the servers the run's toolbox starts (a waiting project .mcp.json only once approved)
     opts["mcp_servers"] = mcp.settle() if mcp is not None else []
@@ -462,6 +463,14 @@ _TOOL_FLAGS = (
 )
 
 
+def _turns(tools: Any, worker: Any) -> int | None:
+    """The model requests an agent may make when agents have tools (``--max-turns``), for the
+    confirmation's estimate; None when they have none (one request each)."""
+    if not getattr(worker, "supports_tools", False) or not tools.enabled:
+        return None
+    return int(tools.max_turns)
+
+
 def _first_leaf(group: BaseException) -> BaseException:
     while isinstance(group, BaseExceptionGroup):
         group = group.exceptions[0]
@@ -491,16 +500,6 @@ def _powers(opts: dict[str, Any], worker: Any, *, can_ask: bool) -> list[str]:
             allowed=tuple(opts.get("allowed_tools") or ()),
             denied=tuple(opts.get("disallowed_tools") or ()),
             can_ask=can_ask,
-            # The estimate counts one request per agent; a tool loop makes one per turn.
-            extra=(
-                ()
-                if tools is None
-                else (
-                    "cost: an agent with tools makes one request per turn, up to --max-turns; "
-                    "the estimate counts one per agent, so the run can spend several times "
-                    "more (cap it with --budget)",
-                )
-            ),
         )
     )
 
