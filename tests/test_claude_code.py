@@ -658,3 +658,38 @@ def test_an_orphan_sweep_spares_the_program(tmp_path, fake_env):
     assert seen["program"] not in (None, "Z")
     assert seen["result"].value == "fine"
     assert seen["owned_after"] == {}
+
+
+def test_no_connection_gives_up_after_a_few_tries_while_nothing_has_answered(tmp_path, fake_env):
+    """The program retries a refused connection for ~3 minutes (10 tries); while nothing in
+    the run has answered, jshost stops it after ``unconnected_tries`` and the next agents
+    fail at once."""
+    w = worker(tmp_path)
+    logged: list[str] = []
+    slow = directive(unreachable=True, retries=10, retry_sleep=0.5)  # 5 s of the program's own
+    started = time.monotonic()
+    with pytest.raises(WorkerError) as err:
+        run(w, slow, log=logged.append)
+    took = time.monotonic() - started
+    assert str(err.value).startswith("cannot reach the API: no connection in 4 tries")
+    assert took < 4.5, took
+    assert logged == [
+        "[a] the API did not answer (no connection); jshost gives up after 4 tries while "
+        "nothing in the run has answered"
+    ]
+    with pytest.raises(WorkerError, match="not tried again: nothing has answered"):
+        run(w, "again")
+    assert len(argvs(fake_env)) == 1
+
+
+def test_once_the_api_has_answered_the_programs_own_retries_run_their_course(tmp_path, fake_env):
+    """A connection lost mid-run may come back: the program keeps its full patience then."""
+    w = worker(tmp_path)
+    assert run(w, "first").value == "echo: first"
+    logged: list[str] = []
+    with pytest.raises(WorkerError) as err:
+        run(w, directive(unreachable=True, retries=6), log=logged.append)
+    assert str(err.value).startswith("cannot reach the API: API Error: Connection refused")
+    assert logged == [
+        "[a] the API did not answer (no connection); Claude Code retries it up to 6 times first"
+    ]
