@@ -256,3 +256,75 @@ def test_validating_plain_schemas_imports_no_schema_checker() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- the process: no teardown, and no garbage collection while starting ------------------------
+
+PROGRAM = """
+import atexit, gc, sys, threading, time
+from pathlib import Path
+
+class Teardown:
+    def __del__(self):
+        print("TEARDOWN", flush=True)
+
+KEEP = Teardown()  # a normal exit frees it while tearing the modules down
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(1))
+
+def late_write():
+    time.sleep(0.3)
+    Path("late.txt").write_text("written")
+
+threading.Thread(target=late_write).start()  # not a daemon: the exit waits for it
+atexit.register(lambda: print(
+    f"HANDLER gc={{gc.isenabled()}} frozen={{gc.get_freeze_count() > 0}}", file=sys.stderr
+))
+import jshost.cli
+print(f"IMPORTED gc={{gc.isenabled()}}", file=sys.stderr)
+sys.argv = ["jshost", *{argv!r}]
+jshost.cli.console_main()
+"""
+
+
+def _program(tmp_path: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
+    env["JSHOST_HOME"] = str(tmp_path / "home")
+    env["HOME"] = str(tmp_path / "home")
+    return subprocess.run(
+        [sys.executable, "-c", PROGRAM.format(argv=argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+
+
+def test_the_program_ends_as_a_normal_exit_would_without_tearing_down(tmp_path: Path) -> None:
+    """console_main() skips the interpreter's teardown (issue 22), and nothing else: the
+    threads that are not daemons are waited for, the exit handlers run, what was printed is
+    flushed, and the exit code is the command's."""
+    script = tmp_path / "one.js"
+    script.write_text(
+        "export const meta = { name: 'one', description: 'one agent' }\n"
+        "return await agent('say hello', { label: 'hello' })\n",
+        encoding="utf-8",
+    )
+    argv = ["run", str(script), "--worker", "sim", "--sim-latency", "0", "--yes", "--quiet"]
+    out = _program(tmp_path, [*argv, "--no-live", "--no-interactive"])
+    assert out.returncode == 0, out.stderr
+    # both streams flushed before the process ended: the result, then the summary
+    assert out.stdout.startswith("[sim sim] say hello")
+    assert "completed · agents 1 done" in out.stderr
+    assert "TEARDOWN" not in out.stdout  # the modules were not torn down
+    assert (tmp_path / "late.txt").read_text() == "written"  # the thread was waited for
+    assert "HANDLER" in out.stderr
+    store = tmp_path / "home"
+    assert not list(store.glob("*-wal")), "the store was not closed before the exit"
+
+    bad = _program(tmp_path, ["run", str(tmp_path / "missing.js")])
+    assert bad.returncode == 2
+    assert "jshost: no such file" in bad.stderr and "Traceback" not in bad.stderr
+    assert "HANDLER" in bad.stderr and "TEARDOWN" not in bad.stdout
