@@ -320,11 +320,38 @@ def test_the_program_ends_as_a_normal_exit_would_without_tearing_down(tmp_path: 
     assert "completed · agents 1 done" in out.stderr
     assert "TEARDOWN" not in out.stdout  # the modules were not torn down
     assert (tmp_path / "late.txt").read_text() == "written"  # the thread was waited for
-    assert "HANDLER" in out.stderr
+    # the collector was paused for the start-up only: the run had it back, start-up frozen
+    assert "IMPORTED gc=True" in out.stderr
+    assert "HANDLER gc=True frozen=True" in out.stderr
     store = tmp_path / "home"
     assert not list(store.glob("*-wal")), "the store was not closed before the exit"
 
     bad = _program(tmp_path, ["run", str(tmp_path / "missing.js")])
     assert bad.returncode == 2
     assert "jshost: no such file" in bad.stderr and "Traceback" not in bad.stderr
-    assert "HANDLER" in bad.stderr and "TEARDOWN" not in bad.stdout
+    assert "HANDLER gc=True" in bad.stderr and "TEARDOWN" not in bad.stdout
+
+
+def test_a_command_other_than_run_gets_the_collector_back_before_its_work(tmp_path: Path) -> None:
+    """Only `run` and `resume` keep the collector paused past their command's import (until
+    the run starts); `watch` or `runs` must not work for long without it."""
+    out = _program(tmp_path, ["runs"])
+    assert out.returncode == 0, out.stderr
+    assert "HANDLER gc=True frozen=True" in out.stderr
+
+
+def test_main_as_a_function_leaves_the_collector_and_the_process_alone(tmp_path: Path) -> None:
+    code = (
+        "import gc, sys\nfrom jshost.cli import main\n"
+        "assert gc.isenabled()\n"
+        "sys.argv = ['jshost', 'runs']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    print('EXIT', exc.code)\n"
+        "print('AFTER', gc.isenabled(), gc.get_freeze_count())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
+    env["JSHOST_HOME"] = str(tmp_path / "home")
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "AFTER True 0"

@@ -421,6 +421,9 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: An
     """Run a prepared run with this terminal's view and signals; the outcome."""
     import trio
 
+    from . import start_up_done
+
+    start_up_done()  # what the run needs is imported: the garbage collector works again
     if interactive_id is not None:
         from ..ui.interactive import run_interactive  # imports textual: only for this view
 
