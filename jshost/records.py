@@ -8,7 +8,6 @@ never imports the engine (and ``jshost.events`` no longer needs to).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Literal, final
 
 from ._data import Frozen, Record, set_field
@@ -23,8 +22,7 @@ ToolUseStatus = Literal["ok", "error", "denied", "waiting"]
 
 
 @final
-@dataclass(frozen=True)
-class Usage:
+class Usage(Frozen):
     """Tokens an agent used, summed over its requests and attempts.
 
     ``input_tokens`` is input read without the prompt cache; what was written to and read
@@ -35,6 +33,25 @@ class Usage:
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+
+    _fields = (
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    )
+
+    def __init__(
+        self,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_creation_input_tokens: int = 0,
+        cache_read_input_tokens: int = 0,
+    ) -> None:
+        set_field(self, "input_tokens", input_tokens)
+        set_field(self, "output_tokens", output_tokens)
+        set_field(self, "cache_creation_input_tokens", cache_creation_input_tokens)
+        set_field(self, "cache_read_input_tokens", cache_read_input_tokens)
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):

@@ -176,7 +176,7 @@ def test_forbidden_direction(importer, imported):
 DATA_MODULES = {
     "jshost._data": set(),  # Frozen, Record: what @dataclass gave, written out (issue 22)
     "jshost.records": {"jshost.errors", "jshost._data"},  # AgentRecord, RunOutcome, Usage
-    "jshost.limits": set(),  # Limits, SandboxLimits, MAX_CONCURRENCY
+    "jshost.limits": {"jshost._data"},  # Limits, SandboxLimits, MAX_CONCURRENCY
 }
 
 

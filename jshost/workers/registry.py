@@ -25,7 +25,7 @@ import os
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, final
 
 from .._data import Frozen, set_field
@@ -54,8 +54,7 @@ LOAD_PLUGINS_ENV = "JSHOST_LOAD_PLUGINS"
 
 
 @final
-@dataclass(frozen=True)
-class WorkerSettings:
+class WorkerSettings(Frozen):
     """What the caller says about the worker.
 
     Args:
@@ -68,7 +67,22 @@ class WorkerSettings:
     model: str | None = None
     base_url: str | None = None
     sim_latency: float = 0.05
-    key: str | None = field(default=None, repr=False)
+    key: str | None = None
+
+    _fields = ("model", "base_url", "sim_latency", "key")
+    _no_repr = ("key",)
+
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        sim_latency: float = 0.05,
+        key: str | None = None,
+    ) -> None:
+        set_field(self, "model", model)
+        set_field(self, "base_url", base_url)
+        set_field(self, "sim_latency", sim_latency)
+        set_field(self, "key", key)
 
 
 Factory = Callable[[WorkerSettings, Mapping[str, str]], Worker]
