@@ -8,15 +8,13 @@ the ESTree names and checks acorn would make, keeping every error message word f
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 from tree_sitter import Node, Tree
 
+from jshost._data import Frozen, set_field
 from jshost.script.diagnostics import Diagnostic, SourceMap, decode
 from jshost.script.grammar import js_parser
-
-from .._data import Frozen, set_field
 
 __all__ = [
     "Meta",
@@ -404,6 +402,8 @@ def _js_number_str(value: float) -> str:
         return "0"
     if value < 0:
         return "-" + _js_number_str(-value)
+    from decimal import Decimal  # only for a numeric key (start-up, issue 22)
+
     # repr is the shortest round-tripping form, the same digits JS picks.
     _, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
     digits = "".join(map(str, digit_tuple)).rstrip("0")
