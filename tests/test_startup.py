@@ -394,6 +394,8 @@ WRITTEN_OUT = [
     ("jshost.tools.base", "ToolOutput"),
     ("jshost.tools.base", "Workspace"),
     ("jshost.workers.registry", "WorkerSettings"),
+    ("jshost.permissions.settings", "SettingsFile"),
+    ("jshost.permissions.settings", "Settings"),
 ]
 
 
