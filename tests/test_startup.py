@@ -514,3 +514,27 @@ def test_post_init_checks_still_run_on_written_out_limits() -> None:
 
     with pytest.raises(ValueError):
         dataclasses.replace(Limits(), concurrency=0)
+
+
+def test_the_prelude_goes_to_quickjs_in_ascii_on_the_same_lines() -> None:
+    """The prelude is handed to QuickJS in ASCII (no UTF-8 copy of 600,000 lines) after a
+    comment that spans its line base (cheaper to skip than blank lines): its strings and its
+    frames' line numbers must be what they were."""
+    import quickjs
+
+    from jshost.sandbox import RUNTIME_LINE_BASE, context
+
+    text = "▸ running — § 😀"
+    assert context._ascii(text).isascii()
+    ctx = quickjs.Context()
+    assert ctx.eval("'" + context._ascii(text) + "'") == text
+    assert context._ascii("plain") == "plain"
+    for base in ("\n" * RUNTIME_LINE_BASE, context._line_base(RUNTIME_LINE_BASE)):
+        with pytest.raises(quickjs.JSException) as caught:
+            ctx.eval(base + "// first line\nfunction f() {\n  throw new Error('x') }\nf()")
+        assert f"at f (<input>:{RUNTIME_LINE_BASE + 3}:13)" in str(caught.value)
+    sandbox = context.Sandbox(
+        context.SandboxLimits(), {"maxAgents": 1, "budget": None, "args": None}
+    )
+    assert context._RUNTIME is not None and context._RUNTIME.isascii()
+    assert sandbox._ctx.eval("typeof agent") == "function"
