@@ -396,6 +396,10 @@ WRITTEN_OUT = [
     ("jshost.workers.registry", "WorkerSettings"),
     ("jshost.permissions.settings", "SettingsFile"),
     ("jshost.permissions.settings", "Settings"),
+    ("jshost.engine.children", "_Child"),
+    ("jshost.engine.worktrees", "Worktree"),
+    ("jshost.script.lint", "Lint"),
+    ("jshost.script.lint.fanout", "FanOut"),
 ]
 
 
