@@ -24,12 +24,12 @@ Environment variables win over the file: ``JSHOST_MODEL_<ALIAS>`` (``JSHOST_MODE
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, final
 
 from ._data import Frozen, set_field
+from ._lazy import lazy_pattern
 from .errors import UsageError
 from .prices import EstimateSettings, parse_estimate_tables
 
@@ -47,7 +47,7 @@ DEFAULT_MODELS: Mapping[str, str] = {
 CREDENTIAL_VARS = frozenset(
     {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY"}
 )
-_ALIAS = re.compile(r"^[a-z][a-z0-9_]*$")
+_ALIAS = lazy_pattern(r"^[a-z][a-z0-9_]*$")
 _ENV_PREFIX = "JSHOST_MODEL_"
 
 

@@ -6,11 +6,11 @@ so the config can read it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from typing import Any, final
 
 from ._data import Frozen, set_field
+from ._lazy import lazy_pattern
 from .errors import UsageError
 
 __all__ = [
@@ -96,8 +96,8 @@ DEFAULT_OUTPUT_TOKENS: Mapping[str, int] = {
     "default": 1500,
 }
 
-_LINE = re.compile(r"^claude-(?P<line>[a-z]+)-")
-_DATED = re.compile(r"^(?P<base>.+)-\d{8}$")
+_LINE = lazy_pattern(r"^claude-(?P<line>[a-z]+)-")
+_DATED = lazy_pattern(r"^(?P<base>.+)-\d{8}$")
 
 
 def model_line(model: str) -> str | None:

@@ -542,3 +542,36 @@ def test_the_prelude_goes_to_quickjs_in_ascii_on_the_same_lines() -> None:
     )
     assert context._RUNTIME is not None and context._RUNTIME.isascii()
     assert sandbox._ctx.eval("typeof agent") == "function"
+
+
+def test_a_lazy_pattern_compiles_at_its_first_use_and_then_is_the_pattern() -> None:
+    import re
+
+    from jshost._lazy import lazy_pattern
+
+    pattern = lazy_pattern(r"^(?P<n>\d+)\s*(?P<unit>[km]?)$", re.IGNORECASE)
+    assert set(vars(pattern)) == {"_source"}  # nothing compiled yet
+    m = pattern.match("12 K")
+    assert m is not None and m.group("n", "unit") == ("12", "K")
+    assert "match" in vars(pattern)  # kept: the next .match is a plain attribute
+    assert isinstance(pattern.match.__self__, re.Pattern)
+    assert pattern.sub("x", "3m") == "x" and pattern.pattern.startswith("^(?P<n>")
+    assert pattern.groupindex["unit"] == 2
+
+
+def test_printable_text_compiles_no_regex_and_unsafe_text_is_still_marked() -> None:
+    """printable() returns text that str.isprintable() accepts as it is, ASCII or not (the
+    run summary's "·"): the regex of unsafe characters is compiled only for text that may
+    hold one, and then marks them as before."""
+    code = (
+        "from jshost import text\n"
+        "assert text.printable('completed · agents 1 done — ü ✓') == "
+        "'completed · agents 1 done — ü ✓'\n"
+        "print(sorted(vars(text._UNSAFE)))\n"
+        "print(text.printable('a\\x1b[31m\\u202eb'), text.printable('x\\ny', multiline=True))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()[:2]
+    assert first == "['_source']"
+    assert second == "a⟨U+001B⟩[31m⟨U+202E⟩b x"

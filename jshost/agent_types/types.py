@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._data import Frozen, set_field
+from .._lazy import lazy_pattern
 from ..errors import JshostError
 
 Scope = Literal["built-in", "project", "user"]
@@ -222,7 +223,7 @@ class AgentTypeDenied(AgentTypeError):
 #: ``denial(name)`` → the rule that denies agent type ``name`` and where it comes from, or None
 Denial = Callable[[str], tuple[str, str] | None]
 
-_AGENT_RULE = re.compile(r"^(?:Agent|Task)\((?P<type>.*)\)$", re.DOTALL)
+_AGENT_RULE = lazy_pattern(r"^(?:Agent|Task)\((?P<type>.*)\)$", re.DOTALL)
 
 
 def denial_from_rules(deny_rules: Iterable[tuple[str, str]]) -> Denial:

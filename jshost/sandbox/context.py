@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import quickjs
 
+from .._lazy import lazy_pattern
 from ..bounds import MAX_PROMPT_CHARS
 from ..limits import SandboxLimits
 
@@ -55,7 +56,7 @@ _STOP_GRACE = 0.3
 # The shortest CPU allowance a step gets once its run is past its deadline or halted.
 _LAST_SLICE = 0.05
 
-_FRAME = re.compile(r"^\s*at (?:(?P<fn>.*?) \()?<input>:(?P<line>\d+):(?P<col>\d+)\)?\s*$")
+_FRAME = lazy_pattern(r"^\s*at (?:(?P<fn>.*?) \()?<input>:(?P<line>\d+):(?P<col>\d+)\)?\s*$")
 
 
 class SandboxLimitError(Exception):

@@ -11,10 +11,10 @@ severity a code had when it shipped, kept because codes never change.
 from __future__ import annotations
 
 import bisect
-import re
 from typing import Any, Literal, final
 
 from .._data import Frozen, set_field
+from .._lazy import lazy_pattern
 from ..errors import ScriptLoadError, format_location
 from ..text import cell_width, printable
 
@@ -98,7 +98,7 @@ REFUSED: frozenset[str] = frozenset(
 )
 
 # ECMAScript LineTerminatorSequence: how acorn (and so the reference's messages) count lines.
-_LINE_BREAK_RE = re.compile(r"\r\n?|[\n\u2028\u2029]")
+_LINE_BREAK_RE = lazy_pattern(r"\r\n?|[\n\u2028\u2029]")
 
 
 @final

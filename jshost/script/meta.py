@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from tree_sitter import Node, Tree
 
 from jshost._data import Frozen, set_field
+from jshost._lazy import lazy_pattern
 from jshost.script.diagnostics import Diagnostic, SourceMap, decode
 from jshost.script.grammar import js_parser
 
@@ -68,13 +69,13 @@ _ESTREE_TYPES = {
 }
 _LOGICAL_OPERATORS = frozenset({"&&", "||", "??"})
 
-_ESCAPE_RE = re.compile(
+_ESCAPE_RE = lazy_pattern(
     r"\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[0-3][0-7]{0,2}|[4-7][0-7]?|\r\n|[\s\S])"
 )
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 _LINE_CONTINUATIONS = frozenset({"\n", "\r", "\r\n", "\u2028", "\u2029"})
 _ARRAY_INDEX_RE = re.compile(r"0|[1-9][0-9]*")
-_LEGACY_OCTAL_RE = re.compile(r"0[0-7]+")
+_LEGACY_OCTAL_RE = lazy_pattern(r"0[0-7]+")
 
 
 class Phase(Frozen):
