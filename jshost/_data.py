@@ -14,10 +14,11 @@ Inside jshost, :func:`replace` does the same without building it.
 
 from __future__ import annotations
 
-import dataclasses
 import reprlib
-from dataclasses import FrozenInstanceError
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+if TYPE_CHECKING:
+    import dataclasses
 
 __all__ = ["Frozen", "Record", "replace", "set_field"]
 
@@ -41,6 +42,7 @@ class _DataclassFields:
     def __get__(self, obj: object, cls: type[_Fields]) -> dict[str, dataclasses.Field[Any]]:
         made = cls.__dict__.get("_dataclass_fields")
         if made is None:
+            import dataclasses
             import inspect
 
             params = inspect.signature(cls.__init__).parameters
@@ -104,9 +106,13 @@ class Frozen(_Fields):
     """``@dataclass(frozen=True)``: fields set once, by ``__init__``; equal and hashed by value."""
 
     def __setattr__(self, name: str, value: Any) -> None:
+        from dataclasses import FrozenInstanceError  # the dataclasses module only for an error
+
         raise FrozenInstanceError(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name: str) -> None:
+        from dataclasses import FrozenInstanceError
+
         raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __hash__(self) -> int:

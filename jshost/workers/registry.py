@@ -25,10 +25,9 @@ import os
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any, final
 
-from .._data import Frozen, set_field
+from .._data import Frozen, replace, set_field
 from ..config import load_config
 from ..errors import UsageError
 from ..settings import structured_output_retries
