@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from ._data import Frozen, Record, set_field
+from .records import Stored
 
 __all__ = [
     "KEY_OPTIONS",
@@ -148,7 +149,10 @@ class Replay(Record):
 
     def decide(self, key: str) -> Decision:
         if not self.disabled and key in self.results:
-            return Decision(hit=True, value=self.results[key])
+            value = self.results[key]
+            if isinstance(value, Stored):  # a large result, left in the store until now
+                value = value.load()
+            return Decision(hit=True, value=value)
         if key in self.started and key not in self.failed:
             return Decision(hit=False, interrupted=True)
         self.disabled = True
