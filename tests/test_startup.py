@@ -45,6 +45,14 @@ NOT_ON_A_PLAIN_RUN = (
     "jshost.permissions.decision",
     "jshost.permissions.rules",
     "jshost.tools.mcp_config",
+    # what only an error, an odd script or another command needs (issue 22, second pass): the
+    # dataclasses machinery (the records are written out), numeric meta keys, "did you mean",
+    # a saved workflow's quoted command, importlib's helpers
+    "dataclasses",
+    "decimal",
+    "difflib",
+    "shlex",
+    "importlib.util",
 )
 
 PROBE = """
