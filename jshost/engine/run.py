@@ -368,8 +368,9 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
                     path=self.script.path,
                 )
             await self._wait()
-            batch = self._take_batch()
-            pending.extend(await self._js(js, self._save_and_settle, sandbox, batch))
+            # The batch is passed, not kept: its JSON (all the answers in it) goes once the
+            # script has it, not while the loop waits for the next one.
+            pending.extend(await self._js(js, self._save_and_settle, sandbox, self._take_batch()))
 
     async def _wait(self) -> None:
         if self._replies:
