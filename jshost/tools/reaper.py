@@ -59,13 +59,35 @@ def _boot_ticks() -> int:
     return int(time.clock_gettime(time.CLOCK_BOOTTIME) * _CLOCK_TICKS)
 
 
+def _child_pids(parent: int) -> list[str] | None:
+    """``parent``'s children as its threads' ``children`` files list them (a few small reads
+    instead of every process's ``stat``); None where the kernel has no such files."""
+    try:
+        with open(f"/proc/{parent}/task/{parent}/children") as f:
+            found = set(f.read().split())
+        tids = os.listdir(f"/proc/{parent}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        if tid == str(parent):
+            continue
+        try:
+            with open(f"/proc/{parent}/task/{tid}/children") as f:
+                found.update(f.read().split())
+        except OSError:
+            continue  # the thread ended meanwhile
+    return sorted(found)
+
+
 def _children(parent: int) -> list[tuple[int, str, int, int, int]]:
     """(pid, state, process group, session, start time) of ``parent``'s children."""
-    found = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return found
+    found: list[tuple[int, str, int, int, int]] = []
+    names = _child_pids(parent)
+    if names is None:
+        try:
+            names = os.listdir("/proc")
+        except OSError:
+            return found
     for name in names:
         if not name.isdigit():
             continue
@@ -193,15 +215,19 @@ class Reaper:
 
     # ---- sweeping ------------------------------------------------------------------------
 
-    async def sweep(self) -> int:
+    async def sweep(self, *, ending: int | None = None) -> int:
         """Kill and reap the orphans jshost was handed (above), on a worker thread, shielded
-        from cancellation and bounded by :data:`SWEEP_SECONDS`; how many were killed."""
+        from cancellation and bounded by :data:`SWEEP_SECONDS`; how many were killed.
+
+        ``ending``: an owned process that has exited but is not yet reaped (a ``Bash`` call
+        ending): what it left behind is not spared for its sake.
+        """
         if not self.active:
             return 0
         killed = 0
         with trio.CancelScope(shield=True), trio.move_on_after(SWEEP_SECONDS + 0.2):
             killed = await trio.to_thread.run_sync(
-                self.sweep_sync, SWEEP_SECONDS, abandon_on_cancel=True
+                self.sweep_sync, SWEEP_SECONDS, ending, abandon_on_cancel=True
             )
         return killed
 
@@ -219,7 +245,7 @@ class Reaper:
         with self._lock:
             return self._epoch == epoch and not self._inflight
 
-    def sweep_sync(self, budget: float = SWEEP_SECONDS) -> int:
+    def sweep_sync(self, budget: float = SWEEP_SECONDS, ending: int | None = None) -> int:
         """:meth:`sweep`'s work (blocking: call it off trio's thread)."""
         end = time.monotonic() + budget
         if not self._sweeping.acquire(timeout=budget):
@@ -234,7 +260,8 @@ class Reaper:
                 if state is None:
                     break
                 epoch, owned = state
-                markers = [f"\0JSHOST_TOOL_CALL={m}\0".encode() for m in owned.values() if m]
+                spared = {p: m for p, m in owned.items() if p != ending}
+                markers = [f"\0JSHOST_TOOL_CALL={m}\0".encode() for m in spared.values() if m]
                 doomed: list[int] = []
                 dead: list[int] = []
                 for pid, run_state, group, session, started in _children(me):
@@ -244,7 +271,7 @@ class Reaper:
                         continue  # may be a host program's own helper (above)
                     if run_state in ("Z", "X"):
                         dead.append(pid)
-                    elif session in owned or group in owned:
+                    elif session in spared or group in spared:
                         continue  # belongs to a process jshost still owns
                     elif markers and _environ_holds(pid, markers):
                         continue  # a Bash call still running started it

@@ -14,9 +14,12 @@ process it starts inherits, and when the program ends (or is stopped) every proc
 user whose environment holds it is killed too (:func:`kill_marked`, Linux's ``/proc``). A
 process that starts with an environment of its own (``env -i``) escapes that too; for it, a
 call with a marker also holds jshost as a child subreaper (:mod:`jshost.tools.reaper`) from
-before its fork, so such a process is handed to jshost when its parent exits, and the sweep
-after the call kills it. Every program started here is recorded as jshost's own until it has
-been waited for, so no sweep takes it for an orphan.
+before its fork, so every process the call leaves behind is handed to jshost when its parent
+exits, and the sweep when the program ends (before the output is drained: a daemon holding
+the pipe costs no :data:`DRAIN_SECONDS`) and the one after the call kill it; the marker scan
+is then not needed, and runs only where jshost could not become a subreaper. Every program
+started here is recorded as jshost's own until it has been waited for, so no sweep takes it
+for an orphan.
 """
 
 from __future__ import annotations
@@ -198,14 +201,13 @@ async def run_in_group(
             # what the program left behind (a `cmd &`) would hold the pipe open: gone now
             _kill_group(pgid)
             if marker is not None:  # and what left the group, before waiting on the pipe
-                await trio.to_thread.run_sync(kill_marked, marker, abandon_on_cancel=True)
-                await REAPER.sweep()
+                await REAPER.sweep(ending=proc.pid)
             with trio.move_on_after(DRAIN_SECONDS):
                 await pumps_done.wait()
             nursery.cancel_scope.cancel()
     finally:
         _kill_group(pgid)
-        if marker is not None:
+        if marker is not None and not REAPER.active:  # else every one is handed to jshost
             with trio.CancelScope(shield=True), trio.move_on_after(0.5):
                 await trio.to_thread.run_sync(kill_marked, marker, abandon_on_cancel=True)
         with trio.CancelScope(shield=True), trio.move_on_after(5):
