@@ -194,3 +194,17 @@ def test_a_helper_started_before_the_flag_is_left_to_its_owner(ws: Workspace):
     finally:
         helper.kill()
         helper.wait()
+
+
+def test_where_jshost_cannot_be_a_subreaper_the_marker_still_finds_a_daemon(ws, monkeypatch):
+    # (macOS, or a seccomp policy that refuses prctl: the environment marker is the fallback)
+    monkeypatch.setattr(prctl, "set_child_subreaper", lambda on: False)
+    command = "setsid sh -c 'sleep 300 & echo $! >> m.pids'; until [ -s m.pids ]; do :; done"
+    out = call(BASH, {"command": command}, ws)
+    assert out.content == "(no output)\n[exit code 0]"
+    assert not REAPER.active
+    (daemon,) = pids_in(ws.root / "m.pids")
+    end = time.monotonic() + 2
+    while alive(daemon) and time.monotonic() < end:  # init reaps it
+        time.sleep(0.01)
+    assert not alive(daemon)
