@@ -5,7 +5,6 @@ traceback — on the plain view, with --json, and in the interactive view on a t
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -84,4 +83,6 @@ def test_the_interactive_view_closes_and_says_why(place):
     assert term.finish() == 2
     assert f"{HEADLINE}no module named logs" in " ".join(term.text.split())
     assert "Traceback" not in term.text
-    assert os.environ["JSHOST_HOME"]  # the store the run was recorded in
+    with Store(reading=True) as store:
+        (run,) = store.list_runs()
+    assert run.status == "failed" and "MCP server logs failed to start" in run.error["message"]

@@ -434,6 +434,9 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: An
             return run_interactive(prepared.engine, run_id=interactive_id, asker=asker)
         except KeyboardInterrupt:
             os._exit(EXIT_STOPPED)  # a second Ctrl-C: leave at once, the run as it stands
+        except JshostError as exc:  # the run never reported its end: the worker did not open
+            prepared.failed_to_start(exc)
+            raise
 
     thread = None
     if ui is not None:  # --quiet draws nothing: no UI thread, nor its module
