@@ -547,18 +547,15 @@ def check_function_source(
     text follows that closing brace: after a declaration it must start a statement, after a
     method it must be ``,`` or ``}``, and nothing is both, so one of the two forms fails.
 
-    The body parses alike in all three forms (the same function-body state at its first
-    token). With ``likely_valid`` (a first parser found no error), the declaration is compiled
-    first; compiling it instantiates its function (nothing runs), and when that function's
-    own source text (``Function.prototype.toString``: QuickJS keeps each function's text) is
-    the whole declaration, QuickJS ended the function at the wrapper's closing brace: the body
-    closed nothing early, and the method form has nothing left to catch. The expression then
-    compiles too, except where QuickJS's pre-scan of its opening parenthesis (an arrow
-    function's parameters?) guesses regex or division at a ``/`` otherwise than its parser;
-    so it is compiled only when a ``/`` is a token (``slash_free``) or another form failed
-    (for its message). A clean script is thus checked with one compile instead of three
-    (issue 22: each costs 65 ms on 512 KiB); whenever the source text does not prove it, the
-    method form is compiled as before.
+    The body parses alike in all three forms. With ``likely_valid`` (a first parser found no
+    error) the declaration is compiled first: that instantiates its function (nothing runs),
+    and when the function's own source text (``Function.prototype.toString``) is the whole
+    declaration, QuickJS ended it at the wrapper's closing brace: no early close, nothing left
+    for the method form to catch (else it is compiled, as before). The expression then compiles
+    too, unless QuickJS's pre-scan of its opening parenthesis (arrow parameters?) guesses regex
+    or division at a ``/`` otherwise than its parser: it is compiled only for a ``/`` token
+    (``slash_free``) or when a form failed (for its message). One compile instead of three on
+    a clean script (issue 22: 65 ms each on 512 KiB).
     """
     head = _FUNCTION_HEAD.match(wrapped)
     if head is None or not wrapped.endswith(")"):

@@ -16,6 +16,7 @@ from jshost._data import Frozen, set_field
 from jshost._lazy import lazy_pattern
 from jshost.script.diagnostics import Diagnostic, SourceMap, decode
 from jshost.script.grammar import js_parser
+from jshost.script.strings import cook as _decode
 
 __all__ = [
     "Meta",
@@ -69,11 +70,6 @@ _ESTREE_TYPES = {
 }
 _LOGICAL_OPERATORS = frozenset({"&&", "||", "??"})
 
-_ESCAPE_RE = lazy_pattern(
-    r"\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[0-3][0-7]{0,2}|[4-7][0-7]?|\r\n|[\s\S])"
-)
-_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
-_LINE_CONTINUATIONS = frozenset({"\n", "\r", "\r\n", "\u2028", "\u2029"})
 _ARRAY_INDEX_RE = re.compile(r"0|[1-9][0-9]*")
 _LEGACY_OCTAL_RE = lazy_pattern(r"0[0-7]+")
 
@@ -353,31 +349,6 @@ def _is_optional_chain(node: Node) -> bool:
     return False
 
 
-def _decode_escape(match: re.Match[str]) -> str:
-    body = match.group(1)
-    if body in _LINE_CONTINUATIONS:
-        return ""
-    if body[0] == "u":
-        code = int(body[2:-1] if body[1] == "{" else body[1:], 16)
-        return chr(code) if code <= 0x10FFFF else match.group(0)
-    if body[0] == "x":
-        return chr(int(body[1:], 16))
-    if body[0] in "01234567":
-        return chr(int(body, 8))  # legacy octal; strict code rejects it in the syntax check
-    return _SIMPLE_ESCAPES.get(body, body)
-
-
-def _decode(raw: str, *, template: bool = False) -> str:
-    """Cook a JS string or template body: decode escapes and pair up UTF-16 surrogates."""
-    if template:
-        raw = raw.replace("\r\n", "\n").replace("\r", "\n")
-    if "\\" not in raw:
-        return raw
-    cooked = _ESCAPE_RE.sub(_decode_escape, raw)
-    # `\uD83D\uDE00` must become one code point; lone surrogates are kept as JS keeps them.
-    return cooked.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-
-
 def _integral(value: int | float) -> int | float:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
@@ -594,15 +565,6 @@ def parse_meta(source: str, *, path: str | None = None) -> tuple[Meta, MetaSpan]
     if found.problems or found.meta is None or found.span is None:
         raise found.problems[0].to_error()
     return found.meta, found.span
-
-
-def string_literal(text: str) -> str | None:
-    """The value of a string literal from its source text (quotes included), as
-    :func:`literal_value` reads a ``string`` node; None where that reads none."""
-    try:
-        return _decode(text[1:-1])
-    except (ValueError, OverflowError, RecursionError):
-        return None
 
 
 def literal_value(node: Node, positions: SourceMap) -> tuple[bool, Any]:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from tree_sitter import Node, Tree
 
 from ..diagnostics import Diagnostic, SourceMap, decode
-from ..meta import Meta, MetaSpan, literal_value, string_literal, unparen
+from ..meta import Meta, MetaSpan, literal_value, unparen
+from ..strings import string_literal
 from .nodes import _PROMISE_GLOBALS
 
 
