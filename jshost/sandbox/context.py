@@ -16,7 +16,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -75,6 +74,29 @@ def _timeout(limits: SandboxLimits) -> SandboxLimitError:
     return SandboxLimitError("TimeoutError", f"Script execution timed out after {ms}ms")
 
 
+class _Job:
+    """One call queued for the JS thread, and how its caller learns the outcome.
+
+    Lighter than a ``concurrent.futures.Future`` with a ``trio.Event`` and a cancel scope per
+    call (issue 22: a chain of agents makes one of these hops per link): the JS thread fills
+    in ``value``/``error`` and hands the job back to the trio thread, which reschedules the
+    waiting task directly.
+    """
+
+    __slots__ = ("args", "done", "error", "fn", "grace", "task", "token", "value", "waiting")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], task: Any, token: Any):
+        self.fn: Callable[..., Any] | None = fn
+        self.args: tuple[Any, ...] | None = args
+        self.task = task  # the trio task waiting for it; None: nobody waits (submit)
+        self.token = token
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = False  # set on the trio thread once the outcome has arrived there
+        self.waiting = False  # the task is parked for it right now
+        self.grace = False  # a stopping run gives the step its last moment: no CPU check
+
+
 class JsThread:
     """A dedicated thread that runs every call into one QuickJS context, one at a time.
 
@@ -85,9 +107,10 @@ class JsThread:
 
     QuickJS consults its CPU limit only every few thousand operations, and a native operation
     (a search through a 100 MB string, printing a huge BigInt) may take seconds: a script can
-    chain them into a step that runs for hours past its limit. So a caller stops waiting once a
-    step has used ``4 × cpu_slice + 1`` CPU seconds: the step is *abandoned*, ``run`` raises
-    the sandbox's timeout, and the thread, a daemon, finishes the step on its own (or dies with
+    chain them into a step that runs for hours past its limit. So a watchdog (one trio system
+    task per thread, waking every ``_WATCH_INTERVAL``) stops waiting for a step once it has
+    used ``4 × cpu_slice + 1`` CPU seconds: the step is *abandoned*, ``run`` raises the
+    sandbox's timeout, and the thread, a daemon, finishes the step on its own (or dies with
     the process) without holding up the run or the process's exit.
 
     Args:
@@ -96,9 +119,10 @@ class JsThread:
 
     def __init__(self, limits: SandboxLimits | None = None) -> None:
         self._limits = limits
-        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future] | None]
-        self._jobs = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._step_cpu0 = 0.0
+        self._current: _Job | None = None  # the job the thread runs now
+        self._watchdog: Any = None  # the watchdog task's cancel scope, once it runs
         #: a step ran past its CPU allowance and nobody waits for it any more
         self.abandoned = False
         old = threading.stack_size()
@@ -120,15 +144,27 @@ class JsThread:
             job = self._jobs.get()
             if job is None:
                 return
-            fn, args, future = job
+            self._step_cpu0 = time.monotonic() if self._uses_wall else time.thread_time()
+            self._current = job
+            try:
+                job.value = job.fn(*job.args)  # type: ignore[misc]
+            except BaseException as exc:  # handed to the waiting caller
+                job.error = exc
+            self._current = None
+            job.fn = job.args = None  # the step's references go here, on this thread
+            if job.task is not None:
+                # trio.RunFinishedError (a RuntimeError): an abandoned step ended late
+                with contextlib.suppress(RuntimeError):
+                    job.token.run_sync_soon(self._arrived, job)
             del job
-            if future.set_running_or_notify_cancel():
-                self._step_cpu0 = time.monotonic() if self._uses_wall else time.thread_time()
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:  # handed to the waiting caller
-                    future.set_exception(exc)
-            del fn, args, future  # the step's references go here, on this thread
+
+    @staticmethod
+    def _arrived(job: _Job) -> None:
+        # On the trio thread: the outcome is here; wake the caller if it still waits.
+        job.done = True
+        if job.waiting:
+            job.waiting = False
+            _reschedule(job)
 
     async def run(self, fn: Callable[..., T], *args: Any, watch: bool = True) -> T:
         """Run ``fn(*args)`` on the JS thread and return its result.
@@ -138,58 +174,100 @@ class JsThread:
         """
         import trio  # here, not at the top: `jshost validate` compiles scripts without trio
 
-        token = trio.lowlevel.current_trio_token()
-        done = trio.Event()
-
-        def wake(_: Future) -> None:
-            with contextlib.suppress(trio.RunFinishedError):  # an abandoned step ended late
-                token.run_sync_soon(done.set)
-
-        future: Future = Future()
-        future.add_done_callback(wake)
-        self._jobs.put((fn, args, future))
+        job = _Job(fn, args, trio.lowlevel.current_task(), trio.lowlevel.current_trio_token())
+        self._jobs.put(job)
         limits = self._limits if watch else None
         if limits is None:
-            with trio.CancelScope(shield=True):
-                await done.wait()
-            return future.result()
-        allowance = 4 * limits.cpu_slice + 1
+            # Not cancellable, as a shielded wait: the step's outcome is always taken.
+            return await _park(job, cancellable=False)
+        if self._watchdog is None:
+            self._watchdog = trio.CancelScope()
+            trio.lowlevel.spawn_system_task(self._watch, limits, self._watchdog)
         try:
-            while not done.is_set():
-                with trio.move_on_after(_WATCH_INTERVAL):
-                    await done.wait()
-                if (
-                    not done.is_set()
-                    and future.running()
-                    and self._cpu() - self._step_cpu0 > allowance
-                ):
-                    self.abandoned = True
-                    raise _timeout(limits)
+            return await _park(job, cancellable=True)
         except trio.Cancelled:
             # The run is stopping (Ctrl-C, SIGTERM, --timeout). A script step cannot be
             # interrupted from outside, and `while (true) {}` never ends by itself before
             # its CPU slice does: give the step a moment, then stop waiting for it, so a stop
             # lands within about a second whatever the script does. Later calls queue behind
             # the step, so the context is still never touched by two threads.
-            with trio.CancelScope(shield=True), trio.move_on_after(_STOP_GRACE):
-                await done.wait()
-            if not done.is_set():
+            if not job.done:
+                job.grace = True
+                with trio.CancelScope(shield=True), trio.move_on_after(_STOP_GRACE):
+                    await _park(job, cancellable=True)
+            if not job.done:
                 self.abandoned = True
                 raise
             # The step ended: its events are handled as usual (an agent it called is then
             # recorded as cancelled); the run's scope stays cancelled, so the caller's next
             # checkpoint raises again.
-        return future.result()
+            return _result(job)
+
+    async def _watch(self, limits: SandboxLimits, scope: Any) -> None:
+        import trio
+
+        allowance = 4 * limits.cpu_slice + 1
+        with scope:
+            while True:
+                await trio.sleep(_WATCH_INTERVAL)
+                job = self._current
+                if job is None or not job.waiting or job.grace:
+                    continue
+                try:
+                    used = self._cpu() - self._step_cpu0
+                except OSError:  # the thread is gone: its step is over
+                    continue
+                if used > allowance and job is self._current and job.waiting:
+                    self.abandoned = True
+                    job.waiting = False
+                    _reschedule(job, _timeout(limits))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` on the JS thread without waiting for it."""
-        self._jobs.put((fn, args, Future()))
+        self._jobs.put(_Job(fn, args, None, None))
 
     def close(self) -> None:
         """End the thread once its queued calls are done; wait for it unless abandoned."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()  # on the trio thread, where the engine closes it
         self._jobs.put(None)
         if not self.abandoned:
             self._thread.join()
+
+
+def _result(job: _Job) -> Any:
+    if job.error is not None:
+        raise job.error
+    return job.value
+
+
+def _reschedule(job: _Job, error: BaseException | None = None) -> None:
+    import outcome
+    import trio
+
+    error = error or job.error
+    if error is not None:
+        trio.lowlevel.reschedule(job.task, outcome.Error(error))
+    else:
+        trio.lowlevel.reschedule(job.task, outcome.Value(job.value))
+
+
+async def _park(job: _Job, *, cancellable: bool) -> Any:
+    """Wait on the trio thread until ``job``'s outcome arrives (or, if cancellable, a cancel)."""
+    import trio
+
+    if job.done:
+        await trio.lowlevel.checkpoint()
+        return _result(job)
+
+    def abort(_: Any) -> Any:
+        if not cancellable:
+            return trio.lowlevel.Abort.FAILED
+        job.waiting = False
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    job.waiting = True
+    return await trio.lowlevel.wait_task_rescheduled(abort)
 
 
 def _runtime_source() -> str:
