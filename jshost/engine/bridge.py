@@ -85,8 +85,7 @@ class Bridge:
 
     def _reply(self, request_id: int, ok: bool, payload: Any) -> None:
         self._replies.append((request_id, ok, payload))
-        if self._wakeup is not None:
-            self._wakeup.set()
+        self._wake()
 
     # ---- events from the sandbox ---------------------------------------------------------
 

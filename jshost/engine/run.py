@@ -128,7 +128,10 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         self.agents: list[AgentRecord] = []
         self._by_request: dict[int, AgentRecord] = {}
         self._replies: deque[tuple[int, bool, Any]] = deque()
-        self._wakeup: trio.Event | None = None
+        # The loop's wait (_wait): the parked loop task, and the alarm that wakes it at the
+        # earliest deadline (a timer, rows due for watchers); a reply wakes it directly.
+        self._parked: trio.lowlevel.Task | None = None
+        self._alarm_scope = trio.CancelScope()
         self._outstanding = 0  # agent and workflow requests whose promise is not settled yet
         self._spent = 0
         self._running = 0
@@ -337,6 +340,7 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         if self.limits.timeout:
             sandbox.deadline = time.monotonic() + self.limits.timeout
         self._nursery = nursery
+        nursery.start_soon(self._alarm)
         pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
         while True:
             handled = 0
@@ -372,21 +376,54 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
             pending.extend(await self._js(js, self._save_and_settle, sandbox, batch))
 
     async def _wait(self) -> None:
+        """Park until a reply is ready, a timer is due, or buffered rows are due for watchers.
+
+        One park per wait (no trio.Event, no cancel scope: issue 22, a chain waits once per
+        link); the deadline is the alarm task's, moved only when it must come sooner, so an
+        early alarm just has the loop look again.
+        """
         if self._replies:
             # Requests the host answers at once (`await workflow('nope')` in a loop) must
             # not keep the loop from ever seeing a stop or the run's timeout.
             await trio.lowlevel.checkpoint()
             return
-        self._wakeup = trio.Event()
-        deadline = self._timers.next_at()
-        if self.recorder.dirty:  # someone may be watching the store: save within a moment
-            deadline = min(deadline, trio.current_time() + FLUSH_INTERVAL)
-            save_by = self.recorder.save_by  # rows kept back for watchers, due by then
-            if save_by is not None:
-                deadline = min(deadline, trio.current_time() + save_by - time.monotonic())
-        with trio.move_on_at(deadline):
-            await self._wakeup.wait()
-        self._wakeup = None
+        start = trio.current_time()
+        while True:
+            deadline = self._timers.next_at()
+            if self.recorder.dirty:  # someone may be watching the store: save within a moment
+                deadline = min(deadline, start + FLUSH_INTERVAL)
+                save_by = self.recorder.save_by  # rows kept back for watchers, due by then
+                if save_by is not None:
+                    deadline = min(deadline, trio.current_time() + save_by - time.monotonic())
+            if deadline <= trio.current_time():
+                await trio.lowlevel.checkpoint()
+                return
+            alarm = self._alarm_scope
+            if deadline < alarm.deadline:
+                alarm.deadline = deadline
+            self._parked = trio.lowlevel.current_task()
+            await trio.lowlevel.wait_task_rescheduled(self._unpark)
+            if self._replies:
+                return
+
+    def _unpark(self, _: Any) -> trio.lowlevel.Abort:
+        # The run is stopping (a stop, --timeout): the loop's wait ends with Cancelled.
+        self._parked = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _wake(self) -> None:
+        task = self._parked
+        if task is not None:
+            self._parked = None
+            trio.lowlevel.reschedule(task)
+
+    async def _alarm(self) -> None:
+        """Wakes the parked loop when the deadline ``_wait`` set is reached."""
+        while True:
+            with self._alarm_scope:
+                await trio.sleep_forever()
+            self._alarm_scope = trio.CancelScope()
+            self._wake()
 
     # ---- the run's record: events, logs, progress groups, failure lines ------------------
 
