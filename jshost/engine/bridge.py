@@ -25,6 +25,10 @@ from .timers import timer_delay
 MAX_LINE_CHARS = 64 * 1024
 
 
+#: built once, not per batch as ``json.dumps`` with arguments would
+_BATCH = json.JSONEncoder(ensure_ascii=True, allow_nan=False, default=str)
+
+
 def _clip(text: str) -> str:
     if len(text) <= MAX_LINE_CHARS:
         return text
@@ -81,7 +85,7 @@ class Bridge:
         self._outstanding -= len(replies)
         fired = self._timers.fire(trio.current_time())
         batch = {"spent": self._spent, "count": len(self.agents), "r": replies, "f": fired}
-        return json.dumps(batch, ensure_ascii=True, allow_nan=False, default=str)
+        return _BATCH.encode(batch)
 
     def _reply(self, request_id: int, ok: bool, payload: Any) -> None:
         self._replies.append((request_id, ok, payload))
