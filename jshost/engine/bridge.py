@@ -87,9 +87,10 @@ class Bridge:
         batch = {"spent": self._spent, "count": len(self.agents), "r": replies, "f": fired}
         return _BATCH.encode(batch)
 
-    def _reply(self, request_id: int, ok: bool, payload: Any) -> None:
+    def _reply(self, request_id: int, ok: bool, payload: Any, *, wake: bool = True) -> None:
         self._replies.append((request_id, ok, payload))
-        self._wake()
+        if wake:  # an agent's own task wakes the loop as it ends (Engine._hand_off)
+            self._wake()
 
     # ---- events from the sandbox ---------------------------------------------------------
 

@@ -88,7 +88,7 @@ class _Job:
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], task: Any, token: Any):
         self.fn: Callable[..., Any] | None = fn
         self.args: tuple[Any, ...] | None = args
-        self.task = task  # the trio task waiting for it; None: nobody waits (submit)
+        self.task = task  # the trio task waiting for it (None: none yet)
         self.token = token
         self.value: Any = None
         self.error: BaseException | None = None
@@ -152,7 +152,7 @@ class JsThread:
                 job.error = exc
             self._current = None
             job.fn = job.args = None  # the step's references go here, on this thread
-            if job.task is not None:
+            if job.token is not None:
                 # trio.RunFinishedError (a RuntimeError): an abandoned step ended late
                 with contextlib.suppress(RuntimeError):
                     job.token.run_sync_soon(self._arrived, job)
@@ -172,36 +172,58 @@ class JsThread:
         With ``watch`` (for steps that run script code), raises the sandbox's timeout once the
         step has used more CPU than any step may, and abandons it.
         """
-        import trio  # here, not at the top: `jshost validate` compiles scripts without trio
+        job = self.start(fn, *args)
+        job.task = _trio().lowlevel.current_task()
+        return await self.wait(job, watch=watch)
 
-        job = _Job(fn, args, trio.lowlevel.current_task(), trio.lowlevel.current_trio_token())
+    def start(self, fn: Callable[..., Any], *args: Any) -> _Job:
+        """Queue ``fn(*args)`` for a trio task to wait for (:meth:`wait`); on the trio thread.
+
+        Until a task waits, the job's outcome is kept for it; a task parked elsewhere may
+        take the job over by setting ``job.task`` and ``job.waiting`` (the engine's loop, so
+        that the step's outcome wakes it directly): it then gets the outcome as the value of
+        its ``wait_task_rescheduled``, and calls :meth:`grace` if it is cancelled meanwhile.
+        """
+        trio = _trio()
+        job = _Job(fn, args, None, trio.lowlevel.current_trio_token())
+        if self._watchdog is None and self._limits is not None:
+            self._watchdog = trio.CancelScope()
+            trio.lowlevel.spawn_system_task(self._watch, self._limits, self._watchdog)
         self._jobs.put(job)
-        limits = self._limits if watch else None
-        if limits is None:
+        return job
+
+    async def wait(self, job: _Job, *, watch: bool = True) -> Any:
+        """The outcome of a job from :meth:`start`, waited for by the current task."""
+        trio = _trio()
+        job.task = trio.lowlevel.current_task()
+        if not watch or self._limits is None:
             # Not cancellable, as a shielded wait: the step's outcome is always taken.
             return await _park(job, cancellable=False)
-        if self._watchdog is None:
-            self._watchdog = trio.CancelScope()
-            trio.lowlevel.spawn_system_task(self._watch, limits, self._watchdog)
         try:
             return await _park(job, cancellable=True)
-        except trio.Cancelled:
-            # The run is stopping (Ctrl-C, SIGTERM, --timeout). A script step cannot be
-            # interrupted from outside, and `while (true) {}` never ends by itself before
-            # its CPU slice does: give the step a moment, then stop waiting for it, so a stop
-            # lands within about a second whatever the script does. Later calls queue behind
-            # the step, so the context is still never touched by two threads.
-            if not job.done:
-                job.grace = True
-                with trio.CancelScope(shield=True), trio.move_on_after(_STOP_GRACE):
-                    await _park(job, cancellable=True)
-            if not job.done:
-                self.abandoned = True
-                raise
-            # The step ended: its events are handled as usual (an agent it called is then
-            # recorded as cancelled); the run's scope stays cancelled, so the caller's next
-            # checkpoint raises again.
-            return _result(job)
+        except trio.Cancelled as exc:
+            return await self.grace(job, exc)
+
+    async def grace(self, job: _Job, cancelled: BaseException) -> Any:
+        """A job's outcome once its waiter was cancelled: the step gets a last moment."""
+        trio = _trio()
+        # The run is stopping (Ctrl-C, SIGTERM, --timeout). A script step cannot be
+        # interrupted from outside, and `while (true) {}` never ends by itself before
+        # its CPU slice does: give the step a moment, then stop waiting for it, so a stop
+        # lands within about a second whatever the script does. Later calls queue behind
+        # the step, so the context is still never touched by two threads.
+        job.task = trio.lowlevel.current_task()
+        if not job.done:
+            job.grace = True
+            with trio.CancelScope(shield=True), trio.move_on_after(_STOP_GRACE):
+                await _park(job, cancellable=True)
+        if not job.done:
+            self.abandoned = True
+            raise cancelled
+        # The step ended: its events are handled as usual (an agent it called is then
+        # recorded as cancelled); the run's scope stays cancelled, so the caller's next
+        # checkpoint raises again.
+        return _result(job)
 
     async def _watch(self, limits: SandboxLimits, scope: Any) -> None:
         import trio
@@ -233,6 +255,14 @@ class JsThread:
         self._jobs.put(None)
         if not self.abandoned:
             self._thread.join()
+
+
+def _trio() -> Any:
+    # Imported at the first call, not at the top: `jshost validate` compiles scripts without
+    # trio.
+    import trio
+
+    return trio
 
 
 def _result(job: _Job) -> Any:
