@@ -427,7 +427,15 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                     _verdict(f["js_heap_under_limit"]) if heap else "",
                 ]
             )
-        lines += [*_table(rows), ""]
+        lines += _table(rows)
+        held = me["results_50mb"]
+        if "python_end_mib" in held:
+            lines.append(
+                f"   the {me['held_mib']} MiB run's Python memory (tracemalloc, a run of its own): "
+                f"{held['python_end_mib']:.1f} MiB when it has ended, "
+                f"{held['python_peak_mib']:.1f} MiB at its peak"
+            )
+        lines.append("")
 
     if "live" in res:
         lv = res["live"]

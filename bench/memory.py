@@ -16,6 +16,12 @@ prints its own peak RSS (``VmHWM``, see ``_peak_rss``) when done:
 The JS heap is QuickJS's ``memory_used_size`` (``Sandbox.memory_used``), read after every
 step of the run; its peak is compared with the sandbox's memory limit (default 256 MiB).
 
+The ``results_50mb`` run is made once more per repeat under ``tracemalloc`` (its RSS is not
+used: tracing costs memory of its own): the host's Python memory when the run has ended (the
+outcome still held, as a caller holds it) and at its peak. QuickJS and SQLite allocate
+outside Python, so this is what the host itself keeps of the answers (issue 22: kept once,
+in the script's heap and the store).
+
     python -m bench.memory [--quick] [--json]
 """
 
@@ -79,7 +85,7 @@ BARE = (
 )
 
 
-def _child(variant: str, agents: int, held_mib: int) -> dict[str, Any]:
+def _child(variant: str, agents: int, held_mib: int, trace: bool = False) -> dict[str, Any]:
     from jshost import sandbox as sandbox_mod
     from jshost.engine import Limits
     from jshost.workers.base import AgentRequest, AgentResult, Usage, Worker
@@ -126,6 +132,11 @@ def _child(variant: str, agents: int, held_mib: int) -> dict[str, Any]:
     sandbox_mod.Sandbox.settle = settle  # type: ignore[method-assign]
     sandbox_mod.Sandbox.start = start  # type: ignore[method-assign]
     limits = Limits(concurrency=16, max_agents=max(agents, held_mib))
+    traced: dict[str, int] = {}
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start()
     with temp_home() as home:
         if variant == "agents_1000":
             m = run_in_process(
@@ -137,7 +148,10 @@ def _child(variant: str, agents: int, held_mib: int) -> dict[str, Any]:
                 HOLD, worker=LargeAnswers(MIB), limits=limits, home=home, args={"n": held_mib}
             )
             assert m.outcome.result == held_mib * MIB, m.outcome.result
+        if trace:
+            traced["python_end"], traced["python_peak"] = tracemalloc.get_traced_memory()
     return {
+        **traced,
         "peak_rss": _peak_rss(),
         "js_heap_peak": heap["peak"],
         "js_heap_limit": limits.sandbox.memory,
@@ -145,7 +159,7 @@ def _child(variant: str, agents: int, held_mib: int) -> dict[str, Any]:
     }
 
 
-def _spawn(variant: str, agents: int, held_mib: int) -> dict[str, Any]:
+def _spawn(variant: str, agents: int, held_mib: int, trace: bool = False) -> dict[str, Any]:
     from .common import clean_env
 
     if variant == "bare":
@@ -153,6 +167,7 @@ def _spawn(variant: str, agents: int, held_mib: int) -> dict[str, Any]:
     else:
         cmd = [sys.executable, "-m", "bench.memory", "--child", variant]
         cmd += ["--agents", str(agents), "--held-mib", str(held_mib)]
+        cmd += ["--trace"] if trace else []
     proc = subprocess.run(cmd, env=clean_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"memory child {variant} failed: {proc.stderr.strip()[-800:]}")
@@ -166,9 +181,11 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
     agents = pick(quick, 1000, 200, 20)
     held = pick(quick, 50, 10, 2)
     samples: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
+    traced: list[dict[str, Any]] = []
     for _ in range(reps):
         for variant in VARIANTS:
             samples[variant].append(_spawn(variant, agents, held))
+        traced.append(_spawn("results_50mb", agents, held, trace=True))
     bare = median([s["peak_rss"] for s in samples["bare"]])
     figures: dict[str, Any] = {"repeats": reps, "agents": agents, "held_mib": held}
     for variant in VARIANTS:
@@ -187,6 +204,10 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
                 js_heap_under_limit=peak < limit,
             )
         figures[variant] = entry
+    figures["results_50mb"].update(
+        python_end_mib=median([t["python_end"] for t in traced]) / MIB,
+        python_peak_mib=median([t["python_peak"] for t in traced]) / MIB,
+    )
     return figures
 
 
@@ -197,9 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--child", choices=VARIANTS[1:], help=argparse.SUPPRESS)
     parser.add_argument("--agents", type=int, default=1000, help=argparse.SUPPRESS)
     parser.add_argument("--held-mib", type=int, default=50, help=argparse.SUPPRESS)
+    parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(args.child, args.agents, args.held_mib)))
+        print(json.dumps(_child(args.child, args.agents, args.held_mib, args.trace)))
         return
     print(json.dumps(run(args.quick, args.repeat), indent=None if args.json else 2))
 

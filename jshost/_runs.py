@@ -25,7 +25,7 @@ from . import events as ev
 from ._api import ToolOptions, prepare, resolve_worker
 from ._workflow import Workflow, _as_workflow, parse
 from .errors import WorkflowError
-from .records import RunOutcome, RunStatus
+from .records import RunOutcome, RunStatus, keep_results
 from .ui.dispatch import EventsDropped
 from .workers.base import Usage, Worker
 
@@ -188,6 +188,10 @@ class _Session:
                 self.callback = None
             if self.queue is not None:
                 self.queue.close()
+            if self._tmp is not None and outcome is not None:
+                # Large results were read back from the store as they were asked for; this
+                # store goes now, so the records keep them (the script's copies are gone).
+                keep_results(outcome.agents)
             self._close_store()
             return self.result
 

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .records import Stored
+
 __all__ = [
     "KEY_OPTIONS",
     "Decision",
@@ -126,7 +128,10 @@ class Replay:
 
     def decide(self, key: str) -> Decision:
         if not self.disabled and key in self.results:
-            return Decision(hit=True, value=self.results[key])
+            value = self.results[key]
+            if isinstance(value, Stored):  # a large result, left in the store until now
+                value = value.load()
+            return Decision(hit=True, value=value)
         if key in self.started and key not in self.failed:
             return Decision(hit=False, interrupted=True)
         self.disabled = True

@@ -13,12 +13,79 @@ from typing import Any, Literal, final
 
 from .errors import WorkflowError
 
-__all__ = ["AgentRecord", "AgentStatus", "RunOutcome", "RunStatus", "ToolUse", "Usage"]
+__all__ = [
+    "AgentRecord",
+    "AgentStatus",
+    "RunOutcome",
+    "RunStatus",
+    "Stored",
+    "ToolUse",
+    "Usage",
+    "held_result",
+    "keep_results",
+    "lend_result",
+]
 
 AgentStatus = Literal["queued", "running", "done", "failed", "skipped", "cancelled", "cached"]
 RunStatus = Literal["completed", "failed", "stopped"]
 #: how a tool call went: ran (ok/error), refused by the rules, or waiting for a person's answer
 ToolUseStatus = Literal["ok", "error", "denied", "waiting"]
+
+
+class Stored:
+    """A value kept where it is durable (the run store) instead of in memory.
+
+    A result field holding one reads the value back (:meth:`load`) each time it is asked
+    for: a finished agent's large answer lives in the script's heap and in the store, not a
+    third time in the host (issue 22). Subclasses know where the value is.
+    """
+
+    __slots__ = ()
+
+    def load(self) -> Any:
+        raise NotImplementedError
+
+
+class ResultField:
+    """A record's ``result`` once it is held in the store: read back each time it is asked.
+
+    The value itself lives in the record's own ``result`` attribute, which a plain read finds
+    first (this descriptor costs nothing then); :func:`lend_result` takes it away and leaves a
+    :class:`Stored`, which this descriptor, the class's default for ``result``, then loads.
+    """
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return None  # the field's default
+        stored = vars(obj).get(_STORED)
+        return None if stored is None else stored.load()
+
+
+_STORED = "_stored_result"
+
+
+def lend_result(obj: Any, stored: Stored) -> None:
+    """From now on ``obj.result`` is read back through ``stored``; the value is let go."""
+    held = vars(obj)
+    held[_STORED] = stored  # first: a reader on another thread finds the one or the other
+    held.pop("result", None)
+
+
+def held_result(obj: Any) -> Any:
+    """``obj.result`` as it is held: the value, or the :class:`Stored` that reads it back
+    (for a snapshot that passes the result on without reading the store)."""
+    held = vars(obj)
+    return held["result"] if "result" in held else held.get(_STORED)
+
+
+def keep_results(records: Any) -> None:
+    """Read each record's result held in the store back into the record, for good: the
+    store is about to go (a temporary one, deleted with its run)."""
+    for rec in records:
+        held = vars(rec)
+        if "result" not in held and _STORED in held:
+            rec.result = held[_STORED].load()
+            del held[_STORED]
 
 
 @final
@@ -78,7 +145,9 @@ class AgentRecord:
     key: str = ""
     options: dict[str, Any] = field(default_factory=dict)
     status: AgentStatus = "queued"
-    result: Any = None
+    #: the answer; once it is committed to the run store a large one is read back from there
+    #: when asked for (the script holds it too), so the host does not keep a copy of its own
+    result: Any = ResultField()
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
     #: the model the worker reports it used (an id; the script's ``model`` may be an alias)

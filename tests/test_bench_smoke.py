@@ -55,8 +55,12 @@ EXPECTED: dict[str, dict[Any, tuple[str, ...]]] = {
     },
     "validate": {"": ("target_s", "sizes", "command_size", "command_s")},
     "memory": {
-        variant: ("peak_rss_mib", "over_bare_mib", "rss_over_bare")
-        for variant in ("bare", "imported", "agents_1000", "results_50mb")
+        **{
+            variant: ("peak_rss_mib", "over_bare_mib", "rss_over_bare")
+            for variant in ("bare", "imported", "agents_1000", "results_50mb")
+        },
+        "results_50mb": ("peak_rss_mib", "over_bare_mib", "rss_over_bare", "python_end_mib",
+                         "python_peak_mib"),
     },
     "live": {"": ("agents", "quiet_s", "live_s", "ratio")},
 }  # fmt: skip

@@ -33,6 +33,7 @@ from conftest import script_source
 
 from jshost.cli import cli
 from jshost.engine import Engine, Limits
+from jshost.records import Stored, held_result
 from jshost.script import parse_script
 from jshost.store import Store
 from jshost.ui.dispatch import EventQueue
@@ -771,6 +772,26 @@ def test_enter_on_a_section_shown_whole_says_so():
         await pilot.press("q")
 
     s.drive(scenario, size=(80, 24))
+
+
+def test_the_detail_shows_a_large_result_the_record_reads_back_from_the_store(
+    tmp_path, monkeypatch
+):
+    big = "".join(f"line {i}: {'z' * 60}\n" for i in range(200))  # 14 KB: read back (issue 22)
+    (tmp_path / "big.txt").write_text(big)
+    monkeypatch.chdir(tmp_path)
+    s = Session("return (await agent('read [[sim:read=big.txt]]', { label: 'reader' })).length")
+
+    async def scenario(pilot):
+        app = pilot.app
+        await until(pilot, lambda: app.view is not None and app.view.finished, "the run's end")
+        assert isinstance(held_result(s.agents[0]), Stored)  # the engine's record holds none
+        await pilot.press("enter", "enter")
+        text = await shown(pilot, "line 0: " + "z" * 60)
+        assert "line 1: " in text and "more lines" in text
+        await pilot.press("q")
+
+    assert s.drive(scenario).result == len(big)
 
 
 # -- watching from the store ------------------------------------------------------------------

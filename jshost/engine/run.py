@@ -379,8 +379,9 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
                 )
             events = await self._wait()
             if events is None:
-                batch = self._take_batch()
-                events = await self._js(js, self._save_and_settle, sandbox, batch)
+                # The batch is passed, not kept: its JSON (all the answers in it) goes once the
+                # script has it, not while the loop waits for the next one.
+                events = await self._js(js, self._save_and_settle, sandbox, self._take_batch())
             pending.extend(events)
 
     async def _wait(self) -> list[dict[str, Any]] | None:

@@ -117,6 +117,9 @@ def _enter_wal(db: sqlite3.Connection) -> str:
 class Database:
     """The connection, its lock and this process's run locks; :class:`.Store` builds on it."""
 
+    #: whether :meth:`close` was called (a record's result then reads a fresh connection)
+    closed = False
+
     def __init__(self, path: Path | str | None = None, *, reading: bool = False) -> None:
         self.path = Path(path) if path is not None else data_dir() / "jshost.db"
         self._lock = threading.RLock()
@@ -203,6 +206,7 @@ class Database:
                 os.close(fd)
             self._locks.clear()
             self._db.close()
+            self.closed = True
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock, self._errors():

@@ -10,12 +10,17 @@ from ..bounds import MAX_STORED_LOG_BYTES
 from ..journal import JournalEntry, Recorder
 from ..transcripts import bound_transcript, tool_use_json
 from .db import _AGENT_COLUMNS, Database, _dump, _text
+from .results import LEND_CHARS, Results
 
 #: log lines kept per run session; the rest are counted, not stored
 MAX_STORED_LOGS = 10_000
 #: longest a queued or running agent's row waits to be saved: the engine's idle flush
 #: (engine.run.FLUSH_INTERVAL), so `watch` sees it as soon as it did before
 WATCH_DELAY = 0.5
+
+
+#: where the result's JSON is in a row of _agent_row
+_RESULT = 10
 
 
 class RunRecorder(Recorder):
@@ -43,6 +48,9 @@ class RunRecorder(Recorder):
         #: agent index -> its result's JSON text, encoded once for the journal row and, in the
         #: same flush, reused for the agent row (a result can be megabytes)
         self._result_json: dict[int, str] = {}
+        #: a large result is buffered (or a cached one, whose JSON the flush makes): after
+        #: the commit the flush lends it to its record (results.py); most flushes have none
+        self._lend = False
         self._logs: list[tuple[Any, ...]] = []
         self._paused: bool | None = None  # a pause state not saved yet
         self._log_count = 0
@@ -51,6 +59,8 @@ class RunRecorder(Recorder):
         self._mono0 = time.monotonic()
         self._wall0 = time.time()
         self._closed = False
+        #: where records whose large results were committed read them back (results.py)
+        self._results = Results(store, run_id, session)
         # The engine buffers on the trio thread while a flush may run on the sandbox's thread.
         self._mutex = threading.Lock()
 
@@ -74,6 +84,8 @@ class RunRecorder(Recorder):
                     self._since = time.monotonic()
             else:
                 self._agents[rec.index] = rec
+                if rec.status == "cached":
+                    self._lend = True
                 if self._waiting.pop(rec.index, None) is not None and not self._waiting:
                     self._since = None
 
@@ -122,6 +134,8 @@ class RunRecorder(Recorder):
             self._journal.append(row)
             if result is not None:
                 self._result_json[entry.agent] = result
+                if len(result) >= LEND_CHARS:
+                    self._lend = True
 
     def log(self, kind: str, text: str) -> None:
         self._log_count += 1
@@ -166,6 +180,7 @@ class RunRecorder(Recorder):
             self._agents, self._journal, self._logs = {}, [], []
             # Taken with the journal rows they belong to, so none outlives its flush.
             result_json, self._result_json = self._result_json, {}
+            lend, self._lend = self._lend, False
             paused, self._paused = self._paused, None
         try:
             rows = [self._agent_row(rec, result_json.get(rec.index)) for rec in agents.values()]
@@ -201,7 +216,15 @@ class RunRecorder(Recorder):
                 self._logs = logs + self._logs
                 if self._paused is None:
                     self._paused = paused
+                self._lend = self._lend or lend
             raise
+        # Committed: a large answer is in the store now, and the script has (or is about to
+        # get, from the batch already encoded) its own copy; the record lets go of it.
+        if lend:
+            for rec, row in zip(agents.values(), rows, strict=True):
+                text = row[_RESULT]
+                if text is not None and len(text) >= LEND_CHARS:
+                    self._results.lend(rec, text)
 
     def finish(self, outcome: Any) -> None:
         """Flush, then record how the session ended, and let go of the run's lock."""

@@ -12,6 +12,7 @@ from ..errors import StoreError
 from ..journal import JournalEntry, Replay
 from .db import _AGENT_COLUMNS, _RUN_COLUMNS, Database, _dump, _load, _text
 from .recorder import RunRecorder
+from .results import replay_of
 
 if TYPE_CHECKING:  # built when a stored run is read: a fresh run never needs them
     from .rows import AgentRow, RunRow
@@ -320,7 +321,7 @@ class Store(Database):
         row = self.get_run(run_id)
         self._hold(row.id)
         try:
-            replay = Replay.from_entries(self.journal(row.id))
+            replay = replay_of(self, row.id)
             if not replay.results:
                 raise StoreError(
                     f"nothing to resume: run {row.id} has no finished agent results stored; "

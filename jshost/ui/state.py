@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .. import events as ev
-from ..records import ToolUse
+from ..records import ResultField, Stored, ToolUse, held_result, lend_result
 from ..transcripts import tool_use_from_json, use_line
 from ..workers.base import Usage
 from .dispatch import EventsDropped, Stamped
@@ -246,7 +246,9 @@ class AgentView:
     attempts: int = 0
     started_at: float | None = None
     finished_at: float | None = None
-    result: Any = None
+    #: read back from the run store when shown, if the engine's record holds it there: a
+    #: snapshot of a thousand agents reads no answer until one is looked at
+    result: Any = ResultField()  # noqa: RUF009 - a descriptor, one for the class
     error: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     #: the model id the worker reports it used, when it has said
@@ -311,6 +313,15 @@ class RunView:
 
 
 def _agent_from_record(rec: Any, calls: Iterable[ToolUse] | None = None) -> AgentView:
+    result = held_result(rec)
+    if isinstance(result, Stored):
+        view = _agent_view(rec, calls, None)
+        lend_result(view, result)  # read back only if this agent's detail is shown
+        return view
+    return _agent_view(rec, calls, result)
+
+
+def _agent_view(rec: Any, calls: Iterable[ToolUse] | None, result: Any) -> AgentView:
     return AgentView(
         index=rec.index,
         label=rec.label,
@@ -322,7 +333,7 @@ def _agent_from_record(rec: Any, calls: Iterable[ToolUse] | None = None) -> Agen
         attempts=rec.attempts,
         started_at=rec.started_at,
         finished_at=rec.finished_at,
-        result=rec.result,
+        result=result,
         error=rec.error,
         options=rec.options,
         model_used=rec.model_used,
