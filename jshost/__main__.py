@@ -1,4 +1,4 @@
-from jshost.cli import main
+from jshost.cli import console_main
 
 if __name__ == "__main__":
-    main()
+    console_main()

@@ -11,16 +11,15 @@ script is ``_workflow``'s, the public runs on top of the pipeline are ``_runs``'
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
 from . import events as ev
+from ._data import Frozen, replace, set_field
 from ._workflow import Workflow, load, parse
 from .errors import JshostError, UsageError
 from .records import RunOutcome
@@ -77,8 +76,7 @@ def resolve_worker(
 
 
 @final
-@dataclass(frozen=True)
-class ToolOptions:
+class ToolOptions(Frozen):
     """What a run's agents may do on this machine (docs/tools.md); the defaults are Claude
     Code's: tools on, read-only tools allowed inside the workspace, nothing else without a rule.
 
@@ -123,6 +121,52 @@ class ToolOptions:
     mcp_approved: Sequence[str] = ()
     mcp_servers: Sequence[McpServerConfig] | None = None
     settings_approved: Sequence[str] = ()
+
+    _fields = (
+        "enabled",
+        "workspace",
+        "allowed_tools",
+        "disallowed_tools",
+        "permission_mode",
+        "mcp_config",
+        "max_turns",
+        "asker",
+        "home",
+        "mcp_approvals",
+        "mcp_approved",
+        "mcp_servers",
+        "settings_approved",
+    )
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        workspace: str | os.PathLike[str] | None = None,
+        allowed_tools: Sequence[str] = (),
+        disallowed_tools: Sequence[str] = (),
+        permission_mode: str | None = None,
+        mcp_config: Sequence[str | os.PathLike[str]] = (),
+        max_turns: int = DEFAULT_MAX_TURNS,
+        asker: Asker | None = None,
+        home: str | os.PathLike[str] | None = None,
+        mcp_approvals: ApprovalStore | None = None,
+        mcp_approved: Sequence[str] = (),
+        mcp_servers: Sequence[McpServerConfig] | None = None,
+        settings_approved: Sequence[str] = (),
+    ) -> None:
+        set_field(self, "enabled", enabled)
+        set_field(self, "workspace", workspace)
+        set_field(self, "allowed_tools", allowed_tools)
+        set_field(self, "disallowed_tools", disallowed_tools)
+        set_field(self, "permission_mode", permission_mode)
+        set_field(self, "mcp_config", mcp_config)
+        set_field(self, "max_turns", max_turns)
+        set_field(self, "asker", asker)
+        set_field(self, "home", home)
+        set_field(self, "mcp_approvals", mcp_approvals)
+        set_field(self, "mcp_approved", mcp_approved)
+        set_field(self, "mcp_servers", mcp_servers)
+        set_field(self, "settings_approved", settings_approved)
 
 
 def _workspace_root(given: str | os.PathLike[str] | None) -> Path:
@@ -468,7 +512,7 @@ def prepare(
     from .engine import NO_ARGS
 
     if asker is not None and (tools is None or tools.asker is None):
-        tools = dataclasses.replace(tools or ToolOptions(), asker=asker)
+        tools = replace(tools or ToolOptions(), asker=asker)
     toolbox = build_toolbox(tools, worker)  # before the store: a bad rule opens no run
     if hasattr(worker, "tools_off"):  # a worker whose tools are its own (claude-code)
         worker.tools_off = tools is not None and not tools.enabled

@@ -24,12 +24,12 @@ Environment variables win over the file: ``JSHOST_MODEL_<ALIAS>`` (``JSHOST_MODE
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, final
 
+from ._data import Frozen, set_field
+from ._lazy import lazy_pattern
 from .errors import UsageError
 from .prices import EstimateSettings, parse_estimate_tables
 
@@ -47,13 +47,12 @@ DEFAULT_MODELS: Mapping[str, str] = {
 CREDENTIAL_VARS = frozenset(
     {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "OPENAI_API_KEY"}
 )
-_ALIAS = re.compile(r"^[a-z][a-z0-9_]*$")
+_ALIAS = lazy_pattern(r"^[a-z][a-z0-9_]*$")
 _ENV_PREFIX = "JSHOST_MODEL_"
 
 
 @final
-@dataclass(frozen=True)
-class Config:
+class Config(Frozen):
     """Settings read from the config file and the environment.
 
     Args:
@@ -66,13 +65,41 @@ class Config:
         estimate (EstimateSettings): prices and typical figures for ``jshost plan``.
     """
 
-    models: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    models: Mapping[str, str]
     default_model: str = "sonnet"
     max_tokens: int = 16384
     max_retries: int = 8
     retry_after_cap: float = 60.0
     path: Path | None = None
-    estimate: EstimateSettings = field(default_factory=EstimateSettings)
+    estimate: EstimateSettings
+
+    _fields = (
+        "models",
+        "default_model",
+        "max_tokens",
+        "max_retries",
+        "retry_after_cap",
+        "path",
+        "estimate",
+    )
+
+    def __init__(
+        self,
+        models: Mapping[str, str] | None = None,
+        default_model: str = "sonnet",
+        max_tokens: int = 16384,
+        max_retries: int = 8,
+        retry_after_cap: float = 60.0,
+        path: Path | None = None,
+        estimate: EstimateSettings | None = None,
+    ) -> None:
+        set_field(self, "models", dict(DEFAULT_MODELS) if models is None else models)
+        set_field(self, "default_model", default_model)
+        set_field(self, "max_tokens", max_tokens)
+        set_field(self, "max_retries", max_retries)
+        set_field(self, "retry_after_cap", retry_after_cap)
+        set_field(self, "path", path)
+        set_field(self, "estimate", EstimateSettings() if estimate is None else estimate)
 
     def resolve_model(self, name: str | None) -> str:
         """The model id for an alias, a full id (passed through), or None (the default).

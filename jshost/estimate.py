@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, final
 
+from ._data import Frozen, Record, set_field
 from .prices import (
     CHARS_PER_TOKEN,
     DEFAULT_OUTPUT_TOKENS,
@@ -88,13 +88,21 @@ def model_name(model: str) -> str:
 # ---- the usage block -------------------------------------------------------------------
 
 
-@dataclass
-class PhaseUsage:
+class PhaseUsage(Record):
     """Agents by model and the tokens they used in one phase."""
 
     title: str | None
-    agents: dict[str, int] = field(default_factory=dict)
-    usage: Usage = field(default_factory=Usage)
+    agents: dict[str, int]
+    usage: Usage
+
+    _fields = ("title", "agents", "usage")
+
+    def __init__(
+        self, title: str | None, agents: dict[str, int] | None = None, usage: Usage | None = None
+    ) -> None:
+        self.title = title
+        self.agents = {} if agents is None else agents
+        self.usage = Usage() if usage is None else usage
 
     @property
     def count(self) -> int:
@@ -245,12 +253,21 @@ SIZE_WARNING_TOKENS = 1_500_000
 
 
 @final
-@dataclass(frozen=True)
-class SizeWarning:
+class SizeWarning(Frozen):
     agents: int | None
     tokens: int | None
     agents_limit: int
     tokens_limit: int
+
+    _fields = ("agents", "tokens", "agents_limit", "tokens_limit")
+
+    def __init__(
+        self, agents: int | None, tokens: int | None, agents_limit: int, tokens_limit: int
+    ) -> None:
+        set_field(self, "agents", agents)
+        set_field(self, "tokens", tokens)
+        set_field(self, "agents_limit", agents_limit)
+        set_field(self, "tokens_limit", tokens_limit)
 
     def text(self) -> str:
         why = []

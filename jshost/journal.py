@@ -15,9 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._data import Frozen, Record, set_field
 from .records import Stored
 
 __all__ = [
@@ -80,8 +80,7 @@ def cache_key(previous: str, prompt: str, opts: dict[str, Any], schema: Any = No
 EntryType = Literal["started", "result", "failed"]
 
 
-@dataclass(frozen=True)
-class JournalEntry:
+class JournalEntry(Frozen):
     """One line of a run's journal, as in Claude Code's ``journal.jsonl``."""
 
     type: EntryType
@@ -89,9 +88,16 @@ class JournalEntry:
     agent: int
     result: Any = None
 
+    _fields = ("type", "key", "agent", "result")
 
-@dataclass(frozen=True)
-class Decision:
+    def __init__(self, type: EntryType, key: str, agent: int, result: Any = None) -> None:
+        set_field(self, "type", type)
+        set_field(self, "key", key)
+        set_field(self, "agent", agent)
+        set_field(self, "result", result)
+
+
+class Decision(Frozen):
     """What to do with one call: ``hit`` → return ``value``; otherwise run the agent live."""
 
     hit: bool
@@ -99,17 +105,39 @@ class Decision:
     #: the call was running when the run stopped (it reruns, the cache stays on)
     interrupted: bool = False
 
+    _fields = ("hit", "value", "interrupted")
 
-@dataclass
-class Replay:
+    def __init__(self, hit: bool, value: Any = None, interrupted: bool = False) -> None:
+        set_field(self, "hit", hit)
+        set_field(self, "value", value)
+        set_field(self, "interrupted", interrupted)
+
+
+class Replay(Record):
     """The stored results of earlier sessions of a run, consulted in call order."""
 
-    results: dict[str, Any] = field(default_factory=dict)
-    started: set[str] = field(default_factory=set)
-    failed: set[str] = field(default_factory=set)
+    results: dict[str, Any]
+    started: set[str]
+    failed: set[str]
     disabled: bool = False
     #: key → (path, branch) of the worktree the latest session kept for that call, still there
-    worktrees: dict[str, tuple[str, str]] = field(default_factory=dict)
+    worktrees: dict[str, tuple[str, str]]
+
+    _fields = ("results", "started", "failed", "disabled", "worktrees")
+
+    def __init__(
+        self,
+        results: dict[str, Any] | None = None,
+        started: set[str] | None = None,
+        failed: set[str] | None = None,
+        disabled: bool = False,
+        worktrees: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
+        self.results = {} if results is None else results
+        self.started = set() if started is None else started
+        self.failed = set() if failed is None else failed
+        self.disabled = disabled
+        self.worktrees = {} if worktrees is None else worktrees
 
     @classmethod
     def from_entries(cls, entries: Iterable[JournalEntry]) -> Replay:

@@ -1,12 +1,12 @@
 """The caps of a run, validated: ``Limits`` (agents, budget, timeout) and ``SandboxLimits``.
 
 Plain values, checked when made: the command line, the Python API, the engine and the sandbox all
-take them from here. This module imports nothing of jshost.
+take them from here. This module imports nothing of jshost but ``_data``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ._data import Frozen, set_field
 
 __all__ = ["MAX_CONCURRENCY", "Limits", "SandboxLimits"]
 
@@ -14,8 +14,7 @@ MAX_CONCURRENCY = 256
 _MAX_JS_STACK = 8 << 20
 
 
-@dataclass(frozen=True)
-class SandboxLimits:
+class SandboxLimits(Frozen):
     """Resource limits of one context.
 
     Args:
@@ -28,6 +27,16 @@ class SandboxLimits:
     stack: int = 4 << 20
     cpu_slice: float = 30.0
 
+    _fields = ("memory", "stack", "cpu_slice")
+
+    def __init__(
+        self, memory: int = 256 << 20, stack: int = 4 << 20, cpu_slice: float = 30.0
+    ) -> None:
+        set_field(self, "memory", memory)
+        set_field(self, "stack", stack)
+        set_field(self, "cpu_slice", cpu_slice)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
         if self.memory < (8 << 20):
             raise ValueError("memory limit must be at least 8 MiB")
@@ -37,8 +46,7 @@ class SandboxLimits:
             raise ValueError("cpu_slice must be positive")
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(Frozen):
     """Caps of one run.
 
     Args:
@@ -53,7 +61,24 @@ class Limits:
     max_agents: int = 1000
     budget: int | None = None
     timeout: float | None = None
-    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+    sandbox: SandboxLimits
+
+    _fields = ("concurrency", "max_agents", "budget", "timeout", "sandbox")
+
+    def __init__(
+        self,
+        concurrency: int = 16,
+        max_agents: int = 1000,
+        budget: int | None = None,
+        timeout: float | None = None,
+        sandbox: SandboxLimits | None = None,
+    ) -> None:
+        set_field(self, "concurrency", concurrency)
+        set_field(self, "max_agents", max_agents)
+        set_field(self, "budget", budget)
+        set_field(self, "timeout", timeout)
+        set_field(self, "sandbox", SandboxLimits() if sandbox is None else sandbox)
+        self.__post_init__()
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= MAX_CONCURRENCY:

@@ -6,11 +6,11 @@ so the config can read it.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, final
 
+from ._data import Frozen, set_field
+from ._lazy import lazy_pattern
 from .errors import UsageError
 
 __all__ = [
@@ -31,14 +31,21 @@ PRICES_SOURCE = "Claude Code 2.1.337 model catalog, read 2026-12-06"
 
 
 @final
-@dataclass(frozen=True)
-class Price:
+class Price(Frozen):
     """Dollars per million tokens."""
 
     input: float
     output: float
     cache_write: float
     cache_read: float
+
+    _fields = ("input", "output", "cache_write", "cache_read")
+
+    def __init__(self, input: float, output: float, cache_write: float, cache_read: float) -> None:
+        set_field(self, "input", input)
+        set_field(self, "output", output)
+        set_field(self, "cache_write", cache_write)
+        set_field(self, "cache_read", cache_read)
 
     def cost(self, usage: Any) -> float:
         """Dollars for ``usage`` (a ``jshost.workers.Usage``)."""
@@ -89,8 +96,8 @@ DEFAULT_OUTPUT_TOKENS: Mapping[str, int] = {
     "default": 1500,
 }
 
-_LINE = re.compile(r"^claude-(?P<line>[a-z]+)-")
-_DATED = re.compile(r"^(?P<base>.+)-\d{8}$")
+_LINE = lazy_pattern(r"^claude-(?P<line>[a-z]+)-")
+_DATED = lazy_pattern(r"^(?P<base>.+)-\d{8}$")
 
 
 def model_line(model: str) -> str | None:
@@ -101,13 +108,28 @@ def model_line(model: str) -> str | None:
 
 
 @final
-@dataclass(frozen=True)
-class EstimateSettings:
+class EstimateSettings(Frozen):
     """How estimates are made; from the ``[estimate]`` and ``[prices]`` tables of the config."""
 
     chars_per_token: float = CHARS_PER_TOKEN
-    output_tokens: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_OUTPUT_TOKENS))
-    prices: Mapping[str, Price] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    output_tokens: Mapping[str, int]
+    prices: Mapping[str, Price]
+
+    _fields = ("chars_per_token", "output_tokens", "prices")
+
+    def __init__(
+        self,
+        chars_per_token: float = CHARS_PER_TOKEN,
+        output_tokens: Mapping[str, int] | None = None,
+        prices: Mapping[str, Price] | None = None,
+    ) -> None:
+        set_field(self, "chars_per_token", chars_per_token)
+        set_field(
+            self,
+            "output_tokens",
+            dict(DEFAULT_OUTPUT_TOKENS) if output_tokens is None else output_tokens,
+        )
+        set_field(self, "prices", dict(DEFAULT_PRICES) if prices is None else prices)
 
     def price(self, model: str) -> Price | None:
         """The price of a model id (a dated id falls back to its undated one), or None."""

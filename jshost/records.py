@@ -8,9 +8,9 @@ never imports the engine (and ``jshost.events`` no longer needs to).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Literal, final
 
+from ._data import Frozen, Record, set_field
 from .errors import WorkflowError
 
 __all__ = [
@@ -89,8 +89,7 @@ def keep_results(records: Any) -> None:
 
 
 @final
-@dataclass(frozen=True)
-class Usage:
+class Usage(Frozen):
     """Tokens an agent used, summed over its requests and attempts.
 
     ``input_tokens`` is input read without the prompt cache; what was written to and read
@@ -101,6 +100,25 @@ class Usage:
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+
+    _fields = (
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    )
+
+    def __init__(
+        self,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_creation_input_tokens: int = 0,
+        cache_read_input_tokens: int = 0,
+    ) -> None:
+        set_field(self, "input_tokens", input_tokens)
+        set_field(self, "output_tokens", output_tokens)
+        set_field(self, "cache_creation_input_tokens", cache_creation_input_tokens)
+        set_field(self, "cache_read_input_tokens", cache_read_input_tokens)
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
@@ -114,8 +132,7 @@ class Usage:
 
 
 @final
-@dataclass(frozen=True)
-class ToolUse:
+class ToolUse(Frozen):
     """One tool call of a running agent, as events, views and the store show it.
 
     ``summary`` is one printable-to-be line (``Read src/app.py (120 lines)``, ``denied: no rule
@@ -130,9 +147,26 @@ class ToolUse:
     rule: str | None = None
     elapsed: float = 0.0
 
+    _fields = ("tool", "input", "status", "summary", "rule", "elapsed")
 
-@dataclass
-class AgentRecord:
+    def __init__(
+        self,
+        tool: str,
+        input: dict[str, Any],
+        status: ToolUseStatus,
+        summary: str = "",
+        rule: str | None = None,
+        elapsed: float = 0.0,
+    ) -> None:
+        set_field(self, "tool", tool)
+        set_field(self, "input", input)
+        set_field(self, "status", status)
+        set_field(self, "summary", summary)
+        set_field(self, "rule", rule)
+        set_field(self, "elapsed", elapsed)
+
+
+class AgentRecord(Record):
     """One ``agent()`` call, as the engine tracks it. Owned by the engine; UIs only read it."""
 
     index: int
@@ -143,19 +177,19 @@ class AgentRecord:
     schema: Any = None
     #: the call's cache key (reference §5.2) and the options the script passed
     key: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any]
     status: AgentStatus = "queued"
     #: the answer; once it is committed to the run store a large one is read back from there
     #: when asked for (the script holds it too), so the host does not keep a copy of its own
     result: Any = ResultField()
     error: str | None = None
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage
     #: the model the worker reports it used (an id; the script's ``model`` may be an alias)
     model_used: str | None = None
     attempts: int = 0
     #: the agent's conversation for people (turns, tool calls, results cut short, permission
     #: decisions): JSON-able dicts with a "kind" key; see docs/tools.md. Never seen by a script.
-    transcript: list[dict[str, Any]] = field(default_factory=list)
+    transcript: list[dict[str, Any]]
     #: the latest tool call (live views show it); None until the agent uses a tool
     last_tool: ToolUse | None = None
     #: the git worktree of an ``isolation: 'worktree'`` agent while it exists: set when it is
@@ -166,6 +200,76 @@ class AgentRecord:
     started_at: float | None = None
     finished_at: float | None = None
 
+    _fields = (
+        "index",
+        "label",
+        "prompt",
+        "phase",
+        "model",
+        "schema",
+        "key",
+        "options",
+        "status",
+        "result",
+        "error",
+        "usage",
+        "model_used",
+        "attempts",
+        "transcript",
+        "last_tool",
+        "worktree_path",
+        "worktree_branch",
+        "queued_at",
+        "started_at",
+        "finished_at",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        label: str,
+        prompt: str,
+        phase: str | None,
+        model: str | None,
+        schema: Any = None,
+        key: str = "",
+        options: dict[str, Any] | None = None,
+        status: AgentStatus = "queued",
+        result: Any = None,
+        error: str | None = None,
+        usage: Usage | None = None,
+        model_used: str | None = None,
+        attempts: int = 0,
+        transcript: list[dict[str, Any]] | None = None,
+        last_tool: ToolUse | None = None,
+        worktree_path: str | None = None,
+        worktree_branch: str | None = None,
+        queued_at: float = 0.0,
+        started_at: float | None = None,
+        finished_at: float | None = None,
+    ) -> None:
+        self.index = index
+        self.label = label
+        self.prompt = prompt
+        self.phase = phase
+        self.model = model
+        self.schema = schema
+        self.key = key
+        self.options = {} if options is None else options
+        self.status = status
+        self.result = result
+        self.error = error
+        self.usage = Usage() if usage is None else usage
+        self.model_used = model_used
+        self.attempts = attempts
+        self.transcript = [] if transcript is None else transcript
+        self.last_tool = last_tool
+        self.worktree_path = worktree_path
+        self.worktree_branch = worktree_branch
+        self.queued_at = queued_at
+        self.started_at = started_at
+        self.finished_at = finished_at
+
     @property
     def elapsed(self) -> float | None:
         if self.started_at is None:
@@ -174,8 +278,7 @@ class AgentRecord:
         return end - self.started_at
 
 
-@dataclass
-class RunOutcome:
+class RunOutcome(Record):
     """How a run ended, with everything a summary needs."""
 
     status: RunStatus
@@ -195,6 +298,55 @@ class RunOutcome:
     spent: int = 0
     #: one line about a problem that hit the whole run (the API could not be reached)
     worker_problem: str | None = None
+
+    _fields = (
+        "status",
+        "result",
+        "error",
+        "agents",
+        "failures",
+        "logs",
+        "phases",
+        "elapsed",
+        "peak_concurrency",
+        "dropped_logs",
+        "refused",
+        "budget",
+        "spent",
+        "worker_problem",
+    )
+
+    def __init__(
+        self,
+        status: RunStatus,
+        result: Any,
+        error: WorkflowError | None,
+        agents: list[AgentRecord],
+        failures: list[str],
+        logs: list[str],
+        phases: list[str],
+        elapsed: float,
+        peak_concurrency: int,
+        dropped_logs: int = 0,
+        refused: int = 0,
+        budget: int | None = None,
+        spent: int = 0,
+        worker_problem: str | None = None,
+    ) -> None:
+        self.status = status
+        self.result = result
+        self.error = error
+        self.agents = agents
+        self.failures = failures
+        self.logs = logs
+        self.phases = phases
+        self.elapsed = elapsed
+        self.peak_concurrency = peak_concurrency
+        self.dropped_logs = dropped_logs
+        self.refused = refused
+        self.budget = budget
+        self.spent = spent
+        self.worker_problem = worker_problem
 
     @property
     def tokens_in(self) -> int:

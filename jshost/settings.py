@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import final
 
+from ._data import Frozen, set_field
 from .errors import UsageError
 
 __all__ = [
@@ -60,8 +60,7 @@ def structured_output_retries(env: Mapping[str, str] | None = None) -> int:
 
 
 @final
-@dataclass(frozen=True)
-class ModelPolicy:
+class ModelPolicy(Frozen):
     """Which model an agent gets, as the reference decides it (§6.4).
 
     Args:
@@ -72,6 +71,12 @@ class ModelPolicy:
 
     subagent_model: str | None = None
     force: bool = False
+
+    _fields = ("subagent_model", "force")
+
+    def __init__(self, subagent_model: str | None = None, force: bool = False) -> None:
+        set_field(self, "subagent_model", subagent_model)
+        set_field(self, "force", force)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ModelPolicy:

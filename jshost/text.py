@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ._lazy import lazy_pattern
+
 __all__ = ["cell_width", "clip", "encodable", "json_text", "printable"]
 
 # Every code point of the general categories Cc (C0, DEL, C1), Cf (format: bidi controls,
@@ -31,7 +33,7 @@ _UNSAFE_CLASS = (
     r"\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
     r"\U000e0001\U000e0020-\U000e007f"
 )
-_UNSAFE = re.compile(rf"\r\n|[{_UNSAFE_CLASS}]")
+_UNSAFE = lazy_pattern(rf"\r\n|[{_UNSAFE_CLASS}]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -67,8 +69,11 @@ def printable(untrusted: object, *, multiline: bool = False) -> str:
             so one value stays on one line and cannot forge the lines after it.
     """
     text = untrusted if isinstance(untrusted, str) else str(untrusted)
-    if text.isascii() and text.isprintable():
-        return text  # the common case: no work
+    if text.isprintable():
+        # The common case: no work. Every unsafe character is one str.isprintable() refuses
+        # (categories Cc, Cf, Cs, Zl, Zp), so text it accepts has none, ASCII or not (the
+        # run summary's "·" no longer compiles the unsafe-class regex: issue 22).
+        return text
     return _UNSAFE.sub(_multi if multiline else _single, text)
 
 

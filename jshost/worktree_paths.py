@@ -7,8 +7,9 @@ importing the engine. Pure path arithmetic and a walk up the directory tree: no 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+
+from ._lazy import lazy_pattern
 
 __all__ = [
     "WORKTREES_SUBDIR",
@@ -58,7 +59,7 @@ def hidden_worktrees(root: Path, workspace: Path) -> tuple[Path, ...]:
     return (hidden,)
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_UNSAFE = lazy_pattern(r"[^A-Za-z0-9_-]+")
 
 
 def worktree_name(run_id: str, index: int) -> str:

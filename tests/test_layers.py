@@ -174,8 +174,9 @@ def test_forbidden_direction(importer, imported):
 
 # Data at the very bottom: plain values every stage names. Each may import only these.
 DATA_MODULES = {
-    "jshost.records": {"jshost.errors"},  # AgentRecord, RunOutcome, Usage
-    "jshost.limits": set(),  # Limits, SandboxLimits, MAX_CONCURRENCY
+    "jshost._data": set(),  # Frozen, Record: what @dataclass gave, written out (issue 22)
+    "jshost.records": {"jshost.errors", "jshost._data"},  # AgentRecord, RunOutcome, Usage
+    "jshost.limits": {"jshost._data"},  # Limits, SandboxLimits, MAX_CONCURRENCY
 }
 
 

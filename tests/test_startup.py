@@ -45,6 +45,14 @@ NOT_ON_A_PLAIN_RUN = (
     "jshost.permissions.decision",
     "jshost.permissions.rules",
     "jshost.tools.mcp_config",
+    # what only an error, an odd script or another command needs (issue 22, second pass): the
+    # dataclasses machinery (the records are written out), numeric meta keys, "did you mean",
+    # a saved workflow's quoted command, importlib's helpers
+    "dataclasses",
+    "decimal",
+    "difflib",
+    "shlex",
+    "importlib.util",
 )
 
 PROBE = """
@@ -256,3 +264,322 @@ def test_validating_plain_schemas_imports_no_schema_checker() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- the process: no teardown, and no garbage collection while starting ------------------------
+
+PROGRAM = """
+import atexit, gc, sys, threading, time
+from pathlib import Path
+
+class Teardown:
+    def __del__(self):
+        print("TEARDOWN", flush=True)
+
+KEEP = Teardown()  # a normal exit frees it while tearing the modules down
+collections = []
+gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(1))
+
+def late_write():
+    time.sleep(0.3)
+    Path("late.txt").write_text("written")
+
+threading.Thread(target=late_write).start()  # not a daemon: the exit waits for it
+atexit.register(lambda: print(
+    f"HANDLER gc={{gc.isenabled()}} frozen={{gc.get_freeze_count() > 0}}", file=sys.stderr
+))
+import jshost.cli
+print(f"IMPORTED gc={{gc.isenabled()}}", file=sys.stderr)
+sys.argv = ["jshost", *{argv!r}]
+jshost.cli.console_main()
+"""
+
+
+def _program(tmp_path: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
+    env["JSHOST_HOME"] = str(tmp_path / "home")
+    env["HOME"] = str(tmp_path / "home")
+    return subprocess.run(
+        [sys.executable, "-c", PROGRAM.format(argv=argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+
+
+def test_the_program_ends_as_a_normal_exit_would_without_tearing_down(tmp_path: Path) -> None:
+    """console_main() skips the interpreter's teardown (issue 22), and nothing else: the
+    threads that are not daemons are waited for, the exit handlers run, what was printed is
+    flushed, and the exit code is the command's."""
+    script = tmp_path / "one.js"
+    script.write_text(
+        "export const meta = { name: 'one', description: 'one agent' }\n"
+        "return await agent('say hello', { label: 'hello' })\n",
+        encoding="utf-8",
+    )
+    argv = ["run", str(script), "--worker", "sim", "--sim-latency", "0", "--yes", "--quiet"]
+    out = _program(tmp_path, [*argv, "--no-live", "--no-interactive"])
+    assert out.returncode == 0, out.stderr
+    # both streams flushed before the process ended: the result, then the summary
+    assert out.stdout.startswith("[sim sim] say hello")
+    assert "completed · agents 1 done" in out.stderr
+    assert "TEARDOWN" not in out.stdout  # the modules were not torn down
+    assert (tmp_path / "late.txt").read_text() == "written"  # the thread was waited for
+    # the collector was paused for the start-up only: the run had it back, start-up frozen
+    assert "IMPORTED gc=True" in out.stderr
+    assert "HANDLER gc=True frozen=True" in out.stderr
+    store = tmp_path / "home"
+    assert not list(store.glob("*-wal")), "the store was not closed before the exit"
+
+    bad = _program(tmp_path, ["run", str(tmp_path / "missing.js")])
+    assert bad.returncode == 2
+    assert "jshost: no such file" in bad.stderr and "Traceback" not in bad.stderr
+    assert "HANDLER gc=True" in bad.stderr and "TEARDOWN" not in bad.stdout
+
+
+def test_a_command_other_than_run_gets_the_collector_back_before_its_work(tmp_path: Path) -> None:
+    """Only `run` and `resume` keep the collector paused past their command's import (until
+    the run starts); `watch` or `runs` must not work for long without it."""
+    out = _program(tmp_path, ["runs"])
+    assert out.returncode == 0, out.stderr
+    assert "HANDLER gc=True frozen=True" in out.stderr
+
+
+def test_main_as_a_function_leaves_the_collector_and_the_process_alone(tmp_path: Path) -> None:
+    code = (
+        "import gc, sys\nfrom jshost.cli import main\n"
+        "assert gc.isenabled()\n"
+        "sys.argv = ['jshost', 'runs']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    print('EXIT', exc.code)\n"
+        "print('AFTER', gc.isenabled(), gc.get_freeze_count())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
+    env["JSHOST_HOME"] = str(tmp_path / "home")
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "AFTER True 0"
+
+
+# -- records written out instead of generated by @dataclass ------------------------------------
+
+WRITTEN_OUT = [
+    ("jshost.records", "ToolUse"),
+    ("jshost.records", "AgentRecord"),
+    ("jshost.records", "RunOutcome"),
+    ("jshost.agent_types.types", "AgentType"),
+    ("jshost.agent_types.types", "SkippedAgentFile"),
+    ("jshost.config", "Config"),
+    ("jshost.workers.registry", "WorkerInfo"),
+    ("jshost.workers.registry", "_Entry"),
+    ("jshost.script.validate", "Report"),
+    ("jshost.script.load", "Script"),
+    ("jshost.script.load", "Inspection"),
+    ("jshost.script.meta", "Phase"),
+    ("jshost.script.meta", "Meta"),
+    ("jshost.script.meta", "MetaSpan"),
+    ("jshost.script.diagnostics", "Diagnostic"),
+    ("jshost.prices", "Price"),
+    ("jshost.prices", "EstimateSettings"),
+    ("jshost.estimate", "PhaseUsage"),
+    ("jshost.estimate", "SizeWarning"),
+    ("jshost.journal", "JournalEntry"),
+    ("jshost.journal", "Decision"),
+    ("jshost.journal", "Replay"),
+    ("jshost.settings", "ModelPolicy"),
+    # the public ones: dataclasses.fields/replace/asdict still work on them
+    ("jshost.records", "Usage"),
+    ("jshost.workers.base", "AgentRequest"),
+    ("jshost.workers.base", "AgentResult"),
+    ("jshost._api", "ToolOptions"),
+    ("jshost.limits", "SandboxLimits"),
+    ("jshost.limits", "Limits"),
+    ("jshost.tools.base", "ToolSpec"),
+    ("jshost.tools.base", "ToolOutput"),
+    ("jshost.tools.base", "Workspace"),
+    ("jshost.workers.registry", "WorkerSettings"),
+    ("jshost.permissions.settings", "SettingsFile"),
+    ("jshost.permissions.settings", "Settings"),
+    ("jshost.engine.children", "_Child"),
+    ("jshost.engine.worktrees", "Worktree"),
+    ("jshost.script.lint", "Lint"),
+    ("jshost.script.lint.fanout", "FanOut"),
+]
+
+
+def _sample(cls: type) -> tuple[Any, Any, type]:
+    """Two equal instances of ``cls`` (required fields filled in, the rest defaulted) and the
+    ``@dataclass`` the class used to be, built from the same fields and defaults."""
+    import dataclasses
+    import importlib
+    import inspect
+
+    from jshost._data import Frozen
+
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    assert tuple(p.name for p in params) == cls._fields  # every field, in order, in __init__
+    required = {p.name: f"<{p.name}>" for p in params if p.default is inspect.Parameter.empty}
+    one, two = cls(**required), cls(**required)
+    frozen = issubclass(cls, Frozen)
+    spec = []
+    for p in params:
+        flags = {"compare": p.name not in cls._uncompared, "repr": p.name not in cls._no_repr}
+        if p.name in cls._unhashed:
+            flags["hash"] = False
+        if p.default is inspect.Parameter.empty:
+            spec.append((p.name, Any, dataclasses.field(**flags)))
+        else:  # a factory default (None here) is whatever the class made of it
+            made = getattr(one, p.name)
+            spec.append((p.name, Any, dataclasses.field(default_factory=lambda v=made: v, **flags)))
+    module = importlib.import_module(cls.__module__)
+    reference = dataclasses.make_dataclass(cls.__name__, spec, frozen=frozen, namespace={})
+    reference.__qualname__ = cls.__qualname__
+    assert module  # the class is where it says it is
+    return one, two, reference
+
+
+@pytest.mark.parametrize(("module", "name"), WRITTEN_OUT)
+def test_written_out_records_keep_what_the_dataclass_gave(module: str, name: str) -> None:
+    """jshost._data replaces @dataclass on the start-up path (issue 22: 88 M instructions of a
+    one-agent run); each class must still behave as its dataclass did: fields by position or
+    keyword with the same defaults (fresh mutable defaults per instance), the same repr, ==
+    by value within the class, frozen or not, hashable exactly when frozen, pattern matching,
+    copy and pickle."""
+    import copy
+    import dataclasses
+    import importlib
+    import pickle
+
+    from jshost._data import Frozen
+
+    cls = getattr(importlib.import_module(module), name)
+    one, two, reference = _sample(cls)
+    values = {n: getattr(one, n) for n in cls._fields}
+    assert repr(one) == repr(reference(**values))
+    assert one == two and (one != two) is False
+    assert one.__eq__(reference(**values)) is NotImplemented
+    assert cls.__match_args__ == reference.__match_args__ == cls._fields
+    assert copy.copy(one) == one == pickle.loads(pickle.dumps(one))
+    for n in cls._fields:  # a mutable default is made afresh for each instance
+        if isinstance(getattr(one, n), (list, dict, set)):
+            assert getattr(one, n) is not getattr(two, n)
+    if issubclass(cls, Frozen):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(one, cls._fields[0], "changed")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(one, cls._fields[0])
+        try:
+            expected: Any = hash(reference(**values))
+        except TypeError:  # a dict or list among the fields: unhashable, as it was
+            with pytest.raises(TypeError):
+                hash(one)
+        else:
+            assert hash(one) == hash(two) == expected
+    else:
+        with pytest.raises(TypeError):
+            hash(one)
+        setattr(one, cls._fields[0], "changed")
+        assert one != two
+
+
+@pytest.mark.parametrize(("module", "name"), WRITTEN_OUT)
+def test_written_out_records_still_work_with_the_dataclasses_functions(
+    module: str, name: str
+) -> None:
+    """Public records (AgentRequest, Limits, ToolOptions, …) may be handed to
+    dataclasses.replace, fields, asdict or is_dataclass by a caller: those still work."""
+    import dataclasses
+    import importlib
+
+    from jshost._data import replace
+
+    cls = getattr(importlib.import_module(module), name)
+    one, _, _ = _sample(cls)
+    assert dataclasses.is_dataclass(one) and dataclasses.is_dataclass(cls)
+    assert tuple(f.name for f in dataclasses.fields(one)) == cls._fields
+    assert dataclasses.replace(one) == one == replace(one)
+    values = dataclasses.asdict(one)
+    assert set(values) == set(cls._fields)
+    field = cls._fields[0]
+    old = getattr(one, field)
+    new = old + 1 if isinstance(old, int) else "<changed>"  # still valid where it is checked
+    changed = dataclasses.replace(one, **{field: new})
+    assert getattr(changed, field) == new == getattr(replace(one, **{field: new}), field)
+    assert changed.__class__ is cls and getattr(one, field) == old
+
+
+def test_post_init_checks_still_run_on_written_out_limits() -> None:
+    from jshost._data import replace
+    from jshost.limits import Limits, SandboxLimits
+
+    with pytest.raises(ValueError, match="memory limit"):
+        SandboxLimits(memory=1)
+    with pytest.raises(ValueError):
+        Limits(concurrency=0)
+    with pytest.raises(ValueError):
+        replace(Limits(), concurrency=0)
+    import dataclasses
+
+    with pytest.raises(ValueError):
+        dataclasses.replace(Limits(), concurrency=0)
+
+
+def test_the_prelude_goes_to_quickjs_in_ascii_on_the_same_lines() -> None:
+    """The prelude is handed to QuickJS in ASCII (no UTF-8 copy of 600,000 lines) after a
+    comment that spans its line base (cheaper to skip than blank lines): its strings and its
+    frames' line numbers must be what they were."""
+    import quickjs
+
+    from jshost.sandbox import RUNTIME_LINE_BASE, context
+
+    text = "▸ running — § 😀"
+    assert context._ascii(text).isascii()
+    ctx = quickjs.Context()
+    assert ctx.eval("'" + context._ascii(text) + "'") == text
+    assert context._ascii("plain") == "plain"
+    for base in ("\n" * RUNTIME_LINE_BASE, context._line_base(RUNTIME_LINE_BASE)):
+        with pytest.raises(quickjs.JSException) as caught:
+            ctx.eval(base + "// first line\nfunction f() {\n  throw new Error('x') }\nf()")
+        assert f"at f (<input>:{RUNTIME_LINE_BASE + 3}:13)" in str(caught.value)
+    sandbox = context.Sandbox(
+        context.SandboxLimits(), {"maxAgents": 1, "budget": None, "args": None}
+    )
+    assert context._RUNTIME is not None and context._RUNTIME.isascii()
+    assert sandbox._ctx.eval("typeof agent") == "function"
+
+
+def test_a_lazy_pattern_compiles_at_its_first_use_and_then_is_the_pattern() -> None:
+    import re
+
+    from jshost._lazy import lazy_pattern
+
+    pattern = lazy_pattern(r"^(?P<n>\d+)\s*(?P<unit>[km]?)$", re.IGNORECASE)
+    assert set(vars(pattern)) == {"_source"}  # nothing compiled yet
+    m = pattern.match("12 K")
+    assert m is not None and m.group("n", "unit") == ("12", "K")
+    assert "match" in vars(pattern)  # kept: the next .match is a plain attribute
+    assert isinstance(pattern.match.__self__, re.Pattern)
+    assert pattern.sub("x", "3m") == "x" and pattern.pattern.startswith("^(?P<n>")
+    assert pattern.groupindex["unit"] == 2
+
+
+def test_printable_text_compiles_no_regex_and_unsafe_text_is_still_marked() -> None:
+    """printable() returns text that str.isprintable() accepts as it is, ASCII or not (the
+    run summary's "·"): the regex of unsafe characters is compiled only for text that may
+    hold one, and then marks them as before."""
+    code = (
+        "from jshost import text\n"
+        "assert text.printable('completed · agents 1 done — ü ✓') == "
+        "'completed · agents 1 done — ü ✓'\n"
+        "print(sorted(vars(text._UNSAFE)))\n"
+        "print(text.printable('a\\x1b[31m\\u202eb'), text.printable('x\\ny', multiline=True))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    first, second = out.stdout.splitlines()[:2]
+    assert first == "['_source']"
+    assert second == "a⟨U+001B⟩[31m⟨U+202E⟩b x"

@@ -4,10 +4,10 @@ discovered (project directories closest first, the user's, the built-ins)."""
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
+from .._lazy import lazy_pattern
 from ..text import printable
 from .types import (
     BUILTIN_TYPES,
@@ -25,9 +25,9 @@ _MAX_NAME_CHARS = 128
 
 # ---- reading one file ---------------------------------------------------------------------------
 
-_FENCE = re.compile(r"---[ \t]*")
+_FENCE = lazy_pattern(r"---[ \t]*")
 # `key: value` at the top level, for the second try at a frontmatter YAML refused (below)
-_SIMPLE_LINE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*):[ \t]+(?P<value>\S.*?)[ \t]*$")
+_SIMPLE_LINE = lazy_pattern(r"^(?P<key>[A-Za-z_][\w-]*):[ \t]+(?P<value>\S.*?)[ \t]*$")
 
 
 def _split_frontmatter(text: str) -> tuple[str, str, int] | str:

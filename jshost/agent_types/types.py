@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .._data import Frozen, set_field
+from .._lazy import lazy_pattern
 from ..errors import JshostError
 
 Scope = Literal["built-in", "project", "user"]
@@ -26,8 +27,7 @@ MAX_FILES_PER_DIR = 500
 PERMISSION_MODES = ("default", "acceptEdits", "plan", "dontAsk")
 
 
-@dataclass(frozen=True)
-class AgentType:
+class AgentType(Frozen):
     """One agent type.
 
     ``tools`` None means every tool the run offers; a tuple limits the agent to those names
@@ -48,6 +48,40 @@ class AgentType:
     source: str = "built-in"
     scope: Scope = "built-in"
 
+    _fields = (
+        "name",
+        "description",
+        "tools",
+        "disallowed_tools",
+        "model",
+        "permission_mode",
+        "system_prompt",
+        "source",
+        "scope",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        tools: tuple[str, ...] | None = None,
+        disallowed_tools: tuple[str, ...] = (),
+        model: str | None = None,
+        permission_mode: str | None = None,
+        system_prompt: str = "",
+        source: str = "built-in",
+        scope: Scope = "built-in",
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "description", description)
+        set_field(self, "tools", tools)
+        set_field(self, "disallowed_tools", disallowed_tools)
+        set_field(self, "model", model)
+        set_field(self, "permission_mode", permission_mode)
+        set_field(self, "system_prompt", system_prompt)
+        set_field(self, "source", source)
+        set_field(self, "scope", scope)
+
     def to_json(self) -> dict[str, Any]:
         """The stable shape of ``jshost agents --json`` (docs/agent-types.md)."""
         return {
@@ -62,13 +96,19 @@ class AgentType:
         }
 
 
-@dataclass(frozen=True)
-class SkippedAgentFile:
+class SkippedAgentFile(Frozen):
     """A file in an agents directory that is not a usable definition, and why."""
 
     path: Path
     scope: Scope
     reason: str
+
+    _fields = ("path", "scope", "reason")
+
+    def __init__(self, path: Path, scope: Scope, reason: str) -> None:
+        set_field(self, "path", path)
+        set_field(self, "scope", scope)
+        set_field(self, "reason", reason)
 
     def to_json(self) -> dict[str, str]:
         return {"path": str(self.path), "scope": self.scope, "reason": self.reason}
@@ -183,7 +223,7 @@ class AgentTypeDenied(AgentTypeError):
 #: ``denial(name)`` → the rule that denies agent type ``name`` and where it comes from, or None
 Denial = Callable[[str], tuple[str, str] | None]
 
-_AGENT_RULE = re.compile(r"^(?:Agent|Task)\((?P<type>.*)\)$", re.DOTALL)
+_AGENT_RULE = lazy_pattern(r"^(?:Agent|Task)\((?P<type>.*)\)$", re.DOTALL)
 
 
 def denial_from_rules(deny_rules: Iterable[tuple[str, str]]) -> Denial:

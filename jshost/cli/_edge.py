@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import sys
 from typing import Any, NoReturn
 
 import click
 
+from .._lazy import lazy_pattern
 from ..errors import ScriptError, UsageError
 from ..settings import CONCURRENCY_ENV
 from ..text import printable
@@ -21,7 +21,7 @@ from ..text import printable
 #: What a script that reads `args` needs when none were given.
 READS_ARGS = "the script reads args; pass --args or --args-file"
 
-_BUDGET = re.compile(r"^\+?(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kKmM]?)$")
+_BUDGET = lazy_pattern(r"^\+?(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[kKmM]?)$")
 
 
 def parse_budget(text: str) -> int:

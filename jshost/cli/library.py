@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -87,6 +86,8 @@ def save_cmd(script: str, user: bool, force: bool) -> None:
     # A name with hidden characters cannot be typed as it is shown: the file can. A name with
     # spaces or quotes is quoted, so the hint pastes into a shell as it is.
     by = name if printable(name) == name else str(path)
+    import shlex  # only to show a saved workflow's command (start-up, issue 22)
+
     run = f"jshost run {printable(shlex.quote(by))}"
     if report.reads_args:
         click.echo(f"run it with: {run} --args JSON  (or --args-file FILE: the script reads args)")

@@ -6,7 +6,6 @@ ran), 130 stopped.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ from typing import Any
 
 import click
 
+from .._data import replace
 from ..errors import JshostError, ScriptLoadError, UsageError
 from ..text import printable
 from ._edge import (
@@ -343,7 +343,7 @@ def _execute(
             model=opts["model"],
             store=store,
             resume_id=resume_id,
-            tools=dataclasses.replace(
+            tools=replace(
                 tools,
                 mcp_approvals=store,
                 mcp_servers=opts.get("mcp_servers") or [],
@@ -421,6 +421,9 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: An
     """Run a prepared run with this terminal's view and signals; the outcome."""
     import trio
 
+    from . import start_up_done
+
+    start_up_done()  # what the run needs is imported: the garbage collector works again
     if interactive_id is not None:
         from ..ui.interactive import run_interactive  # imports textual: only for this view
 

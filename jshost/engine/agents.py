@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import replace
 from typing import Any, Literal
 
 import trio
 
 from .. import events as ev
+from .._data import replace
 from ..agent_types import AgentType, AgentTypeError
 from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_surrogate
 from ..errors import WorkerError

@@ -7,12 +7,12 @@ of :class:`~jshost.engine.run.Engine`, which owns the state these methods use.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from .._data import Record
 from ..bounds import MAX_PATH_CHARS, MAX_TITLE_CHARS, MAX_WORKFLOW_CALLS
 from ..errors import JshostError, ScriptLoadError
 from ..sandbox import CHILD_LINE_BASE, RUNTIME_LINE_BASE, JsThread, Sandbox, parse_frames
@@ -31,11 +31,17 @@ def _is_prelude(line: int) -> bool:
     return RUNTIME_LINE_BASE <= line < CHILD_LINE_BASE
 
 
-@dataclass
-class _Child:
+class _Child(Record):
     path: str
     name: str
     source: str = ""
+
+    _fields = ("path", "name", "source")
+
+    def __init__(self, path: str, name: str, source: str = "") -> None:
+        self.path = path
+        self.name = name
+        self.source = source
 
 
 class ChildWorkflows:

@@ -13,11 +13,11 @@ import contextlib
 import os
 import secrets
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
+from .._data import Frozen, set_field
 from ..worktree_paths import worktree_name, worktrees_dir
 
 __all__ = [
@@ -63,14 +63,21 @@ class _GitFailed(Exception):
         self.missing = missing
 
 
-@dataclass(frozen=True)
-class Worktree:
+class Worktree(Frozen):
     """One agent's worktree: where, on which branch, from which commit, for which checkout."""
 
     path: Path
     branch: str
     head: str
     git_root: Path
+
+    _fields = ("path", "branch", "head", "git_root")
+
+    def __init__(self, path: Path, branch: str, head: str, git_root: Path) -> None:
+        set_field(self, "path", path)
+        set_field(self, "branch", branch)
+        set_field(self, "head", head)
+        set_field(self, "git_root", git_root)
 
 
 def _env() -> dict[str, str]:

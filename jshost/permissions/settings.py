@@ -10,15 +10,14 @@ error naming the file (and the line and column for JSON).
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
+from .._data import Frozen, replace, set_field
 from ..text import printable
 
 if TYPE_CHECKING:  # the rule parser loads with the first settings file that has rules
@@ -47,8 +46,7 @@ class SettingsError(ValueError):
 
 
 @final
-@dataclass(frozen=True)
-class SettingsFile:
+class SettingsFile(Frozen):
     """The permission settings of one file."""
 
     path: Path
@@ -62,6 +60,37 @@ class SettingsFile:
     project: bool = False
     #: the hex sha256 of the file's bytes (what an approval remembers)
     sha256: str = ""
+
+    _fields = (
+        "path",
+        "allow",
+        "ask",
+        "deny",
+        "default_mode",
+        "additional_directories",
+        "project",
+        "sha256",
+    )
+
+    def __init__(
+        self,
+        path: Path,
+        allow: tuple[Rule, ...] = (),
+        ask: tuple[Rule, ...] = (),
+        deny: tuple[Rule, ...] = (),
+        default_mode: str | None = None,
+        additional_directories: tuple[Path, ...] = (),
+        project: bool = False,
+        sha256: str = "",
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "allow", allow)
+        set_field(self, "ask", ask)
+        set_field(self, "deny", deny)
+        set_field(self, "default_mode", default_mode)
+        set_field(self, "additional_directories", additional_directories)
+        set_field(self, "project", project)
+        set_field(self, "sha256", sha256)
 
     @property
     def approval_key(self) -> str:
@@ -79,15 +108,19 @@ class SettingsFile:
     def without_grants(self) -> SettingsFile:
         """This file with only what takes powers away (ask and deny rules, a narrowing mode)."""
         mode = None if self.default_mode in _WIDENING_MODES else self.default_mode
-        return dataclasses.replace(self, allow=(), default_mode=mode, additional_directories=())
+        return replace(self, allow=(), default_mode=mode, additional_directories=())
 
 
 @final
-@dataclass(frozen=True)
-class Settings:
+class Settings(Frozen):
     """The settings files that exist, highest precedence first (local, project, user)."""
 
     files: tuple[SettingsFile, ...] = ()
+
+    _fields = ("files",)
+
+    def __init__(self, files: tuple[SettingsFile, ...] = ()) -> None:
+        set_field(self, "files", files)
 
     @property
     def allow(self) -> tuple[Rule, ...]:
@@ -167,7 +200,7 @@ def load_settings(workspace: Any, home: Path | None = None) -> Settings:
         if loaded is not None:
             # The workspace's own files (not the user's, when the workspace is the home).
             project = path.parent.parent == root and real != _resolved(candidates[-1])
-            files.append(dataclasses.replace(loaded, project=project))
+            files.append(replace(loaded, project=project))
     return Settings(tuple(files))
 
 

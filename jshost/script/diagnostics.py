@@ -11,10 +11,10 @@ severity a code had when it shipped, kept because codes never change.
 from __future__ import annotations
 
 import bisect
-import re
-from dataclasses import dataclass
 from typing import Any, Literal, final
 
+from .._data import Frozen, set_field
+from .._lazy import lazy_pattern
 from ..errors import ScriptLoadError, format_location
 from ..text import cell_width, printable
 
@@ -98,12 +98,11 @@ REFUSED: frozenset[str] = frozenset(
 )
 
 # ECMAScript LineTerminatorSequence: how acorn (and so the reference's messages) count lines.
-_LINE_BREAK_RE = re.compile(r"\r\n?|[\n\u2028\u2029]")
+_LINE_BREAK_RE = lazy_pattern(r"\r\n?|[\n\u2028\u2029]")
 
 
 @final
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(Frozen):
     """One problem in a script.
 
     Args:
@@ -123,6 +122,26 @@ class Diagnostic:
     code: str
     message: str
     hint: str | None = None
+
+    _fields = ("path", "line", "col", "severity", "code", "message", "hint")
+
+    def __init__(
+        self,
+        path: str | None,
+        line: int | None,
+        col: int | None,
+        severity: Severity,
+        code: str,
+        message: str,
+        hint: str | None = None,
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "line", line)
+        set_field(self, "col", col)
+        set_field(self, "severity", severity)
+        set_field(self, "code", code)
+        set_field(self, "message", message)
+        set_field(self, "hint", hint)
 
     @classmethod
     def make(

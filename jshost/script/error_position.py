@@ -11,17 +11,16 @@ names, at or after the position QuickJS gave: nothing between them wrote a posit
 
 from __future__ import annotations
 
-import re
-
 from tree_sitter import Node
 
+from .._lazy import lazy_pattern
 from .diagnostics import SourceMap
 from .meta import js_parser
 
 __all__ = ["DESTRUCTURING_MESSAGE", "destructuring_site"]
 
 #: The messages QuickJS gives when a value cannot be destructured.
-DESTRUCTURING_MESSAGE = re.compile(
+DESTRUCTURING_MESSAGE = lazy_pattern(
     r"^(?:Cannot convert undefined or null to object"
     r"|cannot read property 'Symbol\.iterator' of (?:undefined|null)"
     r"|value is not iterable)$"

@@ -18,14 +18,18 @@ def _js_language() -> object:
     """
     import sys
     from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader, ModuleSpec
-    from importlib.util import find_spec, module_from_spec
     from pathlib import Path
 
     name = "tree_sitter_javascript._binding"
     binding = sys.modules.get(name)
     if binding is None:
         try:
-            package = find_spec("tree_sitter_javascript")  # finds the package, runs none of it
+            # importlib.util's find_spec and module_from_spec would import importlib.util
+            # (another millisecond); a top-level package is found by the path finder alone.
+            from importlib._bootstrap import module_from_spec
+            from importlib.machinery import PathFinder
+
+            package = PathFinder.find_spec("tree_sitter_javascript")  # runs none of it
             folders = list(package.submodule_search_locations or ()) if package else []
             path = next(
                 p

@@ -16,11 +16,11 @@ import re
 import stat
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tree_sitter import Tree
 
+from .._data import Frozen, Record, set_field
 from ..errors import ScriptLoadError
 from ..sandbox import check_function_source, parse_frames
 from .diagnostics import Diagnostic, SourceMap
@@ -75,8 +75,7 @@ _UNCOMPILABLE = re.compile(r"[\x00\ud800-\udfff]")
 _MAX_CONTROL_REPORTS = 20
 
 
-@dataclass(frozen=True)
-class Script:
+class Script(Frozen):
     """A workflow script that passed every load check.
 
     ``body`` is the source with ``export const meta =`` turned into ``void`` and blanks;
@@ -91,13 +90,32 @@ class Script:
     child_wrapped: str
     sha256: str
 
+    _fields = ("path", "source", "meta", "body", "wrapped", "child_wrapped", "sha256")
+
+    def __init__(
+        self,
+        path: str | None,
+        source: str,
+        meta: Meta,
+        body: str,
+        wrapped: str,
+        child_wrapped: str,
+        sha256: str,
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "source", source)
+        set_field(self, "meta", meta)
+        set_field(self, "body", body)
+        set_field(self, "wrapped", wrapped)
+        set_field(self, "child_wrapped", child_wrapped)
+        set_field(self, "sha256", sha256)
+
     @property
     def display_path(self) -> str:
         return self.path or "<script>"
 
 
-@dataclass
-class Inspection:
+class Inspection(Record):
     """The load checks' findings on one source; ``script`` is set when there is no problem.
 
     ``tree`` (tree-sitter, of ``source``) and ``positions`` are kept for further checks.
@@ -107,11 +125,45 @@ class Inspection:
     source: str
     sha256: str
     positions: SourceMap
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Diagnostic]
     tree: Tree | None = None
     meta: Meta | None = None
     span: MetaSpan | None = None
     script: Script | None = None
+
+    _fields = (
+        "path",
+        "source",
+        "sha256",
+        "positions",
+        "diagnostics",
+        "tree",
+        "meta",
+        "span",
+        "script",
+    )
+
+    def __init__(
+        self,
+        path: str | None,
+        source: str,
+        sha256: str,
+        positions: SourceMap,
+        diagnostics: list[Diagnostic] | None = None,
+        tree: Tree | None = None,
+        meta: Meta | None = None,
+        span: MetaSpan | None = None,
+        script: Script | None = None,
+    ) -> None:
+        self.path = path
+        self.source = source
+        self.sha256 = sha256
+        self.positions = positions
+        self.diagnostics = [] if diagnostics is None else diagnostics
+        self.tree = tree
+        self.meta = meta
+        self.span = span
+        self.script = script
 
 
 class _Stop(Exception):

@@ -8,12 +8,12 @@ the ESTree names and checks acorn would make, keeping every error message word f
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, NamedTuple
 
 from tree_sitter import Node, Tree
 
+from jshost._data import Frozen, set_field
+from jshost._lazy import lazy_pattern
 from jshost.script.diagnostics import Diagnostic, SourceMap, decode
 from jshost.script.grammar import js_parser
 
@@ -69,26 +69,31 @@ _ESTREE_TYPES = {
 }
 _LOGICAL_OPERATORS = frozenset({"&&", "||", "??"})
 
-_ESCAPE_RE = re.compile(
+_ESCAPE_RE = lazy_pattern(
     r"\\(u\{[0-9A-Fa-f]+\}|u[0-9A-Fa-f]{4}|x[0-9A-Fa-f]{2}|[0-3][0-7]{0,2}|[4-7][0-7]?|\r\n|[\s\S])"
 )
 _SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v"}
 _LINE_CONTINUATIONS = frozenset({"\n", "\r", "\r\n", "\u2028", "\u2029"})
 _ARRAY_INDEX_RE = re.compile(r"0|[1-9][0-9]*")
-_LEGACY_OCTAL_RE = re.compile(r"0[0-7]+")
+_LEGACY_OCTAL_RE = lazy_pattern(r"0[0-7]+")
 
 
-@dataclass(frozen=True)
-class Phase:
+class Phase(Frozen):
     """One entry of ``meta.phases`` that survived normalisation."""
 
     title: str
     detail: str | None = None
     model: str | None = None
 
+    _fields = ("title", "detail", "model")
 
-@dataclass(frozen=True)
-class Meta:
+    def __init__(self, title: str, detail: str | None = None, model: str | None = None) -> None:
+        set_field(self, "title", title)
+        set_field(self, "detail", detail)
+        set_field(self, "model", model)
+
+
+class Meta(Frozen):
     """The validated meta header; ``raw`` is the whole literal as plain Python values."""
 
     name: str
@@ -97,17 +102,43 @@ class Meta:
     when_to_use: str | None = None
     phases: tuple[Phase, ...] = ()
     # Excluded from the hash only, so a Meta with a dict in it stays hashable.
-    raw: Any = field(default=None, hash=False)
+    raw: Any = None
+
+    _fields = ("name", "description", "title", "when_to_use", "phases", "raw")
+    _unhashed = ("raw",)
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        title: str | None = None,
+        when_to_use: str | None = None,
+        phases: tuple[Phase, ...] = (),
+        raw: Any = None,
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "description", description)
+        set_field(self, "title", title)
+        set_field(self, "when_to_use", when_to_use)
+        set_field(self, "phases", phases)
+        set_field(self, "raw", raw)
 
 
-@dataclass(frozen=True)
-class MetaSpan:
+class MetaSpan(Frozen):
     """Character offsets of the meta statement and of its ``export`` keyword."""
 
     start: int
     end: int
     export_start: int
     export_end: int
+
+    _fields = ("start", "end", "export_start", "export_end")
+
+    def __init__(self, start: int, end: int, export_start: int, export_end: int) -> None:
+        set_field(self, "start", start)
+        set_field(self, "end", end)
+        set_field(self, "export_start", export_start)
+        set_field(self, "export_end", export_end)
 
 
 _parser = js_parser
@@ -372,6 +403,8 @@ def _js_number_str(value: float) -> str:
         return "0"
     if value < 0:
         return "-" + _js_number_str(-value)
+    from decimal import Decimal  # only for a numeric key (start-up, issue 22)
+
     # repr is the shortest round-tripping form, the same digits JS picks.
     _, digit_tuple, exponent = Decimal(repr(value)).as_tuple()
     digits = "".join(map(str, digit_tuple)).rstrip("0")

@@ -8,12 +8,12 @@ here spends a token or evaluates the script: QuickJS only compiles it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, final
 
 from tree_sitter import Node
 
+from .._data import Frozen, set_field
 from .diagnostics import Diagnostic, excerpt
 from .lint import FanOut, lint
 from .load import Inspection, Script, inspect_file, inspect_source
@@ -23,8 +23,7 @@ __all__ = ["Report", "format_text", "validate_file", "validate_source"]
 
 
 @final
-@dataclass(frozen=True)
-class Report:
+class Report(Frozen):
     """What ``validate`` found in one script.
 
     ``script`` is the loadable script when the load checks passed (``run`` still refuses it
@@ -40,6 +39,28 @@ class Report:
     fanout: FanOut | None
     #: the script reads the global ``args`` (so running it without --args is likely a mistake)
     reads_args: bool = False
+
+    _fields = ("path", "source", "sha256", "diagnostics", "meta", "script", "fanout", "reads_args")
+
+    def __init__(
+        self,
+        path: str | None,
+        source: str,
+        sha256: str,
+        diagnostics: list[Diagnostic],
+        meta: Meta | None,
+        script: Script | None,
+        fanout: FanOut | None,
+        reads_args: bool = False,
+    ) -> None:
+        set_field(self, "path", path)
+        set_field(self, "source", source)
+        set_field(self, "sha256", sha256)
+        set_field(self, "diagnostics", diagnostics)
+        set_field(self, "meta", meta)
+        set_field(self, "script", script)
+        set_field(self, "fanout", fanout)
+        set_field(self, "reads_args", reads_args)
 
     @property
     def errors(self) -> int:

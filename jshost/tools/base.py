@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+
+from .._data import Frozen, set_field
 
 __all__ = ["Tool", "ToolInputError", "ToolKind", "ToolOutput", "ToolSpec", "Workspace"]
 
@@ -21,13 +22,19 @@ class ToolInputError(ValueError):
     """
 
 
-@dataclass(frozen=True)
-class ToolSpec:
+class ToolSpec(Frozen):
     """A tool as the model sees it (the Messages API's ``tools`` entry)."""
 
     name: str
     description: str
     input_schema: dict[str, Any]
+
+    _fields = ("name", "description", "input_schema")
+
+    def __init__(self, name: str, description: str, input_schema: dict[str, Any]) -> None:
+        set_field(self, "name", name)
+        set_field(self, "description", description)
+        set_field(self, "input_schema", input_schema)
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -37,8 +44,7 @@ class ToolSpec:
         }
 
 
-@dataclass(frozen=True)
-class ToolOutput:
+class ToolOutput(Frozen):
     """What a call returns to the model: text (or content blocks) and whether it failed.
 
     ``summary`` is a short line for views and transcripts (``read 120 lines of src/a.py``);
@@ -49,6 +55,20 @@ class ToolOutput:
     is_error: bool = False
     summary: str = ""
     truncated: bool = False
+
+    _fields = ("content", "is_error", "summary", "truncated")
+
+    def __init__(
+        self,
+        content: str | list[dict[str, Any]],
+        is_error: bool = False,
+        summary: str = "",
+        truncated: bool = False,
+    ) -> None:
+        set_field(self, "content", content)
+        set_field(self, "is_error", is_error)
+        set_field(self, "summary", summary)
+        set_field(self, "truncated", truncated)
 
     def to_api(self, tool_use_id: str) -> dict[str, Any]:
         block: dict[str, Any] = {
@@ -61,8 +81,7 @@ class ToolOutput:
         return block
 
 
-@dataclass(frozen=True)
-class Workspace:
+class Workspace(Frozen):
     """Where an agent acts.
 
     ``root`` is the workspace directory (resolved: no symlinks), the agent's working
@@ -76,7 +95,25 @@ class Workspace:
     hidden: tuple[Path, ...] = ()
     #: the original checkout when ``root`` is an agent's worktree (for rule paths like ``/x``)
     project_root: Path | None = None
-    env: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    env: dict[str, str]
+
+    _fields = ("root", "extra_dirs", "hidden", "project_root", "env")
+    _uncompared = ("env",)
+    _no_repr = ("env",)
+
+    def __init__(
+        self,
+        root: Path,
+        extra_dirs: tuple[Path, ...] = (),
+        hidden: tuple[Path, ...] = (),
+        project_root: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        set_field(self, "root", root)
+        set_field(self, "extra_dirs", extra_dirs)
+        set_field(self, "hidden", hidden)
+        set_field(self, "project_root", project_root)
+        set_field(self, "env", {} if env is None else env)
 
     def contains(self, path: Path) -> bool:
         """Whether a resolved ``path`` lies inside the workspace or one of its extra dirs."""

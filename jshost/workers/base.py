@@ -16,10 +16,10 @@ from __future__ import annotations
 import abc
 import contextvars
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, final
 
+from .._data import Frozen, set_field
 from ..agent_types import AgentType
 from ..errors import WorkerError
 from ..records import ToolUse, Usage
@@ -47,8 +47,7 @@ class AgentRejectedError(WorkerError):
 
 
 @final
-@dataclass(frozen=True)
-class AgentRequest:
+class AgentRequest(Frozen):
     """One ``agent()`` call as a worker sees it.
 
     ``schema`` is a checked JSON Schema (or None for a text answer); ``model`` is what the
@@ -78,20 +77,89 @@ class AgentRequest:
     bash_command_clamp: tuple[str, ...] = ()
     agent_definition: AgentType | None = None
     cwd: Path | None = None
-    log: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    log: Callable[[str], None] | None = None
+
+    _fields = (
+        "index",
+        "prompt",
+        "label",
+        "schema",
+        "model",
+        "effort",
+        "phase",
+        "agent_type",
+        "isolation",
+        "stall_ms",
+        "disallowed_tools",
+        "bash_command_clamp",
+        "agent_definition",
+        "cwd",
+        "log",
+    )
+    _uncompared = ("log",)
+    _no_repr = ("log",)
+
+    def __init__(
+        self,
+        index: int,
+        prompt: str,
+        label: str,
+        schema: dict[str, Any] | bool | None = None,
+        model: str | None = None,
+        effort: str | int | float | None = None,
+        phase: str | None = None,
+        agent_type: str | None = None,
+        isolation: str | None = None,
+        stall_ms: int | None = None,
+        disallowed_tools: tuple[str, ...] = (),
+        bash_command_clamp: tuple[str, ...] = (),
+        agent_definition: AgentType | None = None,
+        cwd: Path | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        set_field(self, "index", index)
+        set_field(self, "prompt", prompt)
+        set_field(self, "label", label)
+        set_field(self, "schema", schema)
+        set_field(self, "model", model)
+        set_field(self, "effort", effort)
+        set_field(self, "phase", phase)
+        set_field(self, "agent_type", agent_type)
+        set_field(self, "isolation", isolation)
+        set_field(self, "stall_ms", stall_ms)
+        set_field(self, "disallowed_tools", disallowed_tools)
+        set_field(self, "bash_command_clamp", bash_command_clamp)
+        set_field(self, "agent_definition", agent_definition)
+        set_field(self, "cwd", cwd)
+        set_field(self, "log", log)
 
 
 @final
-@dataclass(frozen=True)
-class AgentResult:
+class AgentResult(Frozen):
     """What ``agent()`` resolves to: text, or a JSON value that validates against the schema."""
 
     value: Any
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage
     model: str = ""
     attempts: int = 1
     #: the agent's conversation for people (see ``AgentRecord.transcript``)
     transcript: tuple[dict[str, Any], ...] = ()
+
+    _fields = ("value", "usage", "model", "attempts", "transcript")
+
+    def __init__(
+        self,
+        value: Any,
+        usage: Usage | None = None,
+        model: str = "",
+        attempts: int = 1,
+        transcript: tuple[dict[str, Any], ...] = (),
+    ) -> None:
+        set_field(self, "value", value)
+        set_field(self, "usage", Usage() if usage is None else usage)
+        set_field(self, "model", model)
+        set_field(self, "attempts", attempts)
+        set_field(self, "transcript", transcript)
 
 
 class Worker(abc.ABC):

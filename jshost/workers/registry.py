@@ -25,9 +25,9 @@ import os
 import threading
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any, final
 
+from .._data import Frozen, replace, set_field
 from ..config import load_config
 from ..errors import UsageError
 from ..settings import structured_output_retries
@@ -53,8 +53,7 @@ LOAD_PLUGINS_ENV = "JSHOST_LOAD_PLUGINS"
 
 
 @final
-@dataclass(frozen=True)
-class WorkerSettings:
+class WorkerSettings(Frozen):
     """What the caller says about the worker.
 
     Args:
@@ -67,15 +66,29 @@ class WorkerSettings:
     model: str | None = None
     base_url: str | None = None
     sim_latency: float = 0.05
-    key: str | None = field(default=None, repr=False)
+    key: str | None = None
+
+    _fields = ("model", "base_url", "sim_latency", "key")
+    _no_repr = ("key",)
+
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        sim_latency: float = 0.05,
+        key: str | None = None,
+    ) -> None:
+        set_field(self, "model", model)
+        set_field(self, "base_url", base_url)
+        set_field(self, "sim_latency", sim_latency)
+        set_field(self, "key", key)
 
 
 Factory = Callable[[WorkerSettings, Mapping[str, str]], Worker]
 
 
 @final
-@dataclass(frozen=True)
-class WorkerInfo:
+class WorkerInfo(Frozen):
     """One worker as ``jshost workers`` lists it.
 
     Args:
@@ -96,6 +109,26 @@ class WorkerInfo:
     needs_key: bool = False
     key_env_var: str | None = None
 
+    _fields = ("name", "description", "package", "ready", "problem", "needs_key", "key_env_var")
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        package: str,
+        ready: bool,
+        problem: str = "",
+        needs_key: bool = False,
+        key_env_var: str | None = None,
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "description", description)
+        set_field(self, "package", package)
+        set_field(self, "ready", ready)
+        set_field(self, "problem", problem)
+        set_field(self, "needs_key", needs_key)
+        set_field(self, "key_env_var", key_env_var)
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON ``jshost workers --json`` prints for this worker."""
         return {
@@ -109,8 +142,7 @@ class WorkerInfo:
         }
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(Frozen):
     name: str
     factory: Factory | None
     package: str
@@ -120,6 +152,37 @@ class _Entry:
     error: str = ""
     #: why the worker cannot run here ("" when it can), asked without building it
     check: Callable[[Mapping[str, str]], str] | None = None
+
+    _fields = (
+        "name",
+        "factory",
+        "package",
+        "description",
+        "needs_key",
+        "key_env_var",
+        "error",
+        "check",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        factory: Factory | None,
+        package: str,
+        description: str = "",
+        needs_key: bool = False,
+        key_env_var: str | None = None,
+        error: str = "",
+        check: Callable[[Mapping[str, str]], str] | None = None,
+    ) -> None:
+        set_field(self, "name", name)
+        set_field(self, "factory", factory)
+        set_field(self, "package", package)
+        set_field(self, "description", description)
+        set_field(self, "needs_key", needs_key)
+        set_field(self, "key_env_var", key_env_var)
+        set_field(self, "error", error)
+        set_field(self, "check", check)
 
 
 _BUILTINS: dict[str, _Entry] = {}

@@ -21,11 +21,11 @@ A new rule goes into the module of its family, and its call into :func:`lint` be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import final
 
 from tree_sitter import Tree
 
+from ..._data import Frozen, set_field
 from ..diagnostics import Diagnostic, SourceMap
 from ..meta import Meta, MetaSpan
 from .agents import AGENT_OPTIONS, EFFORTS, check_agent
@@ -42,14 +42,22 @@ __all__ = ["AGENT_OPTIONS", "EFFORTS", "FanOut", "Lint", "lint"]
 
 
 @final
-@dataclass(frozen=True)
-class Lint:
+class Lint(Frozen):
     """What :func:`lint` found."""
 
     diagnostics: list[Diagnostic]
     fanout: FanOut
     #: character spans of statements whose own diagnostic explains QuickJS's syntax error
     syntax_spans: list[tuple[int, int]]
+
+    _fields = ("diagnostics", "fanout", "syntax_spans")
+
+    def __init__(
+        self, diagnostics: list[Diagnostic], fanout: FanOut, syntax_spans: list[tuple[int, int]]
+    ) -> None:
+        set_field(self, "diagnostics", diagnostics)
+        set_field(self, "fanout", fanout)
+        set_field(self, "syntax_spans", syntax_spans)
 
 
 def lint(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 
@@ -74,6 +73,8 @@ def check_options(linter: _Linter, opts: Node) -> None:
         if key is None:
             continue
         if key not in AGENT_OPTIONS:
+            import difflib  # only for an unknown option (start-up, issue 22)
+
             close = difflib.get_close_matches(key, AGENT_OPTIONS, n=1)
             suggestion = f" (did you mean {close[0]!r}?)" if close else ""
             linter.report(

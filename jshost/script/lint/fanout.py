@@ -7,11 +7,11 @@ What the text does not fix becomes a named factor (``names.length``, ``[loop at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, final
 
 from tree_sitter import Node
 
+from ..._data import Frozen, set_field
 from ..meta import literal_value, unparen
 from .linter import _Linter
 from .nodes import _DECLARED_FUNCTIONS, _FUNCTIONS, _LOOPS, _PROMISE_GLOBALS, _conjuncts
@@ -46,8 +46,7 @@ def _mul(a: _Count, b: _Count) -> _Count:
 
 
 @final
-@dataclass(frozen=True)
-class FanOut:
+class FanOut(Frozen):
     """How many agents a run starts, as far as the text shows.
 
     ``constant`` agents always; each of ``terms`` adds ``coefficient`` × the product of its
@@ -57,11 +56,27 @@ class FanOut:
     """
 
     constant: int = 0
-    terms: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
-    factors: dict[str, str] = field(default_factory=dict)
+    terms: list[tuple[int, tuple[str, ...]]]
+    factors: dict[str, str]
     sites: int = 0
     #: terms left out of ``terms`` (and of ``text()``) to keep the estimate readable
     more_terms: int = 0
+
+    _fields = ("constant", "terms", "factors", "sites", "more_terms")
+
+    def __init__(
+        self,
+        constant: int = 0,
+        terms: list[tuple[int, tuple[str, ...]]] | None = None,
+        factors: dict[str, str] | None = None,
+        sites: int = 0,
+        more_terms: int = 0,
+    ) -> None:
+        set_field(self, "constant", constant)
+        set_field(self, "terms", [] if terms is None else terms)
+        set_field(self, "factors", {} if factors is None else factors)
+        set_field(self, "sites", sites)
+        set_field(self, "more_terms", more_terms)
 
     @property
     def exact(self) -> bool:
