@@ -464,15 +464,23 @@ class Prepared:
         except BaseException as exc:
             # The worker did not open (an MCP server that did not start): nothing ran, and the
             # run is recorded as failed with the reason, not left to look interrupted.
-            found = exc
-            while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
-                found = found.exceptions[0]
-            if not entered and isinstance(found, JshostError):
-                from .errors import WorkflowError
-
-                error = WorkflowError(str(found), name=type(found).__name__)
-                self.finish(RunOutcome("failed", None, error, [], [], [], [], 0.0, 0))
+            if not entered:
+                self.failed_to_start(exc)
             raise
+
+    def failed_to_start(self, exc: BaseException) -> None:
+        """Record a run whose worker did not open (an MCP server that did not start) as
+        failed with the reason, when ``exc`` is a ``JshostError``: nothing ran, and the run
+        must not be left to look interrupted. (The interactive view's engine thread opens the
+        worker itself: the command line calls this when that failed.)"""
+        found = exc
+        while isinstance(found, BaseExceptionGroup) and len(found.exceptions) == 1:
+            found = found.exceptions[0]
+        if isinstance(found, JshostError):
+            from .errors import WorkflowError
+
+            error = WorkflowError(str(found), name=type(found).__name__)
+            self.finish(RunOutcome("failed", None, error, [], [], [], [], 0.0, 0))
 
     def finish(self, outcome: RunOutcome) -> str | None:
         """Record the run's end; the store's complaint when it could not (the run still ended)."""

@@ -369,31 +369,40 @@ def _models_text(plan: Plan) -> str:
     return " + ".join(parts) if parts else "0"
 
 
-def headline(plan: Plan, *, cost: bool = True) -> list[str]:
+def headline(plan: Plan, *, cost: bool = True, turns: int | None = None) -> list[str]:
     """The lines the confirmation shows: agents by model, tokens, cost, budget, warnings.
 
-    ``cost``: show dollars (not for the sim worker, whose runs cost nothing).
+    ``cost``: show dollars (not for the sim worker, whose runs cost nothing). ``turns``: the
+    agents have tools and may make up to this many model requests each (``--max-turns``);
+    the dry run counts one request per agent, so tokens and dollars are a floor and a line
+    gives the range of requests.
     """
     at_least = "" if plan.exact else "at least "
+    floor = "at least " if turns else ""
     noun = "agent" if plan.agents == 1 else "agents"
     u = plan.usage
+    dollars = f" · {floor}~{format_dollars(sum(plan.cost.values()))}"
     lines = [
-        f"estimate: {at_least}{_models_text(plan)} {noun} · ~{format_count(plan.tokens)} tokens "
-        f"(~{format_count(u.input_tokens)} in / ~{format_count(u.output_tokens)} out)"
-        + (f" · ~{format_dollars(sum(plan.cost.values()))}" if plan.cost and cost else "")
+        f"estimate: {at_least}{_models_text(plan)} {noun} · {floor}~{format_count(plan.tokens)} "
+        f"tokens (~{format_count(u.input_tokens)} in / ~{format_count(u.output_tokens)} out)"
+        + (dollars if plan.cost and cost else "")
     ]
+    if turns:
+        lines.append(f"tools: {_requests(plan, turns)}")
     if plan.budget is not None:
         verdict = (
             "the budget would stop it"
             if plan.budget_stops
             else ("fits" if u.output_tokens <= plan.budget else "over")
         )
+        if turns and verdict == "fits":
+            verdict = "fits one request per agent; tool turns spend more, up to the budget"
         lines.append(
             f"budget: {format_count(plan.budget)} output tokens · estimated "
-            f"~{format_count(u.output_tokens)} · {verdict}"
+            f"{floor}~{format_count(u.output_tokens)} · {verdict}"
         )
     else:
-        lines.append("budget: none")
+        lines.append("budget: none" + (" (nothing caps what tool turns spend)" if turns else ""))
     if plan.cap_stops:
         lines.append(f"agent cap: the cap of {plan.max_agents:,} agents would stop it")
     if not plan.exact:
@@ -403,6 +412,17 @@ def headline(plan: Plan, *, cost: bool = True) -> list[str]:
     if plan.size is not None:
         lines.append(f"warning: {plan.size.text()}")
     return lines
+
+
+def _requests(plan: Plan, turns: int) -> str:
+    """The range of model requests agents with tools make, and what that means for the floor."""
+    n = plan.agents
+    most = f"{n * turns:,}" if plan.exact else f"{n * turns:,}+"
+    return (
+        f"each agent makes 1 to {turns} model requests (--max-turns {turns}): {n:,} to {most} "
+        "in all; the estimate counts one each, and every further turn sends the conversation "
+        "so far again, so the run can spend many times this"
+    )
 
 
 def _unbounded(plan: Plan) -> str:

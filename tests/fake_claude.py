@@ -21,7 +21,8 @@ What it does comes from a directive in the prompt, ``[[fake {json}]]`` (default:
   (``hook_callback``); a hook's deny makes the result an error, as the real program does.
 - ``api_error``: an HTTP status: the answer is an API error result.
 - ``no_login``: answer as the real program does without credentials; ``unreachable``: as it
-  does when the API refused every connection (two ``api_retry`` frames first).
+  does when the API refused every connection (``retries`` ``api_retry`` frames first, 2 by
+  default, ``retry_sleep`` seconds apart).
 - ``die``: exit with this code mid-stream, after writing ``stderr`` lines;
   ``die_times``: die only on the first N runs for this prompt (state in ``$FAKE_CLAUDE_STATE``).
 - ``sleep``: seconds to wait before answering; ``child``: start a ``sleep 600`` child first and
@@ -405,17 +406,19 @@ def main() -> int:
                 "(ECONNREFUSED)"
             )
             error, api_error = "server_error", "connection_failed"
-            for attempt in (1, 2):
+            tries = int(script.get("retries", 2))
+            for attempt in range(1, tries + 1):
                 out(
                     system(
                         "api_retry",
                         attempt=attempt,
-                        max_retries=2,
+                        max_retries=tries,
                         retry_delay_ms=10,
                         error_status=None,
                         error="unknown",
                     )
                 )
+                time.sleep(float(script.get("retry_sleep", 0)))
         out(
             {
                 "type": "assistant",

@@ -605,3 +605,91 @@ def test_without_approved_servers_the_program_gets_no_mcp_config(tmp_path, fake_
     run(worker(tmp_path), "x")
     (argv,) = argvs(fake_env)
     assert "--strict-mcp-config" in argv and flag(argv, "--mcp-config") is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find orphans")
+def test_an_orphan_sweep_spares_the_program(tmp_path, fake_env):
+    """While the worker is open jshost is a child subreaper: another agent's Bash call that
+    sheds a daemon makes a sweep, which must not touch the program (jshost's own)."""
+    from jshost.tools import Workspace, prctl
+    from jshost.tools.builtin import BashTool
+    from jshost.tools.reaper import REAPER
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    escape = "env -i setsid sh -c 'sleep 300 & echo $! > d.pid'; until [ -s d.pid ]; do :; done"
+    seen: dict[str, Any] = {}
+
+    def state(pid: int) -> str | None:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return None
+
+    async def main() -> None:
+        w = worker(tmp_path)
+        async with w, trio.open_nursery() as nursery:
+            seen["subreaper"] = prctl.child_subreaper()
+            request = AgentRequest(index=0, prompt=directive(sleep=1.5, text="fine"), label="a")
+
+            async def agent() -> None:
+                seen["result"] = await w.run(request)
+
+            nursery.start_soon(agent)
+            with trio.fail_after(10):
+                while not REAPER.owned():
+                    await trio.sleep(0.01)
+            (program,) = REAPER.owned()
+            out = await BashTool().run({"command": escape}, Workspace(ws))
+            seen["bash"] = out.content
+            seen["daemon"] = state(int((ws / "d.pid").read_text()))
+            seen["program"] = state(program)
+        seen["owned_after"] = REAPER.owned()
+
+    try:
+        trio.run(main)
+    finally:
+        daemon = ws / "d.pid"
+        if daemon.exists() and state(int(daemon.read_text())) not in (None, "Z"):
+            os.kill(int(daemon.read_text()), 9)
+    assert seen["subreaper"] is True
+    assert seen["bash"] == "(no output)\n[exit code 0]"
+    assert seen["daemon"] is None
+    assert seen["program"] not in (None, "Z")
+    assert seen["result"].value == "fine"
+    assert seen["owned_after"] == {}
+
+
+def test_no_connection_gives_up_after_a_few_tries_while_nothing_has_answered(tmp_path, fake_env):
+    """The program retries a refused connection for ~3 minutes (10 tries); while nothing in
+    the run has answered, jshost stops it after ``unconnected_tries`` and the next agents
+    fail at once."""
+    w = worker(tmp_path)
+    logged: list[str] = []
+    slow = directive(unreachable=True, retries=10, retry_sleep=0.5)  # 5 s of the program's own
+    started = time.monotonic()
+    with pytest.raises(WorkerError) as err:
+        run(w, slow, log=logged.append)
+    took = time.monotonic() - started
+    assert str(err.value).startswith("cannot reach the API: no connection in 4 tries")
+    assert took < 4.5, took
+    assert logged == [
+        "[a] the API did not answer (no connection); jshost gives up after 4 tries while "
+        "nothing in the run has answered"
+    ]
+    with pytest.raises(WorkerError, match="not tried again: nothing has answered"):
+        run(w, "again")
+    assert len(argvs(fake_env)) == 1
+
+
+def test_once_the_api_has_answered_the_programs_own_retries_run_their_course(tmp_path, fake_env):
+    """A connection lost mid-run may come back: the program keeps its full patience then."""
+    w = worker(tmp_path)
+    assert run(w, "first").value == "echo: first"
+    logged: list[str] = []
+    with pytest.raises(WorkerError) as err:
+        run(w, directive(unreachable=True, retries=6), log=logged.append)
+    assert str(err.value).startswith("cannot reach the API: API Error: Connection refused")
+    assert logged == [
+        "[a] the API did not answer (no connection); Claude Code retries it up to 6 times first"
+    ]

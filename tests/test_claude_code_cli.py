@@ -328,7 +328,7 @@ def test_no_credentials_or_no_api_fail_at_once_with_a_clear_line(tmp_path, how):
         assert "set ANTHROPIC_API_KEY, or log in once with Claude Code" in err
     else:
         assert len(runs) == 1  # the second agent is not sent to a closed door again
-        assert "the API did not answer (no connection); Claude Code retries it up to 2" in err
+        assert "the API did not answer (no connection); jshost gives up after 4 tries" in err
         assert "[one] failed: cannot reach the API: API Error: Connection refused" in err
         assert "[two] failed: cannot reach the API" in err and "not tried again" in err
 

@@ -141,8 +141,9 @@ def test_run_help_says_what_json_prints_what_it_takes_and_the_exit_codes():
     assert "Stream the run's events as JSON lines on stdout, then one summary object." in text
     assert "final outcome" not in text
     assert (
-        "Exit codes: 0 completed; 1 the script failed; 2 usage or validation error, or No at "
-        'the confirmation ("not run": nothing ran, nothing spent); 130 stopped (resumable).'
+        "Exit codes: 0 completed; 1 the script failed; 2 usage or validation error, an MCP "
+        'server that cannot start, or No at the confirmation ("not run": nothing ran, nothing '
+        "spent); 130 stopped (resumable)."
     ) in text
 
 

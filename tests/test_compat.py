@@ -216,6 +216,35 @@ def test_what_the_reference_refuses_before_starting_is_refused(tmp_path, body, c
     assert "not run:" in result.stderr
 
 
+#: tool options the reference rejects at the agent() call ("refusing the spawn", an unknown
+#: agent type): a rejection the script can catch, never a refusal before the run starts; so
+#: `validate` warns (the code, where it can see the literal) and `run` starts
+CALL_TIME_REJECTIONS = [
+    ("{ disallowedTools: ['Bash(git log'] }", "E508", "refusing the spawn"),
+    ("{ bashCommandClamp: ['git log'] }", "E508", "refusing the spawn"),
+    (
+        "{ disallowedTools: ['StructuredOutput'], schema: { type: 'object' } }",
+        None,
+        "refusing the spawn",
+    ),
+    ("{ agentType: 'no-such-type' }", None, "agent type 'no-such-type' not found"),
+    ("{ isolation: 'remote' }", "E505", "not available in this build"),
+]
+
+
+@pytest.mark.parametrize(("opts", "code", "message"), CALL_TIME_REJECTIONS)
+def test_tool_options_rejected_at_the_call_are_warnings_not_refusals(tmp_path, opts, code, message):
+    body = f"try {{ await agent('x', {opts}) }} catch (e) {{ return e.message }}\nreturn 'ran'\n"
+    path = write(tmp_path, body)
+    checked = invoke("validate", path)
+    assert checked.exit_code == 0, checked.output  # no error: the reference starts this run
+    if code is not None:
+        assert f"warning {code}" in checked.output
+    code_run, final = run_json(path)
+    assert code_run == 0
+    assert message in final["result"]
+
+
 def test_meta_problems_are_refused(tmp_path):
     path = tmp_path / "flow.js"
     path.write_text("const x = 1\nexport const meta = { name: 'a', description: 'b' }\n")

@@ -86,15 +86,36 @@ def test_on_the_anthropic_worker_the_headline_has_a_cost_and_the_plan_sends_noth
     with MessagesServer() as server:
         env = dict(env, ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=server.url)
         term = run_nginx(env, tmp_path)
-        term.expect("estimate: 35 Haiku + 1 Opus agents · ~")
-        term.expect(" out) · ~$0.0")
-        term.expect("budget: none")
+        # The dry run counts one request per agent; agents with tools make one per turn, up
+        # to --max-turns: the tokens and dollars are a floor, and the range is said.
+        term.expect("estimate: 35 Haiku + 1 Opus agents · at least ~")
+        term.expect(" out) · at least ~$0.0")
+        term.expect("tools: each agent makes 1 to 50 model requests (--max-turns 50): 36 to 1,800")
+        term.expect("budget: none (nothing caps what tool turns spend)")
         term.expect("Choose 1-4 (")
-        # The estimate counts one request per agent; agents with tools make one per turn.
-        assert "cost: an agent with tools makes one request per turn" in term.text
         term.send("4\r")
         assert term.wait() == 2
         assert server.requests == []  # neither the plan nor the question reached the API
+
+
+def test_with_max_turns_and_a_budget_the_headline_says_the_range_and_what_caps_it(env, tmp_path):
+    with MessagesServer() as server:
+        env = dict(env, ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=server.url)
+        term = run_nginx(env, tmp_path, "--max-turns", "4", "--budget", "230k")
+        term.expect("tools: each agent makes 1 to 4 model requests (--max-turns 4): 36 to 144")
+        term.expect(
+            "budget: 230k output tokens · estimated at least ~37k · fits one request per agent"
+        )
+        term.expect("Choose 1-4 (")
+        term.send("4\r")
+        assert term.wait() == 2
+        no_tools = run_nginx(env, tmp_path, "--no-tools")
+        no_tools.expect("estimate: 35 Haiku + 1 Opus agents · ~")  # one request each: no floor
+        no_tools.expect("Choose 1-4 (")
+        assert "tools: each agent" not in no_tools.text
+        no_tools.send("4\r")
+        assert no_tools.wait() == 2
+        assert server.requests == []
 
 
 def test_yes_runs_make_no_plan_and_keep_no_estimate(env, tmp_path):

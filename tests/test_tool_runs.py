@@ -321,9 +321,12 @@ def test_an_mcp_server_that_does_not_start_is_one_line_naming_it(tmp_path, env):
             ["run", path, "--yes", "--base-url", server.url, "--mcp-config", config], env
         )
         assert server.posts == []
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # a bad configuration: nothing ran
     lines = result.stderr.strip().splitlines()
-    assert lines[0].startswith("jshost: ") and "logs" in lines[0], lines
+    assert lines[0] == (
+        "jshost: MCP server logs failed to start: it stopped before listing its tools: "
+        f"log server: cannot open the log: permission denied ({sys.executable}, from {config})"
+    ), lines
     assert "Traceback" not in result.output
 
 
@@ -495,8 +498,12 @@ def test_an_mcp_server_that_does_not_start_leaves_a_failed_run_not_an_interrupte
     path = write(tmp_path, "return await agent('hi')")
     env = {**env, "ANTHROPIC_BASE_URL": "http://127.0.0.1:9"}  # never reached
     result = invoke(["run", path, "--yes", "--mcp-config", str(config)], env)
-    assert result.exit_code == 1
-    assert "MCP server x failed to start: command not found" in result.stderr
+    # a configuration that names a server that cannot run: exit 2, as any bad configuration
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"jshost: MCP server x failed to start: command not found: {tmp_path / 'nope'} "
+        f"(from {config})\n"
+    )
     with Store() as store:
         (run,) = store.list_runs()
         assert run.status == "failed"

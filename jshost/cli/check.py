@@ -326,12 +326,14 @@ def confirm_run(
     mcp: McpApproval | None = None,
     powers: Sequence[str] = (),
     settings: SettingsApproval | None = None,
+    turns: int | None = None,
 ) -> Plan | None:
     """Ask before a run, unless this file with this content was approved for good (and no
     project ``.mcp.json`` waits for approval: ``mcp``, whose ``confirmed`` a yes sets).
 
     ``plan`` makes the plan whose headline the question shows (with its dollar estimate when
-    ``cost``: a paid worker); it is called only when the question is asked. ``powers`` are
+    ``cost``: a paid worker; ``turns``: the agents have tools and make up to this many model
+    requests each); it is called only when the question is asked. ``powers`` are
     the "what the agents may do" lines (``jshost.ui.powers``). Returns that
     plan (None when nothing was asked).
     Exits 2 ("not run") when there is no terminal to ask on, or when the answer is No.
@@ -400,7 +402,7 @@ def confirm_run(
     if made is not None:
         from ..plan import headline
 
-        plan_lines = headline(made, cost=cost)
+        plan_lines = headline(made, cost=cost, turns=turns)
     with _keys_mode() as as_it_was:
 
         def view_script() -> None:

@@ -104,8 +104,9 @@ def _with_options(fn: Any, *, resume: bool) -> Any:
 
 
 RUN_EXIT_CODES = (
-    "Exit codes: 0 completed; 1 the script failed; 2 usage or validation error, or No at the "
-    'confirmation ("not run": nothing ran, nothing spent); 130 stopped (resumable).'
+    "Exit codes: 0 completed; 1 the script failed; 2 usage or validation error, an MCP server "
+    'that cannot start, or No at the confirmation ("not run": nothing ran, nothing spent); '
+    "130 stopped (resumable)."
 )
 
 
@@ -307,6 +308,7 @@ def _execute(
             mcp=mcp,
             powers=_powers(opts, worker_obj, can_ask=interactive),
             settings=settings_ok,
+            turns=_turns(tools, worker_obj),
         )
     # the servers the run's toolbox starts (a waiting project .mcp.json only once approved)
     opts["mcp_servers"] = mcp.settle() if mcp is not None else []
@@ -369,13 +371,14 @@ def _execute(
             outcome = _run(
                 prepared, ui=ui, interactive_id=run_id if interactive else None, asker=asker
             )
-        except JshostError as exc:  # an MCP server that did not start: nothing ran
-            _fail(str(exc), EXIT_FAILED)
+        except JshostError as exc:  # an MCP server that did not start (a UsageError): nothing ran
+            _fail(str(exc), EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED)
         except BaseExceptionGroup as group:  # the same, from inside the signal nursery
             found, rest = group.split(JshostError)
             if found is None or rest is not None:
                 raise
-            _fail(str(_first_leaf(found)), EXIT_FAILED)
+            leaf = _first_leaf(found)
+            _fail(str(leaf), EXIT_USAGE if isinstance(leaf, UsageError) else EXIT_FAILED)
         save_error = prepared.finish(outcome)
 
     from ..ui.summary import RESULT_PREVIEW_CHARS, format_result, format_summary
@@ -431,6 +434,9 @@ def _run(prepared: Any, *, ui: Any, interactive_id: str | None = None, asker: An
             return run_interactive(prepared.engine, run_id=interactive_id, asker=asker)
         except KeyboardInterrupt:
             os._exit(EXIT_STOPPED)  # a second Ctrl-C: leave at once, the run as it stands
+        except JshostError as exc:  # the run never reported its end: the worker did not open
+            prepared.failed_to_start(exc)
+            raise
 
     thread = None
     if ui is not None:  # --quiet draws nothing: no UI thread, nor its module
@@ -463,6 +469,14 @@ _TOOL_FLAGS = (
 )
 
 
+def _turns(tools: Any, worker: Any) -> int | None:
+    """The model requests an agent may make when agents have tools (``--max-turns``), for the
+    confirmation's estimate; None when they have none (one request each)."""
+    if not getattr(worker, "supports_tools", False) or not tools.enabled:
+        return None
+    return int(tools.max_turns)
+
+
 def _first_leaf(group: BaseException) -> BaseException:
     while isinstance(group, BaseExceptionGroup):
         group = group.exceptions[0]
@@ -492,16 +506,6 @@ def _powers(opts: dict[str, Any], worker: Any, *, can_ask: bool) -> list[str]:
             allowed=tuple(opts.get("allowed_tools") or ()),
             denied=tuple(opts.get("disallowed_tools") or ()),
             can_ask=can_ask,
-            # The estimate counts one request per agent; a tool loop makes one per turn.
-            extra=(
-                ()
-                if tools is None
-                else (
-                    "cost: an agent with tools makes one request per turn, up to --max-turns; "
-                    "the estimate counts one per agent, so the run can spend several times "
-                    "more (cap it with --budget)",
-                )
-            ),
         )
     )
 

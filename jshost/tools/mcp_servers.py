@@ -30,10 +30,11 @@ from typing import IO, Any
 
 import trio
 
-from ..errors import JshostError
+from ..errors import UsageError
 from ..text import printable
 from .base import Tool, ToolInputError, ToolOutput, ToolSpec, Workspace
 from .mcp_config import McpServerConfig, normalize_name
+from .reaper import REAPER
 
 __all__ = ["McpHub", "McpStartError", "McpTool"]
 
@@ -48,10 +49,12 @@ _STDERR_LINES = 8
 _MAX_PAGES = 100
 
 
-class McpStartError(JshostError):
+class McpStartError(UsageError):
     """An MCP server did not start, or did not list its tools, in time.
 
     ``server`` is its name; ``stderr`` the last lines it wrote there (also in the message).
+    A usage error: the configuration names a server that cannot run, and nothing ran (the
+    command line exits 2, as for any other bad configuration).
     """
 
     def __init__(self, server: str, message: str, stderr: Sequence[str] = ()) -> None:
@@ -236,7 +239,7 @@ class McpHub:
                 McpStartError(
                     config.name,
                     f"MCP server {name} did not start and list its tools within "
-                    f"{self.start_timeout:g} s ({printable(config.where())})",
+                    f"{self.start_timeout:g} s ({_where(config)})",
                     server.stderr_tail(),
                 )
             )
@@ -249,35 +252,42 @@ class McpHub:
         started = False
         failure: Exception | None = None
         _SPAWNED.set(server.spawned)  # this task's own context: it starts one server
-        async with trio.open_nursery() as guard:
-            guard.start_soon(_reap, server.spawned)
-            guard.start_soon(server.stderr.drain)
-            try:
-                async with _client(config, self._cwd, server.stderr.file) as client:
-                    server.stderr.close_writer()  # the server has its own copy now
-                    server.client = client
-                    listed = await _list_tools(client)
-                    server.tools = self._offer(config, listed)
-                    started = True
-                    task_status.started()
-                    await self._closing.wait()
-            except Exception as exc:  # every failure of a server is reported, by name
-                failure = exc
-            finally:
-                server.client = None
-                server.stderr.close_writer()
-                guard.cancel_scope.cancel()  # the reaper kills what the server left behind
+        try:
+            async with trio.open_nursery() as guard:
+                guard.start_soon(_reap, server.spawned)
+                guard.start_soon(server.stderr.drain)
+                try:
+                    async with _client(config, self._cwd, server.stderr.file) as client:
+                        server.stderr.close_writer()  # the server has its own copy now
+                        server.client = client
+                        listed = await _list_tools(client)
+                        server.tools = self._offer(config, listed)
+                        started = True
+                        task_status.started()
+                        await self._closing.wait()
+                except Exception as exc:  # every failure of a server is reported, by name
+                    failure = exc
+                finally:
+                    server.client = None
+                    server.stderr.close_writer()
+                    guard.cancel_scope.cancel()  # the reaper kills what the server left behind
+        finally:
+            for pid in server.spawned:  # waited for by the client, or killed by _reap
+                REAPER.forget(pid)
         if failure is None:
             return
         why = _reason(failure)
         if started:
             server.failure = why
             return
+        tail = server.stderr_tail()
+        if tail and why.startswith("the connection closed"):
+            # it went away: its last words say why better than the closed pipe does
+            why = f"it stopped before listing its tools: {tail[-1]}"
         raise McpStartError(
             config.name,
-            f"MCP server {printable(config.name)} failed to start: {why} "
-            f"({printable(config.where())})",
-            server.stderr_tail(),
+            f"MCP server {printable(config.name)} failed to start: {why} ({_where(config, why)})",
+            tail,
         )
 
     def _offer(self, config: McpServerConfig, listed: list[Any]) -> list[McpTool]:
@@ -375,7 +385,10 @@ def _record_spawns() -> None:
         return  # another mcp version: the client's own shutdown is all there is
 
     async def recording(*args: Any, **kwargs: Any) -> Any:
-        process = await spawn(*args, **kwargs)
+        # jshost's own until the client has waited for it: no orphan sweep may take it
+        with REAPER.spawning() as record:
+            process = await spawn(*args, **kwargs)
+            record(process.pid)
         sink = _SPAWNED.get()
         if sink is not None:
             sink.append(process.pid)
@@ -472,6 +485,15 @@ def _reason(exc: BaseException) -> str:
     if name == "MCPError" and first == "Connection closed":
         return "the connection closed (did the server exit?)"
     return printable(first if name == "MCPError" else f"{name}: {first}")
+
+
+def _where(config: McpServerConfig, why: str = "") -> str:
+    """The program (or URL) and the file that defines the server, for an error (the program
+    only when ``why`` does not name it already)."""
+    parts = [] if config.where() in why else [config.where()]
+    if config.origin and config.origin != "--mcp-config":
+        parts.append(f"from {config.origin}")
+    return printable(", ".join(parts) or config.where())
 
 
 def _error(message: str, label: str, state: _Server) -> ToolOutput:

@@ -34,6 +34,7 @@ from ..records import ToolUse
 from . import DEFAULT_MAX_TURNS
 from .base import Tool, ToolInputError, ToolOutput, ToolSpec, Workspace
 from .builtin import allow_paths
+from .reaper import REAPER
 
 __all__ = [
     "DEFAULT_MAX_TURNS",
@@ -139,16 +140,29 @@ class Toolbox:
         return [*self.builtin, *self._mcp_tools]
 
     async def open(self) -> None:
-        """Start the MCP servers (once per run); their tools are offered from now on."""
-        if self._stack is not None or self.mcp is None:
+        """Start the MCP servers (once per run); their tools are offered from now on.
+
+        From here to :meth:`close`, jshost is a child subreaper (:mod:`jshost.tools.reaper`):
+        what a tool's processes leave behind is handed to it, and swept.
+        """
+        if self._stack is not None:
             return
         stack = contextlib.AsyncExitStack()
-        await stack.enter_async_context(self.mcp)  # type: ignore[arg-type]
+        REAPER.hold()
+        stack.push_async_callback(REAPER.release)  # after the servers stop: the final sweep
         self._stack = stack
+        if self.mcp is None:
+            return
+        try:
+            await stack.enter_async_context(self.mcp)  # type: ignore[arg-type]
+        except BaseException:
+            self._stack = None
+            await stack.aclose()
+            raise
         self._mcp_tools = list(self.mcp.tools())
 
     async def close(self) -> None:
-        """Stop the MCP servers."""
+        """Stop the MCP servers, then kill what the run's tools left behind."""
         stack, self._stack = self._stack, None
         self._mcp_tools = []
         if stack is not None:

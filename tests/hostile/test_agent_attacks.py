@@ -283,6 +283,8 @@ def alive(pid: int) -> bool:
 DAEMONS = (
     "setsid sh -c 'echo $$ > a.pid; exec sleep 300' >/dev/null 2>&1 < /dev/null & "
     "(setsid sh -c 'sh -c \"echo \\$\\$ > b.pid; exec sleep 300\" &' >/dev/null 2>&1 &); "
+    # no marker to find it by: an empty environment (jshost is the orphan's subreaper)
+    "(env -i setsid sh -c 'sh -c \"echo \\$\\$ > c.pid; exec sleep 300\" &' >/dev/null 2>&1 &); "
     "sleep 0.3; echo started"
 )
 
@@ -294,9 +296,9 @@ async def test_a_daemon_started_with_setsid_does_not_outlive_the_call(place):
         ws, [Reply(calls=[("Bash", {"command": DAEMONS})]), say_results], allowed_tools=["Bash"]
     )
     assert "started" in result.value
-    pids = [int((ws / name).read_text()) for name in ("a.pid", "b.pid")]
+    pids = [int((ws / name).read_text()) for name in ("a.pid", "b.pid", "c.pid")]
     await trio.sleep(0.2)
-    assert [alive(p) for p in pids] == [False, False]
+    assert [alive(p) for p in pids] == [False, False, False]
 
 
 @pytest.mark.anyio
@@ -310,9 +312,9 @@ async def test_a_daemon_does_not_outlive_a_stopped_agent(place):
         await run_agent(ws, [Reply(calls=[("Bash", {"command": command})])], allowed_tools=["Bash"])
     stopped = time.monotonic()
     assert stopped - started < 3.5  # the stop landed (2 s, then at most ~1 s to clean up)
-    pids = [int((ws / name).read_text()) for name in ("a.pid", "b.pid")]
+    pids = [int((ws / name).read_text()) for name in ("a.pid", "b.pid", "c.pid")]
     await trio.sleep(0.2)
-    assert [alive(p) for p in pids] == [False, False]
+    assert [alive(p) for p in pids] == [False, False, False]
 
 
 # -- a Read deny rule holds for the files a command names --------------------------------

@@ -12,7 +12,14 @@ its output stops :data:`DRAIN_SECONDS` after the program itself ends. For those,
 give a ``marker``: the program's environment gets ``JSHOST_TOOL_CALL=<marker>``, which every
 process it starts inherits, and when the program ends (or is stopped) every process of this
 user whose environment holds it is killed too (:func:`kill_marked`, Linux's ``/proc``). A
-process that starts with an environment of its own (``env -i``) escapes this as well.
+process that starts with an environment of its own (``env -i``) escapes that too; for it, a
+call with a marker also holds jshost as a child subreaper (:mod:`jshost.tools.reaper`) from
+before its fork, so every process the call leaves behind is handed to jshost when its parent
+exits, and the sweep when the program ends (before the output is drained: a daemon holding
+the pipe costs no :data:`DRAIN_SECONDS`) and the one after the call kill it; the marker scan
+is then not needed, and runs only where jshost could not become a subreaper. Every program
+started here is recorded as jshost's own until it has been waited for, so no sweep takes it
+for an orphan.
 """
 
 from __future__ import annotations
@@ -29,7 +36,17 @@ from typing import Any, TypeVar
 
 import trio
 
-__all__ = ["CALL_MARKER", "DRAIN_SECONDS", "kill_marked", "off_loop", "run_in_group"]
+from ...config import CREDENTIAL_VARS
+from ..reaper import REAPER
+
+__all__ = [
+    "CALL_MARKER",
+    "DRAIN_SECONDS",
+    "kill_marked",
+    "off_loop",
+    "run_in_group",
+    "tool_env",
+]
 
 T = TypeVar("T")
 
@@ -41,6 +58,14 @@ _CHUNK = 65536
 CALL_MARKER = "JSHOST_TOOL_CALL"
 #: sweeps of /proc after a marked program ends: a process may fork while one runs
 _SWEEPS = 5
+
+
+def tool_env() -> dict[str, str]:
+    """This process's environment without the model service's credentials
+    (``jshost.config.CREDENTIAL_VARS``), for every program a tool runs: a command's output is
+    stored and sent to the model, and a program's ``/proc/<pid>/environ`` is readable by any
+    command of the same user while it runs (a concurrent ``Bash`` call's)."""
+    return {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARS}
 
 
 async def off_loop(fn: Callable[..., T], *args: Any) -> T:
@@ -126,15 +151,23 @@ async def run_in_group(
     """
     if marker is not None:
         env = {**env, CALL_MARKER: marker}
-    proc = await trio.lowlevel.open_process(
-        list(argv),
-        cwd=os.fspath(cwd),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE if on_stderr is not None else subprocess.STDOUT,
-        start_new_session=True,
-    )
+        REAPER.hold()  # from before the fork: only then are its orphans handed to jshost
+    try:
+        with REAPER.spawning() as record:
+            proc = await trio.lowlevel.open_process(
+                list(argv),
+                cwd=os.fspath(cwd),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if on_stderr is not None else subprocess.STDOUT,
+                start_new_session=True,
+            )
+            record(proc.pid, marker)
+    except BaseException:
+        if marker is not None:
+            await REAPER.release()
+        raise
     pgid = proc.pid  # a new session's leader: its pid is the group's id
     pidfd: int | None = None
     with contextlib.suppress(OSError, AttributeError):
@@ -167,18 +200,25 @@ async def run_in_group(
                 await proc.wait()
             # what the program left behind (a `cmd &`) would hold the pipe open: gone now
             _kill_group(pgid)
+            if marker is not None:  # and what left the group, before waiting on the pipe
+                await REAPER.sweep(ending=proc.pid)
             with trio.move_on_after(DRAIN_SECONDS):
                 await pumps_done.wait()
             nursery.cancel_scope.cancel()
     finally:
         _kill_group(pgid)
-        if marker is not None:
+        if marker is not None and not REAPER.active:  # else every one is handed to jshost
             with trio.CancelScope(shield=True), trio.move_on_after(0.5):
                 await trio.to_thread.run_sync(kill_marked, marker, abandon_on_cancel=True)
         with trio.CancelScope(shield=True), trio.move_on_after(5):
             await proc.wait()
+        if proc.returncode is not None:
+            REAPER.forget(proc.pid)
         if pidfd is not None:
             os.close(pidfd)
+        if marker is not None:
+            # what shed the group and the marker (`env -i setsid …`) was handed to jshost
+            await REAPER.release()
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 with trio.CancelScope(shield=True):

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from ..base import Workspace
-from ._proc import run_in_group
+from ._proc import run_in_group, tool_env
 from ._pygrep import MAX_FILE_BYTES, SEARCH_SECONDS, FileHits, Query, Result
 
 __all__ = ["RgError", "rg_search"]
@@ -162,7 +162,7 @@ async def rg_search(argv: list[str], cwd: Path, query: Query) -> Result:
     status: int | None = None
     with trio.move_on_after(SEARCH_SECONDS) as scope:
         status = await run_in_group(
-            argv, cwd=cwd, env=dict(os.environ), on_stdout=reader.feed, on_stderr=on_stderr
+            argv, cwd=cwd, env=tool_env(), on_stdout=reader.feed, on_stderr=on_stderr
         )
     if scope.cancelled_caught:
         result.stopped = f"ran for {SEARCH_SECONDS:g} s"

@@ -11,13 +11,13 @@ carry over.
 
 When the command ends, times out, or the call is cancelled, the whole process group is killed
 (:mod:`._proc`): a background job it started does not outlive it, nor does one that left the
-group (``setsid``, a daemon) while it kept the environment it inherited. Output is kept as its first
+group (``setsid``, a daemon), with the environment it inherited (the marker) or without it
+(jshost is its subreaper: :mod:`jshost.tools.reaper`). Output is kept as its first
 and last 15,000 bytes, with a note saying how much of the middle was dropped.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import time
@@ -26,11 +26,10 @@ from typing import Any, ClassVar
 
 import trio
 
-from ...config import CREDENTIAL_VARS
 from ..base import Tool, ToolInputError, ToolKind, ToolOutput, ToolSpec, Workspace
 from . import _args
 from ._caps import BASH_MAX_BYTES, HeadTail
-from ._proc import run_in_group
+from ._proc import run_in_group, tool_env
 
 __all__ = ["DEFAULT_TIMEOUT_MS", "MAX_COMMAND_CHARS", "MAX_TIMEOUT_MS", "BashTool"]
 
@@ -110,7 +109,7 @@ class BashTool(Tool):
         _args.text(tool_input, "description")
         assert timeout_ms is not None
         output = HeadTail(BASH_MAX_BYTES)
-        env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARS}
+        env = tool_env()
         env.update(workspace.env)
         started = time.monotonic()
         status: int | None = None

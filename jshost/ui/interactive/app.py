@@ -196,6 +196,9 @@ class RunApp(PermissionPrompts, App[int]):
         if view.finished and isinstance(self.screen, StopScreen):
             self.screen.dismiss(None)  # nothing left to stop: the question no longer applies
         self.draw()
+        if getattr(self.source, "failed", False):
+            self.exit(return_code=1)  # the caller reports the error (run_interactive)
+            return
         if view.finished and self._leave_when_finished:
             self.exit(return_code=EXIT_STOPPED if view.status == "stopped" else 0)
 

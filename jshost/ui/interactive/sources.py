@@ -76,6 +76,13 @@ class LiveSource:
             self.state, run_id=self.run_id, script=script.source, path=script.path, meta=script.meta
         )
 
+    @property
+    def failed(self) -> bool:
+        """The run ended in an error before it could report its end (an MCP server that did
+        not start): the view has nothing more to show, and the error is the caller's."""
+        runner = self.runner
+        return runner.done.is_set() and runner.error is not None and self.state.outcome is None
+
     def steer(self, action: str, *args: Any) -> bool:
         """``set_paused``, ``skip_agent``, ``restart_agent`` or ``stop``; blocks briefly."""
         control = self.runner.control

@@ -29,6 +29,7 @@ __all__ = [
     "result_error",
     "retry_line",
     "suggested_rule",
+    "unconnected_error",
 ]
 
 EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
@@ -102,14 +103,29 @@ def result_error(result: Any, cap: int, api_error: str | None = None) -> WorkerE
     return RetryableWorkerError(f"{prefix}{text}")
 
 
-def retry_line(label: str, data: dict[str, Any]) -> str:
+def retry_line(label: str, data: dict[str, Any], give_up: int | None = None) -> str:
     """The log line for the program's first ``api_retry`` frame: it retries a failing API
-    for minutes before the agent fails, and says nothing else meanwhile."""
+    for minutes before the agent fails, and says nothing else meanwhile. ``give_up``: the
+    tries after which jshost stops a program that gets no connection (nothing in the run
+    has answered yet)."""
     status = data.get("error_status")
+    if not status and give_up:
+        return (
+            f"[{label}] the API did not answer (no connection); jshost gives up after "
+            f"{give_up} tries while nothing in the run has answered"
+        )
     why = f"status {status}" if status else "no connection"
     most = data.get("max_retries")
     times = f"up to {most} times" if isinstance(most, int) else "several times"
     return f"[{label}] the API did not answer ({why}); Claude Code retries it {times} first"
+
+
+def unconnected_error(tries: int) -> UnreachableError:
+    """An attempt stopped after ``tries`` connection failures while nothing had answered."""
+    return UnreachableError(
+        f"cannot reach the API: no connection in {tries} tries (Claude Code would go on "
+        "for about 3 minutes; jshost stops waiting while nothing in the run has answered)"
+    )
 
 
 def suggested_rule(suggestions: Sequence[Any]) -> str | None:

@@ -78,6 +78,8 @@ class Attempt:
         #: program retries a failing API on its own, for minutes, and says nothing else meanwhile
         self.on_retry: Any = None
         self.retries = 0
+        #: the program's retries of a request that got no response at all (no connection)
+        self.unconnected = 0
 
     @property
     def usage(self) -> Usage:
@@ -105,9 +107,11 @@ class Attempt:
         elif kind == "UserMessage":
             self._user(message)
         elif kind == "SystemMessage" and message.subtype == "api_retry":
+            data = message.data if isinstance(message.data, dict) else {}
             self.retries += 1
+            self.unconnected += data.get("error_status") is None
             if self.retries == 1 and self.on_retry is not None:
-                self.on_retry(message.data if isinstance(message.data, dict) else {})
+                self.on_retry(data)
         elif kind == "SystemMessage" and message.subtype == "permission_denied":
             data = message.data if isinstance(message.data, dict) else {}
             if isinstance(data.get("tool_use_id"), str):

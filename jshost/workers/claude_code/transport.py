@@ -31,6 +31,8 @@ from claude_agent_sdk._internal.transport import subprocess_cli
 from claude_agent_sdk._internal.transport.subprocess_cli import SubprocessCLITransport
 from claude_agent_sdk._version import __version__ as _SDK_VERSION
 
+from ...tools.reaper import REAPER
+
 __all__ = ["STOP_GRACE", "SessionTransport", "process_tree", "session_members"]
 
 _PROC = Path("/proc")
@@ -109,15 +111,18 @@ class SessionTransport(SubprocessCLITransport):
         if self._cwd:
             env["PWD"] = self._cwd
         try:
-            process = await anyio.open_process(
-                cmd,
-                stdin=PIPE,
-                stdout=PIPE,
-                stderr=PIPE,
-                cwd=self._cwd,
-                env=env,
-                start_new_session=True,
-            )
+            # jshost's own until closed: no orphan sweep may take it (jshost/tools/reaper.py)
+            with REAPER.spawning() as record:
+                process = await anyio.open_process(
+                    cmd,
+                    stdin=PIPE,
+                    stdout=PIPE,
+                    stderr=PIPE,
+                    cwd=self._cwd,
+                    env=env,
+                    start_new_session=True,
+                )
+                record(process.pid)
         except OSError as exc:
             if self._cwd and not Path(self._cwd).is_dir():
                 raise CLIConnectionError(f"working directory does not exist: {self._cwd}") from exc
@@ -173,3 +178,7 @@ class SessionTransport(SubprocessCLITransport):
                         await process.wait()
                 self._kill_all()
         await super().close()
+        if process is not None and process.returncode is not None:
+            REAPER.forget(process.pid)
+            # what the program's commands shed (`env -i setsid …`) was handed to jshost
+            await REAPER.sweep()

@@ -38,6 +38,7 @@ from ...permissions.rules import parse_rule
 from ...records import ToolUse, Usage
 from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem
 from ...text import clip
+from ...tools.reaper import REAPER
 from ..answers import tool_schema
 from ..base import AgentRejectedError, AgentRequest, AgentResult, Worker, report_tool
 from ..prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM
@@ -52,6 +53,7 @@ from .outcome import (
     result_error,
     retry_line,
     suggested_rule,
+    unconnected_error,
 )
 from .program import find_program
 from .rules import check_rules, from_policy, mcp_server_configs
@@ -138,6 +140,8 @@ class ClaudeCodeWorker(Worker):
     supports_tools = True
     #: ``--no-tools`` (set by the pipeline): the program gets no tools at all (``--tools=``)
     tools_off = False
+    #: tries without a connection that end an attempt while nothing in the run has answered
+    unconnected_tries = 4  # (the program's own go on ~3 min: docs/claude-code-worker.md)
     description = "Claude Code subagents (the claude program via claude-agent-sdk; ~200 MB each)"
 
     def __init__(
@@ -202,6 +206,9 @@ class ClaudeCodeWorker(Worker):
         self._unreachable: str | None = None
         self._answered, self._unreached = False, 0
 
+    def _give_up(self) -> int | None:
+        return None if self._answered else self.unconnected_tries
+
     def problem(self) -> str | None:
         if self._unreachable is None:
             return None
@@ -254,12 +261,16 @@ class ClaudeCodeWorker(Worker):
         )
 
     async def __aenter__(self) -> ClaudeCodeWorker:
-        # Not the base class's: a run's toolbox would start its MCP servers in jshost, and
-        # the program starts the approved ones itself.
+        # Not the base class's (the program starts the approved MCP servers itself); it runs
+        # tools, so jshost holds the reaper: what their commands shed is swept.
+        REAPER.hold()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        finally:
+            await REAPER.release()
 
     def describe(self) -> str:
         where = f", {self.base_url}" if self.base_url else ""
@@ -307,7 +318,9 @@ class ClaudeCodeWorker(Worker):
         reasons: list[str] = []
         for attempt in range(1, self.attempts + 1):
             state = Attempt(base=usage)
-            state.on_retry = lambda data: self._log(request, retry_line(request.label, data))
+            state.on_retry = lambda data: self._log(
+                request, retry_line(request.label, data, self._give_up())
+            )
             try:
                 value = await self._attempt(request, plan, state)
             except RetryableWorkerError as exc:
@@ -423,6 +436,8 @@ class ClaudeCodeWorker(Worker):
                     try:
                         async for message in messages:
                             state.see(message)
+                            if state.unconnected >= (self._give_up() or 1 << 30):
+                                raise unconnected_error(state.unconnected)
                             # A tool at work sends nothing until it is done, and has a timeout
                             # of its own (Bash: 2 min by default): that silence is no stall.
                             watchdog.progress(busy=state.tools_running)
