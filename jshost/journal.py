@@ -53,12 +53,19 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+#: built once: ``json.dumps`` with arguments builds an encoder per call (issue 22: every
+#: ``agent()`` call computes a key)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_options(opts: dict[str, Any], schema: Any = None) -> str:
     """``JSON.stringify`` of the key options with object keys sorted at every level."""
     picked = {k: opts[k] for k in KEY_OPTIONS if k != "schema" and opts.get(k) is not None}
     if schema is not None:
         picked["schema"] = schema
-    return json.dumps(_sorted(picked), separators=(",", ":"), ensure_ascii=False)
+    if not picked:  # most calls give none of them
+        return "{}"
+    return _COMPACT.encode(_sorted(picked))
 
 
 def cache_key(previous: str, prompt: str, opts: dict[str, Any], schema: Any = None) -> str:

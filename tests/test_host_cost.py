@@ -12,11 +12,18 @@ import time
 from pathlib import Path
 
 import pytest
+import trio
+from conftest import arun, run, script_source
 
+from jshost import events as ev
+from jshost.engine import Engine, Limits, RunOutcome
 from jshost.journal import JournalEntry
 from jshost.records import AgentRecord
+from jshost.sandbox import SandboxLimits
+from jshost.script import parse_script
 from jshost.store import Store
 from jshost.store import recorder as recorder_mod
+from jshost.workers.sim import SimWorker
 
 
 def _recorder(store: Store):
@@ -155,3 +162,85 @@ def test_a_running_agent_reaches_watchers_within_the_watch_delay(
         rec_.agent(queued)
         rec_.flush(full=True)
         assert _rows(path, rec_.run_id)[3] == "queued"
+
+
+# ---- the run loop's hops (issue 22, second pass) ------------------------------------------
+
+
+class _Steps(trio.abc.Instrument):
+    """Counts the task steps trio runs: each is a wake-up with its scheduling cost."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps += 1
+
+
+def _chain_steps(n: int) -> int:
+    steps = _Steps()
+    body = f"let x = ''\nfor (let i = 0; i < {n}; i++) x = await agent('step ' + i)\nreturn x"
+    out = trio.run(lambda: arun(body, worker=SimWorker(latency=0)), instruments=[steps])
+    assert out.status == "completed", out.error
+    assert [a.status for a in out.agents] == ["done"] * n
+    return steps.steps
+
+
+def test_a_link_of_a_chain_wakes_the_loop_once():
+    # Per link: the JS step's outcome (trio's entry-queue task, then the loop, which takes the
+    # agent() call and gives it its slot), the agent's two steps (the sim worker yields once).
+    # The finishing agent hands the next batch to the JS thread itself, rather than waking
+    # the loop to do it: five steps a link before, four now.
+    per_link = (_chain_steps(40) - _chain_steps(10)) / 30
+    assert per_link <= 4.0
+
+
+def test_a_stop_lands_while_a_step_handed_off_by_an_agent_spins():
+    # The agent's end hands the JS thread the step that settles it, and that step never
+    # ends (`while (true) {}`, a CPU slice of a minute): the stop still lands within a second.
+    timing: dict[str, float] = {}
+
+    async def main() -> RunOutcome:
+        def sink(event: ev.Event) -> None:
+            if isinstance(event, ev.AgentFinished):
+                timing["finished"] = time.monotonic()
+
+        script = parse_script(script_source("await agent('first')\nwhile (true) {}"), path="t.js")
+        engine = Engine(
+            script,
+            worker=SimWorker(latency=0),
+            limits=Limits(sandbox=SandboxLimits(cpu_slice=60)),
+            sink=sink,
+        )
+        async with trio.open_nursery() as nursery:
+
+            async def stop_later() -> None:
+                while "finished" not in timing:
+                    await trio.sleep(0.01)
+                await trio.sleep(0.3)  # into the endless loop
+                timing["stop"] = time.monotonic()
+                engine.stop()
+
+            nursery.start_soon(stop_later)
+            outcome = await engine.run()
+        timing["ended"] = time.monotonic()
+        return outcome
+
+    outcome = trio.run(main)
+    assert outcome.status == "stopped"
+    assert [a.status for a in outcome.agents] == ["done"]
+    assert timing["ended"] - timing["stop"] < 1.5
+
+
+def test_a_handed_off_step_that_cannot_be_interrupted_is_abandoned():
+    # As tests/hostile/test_watchdog.py, after an agent: the step the agent's end handed to
+    # the JS thread is watched too, and given up after its CPU allowance (4 × 0.1 s + 1 s).
+    out = run(
+        "await agent('first')\nconst s = 'x'.repeat(2 ** 27)\nlet n = 0\n"
+        "for (let i = 0; i < 8; i++) n += s.indexOf('y')\nreturn n",
+        limits=Limits(sandbox=SandboxLimits(cpu_slice=0.1)),
+        worker=SimWorker(latency=0),
+    )
+    assert (out.status, out.error.name) == ("failed", "TimeoutError")
+    assert out.error.message == "Script execution timed out after 100ms"
+    assert [a.status for a in out.agents] == ["done"]

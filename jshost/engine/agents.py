@@ -436,18 +436,18 @@ class AgentQueue:
             self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._rejected.append(rec)
-            self._reply(request_id, False, _payload_error(exc.name, str(exc)))
+            self._reply(request_id, False, _payload_error(exc.name, str(exc)), wake=False)
         except WorkerError as exc:
             rec.transcript = self._transcript_so_far(rec, exc.transcript)
             self._charge(rec, exc.usage, exc.model, exc.attempts)
             self._finish_failed(rec, str(exc))
             self._add_failure(f"[{rec.label}] failed: {exc}")
-            self._reply(request_id, True, None)
+            self._reply(request_id, True, None, wake=False)
         except Exception as exc:  # a worker bug must not take the run down
             rec.transcript = self._transcript_so_far(rec)
             self._finish_failed(rec, f"{type(exc).__name__}: {exc}")
             self._add_failure(f"[{rec.label}] failed: {type(exc).__name__}: {exc}")
-            self._reply(request_id, True, None)
+            self._reply(request_id, True, None, wake=False)
         else:
             value = result.value
             rec.status = "done"
@@ -458,7 +458,7 @@ class AgentQueue:
             self.recorder.agent(rec)
             if value is not None:  # null results are never journalled (reference §5.1)
                 self.recorder.entry(JournalEntry("result", rec.key, rec.index, value))
-            self._reply(request_id, True, value)
+            self._reply(request_id, True, value, wake=False)
             self._emit(ev.AgentFinished(rec))
         finally:
             if rec.status == "running":  # cancelled (a stop, --timeout): keep what it wrote
@@ -469,6 +469,7 @@ class AgentQueue:
             self._actions.pop(rec.index, None)
             self._running -= 1
             self._pump()
+            self._hand_off()
 
     def _charge(self, rec: AgentRecord, usage: Usage | None, model: str, attempts: int) -> None:
         # Failed agents are charged too: their requests cost tokens all the same.

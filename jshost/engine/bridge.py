@@ -25,6 +25,10 @@ from .timers import timer_delay
 MAX_LINE_CHARS = 64 * 1024
 
 
+#: built once, not per batch as ``json.dumps`` with arguments would
+_BATCH = json.JSONEncoder(ensure_ascii=True, allow_nan=False, default=str)
+
+
 def _clip(text: str) -> str:
     if len(text) <= MAX_LINE_CHARS:
         return text
@@ -81,12 +85,12 @@ class Bridge:
         self._outstanding -= len(replies)
         fired = self._timers.fire(trio.current_time())
         batch = {"spent": self._spent, "count": len(self.agents), "r": replies, "f": fired}
-        return json.dumps(batch, ensure_ascii=True, allow_nan=False, default=str)
+        return _BATCH.encode(batch)
 
-    def _reply(self, request_id: int, ok: bool, payload: Any) -> None:
+    def _reply(self, request_id: int, ok: bool, payload: Any, *, wake: bool = True) -> None:
         self._replies.append((request_id, ok, payload))
-        if self._wakeup is not None:
-            self._wakeup.set()
+        if wake:  # an agent's own task wakes the loop as it ends (Engine._hand_off)
+            self._wake()
 
     # ---- events from the sandbox ---------------------------------------------------------
 

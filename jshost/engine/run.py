@@ -128,7 +128,12 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         self.agents: list[AgentRecord] = []
         self._by_request: dict[int, AgentRecord] = {}
         self._replies: deque[tuple[int, bool, Any]] = deque()
-        self._wakeup: trio.Event | None = None
+        # The loop's wait (_wait): the parked loop task, and the alarm that wakes it at the
+        # earliest deadline (a timer, rows due for watchers); a reply wakes it directly.
+        self._parked: trio.lowlevel.Task | None = None
+        self._alarm_scope = trio.CancelScope()
+        self._js_thread: JsThread | None = None
+        self._handed: Any = None  # the settle step handed to the JS thread while parked
         self._outstanding = 0  # agent and workflow requests whose promise is not settled yet
         self._spent = 0
         self._running = 0
@@ -307,12 +312,15 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
     async def _js(self, js: JsThread, fn: Callable[..., list[dict[str, Any]]], *a: Any) -> list:
         try:
             return await js.run(fn, *a)
-        except SandboxLimitError as exc:
-            raise WorkflowError(exc.message, name=exc.name, path=self.script.path) from None
-        except StoreError as exc:
-            raise WorkflowError(
-                f"cannot save agent results, so the run stops: {exc}", name="StoreError"
-            ) from None
+        except (SandboxLimitError, StoreError) as exc:
+            raise self._step_error(exc) from None
+
+    def _step_error(self, exc: SandboxLimitError | StoreError) -> WorkflowError:
+        if isinstance(exc, SandboxLimitError):
+            return WorkflowError(exc.message, name=exc.name, path=self.script.path)
+        return WorkflowError(
+            f"cannot save agent results, so the run stops: {exc}", name="StoreError"
+        )
 
     def _save_and_settle(self, sandbox: Sandbox, batch: str) -> list[dict[str, Any]]:
         # On the sandbox's thread: the results in this batch are durable before the script
@@ -334,9 +342,11 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
             raise WorkflowError(exc.message, name=exc.name) from None
         holder["sandbox"] = sandbox
         self._sandbox = sandbox
+        self._js_thread = js
         if self.limits.timeout:
             sandbox.deadline = time.monotonic() + self.limits.timeout
         self._nursery = nursery
+        nursery.start_soon(self._alarm)
         pending = deque(await self._js(js, sandbox.start, self.script.wrapped))
         while True:
             handled = 0
@@ -367,27 +377,96 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
                     name="DeadlockError",
                     path=self.script.path,
                 )
-            await self._wait()
-            # The batch is passed, not kept: its JSON (all the answers in it) goes once the
-            # script has it, not while the loop waits for the next one.
-            pending.extend(await self._js(js, self._save_and_settle, sandbox, self._take_batch()))
+            events = await self._wait()
+            if events is None:
+                # The batch is passed, not kept: its JSON (all the answers in it) goes once the
+                # script has it, not while the loop waits for the next one.
+                events = await self._js(js, self._save_and_settle, sandbox, self._take_batch())
+            pending.extend(events)
 
-    async def _wait(self) -> None:
+    async def _wait(self) -> list[dict[str, Any]] | None:
+        """Park until a reply is ready, a timer is due, or buffered rows are due for watchers.
+
+        One park per wait (no trio.Event, no cancel scope: issue 22, a chain waits once per
+        link); the deadline is the alarm task's, moved only when it must come sooner, so an
+        early alarm just has the loop look again. Returns the events of a settle step that an
+        agent handed to the JS thread meanwhile (:meth:`_hand_off`), else None.
+        """
         if self._replies:
             # Requests the host answers at once (`await workflow('nope')` in a loop) must
             # not keep the loop from ever seeing a stop or the run's timeout.
             await trio.lowlevel.checkpoint()
+            return None
+        start = trio.current_time()
+        while True:
+            deadline = self._timers.next_at()
+            if self.recorder.dirty:  # someone may be watching the store: save within a moment
+                deadline = min(deadline, start + FLUSH_INTERVAL)
+                save_by = self.recorder.save_by  # rows kept back for watchers, due by then
+                if save_by is not None:
+                    deadline = min(deadline, trio.current_time() + save_by - time.monotonic())
+            if deadline <= trio.current_time():
+                await trio.lowlevel.checkpoint()
+                return None
+            alarm = self._alarm_scope
+            if deadline < alarm.deadline:
+                alarm.deadline = deadline
+            self._parked = trio.lowlevel.current_task()
+            try:
+                events = await trio.lowlevel.wait_task_rescheduled(self._unpark)
+            except trio.Cancelled as exc:
+                job, self._handed = self._handed, None
+                if job is None:
+                    raise
+                assert self._js_thread is not None
+                return await self._js_thread.grace(job, exc)
+            except (SandboxLimitError, StoreError) as exc:
+                self._handed = None
+                raise self._step_error(exc) from None
+            if self._handed is not None:
+                self._handed = None
+                return events
+            if self._replies:
+                return None
+
+    def _unpark(self, _: Any) -> trio.lowlevel.Abort:
+        # The run is stopping (a stop, --timeout): the loop's wait ends with Cancelled.
+        self._parked = None
+        if self._handed is not None:
+            self._handed.waiting = False
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def _hand_off(self) -> None:
+        """An agent's task ends: wake the loop for its reply, or hand the JS thread the batch.
+
+        If this was the last running agent and the loop is parked, the batch goes to the JS
+        thread from here and the step's outcome wakes the loop directly: one trio batch and
+        wake-up less per link of a chain of agents (issue 22). With other agents running the
+        loop takes the batch as before, so replies that come in the same moment share a step.
+        """
+        task = self._parked
+        js, sandbox = self._js_thread, self._sandbox
+        if task is None or self._running or not self._replies or js is None or sandbox is None:
+            self._wake()
             return
-        self._wakeup = trio.Event()
-        deadline = self._timers.next_at()
-        if self.recorder.dirty:  # someone may be watching the store: save within a moment
-            deadline = min(deadline, trio.current_time() + FLUSH_INTERVAL)
-            save_by = self.recorder.save_by  # rows kept back for watchers, due by then
-            if save_by is not None:
-                deadline = min(deadline, trio.current_time() + save_by - time.monotonic())
-        with trio.move_on_at(deadline):
-            await self._wakeup.wait()
-        self._wakeup = None
+        job = js.start(self._save_and_settle, sandbox, self._take_batch())
+        self._parked = None
+        job.task, job.waiting = task, True
+        self._handed = job
+
+    def _wake(self) -> None:
+        task = self._parked
+        if task is not None:
+            self._parked = None
+            trio.lowlevel.reschedule(task)
+
+    async def _alarm(self) -> None:
+        """Wakes the parked loop when the deadline ``_wait`` set is reached."""
+        while True:
+            with self._alarm_scope:
+                await trio.sleep_forever()
+            self._alarm_scope = trio.CancelScope()
+            self._wake()
 
     # ---- the run's record: events, logs, progress groups, failure lines ------------------
 

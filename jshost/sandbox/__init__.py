@@ -8,7 +8,6 @@ from .context import (
     CHILD_LINE_BASE,
     RUNTIME_LINE_BASE,
     SURE_GLOBALS,
-    JsThread,
     Sandbox,
     SandboxLimitError,
     SandboxLimits,
@@ -16,6 +15,7 @@ from .context import (
     global_names,
     parse_frames,
 )
+from .thread import JsThread
 
 __all__ = [
     "CHILD_LINE_BASE",

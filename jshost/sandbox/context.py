@@ -11,14 +11,11 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import queue
 import re
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import quickjs
 
@@ -31,7 +28,6 @@ __all__ = [
     "CHILD_LINE_BASE",
     "RUNTIME_LINE_BASE",
     "SURE_GLOBALS",
-    "JsThread",
     "Sandbox",
     "SandboxLimitError",
     "SandboxLimits",
@@ -39,21 +35,14 @@ __all__ = [
     "global_names",
 ]
 
-T = TypeVar("T")
-
 # The prelude is evaluated after this many blank lines, and child workflows after CHILD_LINE_BASE,
 # so a stack frame's line number says whose code it is (the binding names every file <input>).
 # User scripts are at most 524,288 characters, so they never reach these lines.
 RUNTIME_LINE_BASE = 600_000
 CHILD_LINE_BASE = 700_000
 
-_THREAD_STACK = 64 << 20  # the JS thread's C stack; QuickJS's guard is set far below it
 # Events the host takes from the outbox at a time (a script can emit millions in one slice).
 _CHUNK = 4096
-# How often a caller waiting on a long JS step checks the step's CPU time.
-_WATCH_INTERVAL = 0.25
-# How long a stopping run waits for the step in flight before abandoning it.
-_STOP_GRACE = 0.3
 # The shortest CPU allowance a step gets once its run is past its deadline or halted.
 _LAST_SLICE = 0.05
 
@@ -75,123 +64,6 @@ class SandboxLimitError(Exception):
 def _timeout(limits: SandboxLimits) -> SandboxLimitError:
     ms = round(limits.cpu_slice * 1000)
     return SandboxLimitError("TimeoutError", f"Script execution timed out after {ms}ms")
-
-
-class JsThread:
-    """A dedicated thread that runs every call into one QuickJS context, one at a time.
-
-    Calls are serialised by the single worker, so the context is never touched by two
-    threads: a trio caller that is cancelled (the run is stopping) waits a moment for its
-    step, then abandons it, and whatever comes next queues behind it. The worker holds the
-    step's references while it runs, so the context is never freed mid-step either.
-
-    QuickJS consults its CPU limit only every few thousand operations, and a native operation
-    (a search through a 100 MB string, printing a huge BigInt) may take seconds: a script can
-    chain them into a step that runs for hours past its limit. So a caller stops waiting once a
-    step has used ``4 × cpu_slice + 1`` CPU seconds: the step is *abandoned*, ``run`` raises
-    the sandbox's timeout, and the thread, a daemon, finishes the step on its own (or dies with
-    the process) without holding up the run or the process's exit.
-
-    Args:
-        limits (SandboxLimits | None): where the CPU slice comes from; None watches nothing.
-    """
-
-    def __init__(self, limits: SandboxLimits | None = None) -> None:
-        self._limits = limits
-        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future] | None]
-        self._jobs = queue.SimpleQueue()
-        self._step_cpu0 = 0.0
-        #: a step ran past its CPU allowance and nobody waits for it any more
-        self.abandoned = False
-        old = threading.stack_size()
-        try:
-            threading.stack_size(_THREAD_STACK)
-            self._thread = threading.Thread(target=self._work, name="jshost-js", daemon=True)
-            self._thread.start()
-        finally:
-            threading.stack_size(old)
-        try:
-            clock = time.pthread_getcpuclockid(self._thread.ident)  # type: ignore[arg-type]
-            self._cpu: Callable[[], float] = lambda: time.clock_gettime(clock)
-        except (AttributeError, OSError):  # no per-thread CPU clocks here: use wall time
-            self._cpu = time.monotonic
-        self._uses_wall = self._cpu is time.monotonic
-
-    def _work(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            fn, args, future = job
-            del job
-            if future.set_running_or_notify_cancel():
-                self._step_cpu0 = time.monotonic() if self._uses_wall else time.thread_time()
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as exc:  # handed to the waiting caller
-                    future.set_exception(exc)
-            del fn, args, future  # the step's references go here, on this thread
-
-    async def run(self, fn: Callable[..., T], *args: Any, watch: bool = True) -> T:
-        """Run ``fn(*args)`` on the JS thread and return its result.
-
-        With ``watch`` (for steps that run script code), raises the sandbox's timeout once the
-        step has used more CPU than any step may, and abandons it.
-        """
-        import trio  # here, not at the top: `jshost validate` compiles scripts without trio
-
-        token = trio.lowlevel.current_trio_token()
-        done = trio.Event()
-
-        def wake(_: Future) -> None:
-            with contextlib.suppress(trio.RunFinishedError):  # an abandoned step ended late
-                token.run_sync_soon(done.set)
-
-        future: Future = Future()
-        future.add_done_callback(wake)
-        self._jobs.put((fn, args, future))
-        limits = self._limits if watch else None
-        if limits is None:
-            with trio.CancelScope(shield=True):
-                await done.wait()
-            return future.result()
-        allowance = 4 * limits.cpu_slice + 1
-        try:
-            while not done.is_set():
-                with trio.move_on_after(_WATCH_INTERVAL):
-                    await done.wait()
-                if (
-                    not done.is_set()
-                    and future.running()
-                    and self._cpu() - self._step_cpu0 > allowance
-                ):
-                    self.abandoned = True
-                    raise _timeout(limits)
-        except trio.Cancelled:
-            # The run is stopping (Ctrl-C, SIGTERM, --timeout). A script step cannot be
-            # interrupted from outside, and `while (true) {}` never ends by itself before
-            # its CPU slice does: give the step a moment, then stop waiting for it, so a stop
-            # lands within about a second whatever the script does. Later calls queue behind
-            # the step, so the context is still never touched by two threads.
-            with trio.CancelScope(shield=True), trio.move_on_after(_STOP_GRACE):
-                await done.wait()
-            if not done.is_set():
-                self.abandoned = True
-                raise
-            # The step ended: its events are handled as usual (an agent it called is then
-            # recorded as cancelled); the run's scope stays cancelled, so the caller's next
-            # checkpoint raises again.
-        return future.result()
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)`` on the JS thread without waiting for it."""
-        self._jobs.put((fn, args, Future()))
-
-    def close(self) -> None:
-        """End the thread once its queued calls are done; wait for it unless abandoned."""
-        self._jobs.put(None)
-        if not self.abandoned:
-            self._thread.join()
 
 
 def _runtime_source() -> str:

@@ -191,7 +191,9 @@ class SimWorker(Worker):
             self.agent_definitions[request.index] = request.agent_definition
         if self._exec_log:
             _append_line(self._exec_log, f"{request.index}\t{request.label}")
-        markers = {m.group("key"): m.group("value") for m in _MARKER.finditer(request.prompt)}
+        # One pass over the prompt, none for a prompt without markers (most of them).
+        found = list(_MARKER.finditer(request.prompt)) if "[[sim:" in request.prompt else []
+        markers = {m.group("key"): m.group("value") for m in found}
         digest = _digest(f"{request.model}\0{request.prompt}")
         delay = self.latency
         if "latency" in markers:
@@ -203,15 +205,10 @@ class SimWorker(Worker):
             spread = int(digest[:8], 16) / 0xFFFFFFFF * 2 - 1
             delay = max(0.0, delay * (1 + self.jitter * spread))
         report_usage(Usage(input_tokens=_tokens(request.prompt) + 12))
-        found = _MARKER.finditer(request.prompt)
         writes = [m.group("value") or "" for m in found if m.group("key") == "write"]
         if writes:
             await trio.to_thread.run_sync(_write_files, request, writes)
-        calls = [
-            _scripted_call(m.group("value") or "")
-            for m in _MARKER.finditer(request.prompt)
-            if m.group("key") == "tool"
-        ]
+        calls = [_scripted_call(m.group("value") or "") for m in found if m.group("key") == "tool"]
         transcript: list[dict[str, Any]] = []
         report_transcript(transcript)  # kept if the agent is stopped, skipped or restarted
         for n, call in enumerate(calls):

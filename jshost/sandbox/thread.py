@@ -1,0 +1,254 @@
+"""The JS thread: every call into a run's QuickJS context, one at a time, on a thread of its own.
+
+A hop there and back is the host's most frequent crossing (a chain of agents makes one per link),
+so it is kept light (issue 22): a slotted job that the trio side waits for with
+``wait_task_rescheduled``, and one watchdog task per thread for the CPU allowance rather than a
+cancel scope per call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .context import SandboxLimits, _timeout
+
+__all__ = ["JsThread"]
+
+T = TypeVar("T")
+
+_THREAD_STACK = 64 << 20  # the JS thread's C stack; QuickJS's guard is set far below it
+# How often the watchdog looks at the CPU time of the step in flight.
+_WATCH_INTERVAL = 0.25
+# How long a stopping run waits for the step in flight before abandoning it.
+_STOP_GRACE = 0.3
+
+
+class _Job:
+    """One call queued for the JS thread, and how its caller learns the outcome.
+
+    Lighter than a ``concurrent.futures.Future`` with a ``trio.Event`` and a cancel scope per
+    call (issue 22: a chain of agents makes one of these hops per link): the JS thread fills
+    in ``value``/``error`` and hands the job back to the trio thread, which reschedules the
+    waiting task directly.
+    """
+
+    __slots__ = ("args", "done", "error", "fn", "grace", "task", "token", "value", "waiting")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], task: Any, token: Any):
+        self.fn: Callable[..., Any] | None = fn
+        self.args: tuple[Any, ...] | None = args
+        self.task = task  # the trio task waiting for it (None: none yet)
+        self.token = token
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.done = False  # set on the trio thread once the outcome has arrived there
+        self.waiting = False  # the task is parked for it right now
+        self.grace = False  # a stopping run gives the step its last moment: no CPU check
+
+
+class JsThread:
+    """A dedicated thread that runs every call into one QuickJS context, one at a time.
+
+    Calls are serialised by the single worker, so the context is never touched by two
+    threads: a trio caller that is cancelled (the run is stopping) waits a moment for its
+    step, then abandons it, and whatever comes next queues behind it. The worker holds the
+    step's references while it runs, so the context is never freed mid-step either.
+
+    QuickJS consults its CPU limit only every few thousand operations, and a native operation
+    (a search through a 100 MB string, printing a huge BigInt) may take seconds: a script can
+    chain them into a step that runs for hours past its limit. So a watchdog (one trio system
+    task per thread, waking every ``_WATCH_INTERVAL``) stops waiting for a step once it has
+    used ``4 × cpu_slice + 1`` CPU seconds: the step is *abandoned*, ``run`` raises the
+    sandbox's timeout, and the thread, a daemon, finishes the step on its own (or dies with
+    the process) without holding up the run or the process's exit.
+
+    Args:
+        limits (SandboxLimits | None): where the CPU slice comes from; None watches nothing.
+    """
+
+    def __init__(self, limits: SandboxLimits | None = None) -> None:
+        self._limits = limits
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._step_cpu0 = 0.0
+        self._current: _Job | None = None  # the job the thread runs now
+        self._watchdog: Any = None  # the watchdog task's cancel scope, once it runs
+        #: a step ran past its CPU allowance and nobody waits for it any more
+        self.abandoned = False
+        old = threading.stack_size()
+        try:
+            threading.stack_size(_THREAD_STACK)
+            self._thread = threading.Thread(target=self._work, name="jshost-js", daemon=True)
+            self._thread.start()
+        finally:
+            threading.stack_size(old)
+        try:
+            clock = time.pthread_getcpuclockid(self._thread.ident)  # type: ignore[arg-type]
+            self._cpu: Callable[[], float] = lambda: time.clock_gettime(clock)
+        except (AttributeError, OSError):  # no per-thread CPU clocks here: use wall time
+            self._cpu = time.monotonic
+        self._uses_wall = self._cpu is time.monotonic
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._step_cpu0 = time.monotonic() if self._uses_wall else time.thread_time()
+            self._current = job
+            try:
+                job.value = job.fn(*job.args)  # type: ignore[misc]
+            except BaseException as exc:  # handed to the waiting caller
+                job.error = exc
+            self._current = None
+            job.fn = job.args = None  # the step's references go here, on this thread
+            if job.token is not None:
+                # trio.RunFinishedError (a RuntimeError): an abandoned step ended late
+                with contextlib.suppress(RuntimeError):
+                    job.token.run_sync_soon(self._arrived, job)
+            del job
+
+    @staticmethod
+    def _arrived(job: _Job) -> None:
+        # On the trio thread: the outcome is here; wake the caller if it still waits.
+        job.done = True
+        if job.waiting:
+            job.waiting = False
+            _reschedule(job)
+
+    async def run(self, fn: Callable[..., T], *args: Any, watch: bool = True) -> T:
+        """Run ``fn(*args)`` on the JS thread and return its result.
+
+        With ``watch`` (for steps that run script code), raises the sandbox's timeout once the
+        step has used more CPU than any step may, and abandons it.
+        """
+        job = self.start(fn, *args)
+        job.task = _trio().lowlevel.current_task()
+        return await self.wait(job, watch=watch)
+
+    def start(self, fn: Callable[..., Any], *args: Any) -> _Job:
+        """Queue ``fn(*args)`` for a trio task to wait for (:meth:`wait`); on the trio thread.
+
+        Until a task waits, the job's outcome is kept for it; a task parked elsewhere may
+        take the job over by setting ``job.task`` and ``job.waiting`` (the engine's loop, so
+        that the step's outcome wakes it directly): it then gets the outcome as the value of
+        its ``wait_task_rescheduled``, and calls :meth:`grace` if it is cancelled meanwhile.
+        """
+        trio = _trio()
+        job = _Job(fn, args, None, trio.lowlevel.current_trio_token())
+        if self._watchdog is None and self._limits is not None:
+            self._watchdog = trio.CancelScope()
+            trio.lowlevel.spawn_system_task(self._watch, self._limits, self._watchdog)
+        self._jobs.put(job)
+        return job
+
+    async def wait(self, job: _Job, *, watch: bool = True) -> Any:
+        """The outcome of a job from :meth:`start`, waited for by the current task."""
+        trio = _trio()
+        job.task = trio.lowlevel.current_task()
+        if not watch or self._limits is None:
+            # Not cancellable, as a shielded wait: the step's outcome is always taken.
+            return await _park(job, cancellable=False)
+        try:
+            return await _park(job, cancellable=True)
+        except trio.Cancelled as exc:
+            return await self.grace(job, exc)
+
+    async def grace(self, job: _Job, cancelled: BaseException) -> Any:
+        """A job's outcome once its waiter was cancelled: the step gets a last moment."""
+        trio = _trio()
+        # The run is stopping (Ctrl-C, SIGTERM, --timeout). A script step cannot be
+        # interrupted from outside, and `while (true) {}` never ends by itself before
+        # its CPU slice does: give the step a moment, then stop waiting for it, so a stop
+        # lands within about a second whatever the script does. Later calls queue behind
+        # the step, so the context is still never touched by two threads.
+        job.task = trio.lowlevel.current_task()
+        if not job.done:
+            job.grace = True
+            with trio.CancelScope(shield=True), trio.move_on_after(_STOP_GRACE):
+                await _park(job, cancellable=True)
+        if not job.done:
+            self.abandoned = True
+            raise cancelled
+        # The step ended: its events are handled as usual (an agent it called is then
+        # recorded as cancelled); the run's scope stays cancelled, so the caller's next
+        # checkpoint raises again.
+        return _result(job)
+
+    async def _watch(self, limits: SandboxLimits, scope: Any) -> None:
+        import trio
+
+        allowance = 4 * limits.cpu_slice + 1
+        with scope:
+            while True:
+                await trio.sleep(_WATCH_INTERVAL)
+                job = self._current
+                if job is None or not job.waiting or job.grace:
+                    continue
+                try:
+                    used = self._cpu() - self._step_cpu0
+                except OSError:  # the thread is gone: its step is over
+                    continue
+                if used > allowance and job is self._current and job.waiting:
+                    self.abandoned = True
+                    job.waiting = False
+                    _reschedule(job, _timeout(limits))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` on the JS thread without waiting for it."""
+        self._jobs.put(_Job(fn, args, None, None))
+
+    def close(self) -> None:
+        """End the thread once its queued calls are done; wait for it unless abandoned."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()  # on the trio thread, where the engine closes it
+        self._jobs.put(None)
+        if not self.abandoned:
+            self._thread.join()
+
+
+def _trio() -> Any:
+    # Imported at the first call, not at the top: `jshost validate` compiles scripts without
+    # trio.
+    import trio
+
+    return trio
+
+
+def _result(job: _Job) -> Any:
+    if job.error is not None:
+        raise job.error
+    return job.value
+
+
+def _reschedule(job: _Job, error: BaseException | None = None) -> None:
+    import outcome
+    import trio
+
+    error = error or job.error
+    if error is not None:
+        trio.lowlevel.reschedule(job.task, outcome.Error(error))
+    else:
+        trio.lowlevel.reschedule(job.task, outcome.Value(job.value))
+
+
+async def _park(job: _Job, *, cancellable: bool) -> Any:
+    """Wait on the trio thread until ``job``'s outcome arrives (or, if cancellable, a cancel)."""
+    import trio
+
+    if job.done:
+        await trio.lowlevel.checkpoint()
+        return _result(job)
+
+    def abort(_: Any) -> Any:
+        if not cancellable:
+            return trio.lowlevel.Abort.FAILED
+        job.waiting = False
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    job.waiting = True
+    return await trio.lowlevel.wait_task_rescheduled(abort)
