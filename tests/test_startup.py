@@ -583,3 +583,60 @@ def test_printable_text_compiles_no_regex_and_unsafe_text_is_still_marked() -> N
     first, second = out.stdout.splitlines()[:2]
     assert first == "['_source']"
     assert second == "a⟨U+001B⟩[31m⟨U+202E⟩b x"
+
+
+def test_meta_read_keeps_what_the_named_tuple_gave() -> None:
+    """``MetaRead``, written out, behaves as the ``NamedTuple`` it was (built here from the
+    same fields): a tuple, its fields by name, repr, ``==``, hash, pattern matching, pickle."""
+    import copy
+    import pickle
+    from typing import NamedTuple
+
+    from jshost.script.meta import MetaRead, read_meta
+
+    class Was(NamedTuple):
+        meta: Any
+        span: Any
+        problems: list
+
+    found = read_meta("export const meta = { name: 'x', description: 'y' }\nreturn 1\n")
+    assert isinstance(found, MetaRead) and isinstance(found, tuple)
+    fields = (found.meta, found.span, found.problems)
+    was = Was(*fields)
+    assert found.meta is not None and found.span is not None and found.problems == []
+    assert tuple(found) == tuple(was) and found == was and found == fields
+    assert (found.meta, found.span, found.problems) == (was.meta, was.span, was.problems)
+    assert repr(found) == repr(was).replace("Was(", "MetaRead(", 1)
+    assert MetaRead._fields == Was._fields and MetaRead.__match_args__ == Was.__match_args__
+    assert hash(MetaRead(None, None, ())) == hash(Was(None, None, ()))  # type: ignore[arg-type]
+    match found:
+        case MetaRead(meta, span, problems=[]):
+            assert (meta, span) == fields[:2]
+        case _:
+            raise AssertionError("positional and keyword patterns must match")
+    for again in (pickle.loads(pickle.dumps(found)), copy.copy(found), copy.deepcopy(found)):
+        assert type(again) is MetaRead and again == found
+    with pytest.raises(AttributeError):
+        found.meta = None  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        found.other = 1  # type: ignore[attr-defined]
+
+
+def test_importing_the_meta_reader_compiles_no_python() -> None:
+    """A ``NamedTuple`` compiles its annotations and its ``__new__`` when its module is
+    imported; ``MetaRead`` is written out, so the meta reader's import compiles nothing (but its
+    own source, where no bytecode cache is written)."""
+    probe = (
+        "import builtins, sys\n"
+        "import jshost._data, jshost._lazy, jshost.script.diagnostics\n"
+        "import jshost.script.grammar, jshost.script.strings, tree_sitter\n"
+        "compiled = []\n"
+        "real = builtins.compile\n"
+        "builtins.compile = lambda *a, **k: compiled.append(a[1]) or real(*a, **k)\n"
+        "import jshost.script.meta\n"
+        "print([name for name in compiled if not str(name).endswith('.py')])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
