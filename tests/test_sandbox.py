@@ -778,3 +778,19 @@ def test_runtime_line_numbers_never_leak():
         assert out.status == "failed"
         assert out.error.line is None or out.error.line < 1000
         assert not re.search(r"\b6\d{5}\b", str(out.error))
+
+
+def test_an_error_on_the_last_line_of_the_largest_script_is_placed_there():
+    """The prelude's frames are told from the script's by line number: the largest script, all
+    line breaks, still ends below the prelude's line base, so its last line is its own."""
+    head = META + "void 0"
+    tail = "\nthrow new Error('last')\n"
+    filler = MAX_SCRIPT_CHARS - len(head) - len(tail)
+    source = head + "\n" * filler + tail
+    assert len(source) == MAX_SCRIPT_CHARS
+    outcome = run(source[len(META) :].rstrip("\n"))
+    assert failed(outcome) == ("Error", "last")
+    small = run("void 0\nthrow new Error('last')")  # the same last line, two lines in
+    assert outcome.error is not None and small.error is not None
+    assert (small.error.line, small.error.column) == (META.count("\n") + 2, 11)
+    assert (outcome.error.line, outcome.error.column) == (source.count("\n"), 11)
