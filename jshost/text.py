@@ -34,7 +34,8 @@ _UNSAFE_CLASS = (
     r"\U000e0001\U000e0020-\U000e007f"
 )
 _UNSAFE = lazy_pattern(rf"\r\n|[{_UNSAFE_CLASS}]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# The same text as bounds._SURROGATE, so re's cache compiles it once (issue 22).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _marker(ch: str) -> str:
