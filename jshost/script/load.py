@@ -21,6 +21,7 @@ from pathlib import Path
 from tree_sitter import Tree
 
 from .._data import Frozen, Record, set_field
+from .._lazy import lazy_pattern
 from ..errors import ScriptLoadError
 from ..sandbox import check_function_source, parse_frames
 from .diagnostics import Diagnostic, SourceMap
@@ -72,7 +73,8 @@ _META_HEAD = re.compile(
 # that compiling it builds no map of every code point (59 M instructions of every start-up).
 _SUSPECT = re.compile(r"[^\t\n\r\x20-\x7e]")
 # Text the QuickJS binding cannot take (both are reported: E102, E103).
-_UNCOMPILABLE = re.compile(r"[\x00\ud800-\udfff]")
+# (compiled at first use: an ASCII script, the usual one, is checked with one find)
+_UNCOMPILABLE = lazy_pattern(r"[\x00\ud800-\udfff]")
 # validate lists this many control characters, then says how many more there are.
 _MAX_CONTROL_REPORTS = 20
 
