@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from .._lazy import lazy_pattern
+
 __all__ = ["slash_free"]
 
 # A string or a comment, as one token (an unterminated one does not match).
@@ -26,9 +28,10 @@ _STRING_OR_COMMENT = (
 # that starts no comment, a quote that starts no string (and, inside a template substitution,
 # a brace: the `}` that ends the substitution). One match in C for most of a script.
 _CODE = re.compile(rf"(?:[^'\"`/]+|{_STRING_OR_COMMENT})*")
-_SUBSTITUTION_CODE = re.compile(rf"(?:[^'\"`/{{}}]+|{_STRING_OR_COMMENT})*")
+# (These two compiled at first use: only a script with a template needs them.)
+_SUBSTITUTION_CODE = lazy_pattern(rf"(?:[^'\"`/{{}}]+|{_STRING_OR_COMMENT})*")
 # A template's characters up to its closing backtick or its next `${`.
-_TEMPLATE_CHARS = re.compile(r"[^`\\$]*(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*)*")
+_TEMPLATE_CHARS = lazy_pattern(r"[^`\\$]*(?:(?:\\[\s\S]|\$(?!\{))[^`\\$]*)*")
 
 
 def slash_free(text: str) -> bool:
