@@ -10,8 +10,9 @@ the bounds.
 
 from __future__ import annotations
 
-import re
 from typing import Any
+
+from ._lazy import lazy_pattern
 
 __all__ = [
     "MAX_ARGS_FILE_BYTES",
@@ -38,12 +39,14 @@ MAX_ARGS_FILE_BYTES = 32 << 20
 #: bytes of log and failure lines stored per run session; later lines are counted, not stored
 MAX_STORED_LOG_BYTES = 32 << 20
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Compiled at first use, and only non-ASCII text is searched: a class past U+00FF costs ~2 M
+# instructions to compile, and most texts are ASCII (issue 22).
+_SURROGATE = lazy_pattern("[\ud800-\udfff]")
 
 
 def has_surrogate(text: str) -> bool:
     """Whether ``text`` holds a lone surrogate (JSON decoding pairs the valid ones)."""
-    return _SURROGATE.search(text) is not None
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def value_has_surrogate(value: Any) -> bool:
@@ -69,7 +72,7 @@ def text_problem(text: str, what: str, limit: int) -> tuple[str, str] | None:
     """
     if len(text) > limit:
         return "RangeError", f"{what} is {len(text):,} characters long; the limit is {limit:,}"
-    match = _SURROGATE.search(text)
+    match = None if text.isascii() else _SURROGATE.search(text)
     if match is not None:
         return "TypeError", (
             f"{what} contains a lone surrogate (U+{ord(match.group()):04X} at index "

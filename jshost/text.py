@@ -34,8 +34,9 @@ _UNSAFE_CLASS = (
     r"\U000e0001\U000e0020-\U000e007f"
 )
 _UNSAFE = lazy_pattern(rf"\r\n|[{_UNSAFE_CLASS}]")
-# The same text as bounds._SURROGATE, so re's cache compiles it once (issue 22).
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# The same text as bounds._SURROGATE, so re's cache compiles it once, and at first use
+# (issue 22).
+_SURROGATE = lazy_pattern("[\ud800-\udfff]")
 
 
 def _marker(ch: str) -> str:
@@ -114,7 +115,7 @@ def encodable(exact: str) -> str:
 
     For the exact value written to a pipe or a file, where nothing is escaped.
     """
-    if _SURROGATE.search(exact) is None:
+    if exact.isascii() or _SURROGATE.search(exact) is None:
         return exact
     return exact.encode("utf-8", "backslashreplace").decode("utf-8")
 

@@ -655,3 +655,25 @@ def test_the_suspect_characters_are_the_control_characters_and_non_ascii() -> No
         c for c in everything if (ord(c) < 0x20 and c not in "\t\n\r") or ord(c) >= 0x7F
     )
     assert found == expected
+
+
+def test_ascii_text_is_checked_for_lone_surrogates_without_compiling_the_pattern() -> None:
+    """The lone-surrogate pattern (~2 M instructions to compile) is compiled only for text
+    that is not ASCII; such text is still refused or escaped as before."""
+    probe = (
+        "from jshost import bounds, text\n"
+        "assert bounds.text_problem('say hello', 'prompt', 100) is None\n"
+        "assert not bounds.has_surrogate('x') and not bounds.value_has_surrogate({'a': ['b']})\n"
+        "assert text.encodable('plain') == 'plain'\n"
+        "print(sorted(k for k in ('_source',) if k not in vars(bounds._SURROGATE)),"
+        " 'search' in vars(bounds._SURROGATE), 'search' in vars(text._SURROGATE))\n"
+        "name, message = bounds.text_problem('é\\udc00', 'prompt', 100)\n"
+        "assert name == 'TypeError' and 'U+DC00 at index 1' in message, message\n"
+        "assert bounds.value_has_surrogate({'k': ['\\ud800']})\n"
+        "assert text.encodable('a\\udc00') == 'a\\\\udc00'\n"
+        "print('search' in vars(bounds._SURROGATE))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split("\n")[:2] == ["[] False False", "True"]
