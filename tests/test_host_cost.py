@@ -164,6 +164,30 @@ def test_a_running_agent_reaches_watchers_within_the_watch_delay(
         assert _rows(path, rec_.run_id)[3] == "queued"
 
 
+def test_none_binds_as_null_without_sqlite3s_adapter_search(tmp_path: Path) -> None:
+    # An agent's row and its journal rows bind about eight Nones a link; without an adapter
+    # registered for None, sqlite3 searches for one each time (~3,000 instructions each).
+    assert sqlite3.adapt(None) is None  # found in the registry: no search, no error
+    with Store(tmp_path / "jshost.db") as store:
+        rec_ = _recorder(store)
+        rec = _done(1, "x")
+        rec_.agent(rec)
+        rec_.entry(JournalEntry("started", rec.key, rec.index))
+        rec_.flush()
+        run_id = rec_.run_id
+    db = sqlite3.connect(tmp_path / "jshost.db")
+    try:
+        kinds = db.execute(
+            "SELECT typeof(phase), typeof(model), typeof(error), typeof(worktree_path), "
+            "typeof(transcript), typeof(last_tool) FROM agents WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        started = db.execute("SELECT typeof(result) FROM journal WHERE run_id = ?", (run_id,))
+        assert kinds == ("null",) * 6 and started.fetchall() == [("null",)]
+    finally:
+        db.close()
+
+
 # ---- the run loop's hops (issue 22, second pass) ------------------------------------------
 
 
