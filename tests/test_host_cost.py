@@ -17,11 +17,13 @@ from conftest import arun, run, script_source
 
 from jshost import events as ev
 from jshost.engine import Engine, Limits, RunOutcome
+from jshost.errors import StoreError
 from jshost.journal import JournalEntry
 from jshost.records import AgentRecord
 from jshost.sandbox import SandboxLimits
 from jshost.script import parse_script
-from jshost.store import Store
+from jshost.store import RunRecorder, Store
+from jshost.store import db as db_mod
 from jshost.store import recorder as recorder_mod
 from jshost.workers.sim import SimWorker
 
@@ -186,6 +188,54 @@ def test_none_binds_as_null_without_sqlite3s_adapter_search(tmp_path: Path) -> N
         assert kinds == ("null",) * 6 and started.fetchall() == [("null",)]
     finally:
         db.close()
+
+
+def test_a_flush_on_a_locked_store_fails_clearly_and_keeps_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_mod, "_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "jshost.db"
+    with Store(path) as store:
+        rec_ = _recorder(store)
+        rec = _done(1, "kept")
+        rec_.agent(rec)
+        rec_.entry(JournalEntry("result", rec.key, rec.index, "kept"))
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreError, match="is locked by another process"):
+                rec_.flush()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert rec_.dirty and not store._db.in_transaction
+        rec_.flush()  # the lock gone, the same rows are saved
+        assert _rows(path, rec_.run_id) == {1: "done"}
+
+
+def test_a_commit_that_fails_rolls_back_and_the_rows_are_saved_later(tmp_path: Path) -> None:
+    # A foreign key checked at COMMIT (deferred) makes the COMMIT itself fail, as a full disk
+    # does: the transaction must not stay open, or every later write would fail too.
+    path = tmp_path / "jshost.db"
+    with Store(path) as store:
+        rec_ = _recorder(store)
+        orphan = RunRecorder(store, "wf_gone", session=1, elapsed_before=0.0)
+        orphan.entry(JournalEntry("started", "k", 1))
+        store._db.execute("PRAGMA defer_foreign_keys = ON")
+        with pytest.raises(StoreError, match="FOREIGN KEY"):
+            orphan.flush()
+        assert orphan.dirty and not store._db.in_transaction
+        store._db.execute("PRAGMA defer_foreign_keys = ON")
+        with pytest.raises(StoreError, match="FOREIGN KEY"), store.transaction() as db:
+            db.execute(
+                "INSERT INTO journal (run_id, session, type, key, agent) "
+                "VALUES ('wf_gone', 1, 'started', 'k', 1)"
+            )
+        assert not store._db.in_transaction
+        rec = _done(1, "x")
+        rec_.agent(rec)
+        rec_.flush()
+        assert _rows(path, rec_.run_id) == {1: "done"}
 
 
 # ---- the run loop's hops (issue 22, second pass) ------------------------------------------

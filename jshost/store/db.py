@@ -163,6 +163,7 @@ class Database:
             except BaseException:
                 self._db.close()
                 raise
+            self._writer = self._db.cursor()  # write()'s
 
     # ---- connection ------------------------------------------------------------------
 
@@ -181,10 +182,33 @@ class Database:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.commit()
             except BaseException:
+                # A failed COMMIT (a full disk) too: the connection is left with no
+                # transaction open, so a later write can try again.
                 db.rollback()
                 raise
-            db.commit()
+
+    def write(self, steps: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Run each ``(sql, rows)`` step as an ``executemany``, all in one write transaction.
+
+        :meth:`transaction`'s lock, ``BEGIN IMMEDIATE``, rollback and errors, on one cursor
+        kept for it, without the generator layers and a new cursor per statement: the
+        recorder's flush commits every batch of results through here.
+        """
+        with self._lock:
+            try:
+                cursor = self._writer
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, rows in steps:
+                        cursor.executemany(sql, rows)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    self._db.rollback()
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(_explain(exc, self.path)) from None
 
     def _setup(self) -> None:
         db = self._db

@@ -22,6 +22,15 @@ WATCH_DELAY = 0.5
 #: where the result's JSON is in a row of _agent_row
 _RESULT = 10
 
+_INSERT_AGENTS = (
+    f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) VALUES ({', '.join('?' * 25)})"
+)
+_INSERT_JOURNAL = (
+    "INSERT INTO journal (run_id, session, type, key, agent, result) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_LOGS = "INSERT INTO logs (run_id, session, kind, text, at) VALUES (?, ?, ?, ?, ?)"
+_SET_PAUSED = "UPDATE runs SET paused = ? WHERE id = ?"
+
 
 class RunRecorder(Recorder):
     """What the engine writes through during one session of a run.
@@ -184,28 +193,16 @@ class RunRecorder(Recorder):
             paused, self._paused = self._paused, None
         try:
             rows = [self._agent_row(rec, result_json.get(rec.index)) for rec in agents.values()]
-            with self.store.transaction() as db:
-                if rows:
-                    db.executemany(
-                        f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) "
-                        f"VALUES ({', '.join('?' * 25)})",
-                        rows,
-                    )
-                if journal:
-                    db.executemany(
-                        "INSERT INTO journal (run_id, session, type, key, agent, result) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        journal,
-                    )
-                if logs:
-                    db.executemany(
-                        "INSERT INTO logs (run_id, session, kind, text, at) VALUES (?, ?, ?, ?, ?)",
-                        logs,
-                    )
-                if paused is not None:
-                    db.execute(
-                        "UPDATE runs SET paused = ? WHERE id = ?", (int(paused), self.run_id)
-                    )
+            steps = []
+            if rows:
+                steps.append((_INSERT_AGENTS, rows))
+            if journal:
+                steps.append((_INSERT_JOURNAL, journal))
+            if logs:
+                steps.append((_INSERT_LOGS, logs))
+            if paused is not None:
+                steps.append((_SET_PAUSED, [(int(paused), self.run_id)]))
+            self.store.write(steps)
         except BaseException:
             # Put it back (ahead of anything buffered meanwhile) so a later flush may save it.
             with self._mutex:
