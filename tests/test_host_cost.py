@@ -238,6 +238,23 @@ def test_a_commit_that_fails_rolls_back_and_the_rows_are_saved_later(tmp_path: P
         assert _rows(path, rec_.run_id) == {1: "done"}
 
 
+def test_options_json_is_the_same_text_through_the_encoder_built_once() -> None:
+    values = [
+        {},
+        {"label": "step 1"},
+        {"a": [1, 2.5, None, True, "\u00e9\u2028", -0.0], "b": {"c": 1e300, "d": []}},
+        {"tools": ["Read", "Bash(git *)"], "n": 10**20},
+        "text",
+    ]
+    for value in values:
+        assert db_mod._dump_parsed(value) == db_mod._dump(value)
+    with pytest.raises(ValueError):
+        db_mod._dump_parsed({"x": float("nan")})
+    lone = "a\ud800b"  # a lone surrogate from JS, which SQLite cannot take as UTF-8
+    assert db_mod._text("plain ascii") == "plain ascii" and db_mod._text("é") == "é"
+    assert db_mod._text(lone) == "a\\ud800b"
+
+
 # ---- the run loop's hops (issue 22, second pass) ------------------------------------------
 
 

@@ -27,7 +27,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,8 @@ def data_dir() -> Path:
 
 def _text(value: str) -> str:
     # JS strings may hold lone surrogates, which SQLite cannot take as UTF-8 text.
+    if value.isascii():  # a flag CPython keeps: no copy of a long prompt to find out
+        return value
     try:
         value.encode("utf-8")
         return value
@@ -77,6 +79,28 @@ _ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, default=str)
 
 def _dump(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+def _parsed_dumper() -> Callable[[Any], str]:
+    # JSONEncoder.encode builds its C encoder afresh at every call (a third of the cost of
+    # a small object's JSON). Built once, it must go without the cycle check (its markers
+    # would outlive a failed call), so only for values parsed from JSON, which have no
+    # cycles: a call's options. Same text as _dump; _dump where there is no C encoder.
+    make = json.encoder.c_make_encoder
+    if make is None:  # pragma: no cover - CPython has it
+        return _dump
+    encode = make(
+        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, False
+    )
+
+    def dump(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dump
+
+
+#: ``_dump`` for a value parsed from JSON (no cycles)
+_dump_parsed = _parsed_dumper()
 
 
 def _load(text: str | None) -> Any:

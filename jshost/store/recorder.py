@@ -9,7 +9,7 @@ from typing import Any
 from ..bounds import MAX_STORED_LOG_BYTES
 from ..journal import JournalEntry, Recorder
 from ..transcripts import bound_transcript, tool_use_json
-from .db import _AGENT_COLUMNS, Database, _dump, _text
+from .db import _AGENT_COLUMNS, Database, _dump, _dump_parsed, _text
 from .results import LEND_CHARS, Results
 
 #: log lines kept per run session; the rest are counted, not stored
@@ -116,7 +116,7 @@ class RunRecorder(Recorder):
             None if rec.phase is None else _text(rec.phase),
             None if rec.model is None else _text(rec.model),
             _text(rec.prompt),
-            _dump(rec.options),
+            _dump_parsed(rec.options),  # parsed from the call's JSON
             rec.status,
             result,
             None if rec.error is None else _text(rec.error),
