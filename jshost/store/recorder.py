@@ -73,9 +73,6 @@ class RunRecorder(Recorder):
         # The engine buffers on the trio thread while a flush may run on the sandbox's thread.
         self._mutex = threading.Lock()
 
-    def _wall(self, mono: float | None) -> float | None:
-        return None if mono is None else self._wall0 + (mono - self._mono0)
-
     # ---- buffering (engine thread) -----------------------------------------------------
 
     def agent(self, rec: Any) -> None:
@@ -105,8 +102,13 @@ class RunRecorder(Recorder):
 
     def _agent_row(self, rec: Any, result_json: str | None = None) -> tuple[Any, ...]:
         result = None
-        if rec.status in ("done", "cached"):
+        status = rec.status
+        if status == "done" or status == "cached":
             result = result_json if result_json is not None else _dump(rec.result)
+        # monotonic times saved as wall-clock ones, inline (three calls a row otherwise)
+        wall0, mono0 = self._wall0, self._mono0
+        queued, started, finished = rec.queued_at, rec.started_at, rec.finished_at
+        usage = rec.usage
         return (
             self.run_id,
             rec.index,
@@ -117,18 +119,18 @@ class RunRecorder(Recorder):
             None if rec.model is None else _text(rec.model),
             _text(rec.prompt),
             _dump_parsed(rec.options),  # parsed from the call's JSON
-            rec.status,
+            status,
             result,
             None if rec.error is None else _text(rec.error),
-            rec.usage.input_tokens,
-            rec.usage.output_tokens,
+            usage.input_tokens,
+            usage.output_tokens,
             rec.attempts,
-            self._wall(rec.queued_at),
-            self._wall(rec.started_at),
-            self._wall(rec.finished_at),
+            None if queued is None else wall0 + (queued - mono0),
+            None if started is None else wall0 + (started - mono0),
+            None if finished is None else wall0 + (finished - mono0),
             None if rec.model_used is None else _text(rec.model_used),
-            rec.usage.cache_creation_input_tokens,
-            rec.usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens,
+            usage.cache_read_input_tokens,
             None if rec.worktree_path is None else _text(rec.worktree_path),
             None if rec.worktree_branch is None else _text(rec.worktree_branch),
             # Set when the agent ends, so saved in the same commit as its result.
