@@ -156,6 +156,21 @@ def test_a_clean_worktree_is_removed_with_its_branch_and_the_agent_worked_inside
     assert git(repo, "status", "--porcelain") == " M notes.txt\n"  # the user's edit, untouched
 
 
+def test_the_repositorys_hooks_get_no_model_credentials(repo, tmp_path, monkeypatch):
+    # git runs the repository's post-checkout hook as it makes the worktree.
+    seen = tmp_path / "hook.env"
+    hook = repo / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f"#!/bin/sh\nenv > {seen}\n")
+    hook.chmod(0o755)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-hook-must-not-see")
+    monkeypatch.setenv("JSHOST_HOOK_PROBE", "kept")
+    outcome = engine_run(f"return await agent('[[sim:read=notes.txt]]', {ISO})", workspace=repo)
+    assert outcome.status == "completed", outcome.error
+    env = seen.read_text()
+    assert "JSHOST_HOOK_PROBE=kept" in env  # the hook ran, with the rest of the environment
+    assert "sk-ant-hook-must-not-see" not in env and "ANTHROPIC_API_KEY" not in env
+
+
 def test_an_untracked_file_alone_keeps_the_worktree(repo):
     body = f"return await agent('[[sim:write=new/file.txt:hello]]', {{label: 'maker', {ISO[1:]})"
     outcome = engine_run(body, workspace=repo)

@@ -18,6 +18,7 @@ from pathlib import Path
 import trio
 
 from .._data import Frozen, set_field
+from ..config import CREDENTIAL_VARS
 from ..worktree_paths import worktree_name, worktrees_dir
 
 __all__ = [
@@ -81,7 +82,8 @@ class Worktree(Frozen):
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _REPO_VARS}
+    # The repository's hooks run under git: they get no model-service credentials.
+    env = {k: v for k, v in os.environ.items() if k not in _REPO_VARS and k not in CREDENTIAL_VARS}
     # Never wait for a person (credentials, an editor) and never page; status takes no
     # optional lock, so it cannot collide with another git in the same checkout.
     env.update(
