@@ -17,11 +17,13 @@ from conftest import arun, run, script_source
 
 from jshost import events as ev
 from jshost.engine import Engine, Limits, RunOutcome
+from jshost.errors import StoreError
 from jshost.journal import JournalEntry
 from jshost.records import AgentRecord
 from jshost.sandbox import SandboxLimits
 from jshost.script import parse_script
-from jshost.store import Store
+from jshost.store import RunRecorder, Store
+from jshost.store import db as db_mod
 from jshost.store import recorder as recorder_mod
 from jshost.workers.sim import SimWorker
 
@@ -162,6 +164,95 @@ def test_a_running_agent_reaches_watchers_within_the_watch_delay(
         rec_.agent(queued)
         rec_.flush(full=True)
         assert _rows(path, rec_.run_id)[3] == "queued"
+
+
+def test_none_binds_as_null_without_sqlite3s_adapter_search(tmp_path: Path) -> None:
+    # An agent's row and its journal rows bind about eight Nones a link; without an adapter
+    # registered for None, sqlite3 searches for one each time (~3,000 instructions each).
+    assert sqlite3.adapt(None) is None  # found in the registry: no search, no error
+    with Store(tmp_path / "jshost.db") as store:
+        rec_ = _recorder(store)
+        rec = _done(1, "x")
+        rec_.agent(rec)
+        rec_.entry(JournalEntry("started", rec.key, rec.index))
+        rec_.flush()
+        run_id = rec_.run_id
+    db = sqlite3.connect(tmp_path / "jshost.db")
+    try:
+        kinds = db.execute(
+            "SELECT typeof(phase), typeof(model), typeof(error), typeof(worktree_path), "
+            "typeof(transcript), typeof(last_tool) FROM agents WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        started = db.execute("SELECT typeof(result) FROM journal WHERE run_id = ?", (run_id,))
+        assert kinds == ("null",) * 6 and started.fetchall() == [("null",)]
+    finally:
+        db.close()
+
+
+def test_a_flush_on_a_locked_store_fails_clearly_and_keeps_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_mod, "_BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "jshost.db"
+    with Store(path) as store:
+        rec_ = _recorder(store)
+        rec = _done(1, "kept")
+        rec_.agent(rec)
+        rec_.entry(JournalEntry("result", rec.key, rec.index, "kept"))
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreError, match="is locked by another process"):
+                rec_.flush()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert rec_.dirty and not store._db.in_transaction
+        rec_.flush()  # the lock gone, the same rows are saved
+        assert _rows(path, rec_.run_id) == {1: "done"}
+
+
+def test_a_commit_that_fails_rolls_back_and_the_rows_are_saved_later(tmp_path: Path) -> None:
+    # A foreign key checked at COMMIT (deferred) makes the COMMIT itself fail, as a full disk
+    # does: the transaction must not stay open, or every later write would fail too.
+    path = tmp_path / "jshost.db"
+    with Store(path) as store:
+        rec_ = _recorder(store)
+        orphan = RunRecorder(store, "wf_gone", session=1, elapsed_before=0.0)
+        orphan.entry(JournalEntry("started", "k", 1))
+        store._db.execute("PRAGMA defer_foreign_keys = ON")
+        with pytest.raises(StoreError, match="FOREIGN KEY"):
+            orphan.flush()
+        assert orphan.dirty and not store._db.in_transaction
+        store._db.execute("PRAGMA defer_foreign_keys = ON")
+        with pytest.raises(StoreError, match="FOREIGN KEY"), store.transaction() as db:
+            db.execute(
+                "INSERT INTO journal (run_id, session, type, key, agent) "
+                "VALUES ('wf_gone', 1, 'started', 'k', 1)"
+            )
+        assert not store._db.in_transaction
+        rec = _done(1, "x")
+        rec_.agent(rec)
+        rec_.flush()
+        assert _rows(path, rec_.run_id) == {1: "done"}
+
+
+def test_options_json_is_the_same_text_through_the_encoder_built_once() -> None:
+    values = [
+        {},
+        {"label": "step 1"},
+        {"a": [1, 2.5, None, True, "\u00e9\u2028", -0.0], "b": {"c": 1e300, "d": []}},
+        {"tools": ["Read", "Bash(git *)"], "n": 10**20},
+        "text",
+    ]
+    for value in values:
+        assert db_mod._dump_parsed(value) == db_mod._dump(value)
+    with pytest.raises(ValueError):
+        db_mod._dump_parsed({"x": float("nan")})
+    lone = "a\ud800b"  # a lone surrogate from JS, which SQLite cannot take as UTF-8
+    assert db_mod._text("plain ascii") == "plain ascii" and db_mod._text("é") == "é"
+    assert db_mod._text(lone) == "a\\ud800b"
 
 
 # ---- the run loop's hops (issue 22, second pass) ------------------------------------------

@@ -27,7 +27,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,17 @@ except ImportError:  # pragma: no cover - not on POSIX
 _BUSY_TIMEOUT_MS = 5_000
 
 
+def _null(value: None) -> None:
+    return None
+
+
+# sqlite3 binds an int, float or str as it is, but looks every other value up as something to
+# adapt: for None, the registry and then two attribute lookups that fail (~3,000 instructions;
+# an agent's row and its journal rows bind about eight). Registered, None is found at once and
+# comes back as None, which binds as NULL as before. Process-wide, and the same for everyone.
+sqlite3.register_adapter(type(None), _null)
+
+
 def data_dir() -> Path:
     """``$JSHOST_HOME``, else the platform's user data directory for jshost."""
     home = os.environ.get("JSHOST_HOME")
@@ -54,6 +65,8 @@ def data_dir() -> Path:
 
 def _text(value: str) -> str:
     # JS strings may hold lone surrogates, which SQLite cannot take as UTF-8 text.
+    if value.isascii():  # a flag CPython keeps: no copy of a long prompt to find out
+        return value
     try:
         value.encode("utf-8")
         return value
@@ -66,6 +79,28 @@ _ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, default=str)
 
 def _dump(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+def _parsed_dumper() -> Callable[[Any], str]:
+    # JSONEncoder.encode builds its C encoder afresh at every call (a third of the cost of
+    # a small object's JSON). Built once, it must go without the cycle check (its markers
+    # would outlive a failed call), so only for values parsed from JSON, which have no
+    # cycles: a call's options. Same text as _dump; _dump where there is no C encoder.
+    make = json.encoder.c_make_encoder
+    if make is None:  # pragma: no cover - CPython has it
+        return _dump
+    encode = make(
+        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, False
+    )
+
+    def dump(value: Any) -> str:
+        return "".join(encode(value, 0))
+
+    return dump
+
+
+#: ``_dump`` for a value parsed from JSON (no cycles)
+_dump_parsed = _parsed_dumper()
 
 
 def _load(text: str | None) -> Any:
@@ -152,6 +187,7 @@ class Database:
             except BaseException:
                 self._db.close()
                 raise
+            self._writer = self._db.cursor()  # write()'s
 
     # ---- connection ------------------------------------------------------------------
 
@@ -170,10 +206,33 @@ class Database:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.commit()
             except BaseException:
+                # A failed COMMIT (a full disk) too: the connection is left with no
+                # transaction open, so a later write can try again.
                 db.rollback()
                 raise
-            db.commit()
+
+    def write(self, steps: list[tuple[str, list[tuple[Any, ...]]]]) -> None:
+        """Run each ``(sql, rows)`` step as an ``executemany``, all in one write transaction.
+
+        :meth:`transaction`'s lock, ``BEGIN IMMEDIATE``, rollback and errors, on one cursor
+        kept for it, without the generator layers and a new cursor per statement: the
+        recorder's flush commits every batch of results through here.
+        """
+        with self._lock:
+            try:
+                cursor = self._writer
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, rows in steps:
+                        cursor.executemany(sql, rows)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    self._db.rollback()
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(_explain(exc, self.path)) from None
 
     def _setup(self) -> None:
         db = self._db

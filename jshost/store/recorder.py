@@ -9,7 +9,7 @@ from typing import Any
 from ..bounds import MAX_STORED_LOG_BYTES
 from ..journal import JournalEntry, Recorder
 from ..transcripts import bound_transcript, tool_use_json
-from .db import _AGENT_COLUMNS, Database, _dump, _text
+from .db import _AGENT_COLUMNS, Database, _dump, _dump_parsed, _text
 from .results import LEND_CHARS, Results
 
 #: log lines kept per run session; the rest are counted, not stored
@@ -21,6 +21,15 @@ WATCH_DELAY = 0.5
 
 #: where the result's JSON is in a row of _agent_row
 _RESULT = 10
+
+_INSERT_AGENTS = (
+    f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) VALUES ({', '.join('?' * 25)})"
+)
+_INSERT_JOURNAL = (
+    "INSERT INTO journal (run_id, session, type, key, agent, result) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_LOGS = "INSERT INTO logs (run_id, session, kind, text, at) VALUES (?, ?, ?, ?, ?)"
+_SET_PAUSED = "UPDATE runs SET paused = ? WHERE id = ?"
 
 
 class RunRecorder(Recorder):
@@ -64,9 +73,6 @@ class RunRecorder(Recorder):
         # The engine buffers on the trio thread while a flush may run on the sandbox's thread.
         self._mutex = threading.Lock()
 
-    def _wall(self, mono: float | None) -> float | None:
-        return None if mono is None else self._wall0 + (mono - self._mono0)
-
     # ---- buffering (engine thread) -----------------------------------------------------
 
     def agent(self, rec: Any) -> None:
@@ -96,8 +102,13 @@ class RunRecorder(Recorder):
 
     def _agent_row(self, rec: Any, result_json: str | None = None) -> tuple[Any, ...]:
         result = None
-        if rec.status in ("done", "cached"):
+        status = rec.status
+        if status == "done" or status == "cached":
             result = result_json if result_json is not None else _dump(rec.result)
+        # monotonic times saved as wall-clock ones, inline (three calls a row otherwise)
+        wall0, mono0 = self._wall0, self._mono0
+        queued, started, finished = rec.queued_at, rec.started_at, rec.finished_at
+        usage = rec.usage
         return (
             self.run_id,
             rec.index,
@@ -107,19 +118,19 @@ class RunRecorder(Recorder):
             None if rec.phase is None else _text(rec.phase),
             None if rec.model is None else _text(rec.model),
             _text(rec.prompt),
-            _dump(rec.options),
-            rec.status,
+            _dump_parsed(rec.options),  # parsed from the call's JSON
+            status,
             result,
             None if rec.error is None else _text(rec.error),
-            rec.usage.input_tokens,
-            rec.usage.output_tokens,
+            usage.input_tokens,
+            usage.output_tokens,
             rec.attempts,
-            self._wall(rec.queued_at),
-            self._wall(rec.started_at),
-            self._wall(rec.finished_at),
+            None if queued is None else wall0 + (queued - mono0),
+            None if started is None else wall0 + (started - mono0),
+            None if finished is None else wall0 + (finished - mono0),
             None if rec.model_used is None else _text(rec.model_used),
-            rec.usage.cache_creation_input_tokens,
-            rec.usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens,
+            usage.cache_read_input_tokens,
             None if rec.worktree_path is None else _text(rec.worktree_path),
             None if rec.worktree_branch is None else _text(rec.worktree_branch),
             # Set when the agent ends, so saved in the same commit as its result.
@@ -184,28 +195,16 @@ class RunRecorder(Recorder):
             paused, self._paused = self._paused, None
         try:
             rows = [self._agent_row(rec, result_json.get(rec.index)) for rec in agents.values()]
-            with self.store.transaction() as db:
-                if rows:
-                    db.executemany(
-                        f"INSERT OR REPLACE INTO agents (run_id, {_AGENT_COLUMNS}) "
-                        f"VALUES ({', '.join('?' * 25)})",
-                        rows,
-                    )
-                if journal:
-                    db.executemany(
-                        "INSERT INTO journal (run_id, session, type, key, agent, result) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        journal,
-                    )
-                if logs:
-                    db.executemany(
-                        "INSERT INTO logs (run_id, session, kind, text, at) VALUES (?, ?, ?, ?, ?)",
-                        logs,
-                    )
-                if paused is not None:
-                    db.execute(
-                        "UPDATE runs SET paused = ? WHERE id = ?", (int(paused), self.run_id)
-                    )
+            steps = []
+            if rows:
+                steps.append((_INSERT_AGENTS, rows))
+            if journal:
+                steps.append((_INSERT_JOURNAL, journal))
+            if logs:
+                steps.append((_INSERT_LOGS, logs))
+            if paused is not None:
+                steps.append((_SET_PAUSED, [(int(paused), self.run_id)]))
+            self.store.write(steps)
         except BaseException:
             # Put it back (ahead of anything buffered meanwhile) so a later flush may save it.
             with self._mutex:
