@@ -343,6 +343,18 @@ def test_deeply_nested_literals_are_walked_in_linear_time():
     assert any(d.code == "W401" and "missingName" in d.message for d in report.diagnostics)
 
 
+def test_deeply_nested_agent_calls_are_estimated_in_linear_time():
+    # The fan-out estimate climbs from each agent() call to its enclosing function; with
+    # tree-sitter's Node.parent (a descent from the root) that was cubic in the nesting:
+    # 500 levels took 30 s, and the 512 KiB limit allows some 14,000.
+    depth = 3_000
+    body = "const r = " + "await agent('p', { schema: { a: " * depth + "1" + " } })" * depth
+    started = time.process_time()
+    report = validate_source(META + body + "\nreturn r\n", path="t.js")
+    assert time.process_time() - started < 5
+    assert report.fanout.constant == depth and report.fanout.exact
+
+
 def test_meta_is_not_visible_to_the_body():
     report = validate_source(META + "log(meta.name)\n", path="t.js")
     (d,) = report.diagnostics

@@ -134,7 +134,9 @@ class _FanOutEstimate:
         self.linter = linter
         self._calls_memo: dict[int, _Count] = {}
         self._in_progress: set[int] = set()
+        self._runs_memo: dict[tuple[int, int], _Count] = {}
         self.factors: dict[str, str] = {}
+        self.parent = linter.parent
 
     def fanout(self) -> FanOut:
         total: _Count = {}
@@ -169,15 +171,33 @@ class _FanOutEstimate:
         return {(self.factor(f"{what} at {self.linter.where(node)}", "unknown"),): 1}
 
     def runs(self, node: Node, depth: int) -> _Count:
-        """How many times the code at ``node`` runs in one run of the script."""
-        count = _ONE
-        child, parent = node, node.parent
-        while parent is not None:
+        """How many times the code at ``node`` runs in one run of the script: its enclosing
+        loops' iterations × the calls of its enclosing function (each ancestor's count is
+        kept, so nested calls climb only to the one above them)."""
+        memo = self._runs_memo
+        chain: list[Node] = []
+        child = node
+        while True:
+            known = memo.get((child.id, depth))
+            if known is not None:
+                count = known
+                break
+            parent = self.parent(child)
+            if parent is None:
+                count = _ONE
+                memo[(child.id, depth)] = count
+                break
             if parent.type in _FUNCTIONS:
-                return _mul(count, self.calls(parent, depth + 1))
+                count = self.calls(parent, depth + 1)
+                memo[(child.id, depth)] = count
+                break
+            chain.append(child)
+            child = parent
+        for child in reversed(chain):
+            parent = self.parent(child)
             if parent.type in _LOOPS and parent.child_by_field_name("body") == child:
                 count = _mul(count, self.iterations(parent, depth))
-            child, parent = parent, parent.parent
+            memo[(child.id, depth)] = count
         return count
 
     def calls(self, function: Node, depth: int) -> _Count:
@@ -200,10 +220,11 @@ class _FanOutEstimate:
             return self.calls_through_name(function, function.child_by_field_name("name"), depth)
         occurrence = function
         while (
-            occurrence.parent is not None and occurrence.parent.type == "parenthesized_expression"
+            self.parent(occurrence) is not None
+            and self.parent(occurrence).type == "parenthesized_expression"
         ):
-            occurrence = occurrence.parent
-        parent = occurrence.parent
+            occurrence = self.parent(occurrence)
+        parent = self.parent(occurrence)
         if parent is None:
             return _ONE
         if (
@@ -226,16 +247,16 @@ class _FanOutEstimate:
 
     def invocations(self, occurrence: Node, depth: int) -> _Count:
         """Calls made of the function value at ``occurrence`` (a function or a name for one)."""
-        parent = occurrence.parent
+        parent = self.parent(occurrence)
         while parent is not None and parent.type == "parenthesized_expression":
-            occurrence, parent = parent, parent.parent
+            occurrence, parent = parent, self.parent(parent)
         if parent is None:
             return _ONE
         kind = parent.type
         if kind == "call_expression" and parent.child_by_field_name("function") == occurrence:
             return self.runs(parent, depth)
         if kind == "arguments":
-            call = parent.parent
+            call = self.parent(parent)
             if call is None or call.type != "call_expression":
                 return self.runs(parent, depth)
             values = [a for a in parent.named_children if a.type != "comment"]
@@ -246,7 +267,7 @@ class _FanOutEstimate:
         if kind in ("arrow_function",) and parent.child_by_field_name("body") == occurrence:
             return self.calls(parent, depth + 1)  # a thunk made per call of its maker
         if kind == "return_statement":
-            maker = _enclosing_function(parent)
+            maker = self.enclosing_function(parent)
             return self.calls(maker, depth + 1) if maker is not None else _ONE
         if kind == "expression_statement":
             return {}  # a function nobody calls
@@ -403,8 +424,8 @@ class _FanOutEstimate:
         value = scope.names.get(self.linter.text(node))
         if value is None or value.type in _FUNCTIONS:
             return None
-        declarator = value.parent
-        declaration = declarator.parent if declarator is not None else None
+        declarator = self.parent(value)
+        declaration = self.parent(declarator) if declarator is not None else None
         if declaration is None or declaration.type != "lexical_declaration":
             return None
         if not any(c.type == "const" for c in declaration.children):
@@ -449,9 +470,8 @@ class _FanOutEstimate:
         text = " ".join(self.linter.text(node).split())
         return text if len(text) <= 40 else text[:37] + "…"
 
-
-def _enclosing_function(node: Node) -> Node | None:
-    parent = node.parent
-    while parent is not None and parent.type not in _FUNCTIONS:
-        parent = parent.parent
-    return parent
+    def enclosing_function(self, node: Node) -> Node | None:
+        parent = self.parent(node)
+        while parent is not None and parent.type not in _FUNCTIONS:
+            parent = self.parent(parent)
+        return parent

@@ -7,6 +7,7 @@ them and add diagnostics to ``out``, in the order the driver (``__init__.py``) r
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from tree_sitter import Node, Tree
 
@@ -40,6 +41,9 @@ class _Scope:
                 return scope
             scope = scope.parent
         return None
+
+
+_UNSEEN: Any = object()
 
 
 class _Linter:
@@ -79,8 +83,45 @@ class _Linter:
         self.globals_used: dict[str, list[Node]] = {}
         self._calls_of: dict[str, list[tuple[Node, list[Node]]]] = {}
         self.meta_statement: Node | None = None
+        # Parents found so far, and the last path walked down from the root: tree-sitter finds
+        # a node's parent by descending from the root (a step per level), so climbing from
+        # each of N nested calls with ``Node.parent`` cost N × depth², and a script of nested
+        # agent() calls took minutes to validate. Here each parent is found once, walking
+        # down from the deepest node of the last path that holds the node.
+        self._parents: dict[int, Node | None] = {}
+        root = tree.root_node
+        self._parents[root.id] = None
+        self._path: list[Node] = [root]
+        self._cursor = tree.walk()
 
     # ---- helpers -----------------------------------------------------------------------
+
+    def parent(self, node: Node) -> Node | None:
+        """``node.parent``, in time linear in the nodes walked over all calls."""
+        found = self._parents.get(node.id, _UNSEEN)
+        if found is not _UNSEEN:
+            return found
+        path, start, end = self._path, node.start_byte, node.end_byte
+        # Ranges nest along the path: find the deepest node on it that holds ``node``.
+        lo, hi = 0, len(path) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if path[mid].start_byte <= start and path[mid].end_byte >= end:
+                lo = mid
+            else:
+                hi = mid - 1
+        del path[lo + 1 :]
+        cursor = self._cursor
+        cursor.reset(path[-1])
+        while path[-1] != node:
+            if cursor.goto_first_child_for_byte(start) is None:
+                return node.parent  # not below the path (cannot happen): ask tree-sitter
+            child = cursor.node
+            if child is None or not (child.start_byte <= start and child.end_byte >= end):
+                return node.parent
+            self._parents[child.id] = path[-1]
+            path.append(child)
+        return self._parents[node.id]
 
     def text(self, node: Node) -> str:
         if self._ascii_text is not None:
@@ -114,7 +155,7 @@ class _Linter:
 
     def _global_calls(self, name: str) -> Iterator[tuple[Node, list[Node]]]:
         for node in self.globals_used.get(name, ()):
-            call = node.parent
+            call = self.parent(node)
             if call is None or call.type != "call_expression":
                 continue
             if call.child_by_field_name("function") != node:
