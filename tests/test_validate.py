@@ -355,6 +355,29 @@ def test_deeply_nested_agent_calls_are_estimated_in_linear_time():
     assert report.fanout.constant == depth and report.fanout.exact
 
 
+@pytest.mark.parametrize(
+    ("opening", "closing", "code", "count"),
+    [
+        ("Math.max(", ")", None, 0),
+        ("Date.now(", ")", "E301", 10_000),
+        ("process.cwd(", ")", "E207", 10_000),
+        ("(typeof process === 'u' ? process : f(", "))", "E207", 0),
+    ],
+)
+def test_reads_in_deeply_nested_expressions_are_checked_in_linear_time(
+    opening, closing, code, count
+):
+    # Each read's parent (and, for a guarded global, each climb to a `typeof` test) was a
+    # descent from the root: 10,000 levels took 5-8 s, the 512 KiB limit allows ~50,000.
+    depth = 10_000
+    body = "const r = " + opening * depth + "1" + closing * depth + "\nreturn r\n"
+    started = time.process_time()
+    report = validate_source(META + body, path="t.js")
+    assert time.process_time() - started < 5
+    if code is not None:
+        assert sum(d.code == code for d in report.diagnostics) == count
+
+
 def test_meta_is_not_visible_to_the_body():
     report = validate_source(META + "log(meta.name)\n", path="t.js")
     (d,) = report.diagnostics

@@ -18,7 +18,7 @@ _RANDOM_MESSAGE = (
 
 
 def check_date(linter: _Linter, node: Node) -> None:
-    parent = node.parent
+    parent = linter.parent(node)
     if parent is None:
         return
     if _is_member(parent, node, "now"):
@@ -34,7 +34,7 @@ def check_date(linter: _Linter, node: Node) -> None:
 
 
 def check_math(linter: _Linter, node: Node) -> None:
-    member = node.parent
+    member = linter.parent(node)
     if _is_member(member, node, "random"):
         linter.report("E303", _RANDOM_MESSAGE, member)
 

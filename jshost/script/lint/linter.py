@@ -83,6 +83,10 @@ class _Linter:
         self.globals_used: dict[str, list[Node]] = {}
         self._calls_of: dict[str, list[tuple[Node, list[Node]]]] = {}
         self.meta_statement: Node | None = None
+        # names.py's answers per (node id, name): is this node under a `typeof name` test,
+        # does this test ask `typeof name`
+        self.typeof_guarded: dict[tuple[int, str], bool] = {}
+        self.asks_typeof: dict[tuple[int, str], bool] = {}
         # Parents found so far, and the last path walked down from the root: tree-sitter finds
         # a node's parent by descending from the root (a step per level), so climbing from
         # each of N nested calls with ``Node.parent`` cost N × depth², and a script of nested

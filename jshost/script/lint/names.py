@@ -69,7 +69,7 @@ def check_globals(linter: _Linter) -> None:
     for name, nodes in linter.globals_used.items():
         if name in SURE_GLOBALS and name not in _CHECKED:
             continue  # a real global (tests/test_startup.py holds SURE_GLOBALS to them)
-        reads = [n for n in nodes if not _is_typeof_operand(n)]
+        reads = [n for n in nodes if not _is_typeof_operand(linter, n)]
         if name in _ABSENT or name in ("eval", "Function"):
             # `typeof process !== 'undefined' ? process.env.X : d` runs everywhere.
             reads = [n for n in reads if not typeof_guarded(linter, n, name)]
@@ -89,7 +89,7 @@ def check_globals(linter: _Linter) -> None:
                 )
         elif name == "Function":
             for node in reads:
-                parent = node.parent
+                parent = linter.parent(node)
                 if parent is not None and parent.type in ("new_expression", "call_expression"):
                     callee = parent.child_by_field_name(
                         "constructor" if parent.type == "new_expression" else "function"
@@ -115,9 +115,22 @@ def check_globals(linter: _Linter) -> None:
 
 def typeof_guarded(linter: _Linter, node: Node, name: str) -> bool:
     """Whether ``node`` sits in a branch of a test that asks ``typeof name``: the
-    ternary, ``if`` or ``&&``/``||`` that only reads ``name`` when it exists."""
-    child, parent = node, node.parent
-    while parent is not None:
+    ternary, ``if`` or ``&&``/``||`` that only reads ``name`` when it exists.
+
+    Each ancestor's answer is kept, so the reads of a deeply nested expression climb only
+    to the read above them (linear, not quadratic, in the nesting)."""
+    memo = linter.typeof_guarded
+    chain: list[Node] = []
+    child = node
+    while True:
+        known = memo.get((child.id, name))
+        if known is not None:
+            guarded = known
+            break
+        parent = linter.parent(child)
+        if parent is None:
+            guarded = False
+            break
         test = None
         if parent.type in ("ternary_expression", "if_statement"):
             test = parent.child_by_field_name("condition")
@@ -126,16 +139,29 @@ def typeof_guarded(linter: _Linter, node: Node, name: str) -> bool:
             if operator is not None and operator.type in ("&&", "||"):
                 test = parent.child_by_field_name("left")
         if test is not None and test != child and asks_typeof(linter, test, name):
-            return True
-        child, parent = parent, parent.parent
-    return False
+            guarded = True
+            break
+        chain.append(child)
+        child = parent
+    memo[(child.id, name)] = guarded
+    for passed in chain:
+        memo[(passed.id, name)] = guarded
+    return guarded
 
 
 def asks_typeof(linter: _Linter, test: Node, name: str) -> bool:
+    key = (test.id, name)
+    known = linter.asks_typeof.get(key)
+    if known is None:
+        known = linter.asks_typeof[key] = _asks_typeof(linter, test, name)
+    return known
+
+
+def _asks_typeof(linter: _Linter, test: Node, name: str) -> bool:
     stack = [test]
     while stack:
         n = stack.pop()
-        if n.type == "identifier" and linter.text(n) == name and _is_typeof_operand(n):
+        if n.type == "identifier" and linter.text(n) == name and _is_typeof_operand(linter, n):
             return True
         stack.extend(n.named_children)
     return False
@@ -145,7 +171,7 @@ def undefined_name(linter: _Linter, name: str, reads: list[Node]) -> None:
     more = len(reads) - 1
     also = f" (used {len(reads)} times)" if more else ""
     hint = None
-    if all(_is_assigned(n) for n in reads):
+    if all(_is_assigned(linter, n) for n in reads):
         message = (
             f"{name!r} is assigned but never declared{also}: strict mode throws a "
             f"ReferenceError; declare it with let"
@@ -167,19 +193,19 @@ def undefined_name(linter: _Linter, name: str, reads: list[Node]) -> None:
     linter.report("W401", message, reads[0], hint)
 
 
-def _is_typeof_operand(node: Node) -> bool:
-    parent = node.parent
+def _is_typeof_operand(linter: _Linter, node: Node) -> bool:
+    parent = linter.parent(node)
     while parent is not None and parent.type == "parenthesized_expression":
-        parent = parent.parent
+        parent = linter.parent(parent)
     if parent is None or parent.type != "unary_expression":
         return False
     operator = parent.child_by_field_name("operator")
     return operator is not None and operator.type == "typeof"
 
 
-def _is_assigned(node: Node) -> bool:
+def _is_assigned(linter: _Linter, node: Node) -> bool:
     """Whether identifier ``node`` is the target of an assignment (``x = …``, ``x += …``)."""
-    parent = node.parent
+    parent = linter.parent(node)
     return (
         parent is not None
         and parent.type in ("assignment_expression", "augmented_assignment_expression")
