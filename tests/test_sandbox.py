@@ -649,6 +649,13 @@ def test_syntax_errors_report_the_users_line_and_column(source, line, column):
     assert (err.path, err.line, err.column) == ("wf.js", line, column)
 
 
+@pytest.mark.parametrize("tail", ["const a = agent('p'\n", "if (true) {\n  log(1)", "log([1, 2\n"])
+def test_an_unclosed_construct_says_the_script_ends_too_soon_not_the_wrappers_token(tail):
+    err = load_error(META + tail)
+    assert err.message.startswith("SyntaxError: the script ends too soon"), err.message
+    assert "'}'" not in err.message and "')'" not in err.message
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -527,6 +527,7 @@ def _syntax_problem(
     first, _, rest = error.partition("\n")
     frames = parse_frames(rest)
     line = col = None
+    at_end = False
     if frames:
         _, line, col = frames[0]
         if line == 1:
@@ -534,9 +535,16 @@ def _syntax_problem(
         last = source.count("\n") + 1
         if line > last:  # an unclosed construct is reported on the wrapper's closing line
             line, col = last, len(source.rsplit("\n", 1)[-1]) + 1
+            at_end = True
     code = "E104"
     if first.startswith("EscapeError"):
         message = "SyntaxError: unbalanced '}': the script closes its own function body early"
+    elif at_end:
+        # QuickJS names the wrapper's own closing token, which the user never wrote.
+        message = (
+            "SyntaxError: the script ends too soon: something it opens (a parenthesis, "
+            "bracket, brace, string or template) is not closed"
+        )
     else:
         message = first
         construct = _typescript_construct(source, line, col) if line and col else None
