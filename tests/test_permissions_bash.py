@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -318,6 +320,11 @@ _SHELL = st.sampled_from(
         "\nEOF\n",
         "bash -c ",
         "sudo ",
+        "{",
+        "1..",
+        "\u00e9",
+        "\U00031860",
+        "\U0001f600",
     ]
 )
 
@@ -333,6 +340,55 @@ def test_any_command_gets_a_decision_and_rm_is_never_allowed_by_an_echo_rule(com
         # allowed: it parsed, and every command it runs is an echo
         assert split.complete
         assert all(p.text == "echo" or p.text.startswith("echo ") for p in split.parts)
+
+
+_CRASHER = """
+import sys
+from jshost.permissions.bash import split_command
+for cp in range(0x100 + int(sys.argv[1]), 0x110000, 37):
+    if not 0xD800 <= cp < 0xE000:
+        split_command("{" + chr(cp))
+        split_command("a {1.." + chr(cp) + "}")
+"""
+
+
+@pytest.mark.parametrize("offset", [0, 12, 25])
+def test_a_brace_before_a_wide_character_does_not_crash_the_process(offset):
+    # tree-sitter-bash 0.25 reads past the C library's isdigit() table for the character
+    # after `{` (tree-sitter-bash#337): without the guard, 8 in 10 of these processes died
+    # of SIGSEGV, depending on where ASLR put the table. A fresh process each, so the
+    # layout varies as it did in CI.
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASHER, str(offset)], capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+def test_texts_are_the_commands_own_where_the_parser_read_a_guarded_copy(tmp_path):
+    split = split_command("cat {\U00031860,b} {1..\u00e9\u00e9} && rm -rf {\U0001f600}")
+    assert split.complete
+    assert [p.text for p in split.parts] == [
+        "cat {\U00031860,b} {1..\u00e9\u00e9}",
+        "rm -rf {\U0001f600}",
+    ]
+    # the path check reads the real name: a link in the workspace to a file outside
+    (tmp_path / "outside").mkdir()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "\U00031860").symlink_to(tmp_path / "outside")
+    policy = allowing("Bash(cat *)")
+    assert decide(policy, "cat {\U00031860,b}", ws) != "allow"
+    assert decide(policy, "cat {b,c}", ws) == "allow"
+
+
+def test_a_lone_surrogate_is_a_command_no_rule_allows():
+    # JSON lets a model send "\\ud800"; it cannot be encoded for a shell.
+    split = split_command("echo \ud800")
+    assert not split.complete and split.parts == ()
+    assert decide(allowing("Bash(echo *)"), "echo \ud800", Path("/w")) == "ask"
+    # what it runs is unknown, so a deny rule cannot be ruled out (as for any unparsed command)
+    policy = allowing("Bash(echo *)", deny=("Bash(rm *)",))
+    assert decide(policy, "echo \ud800", Path("/w")) == "deny"
 
 
 # ---- paths a command names -------------------------------------------------------------------

@@ -122,6 +122,17 @@ class CommandSplit:
         return found
 
 
+# tree-sitter-bash 0.25's scanner calls isdigit() on the character after `{` (and after
+# `{1..`): above U+00FF that reads past the C library's table and can crash the process
+# (tree-sitter-bash#337; about one command in two with `{` then a 4-byte character). The
+# parser gets those characters as as many `x`s, so offsets hold; texts come from `src`.
+_BRACE_SCAN = re.compile(rb"\{[0-9]*+(?:\.\.[0-9]*+)?+([\x80-\xff]++)")
+
+
+def _as_ascii(m: re.Match[bytes]) -> bytes:
+    return m[0][: m.start(1) - m.start()] + b"x" * len(m[1])
+
+
 @functools.cache
 def _parser() -> Parser:
     # Imported at the first Bash rule or command, not with the module: the engine and the
@@ -131,27 +142,28 @@ def _parser() -> Parser:
     return Parser(Language(tree_sitter_bash.language()))
 
 
-def _text(node: Node) -> str:
-    return (node.text or b"").decode("utf-8", "surrogateescape")
+def _text(node: Node, src: bytes) -> str:
+    # From the command's own bytes, not node.text: the parser may have read a guarded copy.
+    return src[node.start_byte : node.end_byte].decode("utf-8", "surrogateescape")
 
 
-def _unquoted(node: Node) -> str:
+def _unquoted(node: Node, src: bytes) -> str:
     """A word as the shell would see it when it holds no expansion (else as written)."""
     t = node.type
     if t == "command_name" and node.named_child_count == 1:
-        return _unquoted(node.named_children[0])
+        return _unquoted(node.named_children[0], src)
     if t == "word":
-        text = _text(node)
+        text = _text(node, src)
         return _ESCAPE.sub(r"\1", text) if "\\" in text else text
     if t == "raw_string":
-        return _text(node)[1:-1]
+        return _text(node, src)[1:-1]
     if t == "ansi_c_string":  # `$'…'`: with a backslash in it, _expands says so
-        return _text(node)[2:-1]
+        return _text(node, src)[2:-1]
     if t == "string" and all(c.type in ('"', "string_content") for c in node.children):
-        return "".join(_text(c) for c in node.children if c.type == "string_content")
+        return "".join(_text(c, src) for c in node.children if c.type == "string_content")
     if t == "concatenation":
-        return "".join(_unquoted(c) for c in node.children)
-    return _text(node)
+        return "".join(_unquoted(c, src) for c in node.children)
+    return _text(node, src)
 
 
 def _strip_wrappers(words: list[str]) -> list[str]:
@@ -200,7 +212,7 @@ def _after_wrapper(words: list[str]) -> list[str] | None:
     return words[i:] if i < len(words) else None
 
 
-def _redirect_target(node: Node) -> str | None:
+def _redirect_target(node: Node, src: bytes) -> str | None:
     """The file an output redirection writes, or None (input, ``/dev/null``, ``2>&1``)."""
     op = next((c.type for c in node.children if not c.is_named), "")
     if op not in _WRITE_OPS:
@@ -208,11 +220,11 @@ def _redirect_target(node: Node) -> str | None:
     dest = node.child_by_field_name("destination")
     if dest is None or dest.type == "number":
         return None
-    target = _unquoted(dest)
+    target = _unquoted(dest, src)
     return None if target in ("/dev/null", "") else target
 
 
-def _command_part(node: Node, redirects: list[Node]) -> Part:
+def _command_part(node: Node, redirects: list[Node], src: bytes) -> Part:
     env: list[Node] = []
     words: list[Node] = []
     for child in node.children:
@@ -222,14 +234,14 @@ def _command_part(node: Node, redirects: list[Node]) -> Part:
             redirects.append(child)
         elif child.is_named and child.type != "comment":
             words.append(child)
-    raw = [_text(w) for w in words]
-    plain = [_unquoted(w) for w in words]
-    env_raw = [_text(e) for e in env]
-    risky = any(_RISKY_ENV.search(_text(e).split("=", 1)[0]) for e in env)
+    raw = [_text(w, src) for w in words]
+    plain = [_unquoted(w, src) for w in words]
+    env_raw = [_text(e, src) for e in env]
+    risky = any(_RISKY_ENV.search(_text(e, src).split("=", 1)[0]) for e in env)
     base = env_raw + raw if risky else raw
     text = " ".join(_strip_wrappers(base) if not risky else base)
-    writing = [r for r in redirects if _redirect_target(r) is not None]
-    writes = tuple(t for r in writing if (t := _redirect_target(r)) is not None)
+    writing = [r for r in redirects if _redirect_target(r, src) is not None]
+    writes = tuple(t for r in writing if (t := _redirect_target(r, src)) is not None)
     variants = {
         text,
         " ".join(env_raw + raw),
@@ -246,21 +258,21 @@ def _command_part(node: Node, redirects: list[Node]) -> Part:
         named = braces(plain[0]) or [plain[0]]
         first = named[0].rsplit("/", 1)[-1] if named[0] != "/" else named[0]
         variants.add(" ".join([first, *named[1:], *plain[1:]]))
-        opaque = _expands(words[0]) or has_glob(named[0]) or braces(plain[0]) is None
+        opaque = _expands(words[0], src) or has_glob(named[0]) or braces(plain[0]) is None
     inner = [c for t in (plain, *tails) for c in _inner_commands(t)]
     if writing:
         # What it writes is part of what a rule must say: `Bash(echo * > out.txt)`.
-        text = " ".join([text, *(" ".join(_text(r).split()) for r in writing)])
+        text = " ".join([text, *(" ".join(_text(r, src).split()) for r in writing)])
     variants.discard(text)
-    args = [(plain[i], _expands(w)) for i, w in enumerate(words[1 : MAX_ARGS + 2], 1)]
+    args = [(plain[i], _expands(w, src)) for i, w in enumerate(words[1 : MAX_ARGS + 2], 1)]
     for r in redirects:
         dest = r.child_by_field_name("destination")
         if r.type == "file_redirect" and dest is not None and dest.type != "number":
-            args.append((_unquoted(dest), _expands(dest)))
+            args.append((_unquoted(dest, src), _expands(dest, src)))
     return Part(text, tuple(sorted(variants)), writes, tuple(inner), tuple(args), opaque)
 
 
-def _expands(node: Node) -> bool:
+def _expands(node: Node, src: bytes) -> bool:
     """Whether the shell expands a word (a variable, a command's output): its value is not
     what it says."""
     stack = [node]
@@ -268,7 +280,7 @@ def _expands(node: Node) -> bool:
         n = stack.pop()
         if n.type in _EXPANSIONS:
             return True
-        if n.type == "ansi_c_string" and "\\" in _text(n):
+        if n.type == "ansi_c_string" and "\\" in _text(n, src):
             return True  # `$'\x2fetc'` is `/etc`: what it says is not its value
         stack.extend(n.children)
     return False
@@ -314,7 +326,11 @@ def split_command(command: str) -> CommandSplit:
     """Split ``command`` into the simple commands (and statements) it runs."""
     if len(command) > MAX_COMMAND_CHARS or "\0" in command:
         return CommandSplit(command, (), False)
-    tree = _parser().parse(command.encode("utf-8", "surrogateescape"))
+    try:
+        src = command.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows them): no shell gets this text
+        return CommandSplit(command, (), False)
+    tree = _parser().parse(_BRACE_SCAN.sub(_as_ascii, src))
     root = tree.root_node
     parts: list[Part] = []
     stack = [root]
@@ -333,10 +349,10 @@ def split_command(command: str) -> CommandSplit:
                 redirects.extend(
                     c for c in parent.children if c.type in ("file_redirect", "heredoc_redirect")
                 )
-            parts.append(_command_part(node, redirects))
+            parts.append(_command_part(node, redirects, src))
             size += len(parts[-1].text) + sum(map(len, parts[-1].variants))
         elif t in _STATEMENTS and not (t == "variable_assignment" and _in_splitter(node)):
-            parts.append(Part(" ".join(_text(node).split())))
+            parts.append(Part(" ".join(_text(node, src).split())))
             size += len(parts[-1].text)
         elif t == "redirected_statement":
             body = node.child_by_field_name("body")
@@ -345,10 +361,10 @@ def split_command(command: str) -> CommandSplit:
                 writes = tuple(
                     w
                     for c in node.children
-                    if c.type == "file_redirect" and (w := _redirect_target(c)) is not None
+                    if c.type == "file_redirect" and (w := _redirect_target(c, src)) is not None
                 )
                 if writes:
-                    parts.append(Part(" ".join(_text(node).split()), (), writes))
+                    parts.append(Part(" ".join(_text(node, src).split()), (), writes))
                     size += len(parts[-1].text)
         stack.extend(reversed(node.children))
     return CommandSplit(command, tuple(parts), not root.has_error)
