@@ -162,21 +162,39 @@ def _reads_args(root: Node, data: bytes) -> bool:
     """Whether the script reads the global ``args``: a reference, and no declaration of its
     own (a script that names a parameter ``args`` is not asking for --args: better silent than
     wrong). ``data`` is the text the tree was parsed from."""
-    # Names are compared as written, so each such node sits where the text reads `args`: look
-    # up the node at each of those places rather than visit the tree (a Python walk over
-    # every node was a third of validating 512 KiB, issue 22).
+    # Names are compared as written, so each such node sits where the text reads `args`: find
+    # the nodes at those places rather than visit the tree (a Python walk over every node was
+    # a third of validating 512 KiB, issue 22). One walk in source order finds them all, with
+    # their parents: a look-up from the root for each (and Node.parent, another descent from
+    # the root) cost the nesting depth per read, seconds in deeply nested scripts.
     found = []
-    for m in _ARGS.finditer(data):
-        node = root.descendant_for_byte_range(m.start(), m.end())
-        if (
-            node is not None
-            and node.type in _NAMES
-            and node.start_byte == m.start()
-            and node.end_byte == m.end()
-        ):
-            found.append(node)
-    for node in found:
-        parent = node.parent
+    targets = [m.start() for m in _ARGS.finditer(data)]
+    cursor = root.walk()
+    node, parents, i = root, [], 0
+    while i < len(targets):
+        start = targets[i]
+        if node.end_byte <= start:  # the node is behind the place: step over it
+            while not cursor.goto_next_sibling():
+                if not cursor.goto_parent():
+                    return _none_declared(found)
+                parents.pop()
+            node = cursor.node
+        elif node.start_byte > start:  # the place is in no leaf
+            i += 1
+        elif node.start_byte == start and node.end_byte == start + 4 and node.type in _NAMES:
+            found.append((node, parents[-1] if parents else None))
+            i += 1
+        elif cursor.goto_first_child():
+            parents.append(node)
+            node = cursor.node
+        else:  # a leaf holding the place, other than the name
+            i += 1
+    return _none_declared(found)
+
+
+def _none_declared(found: list[tuple[Node, Node | None]]) -> bool:
+    """Whether some read of ``args`` was ``found`` (with its parent) and none declares it."""
+    for node, parent in found:
         declared = parent is not None and (
             parent.type in _DECLARES
             and (parent.type == "formal_parameters" or parent.child_by_field_name("name") == node)

@@ -24,6 +24,10 @@ _PER_ELEMENT = frozenset(
 _MAX_TERMS = 12
 # Bounds the walks through function bindings (a helper calling a helper calling …).
 _MAX_DEPTH = 40
+# Bounds the factors of one term: a product of more is named as one unknown factor. Each of
+# thousands of nested loops multiplied its own copy of the product above it (quadratic in
+# time and memory: 20,000 nested loops took a minute and gigabytes).
+_MAX_FACTORS = 32
 
 # A count is a polynomial: {sorted factor names: coefficient}; () is the constant term.
 _Count = dict[tuple[str, ...], int]
@@ -196,9 +200,22 @@ class _FanOutEstimate:
         for child in reversed(chain):
             parent = self.parent(child)
             if parent.type in _LOOPS and parent.child_by_field_name("body") == child:
-                count = _mul(count, self.iterations(parent, depth))
+                count = self.bounded(_mul(count, self.iterations(parent, depth)), parent)
             memo[(child.id, depth)] = count
         return count
+
+    def bounded(self, count: _Count, loop: Node) -> _Count:
+        """``count``, with each product of more than ``_MAX_FACTORS`` factors (``loop``'s
+        among them) named as one unknown factor."""
+        if all(len(term) <= _MAX_FACTORS for term in count):
+            return count
+        out: _Count = {}
+        for term, k in count.items():
+            if len(term) > _MAX_FACTORS:
+                name = f"loops nested over {_MAX_FACTORS} deep at {self.linter.where(loop)}"
+                term = (self.factor(name, "unknown"),)
+            out[term] = out.get(term, 0) + k
+        return out
 
     def calls(self, function: Node, depth: int) -> _Count:
         """How many times ``function`` is called in one run."""

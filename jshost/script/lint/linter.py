@@ -18,21 +18,20 @@ from .nodes import _PROMISE_GLOBALS
 
 
 class _Scope:
-    __slots__ = ("function", "names", "origins", "parent")
+    __slots__ = ("_function_scope", "function", "names", "origins", "parent")
 
     def __init__(self, parent: _Scope | None, function: bool) -> None:
         self.parent = parent
         self.function = function
+        # kept, not climbed to: a `var` in thousands of nested blocks climbed them all
+        self._function_scope = self if function or parent is None else parent._function_scope
         # name -> the value it is bound to (`const f = () => …`), None when destructured
         self.names: dict[str, Node | None] = {}
         # name -> the expression it was taken from (`const { a } = args` -> `args`)
         self.origins: dict[str, Node] = {}
 
     def function_scope(self) -> _Scope:
-        scope = self
-        while not scope.function and scope.parent is not None:
-            scope = scope.parent
-        return scope
+        return self._function_scope
 
     def lookup(self, name: str) -> _Scope | None:
         scope: _Scope | None = self
