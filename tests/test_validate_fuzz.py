@@ -215,3 +215,75 @@ def test_slash_free_text_has_no_slash_token_for_tree_sitter(text):
             continue
         break
     assert not kinds & {"regex", "/", "/="}, text
+
+
+LITERAL_ATOMS = [
+    "1", "-1", "0", "-0", "1.5", "-2.5e3", "1E-2", "1e400", "99999999999999999999", "017", ".5",
+    "5.", "0x1F", "1_0", "1n", "- 1", "'a'", '"b"', "''", "'\\n'", "'é'", "'\u2028'", "`t`",
+    "true", "false", "null", "undefined", "NaN", "x", "(1)", "/r/", "{}", "[]", "[,]", "[1,,2]",
+]  # fmt: skip
+LITERAL_KEYS = [
+    "a", "$b", "_c", "é", "'d'", '"e"', "'0'", "1", "'01'", "'4294967294'", "__proto__",
+    "'constructor'", "prototype", "true", "[k]", "'\\x41'", "a\\u0062",
+]  # fmt: skip
+
+
+PLAIN_ATOMS = LITERAL_ATOMS[:9] + LITERAL_ATOMS[16:22] + ["true", "false", "null", "[]"]
+PLAIN_KEYS = LITERAL_KEYS[:2] + LITERAL_KEYS[4:7] + LITERAL_KEYS[8:10]
+
+
+@st.composite
+def object_literals(draw: st.DrawFn, depth: int = 0, plain: bool | None = None) -> str:
+    """Object literals, half of them of plain parts only (which the text reader takes)."""
+    if plain is None:
+        plain = draw(st.booleans())
+    atoms, keys = (PLAIN_ATOMS, PLAIN_KEYS) if plain else (LITERAL_ATOMS, LITERAL_KEYS)
+    entries = []
+    for _ in range(draw(st.integers(0, 4))):
+        if depth < 3 and draw(st.booleans()):
+            value = draw(object_literals(depth + 1, plain))
+            if draw(st.booleans()):
+                value = "[" + value + draw(st.sampled_from(["", ", 1", ",", ",,"])) + "]"
+        else:
+            value = draw(st.sampled_from(atoms))
+        key = draw(st.sampled_from(keys))
+        entries.append(key + draw(st.sampled_from([":", ": ", " :\n", ":\t", ": /*c*/"])) + value)
+    return "{" + ", ".join(entries) + draw(st.sampled_from(["", ",", " ", ",,"])) + "}"
+
+
+@settings(FUZZ, max_examples=300)
+@given(object_literals())
+def test_a_plain_literal_read_from_its_text_is_what_its_nodes_read(text):
+    """The lint reads a plain schema literal from its text in one pass (issue 22): wherever it
+    does, the value (keys in their order, ints and floats apart) is the node reader's."""
+    from jshost.script.diagnostics import SourceMap
+    from jshost.script.lint.literals import plain_literal
+    from jshost.script.meta import literal_value
+
+    source = "x = " + text
+    data = source.encode("utf-8")
+    tree = js_parser().parse(data)
+    node = tree.root_node.named_children[0].named_children[0].child_by_field_name("right")
+    if node is None or node.type != "object" or node.has_error:
+        return
+    ok, value = plain_literal(data[node.start_byte : node.end_byte].decode("utf-8"))
+    if ok:
+        read_ok, read = literal_value(node, SourceMap(source))
+        assert read_ok and repr(read) == repr(value)
+
+
+def test_plain_literals_are_read_from_their_text_and_others_are_not():
+    from jshost.script.lint.literals import plain_literal
+
+    ok, value = plain_literal(
+        "{ b: [1, -0, 2.5, 1e400,], 'a': { x: true, \"0\": null }, '1': 'é', }"
+    )
+    assert ok
+    # array-index keys first, as JS enumerates them; -0 is the int 0, as the node reader has it
+    assert repr(value) == repr(
+        {"1": "é", "b": [1, 0, 2.5, float("inf")], "a": {"0": None, "x": True}}
+    )
+    for text in ["{ a: b }", "{ a: 'x\\'y' }", "{ a: [1,,2] }", "{ __proto__: 1 }", "{ 1: 2 }",
+                 "{ a: .5 }", "{ a: 0x1 }", "{ a: - 1 }", "{ a: 1 } // c", "{ a: `t` }", "{,}",
+                 "{ a: 1 " + "}" * 2, "{ a: " + "[" * 70 + "]" * 70 + " }"]:  # fmt: skip
+        assert plain_literal(text) == (False, None), text

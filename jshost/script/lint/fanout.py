@@ -139,6 +139,7 @@ class _FanOutEstimate:
         self._calls_memo: dict[int, _Count] = {}
         self._in_progress: set[int] = set()
         self._runs_memo: dict[tuple[int, int], _Count] = {}
+        self._sources_memo: dict[tuple[int, int], frozenset[str]] = {}
         self.factors: dict[str, str] = {}
         self.parent = linter.parent
 
@@ -470,7 +471,7 @@ class _FanOutEstimate:
                 scope = self.linter.resolved.get(n.start_byte)
                 origin = scope.origins.get(self.linter.text(n)) if scope is not None else None
                 if origin is not None and origin.type not in _FUNCTIONS and depth < _MAX_DEPTH:
-                    found |= self.sources(origin, depth + 1)
+                    found |= self.origin_sources(origin, depth + 1)
                 continue
             if kind == "call_expression":
                 function = n.child_by_field_name("function")
@@ -482,6 +483,15 @@ class _FanOutEstimate:
             if kind not in _FUNCTIONS:
                 stack.extend(n.named_children)
         return found
+
+    def origin_sources(self, origin: Node, depth: int) -> frozenset[str]:
+        """``sources`` of the value a name was taken from, remembered: every read of the name
+        asks again (the 512 KiB bench script's names come from one ``args`` a thousand times)."""
+        key = (origin.id, depth)
+        known = self._sources_memo.get(key)
+        if known is None:
+            known = self._sources_memo[key] = frozenset(self.sources(origin, depth))
+        return known
 
     def short(self, node: Node) -> str:
         text = " ".join(self.linter.text(node).split())

@@ -91,7 +91,7 @@ def bind(linter: _Linter, pattern: Node | None, scope: _Scope, value: Node | Non
 
 
 # What the walk does at a node, by its kind id (``_actions``).
-_SKIP, _DESCEND, _REFERENCE, _IMPORT, _SCOPE, _LITERAL = range(6)
+_SKIP, _DESCEND, _REFERENCE, _IMPORT, _SCOPE, _LITERAL, _CALL = range(7)
 # Tokens of a literal made only of objects, arrays, strings, numbers, true, false and null,
 # whose identifiers are all keys (followed by a colon). An object or array of a clean tree
 # that is all such tokens holds no reference, declaration, scope or call: the walk skips it.
@@ -126,6 +126,8 @@ def _actions(language: Language) -> bytes:
                 table[kind_id] = _SKIP
             elif kind in ("object", "array"):
                 table[kind_id] = _LITERAL
+            elif kind == "call_expression":
+                table[kind_id] = _CALL
             elif kind in _SCOPING:  # `function` and `class` are tokens too: named only
                 table[kind_id] = _SCOPE
         _ACTIONS[key] = bytes(table)
@@ -143,7 +145,7 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
     holds the scopes around it, each with the depth of the node that opened it.
     """
     table = _actions(linter.tree.language)
-    declared, refs = linter.declared, linter.refs
+    declared, refs, calls_at = linter.declared, linter.refs, linter.calls_at
     cursor = root.walk()
     outer: list[tuple[int, _Scope, bool]] = []
     scope, scope_depth, in_function = top, -1, True
@@ -166,6 +168,8 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
                 if node.start_byte not in declared:
                     refs.append((node, scope))
                 descend = False
+            elif action == _CALL:
+                calls_at[node.start_byte] = node  # the innermost call starting there
             elif action == _LITERAL:
                 if literals:
                     start = node.start_byte
@@ -305,47 +309,59 @@ def export_statement(linter: _Linter, node: Node) -> bool:
     return any(c.type == "export_clause" for c in node.named_children)
 
 
+# A reference this many scopes deep or deeper is resolved through the chain (``resolve``).
+_DEEP = 12
+
+
 def resolve(linter: _Linter) -> None:
     """Find the scope that declares each reference (None: a global).
 
-    Climbing from each reference's scope to the declaring one cost the nesting per read, so
-    reads inside thousands of nested blocks or loops took seconds (issue 22). Instead the
-    scopes around the current reference are kept as a chain, with each name's declaring
-    scopes on it, innermost last: a reference looks its name up once. References come in
+    A reference climbs from its scope to the declaring one, which costs the nesting per read:
+    reads inside thousands of nested blocks or loops took seconds (issue 22). So a reference
+    ``_DEEP`` scopes deep or deeper looks its name up in a chain of the scopes around it
+    instead, which holds each name's declaring scopes, innermost last. References come in
     source order, so each scope joins the chain once and leaves it once.
     """
     text, resolved = linter.text, linter.resolved
     globals_used, uses = linter.globals_used, linter.uses
     declaring: dict[str, list[_Scope]] = {}  # name -> the scopes of the chain declaring it
-    chain: list[_Scope] = []  # outermost first
-    on_chain: set[_Scope] = set()
+    chain: list[_Scope] = []  # outermost first: chain[d] is the scope at depth d
     current: _Scope | None = None
+    found: _Scope | None
     for node, scope in linter.refs:
-        if scope is not current:
-            current = joined = scope
-            entering = []
-            while joined is not None and joined not in on_chain:
-                entering.append(joined)
-                joined = joined.parent
-            while chain and chain[-1] is not joined:
-                left = chain.pop()
-                on_chain.discard(left)
-                for name in left.names:
-                    declaring[name].pop()
-            for entered in reversed(entering):
-                chain.append(entered)
-                on_chain.add(entered)
-                for name in entered.names:
-                    declaring.setdefault(name, []).append(entered)
         name = text(node)
-        scopes = declaring.get(name)
-        if scopes:
-            found = scopes[-1]
-            resolved[node.start_byte] = found
-            uses.setdefault((id(found), name), []).append(node)
+        if scope.depth < _DEEP:
+            found = scope
+            while found is not None and name not in found.names:  # _Scope.lookup, inlined
+                found = found.parent
         else:
-            resolved[node.start_byte] = None
+            if scope is not current:
+                current = joined = scope
+                entering = []
+                while joined is not None and (
+                    joined.depth >= len(chain) or chain[joined.depth] is not joined
+                ):
+                    entering.append(joined)
+                    joined = joined.parent
+                keep = 0 if joined is None else joined.depth + 1
+                while len(chain) > keep:
+                    for left in chain.pop().names:
+                        declaring[left].pop()
+                for entered in reversed(entering):
+                    chain.append(entered)
+                    for declared in entered.names:
+                        scopes = declaring.get(declared)
+                        if scopes is None:
+                            declaring[declared] = [entered]
+                        else:
+                            scopes.append(entered)
+            scopes = declaring.get(name)
+            found = scopes[-1] if scopes else None
+        resolved[node.start_byte] = found
+        if found is None:
             globals_used.setdefault(name, []).append(node)
+        else:
+            uses.setdefault((id(found), name), []).append(node)
 
 
 def pattern_names(linter: _Linter, pattern: Node) -> list[str]:
