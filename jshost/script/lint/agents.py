@@ -8,7 +8,7 @@ import json
 from tree_sitter import Node
 
 from ...permissions.call_options import CallOptionError, check_call_options
-from ..meta import unparen
+from ..meta import literal_value, unparen
 from .linter import _Linter
 
 #: agent() options the runtime reads; any other key is ignored (W502).
@@ -175,7 +175,7 @@ def check_rule_option(linter: _Linter, key: str, value: Node, kind: str) -> None
 
 
 def check_schema(linter: _Linter, value: Node) -> None:
-    ok, schema = linter.literal(value)
+    ok, schema = literal_value(value, linter.positions)
     if not ok:
         return  # built from variables: the runtime checks it
     try:

@@ -14,7 +14,6 @@ from tree_sitter import Node, Tree
 from ..diagnostics import Diagnostic, SourceMap, decode
 from ..meta import Meta, MetaSpan, literal_value, unparen
 from ..strings import string_literal
-from .literals import plain_literal
 from .nodes import _PROMISE_GLOBALS
 
 
@@ -239,15 +238,6 @@ class _Linter:
         if node.type == "string":
             return self.string_value(node)
         return None  # computed or numeric keys: not option names
-
-    def literal(self, node: Node) -> tuple[bool, Any]:
-        """``meta.literal_value`` of ``node``: a plain object read from its text in one pass
-        (``literals.py``), anything else node by node."""
-        if node.type == "object" and not node.has_error:
-            ok, value = plain_literal(self.text(node))
-            if ok:
-                return ok, value
-        return literal_value(node, self.positions)
 
     def string_value(self, node: Node) -> str | None:
         node = unparen(node)
