@@ -7,6 +7,8 @@ Positions are 1-based ``line:col`` in characters, as ``validate`` prints them.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -427,6 +429,28 @@ def test_a_fan_out_term_of_deeply_nested_loops_is_bounded():
     assert shallow.fanout.to_json()["terms"] == [
         {"coefficient": 1, "factors": ["args.xs.length"] * 3}
     ]
+
+
+def test_a_name_read_in_its_own_declaration_is_traced_once_per_level(tmp_path):
+    # The fan-out traces where `x.length` comes from through the names it reads, 40 levels
+    # deep at most; with two reads of `x` in its own value that was 2**40 walks: `validate`
+    # of this 3-line script never ended (a seeded mutant of a sample found it). Each origin's
+    # sources are now remembered. A process, so that the old code fails instead of hanging.
+    script = tmp_path / "self.js"
+    script.write_text(
+        META + "const x = args ? x.a + x.b : []\nfor (const y of x) await agent('p')\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "jshost", "validate", "--json", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    fanout = json.loads(done.stdout)["files"][0]["fanout"] if done.stdout.startswith("{") else None
+    assert fanout is not None, done.stdout + done.stderr
+    assert fanout["terms"] == [{"coefficient": 1, "factors": ["x.length"]}]
+    assert fanout["factors"] == {"x.length": "args"}
 
 
 def test_meta_is_not_visible_to_the_body():
