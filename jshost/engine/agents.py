@@ -8,6 +8,7 @@ the state these methods use (see ``Engine.__init__``).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Any, Literal
@@ -245,7 +246,9 @@ class AgentQueue:
     def _stopping(self) -> bool:
         """Whether the run is ending (stop, --timeout, the script done): nothing new starts."""
         return (
-            self._stop_requested or self._script_finished or trio.current_time() >= self._deadline
+            self._stop_requested
+            or self._script_finished
+            or (self._deadline != math.inf and trio.current_time() >= self._deadline)
         )
 
     def _cancel_queued(self) -> None:

@@ -83,7 +83,7 @@ class Bridge:
         while self._replies:
             replies.append(list(self._replies.popleft()))
         self._outstanding -= len(replies)
-        fired = self._timers.fire(trio.current_time())
+        fired = self._timers.fire(trio.current_time()) if self._timers else []
         batch = {"spent": self._spent, "count": len(self.agents), "r": replies, "f": fired}
         return _BATCH.encode(batch)
 
