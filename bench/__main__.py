@@ -251,6 +251,15 @@ def format_report(figures: dict[str, Any]) -> list[str]:
             s = f["split_us"]
             parts = ", ".join(f"{k} {v:g}" for k, v in s.items() if k != "total_instrumented")
             lines.append(f"   {shape}: {parts} (instrumented total {s['total_instrumented']:g})")
+        chain = ov.get("chain", {})
+        if "floor_us" in chain:
+            fl = chain["floor_us"]
+            lines.append(
+                "   chain floor (bare trio, no engine; us a link, each adding to the one before): "
+                f"a task and a thread hop {fl['trio_hop']:.0f}, + the link's commit "
+                f"{fl['commit']:.0f}, + a QuickJS promise step {fl['js_step']:.0f}; "
+                f"chain / floor {chain['cpu_over_floor']:.2f}"
+            )
         lines.append("")
 
     if "warm" in res:

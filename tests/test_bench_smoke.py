@@ -37,8 +37,10 @@ EXPECTED: dict[str, dict[Any, tuple[str, ...]]] = {
         ("shapes", "chain"): ("wall_over_ideal", "wall_over_floor", "floor_s"),
     },
     "overhead": {
-        shape: ("cpu_per_agent_us", "fixed_cpu_ms", "split_us", "split_groups_us")
-        for shape in ("parallel", "chain")
+        "parallel": ("cpu_per_agent_us", "fixed_cpu_ms", "split_us", "split_groups_us"),
+        "chain": ("cpu_per_agent_us", "fixed_cpu_ms", "split_us", "split_groups_us",
+                  "floor_us", "cpu_over_floor"),
+        ("chain", "floor_us"): ("trio_hop", "commit", "js_step"),
     },
     "warm": {
         "": ("agents", "cpu_per_agent_us", "cpu_per_agent_us_spread", "floor_cpu_per_agent_us",
