@@ -352,3 +352,29 @@ def test_a_handed_off_step_that_cannot_be_interrupted_is_abandoned():
     assert (out.status, out.error.name) == ("failed", "TimeoutError")
     assert out.error.message == "Script execution timed out after 100ms"
     assert [a.status for a in out.agents] == ["done"]
+
+
+def test_the_batch_encoder_kept_between_batches_writes_what_encode_wrote() -> None:
+    from jshost.engine.bridge import _BATCH, _BatchEncoder
+
+    encode = _BatchEncoder()
+    shared = ["kept", 1.5]
+    values = [
+        {"spent": 0, "count": 1, "r": [[1, True, "an answer é\u2028"]], "f": []},
+        {"spent": 3, "count": 2, "r": [[2, True, {"a": shared, "b": None}]], "f": [4, 5]},
+        {"spent": 3, "count": 2, "r": [[3, True, object]], "f": []},  # default=str
+        "text",
+    ]
+    for value in values:
+        assert encode(value) == _BATCH.encode(value)
+    # A failed batch (a NaN, a cycle) fails as before and leaves no marker behind: the
+    # list it held encodes in the next batch instead of reading as a cycle.
+    with pytest.raises(ValueError, match="Out of range float"):
+        encode({"r": [[1, True, [shared, float("nan")]]]})
+    cycle: list[object] = [shared]
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        encode({"r": [[1, True, cycle]]})
+    assert encode({"r": [[1, True, [shared, shared]]]}) == _BATCH.encode(
+        {"r": [[1, True, [shared, shared]]]}
+    )

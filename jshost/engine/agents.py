@@ -159,10 +159,8 @@ class AgentQueue:
                 return
         self._text_bytes += cost
 
-        def text(key: str) -> str | None:
-            v = opts.get(key)
-            return v if isinstance(v, str) else None
-
+        # The options given as text, read from one pass over the (few) options a call has.
+        text = {k: v for k, v in opts.items() if isinstance(v, str)}.get
         label = text("label") or default_label(prompt)
         self._key = key = cache_key(self._key, prompt, opts, schema)
         effort = opts.get("effort")

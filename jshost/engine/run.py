@@ -33,7 +33,7 @@ from ..script import Script
 from ..settings import ModelPolicy
 from ..workers.base import AgentRequest, Worker
 from .agents import AgentQueue
-from .bridge import Bridge, _BridgeError, _clip
+from .bridge import Bridge, _BatchEncoder, _BridgeError, _clip
 from .children import ChildWorkflows, _Child
 from .timers import Timers
 from .worktrees import Worktrees
@@ -128,6 +128,7 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         self.agents: list[AgentRecord] = []
         self._by_request: dict[int, AgentRecord] = {}
         self._replies: deque[tuple[int, bool, Any]] = deque()
+        self._encode_batch = _BatchEncoder()
         # The loop's wait (_wait): the parked loop task, and the alarm that wakes it at the
         # earliest deadline (a timer, rows due for watchers); a reply wakes it directly.
         self._parked: trio.lowlevel.Task | None = None
