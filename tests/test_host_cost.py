@@ -303,6 +303,30 @@ def test_a_link_of_a_chain_wakes_the_loop_once():
     assert per_link <= 4.0
 
 
+def test_a_handed_step_wakes_the_loop_without_trios_entry_queue():
+    # The step an agent hands to the JS thread ends with a byte on the thread's wake-up
+    # pipe, where the loop is parked: the loop's own wake-up, not an entry-queue task that
+    # then reschedules it. Three task steps a link: the loop (the outcome, the next agent()
+    # call, its slot) and the agent's two.
+    per_link = (_chain_steps(40) - _chain_steps(10)) / 30
+    assert per_link <= 3.0
+
+
+def test_a_run_leaves_no_wake_up_pipe_open() -> None:
+    import os
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    run("return await agent('warm')", worker=SimWorker(latency=0))
+    before = open_fds()
+    for _ in range(5):
+        out = run("await agent('a')\nreturn await agent('b')", worker=SimWorker(latency=0))
+        assert out.status == "completed"
+    time.sleep(0.05)  # the JS threads close their write ends as they exit
+    assert open_fds() == before
+
+
 def test_a_stop_lands_while_a_step_handed_off_by_an_agent_spins():
     # The agent's end hands the JS thread the step that settles it, and that step never
     # ends (`while (true) {}`, a CPU slice of a minute): the stop still lands within a second.
