@@ -91,8 +91,9 @@ class JsThread:
         self._watchdog: Any = None  # the watchdog task's cancel scope, once it runs
         # Direct jobs' wake-up pipe: trio waits on the read end; the JS thread writes a byte
         # when a direct job ends (and the trio side itself, to wake a task parked on it).
-        # Both ends non-blocking: a full pipe is readable already; the read end is closed
-        # by close(), the write end by the thread as it exits (an abandoned step may end late).
+        # Both ends non-blocking: a full pipe is readable already. The thread closes both as
+        # it exits: an abandoned step may end (and write) long after close(), and a write
+        # with the read end closed would be a SIGPIPE where a host program restored it.
         self._wake_r, self._wake_w = os.pipe()
         self._closing = False
         os.set_blocking(self._wake_r, False)
@@ -118,6 +119,7 @@ class JsThread:
             self._serve()
         finally:
             os.close(self._wake_w)
+            os.close(self._wake_r)  # trio let go of it in close()
 
     def _serve(self) -> None:
         while True:
@@ -198,8 +200,8 @@ class JsThread:
             self._write_wake()
 
     def _write_wake(self) -> None:
-        # The JS thread's own write, before it closes the write end as it exits.
-        with contextlib.suppress(OSError):  # full: readable already; read end closed
+        # Also the JS thread's own write, before it closes the pipe as it exits.
+        with contextlib.suppress(OSError):  # full: readable already
             os.write(self._wake_w, b"\0")
 
     def drain(self) -> None:
@@ -290,10 +292,9 @@ class JsThread:
         """End the thread once its queued calls are done; wait for it unless abandoned."""
         if self._watchdog is not None:
             self._watchdog.cancel()  # on the trio thread, where the engine closes it
-        self._closing = True  # no poke from here on: the thread closes the write end
+        self._closing = True  # no poke from here on: the thread closes the pipe as it exits
         with contextlib.suppress(RuntimeError):  # outside trio: nothing waited on it
-            _trio().lowlevel.notify_closing(self._wake_r)
-        os.close(self._wake_r)
+            _trio().lowlevel.notify_closing(self._wake_r)  # trio forgets it before it closes
         self._jobs.put(None)
         if not self.abandoned:
             self._thread.join()
