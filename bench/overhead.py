@@ -168,7 +168,13 @@ def _chain_floor_run(n: int, level: int, home: Any) -> float:
                 for i in range(n):
                     nursery.start_soon(agent)
                     await trio.lowlevel.checkpoint()
-                    await js.run(step, i, watch=False)
+                    # The engine's lightest hop: a direct job, whose end wakes this task
+                    # through the thread's wake-up pipe.
+                    job = js.start_direct(step, i)
+                    while not job.done:
+                        await trio.lowlevel.wait_readable(js.wake_fd)
+                        js.drain()
+                    js.outcome(job)
         finally:
             js.close()
 
@@ -184,7 +190,8 @@ def _chain_floor(n: int, home: Any) -> dict[str, float]:
     """The chain's floor, µs a link, marginal over a 1-link run, at each of three levels.
 
     1 ``trio_hop``: bare trio, a task per link that yields once (the agent's), one hop to a
-    thread and back (jshost's own ``JsThread``, the lightest it has); 2 ``commit``: the thread
+    thread and back (jshost's own ``JsThread`` and its direct jobs, the lightest hop it has);
+    2 ``commit``: the thread
     also commits the link's rows (agent row, ``started`` and ``result`` journal rows) through
     the real ``RunRecorder``; 3 ``js_step``: and settles a promise in a bare QuickJS context,
     whose script makes its next call (its event as JSON text, taken and parsed). No engine:
