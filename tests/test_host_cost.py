@@ -312,6 +312,27 @@ def test_a_handed_step_wakes_the_loop_without_trios_entry_queue():
     assert per_link <= 3.0
 
 
+def test_a_handed_step_that_ends_at_once_still_wakes_the_loop() -> None:
+    # The JS thread may end a handed step before the trio thread has gone on from queueing
+    # it: the job is marked direct before it is queued, or its end would take trio's entry
+    # queue for a task nobody parked (a TrioInternalError under load). Switching threads
+    # as often as CPython can makes that interleaving likely.
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(3):
+            out = run(
+                "let x = ''\nfor (let i = 0; i < 150; i++) x = await agent('s ' + i)\nreturn x",
+                worker=SimWorker(latency=0),
+            )
+            assert out.status == "completed", out.error
+            assert len(out.agents) == 150
+    finally:
+        sys.setswitchinterval(interval)
+
+
 def test_a_run_leaves_no_wake_up_pipe_open() -> None:
     import os
 

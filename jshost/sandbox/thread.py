@@ -161,16 +161,20 @@ class JsThread:
         job.task = _trio().lowlevel.current_task()
         return await self.wait(job, watch=watch)
 
-    def start(self, fn: Callable[..., Any], *args: Any) -> _Job:
+    def start(self, fn: Callable[..., Any], *args: Any, direct: bool = False) -> _Job:
         """Queue ``fn(*args)`` for a trio task to wait for (:meth:`wait`); on the trio thread.
 
         Until a task waits, the job's outcome is kept for it; a task parked elsewhere may
-        take the job over by setting ``job.task`` and ``job.waiting`` (the engine's loop, so
-        that the step's outcome wakes it directly): it then gets the outcome as the value of
-        its ``wait_task_rescheduled``, and calls :meth:`grace` if it is cancelled meanwhile.
+        take the job over by setting ``job.task`` and ``job.waiting``: it then gets the
+        outcome as the value of its ``wait_task_rescheduled``, and calls :meth:`grace` if it
+        is cancelled meanwhile. ``direct``: see :meth:`start_direct`.
         """
         trio = _trio()
         job = _Job(fn, args, None, trio.lowlevel.current_trio_token())
+        if direct:
+            # Set before the job is queued: the JS thread reads them as the job ends.
+            job.direct = True
+            job.waiting = True  # watched: someone waits for it from now on
         if self._watchdog is None and self._limits is not None:
             self._watchdog = trio.CancelScope()
             trio.lowlevel.spawn_system_task(self._watch, self._limits, self._watchdog)
@@ -184,10 +188,7 @@ class JsThread:
         watching for ``job.done`` (the engine's loop); it calls :meth:`grace_direct` if it is
         cancelled meanwhile, and raises ``job.given_up`` if the watchdog sets it.
         """
-        job = self.start(fn, *args)
-        job.direct = True
-        job.waiting = True  # watched: someone waits for it from now on
-        return job
+        return self.start(fn, *args, direct=True)
 
     @property
     def wake_fd(self) -> int:
