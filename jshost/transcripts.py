@@ -24,6 +24,7 @@ __all__ = [
     "ENTRY_CHARS",
     "INPUT_CHARS",
     "TRANSCRIPT_BYTES",
+    "StoredTranscript",
     "bound_transcript",
     "call_text",
     "clip_value",
@@ -202,18 +203,33 @@ def _size(entry: dict[str, Any]) -> int:
     return len(json.dumps(entry, ensure_ascii=True, default=str)) + 2
 
 
+class StoredTranscript(list[dict[str, Any]]):
+    """A transcript as the run store keeps it (what :func:`bound_transcript` made).
+
+    An agent's record holds this once its row is committed, so the host does not keep the
+    model's full text (for a text answer, the answer itself) beside the store's. Bounding it
+    again gives it back as it is: a cut string would otherwise be cut once more and lose how
+    much went the first time.
+    """
+
+    __slots__ = ()
+
+
 def bound_transcript(
     entries: Any, *, total: int = TRANSCRIPT_BYTES, entry_chars: int = ENTRY_CHARS
-) -> list[dict[str, Any]]:
+) -> StoredTranscript:
     """The transcript as it is stored: each entry's strings cut, the whole held to ``total``.
 
     Beyond ``total`` bytes of JSON, the beginning (the task, the first calls) and the end (the
     final answer) are kept and the middle becomes one ``note`` entry saying how much went.
+    A :class:`StoredTranscript` (this function's own result) comes back unchanged.
     """
+    if type(entries) is StoredTranscript:
+        return entries
     cut = [_bound_entry(e, entry_chars) for e in (entries or ())]
     sizes = [_size(e) for e in cut]
     if sum(sizes) <= total:
-        return cut
+        return StoredTranscript(cut)
     head_budget, tail_budget = total * 2 // 3, total // 3
     head: list[dict[str, Any]] = []
     used = 0
@@ -236,7 +252,7 @@ def bound_transcript(
         "text": f"… {left_out:,} entries left out here: the transcript is kept to "
         f"{total // 1024:,} KiB",
     }
-    return [*head, note, *tail]
+    return StoredTranscript([*head, note, *tail])
 
 
 # ---- reading it ------------------------------------------------------------------------------

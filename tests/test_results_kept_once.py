@@ -29,11 +29,13 @@ from jshost.errors import WorkerError
 from jshost.records import Stored, held_result
 from jshost.store import Store
 from jshost.store.results import LEND_CHARS, JournalResult, plain_json, replay_of
+from jshost.transcripts import ENTRY_CHARS
 from jshost.ui.dispatch import Stamped
 from jshost.ui.interactive.widgets import agent_sections
 from jshost.ui.state import RunState, view_from_state
 from jshost.ui.summary import format_result
 from jshost.workers.base import AgentRequest, AgentResult, Usage, Worker
+from jshost.workers.sim import SimWorker
 
 ANSWER_CHARS = 256 * 1024
 
@@ -256,3 +258,67 @@ def test_the_cli_summary_and_inspect_show_a_large_answer(tmp_path, monkeypatch):
     assert "line 399: " + "y" * 60 in shown.output
     with Store(Path(env["JSHOST_HOME"]) / "jshost.db") as store:
         assert store.agents(summary["run_id"])[0].result == big
+
+
+TOOL_HOLD = script_source(
+    """
+const kept = []
+for (let i = 0; i < args.n; i += 4) {
+  const size = Math.min(4, args.n - i)
+  kept.push(...await parallel(Array.from({ length: size }, (_, k) => () => {
+    const name = 'answers/' + (i + k + 1) + '.txt'
+    return agent('read [[sim:tool=Read ' + name + ']] [[sim:read=' + name + ']]',
+      { label: 'reader ' + (i + k + 1) })
+  })))
+}
+let total = 0
+for (const text of kept) total += text.length
+return total
+"""
+)
+
+
+def test_a_worker_with_a_transcript_leaves_only_its_stored_form_in_the_host(tmp_path, monkeypatch):
+    """The sim with a tool call reports a transcript whose text entry is its answer (the
+    anthropic and claude-code workers' do too): once committed, the record keeps the
+    transcript as the store has it, cut to 4,000 characters an entry, not the whole answer."""
+    n = 80  # 20 MiB of answers
+    total = n * ANSWER_CHARS
+    (tmp_path / "answers").mkdir()
+    for i in range(1, n + 1):
+        (tmp_path / "answers" / f"{i}.txt").write_text(answer(i))
+    monkeypatch.chdir(tmp_path)  # the sim reads its files from the current directory
+    workflow = jshost.parse(TOOL_HOLD, name="tool-hold.js")
+
+    def hold_read(count: int, store: Store) -> jshost.RunResult:
+        return jshost.run(
+            workflow,
+            args={"n": count},
+            worker=SimWorker(latency=0),
+            limits=Limits(concurrency=4),
+            store=store,
+        )
+
+    with Store(tmp_path / "jshost.db") as store:
+        hold_read(4, store)  # the first run imports what a run imports
+        tracemalloc.start()
+        try:
+            result = hold_read(n, store)
+            held, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result.status == "completed" and result.result == total
+        # Before, each record's transcript kept its answer whole: 20 MiB at the end.
+        assert held < total / 8, f"{held / 2**20:.1f} MiB still held after the run"
+        assert peak < total / 2, f"{peak / 2**20:.1f} MiB of Python memory at the peak"
+        agents = result.outcome.agents
+        assert [a.result for a in agents] == [answer(i) for i in range(1, n + 1)]
+        # The record's transcript is the stored one, as `inspect` shows it.
+        stored = {a.index: a.transcript for a in store.agents(result.run_id)}
+        for a in agents:
+            assert [e["kind"] for e in a.transcript] == ["tool_use", "tool_result", "text"]
+            assert a.transcript == list(stored[a.index])
+            text = a.transcript[-1]["text"]
+            assert text == answer(a.index)[:ENTRY_CHARS] + (
+                f"… ({ANSWER_CHARS - ENTRY_CHARS:,} more characters)"
+            )

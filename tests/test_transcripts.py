@@ -31,6 +31,7 @@ from jshost.store import SCHEMA_VERSION, Store
 from jshost.store.migrations import _MIGRATIONS
 from jshost.transcripts import (
     TRANSCRIPT_BYTES,
+    StoredTranscript,
     bound_transcript,
     call_text,
     clip_value,
@@ -204,8 +205,20 @@ def test_a_long_transcript_is_cut_per_entry_and_in_total_with_a_note(tmp_path):
     assert note["text"].startswith("… ") and "entries left out here" in note["text"]
     left_out = int(note["text"].split()[1].replace(",", ""))
     assert len(stored) - 1 + left_out == 4_002
-    # the engine's record (what a running view showed) is not what is stored: only the store cuts
-    assert len(outcome.agents[0].transcript) == 4_002
+    # Once committed, the engine's record keeps what the store keeps (issue 22: the model's
+    # whole text is not held twice), and writing its row again cuts nothing more.
+    record = outcome.agents[0].transcript
+    assert isinstance(record, StoredTranscript) and record == stored
+    assert bound_transcript(record) is record
+
+
+def test_bounding_a_stored_transcript_again_gives_it_back_unchanged():
+    long = [{"kind": "text", "text": "x" * 9_000}]
+    once = bound_transcript(long)
+    assert once[0]["text"] == "x" * 4_000 + "… (5,000 more characters)"
+    assert bound_transcript(once) is once
+    # a plain list of the same entries is bounded afresh: it is not known to be stored
+    assert bound_transcript(list(once))[0]["text"].endswith("… (25 more characters)")
 
 
 def test_bound_transcript_keeps_small_ones_whole_and_mends_odd_entries():

@@ -100,11 +100,22 @@ class RunRecorder(Recorder):
         since = self._since
         return None if since is None else since + WATCH_DELAY
 
-    def _agent_row(self, rec: Any, result_json: str | None = None) -> tuple[Any, ...]:
+    def _agent_row(
+        self, rec: Any, result_json: str | None, stored: list[tuple[Any, Any, Any]]
+    ) -> tuple[Any, ...]:
+        """The agents row of ``rec``; a transcript's stored form is noted in ``stored``."""
         result = None
         status = rec.status
         if status == "done" or status == "cached":
             result = result_json if result_json is not None else _dump(rec.result)
+        transcript = rec.transcript
+        if transcript:
+            # Set when the agent ends, so saved in the same commit as its result.
+            bounded = bound_transcript(transcript)
+            stored.append((rec, transcript, bounded))
+            transcript = _dump(bounded)
+        else:
+            transcript = None
         # monotonic times saved as wall-clock ones, inline (three calls a row otherwise)
         wall0, mono0 = self._wall0, self._mono0
         queued, started, finished = rec.queued_at, rec.started_at, rec.finished_at
@@ -133,8 +144,7 @@ class RunRecorder(Recorder):
             usage.cache_read_input_tokens,
             None if rec.worktree_path is None else _text(rec.worktree_path),
             None if rec.worktree_branch is None else _text(rec.worktree_branch),
-            # Set when the agent ends, so saved in the same commit as its result.
-            _dump(bound_transcript(rec.transcript)) if rec.transcript else None,
+            transcript,
             None if rec.last_tool is None else _dump(tool_use_json(rec.last_tool)),
         )
 
@@ -194,7 +204,10 @@ class RunRecorder(Recorder):
             lend, self._lend = self._lend, False
             paused, self._paused = self._paused, None
         try:
-            rows = [self._agent_row(rec, result_json.get(rec.index)) for rec in agents.values()]
+            stored: list[tuple[Any, Any, Any]] = []
+            rows = [
+                self._agent_row(rec, result_json.get(rec.index), stored) for rec in agents.values()
+            ]
             steps = []
             if rows:
                 steps.append((_INSERT_AGENTS, rows))
@@ -217,8 +230,14 @@ class RunRecorder(Recorder):
                     self._paused = paused
                 self._lend = self._lend or lend
             raise
-        # Committed: a large answer is in the store now, and the script has (or is about to
-        # get, from the batch already encoded) its own copy; the record lets go of it.
+        # Committed: a record keeps its transcript as stored, as `inspect` and a resumed
+        # run see it; the full one holds the model's whole text (a text answer's very
+        # string). Unless the engine gave it another meanwhile.
+        for rec, full, bounded in stored:
+            if rec.transcript is full:
+                rec.transcript = bounded
+        # A large answer is in the store now, and the script has (or is about to get, from
+        # the batch already encoded) its own copy; the record lets go of it.
         if lend:
             for rec, row in zip(agents.values(), rows, strict=True):
                 text = row[_RESULT]
