@@ -199,6 +199,14 @@ def _bound_entry(entry: Any, limit: int) -> dict[str, Any]:
     return out
 
 
+def _cost(entry: dict[str, Any]) -> float | None:
+    # as jshost.estimate.reported_cost reads it
+    cost = entry.get("cost_usd")
+    if entry.get("kind") == "note" and isinstance(cost, int | float):
+        return float(cost)
+    return None
+
+
 def _size(entry: dict[str, Any]) -> int:
     return len(json.dumps(entry, ensure_ascii=True, default=str)) + 2
 
@@ -221,8 +229,10 @@ def bound_transcript(
     """The transcript as it is stored: each entry's strings cut, the whole held to ``total``.
 
     Beyond ``total`` bytes of JSON, the beginning (the task, the first calls) and the end (the
-    final answer) are kept and the middle becomes one ``note`` entry saying how much went.
-    A :class:`StoredTranscript` (this function's own result) comes back unchanged.
+    final answer) are kept and the middle becomes one ``note`` entry saying how much went; it
+    carries the ``cost_usd`` of the notes left out (a worker's own cost figure for each
+    attempt), so the run's reported cost stays whole. A :class:`StoredTranscript` (this
+    function's own result) comes back unchanged.
     """
     if type(entries) is StoredTranscript:
         return entries
@@ -247,11 +257,14 @@ def bound_transcript(
         used += n
     tail.reverse()
     left_out = len(cut) - len(head) - len(tail)
-    note = {
+    note: dict[str, Any] = {
         "kind": "note",
         "text": f"… {left_out:,} entries left out here: the transcript is kept to "
         f"{total // 1024:,} KiB",
     }
+    costs = [_cost(e) for e in cut[len(head) : len(cut) - len(tail)]]
+    if any(c is not None for c in costs):
+        note["cost_usd"] = sum(c for c in costs if c is not None)
     return StoredTranscript([*head, note, *tail])
 
 

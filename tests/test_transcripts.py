@@ -25,6 +25,7 @@ from rich.console import Console
 
 from jshost.cli import cli
 from jshost.engine import Engine, Limits
+from jshost.estimate import reported_cost
 from jshost.records import ToolUse
 from jshost.script import parse_script
 from jshost.store import SCHEMA_VERSION, Store
@@ -210,6 +211,26 @@ def test_a_long_transcript_is_cut_per_entry_and_in_total_with_a_note(tmp_path):
     record = outcome.agents[0].transcript
     assert isinstance(record, StoredTranscript) and record == stored
     assert bound_transcript(record) is record
+
+
+def test_the_cost_notes_of_entries_left_out_are_kept_in_the_note_that_says_so():
+    """The claude-code worker notes its program's cost after each attempt; an attempt's note
+    in a long transcript's middle must still count (the record keeps the stored form now)."""
+    entries: list[dict[str, Any]] = [{"kind": "text", "text": "task"}]
+    for attempt in range(3):
+        entries += [{"kind": "tool_result", "id": f"t{i}", "content": "c" * 3_000,
+                     "is_error": False} for i in range(60)]  # fmt: skip
+        entries.append(
+            {"kind": "note", "text": "Claude Code's cost", "cost_usd": 0.25 * 2**attempt}
+        )
+    entries.append({"kind": "text", "text": "done"})
+    stored = bound_transcript(entries)
+    assert len(json.dumps(stored)) <= TRANSCRIPT_BYTES
+    [left_out] = [e for e in stored if "entries left out here" in e.get("text", "")]
+    assert left_out["cost_usd"] == 0.75  # the first two attempts', gone with the middle
+    assert reported_cost([stored]) == reported_cost([entries]) == 1.75
+    no_costs = [e for e in entries if "cost_usd" not in e]
+    assert not any("cost_usd" in e for e in bound_transcript(no_costs))
 
 
 def test_bounding_a_stored_transcript_again_gives_it_back_unchanged():
