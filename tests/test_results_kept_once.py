@@ -18,6 +18,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from conftest import script_source
 
@@ -322,3 +323,62 @@ def test_a_worker_with_a_transcript_leaves_only_its_stored_form_in_the_host(tmp_
             assert text == answer(a.index)[:ENTRY_CHARS] + (
                 f"… ({ANSWER_CHARS - ENTRY_CHARS:,} more characters)"
             )
+
+
+@pytest.mark.slow
+def test_the_anthropic_worker_with_tools_leaves_its_answers_in_the_store(tmp_path):
+    """The anthropic worker's answer is the very string of its transcript's last text entry:
+    a real run against the loopback Messages server, each agent reading a file with a tool,
+    then answering 512 KiB of text."""
+    from messages_server import MessagesServer, Reply
+
+    from jshost.config import Config
+    from jshost.workers.anthropic import AnthropicWorker, RetryPolicy
+
+    size, n = 512 * 1024, 8
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "notes.txt").write_text("the answer is long\n")
+
+    def model(body: dict[str, Any]) -> Reply:
+        if not any(m["role"] == "assistant" for m in body["messages"]):
+            return Reply(calls=[("Read", {"file_path": str(ws / "notes.txt")})])
+        index = int(body["messages"][0]["content"].split()[-1])
+        return Reply(text=f"{index:08d}" + "y" * (size - 8))
+
+    source = script_source(
+        "const all = await parallel(Array.from({ length: args.n }, (_, i) => () =>\n"
+        "  agent('answer ' + (i + 1), { label: 'a' + (i + 1) })))\n"
+        "return all.reduce((s, t) => s + t.length, 0)"
+    )
+    with MessagesServer(model) as server, Store(tmp_path / "jshost.db") as store:
+
+        def once(count: int) -> jshost.RunResult:
+            worker = AnthropicWorker(
+                api_key="sk-ant-test-kept", base_url=server.url, config=Config(),
+                policy=RetryPolicy(backoff=0.001, max_backoff=0.004, stall=10.0),
+            )  # fmt: skip
+            return jshost.run(
+                jshost.parse(source),
+                args={"n": count},
+                worker=worker,
+                store=store,
+                tools=jshost.ToolOptions(workspace=ws, home=tmp_path / "home"),
+            )
+
+        once(1)  # the first run imports what a run imports
+        tracemalloc.start()
+        try:
+            result = once(n)
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result.status == "completed" and result.result == n * size, result.failures
+        # Before, every record's transcript held its whole answer: 4.5 MiB held, 0.6 now.
+        assert held < n * size / 4, f"{held / 2**20:.2f} MiB still held after the run"
+        stored = {a.index: a.transcript for a in store.agents(result.run_id)}
+        for a in result.outcome.agents:
+            assert a.result == f"{a.index:08d}" + "y" * (size - 8)
+            assert [e["kind"] for e in a.transcript] == ["tool_use", "tool_result", "text"]
+            assert a.transcript == list(stored[a.index])
+            assert len(a.transcript[-1]["text"]) < ENTRY_CHARS + 40
