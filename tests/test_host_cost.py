@@ -115,9 +115,9 @@ def test_an_agent_that_starts_and_ends_between_flushes_is_written_once(
     written: list[tuple[int, str]] = []
     real = recorder_mod.RunRecorder._agent_row
 
-    def counting(self, rec, *args):  # type: ignore[no-untyped-def]
+    def counting(self, rec, result_json=None):  # type: ignore[no-untyped-def]
         written.append((rec.index, rec.status))
-        return real(self, rec, *args)
+        return real(self, rec, result_json)
 
     monkeypatch.setattr(recorder_mod.RunRecorder, "_agent_row", counting)
     with Store(tmp_path / "jshost.db") as store:

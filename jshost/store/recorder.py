@@ -60,6 +60,9 @@ class RunRecorder(Recorder):
         #: a large result is buffered (or a cached one, whose JSON the flush makes): after
         #: the commit the flush lends it to its record (results.py); most flushes have none
         self._lend = False
+        #: (record, its transcript, the stored form) of the rows the flush under way writes:
+        #: flushes run one at a time, and most have none
+        self._bounded: list[tuple[Any, Any, Any]] = []
         self._logs: list[tuple[Any, ...]] = []
         self._paused: bool | None = None  # a pause state not saved yet
         self._log_count = 0
@@ -100,22 +103,11 @@ class RunRecorder(Recorder):
         since = self._since
         return None if since is None else since + WATCH_DELAY
 
-    def _agent_row(
-        self, rec: Any, result_json: str | None, stored: list[tuple[Any, Any, Any]]
-    ) -> tuple[Any, ...]:
-        """The agents row of ``rec``; a transcript's stored form is noted in ``stored``."""
+    def _agent_row(self, rec: Any, result_json: str | None = None) -> tuple[Any, ...]:
         result = None
         status = rec.status
         if status == "done" or status == "cached":
             result = result_json if result_json is not None else _dump(rec.result)
-        transcript = rec.transcript
-        if transcript:
-            # Set when the agent ends, so saved in the same commit as its result.
-            bounded = bound_transcript(transcript)
-            stored.append((rec, transcript, bounded))
-            transcript = _dump(bounded)
-        else:
-            transcript = None
         # monotonic times saved as wall-clock ones, inline (three calls a row otherwise)
         wall0, mono0 = self._wall0, self._mono0
         queued, started, finished = rec.queued_at, rec.started_at, rec.finished_at
@@ -144,9 +136,18 @@ class RunRecorder(Recorder):
             usage.cache_read_input_tokens,
             None if rec.worktree_path is None else _text(rec.worktree_path),
             None if rec.worktree_branch is None else _text(rec.worktree_branch),
-            transcript,
+            # Set when the agent ends, so saved in the same commit as its result.
+            self._transcript_json(rec) if rec.transcript else None,
             None if rec.last_tool is None else _dump(tool_use_json(rec.last_tool)),
         )
+
+    def _transcript_json(self, rec: Any) -> str:
+        """The JSON of ``rec``'s transcript as stored; its stored form is noted for the
+        record to keep once committed (``_bounded``)."""
+        full = rec.transcript
+        bounded = bound_transcript(full)
+        self._bounded.append((rec, full, bounded))
+        return _dump(bounded)
 
     def entry(self, entry: JournalEntry) -> None:
         result = None if entry.type != "result" else _dump(entry.result)
@@ -204,10 +205,7 @@ class RunRecorder(Recorder):
             lend, self._lend = self._lend, False
             paused, self._paused = self._paused, None
         try:
-            stored: list[tuple[Any, Any, Any]] = []
-            rows = [
-                self._agent_row(rec, result_json.get(rec.index), stored) for rec in agents.values()
-            ]
+            rows = [self._agent_row(rec, result_json.get(rec.index)) for rec in agents.values()]
             steps = []
             if rows:
                 steps.append((_INSERT_AGENTS, rows))
@@ -219,6 +217,7 @@ class RunRecorder(Recorder):
                 steps.append((_SET_PAUSED, [(int(paused), self.run_id)]))
             self.store.write(steps)
         except BaseException:
+            self._bounded = []
             # Put it back (ahead of anything buffered meanwhile) so a later flush may save it.
             with self._mutex:
                 agents.update(self._agents)
@@ -233,9 +232,11 @@ class RunRecorder(Recorder):
         # Committed: a record keeps its transcript as stored, as `inspect` and a resumed
         # run see it; the full one holds the model's whole text (a text answer's very
         # string). Unless the engine gave it another meanwhile.
-        for rec, full, bounded in stored:
-            if rec.transcript is full:
-                rec.transcript = bounded
+        if self._bounded:
+            for rec, full, bounded in self._bounded:
+                if rec.transcript is full:
+                    rec.transcript = bounded
+            self._bounded = []
         # A large answer is in the store now, and the script has (or is about to get, from
         # the batch already encoded) its own copy; the record lets go of it.
         if lend:
