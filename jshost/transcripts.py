@@ -207,8 +207,12 @@ def _cost(entry: dict[str, Any]) -> float | None:
     return None
 
 
+#: built once: ``json.dumps`` with arguments builds an encoder per call (per entry here)
+_SIZER = json.JSONEncoder(ensure_ascii=True, default=str)
+
+
 def _size(entry: dict[str, Any]) -> int:
-    return len(json.dumps(entry, ensure_ascii=True, default=str)) + 2
+    return len(_SIZER.encode(entry)) + 2
 
 
 class StoredTranscript(list[dict[str, Any]]):
