@@ -59,10 +59,13 @@ EXPECTED: dict[str, dict[Any, tuple[str, ...]]] = {
     "memory": {
         **{
             variant: ("peak_rss_mib", "over_bare_mib", "rss_over_bare")
-            for variant in ("bare", "imported", "agents_1000", "results_50mb")
+            for variant in ("bare", "imported", "agents_1000", "results_50mb", "transcripts_50mb")
         },
-        "results_50mb": ("peak_rss_mib", "over_bare_mib", "rss_over_bare", "python_end_mib",
-                         "python_peak_mib"),
+        **{
+            variant: ("peak_rss_mib", "over_bare_mib", "rss_over_bare", "python_end_mib",
+                      "python_peak_mib")
+            for variant in ("results_50mb", "transcripts_50mb")
+        },
     },
     "live": {"": ("agents", "quiet_s", "live_s", "ratio")},
 }  # fmt: skip
