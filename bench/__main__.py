@@ -251,6 +251,15 @@ def format_report(figures: dict[str, Any]) -> list[str]:
             s = f["split_us"]
             parts = ", ".join(f"{k} {v:g}" for k, v in s.items() if k != "total_instrumented")
             lines.append(f"   {shape}: {parts} (instrumented total {s['total_instrumented']:g})")
+        chain = ov.get("chain", {})
+        if "floor_us" in chain:
+            fl = chain["floor_us"]
+            lines.append(
+                "   chain floor (bare trio, no engine; us a link, each adding to the one before): "
+                f"a task and a thread hop {fl['trio_hop']:.0f}, + the link's commit "
+                f"{fl['commit']:.0f}, + a QuickJS promise step {fl['js_step']:.0f}; "
+                f"chain / floor {chain['cpu_over_floor']:.2f}"
+            )
         lines.append("")
 
     if "warm" in res:
@@ -414,8 +423,11 @@ def format_report(figures: dict[str, Any]) -> list[str]:
             "imported": "run modules imported",
             "agents_1000": f"{me['agents']}-agent run",
             "results_50mb": f"{me['held_mib']} MiB of results held in JS",
+            "transcripts_50mb": "the same, with transcripts",
         }
         for variant, label in names.items():
+            if variant not in me:  # a results file from before the variant
+                continue
             f = me[variant]
             heap = "js_heap_peak_mib" in f
             rows.append(
@@ -430,13 +442,17 @@ def format_report(figures: dict[str, Any]) -> list[str]:
                 ]
             )
         lines += _table(rows)
-        held = me["results_50mb"]
-        if "python_end_mib" in held:
-            lines.append(
-                f"   the {me['held_mib']} MiB run's Python memory (tracemalloc, a run of its own): "
-                f"{held['python_end_mib']:.1f} MiB when it has ended, "
-                f"{held['python_peak_mib']:.1f} MiB at its peak"
-            )
+        for variant, which in (
+            ("results_50mb", "run"),
+            ("transcripts_50mb", "run with transcripts"),
+        ):
+            held = me.get(variant, {})
+            if "python_end_mib" in held:
+                lines.append(
+                    f"   the {me['held_mib']} MiB {which}'s Python memory (tracemalloc, a run of "
+                    f"its own): {held['python_end_mib']:.1f} MiB when it has ended, "
+                    f"{held['python_peak_mib']:.1f} MiB at its peak"
+                )
         lines.append("")
 
     if "live" in res:

@@ -11,16 +11,19 @@ prints its own peak RSS (``VmHWM``, see ``_peak_rss``) when done:
   ``jshost run --quiet`` (real engine, sandbox and SQLite store);
 - ``results_50mb``: 50 agents each answering 1 MiB of text, every answer kept in a JS array
   until the script ends. The sim worker caps its answers far below 1 MiB, so this variant
-  uses a worker of the bench's that answers ``size`` characters (everything else is real).
+  uses a worker of the bench's that answers ``size`` characters (everything else is real);
+- ``transcripts_50mb``: the same, the worker also reporting a transcript (a tool call, its
+  result, then the answer as its last text entry, the very string, as the anthropic worker
+  with tools gives it).
 
 The JS heap is QuickJS's ``memory_used_size`` (``Sandbox.memory_used``), read after every
 step of the run; its peak is compared with the sandbox's memory limit (default 256 MiB).
 
-The ``results_50mb`` run is made once more per repeat under ``tracemalloc`` (its RSS is not
-used: tracing costs memory of its own): the host's Python memory when the run has ended (the
-outcome still held, as a caller holds it) and at its peak. QuickJS and SQLite allocate
-outside Python, so this is what the host itself keeps of the answers (issue 22: kept once,
-in the script's heap and the store).
+The ``results_50mb`` and ``transcripts_50mb`` runs are made once more per repeat under
+``tracemalloc`` (their RSS is not used: tracing costs memory of its own): the host's Python
+memory when the run has ended (the outcome still held, as a caller holds it) and at its peak.
+QuickJS and SQLite allocate outside Python, so this is what the host itself keeps of the
+answers (issue 22: kept once, in the script's heap and the store).
 
     python -m bench.memory [--quick] [--json]
 """
@@ -34,7 +37,9 @@ import subprocess
 import sys
 from typing import Any
 
-VARIANTS = ("bare", "imported", "agents_1000", "results_50mb")
+VARIANTS = ("bare", "imported", "agents_1000", "results_50mb", "transcripts_50mb")
+#: the variants also run under tracemalloc
+TRACED = ("results_50mb", "transcripts_50mb")
 MIB = 1 << 20
 
 META = "export const meta = { name: 'bench', description: 'memory benchmark' }\n"
@@ -97,12 +102,14 @@ def _child(variant: str, agents: int, held_mib: int, trace: bool = False) -> dic
         return {"peak_rss": _peak_rss()}
 
     class LargeAnswers(Worker):
-        """Answers ``size`` characters of text, different for every agent."""
+        """Answers ``size`` characters of text, different for every agent; with ``transcript``
+        reports one, whose last entry is the answer."""
 
         name = "bench-large"
 
-        def __init__(self, size: int) -> None:
+        def __init__(self, size: int, transcript: bool = False) -> None:
             self.size = size
+            self.transcript = transcript
 
         async def run(self, request: AgentRequest) -> AgentResult:
             import trio
@@ -110,7 +117,17 @@ def _child(variant: str, agents: int, held_mib: int, trace: bool = False) -> dic
             await trio.lowlevel.checkpoint()
             head = f"{request.index:08d}"
             text = head + "x" * (self.size - len(head))
-            return AgentResult(value=text, usage=Usage(1, self.size // 4), model="bench")
+            transcript: tuple[dict[str, Any], ...] = ()
+            if self.transcript:
+                call = {"kind": "tool_use", "id": "t1", "tool": "Read", "input": {"file_path": "a"}}
+                done = {"kind": "tool_result", "id": "t1", "content": "read", "is_error": False}
+                transcript = (call, done, {"kind": "text", "text": text})
+            return AgentResult(
+                value=text,
+                usage=Usage(1, self.size // 4),
+                model="bench",
+                transcript=transcript,
+            )
 
     heap = {"peak": 0}
     original_settle = sandbox_mod.Sandbox.settle
@@ -144,9 +161,8 @@ def _child(variant: str, agents: int, held_mib: int, trace: bool = False) -> dic
             )
             assert len(m.outcome.agents) == agents
         else:
-            m = run_in_process(
-                HOLD, worker=LargeAnswers(MIB), limits=limits, home=home, args={"n": held_mib}
-            )
+            worker = LargeAnswers(MIB, transcript=variant == "transcripts_50mb")
+            m = run_in_process(HOLD, worker=worker, limits=limits, home=home, args={"n": held_mib})
             assert m.outcome.result == held_mib * MIB, m.outcome.result
         if trace:
             traced["python_end"], traced["python_peak"] = tracemalloc.get_traced_memory()
@@ -181,11 +197,12 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
     agents = pick(quick, 1000, 200, 20)
     held = pick(quick, 50, 10, 2)
     samples: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-    traced: list[dict[str, Any]] = []
+    traced: dict[str, list[dict[str, Any]]] = {v: [] for v in TRACED}
     for _ in range(reps):
         for variant in VARIANTS:
             samples[variant].append(_spawn(variant, agents, held))
-        traced.append(_spawn("results_50mb", agents, held, trace=True))
+        for variant in TRACED:
+            traced[variant].append(_spawn(variant, agents, held, trace=True))
     bare = median([s["peak_rss"] for s in samples["bare"]])
     figures: dict[str, Any] = {"repeats": reps, "agents": agents, "held_mib": held}
     for variant in VARIANTS:
@@ -204,10 +221,11 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
                 js_heap_under_limit=peak < limit,
             )
         figures[variant] = entry
-    figures["results_50mb"].update(
-        python_end_mib=median([t["python_end"] for t in traced]) / MIB,
-        python_peak_mib=median([t["python_peak"] for t in traced]) / MIB,
-    )
+    for variant in TRACED:
+        figures[variant].update(
+            python_end_mib=median([t["python_end"] for t in traced[variant]]) / MIB,
+            python_peak_mib=median([t["python_peak"] for t in traced[variant]]) / MIB,
+        )
     return figures
 
 

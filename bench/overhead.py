@@ -87,6 +87,124 @@ def _cpu_run(shape: str, n: int, home: Any) -> float:
     return m.cpu
 
 
+# ---- the chain's floor ---------------------------------------------------------------------
+
+# A bare QuickJS program with the chain's shape: each settle resolves the pending promise and
+# the script makes its next call, whose event (JSON text) the host takes from an outbox.
+_FLOOR_JS = """
+let resolve = null;
+const out = [];
+const next = () => new Promise((r) => { resolve = r; });
+globalThis.settle = (json) => { resolve(JSON.parse(json).r[0][2]); };
+globalThis.take = () => { const s = '[' + out.join(',') + ']'; out.length = 0; return s; };
+(async () => {
+  let last = '';
+  for (let i = 0; ; i++) {
+    const p = next();
+    out.push('{"t":"agent","id":' + i + ',"prompt":' + JSON.stringify('step ' + i + ' after ' +
+      last.length) + ',"opts":{"label":"step ' + i + '"},"schema":null}');
+    last = await p;
+  }
+})();
+"""
+
+#: what each floor level adds to the one before (see _chain_floor)
+FLOOR_LEVELS = ("trio_hop", "commit", "js_step")
+
+
+def _chain_floor_run(n: int, level: int, home: Any) -> float:
+    """CPU of ``n`` links of the chain's floor at ``level`` (1-3), as :func:`_chain_floor`."""
+    import quickjs
+    import trio
+
+    from jshost.journal import JournalEntry
+    from jshost.records import AgentRecord
+    from jshost.sandbox import JsThread
+
+    store = store_mod.Store(home / "floor.db")
+    recorder = store.begin_run(
+        name="floor", path=None, script="floor", sha256="0" * 64, args_json=None,
+        meta={"name": "floor", "description": "the chain's floor"}, caps={}, worker="sim",
+        model=None,
+    )  # fmt: skip
+    box: dict[str, Any] = {}
+
+    def setup() -> None:
+        ctx = quickjs.Context()
+        ctx.eval(_FLOOR_JS)
+        box.update(ctx=ctx, settle=ctx.get("settle"), take=ctx.get("take"))
+
+    def step(i: int) -> Any:
+        # The JS thread's share of a link: commit the link's rows, then settle and take.
+        if level >= 2:
+            rec = AgentRecord(
+                index=i + 1, label=f"step {i}", prompt=f"step {i} after 30", phase=None,
+                model=None, key=f"v2:{i:064x}", options={"label": f"step {i}"},
+                queued_at=time.monotonic(),
+            )  # fmt: skip
+            rec.status, rec.attempts = "done", 1
+            rec.result = f"[sim sim] step {i} after 30 (#0123abcd)"
+            rec.started_at = rec.finished_at = time.monotonic()
+            recorder.agent(rec)
+            recorder.entry(JournalEntry("started", rec.key, rec.index))
+            recorder.entry(JournalEntry("result", rec.key, rec.index, rec.result))
+            recorder.flush()
+        if level >= 3:
+            box["settle"](json.dumps({"spent": 0, "count": i, "r": [[i, True, "x" * 30]]}))
+            while box["ctx"].execute_pending_job():
+                pass
+            return json.loads(box["take"]())
+        return None
+
+    async def agent() -> None:
+        await trio.lowlevel.checkpoint()  # a worker yields at least once
+
+    async def chain() -> None:
+        js = JsThread()
+        try:
+            if level >= 3:
+                await js.run(setup, watch=False)
+            async with trio.open_nursery() as nursery:
+                for i in range(n):
+                    nursery.start_soon(agent)
+                    await trio.lowlevel.checkpoint()
+                    # The engine's lightest hop: a direct job, whose end wakes this task
+                    # through the thread's wake-up pipe.
+                    job = js.start_direct(step, i)
+                    while not job.done:
+                        await trio.lowlevel.wait_readable(js.wake_fd)
+                        js.drain()
+                    js.outcome(job)
+        finally:
+            js.close()
+
+    try:
+        cpu0 = time.process_time()
+        trio.run(chain)
+        return time.process_time() - cpu0
+    finally:
+        store.close()
+
+
+def _chain_floor(n: int, home: Any) -> dict[str, float]:
+    """The chain's floor, µs a link, marginal over a 1-link run, at each of three levels.
+
+    1 ``trio_hop``: bare trio, a task per link that yields once (the agent's), one hop to a
+    thread and back (jshost's own ``JsThread`` and its direct jobs, the lightest hop it has);
+    2 ``commit``: the thread
+    also commits the link's rows (agent row, ``started`` and ``result`` journal rows) through
+    the real ``RunRecorder``; 3 ``js_step``: and settles a promise in a bare QuickJS context,
+    whose script makes its next call (its event as JSON text, taken and parsed). No engine:
+    no checks, records, cache keys, slots, limits, watchdog or events.
+    """
+    out = {}
+    for level, name in enumerate(FLOOR_LEVELS, start=1):
+        one = _chain_floor_run(1, level, home)
+        many = _chain_floor_run(n, level, home)
+        out[name] = (many - one) / (n - 1) * 1e6
+    return out
+
+
 # ---- the instrumented run ---------------------------------------------------------------
 
 
@@ -277,13 +395,15 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
     with temp_home() as home:
         _cpu_run("parallel", 10, home)  # warm up: first imports, first sandbox
         for shape in SHAPES:
-            fixed, per, splits = [], [], []
+            fixed, per, splits, floors = [], [], [], []
             for _ in range(reps):
                 one = _cpu_run(shape, 1, home)
                 many = _cpu_run(shape, n, home)
                 fixed.append(one)
                 per.append((many - one) / (n - 1))
                 splits.append(_split(shape, n, home))
+                if shape == "chain":  # alternating with the chain's own runs
+                    floors.append(_chain_floor(n, home))
             split = {k: median([s[k] for s in splits]) for k in splits[0]}
             groups = {
                 "sandbox": split["sandbox_steps"],
@@ -305,6 +425,10 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
                     k: round(v / split["total_instrumented"], 3) for k, v in groups.items()
                 },
             }
+            if floors:
+                floor = {k: median([f[k] for f in floors]) for k in FLOOR_LEVELS}
+                figures[shape]["floor_us"] = {k: round(v, 1) for k, v in floor.items()}
+                figures[shape]["cpu_over_floor"] = median(per) * 1e6 / floor["js_step"]
     return figures
 
 

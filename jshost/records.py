@@ -189,6 +189,8 @@ class AgentRecord(Record):
     attempts: int = 0
     #: the agent's conversation for people (turns, tool calls, results cut short, permission
     #: decisions): JSON-able dicts with a "kind" key; see docs/tools.md. Never seen by a script.
+    #: Once the agent's row is committed, the bounded form the store keeps
+    #: (``jshost.transcripts.StoredTranscript``), not the worker's full one
     transcript: list[dict[str, Any]]
     #: the latest tool call (live views show it); None until the agent uses a tool
     last_tool: ToolUse | None = None

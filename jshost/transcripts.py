@@ -24,6 +24,7 @@ __all__ = [
     "ENTRY_CHARS",
     "INPUT_CHARS",
     "TRANSCRIPT_BYTES",
+    "StoredTranscript",
     "bound_transcript",
     "call_text",
     "clip_value",
@@ -198,22 +199,51 @@ def _bound_entry(entry: Any, limit: int) -> dict[str, Any]:
     return out
 
 
+def _cost(entry: dict[str, Any]) -> float | None:
+    # as jshost.estimate.reported_cost reads it
+    cost = entry.get("cost_usd")
+    if entry.get("kind") == "note" and isinstance(cost, int | float):
+        return float(cost)
+    return None
+
+
+#: built once: ``json.dumps`` with arguments builds an encoder per call (per entry here)
+_SIZER = json.JSONEncoder(ensure_ascii=True, default=str)
+
+
 def _size(entry: dict[str, Any]) -> int:
-    return len(json.dumps(entry, ensure_ascii=True, default=str)) + 2
+    return len(_SIZER.encode(entry)) + 2
+
+
+class StoredTranscript(list[dict[str, Any]]):
+    """A transcript as the run store keeps it (what :func:`bound_transcript` made).
+
+    An agent's record holds this once its row is committed, so the host does not keep the
+    model's full text (for a text answer, the answer itself) beside the store's. Bounding it
+    again gives it back as it is: a cut string would otherwise be cut once more and lose how
+    much went the first time.
+    """
+
+    __slots__ = ()
 
 
 def bound_transcript(
     entries: Any, *, total: int = TRANSCRIPT_BYTES, entry_chars: int = ENTRY_CHARS
-) -> list[dict[str, Any]]:
+) -> StoredTranscript:
     """The transcript as it is stored: each entry's strings cut, the whole held to ``total``.
 
     Beyond ``total`` bytes of JSON, the beginning (the task, the first calls) and the end (the
-    final answer) are kept and the middle becomes one ``note`` entry saying how much went.
+    final answer) are kept and the middle becomes one ``note`` entry saying how much went; it
+    carries the ``cost_usd`` of the notes left out (a worker's own cost figure for each
+    attempt), so the run's reported cost stays whole. A :class:`StoredTranscript` (this
+    function's own result) comes back unchanged.
     """
+    if type(entries) is StoredTranscript:
+        return entries
     cut = [_bound_entry(e, entry_chars) for e in (entries or ())]
     sizes = [_size(e) for e in cut]
     if sum(sizes) <= total:
-        return cut
+        return StoredTranscript(cut)
     head_budget, tail_budget = total * 2 // 3, total // 3
     head: list[dict[str, Any]] = []
     used = 0
@@ -231,12 +261,15 @@ def bound_transcript(
         used += n
     tail.reverse()
     left_out = len(cut) - len(head) - len(tail)
-    note = {
+    note: dict[str, Any] = {
         "kind": "note",
         "text": f"… {left_out:,} entries left out here: the transcript is kept to "
         f"{total // 1024:,} KiB",
     }
-    return [*head, note, *tail]
+    costs = [_cost(e) for e in cut[len(head) : len(cut) - len(tail)]]
+    if any(c is not None for c in costs):
+        note["cost_usd"] = sum(c for c in costs if c is not None)
+    return StoredTranscript([*head, note, *tail])
 
 
 # ---- reading it ------------------------------------------------------------------------------

@@ -37,8 +37,10 @@ EXPECTED: dict[str, dict[Any, tuple[str, ...]]] = {
         ("shapes", "chain"): ("wall_over_ideal", "wall_over_floor", "floor_s"),
     },
     "overhead": {
-        shape: ("cpu_per_agent_us", "fixed_cpu_ms", "split_us", "split_groups_us")
-        for shape in ("parallel", "chain")
+        "parallel": ("cpu_per_agent_us", "fixed_cpu_ms", "split_us", "split_groups_us"),
+        "chain": ("cpu_per_agent_us", "fixed_cpu_ms", "split_us", "split_groups_us",
+                  "floor_us", "cpu_over_floor"),
+        ("chain", "floor_us"): ("trio_hop", "commit", "js_step"),
     },
     "warm": {
         "": ("agents", "cpu_per_agent_us", "cpu_per_agent_us_spread", "floor_cpu_per_agent_us",
@@ -57,10 +59,13 @@ EXPECTED: dict[str, dict[Any, tuple[str, ...]]] = {
     "memory": {
         **{
             variant: ("peak_rss_mib", "over_bare_mib", "rss_over_bare")
-            for variant in ("bare", "imported", "agents_1000", "results_50mb")
+            for variant in ("bare", "imported", "agents_1000", "results_50mb", "transcripts_50mb")
         },
-        "results_50mb": ("peak_rss_mib", "over_bare_mib", "rss_over_bare", "python_end_mib",
-                         "python_peak_mib"),
+        **{
+            variant: ("peak_rss_mib", "over_bare_mib", "rss_over_bare", "python_end_mib",
+                      "python_peak_mib")
+            for variant in ("results_50mb", "transcripts_50mb")
+        },
     },
     "live": {"": ("agents", "quiet_s", "live_s", "ratio")},
 }  # fmt: skip

@@ -255,6 +255,23 @@ def test_options_json_is_the_same_text_through_the_encoder_built_once() -> None:
     assert db_mod._text(lone) == "a\\ud800b"
 
 
+@pytest.mark.parametrize("table", ["journal", "agents", "logs"])
+def test_a_row_a_run_writes_builds_no_throwaway_table(tmp_path: Path, table: str) -> None:
+    # SQLite checks `type IN ('started', 'result', 'failed')` by building an ephemeral
+    # B-tree of the list for every row (~6 µs; an agent writes two journal rows); the
+    # comparisons the journal's CHECK is written as now (schema 8) build none.
+    insert = {
+        "journal": recorder_mod._INSERT_JOURNAL,
+        "agents": recorder_mod._INSERT_AGENTS,
+        "logs": recorder_mod._INSERT_LOGS,
+    }[table]
+    with Store(tmp_path / "jshost.db") as store:
+        program = store._query("EXPLAIN " + insert, (None,) * insert.count("?"))
+    opcodes = {row[1] for row in program}
+    assert "Insert" in opcodes or "IdxInsert" in opcodes
+    assert "OpenEphemeral" not in opcodes
+
+
 # ---- the run loop's hops (issue 22, second pass) ------------------------------------------
 
 
@@ -284,6 +301,51 @@ def test_a_link_of_a_chain_wakes_the_loop_once():
     # the loop to do it: five steps a link before, four now.
     per_link = (_chain_steps(40) - _chain_steps(10)) / 30
     assert per_link <= 4.0
+
+
+def test_a_handed_step_wakes_the_loop_without_trios_entry_queue():
+    # The step an agent hands to the JS thread ends with a byte on the thread's wake-up
+    # pipe, where the loop is parked: the loop's own wake-up, not an entry-queue task that
+    # then reschedules it. Three task steps a link: the loop (the outcome, the next agent()
+    # call, its slot) and the agent's two.
+    per_link = (_chain_steps(40) - _chain_steps(10)) / 30
+    assert per_link <= 3.0
+
+
+def test_a_handed_step_that_ends_at_once_still_wakes_the_loop() -> None:
+    # The JS thread may end a handed step before the trio thread has gone on from queueing
+    # it: the job is marked direct before it is queued, or its end would take trio's entry
+    # queue for a task nobody parked (a TrioInternalError under load). Switching threads
+    # as often as CPython can makes that interleaving likely.
+    import sys
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(3):
+            out = run(
+                "let x = ''\nfor (let i = 0; i < 150; i++) x = await agent('s ' + i)\nreturn x",
+                worker=SimWorker(latency=0),
+            )
+            assert out.status == "completed", out.error
+            assert len(out.agents) == 150
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def test_a_run_leaves_no_wake_up_pipe_open() -> None:
+    import os
+
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    run("return await agent('warm')", worker=SimWorker(latency=0))
+    before = open_fds()
+    for _ in range(5):
+        out = run("await agent('a')\nreturn await agent('b')", worker=SimWorker(latency=0))
+        assert out.status == "completed"
+    time.sleep(0.05)  # the JS threads close their write ends as they exit
+    assert open_fds() == before
 
 
 def test_a_stop_lands_while_a_step_handed_off_by_an_agent_spins():
@@ -335,3 +397,29 @@ def test_a_handed_off_step_that_cannot_be_interrupted_is_abandoned():
     assert (out.status, out.error.name) == ("failed", "TimeoutError")
     assert out.error.message == "Script execution timed out after 100ms"
     assert [a.status for a in out.agents] == ["done"]
+
+
+def test_the_batch_encoder_kept_between_batches_writes_what_encode_wrote() -> None:
+    from jshost.engine.bridge import _BATCH, _BatchEncoder
+
+    encode = _BatchEncoder()
+    shared = ["kept", 1.5]
+    values = [
+        {"spent": 0, "count": 1, "r": [[1, True, "an answer é\u2028"]], "f": []},
+        {"spent": 3, "count": 2, "r": [[2, True, {"a": shared, "b": None}]], "f": [4, 5]},
+        {"spent": 3, "count": 2, "r": [[3, True, object]], "f": []},  # default=str
+        "text",
+    ]
+    for value in values:
+        assert encode(value) == _BATCH.encode(value)
+    # A failed batch (a NaN, a cycle) fails as before and leaves no marker behind: the
+    # list it held encodes in the next batch instead of reading as a cycle.
+    with pytest.raises(ValueError, match="Out of range float"):
+        encode({"r": [[1, True, [shared, float("nan")]]]})
+    cycle: list[object] = [shared]
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference"):
+        encode({"r": [[1, True, cycle]]})
+    assert encode({"r": [[1, True, [shared, shared]]]}) == _BATCH.encode(
+        {"r": [[1, True, [shared, shared]]]}
+    )

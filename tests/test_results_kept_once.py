@@ -18,6 +18,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from conftest import script_source
 
@@ -29,11 +30,13 @@ from jshost.errors import WorkerError
 from jshost.records import Stored, held_result
 from jshost.store import Store
 from jshost.store.results import LEND_CHARS, JournalResult, plain_json, replay_of
+from jshost.transcripts import ENTRY_CHARS
 from jshost.ui.dispatch import Stamped
 from jshost.ui.interactive.widgets import agent_sections
 from jshost.ui.state import RunState, view_from_state
 from jshost.ui.summary import format_result
 from jshost.workers.base import AgentRequest, AgentResult, Usage, Worker
+from jshost.workers.sim import SimWorker
 
 ANSWER_CHARS = 256 * 1024
 
@@ -256,3 +259,126 @@ def test_the_cli_summary_and_inspect_show_a_large_answer(tmp_path, monkeypatch):
     assert "line 399: " + "y" * 60 in shown.output
     with Store(Path(env["JSHOST_HOME"]) / "jshost.db") as store:
         assert store.agents(summary["run_id"])[0].result == big
+
+
+TOOL_HOLD = script_source(
+    """
+const kept = []
+for (let i = 0; i < args.n; i += 4) {
+  const size = Math.min(4, args.n - i)
+  kept.push(...await parallel(Array.from({ length: size }, (_, k) => () => {
+    const name = 'answers/' + (i + k + 1) + '.txt'
+    return agent('read [[sim:tool=Read ' + name + ']] [[sim:read=' + name + ']]',
+      { label: 'reader ' + (i + k + 1) })
+  })))
+}
+let total = 0
+for (const text of kept) total += text.length
+return total
+"""
+)
+
+
+def test_a_worker_with_a_transcript_leaves_only_its_stored_form_in_the_host(tmp_path, monkeypatch):
+    """The sim with a tool call reports a transcript whose text entry is its answer (the
+    anthropic and claude-code workers' do too): once committed, the record keeps the
+    transcript as the store has it, cut to 4,000 characters an entry, not the whole answer."""
+    n = 80  # 20 MiB of answers
+    total = n * ANSWER_CHARS
+    (tmp_path / "answers").mkdir()
+    for i in range(1, n + 1):
+        (tmp_path / "answers" / f"{i}.txt").write_text(answer(i))
+    monkeypatch.chdir(tmp_path)  # the sim reads its files from the current directory
+    workflow = jshost.parse(TOOL_HOLD, name="tool-hold.js")
+
+    def hold_read(count: int, store: Store) -> jshost.RunResult:
+        return jshost.run(
+            workflow,
+            args={"n": count},
+            worker=SimWorker(latency=0),
+            limits=Limits(concurrency=4),
+            store=store,
+        )
+
+    with Store(tmp_path / "jshost.db") as store:
+        hold_read(4, store)  # the first run imports what a run imports
+        tracemalloc.start()
+        try:
+            result = hold_read(n, store)
+            held, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result.status == "completed" and result.result == total
+        # Before, each record's transcript kept its answer whole: 20 MiB at the end.
+        assert held < total / 8, f"{held / 2**20:.1f} MiB still held after the run"
+        assert peak < total / 2, f"{peak / 2**20:.1f} MiB of Python memory at the peak"
+        agents = result.outcome.agents
+        assert [a.result for a in agents] == [answer(i) for i in range(1, n + 1)]
+        # The record's transcript is the stored one, as `inspect` shows it.
+        stored = {a.index: a.transcript for a in store.agents(result.run_id)}
+        for a in agents:
+            assert [e["kind"] for e in a.transcript] == ["tool_use", "tool_result", "text"]
+            assert a.transcript == list(stored[a.index])
+            text = a.transcript[-1]["text"]
+            assert text == answer(a.index)[:ENTRY_CHARS] + (
+                f"… ({ANSWER_CHARS - ENTRY_CHARS:,} more characters)"
+            )
+
+
+@pytest.mark.slow
+def test_the_anthropic_worker_with_tools_leaves_its_answers_in_the_store(tmp_path):
+    """The anthropic worker's answer is the very string of its transcript's last text entry:
+    a real run against the loopback Messages server, each agent reading a file with a tool,
+    then answering 512 KiB of text."""
+    from messages_server import MessagesServer, Reply
+
+    from jshost.config import Config
+    from jshost.workers.anthropic import AnthropicWorker, RetryPolicy
+
+    size, n = 512 * 1024, 8
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "notes.txt").write_text("the answer is long\n")
+
+    def model(body: dict[str, Any]) -> Reply:
+        if not any(m["role"] == "assistant" for m in body["messages"]):
+            return Reply(calls=[("Read", {"file_path": str(ws / "notes.txt")})])
+        index = int(body["messages"][0]["content"].split()[-1])
+        return Reply(text=f"{index:08d}" + "y" * (size - 8))
+
+    source = script_source(
+        "const all = await parallel(Array.from({ length: args.n }, (_, i) => () =>\n"
+        "  agent('answer ' + (i + 1), { label: 'a' + (i + 1) })))\n"
+        "return all.reduce((s, t) => s + t.length, 0)"
+    )
+    with MessagesServer(model) as server, Store(tmp_path / "jshost.db") as store:
+
+        def once(count: int) -> jshost.RunResult:
+            worker = AnthropicWorker(
+                api_key="sk-ant-test-kept", base_url=server.url, config=Config(),
+                policy=RetryPolicy(backoff=0.001, max_backoff=0.004, stall=10.0),
+            )  # fmt: skip
+            return jshost.run(
+                jshost.parse(source),
+                args={"n": count},
+                worker=worker,
+                store=store,
+                tools=jshost.ToolOptions(workspace=ws, home=tmp_path / "home"),
+            )
+
+        once(1)  # the first run imports what a run imports
+        tracemalloc.start()
+        try:
+            result = once(n)
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert result.status == "completed" and result.result == n * size, result.failures
+        # Before, every record's transcript held its whole answer: 4.5 MiB held, 0.6 now.
+        assert held < n * size / 4, f"{held / 2**20:.2f} MiB still held after the run"
+        stored = {a.index: a.transcript for a in store.agents(result.run_id)}
+        for a in result.outcome.agents:
+            assert a.result == f"{a.index:08d}" + "y" * (size - 8)
+            assert [e["kind"] for e in a.transcript] == ["tool_use", "tool_result", "text"]
+            assert a.transcript == list(stored[a.index])
+            assert len(a.transcript[-1]["text"]) < ENTRY_CHARS + 40

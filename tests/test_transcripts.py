@@ -25,12 +25,14 @@ from rich.console import Console
 
 from jshost.cli import cli
 from jshost.engine import Engine, Limits
+from jshost.estimate import reported_cost
 from jshost.records import ToolUse
 from jshost.script import parse_script
 from jshost.store import SCHEMA_VERSION, Store
 from jshost.store.migrations import _MIGRATIONS
 from jshost.transcripts import (
     TRANSCRIPT_BYTES,
+    StoredTranscript,
     bound_transcript,
     call_text,
     clip_value,
@@ -204,8 +206,40 @@ def test_a_long_transcript_is_cut_per_entry_and_in_total_with_a_note(tmp_path):
     assert note["text"].startswith("… ") and "entries left out here" in note["text"]
     left_out = int(note["text"].split()[1].replace(",", ""))
     assert len(stored) - 1 + left_out == 4_002
-    # the engine's record (what a running view showed) is not what is stored: only the store cuts
-    assert len(outcome.agents[0].transcript) == 4_002
+    # Once committed, the engine's record keeps what the store keeps (issue 22: the model's
+    # whole text is not held twice), and writing its row again cuts nothing more.
+    record = outcome.agents[0].transcript
+    assert isinstance(record, StoredTranscript) and record == stored
+    assert bound_transcript(record) is record
+
+
+def test_the_cost_notes_of_entries_left_out_are_kept_in_the_note_that_says_so():
+    """The claude-code worker notes its program's cost after each attempt; an attempt's note
+    in a long transcript's middle must still count (the record keeps the stored form now)."""
+    entries: list[dict[str, Any]] = [{"kind": "text", "text": "task"}]
+    for attempt in range(3):
+        entries += [{"kind": "tool_result", "id": f"t{i}", "content": "c" * 3_000,
+                     "is_error": False} for i in range(60)]  # fmt: skip
+        entries.append(
+            {"kind": "note", "text": "Claude Code's cost", "cost_usd": 0.25 * 2**attempt}
+        )
+    entries.append({"kind": "text", "text": "done"})
+    stored = bound_transcript(entries)
+    assert len(json.dumps(stored)) <= TRANSCRIPT_BYTES
+    [left_out] = [e for e in stored if "entries left out here" in e.get("text", "")]
+    assert left_out["cost_usd"] == 0.75  # the first two attempts', gone with the middle
+    assert reported_cost([stored]) == reported_cost([entries]) == 1.75
+    no_costs = [e for e in entries if "cost_usd" not in e]
+    assert not any("cost_usd" in e for e in bound_transcript(no_costs))
+
+
+def test_bounding_a_stored_transcript_again_gives_it_back_unchanged():
+    long = [{"kind": "text", "text": "x" * 9_000}]
+    once = bound_transcript(long)
+    assert once[0]["text"] == "x" * 4_000 + "… (5,000 more characters)"
+    assert bound_transcript(once) is once
+    # a plain list of the same entries is bounded afresh: it is not known to be stored
+    assert bound_transcript(list(once))[0]["text"].endswith("… (25 more characters)")
 
 
 def test_bound_transcript_keeps_small_ones_whole_and_mends_odd_entries():

@@ -8,6 +8,7 @@ the state these methods use (see ``Engine.__init__``).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from typing import Any, Literal
@@ -158,10 +159,8 @@ class AgentQueue:
                 return
         self._text_bytes += cost
 
-        def text(key: str) -> str | None:
-            v = opts.get(key)
-            return v if isinstance(v, str) else None
-
+        # The options given as text, read from one pass over the (few) options a call has.
+        text = {k: v for k, v in opts.items() if isinstance(v, str)}.get
         label = text("label") or default_label(prompt)
         self._key = key = cache_key(self._key, prompt, opts, schema)
         effort = opts.get("effort")
@@ -245,7 +244,9 @@ class AgentQueue:
     def _stopping(self) -> bool:
         """Whether the run is ending (stop, --timeout, the script done): nothing new starts."""
         return (
-            self._stop_requested or self._script_finished or trio.current_time() >= self._deadline
+            self._stop_requested
+            or self._script_finished
+            or (self._deadline != math.inf and trio.current_time() >= self._deadline)
         )
 
     def _cancel_queued(self) -> None:

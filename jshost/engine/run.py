@@ -33,7 +33,7 @@ from ..script import Script
 from ..settings import ModelPolicy
 from ..workers.base import AgentRequest, Worker
 from .agents import AgentQueue
-from .bridge import Bridge, _BridgeError, _clip
+from .bridge import Bridge, _BatchEncoder, _BridgeError, _clip
 from .children import ChildWorkflows, _Child
 from .timers import Timers
 from .worktrees import Worktrees
@@ -128,6 +128,7 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         self.agents: list[AgentRecord] = []
         self._by_request: dict[int, AgentRecord] = {}
         self._replies: deque[tuple[int, bool, Any]] = deque()
+        self._encode_batch = _BatchEncoder()
         # The loop's wait (_wait): the parked loop task, and the alarm that wakes it at the
         # earliest deadline (a timer, rows due for watchers); a reply wakes it directly.
         self._parked: trio.lowlevel.Task | None = None
@@ -388,24 +389,31 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         """Park until a reply is ready, a timer is due, or buffered rows are due for watchers.
 
         One park per wait (no trio.Event, no cancel scope: issue 22, a chain waits once per
-        link); the deadline is the alarm task's, moved only when it must come sooner, so an
-        early alarm just has the loop look again. Returns the events of a settle step that an
-        agent handed to the JS thread meanwhile (:meth:`_hand_off`), else None.
+        link), on the JS thread's wake-up pipe: a reply, the alarm and the end of a settle step
+        that an agent handed to the JS thread (:meth:`_hand_off`) each make it readable, so the
+        step's outcome wakes the loop itself, without a task step of trio's entry queue. The
+        deadline is the alarm task's, moved only when it must come sooner, so an early alarm
+        (or a byte left from an earlier wake-up) just has the loop look again. Returns the
+        events of a handed step, else None.
         """
         if self._replies:
             # Requests the host answers at once (`await workflow('nope')` in a loop) must
             # not keep the loop from ever seeing a stop or the run's timeout.
             await trio.lowlevel.checkpoint()
             return None
-        start = trio.current_time()
+        js = self._js_thread
+        assert js is not None
+        # The clock is read once a look (issue 22: three reads a link were 2 % of a chain's
+        # Python); the microseconds between them moved no deadline that mattered.
+        start = now = trio.current_time()
         while True:
             deadline = self._timers.next_at()
             if self.recorder.dirty:  # someone may be watching the store: save within a moment
                 deadline = min(deadline, start + FLUSH_INTERVAL)
                 save_by = self.recorder.save_by  # rows kept back for watchers, due by then
                 if save_by is not None:
-                    deadline = min(deadline, trio.current_time() + save_by - time.monotonic())
-            if deadline <= trio.current_time():
+                    deadline = min(deadline, now + save_by - time.monotonic())
+            if deadline <= now:
                 await trio.lowlevel.checkpoint()
                 return None
             alarm = self._alarm_scope
@@ -413,52 +421,63 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
                 alarm.deadline = deadline
             self._parked = trio.lowlevel.current_task()
             try:
-                events = await trio.lowlevel.wait_task_rescheduled(self._unpark)
+                await trio.lowlevel.wait_readable(js.wake_fd)
             except trio.Cancelled as exc:
+                # The run is stopping (a stop, --timeout).
+                self._parked = None
                 job, self._handed = self._handed, None
                 if job is None:
                     raise
-                assert self._js_thread is not None
-                return await self._js_thread.grace(job, exc)
-            except (SandboxLimitError, StoreError) as exc:
-                self._handed = None
-                raise self._step_error(exc) from None
+                return await js.grace_direct(job, exc)
+            js.drain()
+            self._parked = None
             if self._handed is not None:
-                self._handed = None
-                return events
+                return await self._handed_events(js)
             if self._replies:
                 return None
+            now = trio.current_time()
 
-    def _unpark(self, _: Any) -> trio.lowlevel.Abort:
-        # The run is stopping (a stop, --timeout): the loop's wait ends with Cancelled.
-        self._parked = None
-        if self._handed is not None:
-            self._handed.waiting = False
-        return trio.lowlevel.Abort.SUCCEEDED
+    async def _handed_events(self, js: JsThread) -> list[dict[str, Any]]:
+        # The handed step's outcome; until it has ended, no one else may wake or hand off
+        # (``_parked`` stays None), so a byte left from earlier just means another look.
+        job = self._handed
+        while not job.done and job.given_up is None:
+            try:
+                await trio.lowlevel.wait_readable(js.wake_fd)
+            except trio.Cancelled as exc:
+                self._handed = None
+                return await js.grace_direct(job, exc)
+            js.drain()
+        self._handed = None
+        try:
+            if job.given_up is not None:
+                raise job.given_up
+            return js.outcome(job)
+        except (SandboxLimitError, StoreError) as exc:
+            raise self._step_error(exc) from None
 
     def _hand_off(self) -> None:
         """An agent's task ends: wake the loop for its reply, or hand the JS thread the batch.
 
         If this was the last running agent and the loop is parked, the batch goes to the JS
-        thread from here and the step's outcome wakes the loop directly: one trio batch and
-        wake-up less per link of a chain of agents (issue 22). With other agents running the
-        loop takes the batch as before, so replies that come in the same moment share a step.
+        thread from here and the step's end wakes the loop directly (a direct job): two trio
+        task steps fewer per link of a chain of agents than the loop taking the batch itself
+        and the outcome coming back through trio's entry queue (issue 22). With other agents
+        running the loop takes the batch as before, so replies that come in the same moment
+        share a step.
         """
         task = self._parked
         js, sandbox = self._js_thread, self._sandbox
         if task is None or self._running or not self._replies or js is None or sandbox is None:
             self._wake()
             return
-        job = js.start(self._save_and_settle, sandbox, self._take_batch())
         self._parked = None
-        job.task, job.waiting = task, True
-        self._handed = job
+        self._handed = js.start_direct(self._save_and_settle, sandbox, self._take_batch())
 
     def _wake(self) -> None:
-        task = self._parked
-        if task is not None:
+        if self._parked is not None:
             self._parked = None
-            trio.lowlevel.reschedule(task)
+            self._js_thread.poke()  # type: ignore[union-attr]  # parked: the loop runs
 
     async def _alarm(self) -> None:
         """Wakes the parked loop when the deadline ``_wait`` set is reached."""

@@ -3,12 +3,16 @@
 A hop there and back is the host's most frequent crossing (a chain of agents makes one per link),
 so it is kept light (issue 22): a slotted job that the trio side waits for with
 ``wait_task_rescheduled``, and one watchdog task per thread for the CPU allowance rather than a
-cancel scope per call.
+cancel scope per call. A *direct* job (:meth:`JsThread.start_direct`) skips trio's entry queue
+on the way back: the thread writes a byte to its wake-up pipe, on which the waiting task is
+parked with ``wait_readable``, so the outcome wakes that task itself (one trio task step, a
+socket read and a re-arm fewer a hop).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 import time
@@ -37,7 +41,10 @@ class _Job:
     waiting task directly.
     """
 
-    __slots__ = ("args", "done", "error", "fn", "grace", "task", "token", "value", "waiting")
+    __slots__ = (
+        "args", "direct", "done", "error", "fn", "given_up", "grace", "task", "token", "value",
+        "waiting",
+    )  # fmt: skip
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], task: Any, token: Any):
         self.fn: Callable[..., Any] | None = fn
@@ -49,6 +56,11 @@ class _Job:
         self.done = False  # set on the trio thread once the outcome has arrived there
         self.waiting = False  # the task is parked for it right now
         self.grace = False  # a stopping run gives the step its last moment: no CPU check
+        #: the outcome is signalled on the thread's wake-up pipe (``done`` is then set on
+        #: the JS thread, before the byte is written), not through trio's entry queue
+        self.direct = False
+        #: the watchdog gave up on a direct job: the error its waiter raises
+        self.given_up: BaseException | None = None
 
 
 class JsThread:
@@ -77,6 +89,15 @@ class JsThread:
         self._step_cpu0 = 0.0
         self._current: _Job | None = None  # the job the thread runs now
         self._watchdog: Any = None  # the watchdog task's cancel scope, once it runs
+        # Direct jobs' wake-up pipe: trio waits on the read end; the JS thread writes a byte
+        # when a direct job ends (and the trio side itself, to wake a task parked on it).
+        # Both ends non-blocking: a full pipe is readable already. The thread closes both as
+        # it exits: an abandoned step may end (and write) long after close(), and a write
+        # with the read end closed would be a SIGPIPE where a host program restored it.
+        self._wake_r, self._wake_w = os.pipe()
+        self._closing = False
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         #: a step ran past its CPU allowance and nobody waits for it any more
         self.abandoned = False
         old = threading.stack_size()
@@ -94,6 +115,13 @@ class JsThread:
         self._uses_wall = self._cpu is time.monotonic
 
     def _work(self) -> None:
+        try:
+            self._serve()
+        finally:
+            os.close(self._wake_w)
+            os.close(self._wake_r)  # trio let go of it in close()
+
+    def _serve(self) -> None:
         while True:
             job = self._jobs.get()
             if job is None:
@@ -106,7 +134,10 @@ class JsThread:
                 job.error = exc
             self._current = None
             job.fn = job.args = None  # the step's references go here, on this thread
-            if job.token is not None:
+            if job.direct:
+                job.done = True  # before the byte: the woken task reads the outcome
+                self._write_wake()
+            elif job.token is not None:
                 # trio.RunFinishedError (a RuntimeError): an abandoned step ended late
                 with contextlib.suppress(RuntimeError):
                     job.token.run_sync_soon(self._arrived, job)
@@ -130,21 +161,73 @@ class JsThread:
         job.task = _trio().lowlevel.current_task()
         return await self.wait(job, watch=watch)
 
-    def start(self, fn: Callable[..., Any], *args: Any) -> _Job:
+    def start(self, fn: Callable[..., Any], *args: Any, direct: bool = False) -> _Job:
         """Queue ``fn(*args)`` for a trio task to wait for (:meth:`wait`); on the trio thread.
 
         Until a task waits, the job's outcome is kept for it; a task parked elsewhere may
-        take the job over by setting ``job.task`` and ``job.waiting`` (the engine's loop, so
-        that the step's outcome wakes it directly): it then gets the outcome as the value of
-        its ``wait_task_rescheduled``, and calls :meth:`grace` if it is cancelled meanwhile.
+        take the job over by setting ``job.task`` and ``job.waiting``: it then gets the
+        outcome as the value of its ``wait_task_rescheduled``, and calls :meth:`grace` if it
+        is cancelled meanwhile. ``direct``: see :meth:`start_direct`.
         """
         trio = _trio()
         job = _Job(fn, args, None, trio.lowlevel.current_trio_token())
+        if direct:
+            # Set before the job is queued: the JS thread reads them as the job ends.
+            job.direct = True
+            job.waiting = True  # watched: someone waits for it from now on
         if self._watchdog is None and self._limits is not None:
             self._watchdog = trio.CancelScope()
             trio.lowlevel.spawn_system_task(self._watch, self._limits, self._watchdog)
         self._jobs.put(job)
         return job
+
+    def start_direct(self, fn: Callable[..., Any], *args: Any) -> _Job:
+        """Queue ``fn(*args)`` as a direct job: its end writes to :attr:`wake_fd`.
+
+        For a task already parked with ``trio.lowlevel.wait_readable(wake_fd)`` that is
+        watching for ``job.done`` (the engine's loop); it calls :meth:`grace_direct` if it is
+        cancelled meanwhile, and raises ``job.given_up`` if the watchdog sets it.
+        """
+        return self.start(fn, *args, direct=True)
+
+    @property
+    def wake_fd(self) -> int:
+        """The read end of the wake-up pipe, for ``trio.lowlevel.wait_readable``."""
+        return self._wake_r
+
+    def poke(self) -> None:
+        """Make :attr:`wake_fd` readable; on the trio thread until :meth:`close`."""
+        if not self._closing:
+            self._write_wake()
+
+    def _write_wake(self) -> None:
+        # Also the JS thread's own write, before it closes the pipe as it exits.
+        with contextlib.suppress(OSError):  # full: readable already
+            os.write(self._wake_w, b"\0")
+
+    def drain(self) -> None:
+        """Take the bytes pokes left in the pipe (on the trio thread, after a wake-up)."""
+        with contextlib.suppress(OSError):  # nothing there (a spurious wake-up)
+            os.read(self._wake_r, 4096)
+
+    @staticmethod
+    def outcome(job: _Job) -> Any:
+        """A finished job's value, or its error raised."""
+        return _result(job)
+
+    async def grace_direct(self, job: _Job, cancelled: BaseException) -> Any:
+        """:meth:`grace` for a direct job whose waiter was cancelled."""
+        trio = _trio()
+        if not job.done:
+            job.grace = True
+            with trio.CancelScope(shield=True), trio.move_on_after(_STOP_GRACE):
+                while not job.done:
+                    await trio.lowlevel.wait_readable(self._wake_r)
+                    self.drain()
+        if not job.done:
+            self.abandoned = True
+            raise cancelled
+        return _result(job)
 
     async def wait(self, job: _Job, *, watch: bool = True) -> Any:
         """The outcome of a job from :meth:`start`, waited for by the current task."""
@@ -196,7 +279,11 @@ class JsThread:
                 if used > allowance and job is self._current and job.waiting:
                     self.abandoned = True
                     job.waiting = False
-                    _reschedule(job, _timeout(limits))
+                    if job.direct:
+                        job.given_up = _timeout(limits)
+                        self.poke()
+                    else:
+                        _reschedule(job, _timeout(limits))
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` on the JS thread without waiting for it."""
@@ -206,6 +293,9 @@ class JsThread:
         """End the thread once its queued calls are done; wait for it unless abandoned."""
         if self._watchdog is not None:
             self._watchdog.cancel()  # on the trio thread, where the engine closes it
+        self._closing = True  # no poke from here on: the thread closes the pipe as it exits
+        with contextlib.suppress(RuntimeError):  # outside trio: nothing waited on it
+            _trio().lowlevel.notify_closing(self._wake_r)  # trio forgets it before it closes
         self._jobs.put(None)
         if not self.abandoned:
             self._thread.join()

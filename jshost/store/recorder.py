@@ -60,6 +60,9 @@ class RunRecorder(Recorder):
         #: a large result is buffered (or a cached one, whose JSON the flush makes): after
         #: the commit the flush lends it to its record (results.py); most flushes have none
         self._lend = False
+        #: (record, its transcript, the stored form) of the rows the flush under way writes:
+        #: flushes run one at a time, and most have none
+        self._bounded: list[tuple[Any, Any, Any]] = []
         self._logs: list[tuple[Any, ...]] = []
         self._paused: bool | None = None  # a pause state not saved yet
         self._log_count = 0
@@ -134,9 +137,17 @@ class RunRecorder(Recorder):
             None if rec.worktree_path is None else _text(rec.worktree_path),
             None if rec.worktree_branch is None else _text(rec.worktree_branch),
             # Set when the agent ends, so saved in the same commit as its result.
-            _dump(bound_transcript(rec.transcript)) if rec.transcript else None,
+            self._transcript_json(rec) if rec.transcript else None,
             None if rec.last_tool is None else _dump(tool_use_json(rec.last_tool)),
         )
+
+    def _transcript_json(self, rec: Any) -> str:
+        """The JSON of ``rec``'s transcript as stored; its stored form is noted for the
+        record to keep once committed (``_bounded``)."""
+        full = rec.transcript
+        bounded = bound_transcript(full)
+        self._bounded.append((rec, full, bounded))
+        return _dump(bounded)
 
     def entry(self, entry: JournalEntry) -> None:
         result = None if entry.type != "result" else _dump(entry.result)
@@ -206,6 +217,7 @@ class RunRecorder(Recorder):
                 steps.append((_SET_PAUSED, [(int(paused), self.run_id)]))
             self.store.write(steps)
         except BaseException:
+            self._bounded = []
             # Put it back (ahead of anything buffered meanwhile) so a later flush may save it.
             with self._mutex:
                 agents.update(self._agents)
@@ -217,8 +229,16 @@ class RunRecorder(Recorder):
                     self._paused = paused
                 self._lend = self._lend or lend
             raise
-        # Committed: a large answer is in the store now, and the script has (or is about to
-        # get, from the batch already encoded) its own copy; the record lets go of it.
+        # Committed: a record keeps its transcript as stored, as `inspect` and a resumed
+        # run see it; the full one holds the model's whole text (a text answer's very
+        # string). Unless the engine gave it another meanwhile.
+        if self._bounded:
+            for rec, full, bounded in self._bounded:
+                if rec.transcript is full:
+                    rec.transcript = bounded
+            self._bounded = []
+        # A large answer is in the store now, and the script has (or is about to get, from
+        # the batch already encoded) its own copy; the record lets go of it.
         if lend:
             for rec, row in zip(agents.values(), rows, strict=True):
                 text = row[_RESULT]
