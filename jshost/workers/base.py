@@ -31,8 +31,10 @@ __all__ = [
     "AgentRejectedError",
     "AgentRequest",
     "AgentResult",
+    "OnceNotes",
     "Usage",
     "Worker",
+    "narrate",
     "report_tool",
     "report_usage",
 ]
@@ -257,3 +259,25 @@ def report_usage(usage: Usage) -> None:
     callback = progress_callback.get()
     if callback is not None:
         callback(usage)
+
+
+def narrate(request: AgentRequest, line: str) -> None:
+    """Show ``line`` where the run shows a worker's narration (``[stall] …``), if anywhere."""
+    if request.log is not None:
+        request.log(line)
+
+
+@final
+class OnceNotes:
+    """Lines a worker says once a run, however many of its agents meet the reason."""
+
+    __slots__ = ("_said",)
+
+    def __init__(self) -> None:
+        self._said: set[str] = set()
+
+    def note(self, request: AgentRequest, key: str, line: str) -> None:
+        """:func:`narrate` ``line`` unless a line was said for ``key`` already."""
+        if key not in self._said:
+            self._said.add(key)
+            narrate(request, line)

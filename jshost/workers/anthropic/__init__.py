@@ -57,7 +57,9 @@ from ..base import (
     AgentRejectedError,
     AgentRequest,
     AgentResult,
+    OnceNotes,
     Worker,
+    narrate,
     report_tool,
     report_transcript,
     report_usage,
@@ -154,7 +156,7 @@ class AnthropicWorker(Worker):
         self._caps: dict[str, _Caps] = {}
         self._caps_locks: dict[str, trio.Lock] = {}
         self._auto_choice: set[str] = set()  # models that refused a forced tool_choice
-        self._noted: set[str] = set()
+        self._notes = OnceNotes()
         # One waiting room per worker, and a worker serves one run.
         self._stagger = PrefixStagger(stagger_ms() if stagger is None else max(0, stagger))
         # Set once every attempt to connect was refused and nothing ever answered: later
@@ -259,7 +261,7 @@ class AnthropicWorker(Worker):
         )
 
         def held(ms: int) -> None:
-            self._log(
+            narrate(
                 request,
                 f"workflow agent [{request.label}] held {ms}ms for a same-prefix sibling's "
                 "first response (prompt-cache warm-up)",
@@ -292,13 +294,13 @@ class AnthropicWorker(Worker):
             if attempt == n:
                 break
             if reason == "stalled":
-                self._log(
+                narrate(
                     request,
                     f'[stall] agent "{request.label}" stalled (no progress) after '
                     f"{stall_ms / 1000:g}s — retrying ({attempt}/{n - 1})",
                 )
             else:
-                self._log(
+                narrate(
                     request,
                     f'[retry] agent "{request.label}": {reason} — retrying ({attempt}/{n - 1})',
                 )
@@ -315,7 +317,7 @@ class AnthropicWorker(Worker):
         if plan.schema is None:
             reply = await self._send(plan, messages, tally, forced=False)
             if reply.stop_reason == "max_tokens":
-                self._log(
+                narrate(
                     request,
                     f"[{request.label}] the reply was cut off at max_tokens "
                     f"({self.config.max_tokens}; see docs/anthropic-worker.md)",
@@ -334,7 +336,7 @@ class AnthropicWorker(Worker):
                 # The model thinks by default, and thinking excludes a forced tool choice:
                 # ask instead (the system prompt and a nudge do the rest) for this model.
                 self._auto_choice.add(plan.model)
-                self._note(
+                self._notes.note(
                     request,
                     plan.model,
                     f"[{request.label}] {plan.model} refused a "
@@ -512,14 +514,14 @@ class AnthropicWorker(Worker):
         plan.effort = _fit_level(level, caps.efforts)
         if plan.effort is None:
             why = "cannot read its capabilities" if not caps.known else "it takes no effort"
-            self._note(
+            self._notes.note(
                 request,
                 model,
                 f"[{request.label}] effort {level!r} is not applied to {model}: {why}",
             )
             return plan
         if plan.effort != level:
-            self._note(
+            self._notes.note(
                 request,
                 f"{model}/{level}",
                 f"[{request.label}] effort {level!r} is "
@@ -545,17 +547,6 @@ class AnthropicWorker(Worker):
         return self._caps[model]
 
     # -- narration ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _log(request: AgentRequest, line: str) -> None:
-        if request.log is not None:
-            request.log(line)
-
-    def _note(self, request: AgentRequest, key: str, line: str) -> None:
-        """Log ``line`` once per run and ``key``."""
-        if key not in self._noted:
-            self._noted.add(key)
-            self._log(request, line)
 
 
 def _block(block: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from ...agent_types import system_prompt_for
 from ...errors import WorkerError
 from ...schemas import structured_output_cap_message
 from ...tools.base import ToolOutput
-from ..base import AgentRejectedError, AgentRequest
+from ..base import AgentRejectedError, AgentRequest, narrate
 from ..prompts import (
     NUDGE,
     PLAIN_SYSTEM,
@@ -132,7 +132,7 @@ async def converse_with_tools(
         if not calls:
             if not schema:
                 if reply.stop_reason == "max_tokens":
-                    worker._log(
+                    narrate(
                         request,
                         f"[{request.label}] the reply was cut off at max_tokens "
                         f"({worker.config.max_tokens}; see docs/anthropic-worker.md)",

@@ -40,7 +40,15 @@ from ...schemas import STRUCTURED_OUTPUT_CAP, schema_problem
 from ...text import clip
 from ...tools.reaper import REAPER
 from ..answers import tool_schema
-from ..base import AgentRejectedError, AgentRequest, AgentResult, Worker, report_tool
+from ..base import (
+    AgentRejectedError,
+    AgentRequest,
+    AgentResult,
+    OnceNotes,
+    Worker,
+    narrate,
+    report_tool,
+)
 from ..prompts import PLAIN_SYSTEM, SCHEMA_SYSTEM
 from .outcome import (
     EFFORT_LEVELS,
@@ -200,7 +208,7 @@ class ClaudeCodeWorker(Worker):
         self.extra_dirs: list[str] = []
         self._run_rules: list[str] = []  # "allow for this run" answers
         self._toolbox_seen: Any = None
-        self._noted: set[str] = set()
+        self._notes = OnceNotes()
         # The program could not reach the API and nothing ever answered: its own retries take
         # minutes, so later agents fail at once with this reason.
         self._unreachable: str | None = None
@@ -302,7 +310,7 @@ class ClaudeCodeWorker(Worker):
             raise AgentRejectedError(str(exc), name="TypeError") from None
         plan = Plan(model=model, effort=effort(request.effort))
         if request.effort is not None and plan.effort is None:
-            self._note(
+            self._notes.note(
                 request,
                 f"effort:{request.effort!r}",
                 f"[{request.label}] effort "
@@ -318,7 +326,7 @@ class ClaudeCodeWorker(Worker):
         reasons: list[str] = []
         for attempt in range(1, self.attempts + 1):
             state = Attempt(base=usage)
-            state.on_retry = lambda data: self._log(
+            state.on_retry = lambda data: narrate(
                 request, retry_line(request.label, data, self._give_up())
             )
             try:
@@ -347,7 +355,7 @@ class ClaudeCodeWorker(Worker):
             transcript += state.transcript
             transcript.append({"kind": "note", "text": f"attempt {attempt} failed: {reasons[-1]}"})
             if attempt < self.attempts:
-                self._log(
+                narrate(
                     request,
                     f'[retry] agent "{request.label}": {reasons[-1]} — retrying '
                     f"({attempt}/{self.attempts - 1})",
@@ -586,13 +594,3 @@ class ClaudeCodeWorker(Worker):
                     "cost_usd": float(cost),
                 }
             )
-
-    @staticmethod
-    def _log(request: AgentRequest, line: str) -> None:
-        if request.log is not None:
-            request.log(line)
-
-    def _note(self, request: AgentRequest, key: str, line: str) -> None:
-        if key not in self._noted:
-            self._noted.add(key)
-            self._log(request, line)
