@@ -358,13 +358,28 @@ async def arun(
 ) -> RunResult:
     """:func:`run` for async callers, with the same arguments.
 
-    Under trio the engine runs in the caller's trio run. Under asyncio the trio engine runs on
+    A script given by path is read and checked on a worker thread (a large one takes up to a
+    second or so), so the caller's event loop goes on meanwhile. Under trio the engine runs
+    in the caller's trio run. Under asyncio the trio engine runs on
     a thread of its own, awaited without blocking the event loop; cancelling the awaiting task
     stops the run (finished agents kept) and waits for it to end.
     """
     import sniffio
 
     library = sniffio.current_async_library()
+    if library not in ("trio", "asyncio"):
+        raise RuntimeError(f"jshost.arun runs under trio or asyncio, not {library}")
+    if not isinstance(workflow, Workflow):
+        # Reading and checking a script takes up to a second or so for a large or deeply
+        # nested one: on a worker thread, so the caller's event loop goes on meanwhile.
+        if library == "trio":
+            import trio
+
+            workflow = await trio.to_thread.run_sync(_as_workflow, workflow, abandon_on_cancel=True)
+        else:
+            import asyncio
+
+            workflow = await asyncio.to_thread(_as_workflow, workflow)
     if library == "trio":
         session = _Session(
             workflow,
@@ -384,8 +399,6 @@ async def arun(
             result = session.end(outcome)
         assert result is not None
         return result
-    if library != "asyncio":
-        raise RuntimeError(f"jshost.arun runs under trio or asyncio, not {library}")
     import asyncio
 
     handle = start(
