@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from click.testing import CliRunner
@@ -74,17 +75,26 @@ def hold(n: int, **kw: Any) -> jshost.RunResult:
     )
 
 
+T = TypeVar("T")
+
+
+def traced(fn: Callable[[], T]) -> tuple[T, int, int]:
+    """``fn()``, with the Python memory still held after it and at its peak (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        value = fn()
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return value, held, peak
+
+
 def test_the_host_keeps_no_copy_of_the_answers_the_script_and_the_store_hold(tmp_path):
     n = 80  # 20 MiB of answers
     total = n * ANSWER_CHARS
     with Store(tmp_path / "jshost.db") as store:
         hold(4, store=store)  # the first run imports what a run imports
-        tracemalloc.start()
-        try:
-            result = hold(n, store=store)
-            held, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        result, held, peak = traced(lambda: hold(n, store=store))
         assert result.status == "completed" and result.result == total
         # Every answer was in Python memory at the end before (20 MiB), and at the peak the
         # answers and their JSON (30 MiB); now only the answers of the last few agents.
@@ -302,12 +312,7 @@ def test_a_worker_with_a_transcript_leaves_only_its_stored_form_in_the_host(tmp_
 
     with Store(tmp_path / "jshost.db") as store:
         hold_read(4, store)  # the first run imports what a run imports
-        tracemalloc.start()
-        try:
-            result = hold_read(n, store)
-            held, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        result, held, peak = traced(lambda: hold_read(n, store))
         assert result.status == "completed" and result.result == total
         # Before, each record's transcript kept its answer whole: 20 MiB at the end.
         assert held < total / 8, f"{held / 2**20:.1f} MiB still held after the run"
@@ -367,12 +372,7 @@ def test_the_anthropic_worker_with_tools_leaves_its_answers_in_the_store(tmp_pat
             )
 
         once(1)  # the first run imports what a run imports
-        tracemalloc.start()
-        try:
-            result = once(n)
-            held, _ = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        result, held, _ = traced(lambda: once(n))
         assert result.status == "completed" and result.result == n * size, result.failures
         # Before, every record's transcript held its whole answer: 4.5 MiB held, 0.6 now.
         assert held < n * size / 4, f"{held / 2**20:.2f} MiB still held after the run"

@@ -45,14 +45,18 @@ def _prctl() -> Any:
     return _libc.prctl if _libc else None
 
 
-def set_child_subreaper(on: bool) -> bool:
-    """Make this process a child subreaper (or stop being one); whether it took effect."""
+def _set_flag(option: int, on: bool) -> bool:
     prctl = _prctl()
     if prctl is None:
         return False
     import ctypes
 
-    return prctl(_PR_SET_CHILD_SUBREAPER, ctypes.c_ulong(1 if on else 0), 0, 0, 0) == 0
+    return prctl(option, ctypes.c_ulong(1 if on else 0), 0, 0, 0) == 0
+
+
+def set_child_subreaper(on: bool) -> bool:
+    """Make this process a child subreaper (or stop being one); whether it took effect."""
+    return _set_flag(_PR_SET_CHILD_SUBREAPER, on)
 
 
 def child_subreaper() -> bool | None:
@@ -70,12 +74,7 @@ def child_subreaper() -> bool | None:
 
 def set_dumpable(on: bool) -> bool:
     """Set this process's dumpable flag; whether it took effect."""
-    prctl = _prctl()
-    if prctl is None:
-        return False
-    import ctypes
-
-    return prctl(_PR_SET_DUMPABLE, ctypes.c_ulong(1 if on else 0), 0, 0, 0) == 0
+    return _set_flag(_PR_SET_DUMPABLE, on)
 
 
 def dumpable() -> bool | None:
