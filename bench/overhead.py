@@ -365,8 +365,8 @@ def profile(shape: str, n: int, top: int = 25) -> str:
 
     # Every step goes through start(): run() calls it, and so does an agent handing the JS
     # thread the next batch itself.
-    def start(self: Any, fn: Callable[..., Any], *a: Any) -> Any:
-        return original_start(self, lambda *x: js_profile.runcall(fn, *x), *a)
+    def start(self: Any, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+        return original_start(self, lambda *x: js_profile.runcall(fn, *x), *a, **kw)
 
     main_profile = cProfile.Profile(time.thread_time)
     sandbox_mod.JsThread.start = start  # type: ignore[method-assign]
