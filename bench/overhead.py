@@ -67,8 +67,8 @@ BUCKETS = (
     "js_thread_other",  # the JS thread's hand-off (executor queue, wake-ups)
     # trio thread
     "engine_calls",  # Engine._on_agent: check the event, cache key, record, request, queue
-    "engine_slots",  # Engine._pump: give a slot, spawn the agent's task
-    "engine_results",  # Engine._run_agent: finish the record, charge, reply
+    "engine_slots",  # Engine._pump: give a slot (wake its task, or spawn one)
+    "engine_results",  # Engine._slot_task: the slot's task, its agents booked and replied to
     "engine_loop",  # the run loop, batches to and from JSON, trio scheduling, hops' trio side
     "store_buffer",  # RunRecorder.agent/entry/log: row tuples built as records change
     "worker",  # SimWorker.run's own steps
@@ -325,7 +325,7 @@ def _patched(acc: dict[str, float]) -> Iterator[None]:
     wrap(store_mod.RunRecorder, "finish", "store_finish")
     wrap(engine_mod.Engine, "_on_agent", "engine_calls")
     wrap(engine_mod.Engine, "_pump", "engine_slots")
-    wrap_async(engine_mod.Engine, "_run_agent", "engine_results")
+    wrap_async(engine_mod.Engine, "_slot_task", "engine_results")
     patch(sandbox_mod.JsThread, "close", close)
     try:
         yield

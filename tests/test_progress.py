@@ -534,6 +534,27 @@ def test_restarted_agent_runs_again_with_two_attempts():
     assert engine.agents[0].status == "done" and engine.agents[0].attempts == 2
 
 
+def test_a_slot_goes_on_to_the_next_agents_after_a_restart_and_a_skip():
+    # One slot's task runs agent after agent in one cancel scope; a restart or a skip cancels
+    # that scope, so the slot must go on in a fresh one: the agents after it run unsteered.
+    async def steer(engine, worker):
+        await _until(lambda: _statuses(engine) == ["running", "queued", "queued", "queued"])
+        assert engine.restart_agent(1)
+        await _until(lambda: engine.agents[0].attempts == 2)
+        worker.gate("a").set()
+        await _until(lambda: _statuses(engine)[:2] == ["done", "running"])
+        assert engine.skip_agent(2)
+        for x in "cd":
+            worker.gate(x).set()
+
+    body = "return await parallel(['a', 'b', 'c', 'd'].map(x => () => agent(x, {label: x})))"
+    outcome, engine = _steered(body, steer, concurrency=1)
+    assert outcome.status == "completed"
+    assert _statuses(engine) == ["done", "skipped", "done", "done"]
+    assert [a.attempts for a in engine.agents] == [2, 1, 1, 1]
+    assert outcome.result[1] is None and outcome.result[3].startswith("[sim sim] d")
+
+
 def test_engine_control_steers_from_another_thread():
     from jshost.engine import EngineControl
 

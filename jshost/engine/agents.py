@@ -16,10 +16,8 @@ from typing import Any, Literal
 import trio
 
 from .. import events as ev
-from .._data import replace
 from ..agent_types import AgentType, AgentTypeError
 from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_surrogate
-from ..errors import WorkerError
 from ..journal import JournalEntry, cache_key
 from ..limits import Limits
 from ..permissions.call_options import (
@@ -30,17 +28,13 @@ from ..permissions.call_options import (
     check_call_options,
     schema_refusal,
 )
-from ..records import AgentRecord, ToolUse, Usage
+from ..records import AgentRecord
 from ..schemas import schema_problem, schema_size_problem
 from ..workers.base import (
-    AgentRejectedError,
     AgentRequest,
-    progress_callback,
-    tool_callback,
-    transcript_callback,
 )
 from .bridge import _need, _payload_error, _title
-from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, Worktrees, worktree_note
+from .slots import AgentSlots, _Slot
 
 __all__ = ["AgentQueue", "default_label"]
 
@@ -65,7 +59,7 @@ def _text_cost(prompt: str, opts: dict[str, Any], schema_text: str | None) -> in
     return cost
 
 
-class AgentQueue:
+class AgentQueue(AgentSlots):
     """The engine's agents: from the ``agent()`` event to the reply that settles its promise."""
 
     def skip_agent(self, index: int) -> bool:
@@ -85,7 +79,7 @@ class AgentQueue:
         return self._cancel_attempt(index, "restart")
 
     def _cancel_attempt(self, index: int, action: Literal["skip", "restart"]) -> bool:
-        scope = self._scopes.get(index)
+        scope = self._scopes.get(index)  # the agent's slot, or an isolated attempt's scope
         if scope is None:
             return False
         self._actions[index] = action
@@ -327,169 +321,26 @@ class AgentQueue:
             self._peak = max(self._peak, self._running)
             self.recorder.agent(rec)
             self.recorder.entry(JournalEntry("started", rec.key, rec.index))
-            self._scopes[rec.index] = trio.CancelScope()
+            item = (request_id, rec, request)
+            idle = self._idle
+            if idle:
+                slot = idle.pop()
+                slot.idle = False
+                slot.item = item
+            else:
+                slot = _Slot(trio.CancelScope(), item)
+            # Set now, so a skip or a restart asked for before the agent gets going is not
+            # lost. An isolated agent's attempts have scopes of their own (_attempts): its
+            # worktree outlives a restart.
+            self._scopes[rec.index] = (
+                trio.CancelScope() if request.isolation == "worktree" else slot
+            )
             self._emit(ev.AgentStarted(rec))
-            self._nursery.start_soon(self._run_agent, request_id, rec, request)
-
-    def _tool(self, rec: AgentRecord, use: ToolUse) -> None:
-        if rec.status == "running":
-            rec.last_tool = use
-            # Saved within a moment (the engine's idle flush): `watch` shows what a running
-            # agent does, and that it waits for a person's answer.
-            self.recorder.agent(rec)
-            self._emit(ev.AgentTool(rec, use))
-
-    def _progress(self, rec: AgentRecord, usage: Usage) -> None:
-        if rec.status == "running":
-            rec.usage = usage
-            self._emit(ev.AgentProgress(rec))
-
-    async def _attempts(self, rec: AgentRecord, request: AgentRequest) -> Any:
-        """The worker's result, running it again each time the user restarts the agent.
-
-        None when the user skipped the agent.
-        """
-        while True:
-            # The first scope was made when the slot was given, so a skip or a restart asked
-            # for before this task got going is not lost.
-            scope = self._scopes.setdefault(rec.index, trio.CancelScope())
-            with scope:
-                return await self.worker.run(request)
-            del self._scopes[rec.index]
-            # Only our own scope's cancel gets here: the user skipped or restarted the agent.
-            if self._actions.pop(rec.index, None) != "restart":
-                return None
-            self._restarted_transcripts[rec.index] = [
-                *self._transcript_so_far(rec),
-                {"kind": "note", "text": "restarted by the user"},
-            ]
-            self._restarts[rec.index] = self._restarts.get(rec.index, 0) + 1
-            rec.attempts += 1
-            rec.started_at = time.monotonic()
-            self.recorder.agent(rec)
-            self._emit(ev.AgentStarted(rec))
-
-    def _worktree_set(self) -> Worktrees:
-        if self._worktrees is None:
-            run_id = getattr(self.recorder, "run_id", None)
-            self._worktrees = Worktrees(self.workspace, run_id)
-        return self._worktrees
-
-    async def _isolated(self, rec: AgentRecord, request: AgentRequest) -> Any:
-        """:meth:`_attempts`, in a git worktree of the agent's own when it asked for one.
-
-        The worktree is made once the agent has its slot and goes (or is kept) before the
-        agent's end is recorded, whichever way it ends: stopped and skipped agents too.
-        """
-        if request.isolation != "worktree":
-            return await self._attempts(rec, request)
-        trees = self._worktree_set()
-        try:
-            tree = await trees.create(rec.index)
-        except WorktreeIsolationError as exc:
-            raise AgentRejectedError(str(exc), name=exc.name) from None
-        rec.worktree_path, rec.worktree_branch = str(tree.path), tree.branch
-        self.recorder.agent(rec)  # on record while it runs: a killed process leaves it behind
-        # The worker gets the note; the cache key and the record keep the script's prompt.
-        note = worktree_note(tree, trees.workspace)
-        request = replace(request, cwd=tree.path, prompt=request.prompt + note)
-        try:
-            return await self._attempts(rec, request)
-        finally:
-            removed = False
-            with trio.CancelScope(shield=True), trio.move_on_after(CLEANUP_TIMEOUT):
-                removed = await trees.release(tree)
-            if removed:
-                rec.worktree_path = rec.worktree_branch = None
-            self.recorder.agent(rec)
-
-    def _transcript_so_far(self, rec: AgentRecord, last: Any = None) -> list[dict[str, Any]]:
-        """Earlier attempts' entries (restarts), then ``last`` (the worker's own account), else
-        what the worker had written when the agent ended."""
-        live = self._live_transcripts.pop(rec.index, None) or []
-        earlier = self._restarted_transcripts.pop(rec.index, [])
-        return [*earlier, *(live if last is None else last)]
-
-    def _finish_skipped(self, request_id: int, rec: AgentRecord) -> None:
-        rec.status = "skipped"
-        rec.transcript = self._transcript_so_far(rec)
-        rec.error = "skipped by the user"
-        rec.finished_at = time.monotonic()
-        self.recorder.agent(rec)
-        # A skipped agent counts as failed for resume (reference §7.4).
-        self.recorder.entry(JournalEntry("failed", rec.key, rec.index))
-        self._reply(request_id, True, None)
-        self._emit(ev.AgentFinished(rec))
-
-    async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
-        progress_callback.set(lambda usage: self._progress(rec, usage))
-        tool_callback.set(lambda use: self._tool(rec, use))
-        transcript_callback.set(
-            lambda entries: self._live_transcripts.__setitem__(rec.index, entries)
-        )
-        try:
-            result = await self._isolated(rec, request)
-            if result is None:
-                self._finish_skipped(request_id, rec)
-                return
-        except AgentRejectedError as exc:
-            rec.transcript = self._transcript_so_far(rec, exc.transcript)
-            self._charge(rec, exc.usage, exc.model, exc.attempts)
-            self._finish_failed(rec, str(exc))
-            self._rejected.append(rec)
-            self._reply(request_id, False, _payload_error(exc.name, str(exc)), wake=False)
-        except WorkerError as exc:
-            rec.transcript = self._transcript_so_far(rec, exc.transcript)
-            self._charge(rec, exc.usage, exc.model, exc.attempts)
-            self._finish_failed(rec, str(exc))
-            self._add_failure(f"[{rec.label}] failed: {exc}")
-            self._reply(request_id, True, None, wake=False)
-        except Exception as exc:  # a worker bug must not take the run down
-            rec.transcript = self._transcript_so_far(rec)
-            self._finish_failed(rec, f"{type(exc).__name__}: {exc}")
-            self._add_failure(f"[{rec.label}] failed: {type(exc).__name__}: {exc}")
-            self._reply(request_id, True, None, wake=False)
-        else:
-            value = result.value
-            rec.status = "done"
-            rec.result = value
-            rec.transcript = self._transcript_so_far(rec, result.transcript)
-            self._charge(rec, result.usage, result.model, result.attempts)
-            rec.finished_at = time.monotonic()
-            self.recorder.agent(rec)
-            if value is not None:  # null results are never journalled (reference §5.1)
-                self.recorder.entry(JournalEntry("result", rec.key, rec.index, value))
-            self._reply(request_id, True, value, wake=False)
-            self._emit(ev.AgentFinished(rec))
-        finally:
-            if rec.status == "running":  # cancelled (a stop, --timeout): keep what it wrote
-                rec.transcript = self._transcript_so_far(rec)
-            # Bookkeeping (tokens spent, finish time) is done before the slot goes to the next
-            # agent in the queue, so the budget check at slot time sees it.
-            self._scopes.pop(rec.index, None)
-            self._actions.pop(rec.index, None)
-            self._running -= 1
-            self._pump()
-            self._hand_off()
-
-    def _charge(self, rec: AgentRecord, usage: Usage | None, model: str, attempts: int) -> None:
-        # Failed agents are charged too: their requests cost tokens all the same.
-        if usage is not None:
-            rec.usage = usage
-            self._spent += usage.output_tokens
-            if usage.output_tokens and self.limits.budget is not None:
-                self._emit(ev.BudgetChanged(self._spent, self.limits.budget))
-        rec.model_used = model or rec.model_used
-        # Restarts asked for by the user are attempts too.
-        rec.attempts = self._restarts.get(rec.index, 0) + max(1, attempts)
-
-    def _finish_failed(self, rec: AgentRecord, message: str) -> None:
-        rec.status = "failed"
-        rec.error = message
-        rec.finished_at = time.monotonic()
-        self.recorder.agent(rec)
-        self.recorder.entry(JournalEntry("failed", rec.key, rec.index))
-        self._emit(ev.AgentFinished(rec))
+            if slot.task is None:
+                self._nursery.start_soon(self._slot_task, slot)
+            elif slot.parked:
+                slot.parked = False
+                trio.lowlevel.reschedule(slot.task)
 
     # ---- caps and budget -----------------------------------------------------------------
 

@@ -35,6 +35,7 @@ from ..workers.base import AgentRequest, Worker
 from .agents import AgentQueue
 from .bridge import Bridge, _BatchEncoder, _BridgeError, _clip
 from .children import ChildWorkflows, _Child
+from .slots import _Slot
 from .timers import Timers
 from .worktrees import Worktrees
 
@@ -160,7 +161,9 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         self._script_finished = False
         self._paused = False
         # Steering running agents: their cancel scopes, what a cancel means, restarts so far.
-        self._scopes: dict[int, trio.CancelScope] = {}
+        # what a skip or a restart cancels: the agent's slot, or an isolated attempt's scope
+        self._scopes: dict[int, trio.CancelScope | _Slot] = {}
+        self._idle: list[_Slot] = []  # slots whose task waits for an agent (agents.py)
         self._actions: dict[int, Literal["skip", "restart"]] = {}
         # Running agents' transcripts as their workers write them (report_transcript), and
         # what earlier attempts of restarted agents wrote: kept however an agent ends.

@@ -215,19 +215,20 @@ class Worker(abc.ABC):
                 await self.toolbox.close()
 
 
-#: set by the engine for each running agent's task (trio gives every task its own context)
+#: set by the engine before each agent it runs, in the task of that agent's slot (a slot's task
+#: runs agent after agent: a worker resets what it sets, docs/writing-a-worker.md)
 progress_callback: contextvars.ContextVar[Callable[[Usage], None] | None] = contextvars.ContextVar(
     "jshost_progress_callback", default=None
 )
 
 
-#: set by the engine for each running agent's task: takes the agent's tool calls as they happen
+#: set by the engine before each agent it runs: takes the agent's tool calls as they happen
 tool_callback: contextvars.ContextVar[Callable[[ToolUse], None] | None] = contextvars.ContextVar(
     "jshost_tool_callback", default=None
 )
 
 
-#: set by the engine for each running agent's task: takes the list the worker writes the
+#: set by the engine before each agent it runs: takes the list the worker writes the
 #: current attempt's transcript into, so an agent stopped, skipped or restarted keeps it
 transcript_callback: contextvars.ContextVar[Callable[[list[dict[str, Any]]], None] | None] = (
     contextvars.ContextVar("jshost_transcript_callback", default=None)
