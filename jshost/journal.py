@@ -58,9 +58,15 @@ def _sorted(value: Any) -> Any:
 _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
+#: the key options a call's ``opts`` may hold (its schema comes apart)
+_KEYED = frozenset(KEY_OPTIONS) - {"schema"}
+
+
 def canonical_options(opts: dict[str, Any], schema: Any = None) -> str:
     """``JSON.stringify`` of the key options with object keys sorted at every level."""
-    picked = {k: opts[k] for k in KEY_OPTIONS if k != "schema" and opts.get(k) is not None}
+    # One pass over the (few) options the call gave, not a look-up of each key option: the
+    # keys are sorted below, so the order they are picked in does not matter.
+    picked = {k: v for k, v in opts.items() if k in _KEYED and v is not None}
     if schema is not None:
         picked["schema"] = schema
     if not picked:  # most calls give none of them
@@ -91,10 +97,12 @@ class JournalEntry(Frozen):
     _fields = ("type", "key", "agent", "result")
 
     def __init__(self, type: EntryType, key: str, agent: int, result: Any = None) -> None:
-        set_field(self, "type", type)
-        set_field(self, "key", key)
-        set_field(self, "agent", agent)
-        set_field(self, "result", result)
+        # Written to the instance's dict at once (frozen: no __setattr__); two a link.
+        fields = self.__dict__
+        fields["type"] = type
+        fields["key"] = key
+        fields["agent"] = agent
+        fields["result"] = result
 
 
 class Decision(Frozen):

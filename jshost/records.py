@@ -115,10 +115,12 @@ class Usage(Frozen):
         cache_creation_input_tokens: int = 0,
         cache_read_input_tokens: int = 0,
     ) -> None:
-        set_field(self, "input_tokens", input_tokens)
-        set_field(self, "output_tokens", output_tokens)
-        set_field(self, "cache_creation_input_tokens", cache_creation_input_tokens)
-        set_field(self, "cache_read_input_tokens", cache_read_input_tokens)
+        # Written to the instance's dict at once (frozen: no __setattr__): a few an agent.
+        fields = self.__dict__
+        fields["input_tokens"] = input_tokens
+        fields["output_tokens"] = output_tokens
+        fields["cache_creation_input_tokens"] = cache_creation_input_tokens
+        fields["cache_read_input_tokens"] = cache_read_input_tokens
 
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
@@ -361,7 +363,14 @@ class RunOutcome(Record):
     @property
     def usage(self) -> Usage:
         """Tokens of every agent, cache reads and writes included."""
-        return sum((a.usage for a in self.agents), Usage())
+        tokens = [0, 0, 0, 0]  # summed as numbers, not a Usage made for every agent
+        for a in self.agents:
+            u = a.usage
+            tokens[0] += u.input_tokens
+            tokens[1] += u.output_tokens
+            tokens[2] += u.cache_creation_input_tokens
+            tokens[3] += u.cache_read_input_tokens
+        return Usage(*tokens)
 
     def count(self, status: AgentStatus) -> int:
         return sum(1 for a in self.agents if a.status == status)
