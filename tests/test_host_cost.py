@@ -374,6 +374,28 @@ def test_a_skip_too_late_to_interrupt_an_agent_does_not_reach_the_slots_next_age
     assert out.result.startswith("[sim sim] b")
 
 
+def test_without_a_sink_the_agents_events_are_not_made(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Three events a link (queued, started, finished) for nobody: a run without a sink
+    # (--quiet, the Python API without one) does not build them; one with a sink gets each.
+    made: list[str] = []
+    for name in ("AgentQueued", "AgentStarted", "AgentFinished"):
+        cls = getattr(ev, name)
+        original = cls.__init__
+
+        def counting(self, agent, _original=original, _name=name):  # type: ignore[no-untyped-def]
+            made.append(_name)
+            _original(self, agent)
+
+        monkeypatch.setattr(cls, "__init__", counting)
+    body = "await agent('a')\nreturn await agent('b')"
+    assert run(body, worker=SimWorker(latency=0)).status == "completed"
+    assert made == []
+    seen: list[ev.Event] = []
+    assert run(body, worker=SimWorker(latency=0), sink=seen.append).status == "completed"
+    assert made == ["AgentQueued", "AgentStarted", "AgentFinished"] * 2
+    assert [type(e).__name__ for e in seen if type(e).__name__ in made] == made
+
+
 def test_a_handed_step_that_ends_at_once_still_wakes_the_loop() -> None:
     # The JS thread may end a handed step before the trio thread has gone on from queueing
     # it: the job is marked direct before it is queued, or its end would take trio's entry

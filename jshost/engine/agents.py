@@ -219,7 +219,8 @@ class AgentQueue(AgentSlots):
                 f"({kept[1]}); this run gives the agent a new one"
             )
         self.recorder.agent(rec)
-        self._emit(ev.AgentQueued(rec))
+        if self._listened:
+            self._emit(ev.AgentQueued(rec))
         self._queue.append((request_id, rec, request))
         self._pump()
 
@@ -335,7 +336,8 @@ class AgentQueue(AgentSlots):
             self._scopes[rec.index] = (
                 trio.CancelScope() if request.isolation == "worktree" else slot
             )
-            self._emit(ev.AgentStarted(rec))
+            if self._listened:
+                self._emit(ev.AgentStarted(rec))
             if slot.task is None:
                 self._nursery.start_soon(self._slot_task, slot)
             elif slot.parked:

@@ -124,6 +124,9 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
             None if args is NO_ARGS else json.dumps(args, ensure_ascii=True, allow_nan=False)
         )
         self._sink = sink or (lambda e: None)
+        #: someone takes events: without a sink (--quiet, the API without one) the agents'
+        #: own events, three a link, are not even made
+        self._listened = sink is not None
         self._resolve_workflow = resolve_workflow or (lambda name: None)
         self._workflow_names = workflow_names or list
         self.agents: list[AgentRecord] = []

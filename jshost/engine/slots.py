@@ -271,7 +271,8 @@ class AgentSlots:
             if value is not None:  # null results are never journalled (reference §5.1)
                 self.recorder.entry(JournalEntry("result", rec.key, rec.index, value))
             self._reply(request_id, True, value, wake=False)
-            self._emit(ev.AgentFinished(rec))
+            if self._listened:
+                self._emit(ev.AgentFinished(rec))
         elif isinstance(exc, AgentRejectedError):
             rec.transcript = self._transcript_so_far(rec, exc.transcript)
             self._charge(rec, exc.usage, exc.model, exc.attempts)
