@@ -87,7 +87,8 @@ class RunResult:
             model = a.model_used or a.model or "default"
             by_model[model] = by_model.get(model, Usage()) + a.usage
         states = ("done", "failed", "skipped", "cancelled", "cached")
-        agents = {"total": len(outcome.agents)} | {s: outcome.count(s) for s in states}  # type: ignore[arg-type]
+        statuses = outcome.statuses()
+        agents = {"total": len(statuses)} | {s: statuses.count(s) for s in states}  # type: ignore[arg-type]
         return cls(
             status=outcome.status,
             result=outcome.result,

@@ -7,6 +7,7 @@ never imports the engine (and ``jshost.events`` no longer needs to).
 
 from __future__ import annotations
 
+import operator
 import time
 from typing import Any, Literal, final
 
@@ -282,6 +283,12 @@ class AgentRecord(Record):
         return end - self.started_at
 
 
+_INPUT = operator.attrgetter("usage.input_tokens")
+_OUTPUT = operator.attrgetter("usage.output_tokens")
+_USAGE = tuple(operator.attrgetter(f"usage.{name}") for name in Usage._fields)
+_STATUS = operator.attrgetter("status")
+
+
 class RunOutcome(Record):
     """How a run ended, with everything a summary needs."""
 
@@ -352,28 +359,28 @@ class RunOutcome(Record):
         self.spent = spent
         self.worker_problem = worker_problem
 
+    # Read at the end of every run, over every agent: each a pass in C (map and attrgetter),
+    # not a Python step an agent (issue 22: the store's end of a run read them eight times).
+
     @property
     def tokens_in(self) -> int:
-        return sum(a.usage.input_tokens for a in self.agents)
+        return sum(map(_INPUT, self.agents))
 
     @property
     def tokens_out(self) -> int:
-        return sum(a.usage.output_tokens for a in self.agents)
+        return sum(map(_OUTPUT, self.agents))
 
     @property
     def usage(self) -> Usage:
         """Tokens of every agent, cache reads and writes included."""
-        tokens = [0, 0, 0, 0]  # summed as numbers, not a Usage made for every agent
-        for a in self.agents:
-            u = a.usage
-            tokens[0] += u.input_tokens
-            tokens[1] += u.output_tokens
-            tokens[2] += u.cache_creation_input_tokens
-            tokens[3] += u.cache_read_input_tokens
-        return Usage(*tokens)
+        return Usage(*[sum(map(tokens, self.agents)) for tokens in _USAGE])
 
     def count(self, status: AgentStatus) -> int:
-        return sum(1 for a in self.agents if a.status == status)
+        return self.statuses().count(status)
+
+    def statuses(self) -> list[AgentStatus]:
+        """Each agent's status, in call order."""
+        return list(map(_STATUS, self.agents))
 
     @property
     def kept_worktrees(self) -> list[AgentRecord]:

@@ -33,7 +33,7 @@ from ..schemas import schema_problem, schema_size_problem
 from ..workers.base import (
     AgentRequest,
 )
-from .bridge import _need, _payload_error, _title
+from .bridge import _BridgeError, _need, _payload_error, _title
 from .slots import AgentSlots, _Slot
 
 __all__ = ["AgentQueue", "default_label"]
@@ -88,10 +88,14 @@ class AgentQueue(AgentSlots):
 
     async def _on_agent(self, event: dict[str, Any], nursery: trio.Nursery) -> None:
         request_id, prompt, opts = event.get("id"), event.get("prompt"), event.get("opts")
-        _need(isinstance(request_id, int) and isinstance(prompt, str), "bad agent call")
-        _need(isinstance(opts, dict), "bad agent options")
+        # The bridge's checks written out (not _need): every agent() call passes them.
+        if not (isinstance(request_id, int) and isinstance(prompt, str)):
+            raise _BridgeError("bad agent call")
+        if not isinstance(opts, dict):
+            raise _BridgeError("bad agent options")
         schema_text = event.get("schema")
-        _need(schema_text is None or isinstance(schema_text, str), "bad schema")
+        if not (schema_text is None or isinstance(schema_text, str)):
+            raise _BridgeError("bad schema")
         self._outstanding += 1
         if len(self.agents) >= self.limits.max_agents:
             self._reply(request_id, False, self._cap_error())
@@ -267,7 +271,8 @@ class AgentQueue(AgentSlots):
             # group title is shown and stored, never sent to a model.
             opts["phase"] = _title(opts["phase"])
         for key, value in opts.items():
-            _need(isinstance(key, str) and len(key) < 64, "bad option name")
+            if not (isinstance(key, str) and len(key) < 64):
+                raise _BridgeError("bad option name")
             if key in RULE_OPTIONS:
                 # The runtime sends these as arrays of strings, bounded; anything else is a
                 # broken bridge, not a script's mistake (that is reported by the runtime).
@@ -282,7 +287,8 @@ class AgentQueue(AgentSlots):
                     if refused is not None:
                         return refused
                 continue
-            _need(isinstance(value, str | int | float | bool), "bad option value")
+            if not isinstance(value, str | int | float | bool):
+                raise _BridgeError("bad option value")
             if isinstance(value, str) and key != "phase":
                 refused = text_problem(value, f"agent() option {key}", MAX_TITLE_CHARS)
                 if refused is not None:

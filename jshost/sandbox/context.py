@@ -12,7 +12,6 @@ import contextlib
 import functools
 import json
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -179,7 +178,9 @@ class Sandbox:
         )
         ctx.set_time_limit(limits.cpu_slice)
         self._armed = limits.cpu_slice
-        self._halt = threading.Event()
+        # A plain flag, set from any thread (a write of one attribute is atomic): read at
+        # every step and job, where Event.is_set() was a Python call each time.
+        self._halted = False
         #: ``time.monotonic()`` at which the run's wall-clock budget ends, if it has one
         self.deadline: float | None = None
 
@@ -189,14 +190,14 @@ class Sandbox:
         The step in flight stops before its next job, and every later step gets almost no
         CPU: a halted run's thread does not go on burning a whole slice.
         """
-        self._halt.set()
+        self._halted = True
 
     def _arm(self) -> None:
         # QuickJS reads the CPU limit when a step (or a job) starts, so each entry gets what
         # is left of the run's wall-clock budget (a spinning step uses CPU time at about
         # the wall clock's pace), never more than a slice.
         limit = self.limits.cpu_slice
-        if self._halt.is_set():
+        if self._halted:
             limit = _LAST_SLICE
         elif self.deadline is not None:
             limit = min(limit, max(_LAST_SLICE, self.deadline - time.monotonic() + 1.0))
@@ -205,7 +206,7 @@ class Sandbox:
             self._armed = limit
 
     def _check_halt(self) -> None:
-        if self._halt.is_set():
+        if self._halted:
             raise SandboxLimitError("StopError", "the run was stopped")
 
     # Every public method returns the events the step produced, in order: at most a chunk of

@@ -261,7 +261,9 @@ class RunRecorder(Recorder):
                     "line": e.line,
                     "column": e.column,
                 }
-            counts = {s: outcome.count(s) for s in ("done", "failed", "skipped", "cached")}
+            statuses = outcome.statuses()
+            counts = {s: statuses.count(s) for s in ("done", "failed", "skipped", "cached")}
+            usage = outcome.usage
             with self.store.transaction() as db:
                 db.execute(
                     "UPDATE runs SET status = ?, finished_at = ?, elapsed = ?, result = ?, "
@@ -280,10 +282,10 @@ class RunRecorder(Recorder):
                         counts["failed"],
                         counts["skipped"],
                         counts["cached"],
-                        outcome.tokens_in,
-                        outcome.tokens_out,
-                        outcome.usage.cache_creation_input_tokens,
-                        outcome.usage.cache_read_input_tokens,
+                        usage.input_tokens,
+                        usage.output_tokens,
+                        usage.cache_creation_input_tokens,
+                        usage.cache_read_input_tokens,
                         self.dropped_logs,
                         self.run_id,
                     ),
