@@ -107,12 +107,11 @@ class AgentQueue(AgentSlots):
         refused = self._agent_problem(prompt, opts, cost)
         denied: tuple[str, ...] = ()
         clamp: tuple[str, ...] = ()
-        if refused is None:
+        disallowed, clamps = opts.get("disallowedTools"), opts.get("bashCommandClamp")
+        if refused is None and (disallowed is not None or clamps is not None):
             try:
                 denied, clamp = check_call_options(
-                    opts.get("disallowedTools"),
-                    opts.get("bashCommandClamp"),
-                    schema=schema_text is not None,
+                    disallowed, clamps, schema=schema_text is not None
                 )
             except CallOptionError as exc:
                 refused = exc.name, str(exc)
@@ -289,7 +288,12 @@ class AgentQueue(AgentSlots):
                 continue
             if not isinstance(value, str | int | float | bool):
                 raise _BridgeError("bad option value")
-            if isinstance(value, str) and key != "phase":
+            if (
+                isinstance(value, str)
+                and key != "phase"
+                # text_problem's own tests first: its message is written only for a refusal
+                and (len(value) > MAX_TITLE_CHARS or not value.isascii())
+            ):
                 refused = text_problem(value, f"agent() option {key}", MAX_TITLE_CHARS)
                 if refused is not None:
                     return refused

@@ -275,7 +275,8 @@ class Sandbox:
             while ctx.execute_pending_job():
                 if time.thread_time() > deadline:
                     raise _timeout(self.limits)
-                self._check_halt()
+                if self._halted:  # _check_halt, at every job
+                    raise SandboxLimitError("StopError", "the run was stopped")
                 self._arm()
         except quickjs.JSException as exc:
             raise _translate(exc, self.limits) from None
