@@ -53,6 +53,10 @@ NOT_ON_A_PLAIN_RUN = (
     "difflib",
     "shlex",
     "importlib.util",
+    # the quickjs package's Python layer: its Function helper (unused) brings
+    # concurrent.futures and starts a thread at import; jshost imports the extension itself
+    "quickjs",
+    "concurrent.futures",
 )
 
 PROBE = """
@@ -677,3 +681,62 @@ def test_ascii_text_is_checked_for_lone_surrogates_without_compiling_the_pattern
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.split("\n")[:2] == ["[] False False", "True"]
+
+
+BINDING_GONE = """
+import sys
+sys.modules["_quickjs"] = None  # as if quickjs-ng were not installed
+{code}
+"""
+
+
+def test_a_missing_binding_is_one_clear_line_from_the_command_line(tmp_path: Path) -> None:
+    script = tmp_path / "one.js"
+    script.write_text(
+        "export const meta = { name: 'one', description: 'one agent' }\nreturn 1\n",
+        encoding="utf-8",
+    )
+    code = BINDING_GONE.format(
+        code=f"import jshost.cli\nsys.argv = ['jshost', 'run', {str(script)!r}, '--yes']\n"
+        "jshost.cli.console_main()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
+    env["JSHOST_HOME"] = str(tmp_path / "home")
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert out.returncode == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    assert "jshost: cannot import the QuickJS binding" in out.stderr
+    assert "pip install 'quickjs-ng>=0.17,<0.18'" in out.stderr
+
+
+def test_a_missing_binding_is_an_import_error_to_a_program() -> None:
+    code = BINDING_GONE.format(
+        code="try:\n    import jshost.sandbox\nexcept ImportError as exc:\n"
+        "    print(type(exc).__name__, isinstance(exc.__cause__, ImportError))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "BindingMissingError True"
+
+
+def test_the_binding_error_names_the_requirement_pyproject_declares() -> None:
+    import tomllib
+
+    from jshost import _quickjs
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert _quickjs.REQUIREMENT in project["dependencies"]
+
+
+def test_the_binding_names_are_the_quickjs_packages_own() -> None:
+    """What the sandbox catches and builds is what the quickjs package would have given it."""
+    import quickjs
+
+    from jshost import _quickjs
+
+    for name in ("Context", "Object", "JSException", "StackOverflow"):
+        assert getattr(_quickjs, name) is getattr(quickjs, name)

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import quickjs
-
+from .. import _quickjs as quickjs
 from .._lazy import lazy_pattern
 from ..bounds import MAX_PROMPT_CHARS
 from ..limits import SandboxLimits
