@@ -545,6 +545,12 @@ def test_the_prelude_goes_to_quickjs_in_ascii_on_the_same_lines() -> None:
     ctx = quickjs.Context()
     assert ctx.eval("'" + context._ascii(text) + "'") == text
     assert context._ascii("plain") == "plain"
+    # without a character past U+FFFF: Python's escapes, read by JavaScript alike
+    bmp = "é — ▸ § ÿ\x80\uffff"
+    assert context._ascii(bmp).isascii()
+    assert ctx.eval("'" + context._ascii(bmp) + "'") == bmp
+    assert ctx.eval("`" + context._ascii(bmp) + "`") == bmp
+    assert ctx.eval("/" + context._ascii(bmp) + "/u.test('" + bmp + "')") is True
     for base in ("\n" * RUNTIME_LINE_BASE, context._line_base(RUNTIME_LINE_BASE)):
         with pytest.raises(quickjs.JSException) as caught:
             ctx.eval(base + "// first line\nfunction f() {\n  throw new Error('x') }\nf()")
