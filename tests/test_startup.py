@@ -551,7 +551,7 @@ def test_the_prelude_goes_to_quickjs_in_ascii_on_the_same_lines() -> None:
     assert ctx.eval("'" + context._ascii(bmp) + "'") == bmp
     assert ctx.eval("`" + context._ascii(bmp) + "`") == bmp
     assert ctx.eval("/" + context._ascii(bmp) + "/u.test('" + bmp + "')") is True
-    for base in ("\n" * RUNTIME_LINE_BASE, context._line_base(RUNTIME_LINE_BASE)):
+    for base in ("\n" * RUNTIME_LINE_BASE, context._padding(RUNTIME_LINE_BASE)):
         with pytest.raises(quickjs.JSException) as caught:
             ctx.eval(base + "// first line\nfunction f() {\n  throw new Error('x') }\nf()")
         assert f"at f (<input>:{RUNTIME_LINE_BASE + 3}:13)" in str(caught.value)

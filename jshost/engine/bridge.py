@@ -16,7 +16,7 @@ import trio
 from .. import events as ev
 from ..bounds import MAX_TITLE_CHARS, text_problem
 from ..errors import WorkflowError
-from ..sandbox import CHILD_LINE_BASE, RUNTIME_LINE_BASE, JsThread, Sandbox, parse_frames
+from ..sandbox import CHILD_LINE_BASE, JsThread, Sandbox, parse_frames
 from ..script import CHILD_PREFIX, DESTRUCTURING_MESSAGE, PREFIX, destructuring_site
 from .timers import timer_delay
 
@@ -176,7 +176,7 @@ class Bridge:
         path, line, col = self.script.path, None, None
         for _, frame_line, frame_col in parse_frames(stack):
             child = frame_line >= CHILD_LINE_BASE and bool(self._children)
-            if child or frame_line < RUNTIME_LINE_BASE:
+            if child or frame_line < self._line_base:
                 source, prefix = self.script.source, PREFIX
                 if child:
                     path, source = self._children[-1].path, self._children[-1].source

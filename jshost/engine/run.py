@@ -28,7 +28,7 @@ from ..errors import StoreError, WorkflowError
 from ..journal import Recorder, Replay
 from ..limits import Limits
 from ..records import AgentRecord, RunOutcome, RunStatus
-from ..sandbox import JsThread, Sandbox, SandboxLimitError
+from ..sandbox import JsThread, Sandbox, SandboxLimitError, line_base
 from ..script import Script
 from ..settings import ModelPolicy
 from ..workers.base import AgentRequest, Worker
@@ -100,6 +100,8 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         workspace: Path | None = None,
     ) -> None:
         self.script = script
+        #: frames below this line are the script's (the sandbox's prelude starts after it)
+        self._line_base = line_base(script.wrapped)
         self.workspace = workspace
         self._worktrees: Worktrees | None = None  # made when the first isolated agent starts
         self._agent_types: AgentTypes | None = (
@@ -338,7 +340,9 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
             "args": self.args_json,
         }
         try:
-            sandbox = await js.run(Sandbox, self.limits.sandbox, config, watch=False)
+            sandbox = await js.run(
+                Sandbox, self.limits.sandbox, config, self._line_base, watch=False
+            )
         except SandboxLimitError as exc:
             raise WorkflowError(exc.message, name=exc.name) from None
         holder["sandbox"] = sandbox
