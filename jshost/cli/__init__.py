@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import gc
 
+from .. import _pause_collector, _resume_collector
+
 # No garbage collection while the command line's modules are imported (issue 22): imports
 # make many objects and few cycles, and each collection walks all of them. Restored at the end
 # of this module; console_main() pauses it again until the command starts its work.
-_COLLECTING = gc.isenabled()
-gc.disable()
+_COLLECTING = _pause_collector()
 
 import atexit  # noqa: E402
 import importlib  # noqa: E402
@@ -110,8 +111,7 @@ def cli() -> None:
     """
 
 
-if _COLLECTING:
-    gc.enable()
+_resume_collector(_COLLECTING)
 
 
 def console_main() -> NoReturn:
