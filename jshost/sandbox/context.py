@@ -122,10 +122,12 @@ def _ascii(source: str) -> str:
     """
     if source.isascii():
         return source
-    if len(source.encode("utf-16-le")) == 2 * len(source):  # nothing past U+FFFF
-        # Python's own escapes in C (`\xe9`, `\u2014`), which JavaScript reads alike in
-        # strings, templates and regex literals: the regex below was 2 M instructions.
-        return source.encode("ascii", "backslashreplace").decode("ascii")
+    # Python's own escapes, in C (`\xe9`, `\u2014`), which JavaScript reads alike in strings,
+    # templates and regex literals: the regex below was 2 M instructions. A character past
+    # U+FFFF comes out as `\U0001f600`, which JavaScript does not know: then the regex.
+    escaped = source.encode("ascii", "backslashreplace").decode("ascii")
+    if escaped.count("\\U") == source.count("\\U"):
+        return escaped
 
     def escape(m: re.Match[str]) -> str:
         code = ord(m.group())
