@@ -580,8 +580,8 @@ def test_the_prelude_goes_to_quickjs_in_ascii_on_the_same_lines() -> None:
     ctx = quickjs.Context()
     assert ctx.eval("'" + context._ascii(text) + "'") == text
     assert context._ascii("plain") == "plain"
-    # without a character past U+FFFF: Python's escapes, read by JavaScript alike
     assert context._ascii("\\U 😀 é") == "\\U \\ud83d\\ude00 \\u00e9"  # past U+FFFF
+    # without a character past U+FFFF: Python's escapes, read by JavaScript alike
     bmp = "é — ▸ § ÿ\x80\uffff"
     assert context._ascii(bmp).isascii()
     assert ctx.eval("'" + context._ascii(bmp) + "'") == bmp
