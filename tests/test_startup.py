@@ -57,6 +57,9 @@ NOT_ON_A_PLAIN_RUN = (
     # concurrent.futures and starts a thread at import; jshost imports the extension itself
     "quickjs",
     "concurrent.futures",
+    # git worktrees: only for an agent that asks for isolation: 'worktree'
+    "jshost.engine.worktrees",
+    "jshost.worktree_paths",
 )
 
 PROBE = """

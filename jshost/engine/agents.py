@@ -11,7 +11,7 @@ import json
 import math
 import sys
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
@@ -40,7 +40,9 @@ from ..workers.base import (
     transcript_callback,
 )
 from .bridge import _need, _payload_error, _title
-from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, Worktrees, worktree_note
+
+if TYPE_CHECKING:
+    from .worktrees import Worktrees
 
 __all__ = ["AgentQueue", "default_label"]
 
@@ -371,6 +373,10 @@ class AgentQueue:
 
     def _worktree_set(self) -> Worktrees:
         if self._worktrees is None:
+            # Imported by the first isolated agent: a run without one needs none of it (git,
+            # its environment and its records: issue 22's start-up).
+            from .worktrees import Worktrees
+
             run_id = getattr(self.recorder, "run_id", None)
             self._worktrees = Worktrees(self.workspace, run_id)
         return self._worktrees
@@ -383,6 +389,8 @@ class AgentQueue:
         """
         if request.isolation != "worktree":
             return await self._attempts(rec, request)
+        from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, worktree_note
+
         trees = self._worktree_set()
         try:
             tree = await trees.create(rec.index)

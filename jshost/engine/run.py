@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
@@ -36,7 +36,9 @@ from .agents import AgentQueue
 from .bridge import Bridge, _BatchEncoder, _BridgeError, _clip
 from .children import ChildWorkflows, _Child
 from .timers import Timers
-from .worktrees import Worktrees
+
+if TYPE_CHECKING:
+    from .worktrees import Worktrees
 
 __all__ = ["NO_ARGS", "Engine"]
 
