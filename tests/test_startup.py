@@ -616,6 +616,53 @@ def test_a_lazy_pattern_compiles_at_its_first_use_and_then_is_the_pattern() -> N
     assert pattern.groupindex["unit"] == 2
 
 
+COMPILED = """
+import sys
+from re import _compiler
+compiled = []
+_compile = _compiler.compile
+def compile(p, flags=0):
+    compiled.append(p)
+    return _compile(p, flags)
+_compiler.compile = compile
+from jshost.cli import main
+sys.argv = ["jshost", "run", {script!r}, "--worker", "sim", "--sim-latency", "0",
+            "--yes", "--quiet", "--no-live", "--no-interactive"]
+try:
+    main()
+except SystemExit:
+    pass
+print("COMPILED", repr(compiled))
+"""
+
+
+def test_a_plain_run_compiles_none_of_the_regexes_only_odd_input_needs(tmp_path: Path) -> None:
+    """Compiled at first use (issue 22): the sim worker's marker (a prompt with no ``[[sim:``
+    is not searched), meta's array-index keys (a key that starts with a digit), and the
+    prelude's escapes of characters past U+FFFF."""
+    import ast
+
+    script = tmp_path / "one.js"
+    script.write_text(
+        "export const meta = { name: 'one', description: 'one agent' }\n"
+        "return await agent('say hello', { label: 'hello' })\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
+    env["JSHOST_HOME"] = env["HOME"] = str(tmp_path / "home")
+    out = subprocess.run(
+        [sys.executable, "-c", COMPILED.format(script=str(script))],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("COMPILED "))
+    compiled = ast.literal_eval(line.removeprefix("COMPILED "))
+    assert compiled, "the probe saw no compile at all"
+    for needle in ("[[sim:", "[1-9][0-9]*", "[^x00-x7f]"):  # backslashes taken out
+        found = [p for p in compiled if isinstance(p, str) and needle in p.replace("\\", "")]
+        assert not found, f"a plain run compiled {found}"
+
+
 def test_printable_text_compiles_no_regex_and_unsafe_text_is_still_marked() -> None:
     """printable() returns text that str.isprintable() accepts as it is, ASCII or not (the
     run summary's "·"): the regex of unsafe characters is compiled only for text that may

@@ -31,13 +31,13 @@ import contextlib
 import hashlib
 import math
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
 import trio
 
+from ..._lazy import lazy_pattern
 from ...agent_types import AgentType
 from ...errors import WorkerError
 from ...records import ToolUse
@@ -57,7 +57,8 @@ if TYPE_CHECKING:  # a scripted tool call needs the rest: a plain sim run never 
 
 __all__ = ["SimWorker"]
 
-_MARKER = re.compile(r"\[\[sim:(?P<key>[a-z]+)(?:=(?P<value>[^\]]*))?\]\]")
+# Compiled for the first prompt that has a marker (a plain prompt is not searched).
+_MARKER = lazy_pattern(r"\[\[sim:(?P<key>[a-z]+)(?:=(?P<value>[^\]]*))?\]\]")
 
 
 def _digest(text: str) -> str:
