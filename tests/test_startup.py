@@ -31,6 +31,7 @@ NOT_ON_A_PLAIN_RUN = (
     "jsonschema",
     "referencing",
     "re2",
+    "jshost.schemas",
     # the other commands (registered lazily) and the classes that read a stored run
     "jshost.cli.agents",
     "jshost.cli.runs",

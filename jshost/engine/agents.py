@@ -31,7 +31,6 @@ from ..permissions.call_options import (
     schema_refusal,
 )
 from ..records import AgentRecord, ToolUse, Usage
-from ..schemas import schema_problem, schema_size_problem
 from ..workers.base import (
     AgentRejectedError,
     AgentRequest,
@@ -125,6 +124,8 @@ class AgentQueue:
             return
         schema = None
         if schema_text is not None:
+            from ..schemas import schema_problem, schema_size_problem  # only for a schema
+
             # Checked off the loop (a schema with a `pattern` or a `$ref` is checked against
             # the meta-schema, which takes a while for a large one), and only once its size
             # is known to be bounded.
