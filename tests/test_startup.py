@@ -58,6 +58,8 @@ NOT_ON_A_PLAIN_RUN = (
     # concurrent.futures and starts a thread at import; jshost imports the extension itself
     "quickjs",
     "concurrent.futures",
+    # agent types (Claude Code's agent files): only for an agent() that names an agentType
+    "jshost.agent_types",
     # git worktrees: only for an agent that asks for isolation: 'worktree'
     "jshost.engine.worktrees",
     "jshost.worktree_paths",

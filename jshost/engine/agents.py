@@ -17,7 +17,6 @@ import trio
 
 from .. import events as ev
 from .._data import replace
-from ..agent_types import AgentType, AgentTypeError
 from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_surrogate
 from ..errors import WorkerError
 from ..journal import JournalEntry, cache_key
@@ -41,6 +40,7 @@ from ..workers.base import (
 from .bridge import _need, _payload_error, _title
 
 if TYPE_CHECKING:
+    from ..agent_types import AgentType
     from .worktrees import Worktrees
 
 __all__ = ["AgentQueue", "default_label"]
@@ -146,6 +146,8 @@ class AgentQueue:
         definition = None
         agent_type = opts.get("agentType")
         if isinstance(agent_type, str) and agent_type:
+            from ..agent_types import AgentTypeError
+
             try:
                 definition = await self._agent_definition(agent_type)
             except AgentTypeError as exc:

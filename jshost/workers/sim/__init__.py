@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any, final
 import trio
 
 from ..._lazy import lazy_pattern
-from ...agent_types import AgentType
 from ...errors import WorkerError
 from ...records import ToolUse
 from ..base import (
@@ -53,6 +52,7 @@ from ..base import (
 )
 
 if TYPE_CHECKING:  # a scripted tool call needs the rest: a plain sim run never imports it
+    from ...agent_types import AgentType
     from ...permissions.decision import Asker
 
 __all__ = ["SimWorker"]
