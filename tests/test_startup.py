@@ -54,6 +54,7 @@ NOT_ON_A_PLAIN_RUN = (
     "difflib",
     "shlex",
     "importlib.util",
+    "secrets",  # a run id is os.urandom(6).hex(), as secrets.token_hex(6) makes it
     # the quickjs package's Python layer: its Function helper (unused) brings
     # concurrent.futures and starts a thread at import; jshost imports the extension itself
     "quickjs",
