@@ -309,13 +309,19 @@ class AgentQueue:
 
     def _pump(self) -> None:
         """Start queued agents, in call order, while slots are free (the FIFO queue)."""
+        while (item := self._next_to_start()) is not None:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._slot, item)
+
+    def _next_to_start(self) -> tuple[int, AgentRecord, AgentRequest] | None:
+        """Give a free slot to the next queued agent: it is marked running and returned."""
         if self._queue and self._stopping():
             # Reference §7.4: once a run is stopping, a freed slot starts nothing.
             self._cancel_queued()
-            return
+            return None
         while self._queue and self._running < self.limits.concurrency and not self._paused:
             if self._nursery is None:
-                return
+                return None
             request_id, rec, request = self._queue.popleft()
             if self._budget_exceeded():
                 rec.status = "skipped"
@@ -334,7 +340,29 @@ class AgentQueue:
             self.recorder.entry(JournalEntry("started", rec.key, rec.index))
             self._scopes[rec.index] = trio.CancelScope()
             self._emit(ev.AgentStarted(rec))
-            self._nursery.start_soon(self._run_agent, request_id, rec, request)
+            return request_id, rec, request
+        return None
+
+    async def _slot(self, item: tuple[int, AgentRecord, AgentRequest]) -> None:
+        """A slot's task: its agent, then each queued agent the slot goes to as one ends.
+
+        One task a slot, not one an agent (issue 22): the next agent starts as soon as this
+        one is booked, in the same pass of trio's run loop, rather than in a task that only
+        runs once every agent ending in that pass is booked; and a task is made once a slot.
+        """
+        while True:
+            following: list[tuple[int, AgentRecord, AgentRequest]] = []
+            try:
+                await self._run_agent(*item, following)
+            except BaseException:
+                # Ending abnormally (the run is being cancelled): the agent the slot already
+                # went to gets a task of its own, as before, and sees the cancellation there.
+                if following and self._nursery is not None:
+                    self._nursery.start_soon(self._slot, following[0])
+                raise
+            if not following:
+                return
+            item = following[0]
 
     def _tool(self, rec: AgentRecord, use: ToolUse) -> None:
         if rec.status == "running":
@@ -432,7 +460,13 @@ class AgentQueue:
         self._reply(request_id, True, None)
         self._emit(ev.AgentFinished(rec))
 
-    async def _run_agent(self, request_id: int, rec: AgentRecord, request: AgentRequest) -> None:
+    async def _run_agent(
+        self,
+        request_id: int,
+        rec: AgentRecord,
+        request: AgentRequest,
+        following: list[tuple[int, AgentRecord, AgentRequest]],
+    ) -> None:
         progress_callback.set(lambda usage: self._progress(rec, usage))
         tool_callback.set(lambda use: self._tool(rec, use))
         transcript_callback.set(
@@ -480,6 +514,11 @@ class AgentQueue:
             self._scopes.pop(rec.index, None)
             self._actions.pop(rec.index, None)
             self._running -= 1
+            # The freed slot goes to the next queued agent, which this task runs next
+            # (:meth:`_slot`); other free slots (a resume, a larger cap) get tasks of their own.
+            nxt = self._next_to_start()
+            if nxt is not None:
+                following.append(nxt)
             self._pump()
             self._hand_off()
 
