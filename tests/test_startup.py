@@ -55,6 +55,7 @@ NOT_ON_A_PLAIN_RUN = (
     "shlex",
     "importlib.util",
     "secrets",  # a run id is os.urandom(6).hex(), as secrets.token_hex(6) makes it
+    "jshost.script.error_position",  # where a failed destructuring is: only for a failed run
     # the quickjs package's Python layer: its Function helper (unused) brings
     # concurrent.futures and starts a thread at import; jshost imports the extension itself
     "quickjs",
