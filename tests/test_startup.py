@@ -34,6 +34,7 @@ NOT_ON_A_PLAIN_RUN = (
     "jshost.schemas",
     # the other commands (registered lazily) and the classes that read a stored run
     "jshost.cli.agents",
+    "jshost.cli.resume",  # resume's options, as many as run's
     "jshost.cli.runs",
     "jshost.cli.watch",
     "jshost.cli.workers",

@@ -1,6 +1,6 @@
 """The ``jshost`` command line: the root group, main() and the registration of every command.
 
-Each command lives in its own module (run.py: run and resume; check.py, runs.py, …); the exit
+Each command lives in its own module (run.py, resume.py; check.py, runs.py, …); the exit
 codes, fail() and the error lines they share live in _edge.py.
 """
 
@@ -33,7 +33,7 @@ from .exits import EXIT_FAILED, EXIT_STOPPED  # noqa: E402
 #: run` pays for none of the others (issue 22's start-up)
 _COMMANDS = {
     "run": ("run", "run_cmd"),
-    "resume": ("run", "resume_cmd"),
+    "resume": ("resume", "resume_cmd"),
     "runs": ("runs", "runs_cmd"),
     "inspect": ("runs", "inspect_cmd"),
     "save": ("library", "save_cmd"),
