@@ -12,9 +12,26 @@ imported directly.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from .errors import JshostError
 
-__all__ = ["BindingMissingError", "Context", "JSException", "Object", "StackOverflow"]
+__all__ = [
+    "THREAD_STACK",
+    "BindingMissingError",
+    "Context",
+    "JSException",
+    "Object",
+    "StackOverflow",
+    "on_a_large_stack",
+]
+
+T = TypeVar("T")
+
+#: the C stack of a thread jshost runs QuickJS on: far above any stack limit it gives a context
+THREAD_STACK = 64 << 20
 
 #: what pyproject.toml requires; named in the error when the binding cannot be imported
 REQUIREMENT = "quickjs-ng>=0.17,<0.18"
@@ -40,3 +57,37 @@ except (ImportError, AttributeError) as exc:  # not installed, or not the bindin
         f"cannot import the QuickJS binding ({exc}); jshost needs the package "
         f"{REQUIREMENT}: pip install '{REQUIREMENT}'"
     ) from exc
+
+
+def on_a_large_stack(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` where QuickJS's own stack guard fires before the C stack runs out.
+
+    A context's stack limit (1 MiB and more) is above the default stack of a thread on some
+    platforms (512 KiB on macOS, 128 KiB with musl): a deeply nested script compiled there
+    overflows the C stack, which kills the process, where the guard would have raised
+    ``StackOverflow``. The main thread's stack (8 MiB on Linux and macOS) is large enough:
+    ``fn`` runs there as it is; on any other thread (``trio.to_thread``, ``asyncio.to_thread``)
+    it runs on a thread of its own with :data:`THREAD_STACK`, which is waited for.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return fn(*args)
+    outcome: list[tuple[bool, Any]] = []
+
+    def work() -> None:
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append((False, exc))
+
+    old = threading.stack_size()
+    try:
+        threading.stack_size(THREAD_STACK)
+        thread = threading.Thread(target=work, name="jshost-js-check", daemon=True)
+        thread.start()
+    finally:
+        threading.stack_size(old)
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]

@@ -844,3 +844,50 @@ def test_an_error_the_prelude_throws_is_placed_on_a_short_scripts_last_line(sep:
     name, _ = failed(outcome)
     assert name == "TypeError"
     assert outcome.error is not None and outcome.error.line == META.count("\n") + 3
+
+
+SMALL_STACK_LOAD = """
+import sys, threading
+import jshost
+from jshost.sandbox import check_function_source
+
+body = "return " + "[" * 20000 + "]" * 20000
+path = sys.argv[1]
+with open(path, "w", encoding="utf-8") as f:
+    f.write("export const meta = {{ name: 'deep', description: 'd' }}\\n" + body + "\\n")
+out = []
+
+def work():
+    out.append(check_function_source("(async function f() {{ " + body + "\\n}})"))
+    try:
+        jshost.load(path)
+    except jshost.ScriptError as exc:
+        out.append(str(exc))
+
+threading.stack_size({stack})
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print(out)
+"""
+
+
+@pytest.mark.parametrize("stack", [128 << 10, 512 << 10])  # musl's and macOS's thread stacks
+def test_a_deeply_nested_script_checked_on_a_small_thread_stack_is_refused(
+    tmp_path, stack: int
+) -> None:
+    """The load checks compile under a 1 MiB QuickJS stack limit: on a thread whose C stack
+    is smaller (``jshost.arun`` loads a script on ``trio.to_thread``/``asyncio.to_thread``),
+    they run on a thread with a large enough stack, so QuickJS refuses the script instead of
+    the process dying of a stack overflow."""
+    import subprocess
+    import sys
+
+    code = SMALL_STACK_LOAD.format(stack=stack)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "deep.js")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, (out.returncode, out.stderr[-500:])
+    assert "nested too deeply to compile" in out.stdout
+    assert "not run: 1 error" in out.stdout
