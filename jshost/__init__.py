@@ -31,41 +31,9 @@ no engine, sandbox, parser or view (see docs/python-api.md)::
 
 from __future__ import annotations
 
-import gc as _gc
+from typing import TYPE_CHECKING
 
-
-def _pause_collector() -> bool:
-    """Pause garbage collection while modules are imported; whether it was on.
-
-    Imports make many objects and next to no cycles, and each collection walks the young
-    ones (issue 22): ``import jshost`` and ``jshost.cli`` pause it for their own imports.
-    """
-    on = _gc.isenabled()
-    _gc.disable()
-    return on
-
-
-def _resume_collector(was_on: bool) -> None:
-    """Undo :func:`_pause_collector`, without the collection it held back.
-
-    What the imports made goes to the oldest generation uncollected (``freeze`` then
-    ``unfreeze`` moves it there and resets the young generation's count, which would
-    otherwise start a collection of all of it at the next allocation); a full collection
-    still looks at it. Left alone when the program froze objects of its own, which
-    ``unfreeze`` would give back.
-    """
-    if was_on:
-        if not _gc.get_freeze_count():
-            _gc.freeze()
-            _gc.unfreeze()
-        _gc.enable()
-
-
-_COLLECTING = _pause_collector()
-
-from typing import TYPE_CHECKING  # noqa: E402
-
-from ._lazy import lazy_exports  # noqa: E402
+from ._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ._api import ToolOptions
@@ -137,4 +105,3 @@ __all__ = [
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)
-_resume_collector(_COLLECTING)

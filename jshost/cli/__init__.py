@@ -8,7 +8,30 @@ from __future__ import annotations
 
 import gc
 
-from .. import _pause_collector, _resume_collector
+
+def _pause_collector() -> bool:
+    """Pause garbage collection while modules are imported; whether it was on."""
+    on = gc.isenabled()
+    gc.disable()
+    return on
+
+
+def _resume_collector(was_on: bool) -> None:
+    """Undo :func:`_pause_collector`, without the collection it held back.
+
+    What the imports made goes to the oldest generation uncollected (``freeze`` then
+    ``unfreeze`` moves it there and resets the young generation's count, which would
+    otherwise start a collection of all of it at the next allocation); a full collection
+    still looks at it. Left alone when the program froze objects of its own, which
+    ``unfreeze`` would give back. Only the command line does this: it owns its process,
+    while ``import jshost`` in a program leaves that program's collector as it was.
+    """
+    if was_on:
+        if not gc.get_freeze_count():
+            gc.freeze()
+            gc.unfreeze()
+        gc.enable()
+
 
 # No garbage collection while the command line's modules are imported (issue 22): imports
 # make many objects and few cycles, and each collection walks all of them. Restored at the end
