@@ -396,6 +396,43 @@ def test_without_a_sink_the_agents_events_are_not_made(monkeypatch: pytest.Monke
     assert [type(e).__name__ for e in seen if type(e).__name__ in made] == made
 
 
+def _fan_out_tasks(n: int, concurrency: int, latency: float = 0.0) -> tuple[int, RunOutcome]:
+    spawned = _Spawned()
+    calls = f"Array.from({{ length: {n} }}, (_, i) => agent('t ' + i))"
+    body = f"return (await Promise.all({calls})).length"
+    out = trio.run(
+        lambda: arun(body, worker=SimWorker(latency=latency), concurrency=concurrency),
+        instruments=[spawned],
+    )
+    assert out.status == "completed", out.error
+    assert out.result == n
+    return spawned.tasks, out
+
+
+def test_a_slot_runs_the_agents_it_goes_to_in_one_task() -> None:
+    # Issue 22: a task a slot, not a task an agent. The next queued agent starts in the task
+    # of the one that ended, in the same pass of trio's run loop, instead of in a new task
+    # that only runs once every agent ending in that pass is booked (at concurrency 16 and
+    # 50 ms that wait was ~1 ms an agent, 1.9 % of the makespan).
+    # 10 ms agents: the queue is full when the first ones end, as in any real fan-out.
+    few, _ = _fan_out_tasks(8, concurrency=4, latency=0.01)
+    many, out = _fan_out_tasks(80, concurrency=4, latency=0.01)
+    assert many == few  # before: one more task for each of the 72 more agents
+    assert out.peak_concurrency == 4
+    # Queued agents still start in call order, each once a slot is free.
+    started = sorted(out.agents, key=lambda rec: rec.started_at)
+    assert [rec.index for rec in started] == [rec.index for rec in out.agents]
+
+
+def test_a_slot_reused_across_agents_keeps_each_agents_own_progress() -> None:
+    # The worker's progress and transcript reports are bound per agent (context variables
+    # set as each agent starts in the slot's task): each record has its own usage.
+    _, out = _fan_out_tasks(12, concurrency=2, latency=0.001)
+    assert all(rec.status == "done" for rec in out.agents)
+    assert all(rec.usage.output_tokens > 0 for rec in out.agents)
+    assert len({rec.result for rec in out.agents}) == 12
+
+
 def test_a_handed_step_that_ends_at_once_still_wakes_the_loop() -> None:
     # The JS thread may end a handed step before the trio thread has gone on from queueing
     # it: the job is marked direct before it is queued, or its end would take trio's entry

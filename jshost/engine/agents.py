@@ -11,12 +11,11 @@ import json
 import math
 import sys
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
 from .. import events as ev
-from ..agent_types import AgentType, AgentTypeError
 from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_surrogate
 from ..journal import JournalEntry, cache_key
 from ..limits import Limits
@@ -29,12 +28,14 @@ from ..permissions.call_options import (
     schema_refusal,
 )
 from ..records import AgentRecord
-from ..schemas import schema_problem, schema_size_problem
 from ..workers.base import (
     AgentRequest,
 )
 from .bridge import _BridgeError, _need, _payload_error, _title
 from .slots import AgentSlots, _Slot
+
+if TYPE_CHECKING:
+    from ..agent_types import AgentType
 
 __all__ = ["AgentQueue", "default_label"]
 
@@ -120,6 +121,8 @@ class AgentQueue(AgentSlots):
             return
         schema = None
         if schema_text is not None:
+            from ..schemas import schema_problem, schema_size_problem  # only for a schema
+
             # Checked off the loop (a schema with a `pattern` or a `$ref` is checked against
             # the meta-schema, which takes a while for a large one), and only once its size
             # is known to be bounded.
@@ -140,6 +143,8 @@ class AgentQueue(AgentSlots):
         definition = None
         agent_type = opts.get("agentType")
         if isinstance(agent_type, str) and agent_type:
+            from ..agent_types import AgentTypeError
+
             try:
                 definition = await self._agent_definition(agent_type)
             except AgentTypeError as exc:

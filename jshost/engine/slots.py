@@ -9,7 +9,7 @@ owns the state these methods use (see ``Engine.__init__``).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -26,7 +26,9 @@ from ..workers.base import (
     transcript_callback,
 )
 from .bridge import _payload_error
-from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, Worktrees, worktree_note
+
+if TYPE_CHECKING:
+    from .worktrees import Worktrees
 
 __all__ = ["AgentSlots"]
 
@@ -101,6 +103,10 @@ class AgentSlots:
 
     def _worktree_set(self) -> Worktrees:
         if self._worktrees is None:
+            # Imported by the first isolated agent: a run without one needs none of it (git,
+            # its environment and its records: issue 22's start-up).
+            from .worktrees import Worktrees
+
             run_id = getattr(self.recorder, "run_id", None)
             self._worktrees = Worktrees(self.workspace, run_id)
         return self._worktrees
@@ -113,6 +119,8 @@ class AgentSlots:
         """
         if request.isolation != "worktree":
             return await self._attempts(rec, request)
+        from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, worktree_note
+
         trees = self._worktree_set()
         try:
             tree = await trees.create(rec.index)
