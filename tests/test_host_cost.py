@@ -353,6 +353,28 @@ def test_a_fan_out_spawns_a_task_a_slot_not_a_task_an_agent():
     assert many == few  # four slot tasks in both
 
 
+def test_at_most_a_few_idle_slots_wait_for_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A parked slot's task costs a task step of its own when the run ends: after a wave of 64,
+    # all but KEEP_IDLE of the freed slots end their tasks at once instead of waiting.
+    from jshost.engine import slots
+
+    parked, most = [0], [0]
+    original = Engine._park
+
+    async def counting(self, slot):  # type: ignore[no-untyped-def]
+        parked[0] += 1
+        most[0] = max(most[0], parked[0])
+        try:
+            await original(self, slot)
+        finally:
+            parked[0] -= 1
+
+    monkeypatch.setattr(Engine, "_park", counting)
+    fan_out = "return await parallel(Array.from({length: 100}, (_, i) => () => agent('a' + i)))"
+    _tasks_spawned(fan_out, concurrency=64)
+    assert 1 <= most[0] <= slots.KEEP_IDLE < 64
+
+
 def test_a_skip_too_late_to_interrupt_an_agent_does_not_reach_the_slots_next_agent():
     # The skip cancels the slot's scope while the worker is returning, with no checkpoint
     # left for the cancel to land on: the agent ends done, and the slot leaves the spent
