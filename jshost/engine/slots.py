@@ -175,7 +175,9 @@ class AgentSlots:
         the agent running here cancels the scope: the worker's call unwinds to here, the
         agent is booked skipped or run again, and the slot goes on in a fresh scope. A scope
         whose cancel came too late to interrupt the worker is spent all the same: the slot
-        leaves it before it runs anything else.
+        leaves it before it runs anything else. A freed slot takes the next queued agent at
+        once (in the same pass of trio's run loop); with none queued it waits for the next
+        ``agent()`` call, unless ``KEEP_IDLE`` slots wait already: then its task ends.
         """
         slot.task = trio.lowlevel.current_task()
         scope = slot.scope
