@@ -12,9 +12,46 @@ from typing import Any
 from tree_sitter import Node, Tree
 
 from ..diagnostics import Diagnostic, SourceMap, decode
-from ..meta import Meta, MetaSpan, literal_value, unparen
+from ..meta import Meta, MetaSpan, literal_value
 from ..strings import string_literal
-from .nodes import _PROMISE_GLOBALS
+from .nodes import (
+    _PROMISE_GLOBALS,
+    ARGUMENT,
+    ARGUMENTS,
+    ARGUMENTS_K,
+    CALL_K,
+    COMMENT_K,
+    CONSTRUCTOR,
+    FUNCTION,
+    IDENTIFIER_K,
+    NEW_K,
+    OPERATOR,
+    PROPERTY_IDENTIFIER_K,
+    SHORTHAND_K,
+    STRING_K,
+    TEMPLATE_K,
+    TEMPLATE_SUBSTITUTION_K,
+    kind_ids,
+    unparen,
+)
+
+# ``_Linter.kind``: the evident kind of an expression by its node's kind id.
+_EVIDENT: dict[int, str] = {}
+for _kind, _names in (
+    ("string", ("string", "template_string")),
+    ("number", ("number",)),
+    ("boolean", ("true", "false")),
+    ("null", ("null",)),
+    ("undefined", ("undefined",)),
+    ("object", ("object", "regex")),
+    ("array", ("array",)),
+    ("function", ("arrow_function", "function_expression", "function", "generator_function")),
+):
+    _EVIDENT.update(dict.fromkeys(kind_ids(*_names), _kind))
+_UNARY_K = kind_ids("unary_expression")
+_SIGNS_K = kind_ids("-", "+")
+_NUMBER_K = kind_ids("number")
+_KEY_NAMES_K = PROPERTY_IDENTIFIER_K | SHORTHAND_K
 
 
 class _Scope:
@@ -147,7 +184,7 @@ class _Linter:
     def is_global(self, node: Node, name: str) -> bool:
         """Whether identifier ``node`` reads the global ``name``."""
         return (
-            node.type == "identifier"
+            node.kind_id in IDENTIFIER_K
             and node.start_byte in self.resolved
             and self.resolved[node.start_byte] is None
             and self.text(node) == name
@@ -167,46 +204,32 @@ class _Linter:
             # A call whose callee is ``node`` starts where ``node`` does, and no call inside
             # it starts there too: the innermost call starting there, if ``node`` is its callee.
             call = calls_at.get(node.start_byte)
-            if call is None or call.child_by_field_name("function") != node:
+            if call is None or call.child_by_field_id(FUNCTION) != node:
                 continue
-            args = call.child_by_field_name("arguments")
-            if args is None or args.type != "arguments":
+            args = call.child_by_field_id(ARGUMENTS)
+            if args is None or args.kind_id not in ARGUMENTS_K:
                 continue  # a tagged template
-            yield call, [a for a in args.named_children if a.type != "comment"]
+            yield call, [a for a in args.named_children if a.kind_id not in COMMENT_K]
 
     # ---- what an expression evidently is -------------------------------------------------
 
     def kind(self, node: Node) -> str | None:
         """The evident ``typeof``-like kind of an expression, or None when not evident."""
         node = unparen(node)
-        kind = node.type
-        if kind in ("string", "template_string"):
-            return "string"
-        if kind == "number":
-            return "number"
-        if kind == "unary_expression":
-            operator = node.child_by_field_name("operator")
-            argument = node.child_by_field_name("argument")
+        kind_id = node.kind_id
+        found = _EVIDENT.get(kind_id)
+        if found is not None:
+            return found
+        if kind_id in _UNARY_K:
+            operator = node.child_by_field_id(OPERATOR)
+            argument = node.child_by_field_id(ARGUMENT)
             if (
                 operator is not None
-                and operator.type in ("-", "+")
+                and operator.kind_id in _SIGNS_K
                 and argument is not None
-                and unparen(argument).type == "number"
+                and unparen(argument).kind_id in _NUMBER_K
             ):
                 return "number"
-            return None
-        if kind in ("true", "false"):
-            return "boolean"
-        if kind == "null":
-            return "null"
-        if kind == "undefined":
-            return "undefined"
-        if kind in ("object", "regex"):
-            return "object"
-        if kind == "array":
-            return "array"
-        if kind in ("arrow_function", "function_expression", "function", "generator_function"):
-            return "function"
         return None
 
     def evidently_not_function(self, node: Node) -> bool:
@@ -214,13 +237,14 @@ class _Linter:
         if kind is not None:
             return kind != "function"
         node = unparen(node)
-        if node.type == "call_expression":
-            function = node.child_by_field_name("function")
+        kind_id = node.kind_id
+        if kind_id in CALL_K:
+            function = node.child_by_field_id(FUNCTION)
             return function is not None and any(
                 self.is_global(function, name) for name in _PROMISE_GLOBALS
             )
-        if node.type == "new_expression":
-            constructor = node.child_by_field_name("constructor")
+        if kind_id in NEW_K:
+            constructor = node.child_by_field_id(CONSTRUCTOR)
             return constructor is not None and self.is_global(constructor, "Promise")
         return False
 
@@ -233,19 +257,20 @@ class _Linter:
     def key(self, node: Node | None) -> str | None:
         if node is None:
             return None
-        if node.type in ("property_identifier", "shorthand_property_identifier"):
+        kind_id = node.kind_id
+        if kind_id in _KEY_NAMES_K:
             return self.text(node)
-        if node.type == "string":
-            return self.string_value(node)
+        if kind_id in STRING_K:
+            return string_literal(self.text(node))  # string_value's commonest case
         return None  # computed or numeric keys: not option names
 
     def string_value(self, node: Node) -> str | None:
         node = unparen(node)
-        kind = node.type
-        if kind == "string":  # the commonest case, read without a literal reader (issue 22)
+        kind_id = node.kind_id
+        if kind_id in STRING_K:  # the commonest case, read without a literal reader (issue 22)
             return string_literal(self.text(node))
-        if kind == "template_string" and any(
-            c.type == "template_substitution" for c in node.named_children
+        if kind_id in TEMPLATE_K and any(
+            c.kind_id in TEMPLATE_SUBSTITUTION_K for c in node.named_children
         ):
             return None
         ok, value = literal_value(node, self.positions)
