@@ -55,7 +55,7 @@ _KEY_NAMES_K = PROPERTY_IDENTIFIER_K | SHORTHAND_K
 
 
 class _Scope:
-    __slots__ = ("_function_scope", "depth", "function", "names", "origins", "parent")
+    __slots__ = ("_function_scope", "depth", "function", "names", "origins", "parent", "uses")
 
     def __init__(self, parent: _Scope | None, function: bool) -> None:
         self.parent = parent
@@ -67,6 +67,8 @@ class _Scope:
         self.names: dict[str, Node | None] = {}
         # name -> the expression it was taken from (`const { a } = args` -> `args`)
         self.origins: dict[str, Node] = {}
+        # name -> its references that resolve to this scope, in source order (``resolve``)
+        self.uses: dict[str, list[Node]] = {}
 
     def function_scope(self) -> _Scope:
         return self._function_scope
@@ -103,19 +105,22 @@ class _Linter:
         self.data = positions.data
         # An ASCII script's byte offsets are its character offsets: a name is a slice of the
         # text, no decoding (names are read some 35,000 times in 512 KiB, issue 22).
-        self._ascii_text = positions.source if positions.ascii else None
+        self.ascii_text = positions.source if positions.ascii else None
         self.meta = meta
         self.span = span
         # Checks that need every declaration trust only a tree without error recovery:
         # a QuickJS-only error (an `import`, a strict-mode rule) leaves the tree whole.
         self.complete = not tree.root_node.has_error
+        self.clean = self.complete  # stays so: no error or missing node in the tree
         self.out: list[Diagnostic] = []
         self.syntax_spans: list[tuple[int, int]] = []
         self.declared: set[int] = set()  # start bytes of identifiers that declare a name
-        self.refs: list[tuple[Node, _Scope]] = []
+        # the references pass 1 found, in source order: each one's node, scope and start byte
+        self.ref_nodes: list[Node] = []
+        self.ref_scopes: list[_Scope] = []
+        self.ref_starts: list[int] = []
         self.loops: list[tuple[Node, _Scope]] = []
         self.resolved: dict[int, _Scope | None] = {}  # identifier start byte -> its scope
-        self.uses: dict[tuple[int, str], list[Node]] = {}  # (id(scope), name) -> references
         self.bound_in: dict[int, tuple[_Scope, str]] = {}  # value start byte -> its binding
         self.globals_used: dict[str, list[Node]] = {}
         self._calls_of: dict[str, list[tuple[Node, list[Node]]]] = {}
@@ -124,6 +129,10 @@ class _Linter:
         # look-ups, 20 ms in 512 KiB, issue 22)
         self.calls_at: dict[int, Node] = {}
         self.meta_statement: Node | None = None
+        # agents.check_options's notes for phases.check_phases: the value of each `phase`
+        # option, in the calls' order, and whether some options object has a spread
+        self.option_phases: list[Node | None] = []
+        self.options_spread = False
         # names.py's answers per (node id, name): is this node under a `typeof name` test,
         # does this test ask `typeof name`
         self.typeof_guarded: dict[tuple[int, str], bool] = {}
@@ -169,8 +178,8 @@ class _Linter:
         return self._parents[node.id]
 
     def text(self, node: Node) -> str:
-        if self._ascii_text is not None:
-            return self._ascii_text[node.start_byte : node.end_byte]
+        if self.ascii_text is not None:
+            return self.ascii_text[node.start_byte : node.end_byte]
         return decode(self.data[node.start_byte : node.end_byte])
 
     def report(self, code: str, message: str, node: Node | None, hint: str | None = None) -> None:

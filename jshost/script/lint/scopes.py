@@ -11,6 +11,7 @@ import re
 
 from tree_sitter import Language, Node
 
+from ..diagnostics import decode
 from .linter import _Linter, _Scope
 from .nodes import (
     _FUNCTIONS,
@@ -143,15 +144,58 @@ _LITERAL_TOKENS = re.compile(
     rb"|(?:true|false|null)(?![\w$]))*"
 )
 
-_ACTIONS: dict[int, bytes] = {}
+_ACTIONS: dict[int, list[int]] = {}
+# Kinds whose first child is a token in every tree without errors (the grammar's rule starts
+# with one: `(`, `{`, `[`, `` ` ``, `${`, a keyword or an operator; a comment cannot come
+# before it inside the node). The walk steps over that child without looking at it (issue
+# 22: 22,000 of the 512 KiB bench script's 150,000 visits).
+_LEAD_TOKENS = kind_ids(
+    "arguments",
+    "formal_parameters",
+    "statement_block",
+    "template_string",
+    "template_substitution",
+    "parenthesized_expression",
+    "await_expression",
+    "return_statement",
+    "lexical_declaration",
+    "variable_declaration",
+    "if_statement",
+    "for_statement",
+    "for_in_statement",
+    "while_statement",
+    "do_statement",
+    "array",
+    "object",
+    "unary_expression",
+    "spread_element",
+    "new_expression",
+    "function_declaration",
+    "function_expression",
+    "generator_function_declaration",
+    "generator_function",
+    "class_body",
+    "switch_statement",
+    "switch_body",
+    "throw_statement",
+    "try_statement",
+    "catch_clause",
+    "finally_clause",
+    "yield_expression",
+)
+_NO_LEADS: list[bool] = [False] * 0x10000
+_LEADS = list(_NO_LEADS)
+for _id in _LEAD_TOKENS:
+    _LEADS[_id] = True
 
 
-def _actions(language: Language) -> bytes:
+def _actions(language: Language) -> list[int]:
     """The walk's action for each kind id of ``language`` (every id up to 0xFFFF, so an error
-    node's id needs no test): decided once per grammar instead of by name at every node."""
+    node's id needs no test): decided once per grammar instead of by name at every node. A
+    list, not bytes: Python indexes a list of ints without a generic item look-up."""
     key = id(language)
     if key not in _ACTIONS:
-        table = bytearray([_DESCEND]) * 0x10000
+        table = [_DESCEND] * 0x10000
         for kind_id in range(language.node_kind_count):
             kind = language.node_kind_for_id(kind_id)
             named = language.node_kind_is_named(kind_id)
@@ -169,7 +213,7 @@ def _actions(language: Language) -> bytes:
                 table[kind_id] = _CALL
             elif kind in _SCOPING:  # `function` and `class` are tokens too: named only
                 table[kind_id] = _SCOPE
-        _ACTIONS[key] = bytes(table)
+        _ACTIONS[key] = table
     return _ACTIONS[key]
 
 
@@ -184,7 +228,8 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
     holds the scopes around it, each with the depth of the node that opened it.
     """
     table = _actions(linter.tree.language)
-    declared, refs, calls_at = linter.declared, linter.refs, linter.calls_at
+    declared, calls_at = linter.declared, linter.calls_at
+    ref_nodes, ref_scopes, ref_starts = linter.ref_nodes, linter.ref_scopes, linter.ref_starts
     cursor = root.walk()
     outer: list[tuple[int, _Scope, bool]] = []
     scope, scope_depth, in_function = top, -1, True
@@ -198,10 +243,12 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
     # In a tree without errors a `.` is followed by nothing but a property's name (in a
     # member expression, or `new.target`, `import.meta`): the walk leaves its parent there.
     # In an error node anything may follow it.
-    dot = _DOT if linter.complete else -1
+    dot = _DOT if linter.clean else -1
+    leads = _LEADS if linter.clean else _NO_LEADS
     while True:
         node = cursor.node
-        action = table[node.kind_id]
+        kind = node.kind_id
+        action = table[kind]
         if action != skip:
             if action == dot:
                 cursor.goto_parent()  # the rest of a member expression is a property's name
@@ -212,8 +259,11 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
                 descend = True
                 if action == reference:
                     # `({a} = o)` assigns to `a`: a pattern outside a declaration is a reference.
-                    if node.start_byte not in declared:
-                        refs.append((node, scope))
+                    start = node.start_byte
+                    if start not in declared:
+                        ref_nodes.append(node)
+                        ref_scopes.append(scope)
+                        ref_starts.append(start)
                     descend = False
                 elif action == _CALL:
                     calls_at[node.start_byte] = node  # the innermost call starting there
@@ -237,7 +287,6 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
                             "E203", "import() is not available in workflow scripts.", call
                         )
                 elif action == _SCOPE:
-                    kind = node.kind_id
                     # A function's body block is the function's own scope, not a new one.
                     is_body = (
                         scope_depth == depth - 1
@@ -250,8 +299,13 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
                         outer.append((scope_depth, scope, in_function))
                         scope, scope_depth, in_function = inner, depth, kind in FUNCTIONS_K
                 if descend and cursor.goto_first_child():
-                    depth += 1
-                    continue
+                    if not leads[kind]:
+                        depth += 1
+                        continue
+                    if cursor.goto_next_sibling():  # past the leading token
+                        depth += 1
+                        continue
+                    cursor.goto_parent()  # nothing but the token
         while not cursor.goto_next_sibling():
             if not cursor.goto_parent():
                 return
@@ -373,14 +427,20 @@ def resolve(linter: _Linter) -> None:
     instead, which holds each name's declaring scopes, innermost last. References come in
     source order, so each scope joins the chain once and leaves it once.
     """
-    text, resolved = linter.text, linter.resolved
-    globals_used, uses = linter.globals_used, linter.uses
+    resolved, globals_used = linter.resolved, linter.globals_used
+    ascii_text, data = linter.ascii_text, linter.data
     declaring: dict[str, list[_Scope]] = {}  # name -> the scopes of the chain declaring it
     chain: list[_Scope] = []  # outermost first: chain[d] is the scope at depth d
     current: _Scope | None = None
     found: _Scope | None
-    for node, scope in linter.refs:
-        name = text(node)
+    for node, scope, start in zip(
+        linter.ref_nodes, linter.ref_scopes, linter.ref_starts, strict=True
+    ):
+        # the name, as _Linter.text reads it
+        if ascii_text is not None:
+            name = ascii_text[start : node.end_byte]
+        else:
+            name = decode(data[start : node.end_byte])
         if scope.depth < _DEEP:
             found = scope
             while found is not None and name not in found.names:  # _Scope.lookup, inlined
@@ -408,11 +468,14 @@ def resolve(linter: _Linter) -> None:
                             scopes.append(entered)
             scopes = declaring.get(name)
             found = scopes[-1] if scopes else None
-        resolved[node.start_byte] = found
-        if found is None:
-            globals_used.setdefault(name, []).append(node)
+        resolved[start] = found
+        reads = globals_used.get(name) if found is None else found.uses.get(name)
+        if reads is not None:
+            reads.append(node)
+        elif found is None:
+            globals_used[name] = [node]
         else:
-            uses.setdefault((id(found), name), []).append(node)
+            found.uses[name] = [node]
 
 
 def pattern_names(linter: _Linter, pattern: Node) -> list[str]:
