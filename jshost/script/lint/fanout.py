@@ -487,9 +487,21 @@ class _FanOutEstimate:
         ``args``, ``"answers"`` when it is built from what ``agent()`` (or ``parallel()``,
         ``pipeline()``, ``workflow()``) returned; through the names it reads, too."""
         found: set[str] = set()
-        stack = [node]
         linter = self.linter
         resolved, text = linter.resolved, linter.text
+        start, end = node.byte_range
+        reads = linter.plain_reads(start, end)
+        if reads is not None:  # what the walk below would find: the identifiers' sources
+            for n, scope in reads:
+                if scope is None:
+                    if text(n) == "args":
+                        found.add("args")
+                    continue
+                origin = scope.origins.get(text(n))
+                if origin is not None and origin.kind_id not in FUNCTIONS_K and depth < _MAX_DEPTH:
+                    found |= self.origin_sources(origin, depth + 1)
+            return found
+        stack = [node]
         while stack:
             n = stack.pop()
             kind = n.kind_id

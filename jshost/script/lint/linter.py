@@ -6,6 +6,7 @@ them and add diagnostics to ``out``, in the order the driver (``__init__.py``) r
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,6 +120,8 @@ class _Linter:
         self.ref_nodes: list[Node] = []
         self.ref_scopes: list[_Scope] = []
         self.ref_starts: list[int] = []
+        self.function_starts: list[int] = []  # of every function pass 1 entered, in order
+        self._promise_reads: list[int] | None = None
         self.loops: list[tuple[Node, _Scope]] = []
         self.resolved: dict[int, _Scope | None] = {}  # identifier start byte -> its scope
         self.bound_in: dict[int, tuple[_Scope, str]] = {}  # value start byte -> its binding
@@ -198,6 +201,32 @@ class _Linter:
             and self.resolved[node.start_byte] is None
             and self.text(node) == name
         )
+
+    def plain_reads(self, start: int, end: int) -> list[tuple[Node, _Scope | None]] | None:
+        """The identifiers the code between bytes ``start`` and ``end`` reads, each with the
+        scope that declares it (None: a global), in source order; None when that code holds a
+        function or reads a global of ``_PROMISE_GLOBALS`` (or the tree has errors). Found
+        among pass 1's references, not by a walk below a node."""
+        if not self.clean:
+            return None
+        functions = self.function_starts
+        i = bisect_left(functions, start)
+        if i < len(functions) and functions[i] < end:
+            return None
+        promised = self._promise_reads
+        if promised is None:
+            promised = self._promise_reads = sorted(
+                n.start_byte for g in _PROMISE_GLOBALS for n in self.globals_used.get(g, ())
+            )
+        i = bisect_left(promised, start)
+        if i < len(promised) and promised[i] < end:
+            return None
+        starts, nodes, resolved = self.ref_starts, self.ref_nodes, self.resolved
+        return [
+            (nodes[k], resolved[starts[k]])
+            for k in range(bisect_left(starts, start), bisect_left(starts, end))
+            if nodes[k].kind_id in IDENTIFIER_K
+        ]
 
     # ---- the calls of a global -----------------------------------------------------------
 

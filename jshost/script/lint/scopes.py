@@ -319,6 +319,7 @@ def enter(
     whether to visit them."""
     inner = scope
     if kind in FUNCTIONS_K:
+        linter.function_starts.append(node.start_byte)
         if kind in DECLARED_FUNCTIONS_K:
             bind(linter, node.child_by_field_id(NAME), scope, node)
         inner = _Scope(scope, function=True)
