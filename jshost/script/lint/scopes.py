@@ -144,11 +144,11 @@ _LITERAL_TOKENS = re.compile(
     rb"|(?:true|false|null)(?![\w$]))*"
 )
 
-_ACTIONS: dict[int, list[int]] = {}
+_ACTIONS: dict[int, tuple[int, ...]] = {}
 # Kinds whose first child is a token in every tree without errors (the grammar's rule starts
-# with one: `(`, `{`, `[`, `` ` ``, `${`, a keyword or an operator; a comment cannot come
-# before it inside the node). The walk steps over that child without looking at it (issue
-# 22: 22,000 of the 512 KiB bench script's 150,000 visits).
+# with one: `(`, `{`, `[`, `` ` ``, `${`, a keyword or an operator; a comment there would be
+# nothing the walk looks at either). The walk steps over that child without looking at it
+# (issue 22: 22,000 of the 512 KiB bench script's 150,000 visits).
 _LEAD_TOKENS = kind_ids(
     "arguments",
     "formal_parameters",
@@ -183,16 +183,13 @@ _LEAD_TOKENS = kind_ids(
     "finally_clause",
     "yield_expression",
 )
-_NO_LEADS: list[bool] = [False] * 0x10000
-_LEADS = list(_NO_LEADS)
-for _id in _LEAD_TOKENS:
-    _LEADS[_id] = True
 
 
-def _actions(language: Language) -> list[int]:
+def _actions(language: Language) -> tuple[int, ...]:
     """The walk's action for each kind id of ``language`` (every id up to 0xFFFF, so an error
     node's id needs no test): decided once per grammar instead of by name at every node. A
-    list, not bytes: Python indexes a list of ints without a generic item look-up."""
+    tuple, not bytes: Python indexes a tuple of ints without a generic item look-up, and the
+    cycle collector stops tracking it (it traversed a list's 65,536 items at every pass)."""
     key = id(language)
     if key not in _ACTIONS:
         table = [_DESCEND] * 0x10000
@@ -213,7 +210,7 @@ def _actions(language: Language) -> list[int]:
                 table[kind_id] = _CALL
             elif kind in _SCOPING:  # `function` and `class` are tokens too: named only
                 table[kind_id] = _SCOPE
-        _ACTIONS[key] = table
+        _ACTIONS[key] = tuple(table)
     return _ACTIONS[key]
 
 
@@ -244,7 +241,7 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
     # member expression, or `new.target`, `import.meta`): the walk leaves its parent there.
     # In an error node anything may follow it.
     dot = _DOT if linter.clean else -1
-    leads = _LEADS if linter.clean else _NO_LEADS
+    leads = _LEAD_TOKENS if linter.clean else frozenset()
     while True:
         node = cursor.node
         kind = node.kind_id
@@ -299,7 +296,7 @@ def walk(linter: _Linter, root: Node, top: _Scope) -> None:
                         outer.append((scope_depth, scope, in_function))
                         scope, scope_depth, in_function = inner, depth, kind in FUNCTIONS_K
                 if descend and cursor.goto_first_child():
-                    if not leads[kind]:
+                    if kind not in leads:
                         depth += 1
                         continue
                     if cursor.goto_next_sibling():  # past the leading token
