@@ -100,8 +100,22 @@ _SCOPING = (
 
 def bind(linter: _Linter, pattern: Node | None, scope: _Scope, value: Node | None = None) -> None:
     """Declare every name in a binding pattern (parameters, declarators, catch)."""
-    stack = [pattern]
+    if pattern is None:
+        return
     patterns = _PATTERNS
+    if patterns.get(pattern.kind_id) == _NAME:  # the commonest pattern: one name, bound to value
+        start, end = pattern.byte_range
+        linter.declared.add(start)
+        text = linter.ascii_text
+        name = text[start:end] if text is not None else decode(linter.data[start:end])
+        scope.names[name] = value
+        if value is not None:
+            linter.bound_in[value.start_byte] = (scope, name)
+            scope.origins[name] = value
+        else:
+            scope.origins.pop(name, None)
+        return
+    stack = [pattern]
     while stack:
         node = stack.pop()
         if node is None:
