@@ -105,11 +105,6 @@ def unparen(node: Node) -> Node:
     return _unparen_slow(node)
 
 
-def named(node: Node) -> list[Node]:
-    """``node``'s named children other than comments."""
-    return [c for c in node.named_children if c.kind_id not in COMMENT_K]
-
-
 def _conjuncts(node: Node) -> list[Node]:
     """The operands of a chain of ``&&`` (iteratively: chains may be very long)."""
     out: list[Node] = []
