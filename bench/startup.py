@@ -63,9 +63,11 @@ trio.run(main)
 
 #: what no jshost can go below: the floor's schedule after importing the packages ``jshost run``
 #: cannot do without (the CLI parser, the store, the sandbox, the parser), none of them used.
+#: The sandbox's binding is the C extension ``_quickjs``, as jshost imports it (the ``quickjs``
+#: package's Python layer around it is not on jshost's path).
 DEPS_ONE_TASK = (
     "import json, sqlite3\n"
-    "import click, quickjs, tree_sitter, tree_sitter_javascript\n" + TRIO_ONE_TASK
+    "import click, _quickjs, tree_sitter, tree_sitter_javascript\n" + TRIO_ONE_TASK
 )
 
 ONE_AGENT = """\

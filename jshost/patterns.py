@@ -23,8 +23,9 @@ import threading
 import types
 from typing import Any
 
-import quickjs
 import re2
+
+from . import _quickjs as quickjs
 
 __all__ = [
     "ECMA_MATCH_SECONDS",

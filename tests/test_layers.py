@@ -177,6 +177,7 @@ DATA_MODULES = {
     "jshost._data": set(),  # Frozen, Record: what @dataclass gave, written out (issue 22)
     "jshost.records": {"jshost.errors", "jshost._data"},  # AgentRecord, RunOutcome, Usage
     "jshost.limits": {"jshost._data"},  # Limits, SandboxLimits, MAX_CONCURRENCY
+    "jshost._quickjs": {"jshost.errors"},  # the QuickJS binding, for the sandbox and patterns
 }
 
 
@@ -199,7 +200,7 @@ def test_no_import_cycle_inside_the_engine():
     assert find_cycle(edges) is None
 
 
-HEAVY = ("trio", "quickjs", "tree_sitter", "textual")
+HEAVY = ("trio", "quickjs", "_quickjs", "tree_sitter", "textual")
 
 
 @pytest.mark.parametrize(
@@ -222,3 +223,21 @@ def test_a_bare_start_loads_no_engine_sandbox_parser_or_view(code):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_only_the_binding_module_imports_quickjs():
+    """One place imports the QuickJS binding (jshost/_quickjs.py, with a clear error when it
+    is missing), and it imports the C extension, not the quickjs package's Python layer,
+    which brings concurrent.futures and a thread of its own (issue 22's start-up)."""
+    importers: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = {(node.module or "").split(".")[0]}
+            else:
+                continue
+            for name in names & {"quickjs", "_quickjs"}:
+                importers.setdefault(module_name(path), set()).add(name)
+    assert importers == {"jshost._quickjs": {"_quickjs"}}

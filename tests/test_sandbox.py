@@ -801,3 +801,93 @@ def test_an_error_on_the_last_line_of_the_largest_script_is_placed_there():
     assert outcome.error is not None and small.error is not None
     assert (small.error.line, small.error.column) == (META.count("\n") + 2, 11)
     assert (outcome.error.line, outcome.error.column) == (source.count("\n"), 11)
+
+
+@pytest.mark.parametrize("sep", ["\n", "\r", "\r\n", "\u2028", "\u2029", "\n\r\u2028"])
+def test_a_runs_line_base_is_past_every_line_quickjs_counts_in_its_script(sep: str) -> None:
+    """Each run's prelude starts after its own script's lines, not after the largest script's
+    (the base's lines cost QuickJS ~19 instructions each at every start-up: issue 22). QuickJS
+    ends a line at LF, CR, U+2028 and U+2029: a base that missed one would give the script's
+    last frames to the prelude."""
+    from jshost import _quickjs
+    from jshost.sandbox import RUNTIME_LINE_BASE, line_base, parse_frames
+
+    wrapped = "(function f() {" + sep.join(["void 0"] * 5) + sep + "throw new Error('x')})"
+    ctx = _quickjs.Context()
+    with pytest.raises(_quickjs.JSException) as caught:
+        ctx.eval(wrapped + "()")
+    lines = [line for _, line, _ in parse_frames(str(caught.value))]
+    assert lines and max(lines) < line_base(wrapped) <= 6 * len(sep) + 2
+    assert line_base("\n" * (2 * RUNTIME_LINE_BASE)) == RUNTIME_LINE_BASE
+
+
+def test_the_prelude_starts_after_the_line_base_its_sandbox_was_given() -> None:
+    from jshost.sandbox import CHILD_LINE_BASE, Sandbox, SandboxLimits, parse_frames
+
+    sandbox = Sandbox(SandboxLimits(), {"maxAgents": 1, "budget": None, "args": None}, 3)
+    assert sandbox.line_base == 3
+    ctx = sandbox._ctx
+    ctx.eval("var stack = null; parallel(1).catch((e) => { stack = e.stack }); undefined")
+    while ctx.execute_pending_job():
+        pass
+    stack = ctx.eval("stack")
+    lines = [line for _, line, _ in parse_frames(stack)]
+    assert lines[-1] == 1  # the call, on the first line of what was evaluated
+    assert lines[:-1] and all(3 < line < CHILD_LINE_BASE for line in lines[:-1]), stack
+    with pytest.raises(ValueError):
+        Sandbox(SandboxLimits(), {"maxAgents": 1, "budget": None, "args": None}, 0)
+
+
+@pytest.mark.parametrize("sep", ["\n", "\r\n"])
+def test_an_error_the_prelude_throws_is_placed_on_a_short_scripts_last_line(sep: str) -> None:
+    outcome = run(sep.join(["const a = 1", "const b = 2", "return parallel(1)"]))
+    name, _ = failed(outcome)
+    assert name == "TypeError"
+    assert outcome.error is not None and outcome.error.line == META.count("\n") + 3
+
+
+SMALL_STACK_LOAD = """
+import sys, threading
+import jshost
+from jshost.sandbox import check_function_source
+
+body = "return " + "[" * 20000 + "]" * 20000
+path = sys.argv[1]
+with open(path, "w", encoding="utf-8") as f:
+    f.write("export const meta = {{ name: 'deep', description: 'd' }}\\n" + body + "\\n")
+out = []
+
+def work():
+    out.append(check_function_source("(async function f() {{ " + body + "\\n}})"))
+    try:
+        jshost.load(path)
+    except jshost.ScriptError as exc:
+        out.append(str(exc))
+
+threading.stack_size({stack})
+thread = threading.Thread(target=work)
+thread.start()
+thread.join()
+print(out)
+"""
+
+
+@pytest.mark.parametrize("stack", [128 << 10, 512 << 10])  # musl's and macOS's thread stacks
+def test_a_deeply_nested_script_checked_on_a_small_thread_stack_is_refused(
+    tmp_path, stack: int
+) -> None:
+    """The load checks compile under a 1 MiB QuickJS stack limit: on a thread whose C stack
+    is smaller (``jshost.arun`` loads a script on ``trio.to_thread``/``asyncio.to_thread``),
+    they run on a thread with a large enough stack, so QuickJS refuses the script instead of
+    the process dying of a stack overflow."""
+    import subprocess
+    import sys
+
+    code = SMALL_STACK_LOAD.format(stack=stack)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "deep.js")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, (out.returncode, out.stderr[-500:])
+    assert "nested too deeply to compile" in out.stdout
+    assert "not run: 1 error" in out.stdout

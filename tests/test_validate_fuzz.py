@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -215,3 +216,20 @@ def test_slash_free_text_has_no_slash_token_for_tree_sitter(text):
             continue
         break
     assert not kinds & {"regex", "/", "/="}, text
+
+
+@pytest.mark.parametrize(
+    ("text", "free"),
+    [
+        ("x = 1 // a comment / with slashes\ny = 2", True),
+        ("x = 1 // a comment\ny = a / b", False),
+        ("x = 1 // a comment\ry = a / b", False),  # CR ends a line comment too
+        # QuickJS ends a line comment at U+2028 and U+2029 as well: what follows is code
+        ("x = 1 // a comment\u2028y = a / b", False),
+        ("x = 1 // a comment\u2029y = a / b", False),
+        ("x = '\u2028' // no slash token at all", False),  # such a text is not read
+        ("s = 'a / b'; t = \"c / d\"; /* e / f */ u = `g / h`", True),
+    ],
+)
+def test_slash_free_reads_line_comments_to_their_end(text: str, free: bool) -> None:
+    assert slash_free(text) is free

@@ -1,6 +1,6 @@
 """The ``jshost`` command line: the root group, main() and the registration of every command.
 
-Each command lives in its own module (run.py: run and resume; check.py, runs.py, …); the exit
+Each command lives in its own module (run.py, resume.py; check.py, runs.py, …); the exit
 codes, fail() and the error lines they share live in _edge.py.
 """
 
@@ -8,11 +8,35 @@ from __future__ import annotations
 
 import gc
 
+
+def _pause_collector() -> bool:
+    """Pause garbage collection while modules are imported; whether it was on."""
+    on = gc.isenabled()
+    gc.disable()
+    return on
+
+
+def _resume_collector(was_on: bool) -> None:
+    """Undo :func:`_pause_collector`, without the collection it held back.
+
+    What the imports made goes to the oldest generation uncollected (``freeze`` then
+    ``unfreeze`` moves it there and resets the young generation's count, which would
+    otherwise start a collection of all of it at the next allocation); a full collection
+    still looks at it. Left alone when the program froze objects of its own, which
+    ``unfreeze`` would give back. Only the command line does this: it owns its process,
+    while ``import jshost`` in a program leaves that program's collector as it was.
+    """
+    if was_on:
+        if not gc.get_freeze_count():
+            gc.freeze()
+            gc.unfreeze()
+        gc.enable()
+
+
 # No garbage collection while the command line's modules are imported (issue 22): imports
 # make many objects and few cycles, and each collection walks all of them. Restored at the end
 # of this module; console_main() pauses it again until the command starts its work.
-_COLLECTING = gc.isenabled()
-gc.disable()
+_COLLECTING = _pause_collector()
 
 import atexit  # noqa: E402
 import importlib  # noqa: E402
@@ -32,7 +56,7 @@ from .exits import EXIT_FAILED, EXIT_STOPPED  # noqa: E402
 #: run` pays for none of the others (issue 22's start-up)
 _COMMANDS = {
     "run": ("run", "run_cmd"),
-    "resume": ("run", "resume_cmd"),
+    "resume": ("resume", "resume_cmd"),
     "runs": ("runs", "runs_cmd"),
     "inspect": ("runs", "inspect_cmd"),
     "save": ("library", "save_cmd"),
@@ -110,8 +134,7 @@ def cli() -> None:
     """
 
 
-if _COLLECTING:
-    gc.enable()
+_resume_collector(_COLLECTING)
 
 
 def console_main() -> NoReturn:

@@ -72,7 +72,7 @@ def _args_fit(text: str, memory: int) -> bool:
     args are first parsed where the script will see them, under the sandbox's memory
     limit: what does not fit there is refused before Python builds anything of it.
     """
-    import quickjs
+    from .. import _quickjs as quickjs
 
     ctx = quickjs.Context()
     ctx.set_memory_limit(memory)

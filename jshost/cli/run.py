@@ -1,4 +1,6 @@
-"""The ``run`` and ``resume`` commands: their options, the run itself, its view and signals.
+"""The ``run`` command: its options (and ``resume``'s), the run itself, its view and signals.
+
+``resume`` is in resume.py, so that ``jshost run`` does not build its options (issue 22).
 
 Exit codes of ``run``: 0 completed, 1 the script failed, 2 usage or validation error (nothing
 ran), 130 stopped.
@@ -18,7 +20,6 @@ from .._data import replace
 from ..errors import JshostError, ScriptLoadError, UsageError
 from ..text import printable
 from ._edge import (
-    _CAP_DEFAULTS,
     READS_ARGS,
     _echo_wrapped,
     _fail,
@@ -193,38 +194,6 @@ def _confirm_rename(row: Any, name: str, *, yes: bool) -> None:
         _fail(f"not resumed: {what}; pass --yes to resume it all the same", EXIT_USAGE)
     if not click.confirm(f"jshost: {what}. Resume it?", default=False, err=True):
         _fail("not run", EXIT_USAGE)
-
-
-@click.command(name="resume", epilog=RUN_EXIT_CODES)
-@click.argument("run_id", metavar="RUN_ID")
-@_resume_options
-@click.pass_context
-def resume_cmd(ctx: click.Context, run_id: str, **opts: Any) -> None:
-    """Resume a stopped, failed or interrupted run: replay its script, reusing every result.
-
-    The stored script and args run again; each agent() call whose result is stored returns
-    it at once, so only what did not finish is paid for. Caps are the stored ones unless
-    given again here; the workspace, tool rules, mode and MCP servers are not stored: give
-    them again (the defaults apply otherwise).
-
-    \b
-    Example usage:
-      jshost resume wf_3f2a9c01b7de --yes
-    """
-    from ..store import Store
-    from .check import checked_source
-
-    try:
-        with Store() as store:
-            row = store.get_run(run_id)
-    except JshostError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    loaded, report = checked_source(row.script, row.path)
-    _keep_stored(ctx, row, opts)
-    for option, default in _CAP_DEFAULTS.items():
-        if opts.get(option) is None:
-            opts[option] = default  # a run stored before this cap was
-    _execute(ctx, loaded, opts, resume_id=row.id, report=report)
 
 
 def _execute(

@@ -11,13 +11,12 @@ import json
 import math
 import sys
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import trio
 
 from .. import events as ev
 from .._data import replace
-from ..agent_types import AgentType, AgentTypeError
 from ..bounds import MAX_PROMPT_CHARS, MAX_TITLE_CHARS, text_problem, value_has_surrogate
 from ..errors import WorkerError
 from ..journal import JournalEntry, cache_key
@@ -31,7 +30,6 @@ from ..permissions.call_options import (
     schema_refusal,
 )
 from ..records import AgentRecord, ToolUse, Usage
-from ..schemas import schema_problem, schema_size_problem
 from ..workers.base import (
     AgentRejectedError,
     AgentRequest,
@@ -40,7 +38,10 @@ from ..workers.base import (
     transcript_callback,
 )
 from .bridge import _need, _payload_error, _title
-from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, Worktrees, worktree_note
+
+if TYPE_CHECKING:
+    from ..agent_types import AgentType
+    from .worktrees import Worktrees
 
 __all__ = ["AgentQueue", "default_label"]
 
@@ -123,6 +124,8 @@ class AgentQueue:
             return
         schema = None
         if schema_text is not None:
+            from ..schemas import schema_problem, schema_size_problem  # only for a schema
+
             # Checked off the loop (a schema with a `pattern` or a `$ref` is checked against
             # the meta-schema, which takes a while for a large one), and only once its size
             # is known to be bounded.
@@ -143,6 +146,8 @@ class AgentQueue:
         definition = None
         agent_type = opts.get("agentType")
         if isinstance(agent_type, str) and agent_type:
+            from ..agent_types import AgentTypeError
+
             try:
                 definition = await self._agent_definition(agent_type)
             except AgentTypeError as exc:
@@ -399,6 +404,10 @@ class AgentQueue:
 
     def _worktree_set(self) -> Worktrees:
         if self._worktrees is None:
+            # Imported by the first isolated agent: a run without one needs none of it (git,
+            # its environment and its records: issue 22's start-up).
+            from .worktrees import Worktrees
+
             run_id = getattr(self.recorder, "run_id", None)
             self._worktrees = Worktrees(self.workspace, run_id)
         return self._worktrees
@@ -411,6 +420,8 @@ class AgentQueue:
         """
         if request.isolation != "worktree":
             return await self._attempts(rec, request)
+        from .worktrees import CLEANUP_TIMEOUT, WorktreeIsolationError, worktree_note
+
         trees = self._worktree_set()
         try:
             tree = await trees.create(rec.index)

@@ -16,8 +16,8 @@ import trio
 from .. import events as ev
 from ..bounds import MAX_TITLE_CHARS, text_problem
 from ..errors import WorkflowError
-from ..sandbox import CHILD_LINE_BASE, RUNTIME_LINE_BASE, JsThread, Sandbox, parse_frames
-from ..script import CHILD_PREFIX, DESTRUCTURING_MESSAGE, PREFIX, destructuring_site
+from ..sandbox import CHILD_LINE_BASE, JsThread, Sandbox, parse_frames
+from ..script import CHILD_PREFIX, PREFIX
 from .timers import timer_delay
 
 # What the host keeps of one log or failure line: a script may log strings as large as its
@@ -169,6 +169,9 @@ class Bridge:
         return None
 
     def _script_error(self, event: dict[str, Any]) -> WorkflowError:
+        # Only a failed script needs its errors placed: not imported by a run that succeeds.
+        from ..script import DESTRUCTURING_MESSAGE, destructuring_site
+
         name = event.get("name") if isinstance(event.get("name"), str) else "Error"
         message = event.get("message") if isinstance(event.get("message"), str) else ""
         stack = event.get("stack") if isinstance(event.get("stack"), str) else ""
@@ -176,7 +179,7 @@ class Bridge:
         path, line, col = self.script.path, None, None
         for _, frame_line, frame_col in parse_frames(stack):
             child = frame_line >= CHILD_LINE_BASE and bool(self._children)
-            if child or frame_line < RUNTIME_LINE_BASE:
+            if child or frame_line < self._line_base:
                 source, prefix = self.script.source, PREFIX
                 if child:
                     path, source = self._children[-1].path, self._children[-1].source

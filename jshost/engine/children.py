@@ -15,7 +15,7 @@ import trio
 from .._data import Record
 from ..bounds import MAX_PATH_CHARS, MAX_TITLE_CHARS, MAX_WORKFLOW_CALLS
 from ..errors import JshostError, ScriptLoadError
-from ..sandbox import CHILD_LINE_BASE, RUNTIME_LINE_BASE, JsThread, Sandbox, parse_frames
+from ..sandbox import CHILD_LINE_BASE, JsThread, Sandbox, parse_frames
 from ..script import Script, load_child_script
 from .bridge import _need, _payload_error, _refuse_text, _Refused
 
@@ -25,10 +25,6 @@ _NESTED = (
     "workflow() cannot be called from within a child workflow — nesting is limited to one "
     "level. Inline the inner script or call its agents directly."
 )
-
-
-def _is_prelude(line: int) -> bool:
-    return RUNTIME_LINE_BASE <= line < CHILD_LINE_BASE
 
 
 class _Child(Record):
@@ -146,7 +142,8 @@ class ChildWorkflows:
         (``.then(workflow)``) cannot be attributed and is refused too.
         """
         _need(isinstance(stack, str), "workflow call without its caller")
-        lines = [line for _, line, _ in parse_frames(stack) if not _is_prelude(line)]
+        base = self._line_base  # from there up to a child's code: the prelude's frames
+        lines = [n for _, n, _ in parse_frames(stack) if not base <= n < CHILD_LINE_BASE]
         if any(line >= CHILD_LINE_BASE for line in lines):
             raise _Refused("Error", _NESTED)
         if not lines:

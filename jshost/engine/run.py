@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import trio
 
 from .. import events as ev
-from ..agent_types import AgentTypes, Denial, discover_agent_types
 from ..errors import StoreError, WorkflowError
 from ..journal import Recorder, Replay
 from ..limits import Limits
 from ..records import AgentRecord, RunOutcome, RunStatus
-from ..sandbox import JsThread, Sandbox, SandboxLimitError
+from ..sandbox import JsThread, Sandbox, SandboxLimitError, line_base
 from ..script import Script
 from ..settings import ModelPolicy
 from ..workers.base import AgentRequest, Worker
@@ -36,7 +36,10 @@ from .agents import AgentQueue
 from .bridge import Bridge, _BatchEncoder, _BridgeError, _clip
 from .children import ChildWorkflows, _Child
 from .timers import Timers
-from .worktrees import Worktrees
+
+if TYPE_CHECKING:
+    from ..agent_types import AgentTypes, Denial
+    from .worktrees import Worktrees
 
 __all__ = ["NO_ARGS", "Engine"]
 
@@ -51,6 +54,19 @@ _KEEP_LOGS = 1000
 # parallel() of failing thunks in a loop, phase() with a counter), the host must not.
 _KEEP_FAILURES = 1000
 _MAX_PHASES = 1000
+
+
+def _is_agent_types(value: object) -> TypeGuard[AgentTypes]:
+    # Without the module imported, nothing is an AgentTypes: a run that names no agent type
+    # never imports it (issue 22's start-up).
+    types = sys.modules.get("jshost.agent_types.types")
+    return types is not None and isinstance(value, types.AgentTypes)
+
+
+def _discover_agent_types() -> AgentTypes:
+    from ..agent_types import discover_agent_types
+
+    return discover_agent_types()
 
 
 class Engine(AgentQueue, ChildWorkflows, Bridge):
@@ -100,16 +116,16 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
         workspace: Path | None = None,
     ) -> None:
         self.script = script
+        #: frames below this line are the script's (the sandbox's prelude starts after it)
+        self._line_base = line_base(script.wrapped)
         self.workspace = workspace
         self._worktrees: Worktrees | None = None  # made when the first isolated agent starts
-        self._agent_types: AgentTypes | None = (
-            agent_types if isinstance(agent_types, AgentTypes) else None
-        )
-        self._discover_types: Callable[[], AgentTypes] = (
-            agent_types
-            if callable(agent_types) and not isinstance(agent_types, AgentTypes)
-            else discover_agent_types
-        )
+        self._agent_types: AgentTypes | None = None
+        self._discover_types: Callable[[], AgentTypes] = _discover_agent_types
+        if _is_agent_types(agent_types):
+            self._agent_types = agent_types
+        elif callable(agent_types):
+            self._discover_types = agent_types
         self._types_lock = trio.Lock()
         self._agent_type_denial = agent_type_denial
         self._model_policy = model_policy or ModelPolicy()
@@ -338,7 +354,9 @@ class Engine(AgentQueue, ChildWorkflows, Bridge):
             "args": self.args_json,
         }
         try:
-            sandbox = await js.run(Sandbox, self.limits.sandbox, config, watch=False)
+            sandbox = await js.run(
+                Sandbox, self.limits.sandbox, config, self._line_base, watch=False
+            )
         except SandboxLimitError as exc:
             raise WorkflowError(exc.message, name=exc.name) from None
         holder["sandbox"] = sandbox

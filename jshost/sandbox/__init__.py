@@ -13,6 +13,7 @@ from .context import (
     SandboxLimits,
     check_function_source,
     global_names,
+    line_base,
     parse_frames,
 )
 from .thread import JsThread
@@ -27,5 +28,6 @@ __all__ = [
     "SandboxLimits",
     "check_function_source",
     "global_names",
+    "line_base",
     "parse_frames",
 ]

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import quickjs
-
+from .. import _quickjs as quickjs
 from .._lazy import lazy_pattern
 from ..bounds import MAX_PROMPT_CHARS
 from ..limits import SandboxLimits
@@ -33,13 +32,16 @@ __all__ = [
     "SandboxLimits",
     "check_function_source",
     "global_names",
+    "line_base",
 ]
 
-# The prelude is evaluated after this many blank lines, and child workflows after CHILD_LINE_BASE,
-# so a stack frame's line number says whose code it is (the binding names every file <input>
-# and its eval takes no line offset). User scripts are at most 524,288 characters, wrapped on
-# two more lines, so they never reach these lines; each line of the base costs QuickJS ~17
-# instructions of every start-up (issue 22), hence no wider margin.
+# The prelude is evaluated after as many lines as its run's script may take (``line_base``),
+# and child workflows after CHILD_LINE_BASE, so a stack frame's line number says whose code it
+# is (the binding names every file <input> and its eval takes no line offset). Each line of the
+# base costs QuickJS ~19 instructions of every start-up (issue 22): a run's base is its own
+# script's line count, at most RUNTIME_LINE_BASE (user scripts are at most 524,288 characters,
+# wrapped on two more lines, so they never reach it); CHILD_LINE_BASE is above the prelude's
+# end for any base.
 RUNTIME_LINE_BASE = 525_000
 CHILD_LINE_BASE = 700_000
 
@@ -88,11 +90,20 @@ def _runtime_source() -> str:
     )
 
 
-#: the prelude as evaluated: after its line base, in ASCII (see _line_base and _ascii)
+#: the prelude as evaluated after its line base: in ASCII (see _ascii)
 _RUNTIME: str | None = None
 
 
-def _line_base(lines: int) -> str:
+def line_base(wrapped: str) -> int:
+    """The line base of the sandbox that runs ``wrapped`` (the script's wrapper): a line past
+    every line QuickJS can count in it, whose lines end at ``\n``, ``\r``, U+2028 or U+2029
+    (a CRLF, one line, is counted twice: only an upper bound matters). Frames on lines below
+    the base are the script's; the prelude starts on the line after it."""
+    breaks = sum(map(wrapped.count, ("\n", "\r", "\u2028", "\u2029")))
+    return min(breaks + 2, RUNTIME_LINE_BASE)
+
+
+def _padding(lines: int) -> str:
     """What puts the next character on line ``lines + 1``: one block comment over that many
     line breaks, which QuickJS counts as lines as it would blank lines, but skips in about two
     thirds of the time (600,000 blank lines were 16 M instructions of every run: issue 22).
@@ -111,6 +122,12 @@ def _ascii(source: str) -> str:
     """
     if source.isascii():
         return source
+    # Python's own escapes, in C (`\xe9`, `\u2014`), which JavaScript reads alike in strings,
+    # templates and regex literals: the regex below was 2 M instructions. A character past
+    # U+FFFF comes out as `\U0001f600`, which JavaScript does not know: then the regex.
+    escaped = source.encode("ascii", "backslashreplace").decode("ascii")
+    if escaped.count("\\U") == source.count("\\U"):
+        return escaped
 
     def escape(m: re.Match[str]) -> str:
         code = ord(m.group())
@@ -143,12 +160,21 @@ class Sandbox:
     Args:
         limits (SandboxLimits): memory, stack and CPU-slice limits.
         config (dict): ``maxAgents``, ``budget`` (int or None) and ``args`` (JSON text or None).
+        base (int): the line base, ``line_base`` of the script this sandbox runs: frames
+            below it are the script's, the prelude starts after it (the default,
+            RUNTIME_LINE_BASE, is past any script's lines).
     """
 
-    def __init__(self, limits: SandboxLimits, config: dict[str, Any]) -> None:
+    def __init__(
+        self, limits: SandboxLimits, config: dict[str, Any], base: int = RUNTIME_LINE_BASE
+    ) -> None:
         global _RUNTIME
         if _RUNTIME is None:
-            _RUNTIME = _line_base(RUNTIME_LINE_BASE) + _ascii(_runtime_source())
+            _RUNTIME = _ascii(_runtime_source())
+        if not 0 < base <= RUNTIME_LINE_BASE:
+            raise ValueError(f"the prelude's line base must be in 1..{RUNTIME_LINE_BASE}")
+        #: frames on lines from here up to CHILD_LINE_BASE are the prelude's, below it the script's
+        self.line_base = base
         self.limits = limits
         #: whether the outbox may hold events not taken yet (see :meth:`take`)
         self.more = False
@@ -157,7 +183,7 @@ class Sandbox:
         ctx.set_max_stack_size(limits.stack)
         try:
             # The config (with the user's args, which may be large) is an argument, not source.
-            prelude = ctx.eval(_RUNTIME)
+            prelude = ctx.eval(_padding(base) + _RUNTIME)
             prelude(json.dumps({"maxPromptChars": MAX_PROMPT_CHARS, **config}))
         except quickjs.JSException as exc:
             # Only the args can be too much for the prelude: its own code is small.
@@ -361,7 +387,8 @@ def global_names() -> frozenset[str]:
     """The names a script sees as globals: the standard built-ins left after the prelude's
     lockdown, and the workflow globals. Read from a real context, so ``validate`` and the
     sandbox cannot disagree."""
-    sandbox = Sandbox(SandboxLimits(), {"maxAgents": 1, "budget": None, "args": None})
+    # No script runs here: no line base to skip either.
+    sandbox = Sandbox(SandboxLimits(), {"maxAgents": 1, "budget": None, "args": None}, 1)
     names = sandbox._ctx.eval("JSON.stringify(Object.getOwnPropertyNames(globalThis))")
     return frozenset(json.loads(names))
 
@@ -430,7 +457,15 @@ def check_function_source(
     or division at a ``/`` otherwise than its parser: it is compiled only for a ``/`` token
     (``slash_free``) or when a form failed (for its message). One compile instead of three on
     a clean script (issue 22: 65 ms each on 512 KiB).
+
+    Compiles on a C stack large enough for the context's stack limit (``on_a_large_stack``).
     """
+    return quickjs.on_a_large_stack(_check_function_source, wrapped, limits, likely_valid)
+
+
+def _check_function_source(
+    wrapped: str, limits: SandboxLimits | None, likely_valid: bool
+) -> str | None:
     head = _FUNCTION_HEAD.match(wrapped)
     if head is None or not wrapped.endswith(")"):
         raise ValueError("wrapped must be a parenthesised named function expression")

@@ -18,11 +18,14 @@ from .._lazy import lazy_pattern
 
 __all__ = ["slash_free"]
 
-# A string or a comment, as one token (an unterminated one does not match).
+# A string or a comment, as one token (an unterminated one does not match). A `//` comment
+# ends at LF or CR here: a text with U+2028 or U+2029, where QuickJS ends it too, is not
+# read at all (slash_free), as a class reaching past U+00FF makes Python's regex compiler
+# build a table of every code point up to U+FFFF (1.4 M instructions of every start-up).
 _STRING_OR_COMMENT = (
-    r"'[^'\\\n\r]*(?:\\(?:\r\n|[\s\S])[^'\\\n\r]*)*'"
-    r'|"[^"\\\n\r]*(?:\\(?:\r\n|[\s\S])[^"\\\n\r]*)*"'
-    r"|//[^\n\r\u2028\u2029]*|/\*[\s\S]*?\*/"
+    r"'[^'\\\n\r]*(?:\\(?:\r\n|(?s:.))[^'\\\n\r]*)*'"
+    r'|"[^"\\\n\r]*(?:\\(?:\r\n|(?s:.))[^"\\\n\r]*)*"'
+    r"|//[^\n\r]*|/\*(?s:.)*?\*/"
 )
 # Code with its strings and comments, up to a place that needs a look: a backtick, a slash
 # that starts no comment, a quote that starts no string (and, inside a template substitution,
@@ -42,6 +45,8 @@ def slash_free(text: str) -> bool:
     not follow to the end (an unterminated string, comment or template) answers False, which
     only ever costs the caller the expression compile.
     """
+    if "\u2028" in text or "\u2029" in text:
+        return False  # line terminators the patterns do not end a `//` comment at
     pos, end = 0, len(text)
     # For each template substitution open around ``pos``: the braces opened inside it.
     braces: list[int] = []

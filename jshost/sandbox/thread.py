@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .._quickjs import THREAD_STACK
 from .context import SandboxLimits, _timeout
 
 __all__ = ["JsThread"]
 
 T = TypeVar("T")
 
-_THREAD_STACK = 64 << 20  # the JS thread's C stack; QuickJS's guard is set far below it
+_THREAD_STACK = THREAD_STACK  # the JS thread's C stack; QuickJS's guard is set far below it
 # How often the watchdog looks at the CPU time of the step in flight.
 _WATCH_INTERVAL = 0.25
 # How long a stopping run waits for the step in flight before abandoning it.

@@ -7,7 +7,6 @@ the ESTree names and checks acorn would make, keeping every error message word f
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tree_sitter import Node, Tree
@@ -70,7 +69,7 @@ _ESTREE_TYPES = {
 }
 _LOGICAL_OPERATORS = frozenset({"&&", "||", "??"})
 
-_ARRAY_INDEX_RE = re.compile(r"0|[1-9][0-9]*")
+_ARRAY_INDEX_RE = lazy_pattern(r"0|[1-9][0-9]*")  # only for a key that starts with a digit
 _LEGACY_OCTAL_RE = lazy_pattern(r"0[0-7]+")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import socket
 import time
 from typing import TYPE_CHECKING, Any
@@ -251,7 +250,7 @@ class Store(Database):
         }
 
     def _new_id(self) -> str:
-        return "wf_" + secrets.token_hex(6)
+        return "wf_" + os.urandom(6).hex()  # secrets.token_hex(6), without importing secrets
 
     def begin_run(
         self,

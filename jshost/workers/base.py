@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, final
 
 from .._data import Frozen, set_field
-from ..agent_types import AgentType
 from ..errors import WorkerError
 from ..records import ToolUse, Usage
 
 if TYPE_CHECKING:
+    from ..agent_types import AgentType  # a plain run reads no agent types
     from ..tools.toolbox import Toolbox
 
 __all__ = [

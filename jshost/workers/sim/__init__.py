@@ -31,14 +31,13 @@ import contextlib
 import hashlib
 import math
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
 import trio
 
-from ...agent_types import AgentType
+from ..._lazy import lazy_pattern
 from ...errors import WorkerError
 from ...records import ToolUse
 from ..base import (
@@ -53,11 +52,13 @@ from ..base import (
 )
 
 if TYPE_CHECKING:  # a scripted tool call needs the rest: a plain sim run never imports it
+    from ...agent_types import AgentType
     from ...permissions.decision import Asker
 
 __all__ = ["SimWorker"]
 
-_MARKER = re.compile(r"\[\[sim:(?P<key>[a-z]+)(?:=(?P<value>[^\]]*))?\]\]")
+# Compiled for the first prompt that has a marker (a plain prompt is not searched).
+_MARKER = lazy_pattern(r"\[\[sim:(?P<key>[a-z]+)(?:=(?P<value>[^\]]*))?\]\]")
 
 
 def _digest(text: str) -> str:
