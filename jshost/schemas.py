@@ -62,24 +62,33 @@ def _contradiction(schema: Any, path: str) -> str | None:
     for key in required:
         if isinstance(key, str) and props.get(key) is False:
             return f"a required key's schema is false: {path}.properties.{key} is false"
+    # A part with none of the keywords has nothing to check: its path is not even built
+    # (validate checks every literal schema of a script, issue 22).
+    keys = _CONTRADICTION_KEYS
     for name, sub in props.items():
-        found = _contradiction(sub, f"{path}.properties.{name}")
-        if found:
-            return found
-    for key in ("items", "additionalProperties", "contains", "not"):
-        if isinstance(schema.get(key), dict) and key != "not":
-            found = _contradiction(schema[key], f"{path}.{key}")
+        if isinstance(sub, dict) and not keys.isdisjoint(sub):
+            found = _contradiction(sub, f"{path}.properties.{name}")
+            if found:
+                return found
+    for key in ("items", "additionalProperties", "contains"):
+        sub = schema.get(key)
+        if isinstance(sub, dict) and not keys.isdisjoint(sub):
+            found = _contradiction(sub, f"{path}.{key}")
             if found:
                 return found
     for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
         subs = schema.get(key)
         if isinstance(subs, list):
             for i, sub in enumerate(subs):
-                found = _contradiction(sub, f"{path}.{key}[{i}]")
-                if found:
-                    return found
+                if isinstance(sub, dict) and not keys.isdisjoint(sub):
+                    found = _contradiction(sub, f"{path}.{key}[{i}]")
+                    if found:
+                        return found
     for key, upper in _BOUNDS:
-        lo, hi = schema.get(key), schema.get(upper)
+        lo = schema.get(key)
+        if lo is None:
+            continue
+        hi = schema.get(upper)
         if (
             isinstance(lo, int | float)
             and isinstance(hi, int | float)
@@ -304,9 +313,12 @@ def schema_problem(schema: Any) -> str | None:
     return _first_problem(schema, None)
 
 
-def _first_problem(schema: Any, plain: bool | None) -> str | None:
-    """:func:`schema_problem`; ``plain`` is ``_plainly_valid(schema)`` when already known."""
-    text = json.dumps(schema, ensure_ascii=False, default=str)
+def _first_problem(schema: Any, plain: bool | None, text: str | None = None) -> str | None:
+    """:func:`schema_problem`; ``plain`` is ``_plainly_valid(schema)`` when already known,
+    ``text`` the schema's JSON text (``json.dumps(schema, ensure_ascii=False)``) when the caller
+    has it."""
+    if text is None:
+        text = json.dumps(schema, ensure_ascii=False, default=str)
     size = schema_size_problem(len(text))
     if size:
         return size
@@ -348,15 +360,19 @@ def _first_problem(schema: Any, plain: bool | None) -> str | None:
 MAX_SCHEMA_PROBLEMS = 20
 
 
-def schema_problems(schema: Any) -> list[tuple[str, tuple[str | int, ...]]]:
+def schema_problems(
+    schema: Any, *, text: str | None = None
+) -> list[tuple[str, tuple[str | int, ...]]]:
     """Every problem of a schema, for ``validate``: ``(message, where in the schema)``.
 
     The messages are :func:`schema_problem`'s, one per invalid place (``agent()`` itself
     rejects with the first); a usable schema gives none. At most :data:`MAX_SCHEMA_PROBLEMS`.
+    ``text`` is the schema's JSON text, ``json.dumps(schema, ensure_ascii=False)``, when the
+    caller has it (it is not made again).
     """
     plain = isinstance(schema, dict | bool) and _plainly_valid(schema)
     if not isinstance(schema, dict | bool) or plain:
-        first = _first_problem(schema, plain)
+        first = _first_problem(schema, plain, text)
         return [] if first is None else [(first, ())]
     from jsonschema import Draft202012Validator
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import json
+from typing import Any
 
 from tree_sitter import Node
 
 from ...permissions.call_options import CallOptionError, check_call_options
-from ..meta import literal_value, unparen
 from .linter import _Linter
+from .literals import literal
+from .nodes import KEY, METHOD_K, NAME, OBJECT_K, PAIR_K, SHORTHAND_K, SPREAD_K, VALUE, unparen
 
 #: agent() options the runtime reads; any other key is ignored (W502).
 AGENT_OPTIONS = (
@@ -29,6 +30,7 @@ RULE_OPTIONS = ("disallowedTools", "bashCommandClamp")
 #: effort levels (``med`` is the reference runtime's alias of ``medium``); numbers pass too.
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _EFFORT_ALIASES = ("med",)
+_EFFORT_WORDS = EFFORTS + _EFFORT_ALIASES
 
 
 def check_agent(linter: _Linter, call: Node, args: list[Node]) -> None:
@@ -54,24 +56,31 @@ def check_agent(linter: _Linter, call: Node, args: list[Node]) -> None:
         linter.report("E503", f"agent() options must be an object, got {kind}", opts)
     elif kind == "array":
         linter.report("E503", "agent() options must be an object, not an array", opts)
-    elif opts.type == "object":
+    elif opts.kind_id in OBJECT_K:
         check_options(linter, opts)
 
 
 def check_options(linter: _Linter, opts: Node) -> None:
+    """The options object ``opts`` of an ``agent()`` call; its ``phase`` values and spreads
+    are noted for ``check_phases`` on the way."""
     for entry in opts.named_children:
-        if entry.type == "pair":
-            key_node = entry.child_by_field_name("key")
-            value = entry.child_by_field_name("value")
-        elif entry.type == "shorthand_property_identifier":
+        kind = entry.kind_id
+        if kind in PAIR_K:
+            key_node = entry.child_by_field_id(KEY)
+            value = entry.child_by_field_id(VALUE)
+        elif kind in SHORTHAND_K:
             key_node, value = entry, None
-        elif entry.type == "method_definition":
-            key_node, value = entry.child_by_field_name("name"), entry
+        elif kind in METHOD_K:
+            key_node, value = entry.child_by_field_id(NAME), entry
         else:
+            if kind in SPREAD_K:
+                linter.options_spread = True
             continue  # spread, comments: nothing evident
         key = linter.key(key_node)
         if key is None:
             continue
+        if key == "phase" and kind in PAIR_K:
+            linter.option_phases.append(value)
         if key not in AGENT_OPTIONS:
             import difflib  # only for an unknown option (start-up, issue 22)
 
@@ -122,7 +131,7 @@ def check_option(linter: _Linter, key: str, value: Node) -> None:
             )
             return
         text = linter.string_value(value)
-        if text is not None and text not in EFFORTS + _EFFORT_ALIASES:
+        if text is not None and text not in _EFFORT_WORDS:
             levels = ", ".join(repr(e) for e in EFFORTS)
             linter.report(
                 "E504",
@@ -175,25 +184,50 @@ def check_rule_option(linter: _Linter, key: str, value: Node, kind: str) -> None
 
 
 def check_schema(linter: _Linter, value: Node) -> None:
-    ok, schema = literal_value(value, linter.positions)
+    ok, schema = literal(linter, value)
     if not ok:
         return  # built from variables: the runtime checks it
     try:
-        text = json.dumps(schema)
+        text = _json_text(schema)
     except (ValueError, RecursionError):
         return  # not JSON: the runtime's own check reports it
-    for problem, where in _schema_problems(text):
+    for problem, where in _schema_problems(text, schema):
         code = "E507" if "unusable JSON Schema" in problem else "E506"
         linter.report(code, problem, _literal_at(unparen(value), where))
 
 
-@functools.lru_cache(maxsize=512)
-def _schema_problems(text: str) -> tuple[tuple[str, tuple[str | int, ...]], ...]:
-    """``schema_problems`` of a schema given as JSON text, remembered: checking against the
-    meta-schema is slow, and a script often repeats one schema in many calls."""
-    from ...schemas import schema_problems  # jsonschema is slow to import; only when needed
+# json.dumps(schema, ensure_ascii=False), with one encoder (dumps builds one a call for any
+# argument but the defaults)
+_json_text = json.JSONEncoder(ensure_ascii=False).encode
 
-    return tuple(schema_problems(json.loads(text)))
+
+class _SchemaMemo:
+    """``schema_problems`` of a schema by its JSON text, remembered (the last 512 texts):
+    checking against the meta-schema is slow, and a script often repeats one schema in many
+    calls. The schema is checked as given, not decoded again from the text (a text has one
+    value: it was made from it)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._memo: dict[str, tuple[tuple[str, tuple[str | int, ...]], ...]] = {}
+
+    def __call__(self, text: str, schema: Any) -> tuple[tuple[str, tuple[str | int, ...]], ...]:
+        memo = self._memo
+        found = memo.pop(text, None)
+        if found is None:
+            from ...schemas import schema_problems  # jsonschema is slow to import; only when needed
+
+            found = tuple(schema_problems(schema, text=text))
+            if len(memo) >= self._size:
+                del memo[next(iter(memo))]  # the least recently used
+        memo[text] = found
+        return found
+
+    def cache_clear(self) -> None:
+        self._memo.clear()
+
+
+_schema_problems = _SchemaMemo(512)
 
 
 def _literal_at(node: Node, where: tuple[str | int, ...]) -> Node:

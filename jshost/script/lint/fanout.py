@@ -12,9 +12,43 @@ from typing import Any, final
 from tree_sitter import Node
 
 from ..._data import Frozen, set_field
-from ..meta import literal_value, unparen
 from .linter import _Linter
-from .nodes import _DECLARED_FUNCTIONS, _FUNCTIONS, _LOOPS, _PROMISE_GLOBALS, _conjuncts
+from .literals import literal
+from .nodes import (
+    _PROMISE_GLOBALS,
+    ARGUMENTS,
+    ARGUMENTS_K,
+    ARRAY_K,
+    BODY,
+    CALL_K,
+    COMMENT_K,
+    DECLARED_FUNCTIONS_K,
+    FUNCTION,
+    FUNCTIONS_K,
+    IDENTIFIER_K,
+    LOOPS_K,
+    MEMBER_K,
+    NAME,
+    OBJECT,
+    PAREN_K,
+    PROPERTY,
+    RIGHT,
+    SPREAD_K,
+    VALUE,
+    _conjuncts,
+    kind_ids,
+    unparen,
+)
+
+_ARROW_K = kind_ids("arrow_function")
+_RETURN_K = kind_ids("return_statement")
+_EXPRESSION_STATEMENT_K = kind_ids("expression_statement")
+_DECLARATOR_K = kind_ids("variable_declarator")
+_LEXICAL_K = kind_ids("lexical_declaration")
+_CONST_K = kind_ids("const")
+_FOR_IN_K = kind_ids("for_in_statement")
+_FOR_K = kind_ids("for_statement")
+_OF_K = kind_ids("of")
 
 # Array methods that call their callback once per element.
 _PER_ELEMENT = frozenset(
@@ -192,15 +226,14 @@ class _FanOutEstimate:
                 count = _ONE
                 memo[(child.id, depth)] = count
                 break
-            if parent.type in _FUNCTIONS:
+            if parent.kind_id in FUNCTIONS_K:
                 count = self.calls(parent, depth + 1)
                 memo[(child.id, depth)] = count
                 break
-            chain.append(child)
+            chain.append((child, parent))
             child = parent
-        for child in reversed(chain):
-            parent = self.parent(child)
-            if parent.type in _LOOPS and parent.child_by_field_name("body") == child:
+        for child, parent in reversed(chain):
+            if parent.kind_id in LOOPS_K and parent.child_by_field_id(BODY) == child:
                 count = self.bounded(_mul(count, self.iterations(parent, depth)), parent)
             memo[(child.id, depth)] = count
         return count
@@ -234,22 +267,16 @@ class _FanOutEstimate:
         return result
 
     def _calls(self, function: Node, depth: int) -> _Count:
-        if function.type in _DECLARED_FUNCTIONS:
-            return self.calls_through_name(function, function.child_by_field_name("name"), depth)
+        if function.kind_id in DECLARED_FUNCTIONS_K:
+            return self.calls_through_name(function, function.child_by_field_id(NAME), depth)
         occurrence = function
-        while (
-            self.parent(occurrence) is not None
-            and self.parent(occurrence).type == "parenthesized_expression"
-        ):
-            occurrence = self.parent(occurrence)
         parent = self.parent(occurrence)
+        while parent is not None and parent.kind_id in PAREN_K:
+            occurrence, parent = parent, self.parent(parent)
         if parent is None:
             return _ONE
-        if (
-            parent.type == "variable_declarator"
-            and parent.child_by_field_name("value") == occurrence
-        ):
-            return self.calls_through_name(function, parent.child_by_field_name("name"), depth)
+        if parent.kind_id in _DECLARATOR_K and parent.child_by_field_id(VALUE) == occurrence:
+            return self.calls_through_name(function, parent.child_by_field_id(NAME), depth)
         return self.invocations(occurrence, depth)
 
     def calls_through_name(self, function: Node, name: Node | None, depth: int) -> _Count:
@@ -259,46 +286,46 @@ class _FanOutEstimate:
             return self.unknown("function", function)
         scope, text = binding
         total: _Count = {}
-        for ref in self.linter.uses.get((id(scope), text), ()):
+        for ref in scope.uses.get(text, ()):
             _add(total, self.invocations(ref, depth))
         return total
 
     def invocations(self, occurrence: Node, depth: int) -> _Count:
         """Calls made of the function value at ``occurrence`` (a function or a name for one)."""
         parent = self.parent(occurrence)
-        while parent is not None and parent.type == "parenthesized_expression":
+        while parent is not None and parent.kind_id in PAREN_K:
             occurrence, parent = parent, self.parent(parent)
         if parent is None:
             return _ONE
-        kind = parent.type
-        if kind == "call_expression" and parent.child_by_field_name("function") == occurrence:
+        kind = parent.kind_id
+        if kind in CALL_K and parent.child_by_field_id(FUNCTION) == occurrence:
             return self.runs(parent, depth)
-        if kind == "arguments":
+        if kind in ARGUMENTS_K:
             call = self.parent(parent)
-            if call is None or call.type != "call_expression":
+            if call is None or call.kind_id not in CALL_K:
                 return self.runs(parent, depth)
-            values = [a for a in parent.named_children if a.type != "comment"]
+            values = [a for a in parent.named_children if a.kind_id not in COMMENT_K]
             index = values.index(occurrence) if occurrence in values else 0
             return _mul(self.per_call(call, values, index, depth), self.runs(call, depth))
-        if kind == "array":
+        if kind in ARRAY_K:
             return self.runs(parent, depth)  # a list of thunks: each is called once
-        if kind in ("arrow_function",) and parent.child_by_field_name("body") == occurrence:
+        if kind in _ARROW_K and parent.child_by_field_id(BODY) == occurrence:
             return self.calls(parent, depth + 1)  # a thunk made per call of its maker
-        if kind == "return_statement":
+        if kind in _RETURN_K:
             maker = self.enclosing_function(parent)
             return self.calls(maker, depth + 1) if maker is not None else _ONE
-        if kind == "expression_statement":
+        if kind in _EXPRESSION_STATEMENT_K:
             return {}  # a function nobody calls
         return self.unknown("function value", occurrence)
 
     def per_call(self, call: Node, values: list[Node], index: int, depth: int) -> _Count:
         """How often one call ``call(...)`` calls its argument number ``index``."""
-        function = call.child_by_field_name("function")
+        function = call.child_by_field_id(FUNCTION)
         if function is None:
             return _ONE
-        if function.type == "member_expression":
-            prop = function.child_by_field_name("property")
-            obj = function.child_by_field_name("object")
+        if function.kind_id in MEMBER_K:
+            prop = function.child_by_field_id(PROPERTY)
+            obj = function.child_by_field_id(OBJECT)
             method = self.linter.text(prop) if prop is not None else ""
             if method in _PER_ELEMENT and obj is not None and index == 0:
                 return self.length(obj, depth)
@@ -310,13 +337,13 @@ class _FanOutEstimate:
         return _ONE  # parallel(), setTimeout(), a helper: called once, as far as we know
 
     def iterations(self, loop: Node, depth: int) -> _Count:
-        if loop.type == "for_in_statement":
-            right = loop.child_by_field_name("right")
-            is_of = any(c.type == "of" for c in loop.children)
+        if loop.kind_id in _FOR_IN_K:
+            right = loop.child_by_field_id(RIGHT)
+            is_of = any(c.kind_id in _OF_K for c in loop.children)
             if right is not None and is_of:
                 return self.length(right, depth)
             return self.unknown("for…in loop", loop)
-        if loop.type == "for_statement":
+        if loop.kind_id in _FOR_K:
             counted = self.counted_for(loop, depth)
             if counted is not None:
                 return counted
@@ -351,10 +378,10 @@ class _FanOutEstimate:
 
     def counted(self, start: Node, bound: Node, inclusive: bool, depth: int) -> _Count | None:
         """Iterations of ``for (i = start; i < bound; i++)`` (``<=`` when ``inclusive``)."""
-        ok, a = literal_value(start, self.linter.positions)
+        ok, a = literal(self.linter, start)
         if not ok or not isinstance(a, int) or isinstance(a, bool):
             return None
-        ok, b = literal_value(bound, self.linter.positions)
+        ok, b = literal(self.linter, bound)
         if ok and isinstance(b, int) and not isinstance(b, bool):
             return {(): max(0, b - a + inclusive)}
         if a == 0 and not inclusive:
@@ -382,29 +409,29 @@ class _FanOutEstimate:
         node = unparen(node)
         if depth > _MAX_DEPTH:
             return None
-        kind = node.type
-        if kind == "array":
+        kind = node.kind_id
+        if kind in ARRAY_K:
             total: _Count = {}
             for element in node.named_children:
-                if element.type == "comment":
+                if element.kind_id in COMMENT_K:
                     continue
-                if element.type == "spread_element" and element.named_children:
+                if element.kind_id in SPREAD_K and element.named_children:
                     _add(total, self.length(element.named_children[0], depth + 1))
                 else:
                     _add(total, _ONE)
             return total
-        if kind == "identifier":
+        if kind in IDENTIFIER_K:
             bound = self.bound_value(node)
             return self.evident_length(bound, depth + 1) if bound is not None else None
-        if kind != "call_expression":
+        if kind not in CALL_K:
             return None
-        function = node.child_by_field_name("function")
-        args = node.child_by_field_name("arguments")
-        values = [a for a in args.named_children if a.type != "comment"] if args else []
-        if function is None or function.type != "member_expression":
+        function = node.child_by_field_id(FUNCTION)
+        args = node.child_by_field_id(ARGUMENTS)
+        values = [a for a in args.named_children if a.kind_id not in COMMENT_K] if args else []
+        if function is None or function.kind_id not in MEMBER_K:
             return None
-        prop = function.child_by_field_name("property")
-        obj = function.child_by_field_name("object")
+        prop = function.child_by_field_id(PROPERTY)
+        obj = function.child_by_field_id(OBJECT)
         method = self.linter.text(prop) if prop is not None else ""
         if method == "map" and obj is not None:
             return self.evident_length(obj, depth + 1)
@@ -418,18 +445,18 @@ class _FanOutEstimate:
     def size(self, node: Node, depth: int) -> _Count:
         """The value of a count expression (``n``, ``list.length``, a literal), or a factor."""
         node = unparen(node)
-        ok, value = literal_value(node, self.linter.positions)
+        ok, value = literal(self.linter, node)
         if ok and isinstance(value, int) and not isinstance(value, bool):
             return {(): max(0, value)}
-        if node.type == "identifier" and depth <= _MAX_DEPTH:
+        if node.kind_id in IDENTIFIER_K and depth <= _MAX_DEPTH:
             bound = self.bound_value(node)
             if bound is not None:
-                ok, value = literal_value(unparen(bound), self.linter.positions)
+                ok, value = literal(self.linter, unparen(bound))
                 if ok and isinstance(value, int) and not isinstance(value, bool):
                     return {(): max(0, value)}
-        if node.type == "member_expression":
-            prop = node.child_by_field_name("property")
-            obj = node.child_by_field_name("object")
+        if node.kind_id in MEMBER_K:
+            prop = node.child_by_field_id(PROPERTY)
+            obj = node.child_by_field_id(OBJECT)
             if prop is not None and obj is not None and self.linter.text(prop) == "length":
                 return self.length(obj, depth + 1)
         return self.symbol(self.short(node), node)
@@ -440,13 +467,13 @@ class _FanOutEstimate:
         if scope is None:
             return None
         value = scope.names.get(self.linter.text(node))
-        if value is None or value.type in _FUNCTIONS:
+        if value is None or value.kind_id in FUNCTIONS_K:
             return None
         declarator = self.parent(value)
         declaration = self.parent(declarator) if declarator is not None else None
-        if declaration is None or declaration.type != "lexical_declaration":
+        if declaration is None or declaration.kind_id not in _LEXICAL_K:
             return None
-        if not any(c.type == "const" for c in declaration.children):
+        if not any(c.kind_id in _CONST_K for c in declaration.children):
             return None
         return value
 
@@ -460,27 +487,52 @@ class _FanOutEstimate:
         ``args``, ``"answers"`` when it is built from what ``agent()`` (or ``parallel()``,
         ``pipeline()``, ``workflow()``) returned; through the names it reads, too."""
         found: set[str] = set()
+        linter = self.linter
+        resolved, text = linter.resolved, linter.text
+        start, end = node.byte_range
+        reads = linter.plain_reads(start, end)
+        if reads is not None:  # what the walk below would find: the identifiers' sources
+            for n, scope in reads:
+                if scope is None:
+                    if text(n) == "args":
+                        found.add("args")
+                    continue
+                origin = scope.origins.get(text(n))
+                if origin is not None and origin.kind_id not in FUNCTIONS_K and depth < _MAX_DEPTH:
+                    found |= self.origin_sources(origin, depth + 1)
+            return found
         stack = [node]
         while stack:
             n = stack.pop()
-            kind = n.type
-            if kind == "identifier":
-                if self.linter.is_global(n, "args"):
-                    found.add("args")
-                    continue
-                scope = self.linter.resolved.get(n.start_byte)
-                origin = scope.origins.get(self.linter.text(n)) if scope is not None else None
-                if origin is not None and origin.type not in _FUNCTIONS and depth < _MAX_DEPTH:
-                    found |= self.origin_sources(origin, depth + 1)
+            kind = n.kind_id
+            if kind in IDENTIFIER_K:
+                start = n.start_byte
+                if start in resolved:
+                    scope = resolved[start]
+                    if scope is None:
+                        if text(n) == "args":  # the global args
+                            found.add("args")
+                            continue
+                    else:
+                        origin = scope.origins.get(text(n))
+                        if (
+                            origin is not None
+                            and origin.kind_id not in FUNCTIONS_K
+                            and depth < _MAX_DEPTH
+                        ):
+                            found |= self.origin_sources(origin, depth + 1)
                 continue
-            if kind == "call_expression":
-                function = n.child_by_field_name("function")
-                if function is not None and any(
-                    self.linter.is_global(function, g) for g in _PROMISE_GLOBALS
+            if kind in CALL_K:
+                function = n.child_by_field_id(FUNCTION)
+                if (
+                    function is not None
+                    and function.kind_id in IDENTIFIER_K
+                    and resolved.get(function.start_byte, linter) is None
+                    and text(function) in _PROMISE_GLOBALS
                 ):
                     found.add("answers")  # a model's answer, whatever the prompt read
                     continue
-            if kind not in _FUNCTIONS:
+            if kind not in FUNCTIONS_K:
                 stack.extend(n.named_children)
         return found
 
@@ -499,6 +551,6 @@ class _FanOutEstimate:
 
     def enclosing_function(self, node: Node) -> Node | None:
         parent = self.parent(node)
-        while parent is not None and parent.type not in _FUNCTIONS:
+        while parent is not None and parent.kind_id not in FUNCTIONS_K:
             parent = self.parent(parent)
         return parent

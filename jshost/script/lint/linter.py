@@ -6,19 +6,57 @@ them and add diagnostics to ``out``, in the order the driver (``__init__.py``) r
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
 from tree_sitter import Node, Tree
 
 from ..diagnostics import Diagnostic, SourceMap, decode
-from ..meta import Meta, MetaSpan, literal_value, unparen
+from ..meta import Meta, MetaSpan, literal_value
 from ..strings import string_literal
-from .nodes import _PROMISE_GLOBALS
+from .nodes import (
+    _PROMISE_GLOBALS,
+    ARGUMENT,
+    ARGUMENTS,
+    ARGUMENTS_K,
+    CALL_K,
+    COMMENT_K,
+    CONSTRUCTOR,
+    FUNCTION,
+    IDENTIFIER_K,
+    NEW_K,
+    OPERATOR,
+    PROPERTY_IDENTIFIER_K,
+    SHORTHAND_K,
+    STRING_K,
+    TEMPLATE_K,
+    TEMPLATE_SUBSTITUTION_K,
+    kind_ids,
+    unparen,
+)
+
+# ``_Linter.kind``: the evident kind of an expression by its node's kind id.
+_EVIDENT: dict[int, str] = {}
+for _kind, _names in (
+    ("string", ("string", "template_string")),
+    ("number", ("number",)),
+    ("boolean", ("true", "false")),
+    ("null", ("null",)),
+    ("undefined", ("undefined",)),
+    ("object", ("object", "regex")),
+    ("array", ("array",)),
+    ("function", ("arrow_function", "function_expression", "function", "generator_function")),
+):
+    _EVIDENT.update(dict.fromkeys(kind_ids(*_names), _kind))
+_UNARY_K = kind_ids("unary_expression")
+_SIGNS_K = kind_ids("-", "+")
+_NUMBER_K = kind_ids("number")
+_KEY_NAMES_K = PROPERTY_IDENTIFIER_K | SHORTHAND_K
 
 
 class _Scope:
-    __slots__ = ("_function_scope", "depth", "function", "names", "origins", "parent")
+    __slots__ = ("_function_scope", "depth", "function", "names", "origins", "parent", "uses")
 
     def __init__(self, parent: _Scope | None, function: bool) -> None:
         self.parent = parent
@@ -30,6 +68,8 @@ class _Scope:
         self.names: dict[str, Node | None] = {}
         # name -> the expression it was taken from (`const { a } = args` -> `args`)
         self.origins: dict[str, Node] = {}
+        # name -> its references that resolve to this scope, in source order (``resolve``)
+        self.uses: dict[str, list[Node]] = {}
 
     def function_scope(self) -> _Scope:
         return self._function_scope
@@ -66,19 +106,24 @@ class _Linter:
         self.data = positions.data
         # An ASCII script's byte offsets are its character offsets: a name is a slice of the
         # text, no decoding (names are read some 35,000 times in 512 KiB, issue 22).
-        self._ascii_text = positions.source if positions.ascii else None
+        self.ascii_text = positions.source if positions.ascii else None
         self.meta = meta
         self.span = span
         # Checks that need every declaration trust only a tree without error recovery:
         # a QuickJS-only error (an `import`, a strict-mode rule) leaves the tree whole.
         self.complete = not tree.root_node.has_error
+        self.clean = self.complete  # stays so: no error or missing node in the tree
         self.out: list[Diagnostic] = []
         self.syntax_spans: list[tuple[int, int]] = []
         self.declared: set[int] = set()  # start bytes of identifiers that declare a name
-        self.refs: list[tuple[Node, _Scope]] = []
+        # the references pass 1 found, in source order: each one's node, scope and start byte
+        self.ref_nodes: list[Node] = []
+        self.ref_scopes: list[_Scope] = []
+        self.ref_starts: list[int] = []
+        self.function_starts: list[int] = []  # of every function pass 1 entered, in order
+        self._promise_reads: list[int] | None = None
         self.loops: list[tuple[Node, _Scope]] = []
         self.resolved: dict[int, _Scope | None] = {}  # identifier start byte -> its scope
-        self.uses: dict[tuple[int, str], list[Node]] = {}  # (id(scope), name) -> references
         self.bound_in: dict[int, tuple[_Scope, str]] = {}  # value start byte -> its binding
         self.globals_used: dict[str, list[Node]] = {}
         self._calls_of: dict[str, list[tuple[Node, list[Node]]]] = {}
@@ -87,6 +132,10 @@ class _Linter:
         # look-ups, 20 ms in 512 KiB, issue 22)
         self.calls_at: dict[int, Node] = {}
         self.meta_statement: Node | None = None
+        # agents.check_options's notes for phases.check_phases: the value of each `phase`
+        # option, in the calls' order, and whether some options object has a spread
+        self.option_phases: list[Node | None] = []
+        self.options_spread = False
         # names.py's answers per (node id, name): is this node under a `typeof name` test,
         # does this test ask `typeof name`
         self.typeof_guarded: dict[tuple[int, str], bool] = {}
@@ -132,8 +181,8 @@ class _Linter:
         return self._parents[node.id]
 
     def text(self, node: Node) -> str:
-        if self._ascii_text is not None:
-            return self._ascii_text[node.start_byte : node.end_byte]
+        if self.ascii_text is not None:
+            return self.ascii_text[node.start_byte : node.end_byte]
         return decode(self.data[node.start_byte : node.end_byte])
 
     def report(self, code: str, message: str, node: Node | None, hint: str | None = None) -> None:
@@ -147,11 +196,37 @@ class _Linter:
     def is_global(self, node: Node, name: str) -> bool:
         """Whether identifier ``node`` reads the global ``name``."""
         return (
-            node.type == "identifier"
+            node.kind_id in IDENTIFIER_K
             and node.start_byte in self.resolved
             and self.resolved[node.start_byte] is None
             and self.text(node) == name
         )
+
+    def plain_reads(self, start: int, end: int) -> list[tuple[Node, _Scope | None]] | None:
+        """The identifiers the code between bytes ``start`` and ``end`` reads, each with the
+        scope that declares it (None: a global), in source order; None when that code holds a
+        function or reads a global of ``_PROMISE_GLOBALS`` (or the tree has errors). Found
+        among pass 1's references, not by a walk below a node."""
+        if not self.clean:
+            return None
+        functions = self.function_starts
+        i = bisect_left(functions, start)
+        if i < len(functions) and functions[i] < end:
+            return None
+        promised = self._promise_reads
+        if promised is None:
+            promised = self._promise_reads = sorted(
+                n.start_byte for g in _PROMISE_GLOBALS for n in self.globals_used.get(g, ())
+            )
+        i = bisect_left(promised, start)
+        if i < len(promised) and promised[i] < end:
+            return None
+        starts, nodes, resolved = self.ref_starts, self.ref_nodes, self.resolved
+        return [
+            (nodes[k], resolved[starts[k]])
+            for k in range(bisect_left(starts, start), bisect_left(starts, end))
+            if nodes[k].kind_id in IDENTIFIER_K
+        ]
 
     # ---- the calls of a global -----------------------------------------------------------
 
@@ -167,46 +242,32 @@ class _Linter:
             # A call whose callee is ``node`` starts where ``node`` does, and no call inside
             # it starts there too: the innermost call starting there, if ``node`` is its callee.
             call = calls_at.get(node.start_byte)
-            if call is None or call.child_by_field_name("function") != node:
+            if call is None or call.child_by_field_id(FUNCTION) != node:
                 continue
-            args = call.child_by_field_name("arguments")
-            if args is None or args.type != "arguments":
+            args = call.child_by_field_id(ARGUMENTS)
+            if args is None or args.kind_id not in ARGUMENTS_K:
                 continue  # a tagged template
-            yield call, [a for a in args.named_children if a.type != "comment"]
+            yield call, [a for a in args.named_children if a.kind_id not in COMMENT_K]
 
     # ---- what an expression evidently is -------------------------------------------------
 
     def kind(self, node: Node) -> str | None:
         """The evident ``typeof``-like kind of an expression, or None when not evident."""
         node = unparen(node)
-        kind = node.type
-        if kind in ("string", "template_string"):
-            return "string"
-        if kind == "number":
-            return "number"
-        if kind == "unary_expression":
-            operator = node.child_by_field_name("operator")
-            argument = node.child_by_field_name("argument")
+        kind_id = node.kind_id
+        found = _EVIDENT.get(kind_id)
+        if found is not None:
+            return found
+        if kind_id in _UNARY_K:
+            operator = node.child_by_field_id(OPERATOR)
+            argument = node.child_by_field_id(ARGUMENT)
             if (
                 operator is not None
-                and operator.type in ("-", "+")
+                and operator.kind_id in _SIGNS_K
                 and argument is not None
-                and unparen(argument).type == "number"
+                and unparen(argument).kind_id in _NUMBER_K
             ):
                 return "number"
-            return None
-        if kind in ("true", "false"):
-            return "boolean"
-        if kind == "null":
-            return "null"
-        if kind == "undefined":
-            return "undefined"
-        if kind in ("object", "regex"):
-            return "object"
-        if kind == "array":
-            return "array"
-        if kind in ("arrow_function", "function_expression", "function", "generator_function"):
-            return "function"
         return None
 
     def evidently_not_function(self, node: Node) -> bool:
@@ -214,13 +275,14 @@ class _Linter:
         if kind is not None:
             return kind != "function"
         node = unparen(node)
-        if node.type == "call_expression":
-            function = node.child_by_field_name("function")
+        kind_id = node.kind_id
+        if kind_id in CALL_K:
+            function = node.child_by_field_id(FUNCTION)
             return function is not None and any(
                 self.is_global(function, name) for name in _PROMISE_GLOBALS
             )
-        if node.type == "new_expression":
-            constructor = node.child_by_field_name("constructor")
+        if kind_id in NEW_K:
+            constructor = node.child_by_field_id(CONSTRUCTOR)
             return constructor is not None and self.is_global(constructor, "Promise")
         return False
 
@@ -233,19 +295,20 @@ class _Linter:
     def key(self, node: Node | None) -> str | None:
         if node is None:
             return None
-        if node.type in ("property_identifier", "shorthand_property_identifier"):
+        kind_id = node.kind_id
+        if kind_id in _KEY_NAMES_K:
             return self.text(node)
-        if node.type == "string":
-            return self.string_value(node)
+        if kind_id in STRING_K:
+            return string_literal(self.text(node))  # string_value's commonest case
         return None  # computed or numeric keys: not option names
 
     def string_value(self, node: Node) -> str | None:
         node = unparen(node)
-        kind = node.type
-        if kind == "string":  # the commonest case, read without a literal reader (issue 22)
+        kind_id = node.kind_id
+        if kind_id in STRING_K:  # the commonest case, read without a literal reader (issue 22)
             return string_literal(self.text(node))
-        if kind == "template_string" and any(
-            c.type == "template_substitution" for c in node.named_children
+        if kind_id in TEMPLATE_K and any(
+            c.kind_id in TEMPLATE_SUBSTITUTION_K for c in node.named_children
         ):
             return None
         ok, value = literal_value(node, self.positions)

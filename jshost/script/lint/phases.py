@@ -24,21 +24,16 @@ def check_phases(linter: _Linter) -> None:
             dynamic = True
         else:
             titled.append((title, args[0]))
-    for _, values in linter.global_calls("agent"):
-        if len(values) < 2 or unparen(values[1]).type != "object":
-            continue
-        for pair in unparen(values[1]).named_children:
-            if pair.type == "spread_element":
-                dynamic = True
-            key = pair.child_by_field_name("key") if pair.type == "pair" else None
-            if key is None or linter.key(key) != "phase":
-                continue
-            value = pair.child_by_field_name("value")
-            title = linter.string_value(value) if value is not None else None
-            if title is None:
-                dynamic = True
-            elif value is not None:
-                titled.append((title, value))
+    # The `phase` options of agent() calls, and whether an options object spreads another
+    # (unknown keys), as check_options found them in the calls' order.
+    if linter.options_spread:
+        dynamic = True
+    for value in linter.option_phases:
+        title = linter.string_value(value) if value is not None else None
+        if title is None:
+            dynamic = True
+        elif value is not None:
+            titled.append((title, value))
     listed = ", ".join(repr(t) for t in declared) if declared else "none"
     for title, node in titled:
         used.add(title)
