@@ -10,6 +10,11 @@ engine run in the same process, is the same schedule in bare trio: N tasks sleep
 latency under a ``CapacityLimiter(16)``. The ratio is taken per repeat; the median and the
 spread of the repeats are reported.
 
+The same process then runs the fan-out again with zero-latency agents (``zero_latency``), each
+beside its bare-trio floor at zero latency: the host's own cost per agent in a warm process,
+without what waiting for the model costs any trio program (at 50 ms the floor's own timer
+and wake-up work is ~65–90 µs an agent on this machine, over the target by itself).
+
     python -m bench.warm [--quick] [--json]
 """
 
@@ -55,35 +60,45 @@ def run(quick: bool = False, repeat: int | None = None) -> dict[str, Any]:
     reps = repeat or pick(quick, 5, 5, 1)
     source = _source(FANOUT, n=n)
     limits = Limits(concurrency=CONCURRENCY, max_agents=n)
-    engine: list[float] = []
-    floors: list[float] = []
     with temp_home() as home:
 
-        def one_run() -> float:
+        def one_run(latency: float) -> float:
             m = run_in_process(source, worker=SimWorker(latency=latency), limits=limits, home=home)
             if len(m.outcome.agents) != n:
                 raise RuntimeError(f"warm: {len(m.outcome.agents)} agents ran, not {n}")
             return m.cpu / n
 
-        first = one_run()  # the cold run: imports, first sandbox, the store's schema
+        first = one_run(latency)  # the cold run: imports, first sandbox, the store's schema
         floor_cpu(n, latency)
-        for _ in range(reps):
-            engine.append(one_run())
-            floors.append(floor_cpu(n, latency) / n)
-    ratios = [e / f for e, f in zip(engine, floors, strict=True) if f > 0]
+        at_latency = _repeats(one_run, n, latency, reps)
+        zero = _repeats(one_run, n, 0.0, reps)
     return {
         "agents": n,
         "concurrency": CONCURRENCY,
         "latency_s": latency,
         "repeats": reps,
         "target_us": TARGET_US,
+        **at_latency,
+        "first_run_cpu_per_agent_us": first * 1e6,
+        "zero_latency": zero,
+    }
+
+
+def _repeats(one_run: Any, n: int, latency: float, reps: int) -> dict[str, Any]:
+    """``reps`` engine runs at ``latency``, each followed by its bare-trio floor."""
+    engine: list[float] = []
+    floors: list[float] = []
+    for _ in range(reps):
+        engine.append(one_run(latency))
+        floors.append(floor_cpu(n, latency) / n)
+    ratios = [e / f for e, f in zip(engine, floors, strict=True) if f > 0]
+    return {
         "cpu_per_agent_us": median(engine) * 1e6,
         "cpu_per_agent_us_spread": spread(engine, 1e6, 1),
         "floor_cpu_per_agent_us": median(floors) * 1e6,
         "floor_cpu_per_agent_us_spread": spread(floors, 1e6, 1),
         "cpu_over_floor": median(ratios) if ratios else None,
         "cpu_over_floor_spread": spread(ratios, digits=3) if ratios else None,
-        "first_run_cpu_per_agent_us": first * 1e6,
     }
 
 

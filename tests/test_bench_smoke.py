@@ -44,7 +44,10 @@ EXPECTED: dict[str, dict[Any, tuple[str, ...]]] = {
     },
     "warm": {
         "": ("agents", "cpu_per_agent_us", "cpu_per_agent_us_spread", "floor_cpu_per_agent_us",
-             "cpu_over_floor", "cpu_over_floor_spread", "first_run_cpu_per_agent_us"),
+             "cpu_over_floor", "cpu_over_floor_spread", "first_run_cpu_per_agent_us",
+             "zero_latency"),
+        "zero_latency": ("cpu_per_agent_us", "cpu_per_agent_us_spread",
+                         "floor_cpu_per_agent_us", "cpu_over_floor", "cpu_over_floor_spread"),
     },
     "resume": {
         "": ("agents", "cpu_s", "wall_s", "cpu_s_spread", "floor_cpu_s", "cpu_over_floor",
@@ -142,6 +145,9 @@ def test_the_new_rows_stand_beside_their_floors(figures: dict[str, Any]) -> None
     spread = warm["cpu_per_agent_us_spread"]
     assert spread["min"] <= spread["median"] <= spread["max"]
     assert len(spread["all"]) == warm["repeats"]
+    zero = warm["zero_latency"]
+    assert zero["cpu_per_agent_us"] > 0 and zero["floor_cpu_per_agent_us"] > 0
+    assert len(zero["cpu_per_agent_us_spread"]["all"]) == warm["repeats"]
 
 
 @pytest.mark.slow
