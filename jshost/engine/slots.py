@@ -214,19 +214,19 @@ class AgentSlots:
                 item = slot.item
                 assert item is not None
             request_id, rec, request = item
-            if request.isolation == "worktree":
-                await self._run_agent(request_id, rec, request, slot)
-            else:
-                self._callbacks(rec)
-                try:
-                    result = await self.worker.run(request)
-                except Exception as exc:
-                    slot.item = None
-                    self._booked(request_id, rec, None, exc)
+            self._callbacks(rec)
+            try:
+                if request.isolation == "worktree":  # its worktree lives through its attempts
+                    result = await self._isolated(rec, request)
                 else:
-                    slot.item = None
-                    self._booked(request_id, rec, result, None)
-                self._release(rec, slot)
+                    result = await self.worker.run(request)
+            except Exception as exc:
+                slot.item = None
+                self._booked(request_id, rec, None, exc)
+            else:
+                slot.item = None
+                self._booked(request_id, rec, result, None)
+            self._release(rec, slot)
             if slot.spent:
                 return False
 
@@ -260,21 +260,6 @@ class AgentSlots:
         transcript_callback.set(
             lambda entries: self._live_transcripts.__setitem__(rec.index, entries)
         )
-
-    async def _run_agent(
-        self, request_id: int, rec: AgentRecord, request: AgentRequest, slot: _Slot
-    ) -> None:
-        """An isolated agent, in its slot: its worktree lives through its attempts."""
-        self._callbacks(rec)
-        try:
-            result = await self._isolated(rec, request)
-        except Exception as exc:
-            slot.item = None
-            self._booked(request_id, rec, None, exc)
-        else:
-            slot.item = None
-            self._booked(request_id, rec, result, None)
-        self._release(rec, slot)
 
     def _booked(
         self, request_id: int, rec: AgentRecord, result: Any, exc: Exception | None
