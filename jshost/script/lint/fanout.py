@@ -22,10 +22,13 @@ from .nodes import (
     BODY,
     CALL_K,
     COMMENT_K,
+    DECLARATOR_K,
     DECLARED_FUNCTIONS_K,
+    FOR_IN_K,
     FUNCTION,
     FUNCTIONS_K,
     IDENTIFIER_K,
+    LEXICAL_K,
     LOOPS_K,
     MEMBER_K,
     NAME,
@@ -43,10 +46,7 @@ from .nodes import (
 _ARROW_K = kind_ids("arrow_function")
 _RETURN_K = kind_ids("return_statement")
 _EXPRESSION_STATEMENT_K = kind_ids("expression_statement")
-_DECLARATOR_K = kind_ids("variable_declarator")
-_LEXICAL_K = kind_ids("lexical_declaration")
 _CONST_K = kind_ids("const")
-_FOR_IN_K = kind_ids("for_in_statement")
 _FOR_K = kind_ids("for_statement")
 _OF_K = kind_ids("of")
 
@@ -275,7 +275,7 @@ class _FanOutEstimate:
             occurrence, parent = parent, self.parent(parent)
         if parent is None:
             return _ONE
-        if parent.kind_id in _DECLARATOR_K and parent.child_by_field_id(VALUE) == occurrence:
+        if parent.kind_id in DECLARATOR_K and parent.child_by_field_id(VALUE) == occurrence:
             return self.calls_through_name(function, parent.child_by_field_id(NAME), depth)
         return self.invocations(occurrence, depth)
 
@@ -337,7 +337,7 @@ class _FanOutEstimate:
         return _ONE  # parallel(), setTimeout(), a helper: called once, as far as we know
 
     def iterations(self, loop: Node, depth: int) -> _Count:
-        if loop.kind_id in _FOR_IN_K:
+        if loop.kind_id in FOR_IN_K:
             right = loop.child_by_field_id(RIGHT)
             is_of = any(c.kind_id in _OF_K for c in loop.children)
             if right is not None and is_of:
@@ -471,7 +471,7 @@ class _FanOutEstimate:
             return None
         declarator = self.parent(value)
         declaration = self.parent(declarator) if declarator is not None else None
-        if declaration is None or declaration.kind_id not in _LEXICAL_K:
+        if declaration is None or declaration.kind_id not in LEXICAL_K:
             return None
         if not any(c.kind_id in _CONST_K for c in declaration.children):
             return None

@@ -26,6 +26,7 @@ from .nodes import (
     FUNCTION,
     IDENTIFIER_K,
     NEW_K,
+    NUMBER_K,
     OPERATOR,
     PROPERTY_IDENTIFIER_K,
     SHORTHAND_K,
@@ -51,7 +52,6 @@ for _kind, _names in (
     _EVIDENT.update(dict.fromkeys(kind_ids(*_names), _kind))
 _UNARY_K = kind_ids("unary_expression")
 _SIGNS_K = kind_ids("-", "+")
-_NUMBER_K = kind_ids("number")
 _KEY_NAMES_K = PROPERTY_IDENTIFIER_K | SHORTHAND_K
 
 
@@ -265,7 +265,7 @@ class _Linter:
                 operator is not None
                 and operator.kind_id in _SIGNS_K
                 and argument is not None
-                and unparen(argument).kind_id in _NUMBER_K
+                and unparen(argument).kind_id in NUMBER_K
             ):
                 return "number"
         return None

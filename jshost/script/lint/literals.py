@@ -15,13 +15,13 @@ from typing import Any
 
 from tree_sitter import Node
 
-from ..diagnostics import decode
 from ..meta import _MAX_DEPTH, _RESERVED_KEYS, _js_key_order, _number, literal_value
 from ..strings import cook
 from .linter import _Linter
 from .nodes import (
     ARRAY_K,
     COMMENT_K,
+    NUMBER_K,
     OBJECT_K,
     PAIR_K,
     PROPERTY_IDENTIFIER_K,
@@ -29,7 +29,6 @@ from .nodes import (
     kind_ids,
 )
 
-_NUMBER_K = kind_ids("number")
 _TRUE_K = kind_ids("true")
 _FALSE_K = kind_ids("false")
 _NULL_K = kind_ids("null")
@@ -52,17 +51,10 @@ def literal(linter: _Linter, node: Node) -> tuple[bool, Any]:
 
 
 class _Read:
-    __slots__ = ("data", "text")
+    __slots__ = ("slice",)
 
     def __init__(self, linter: _Linter) -> None:
-        self.text = linter.ascii_text
-        self.data = linter.data
-
-    def slice(self, node: Node) -> str:
-        start, end = node.byte_range
-        if self.text is not None:
-            return self.text[start:end]
-        return decode(self.data[start:end])
+        self.slice = linter.text  # a node's source text
 
     def value(self, node: Node, depth: int) -> Any:
         if depth > _MAX_DEPTH:
@@ -87,7 +79,7 @@ class _Read:
                 expect_element = False
                 items.append(self.value(child, depth + 1))
             return items
-        if kind in _NUMBER_K:
+        if kind in NUMBER_K:
             return _number(self.slice(node))[0]
         if kind in _TRUE_K:
             return True

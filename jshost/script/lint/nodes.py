@@ -76,6 +76,10 @@ STRING_K = kind_ids("string")
 TEMPLATE_K = kind_ids("template_string")
 TEMPLATE_SUBSTITUTION_K = kind_ids("template_substitution")
 METHOD_K = kind_ids("method_definition")
+NUMBER_K = kind_ids("number")
+DECLARATOR_K = kind_ids("variable_declarator")
+LEXICAL_K = kind_ids("lexical_declaration")
+FOR_IN_K = kind_ids("for_in_statement")
 
 _FUNCTION_NAMES = (
     "function_declaration",

@@ -16,9 +16,12 @@ from .linter import _Linter, _Scope
 from .nodes import (
     _FUNCTIONS,
     _LOOPS,
+    DECLARATOR_K,
     DECLARED_FUNCTIONS_K,
+    FOR_IN_K,
     FUNCTIONS_K,
     LEFT,
+    LEXICAL_K,
     LOOPS_K,
     NAME,
     PARAMETER,
@@ -37,9 +40,7 @@ _CATCH_K = kind_ids("catch_clause")
 _CLASS_K = kind_ids("class")
 _CLASS_DECLARATION_K = kind_ids("class_declaration")
 _VAR_K = kind_ids("variable_declaration")
-_DECLARATIONS_K = _VAR_K | kind_ids("lexical_declaration")
-_DECLARATOR_K = kind_ids("variable_declarator")
-_FOR_IN_K = kind_ids("for_in_statement")
+_DECLARATIONS_K = _VAR_K | LEXICAL_K
 _DECLARES_K = kind_ids("var", "let", "const")
 _VAR_K_TOKEN = kind_ids("var")
 _IMPORT_STATEMENT_K = kind_ids("import_statement")
@@ -104,10 +105,10 @@ def bind(linter: _Linter, pattern: Node | None, scope: _Scope, value: Node | Non
         return
     patterns = _PATTERNS
     if patterns.get(pattern.kind_id) == _NAME:  # the commonest pattern: one name, bound to value
-        start, end = pattern.byte_range
-        linter.declared.add(start)
-        text = linter.ascii_text
-        name = text[start:end] if text is not None else decode(linter.data[start:end])
+        linter.declared.add(pattern.start_byte)
+        name = linter.text(pattern)
+        # A name bound straight to a value (`const f = () => …`) keeps the value, for the
+        # fan-out; destructured names (below) only remember where they came from.
         scope.names[name] = value
         if value is not None:
             linter.bound_in[value.start_byte] = (scope, name)
@@ -124,12 +125,7 @@ def bind(linter: _Linter, pattern: Node | None, scope: _Scope, value: Node | Non
         if what == _NAME:
             linter.declared.add(node.start_byte)
             name = linter.text(node)
-            # A name bound straight to a value (`const f = () => …`) keeps the value, for
-            # the fan-out; destructured names only remember where they came from.
-            bound = value if node is pattern else None
-            scope.names[name] = bound
-            if bound is not None:
-                linter.bound_in[bound.start_byte] = (scope, name)
+            scope.names[name] = None
             if value is not None:
                 scope.origins[name] = value
             else:
@@ -344,7 +340,7 @@ def enter(
     if kind in _DECLARATIONS_K:
         target = scope.function_scope() if kind in _VAR_K else scope
         for declarator in node.named_children:
-            if declarator.kind_id in _DECLARATOR_K:
+            if declarator.kind_id in DECLARATOR_K:
                 name = declarator.child_by_field_id(NAME)
                 bind(linter, name, target, declarator.child_by_field_id(VALUE))
         return inner, True
@@ -359,7 +355,7 @@ def enter(
         bind(linter, node.child_by_field_id(NAME), scope, node)
     elif kind in _CATCH_K:
         bind(linter, node.child_by_field_id(PARAMETER), inner)
-    elif kind in _FOR_IN_K:
+    elif kind in FOR_IN_K:
         declares = [c.kind_id for c in node.children if c.kind_id in _DECLARES_K]
         if declares:
             target = inner.function_scope() if declares[0] in _VAR_K_TOKEN else inner
