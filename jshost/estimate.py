@@ -51,6 +51,7 @@ from .prices import (
     model_line,
     parse_estimate_tables,
 )
+from .transcripts import note_cost
 from .workers.base import Usage
 
 __all__ = [
@@ -369,13 +370,13 @@ def spent_json(
 def reported_cost(transcripts: Iterable[Iterable[Mapping[str, Any]]]) -> float | None:
     """Dollars a worker's own accounting reported for the agents (the claude-code worker puts
     the program's figure in a transcript note with ``cost_usd``), or None when none did."""
-    total, found = 0.0, False
-    for transcript in transcripts:
-        for entry in transcript or ():
-            cost = entry.get("cost_usd") if isinstance(entry, Mapping) else None
-            if entry.get("kind") == "note" and isinstance(cost, int | float):
-                total, found = total + float(cost), True
-    return total if found else None
+    costs = [
+        cost
+        for transcript in transcripts
+        for entry in transcript or ()
+        if (cost := note_cost(entry)) is not None
+    ]
+    return sum(costs, 0.0) if costs else None
 
 
 def with_reported_cost(

@@ -16,6 +16,7 @@ records.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .records import ToolUse
@@ -28,6 +29,7 @@ __all__ = [
     "bound_transcript",
     "call_text",
     "clip_value",
+    "note_cost",
     "rule_text",
     "tool_use_from_json",
     "tool_use_json",
@@ -199,8 +201,11 @@ def _bound_entry(entry: Any, limit: int) -> dict[str, Any]:
     return out
 
 
-def _cost(entry: dict[str, Any]) -> float | None:
-    # as jshost.estimate.reported_cost reads it
+def note_cost(entry: Any) -> float | None:
+    """The dollars a transcript entry reports: a ``note`` with ``cost_usd`` (a worker's own
+    cost figure for an attempt, as the claude-code worker writes it), else None."""
+    if not isinstance(entry, Mapping):
+        return None
     cost = entry.get("cost_usd")
     if entry.get("kind") == "note" and isinstance(cost, int | float):
         return float(cost)
@@ -266,9 +271,9 @@ def bound_transcript(
         "text": f"… {left_out:,} entries left out here: the transcript is kept to "
         f"{total // 1024:,} KiB",
     }
-    costs = [_cost(e) for e in cut[len(head) : len(cut) - len(tail)]]
-    if any(c is not None for c in costs):
-        note["cost_usd"] = sum(c for c in costs if c is not None)
+    costs = [c for e in cut[len(head) : len(cut) - len(tail)] if (c := note_cost(e)) is not None]
+    if costs:
+        note["cost_usd"] = sum(costs)
     return StoredTranscript([*head, note, *tail])
 
 
