@@ -26,6 +26,7 @@ __all__ = [
     "Object",
     "StackOverflow",
     "on_a_large_stack",
+    "start_thread",
 ]
 
 T = TypeVar("T")
@@ -59,6 +60,21 @@ except (ImportError, AttributeError) as exc:  # not installed, or not the bindin
     ) from exc
 
 
+def start_thread(target: Callable[[], None], name: str) -> threading.Thread:
+    """A daemon thread running ``target`` on a C stack of :data:`THREAD_STACK`, started.
+
+    ``threading.stack_size`` is process-wide: it is set for this thread's start only.
+    """
+    old = threading.stack_size()
+    try:
+        threading.stack_size(THREAD_STACK)
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+    finally:
+        threading.stack_size(old)
+    return thread
+
+
 def on_a_large_stack(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)`` where QuickJS's own stack guard fires before the C stack runs out.
 
@@ -79,14 +95,7 @@ def on_a_large_stack(fn: Callable[..., T], *args: Any) -> T:
         except BaseException as exc:  # handed to the caller's thread
             outcome.append((False, exc))
 
-    old = threading.stack_size()
-    try:
-        threading.stack_size(THREAD_STACK)
-        thread = threading.Thread(target=work, name="jshost-js-check", daemon=True)
-        thread.start()
-    finally:
-        threading.stack_size(old)
-    thread.join()
+    start_thread(work, "jshost-js-check").join()
     ok, value = outcome[0]
     if not ok:
         raise value

@@ -14,19 +14,17 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from .._quickjs import THREAD_STACK
+from .._quickjs import start_thread
 from .context import SandboxLimits, _timeout
 
 __all__ = ["JsThread"]
 
 T = TypeVar("T")
 
-_THREAD_STACK = THREAD_STACK  # the JS thread's C stack; QuickJS's guard is set far below it
 # How often the watchdog looks at the CPU time of the step in flight.
 _WATCH_INTERVAL = 0.25
 # How long a stopping run waits for the step in flight before abandoning it.
@@ -101,13 +99,8 @@ class JsThread:
         os.set_blocking(self._wake_w, False)
         #: a step ran past its CPU allowance and nobody waits for it any more
         self.abandoned = False
-        old = threading.stack_size()
-        try:
-            threading.stack_size(_THREAD_STACK)
-            self._thread = threading.Thread(target=self._work, name="jshost-js", daemon=True)
-            self._thread.start()
-        finally:
-            threading.stack_size(old)
+        # A C stack far above QuickJS's guard (the binding's THREAD_STACK).
+        self._thread = start_thread(self._work, "jshost-js")
         try:
             clock = time.pthread_getcpuclockid(self._thread.ident)  # type: ignore[arg-type]
             self._cpu: Callable[[], float] = lambda: time.clock_gettime(clock)
