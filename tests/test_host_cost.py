@@ -322,15 +322,20 @@ class _Spawned(trio.abc.Instrument):
         self.tasks += 1
 
 
-def _tasks_spawned(body: str, **limits: int) -> int:
+def _spawned_run(body: str, latency: float = 0.0, **limits: int) -> tuple[int, RunOutcome]:
+    """The run of ``body`` on sim agents of ``latency``, and how many tasks trio spawned."""
     spawned = _Spawned()
     out = trio.run(
-        lambda: arun(body, worker=SimWorker(latency=0), limits=Limits(**limits)),
+        lambda: arun(body, worker=SimWorker(latency=latency), limits=Limits(**limits)),
         instruments=[spawned],
     )
     assert out.status == "completed", out.error
     assert {a.status for a in out.agents} == {"done"}
-    return spawned.tasks
+    return spawned.tasks, out
+
+
+def _tasks_spawned(body: str, **limits: int) -> int:
+    return _spawned_run(body, **limits)[0]
 
 
 def test_a_chain_runs_all_its_agents_in_one_slot_task():
@@ -418,17 +423,9 @@ def test_without_a_sink_the_agents_events_are_not_made(monkeypatch: pytest.Monke
     assert [type(e).__name__ for e in seen if type(e).__name__ in made] == made
 
 
-def _fan_out_tasks(n: int, concurrency: int, latency: float = 0.0) -> tuple[int, RunOutcome]:
-    spawned = _Spawned()
+def _promise_all(n: int) -> str:
     calls = f"Array.from({{ length: {n} }}, (_, i) => agent('t ' + i))"
-    body = f"return (await Promise.all({calls})).length"
-    out = trio.run(
-        lambda: arun(body, worker=SimWorker(latency=latency), concurrency=concurrency),
-        instruments=[spawned],
-    )
-    assert out.status == "completed", out.error
-    assert out.result == n
-    return spawned.tasks, out
+    return f"return (await Promise.all({calls})).length"
 
 
 def test_a_slot_runs_the_agents_it_goes_to_in_one_task() -> None:
@@ -437,8 +434,9 @@ def test_a_slot_runs_the_agents_it_goes_to_in_one_task() -> None:
     # that only runs once every agent ending in that pass is booked (at concurrency 16 and
     # 50 ms that wait was ~1 ms an agent, 1.9 % of the makespan).
     # 10 ms agents: the queue is full when the first ones end, as in any real fan-out.
-    few, _ = _fan_out_tasks(8, concurrency=4, latency=0.01)
-    many, out = _fan_out_tasks(80, concurrency=4, latency=0.01)
+    few, _ = _spawned_run(_promise_all(8), latency=0.01, concurrency=4)
+    many, out = _spawned_run(_promise_all(80), latency=0.01, concurrency=4)
+    assert out.result == 80
     assert many == few  # before: one more task for each of the 72 more agents
     assert out.peak_concurrency == 4
     # Queued agents still start in call order, each once a slot is free.
@@ -449,7 +447,8 @@ def test_a_slot_runs_the_agents_it_goes_to_in_one_task() -> None:
 def test_a_slot_reused_across_agents_keeps_each_agents_own_progress() -> None:
     # The worker's progress and transcript reports are bound per agent (context variables
     # set as each agent starts in the slot's task): each record has its own usage.
-    _, out = _fan_out_tasks(12, concurrency=2, latency=0.001)
+    _, out = _spawned_run(_promise_all(12), latency=0.001, concurrency=2)
+    assert out.result == 12
     assert all(rec.status == "done" for rec in out.agents)
     assert all(rec.usage.output_tokens > 0 for rec in out.agents)
     assert len({rec.result for rec in out.agents}) == 12

@@ -84,20 +84,27 @@ print(f"EXIT {{code}} LOADED [{{','.join(loaded)}}]")
 """
 
 
-def _run_probe(script: Path, home: Path) -> tuple[str, set[str]]:
+def _python(
+    code: str, home: Path, *, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -c code`` in a clean environment: no API key or jshost settings, ``home`` as
+    both JSHOST_HOME and HOME (no user settings, agent types or MCP config from the real one)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
-    env["JSHOST_HOME"] = str(home)
-    env["HOME"] = str(home)  # no user settings, agent types or MCP config from the real home
-    code = PROBE.format(script=str(script), heavy=NOT_ON_A_PLAIN_RUN)
-    out = subprocess.run(
+    env["JSHOST_HOME"] = env["HOME"] = str(home)
+    return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         env=env,
-        cwd=script.parent,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
-        timeout=120,
+        timeout=timeout,
     )
+
+
+def _run_probe(script: Path, home: Path) -> tuple[str, set[str]]:
+    code = PROBE.format(script=str(script), heavy=NOT_ON_A_PLAIN_RUN)
+    out = _python(code, home, cwd=script.parent)
     assert out.returncode == 0, out.stderr
     last = out.stdout.strip().splitlines()[-1]
     exit_part, _, loaded = last.partition(" LOADED ")
@@ -309,18 +316,7 @@ jshost.cli.console_main()
 
 
 def _program(tmp_path: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
-    env["JSHOST_HOME"] = str(tmp_path / "home")
-    env["HOME"] = str(tmp_path / "home")
-    return subprocess.run(
-        [sys.executable, "-c", PROGRAM.format(argv=argv)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+    return _python(PROGRAM.format(argv=argv), tmp_path / "home", cwd=tmp_path)
 
 
 def test_the_program_ends_as_a_normal_exit_would_without_tearing_down(tmp_path: Path) -> None:
@@ -369,11 +365,7 @@ def test_main_as_a_function_leaves_the_collector_and_the_process_alone(tmp_path:
         "try:\n    main()\nexcept SystemExit as exc:\n    print('EXIT', exc.code)\n"
         "print('AFTER', gc.isenabled(), gc.get_freeze_count())\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
-    env["JSHOST_HOME"] = str(tmp_path / "home")
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
-    )
+    out = _python(code, tmp_path / "home", timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "AFTER True 0"
 
@@ -673,12 +665,7 @@ def test_a_plain_run_compiles_none_of_the_regexes_only_odd_input_needs(tmp_path:
         "return await agent('say hello', { label: 'hello' })\n",
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
-    env["JSHOST_HOME"] = env["HOME"] = str(tmp_path / "home")
-    out = subprocess.run(
-        [sys.executable, "-c", COMPILED.format(script=str(script))],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
-    )  # fmt: skip
+    out = _python(COMPILED.format(script=str(script)), tmp_path / "home", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("COMPILED "))
     compiled = ast.literal_eval(line.removeprefix("COMPILED "))
@@ -817,11 +804,7 @@ def test_a_missing_binding_is_one_clear_line_from_the_command_line(tmp_path: Pat
         code=f"import jshost.cli\nsys.argv = ['jshost', 'run', {str(script)!r}, '--yes']\n"
         "jshost.cli.console_main()"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "JSHOST_"))}
-    env["JSHOST_HOME"] = str(tmp_path / "home")
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
-    )
+    out = _python(code, tmp_path / "home", timeout=60)
     assert out.returncode == 1, out.stderr
     assert "Traceback" not in out.stderr
     assert "jshost: cannot import the QuickJS binding" in out.stderr
